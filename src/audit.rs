@@ -1,0 +1,329 @@
+//! The security log: opening it safely, the record's fields, and fail-closed writes.
+//!
+//! Each operation emits one `tracing` event; [`AuditLayer`] turns it into one JSON line and
+//! writes it with a single `write_all` on a `tracing-appender` file writer. Write errors are
+//! kept and reported by [`Audit::emit`], so a caller prints its result only after its record is
+//! safely written.
+
+use std::fmt::{self, Write as _};
+use std::fs;
+use std::io::{self, Write as _};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::{Layer, Registry};
+
+use crate::cli::LogLevel;
+use crate::error::{Error, Reason, Result};
+use crate::keys::io_words;
+
+/// Longest value a record keeps for one field, in bytes; longer values are cut and marked.
+pub const MAX_FIELD_BYTES: usize = 1024;
+
+/// Where records go. Holds the writer and the first error met while writing.
+struct Sink {
+    writer: Mutex<RollingFileAppender>,
+    failed: Mutex<Option<io::ErrorKind>>,
+}
+
+impl Sink {
+    fn write_line(&self, line: &str) {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = writer.write_all(line.as_bytes()) {
+            let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+            failed.get_or_insert(e.kind());
+        }
+    }
+
+    fn take_failure(&self) -> Option<io::ErrorKind> {
+        self.failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// A `tracing` layer that writes each event as one JSON object per line.
+struct AuditLayer {
+    sink: Arc<Sink>,
+}
+
+impl<S: Subscriber> Layer<S> for AuditLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut line = String::with_capacity(256);
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        line.push_str("{\"timestamp\":\"");
+        line.push_str(&timestamp);
+        line.push_str("\",\"level\":\"");
+        line.push_str(event.metadata().level().as_str());
+        line.push('"');
+        event.record(&mut JsonFields(&mut line));
+        line.push_str("}\n");
+        self.sink.write_line(&line);
+    }
+}
+
+/// Appends `,"name":value` for each field; strings are JSON-escaped and bounded.
+struct JsonFields<'a>(&'a mut String);
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        // Field names are identifiers from our own source; they need no escaping.
+        let _ = write!(self.0, ",\"{}\":", field.name());
+    }
+}
+
+/// Cut `s` to at most [`MAX_FIELD_BYTES`] on a character boundary, marking the cut.
+pub fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= MAX_FIELD_BYTES {
+        return s.into();
+    }
+    let mut end = MAX_FIELD_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[cut]", &s[..end]).into()
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        let escaped = serde_json::to_string(&bounded(value)).unwrap_or_else(|_| "\"\"".into());
+        self.0.push_str(&escaped);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.0.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+/// One audit record. Values come from our own code or, escaped, from verified input; never a
+/// secret, never a whole token, never library error text.
+#[derive(Debug, Default, Clone)]
+pub struct Record {
+    pub op: &'static str,
+    /// For records that are not an operation's own (e.g. `key_created`).
+    pub event: Option<&'static str>,
+    pub outcome: &'static str,
+    pub reason: Option<&'static str>,
+    pub sub: Option<String>,
+    pub jti: Option<String>,
+    pub parent_jti: Option<String>,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub exp: Option<i64>,
+}
+
+impl Record {
+    pub fn new(op: &'static str) -> Self {
+        Record {
+            op,
+            ..Record::default()
+        }
+    }
+}
+
+/// The open security log.
+pub struct Audit {
+    sink: Arc<Sink>,
+    path: PathBuf,
+    _dispatch: tracing::subscriber::DefaultGuard,
+}
+
+impl fmt::Debug for Audit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Audit").field("path", &self.path).finish()
+    }
+}
+
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+    }
+}
+
+/// Refuse anything at `path` but a regular file, and create it mode 0600 when missing.
+fn prepare(path: &Path) -> Result<(PathBuf, String)> {
+    let shown = path.display();
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Err(Error::log(format!(
+            "the log path {shown} does not name a file"
+        )));
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Error::log(format!(
+                "the security log {shown} is a symbolic link; refusing to follow it"
+            )));
+        }
+        Ok(meta) if !meta.is_file() => {
+            let what = if meta.is_dir() {
+                "a directory"
+            } else if meta.file_type().is_char_device() || meta.file_type().is_block_device() {
+                "a device"
+            } else {
+                "not a regular file"
+            };
+            return Err(Error::log(format!(
+                "the security log {shown} is {what}; give a file path"
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if !dir.is_dir() {
+                return Err(Error::log(format!(
+                    "the directory of the security log {shown} does not exist; create it first"
+                )));
+            }
+        }
+        Err(e) => {
+            return Err(Error::log(format!(
+                "cannot open the security log {shown}: {}",
+                io_words(&e)
+            )));
+        }
+    }
+    fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            Error::log(format!(
+                "cannot open the security log {shown}: {}",
+                io_words(&e)
+            ))
+        })?;
+    Ok((dir, name.to_string()))
+}
+
+impl Audit {
+    /// Open (creating if needed) the security log and route audit events to it. Fails with exit
+    /// 3 when the log cannot be opened, before any operation runs.
+    pub fn open(path: &Path, level: LogLevel) -> Result<Audit> {
+        let (dir, name) = prepare(path)?;
+        let writer = RollingFileAppender::builder()
+            .rotation(Rotation::NEVER)
+            .filename_prefix(name)
+            .build(&dir)
+            .map_err(|_| Error::log(format!("cannot open the security log {}", path.display())))?;
+        let sink = Arc::new(Sink {
+            writer: Mutex::new(writer),
+            failed: Mutex::new(None),
+        });
+        let layer = AuditLayer {
+            sink: Arc::clone(&sink),
+        }
+        .with_filter(level_filter(level));
+        let dispatch = tracing::subscriber::set_default(Registry::default().with(layer));
+        Ok(Audit {
+            sink,
+            path: path.to_path_buf(),
+            _dispatch: dispatch,
+        })
+    }
+
+    /// Emit one record at `level` and confirm it reached the file (when the level policy keeps
+    /// it). An error here is exit 3: the caller must not print its result.
+    pub fn emit(&self, level: Level, r: &Record) -> Result<()> {
+        macro_rules! event_at {
+            ($lvl:expr) => {
+                tracing::event!(
+                    target: "jwtctl::audit",
+                    $lvl,
+                    op = r.op,
+                    event = r.event,
+                    outcome = r.outcome,
+                    reason = r.reason,
+                    sub = r.sub.as_deref(),
+                    jti = r.jti.as_deref(),
+                    parent_jti = r.parent_jti.as_deref(),
+                    kid = r.kid.as_deref(),
+                    alg = r.alg.as_deref(),
+                    exp = r.exp,
+                )
+            };
+        }
+        match level {
+            Level::ERROR => event_at!(Level::ERROR),
+            Level::WARN => event_at!(Level::WARN),
+            Level::INFO => event_at!(Level::INFO),
+            _ => event_at!(Level::DEBUG),
+        }
+        match self.sink.take_failure() {
+            None => Ok(()),
+            Some(kind) => Err(Error::log(format!(
+                "cannot write the security log {}: {}; nothing was done",
+                self.path.display(),
+                io_words(&io::Error::from(kind))
+            ))),
+        }
+    }
+
+    /// A success record (INFO).
+    pub fn success(&self, mut r: Record) -> Result<()> {
+        r.outcome = "success";
+        self.emit(Level::INFO, &r)
+    }
+
+    /// A failure record (ERROR) with the error's stable reason code.
+    pub fn failure(&self, mut r: Record, reason: Reason) -> Result<()> {
+        r.outcome = "failure";
+        r.reason = Some(reason.code());
+        self.emit(Level::ERROR, &r)
+    }
+
+    /// A WARN record of its own, for loosened security or side effects such as a created key.
+    pub fn warning(&self, op: &'static str, event: &'static str) -> Result<()> {
+        let r = Record {
+            op,
+            event: Some(event),
+            outcome: "warning",
+            ..Record::default()
+        };
+        self.emit(Level::WARN, &r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_on_a_char_boundary_and_marked() {
+        let long = "é".repeat(600);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_FIELD_BYTES + "…[cut]".len());
+        assert!(cut.ends_with("…[cut]"));
+        assert_eq!(bounded("short"), "short");
+    }
+}

@@ -1,0 +1,258 @@
+//! The command line: clap derive types only.
+//!
+//! Rules for flags: every setting a script sets once has a `JWTCTL_*` variable; key material is
+//! never an argument value (only a file path or the *name* of an environment variable); durations
+//! read like `90s`, `30m`, `12h`, `7d`, `1h30m`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Issue, refresh and verify JSON Web Tokens, recording every operation in a security log.
+#[derive(Debug, Parser)]
+#[command(name = "jwtctl", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign a new token and print it.
+    Issue(IssueArgs),
+    /// Check a token's signature and claims; print its claims as JSON.
+    Verify(VerifyArgs),
+    /// Verify a token, then print a new one with the same claims and a new lifetime.
+    Refresh(RefreshArgs),
+}
+
+impl Command {
+    /// The operation's name, as written to the security log.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Command::Issue(_) => "issue",
+            Command::Verify(_) => "verify",
+            Command::Refresh(_) => "refresh",
+        }
+    }
+}
+
+/// Where the security log goes and what it records.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The security log (JSON lines, created mode 0600).
+    #[arg(
+        long,
+        global = true,
+        env = "JWTCTL_LOG_FILE",
+        value_name = "PATH",
+        default_value = "security.log"
+    )]
+    pub log_file: PathBuf,
+
+    /// Lowest level recorded: failures are ERROR, successes INFO.
+    #[arg(
+        long,
+        global = true,
+        env = "JWTCTL_LOG_LEVEL",
+        value_name = "LEVEL",
+        value_enum,
+        default_value_t = LogLevel::Error
+    )]
+    pub log_level: LogLevel,
+}
+
+/// Levels that can be recorded. There is deliberately no `off`: failures are always recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// Where the key comes from. Default: `./jwtctl.key` (created by `issue` when missing).
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Key file: PEM (RSA, EC P-256/P-384, Ed25519), a JWK, or else an HMAC secret
+    /// [env: JWTCTL_KEY_FILE]
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+
+    /// Read the HMAC secret from the environment variable NAME [default variable: JWTCTL_SECRET]
+    #[arg(long, value_name = "NAME")]
+    pub secret_env: Option<String>,
+
+    /// Signing algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA)
+    #[arg(long, value_name = "ALG", value_enum)]
+    pub alg: Option<Alg>,
+
+    /// Accept an HMAC secret shorter than the hash output (logged at WARN)
+    #[arg(long)]
+    pub allow_weak_secret: bool,
+}
+
+/// The JWS algorithms jwtctl can sign and verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "verbatim")]
+pub enum Alg {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Subject (`sub`)
+    #[arg(long, value_name = "SUB")]
+    pub sub: Option<String>,
+
+    /// Issuer (`iss`)
+    #[arg(long, value_name = "ISS")]
+    pub iss: Option<String>,
+
+    /// Audience (`aud`); repeat for several (then `aud` is an array)
+    #[arg(long, value_name = "AUD")]
+    pub aud: Vec<String>,
+
+    /// Lifetime: `exp` = now + TTL
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_ttl)]
+    pub ttl: Duration,
+
+    /// Extra claim; VALUE is JSON when it parses as JSON, else a string. Repeatable
+    #[arg(long = "claim", value_name = "KEY=VALUE")]
+    pub claims: Vec<String>,
+
+    /// A JSON object of claims, from FILE or `-` for stdin; flags win over it
+    #[arg(long = "claims", value_name = "FILE")]
+    pub claims_file: Option<PathBuf>,
+
+    /// Key id for the header (`kid`)
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// What a token must satisfy. Shared by `verify` and `refresh`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The token; read from stdin when absent or `-`
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Required issuer
+    #[arg(long, value_name = "ISS")]
+    pub iss: Option<String>,
+
+    /// Required subject
+    #[arg(long, value_name = "SUB")]
+    pub sub: Option<String>,
+
+    /// Accepted audience; repeat for several (the token must carry one of them)
+    #[arg(long, value_name = "AUD")]
+    pub aud: Vec<String>,
+
+    /// Clock skew tolerated for `exp`, `nbf` and `iat`
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_leeway)]
+    pub leeway: Duration,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Lifetime of the new token: `exp` = now + TTL
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_ttl)]
+    pub ttl: Duration,
+}
+
+/// A positive duration such as `90s`, `30m`, `12h`, `7d` or `1h30m`.
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let d = parse_leeway(s)?;
+    if d.is_zero() {
+        return Err("a lifetime must be longer than zero, e.g. 30m".into());
+    }
+    Ok(d)
+}
+
+/// A duration that may be zero.
+pub fn parse_leeway(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|_| "expected a duration such as 90s, 30m, 12h, 7d or 1h30m".to_string())?;
+    if d.subsec_nanos() != 0 {
+        return Err("durations are whole seconds, e.g. 90s".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_read_like_the_readme() {
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_ttl("12h"), Ok(Duration::from_secs(43200)));
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604800)));
+        assert_eq!(parse_ttl("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("-5m").is_err());
+        assert!(parse_ttl("soon").is_err());
+        assert!(parse_ttl("1500ms").is_err());
+        assert_eq!(parse_leeway("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn global_log_options_go_before_or_after_the_subcommand() {
+        let before = Cli::try_parse_from(["jwtctl", "--log-level", "info", "issue"]).unwrap();
+        let after = Cli::try_parse_from(["jwtctl", "issue", "--log-level", "info"]).unwrap();
+        assert_eq!(before.log.log_level, LogLevel::Info);
+        assert_eq!(after.log.log_level, LogLevel::Info);
+        assert!(Cli::try_parse_from(["jwtctl", "issue", "--log-level", "off"]).is_err());
+    }
+
+    #[test]
+    fn repeated_audiences_and_claims_are_kept_in_order() {
+        let cli = Cli::try_parse_from([
+            "jwtctl", "issue", "--aud", "a", "--aud", "b", "--claim", "x=1", "--claim", "y=a=b",
+        ])
+        .unwrap();
+        let Command::Issue(args) = cli.command else {
+            panic!("not issue")
+        };
+        assert_eq!(args.aud, ["a", "b"]);
+        assert_eq!(args.claims, ["x=1", "y=a=b"]);
+    }
+}

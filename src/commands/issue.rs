@@ -1,0 +1,60 @@
+//! `jwtctl issue`: sign a new token with `iat`, `exp` and a random `jti`.
+
+use std::fs;
+
+use serde_json::Value;
+
+use super::{Ctx, load_key, new_jti, read_stdin};
+use crate::audit::Record;
+use crate::cli::IssueArgs;
+use crate::error::{Error, Result};
+use crate::keys::io_words;
+use crate::token::{self, Claims, IssueRequest};
+
+pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
+    let (key, alg) = load_key(&args.key, ctx, rec, true)?;
+    let encoding = key.encoding("issue")?;
+    let request = IssueRequest {
+        base: read_claims_file(args)?,
+        claim_flags: args.claims.clone(),
+        sub: args.sub.clone(),
+        iss: args.iss.clone(),
+        aud: args.aud.clone(),
+        ttl_secs: i64::try_from(args.ttl.as_secs())
+            .map_err(|_| Error::usage("--ttl is too long"))?,
+        kid: args.kid.clone().or_else(|| key.jwk_kid.clone()),
+    };
+    let jti = new_jti()?;
+    let claims = token::issue_claims(&request, ctx.now, &jti)?;
+    rec.sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+    rec.kid = request.kid.clone();
+    rec.exp = claims.get("exp").and_then(Value::as_i64);
+    rec.jti = Some(jti);
+    let token = token::sign(&claims, alg, request.kid.as_deref(), Some("JWT"), encoding)?;
+    Ok(format!("{token}\n"))
+}
+
+/// The `--claims FILE|-` object, or no claims.
+fn read_claims_file(args: &IssueArgs) -> Result<Claims> {
+    let Some(path) = &args.claims_file else {
+        return Ok(Claims::new());
+    };
+    let text = if path.as_os_str() == "-" {
+        read_stdin("a JSON object of claims")?
+    } else {
+        fs::read_to_string(path).map_err(|e| {
+            Error::io(format!(
+                "cannot read claims file {}: {}",
+                path.display(),
+                io_words(&e)
+            ))
+        })?
+    };
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(claims)) => Ok(claims),
+        _ => Err(Error::usage(format!(
+            "--claims {} is not a JSON object; give one like {{\"role\":\"admin\"}}",
+            path.display()
+        ))),
+    }
+}

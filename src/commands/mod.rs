@@ -1,0 +1,161 @@
+//! One file per subcommand; this module holds what they share: key loading and token input.
+
+pub mod issue;
+pub mod refresh;
+pub mod verify;
+
+use std::io::{self, IsTerminal, Read};
+
+use jsonwebtoken::Algorithm;
+
+use crate::audit::{Audit, Record};
+use crate::cli::{Alg, CheckArgs, KeyArgs};
+use crate::error::{Error, Reason, Result};
+use crate::keys::{self, Key, Source};
+use crate::token::{Policy, Verified};
+
+/// Largest input read from stdin for one token or claims object.
+const MAX_INPUT: u64 = 1 << 20;
+
+/// What every command gets besides its arguments.
+pub struct Ctx<'a> {
+    pub audit: &'a Audit,
+    /// Seconds since the Unix epoch, read once per process.
+    pub now: i64,
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub fn algorithm(alg: Alg) -> Algorithm {
+    match alg {
+        Alg::HS256 => Algorithm::HS256,
+        Alg::HS384 => Algorithm::HS384,
+        Alg::HS512 => Algorithm::HS512,
+        Alg::RS256 => Algorithm::RS256,
+        Alg::RS384 => Algorithm::RS384,
+        Alg::RS512 => Algorithm::RS512,
+        Alg::PS256 => Algorithm::PS256,
+        Alg::PS384 => Algorithm::PS384,
+        Alg::PS512 => Algorithm::PS512,
+        Alg::ES256 => Algorithm::ES256,
+        Alg::ES384 => Algorithm::ES384,
+        Alg::EdDSA => Algorithm::EdDSA,
+    }
+}
+
+/// Find, read and classify the key, pin the algorithm and check the secret's strength.
+/// `create` lets `issue` make `./jwtctl.key` when no source is named and it is missing.
+pub fn load_key(
+    args: &KeyArgs,
+    ctx: &Ctx,
+    rec: &mut Record,
+    create: bool,
+) -> Result<(Key, Algorithm)> {
+    let source = keys::resolve_source(
+        args.key_file.as_deref(),
+        args.secret_env.as_deref(),
+        env_var,
+    )?;
+    let material = match (keys::read_source(&source, env_var)?, &source) {
+        (Some(material), _) => material,
+        (None, Source::DefaultFile(path)) if create => {
+            if keys::create_default_key(path)? {
+                eprintln!(
+                    "jwtctl: created a new HMAC key in {} (mode 0600); keep it secret",
+                    path.display()
+                );
+                ctx.audit.warning(rec.op, "key_created")?;
+            }
+            keys::read_source(&source, env_var)?
+                .ok_or_else(|| Error::key(format!("cannot read key file {}", path.display())))?
+        }
+        (None, _) => {
+            return Err(Error::key(format!(
+                "no key: pass --key-file PATH or --secret-env NAME, or set {} or {} \
+                 (./{} does not exist)",
+                keys::KEY_FILE_VAR,
+                keys::SECRET_VAR,
+                keys::DEFAULT_KEY_FILE
+            )));
+        }
+    };
+    let key = keys::classify(&material)?;
+    let alg = key.pick_alg(args.alg.map(algorithm))?;
+    rec.alg = Some(format!("{alg:?}"));
+    if key.check_strength(alg, args.allow_weak_secret)? {
+        ctx.audit.warning(rec.op, "weak_secret_allowed")?;
+    }
+    Ok((key, alg))
+}
+
+/// Read all of stdin (bounded). Refuses to wait on a terminal: nothing prompts.
+pub fn read_stdin(what: &str) -> Result<String> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::usage(format!(
+            "expected {what} on stdin, but stdin is a terminal; pipe it in or pass it as an argument"
+        )));
+    }
+    let mut text = String::new();
+    let read = stdin.lock().take(MAX_INPUT + 1).read_to_string(&mut text);
+    match read {
+        Ok(n) if n as u64 > MAX_INPUT => Err(Error::usage(format!(
+            "{what} on stdin is larger than 1 MiB"
+        ))),
+        Ok(_) => Ok(text),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::rejected(
+            Reason::Malformed,
+            format!("{what} on stdin is not UTF-8"),
+        )),
+        Err(e) => Err(Error::io(format!(
+            "cannot read stdin: {}",
+            keys::io_words(&e)
+        ))),
+    }
+}
+
+/// The token from the argument, or from stdin when the argument is absent or `-`.
+pub fn read_token(arg: Option<&str>) -> Result<String> {
+    match arg {
+        Some(token) if token != "-" => Ok(token.to_string()),
+        _ => read_stdin("a token"),
+    }
+}
+
+/// The verification policy the flags ask for, with the pinned algorithm.
+pub fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
+    Policy {
+        alg,
+        leeway_secs: i64::try_from(args.leeway.as_secs()).unwrap_or(i64::MAX),
+        iss: args.iss.clone(),
+        sub: args.sub.clone(),
+        aud: args.aud.clone(),
+    }
+}
+
+/// Copy what a verified token says about itself into the record.
+pub fn note_verified(rec: &mut Record, verified: &Verified) {
+    let claim = |name| {
+        verified
+            .claims
+            .get(name)
+            .and_then(|v: &serde_json::Value| v.as_str())
+    };
+    rec.sub = claim("sub").map(str::to_owned);
+    rec.jti = claim("jti").map(str::to_owned);
+    rec.kid = verified.header_str("kid").map(str::to_owned);
+    rec.exp = verified
+        .claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64);
+}
+
+/// 128 random bits, base64url: a fresh `jti`.
+pub fn new_jti() -> Result<String> {
+    use base64::Engine as _;
+    let mut raw = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| Error::key("no randomness available"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}

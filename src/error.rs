@@ -1,0 +1,191 @@
+//! The error type, its stable reason codes, and the one mapping to exit codes.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Why an operation failed. The code is stable: it is written to the security log and documented
+/// in the README, so scripts and auditors can match on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The token is not three base64url segments of JSON objects.
+    Malformed,
+    /// The signature does not match the key.
+    BadSignature,
+    /// `now >= exp + leeway`.
+    Expired,
+    /// `now + leeway < nbf`.
+    NotYetValid,
+    /// `iat > now + leeway`.
+    IssuedInFuture,
+    /// A claim is present but does not match what was asked for.
+    ClaimMismatch,
+    /// A claim that is required is absent.
+    MissingClaim,
+    /// A registered claim has the wrong JSON type.
+    InvalidClaim,
+    /// The token's algorithm is not the pinned one (or is `none`).
+    AlgNotAllowed,
+    /// The key is missing, unreadable, of an unsupported kind, weak, or cannot serve the algorithm.
+    KeyError,
+    /// The command line or the claims given to it are wrong.
+    Usage,
+    /// An input file (claims, token) could not be read.
+    IoError,
+    /// The security log could not be opened or written.
+    LogError,
+}
+
+impl Reason {
+    /// The snake_case code written to the log and to stderr.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::BadSignature => "bad_signature",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::IssuedInFuture => "issued_in_future",
+            Reason::ClaimMismatch => "claim_mismatch",
+            Reason::MissingClaim => "missing_claim",
+            Reason::InvalidClaim => "invalid_claim",
+            Reason::AlgNotAllowed => "alg_not_allowed",
+            Reason::KeyError => "key_error",
+            Reason::Usage => "usage",
+            Reason::IoError => "io_error",
+            Reason::LogError => "log_error",
+        }
+    }
+
+    /// True when the token itself was refused (exit 1), as opposed to a configuration problem.
+    pub fn is_rejection(self) -> bool {
+        self.exit_status() == Exit::Rejected
+    }
+
+    /// The documented exit status for this reason.
+    pub fn exit_status(self) -> Exit {
+        match self {
+            Reason::Malformed
+            | Reason::BadSignature
+            | Reason::Expired
+            | Reason::NotYetValid
+            | Reason::IssuedInFuture
+            | Reason::ClaimMismatch
+            | Reason::MissingClaim
+            | Reason::InvalidClaim
+            | Reason::AlgNotAllowed => Exit::Rejected,
+            Reason::KeyError | Reason::Usage | Reason::IoError => Exit::Config,
+            Reason::LogError => Exit::Log,
+        }
+    }
+}
+
+/// The exit codes, as the README lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the operation succeeded.
+    Success = 0,
+    /// 1: the token was rejected.
+    Rejected = 1,
+    /// 2: usage or configuration error.
+    Config = 2,
+    /// 3: the security log could not be written.
+    Log = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// A failed operation: a stable reason and a one-line message in our own words that says what
+/// to do. Library error text is never put in the message, since it can echo hostile input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    reason: Reason,
+    message: String,
+}
+
+impl Error {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Error {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::new(Reason::Usage, message)
+    }
+
+    pub fn key(message: impl Into<String>) -> Self {
+        Error::new(Reason::KeyError, message)
+    }
+
+    pub fn io(message: impl Into<String>) -> Self {
+        Error::new(Reason::IoError, message)
+    }
+
+    pub fn log(message: impl Into<String>) -> Self {
+        Error::new(Reason::LogError, message)
+    }
+
+    pub fn rejected(reason: Reason, message: impl Into<String>) -> Self {
+        Error::new(reason, message)
+    }
+
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn exit_status(&self) -> Exit {
+        self.reason.exit_status()
+    }
+}
+
+impl fmt::Display for Error {
+    /// The stderr line, less the `jwtctl: ` prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason.is_rejection() {
+            write!(
+                f,
+                "token rejected: {}: {}",
+                self.reason.code(),
+                self.message
+            )
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_exit_1_and_name_their_reason() {
+        let e = Error::rejected(Reason::Expired, "the token expired 5s ago");
+        assert_eq!(e.exit_status(), Exit::Rejected);
+        assert_eq!(
+            e.to_string(),
+            "token rejected: expired: the token expired 5s ago"
+        );
+    }
+
+    #[test]
+    fn configuration_errors_exit_2_and_log_errors_exit_3() {
+        assert_eq!(Error::key("x").exit_status(), Exit::Config);
+        assert_eq!(Error::usage("x").exit_status(), Exit::Config);
+        assert_eq!(Error::io("x").exit_status(), Exit::Config);
+        assert_eq!(Error::log("x").exit_status(), Exit::Log);
+        assert_eq!(Error::usage("use --ttl").to_string(), "use --ttl");
+    }
+}

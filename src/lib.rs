@@ -1,0 +1,121 @@
+//! jwtctl: issue, refresh and verify JSON Web Tokens, recording every operation in a security log.
+//!
+//! `main` parses the command line and calls [`execute`]; [`run`] dispatches to one module per
+//! subcommand under [`commands`], which check their arguments, call the pure [`token`] core with
+//! keys from [`keys`], and leave one record in the [`audit`] log. [`error`] maps every failure to
+//! its reason code and exit code.
+
+pub mod audit;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod keys;
+pub mod token;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use audit::{Audit, Record};
+use cli::{Cli, Command, LogLevel};
+use commands::Ctx;
+use error::{Exit, Result};
+
+/// Run one parsed command against an open security log. Returns what goes to stdout; the
+/// operation's record has been written (when the level policy keeps it) before this returns.
+pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<String> {
+    let ctx = Ctx { audit, now };
+    let mut rec = Record::new(cli.command.op());
+    let result = match &cli.command {
+        Command::Issue(args) => commands::issue::run(args, &ctx, &mut rec),
+        Command::Verify(args) => commands::verify::run(args, &ctx, &mut rec),
+        Command::Refresh(args) => commands::refresh::run(args, &ctx, &mut rec),
+    };
+    match result {
+        Ok(out) => audit.success(rec).map(|()| out),
+        Err(e) if e.reason() == error::Reason::LogError => Err(e),
+        Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
+    }
+}
+
+/// Open the log, run the command, print its result, and map the outcome to an exit code.
+pub fn execute(cli: &Cli) -> ExitCode {
+    // jsonwebtoken must never fall back to a panicking default provider.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let outcome = Audit::open(&cli.log.log_file, cli.log.log_level)
+        .and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));
+    match outcome {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            if stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return Exit::Config.into();
+            }
+            Exit::Success.into()
+        }
+        Err(e) => {
+            eprintln!("jwtctl: {e}");
+            e.exit_status().into()
+        }
+    }
+}
+
+/// Answer a command line clap refused: help and version as clap prints them; a usage error as
+/// one line, exit 2, and (best effort) an ERROR record in the log the arguments point to.
+pub fn usage_error(err: &clap::Error, args: &[OsString]) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return Exit::Success.into();
+    }
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = err.print();
+        return Exit::Config.into();
+    }
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("jwtctl: {first}; see 'jwtctl --help'");
+    let op = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find_map(|a| {
+            ["issue", "verify", "refresh"]
+                .into_iter()
+                .find(|op| *op == a)
+        })
+        .unwrap_or("jwtctl");
+    if let Ok(audit) = Audit::open(&log_path_from_args(args), LogLevel::Error) {
+        let _ = audit.failure(Record::new(op), error::Reason::Usage);
+    }
+    Exit::Config.into()
+}
+
+/// The log path a refused command line meant: `--log-file`, else `JWTCTL_LOG_FILE`, else default.
+fn log_path_from_args(args: &[OsString]) -> PathBuf {
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--log-file" {
+            if let Some(path) = iter.next() {
+                return PathBuf::from(path);
+            }
+        } else if let Some(path) = arg.to_str().and_then(|a| a.strip_prefix("--log-file=")) {
+            return PathBuf::from(path);
+        }
+    }
+    match std::env::var_os("JWTCTL_LOG_FILE") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from("security.log"),
+    }
+}
