@@ -1,6 +1,6 @@
 //! The security log: opening it safely, the record's fields, and fail-closed writes.
 //!
-//! Each operation emits one `tracing` event; [`AuditLayer`] turns it into one JSON line and
+//! Each operation emits one `tracing` event; [`AuditSubscriber`] turns it into one JSON line and
 //! writes it with a single `write_all` on a `tracing-appender` file writer. Write errors are
 //! kept and reported by [`Audit::emit`], so a caller prints its result only after its record is
 //! safely written.
@@ -13,11 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber, span};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::{Layer, Registry};
 
 use crate::cli::LogLevel;
 use crate::error::{Error, Reason, Result};
@@ -49,13 +48,39 @@ impl Sink {
     }
 }
 
-/// A `tracing` layer that writes each event as one JSON object per line.
-struct AuditLayer {
+/// The `tracing` subscriber: writes each enabled event as one JSON object per line. It handles
+/// events only (jwtctl opens no spans), which keeps start-up to a struct and an `Arc`.
+struct AuditSubscriber {
     sink: Arc<Sink>,
+    max_level: LevelFilter,
 }
 
-impl<S: Subscriber> Layer<S> for AuditLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+impl Subscriber for AuditSubscriber {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.enabled(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= self.max_level
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.max_level)
+    }
+
+    fn new_span(&self, _span: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
         let mut line = String::with_capacity(256);
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         line.push_str("{\"timestamp\":\"");
@@ -67,6 +92,10 @@ impl<S: Subscriber> Layer<S> for AuditLayer {
         line.push_str("}\n");
         self.sink.write_line(&line);
     }
+
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
 }
 
 /// Appends `,"name":value` for each field; strings are JSON-escaped and bounded.
@@ -240,11 +269,11 @@ impl Audit {
             writer: Mutex::new(writer),
             failed: Mutex::new(None),
         });
-        let layer = AuditLayer {
+        let subscriber = AuditSubscriber {
             sink: Arc::clone(&sink),
-        }
-        .with_filter(level_filter(level));
-        let dispatch = tracing::subscriber::set_default(Registry::default().with(layer));
+            max_level: level_filter(level),
+        };
+        let dispatch = tracing::subscriber::set_default(subscriber);
         Ok(Audit {
             sink,
             path: path.to_path_buf(),

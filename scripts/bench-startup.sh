@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Whole-process start-up: `jwtctl verify` of one HS256 token (at the default log level and at
+# --log-level info) against a hello-world Rust binary. hyperfine runs the three side by side in
+# ROUNDS short rounds, so drift on a noisy machine hits all of them alike; the script prints each
+# command's median of round medians and its ratio to hello-world. Compare ratios, not times.
+# Usage: [ROUNDS=10] [RUNS=300] scripts/bench-startup.sh   (needs hyperfine: apt-get install hyperfine)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf 'fn main() { println!("hello"); }\n' > "$work/hello.rs"
+rustc -C opt-level=3 -o "$work/hello" "$work/hello.rs"
+cd "$work"
+jwtctl="$root/target/release/jwtctl"
+head -c 48 /dev/urandom | base64 | tr '+/' '-_' > bench.key
+export JWTCTL_KEY_FILE=bench.key
+token=$("$jwtctl" issue --sub bench)
+for round in $(seq "${ROUNDS:-10}"); do
+  hyperfine -N --warmup 20 --runs "${RUNS:-300}" --style none \
+    --export-json "$work/round-$round.json" \
+    -n hello "$work/hello" \
+    -n "verify (log-level error)" "$jwtctl verify $token" \
+    -n "verify (log-level info)" "$jwtctl --log-level info verify $token" >/dev/null
+done
+python3 - "$work"/round-*.json <<'PY'
+import json, statistics, sys
+rounds = [json.load(open(p))["results"] for p in sys.argv[1:]]
+names = [r["command"] for r in rounds[0]]
+med = {n: statistics.median(r[i]["median"] for r in rounds) for i, n in enumerate(names)}
+ratios = {n: statistics.median(r[i]["median"] / r[0]["median"] for r in rounds) for i, n in enumerate(names)}
+print(f"{len(rounds)} rounds; per command: median of round medians, median of per-round ratios to hello")
+for n in names:
+    print(f"  {n:28s} {med[n]*1e3:7.3f} ms   {ratios[n]:5.2f}x")
+PY

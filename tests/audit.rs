@@ -1,0 +1,246 @@
+//! The security log: levels, record fields, file safety and fail-closed writes.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Env, SECRET, assert_refused, mint, now, stderr, stdout};
+use serde_json::json;
+
+#[test]
+fn at_the_default_level_failures_are_recorded_and_successes_are_not() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    env.jwtctl().args(["verify", &token]).assert().success();
+    assert_eq!(env.log_text(), "", "no record for successes at error level");
+    env.jwtctl().args(["verify", "garbage"]).assert().code(1);
+    let log = env.log();
+    assert_eq!(log.len(), 1);
+    let r = &log[0];
+    assert_eq!(
+        (&r["level"], &r["op"], &r["outcome"], &r["reason"]),
+        (
+            &json!("ERROR"),
+            &json!("verify"),
+            &json!("failure"),
+            &json!("malformed")
+        )
+    );
+    let ts = r["timestamp"].as_str().unwrap();
+    assert!(ts.ends_with('Z'), "UTC: {ts}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+        "RFC 3339: {ts}"
+    );
+}
+
+#[test]
+fn at_info_every_operation_is_recorded_with_its_fields() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args([
+            "issue",
+            "--sub",
+            "alice",
+            "--kid",
+            "k7",
+            "--log-level",
+            "info",
+        ])
+        .output()
+        .unwrap();
+    let token = stdout(&out).trim().to_string();
+    let (_, claims) = common::parts(&token);
+    let r = env.log().pop().unwrap();
+    assert_eq!(
+        (&r["level"], &r["op"], &r["outcome"]),
+        (&json!("INFO"), &json!("issue"), &json!("success"))
+    );
+    assert_eq!(
+        (&r["sub"], &r["kid"], &r["alg"]),
+        (&json!("alice"), &json!("k7"), &json!("HS256"))
+    );
+    assert_eq!((&r["jti"], &r["exp"]), (&claims["jti"], &claims["exp"]));
+    assert!(r.get("reason").is_none());
+}
+
+#[test]
+fn log_options_come_from_flags_before_or_after_the_subcommand_or_the_environment() {
+    let env = Env::new();
+    env.jwtctl()
+        .args(["--log-file", "a.log", "--log-level", "info", "issue"])
+        .assert()
+        .success();
+    env.jwtctl()
+        .args(["issue", "--log-file", "b.log", "--log-level", "info"])
+        .assert()
+        .success();
+    env.jwtctl()
+        .env("JWTCTL_LOG_FILE", "c.log")
+        .env("JWTCTL_LOG_LEVEL", "info")
+        .arg("issue")
+        .assert()
+        .success();
+    for name in ["a.log", "b.log", "c.log"] {
+        let text = std::fs::read_to_string(env.path(name)).unwrap();
+        assert_eq!(text.lines().count(), 1, "{name}");
+    }
+    assert!(!env.path("security.log").exists() || env.log_text().is_empty());
+}
+
+#[test]
+fn rust_log_has_no_effect_and_off_is_not_a_level() {
+    let env = Env::new();
+    env.jwtctl()
+        .env("RUST_LOG", "trace")
+        .arg("issue")
+        .assert()
+        .success();
+    assert_eq!(env.log_text(), "");
+    let out = env
+        .jwtctl()
+        .args(["--log-level", "off", "issue"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+}
+
+#[test]
+fn neither_the_secret_nor_the_token_ever_reaches_the_log() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["--log-level", "debug", "issue", "--sub", "alice"])
+        .output()
+        .unwrap();
+    let token = stdout(&out).trim().to_string();
+    env.jwtctl()
+        .args(["--log-level", "debug", "verify", &token])
+        .assert()
+        .success();
+    env.jwtctl()
+        .args(["--log-level", "debug", "refresh", &token])
+        .assert()
+        .success();
+    let forged = format!("{}x", &token);
+    env.jwtctl()
+        .args(["--log-level", "debug", "verify", &forged])
+        .assert()
+        .code(1);
+    let log = env.log_text();
+    assert_eq!(log.lines().count(), 4);
+    let signature = token.rsplit('.').next().unwrap();
+    for secretish in [
+        SECRET,
+        token.as_str(),
+        signature,
+        token.split('.').nth(1).unwrap(),
+    ] {
+        assert!(!log.contains(secretish), "log leaks {secretish}");
+    }
+}
+
+#[test]
+fn the_log_is_created_0600_whatever_the_umask() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("jwtctl");
+    let status = std::process::Command::new("sh")
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .arg("-c")
+        .arg(format!("umask 000 && exec '{}' issue", bin.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = std::fs::metadata(env.path("security.log"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn an_unusable_log_path_fails_every_operation_with_exit_3() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    std::os::unix::fs::symlink(env.path("target.txt"), env.path("link.log")).unwrap();
+    env.write("target.txt", "untouched\n");
+    std::fs::create_dir(env.path("adir")).unwrap();
+    for (path, words) in [
+        ("/dev/full", "device"),
+        ("link.log", "symbolic link"),
+        ("missing/dir/security.log", "does not exist"),
+        ("adir", "directory"),
+    ] {
+        for args in [vec!["issue"], vec!["verify", token.as_str()]] {
+            let out = env
+                .jwtctl()
+                .args(["--log-file", path])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(3), "{path}: {}", stderr(&out));
+            assert_eq!(stdout(&out), "");
+            assert_eq!(stderr(&out).lines().count(), 1);
+            assert!(stderr(&out).contains(words), "{}", stderr(&out));
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.path("target.txt")).unwrap(),
+        "untouched\n"
+    );
+    assert!(!env.path("missing").exists(), "no directory is created");
+}
+
+#[test]
+fn usage_errors_are_recorded_too() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["verify", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    assert_eq!(env.log().pop().unwrap()["op"], "verify");
+    // And into the log the arguments named.
+    env.jwtctl()
+        .args(["--log-file", "u.log", "issue", "--ttl", "0s"])
+        .assert()
+        .code(2);
+    assert!(
+        std::fs::read_to_string(env.path("u.log"))
+            .unwrap()
+            .contains("\"reason\":\"usage\"")
+    );
+}
+
+#[test]
+fn hostile_claim_values_are_escaped_into_one_line() {
+    let env = Env::new();
+    let sub = "evil\n{\"level\":\"INFO\",\"forged\":true}\r\u{1b}[31m";
+    let token = mint(json!({"sub": sub, "exp": now() + 60, "jti": "j\nk"}));
+    env.jwtctl()
+        .args(["--log-level", "info", "verify", &token])
+        .assert()
+        .success();
+    let log = env.log();
+    assert_eq!(log.len(), 1, "exactly one line");
+    assert_eq!(log[0]["sub"], sub, "recorded faithfully");
+    assert_eq!(log[0]["jti"], "j\nk");
+}
+
+#[test]
+fn help_and_version_answer_without_a_log() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["--log-file", "/dev/full", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("Usage"));
+    env.jwtctl().arg("--version").assert().success();
+}

@@ -1,0 +1,248 @@
+//! `jwtctl issue`: zero-configuration start, claims, lifetimes and refusals.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Env, SECRET, assert_refused, now, parts, stderr, stdout};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+#[test]
+fn zero_configuration_creates_a_0600_key_and_prints_only_the_token() {
+    let env = Env::new();
+    let out = env
+        .bare()
+        .args(["issue", "--sub", "alice"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out);
+    assert_eq!(token.lines().count(), 1);
+    assert!(token.ends_with('\n'));
+    assert_eq!(token.trim_end().split('.').count(), 3);
+    assert_eq!(stderr(&out).lines().count(), 1, "a one-line notice");
+    assert!(stderr(&out).contains("jwtctl.key"));
+
+    let key_path = env.path("jwtctl.key");
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    let secret = key.strip_suffix('\n').unwrap();
+    assert_eq!(secret.len(), 64);
+    assert!(
+        secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+
+    // The token checks out with the created secret under an independent decoder.
+    let data = jsonwebtoken::decode::<Value>(
+        token.trim_end(),
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &Validation::new(Algorithm::HS256),
+    )
+    .unwrap();
+    assert_eq!(data.claims["sub"], "alice");
+
+    // A second issue reuses the key and says nothing on stderr.
+    let again = env.bare().args(["issue"]).output().unwrap();
+    assert!(again.status.success());
+    assert_eq!(stderr(&again), "");
+    assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key);
+}
+
+#[test]
+fn key_creation_has_a_warn_record_of_its_own() {
+    let env = Env::new();
+    env.bare()
+        .args(["--log-level", "info", "issue"])
+        .assert()
+        .success();
+    let log = env.log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(
+        (&log[0]["level"], &log[0]["event"]),
+        (&json!("WARN"), &json!("key_created"))
+    );
+    assert_eq!(
+        (&log[1]["level"], &log[1]["op"]),
+        (&json!("INFO"), &json!("issue"))
+    );
+}
+
+#[test]
+fn sets_iat_exp_and_a_random_jti() {
+    let env = Env::new();
+    let before = now();
+    let token = env.issue(&["--ttl", "1h30m"]);
+    let (header, claims) = parts(&token);
+    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["typ"], "JWT");
+    let iat = claims["iat"].as_i64().unwrap();
+    assert!(iat >= before && iat <= now());
+    assert_eq!(claims["exp"].as_i64().unwrap(), iat + 5400);
+    let jti = claims["jti"].as_str().unwrap();
+    assert_eq!(jti.len(), 22, "128 bits in base64url");
+    let (_, other) = parts(&env.issue(&[]));
+    assert_ne!(other["jti"], claims["jti"]);
+    assert_eq!(
+        other["exp"].as_i64().unwrap() - other["iat"].as_i64().unwrap(),
+        1800,
+        "30m default"
+    );
+}
+
+#[test]
+fn one_audience_is_a_string_several_an_array() {
+    let env = Env::new();
+    let (_, one) = parts(&env.issue(&["--aud", "api"]));
+    assert_eq!(one["aud"], "api");
+    let (_, two) = parts(&env.issue(&["--aud", "api", "--aud", "web"]));
+    assert_eq!(two["aud"], json!(["api", "web"]));
+}
+
+#[test]
+fn claim_values_are_json_when_they_parse_and_flags_win_over_the_claims_file() {
+    let env = Env::new();
+    env.write(
+        "claims.json",
+        r#"{"role":"user","sub":"from-file","org":"acme"}"#,
+    );
+    let (_, c) = parts(&env.issue(&[
+        "--claims",
+        "claims.json",
+        "--sub",
+        "alice",
+        "--claim",
+        "role=admin",
+        "--claim",
+        "n=42",
+        "--claim",
+        "tags=[\"a\",1]",
+        "--claim",
+        "expr=a=b",
+        "--claim",
+        "word=hello",
+    ]));
+    assert_eq!(c["sub"], "alice");
+    assert_eq!(c["role"], "admin");
+    assert_eq!(c["org"], "acme");
+    assert_eq!(c["n"], 42);
+    assert_eq!(c["tags"], json!(["a", 1]));
+    assert_eq!(c["expr"], "a=b");
+    assert_eq!(c["word"], "hello");
+}
+
+#[test]
+fn claims_can_come_from_stdin() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["issue", "--claims", "-"])
+        .write_stdin(r#"{"scope":"read"}"#)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim_end()).1["scope"], "read");
+}
+
+#[test]
+fn reserved_claims_are_a_usage_error_naming_the_flag() {
+    let env = Env::new();
+    for (args, flag) in [
+        (vec!["--claim", "exp=1"], "--ttl"),
+        (vec!["--claim", "iat=1"], "iat"),
+        (vec!["--claim", "jti=x"], "jti"),
+        (vec!["--claim", "nbf=1"], "nbf"),
+    ] {
+        let out = env.jwtctl().arg("issue").args(&args).output().unwrap();
+        assert_refused(&env, &out, 2, "usage");
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+    env.write("c.json", r#"{"exp": 99}"#);
+    let out = env
+        .jwtctl()
+        .args(["issue", "--claims", "c.json"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    assert!(stderr(&out).contains("--ttl"));
+}
+
+#[test]
+fn bad_claims_input_is_exit_2() {
+    let env = Env::new();
+    env.write("list.json", "[1,2]");
+    let out = env
+        .jwtctl()
+        .args(["issue", "--claims", "list.json"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    let out = env
+        .jwtctl()
+        .args(["issue", "--claims", "missing.json"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "io_error");
+    let out = env
+        .jwtctl()
+        .args(["issue", "--claim", "novalue"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+}
+
+#[test]
+fn durations_must_be_positive_and_parse() {
+    let env = Env::new();
+    let (_, c) = parts(&env.issue(&["--ttl", "7d"]));
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        7 * 86400
+    );
+    for bad in ["0s", "-5m", "soon", ""] {
+        let out = env.jwtctl().args(["issue", "--ttl", bad]).output().unwrap();
+        assert_refused(&env, &out, 2, "usage");
+    }
+}
+
+#[test]
+fn kid_and_alg_reach_the_header() {
+    let env = Env::new();
+    env.write("long.key", &"k".repeat(64));
+    let token = env.issue(&[
+        "--kid",
+        "2026-11",
+        "--alg",
+        "HS512",
+        "--key-file",
+        "long.key",
+    ]);
+    let (header, _) = parts(&token);
+    assert_eq!(
+        (&header["kid"], &header["alg"]),
+        (&json!("2026-11"), &json!("HS512"))
+    );
+}
+
+#[test]
+fn an_algorithm_the_key_cannot_serve_is_exit_2() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["issue", "--alg", "RS256"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    // test.key is 45 bytes: enough for HS256, too short for HS384/HS512.
+    let out = env
+        .jwtctl()
+        .args(["issue", "--alg", "HS512"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(!stderr(&out).contains(SECRET));
+}

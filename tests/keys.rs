@@ -1,0 +1,286 @@
+//! Key sources, precedence, classification of PEM/JWK/secret, and weak secrets.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::{Env, SECRET, assert_refused, fixture, now, stderr, stdout};
+use serde_json::json;
+
+/// Issue with one key file and verify with another; returns the verify output.
+fn sign_then_verify(env: &Env, private: &str, public: &str) -> std::process::Output {
+    let out = env
+        .bare()
+        .args(["issue", "--key-file"])
+        .arg(fixture(private))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "issue with {private}: {}",
+        stderr(&out)
+    );
+    let token = stdout(&out);
+    env.bare()
+        .args(["verify", "--key-file"])
+        .arg(fixture(public))
+        .arg(token.trim())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_openssl_key_format_signs_and_verifies() {
+    let env = Env::new();
+    for (private, publics) in [
+        (
+            "keys/rsa_pkcs1.pem",
+            &[
+                "keys/rsa_pub_spki.pem",
+                "keys/rsa_pub_pkcs1.pem",
+                "keys/rsa_pkcs1.pem",
+            ][..],
+        ),
+        (
+            "keys/rsa_pkcs8.pem",
+            &["keys/rsa_pub_spki.pem", "keys/rsa_pkcs8.pem"],
+        ),
+        (
+            "keys/ec256_sec1.pem",
+            &["keys/ec256_pub.pem", "keys/ec256_pkcs8.pem"],
+        ),
+        (
+            "keys/ec256_pkcs8.pem",
+            &["keys/ec256_pub.pem", "keys/ec256_sec1.pem"],
+        ),
+        (
+            "keys/ec384_sec1.pem",
+            &["keys/ec384_pub.pem", "keys/ec384_pkcs8.pem"],
+        ),
+        ("keys/ec384_pkcs8.pem", &["keys/ec384_pub.pem"]),
+        (
+            "keys/ed25519.pem",
+            &["keys/ed25519_pub.pem", "keys/ed25519.pem"],
+        ),
+    ] {
+        for public in publics {
+            let out = sign_then_verify(&env, private, public);
+            assert!(
+                out.status.success(),
+                "{private} -> {public}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_algorithm_follows_from_the_key() {
+    let env = Env::new();
+    for (key, alg) in [
+        ("keys/rsa_pkcs8.pem", "RS256"),
+        ("keys/ec256_sec1.pem", "ES256"),
+        ("keys/ec384_sec1.pem", "ES384"),
+        ("keys/ed25519.pem", "EdDSA"),
+    ] {
+        let out = env
+            .bare()
+            .args(["issue", "--key-file"])
+            .arg(fixture(key))
+            .output()
+            .unwrap();
+        let (header, _) = common::parts(stdout(&out).trim());
+        assert_eq!(header["alg"], alg, "{key}");
+    }
+    let out = env
+        .bare()
+        .args(["issue", "--alg", "PS384", "--key-file"])
+        .arg(fixture("keys/rsa_pkcs1.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(common::parts(stdout(&out).trim()).0["alg"], "PS384");
+}
+
+#[test]
+fn other_pem_kinds_are_key_errors_never_secrets() {
+    let env = Env::new();
+    for key in ["keys/dsa.pem", "keys/csr.pem", "keys/ec521_sec1.pem"] {
+        let out = env
+            .bare()
+            .args(["issue", "--key-file"])
+            .arg(fixture(key))
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "key_error");
+    }
+    env.write(
+        "broken.pem",
+        "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
+    );
+    let out = env
+        .bare()
+        .args(["issue", "--key-file", "broken.pem"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+}
+
+#[test]
+fn a_public_key_cannot_issue_and_a_mismatched_alg_is_exit_2() {
+    let env = Env::new();
+    let out = env
+        .bare()
+        .args(["issue", "--key-file"])
+        .arg(fixture("keys/rsa_pub_spki.pem"))
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    let out = env
+        .bare()
+        .args(["issue", "--alg", "ES384", "--key-file"])
+        .arg(fixture("keys/ec256_pkcs8.pem"))
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+}
+
+#[test]
+fn secret_env_and_jwtctl_secret_supply_the_secret() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    env.bare()
+        .env("MY_SECRET", SECRET)
+        .args(["verify", "--secret-env", "MY_SECRET", &token])
+        .assert()
+        .success();
+    env.bare()
+        .env("JWTCTL_SECRET", SECRET)
+        .args(["verify", &token])
+        .assert()
+        .success();
+    let out = env
+        .bare()
+        .args(["verify", "--secret-env", "UNSET_VAR_X", &token])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("UNSET_VAR_X"));
+}
+
+#[test]
+fn a_flag_beats_the_environment_and_the_environment_beats_the_default() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    env.write("jwtctl.key", &"d".repeat(40));
+    // --key-file wins over a wrong JWTCTL_SECRET.
+    env.bare()
+        .env("JWTCTL_SECRET", "w".repeat(40))
+        .args(["verify", "--key-file", "test.key", &token])
+        .assert()
+        .success();
+    // JWTCTL_KEY_FILE wins over ./jwtctl.key.
+    env.jwtctl().args(["verify", &token]).assert().success();
+    // An empty variable counts as unset: ./jwtctl.key (a different key) is used and refuses.
+    let out = env
+        .bare()
+        .env("JWTCTL_SECRET", "")
+        .args(["verify", &token])
+        .output()
+        .unwrap();
+    common::assert_rejected(&env, &out, "bad_signature");
+}
+
+#[test]
+fn two_sources_on_one_level_are_a_usage_error_naming_both() {
+    let env = Env::new();
+    let out = env
+        .bare()
+        .env("S", SECRET)
+        .args(["issue", "--key-file", "test.key", "--secret-env", "S"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    assert!(stderr(&out).contains("--key-file") && stderr(&out).contains("--secret-env"));
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_SECRET", SECRET)
+        .arg("issue")
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    assert!(stderr(&out).contains("JWTCTL_KEY_FILE") && stderr(&out).contains("JWTCTL_SECRET"));
+}
+
+#[test]
+fn no_key_material_is_accepted_as_an_argument() {
+    let env = Env::new();
+    for flag in ["--secret", "--key"] {
+        let out = env.jwtctl().args(["issue", flag, SECRET]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(stdout(&out), "");
+    }
+}
+
+#[test]
+fn weak_secrets_are_refused_unless_allowed_and_then_logged() {
+    let env = Env::new();
+    env.write("weak.key", "short-secret\n");
+    let out = env
+        .bare()
+        .args(["issue", "--key-file", "weak.key"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("--allow-weak-secret"));
+    let weak = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"exp": now() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(b"short-secret"),
+    )
+    .unwrap();
+    for op in ["verify", "refresh"] {
+        let out = env
+            .bare()
+            .args([op, "--key-file", "weak.key", &weak])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "key_error");
+    }
+    let out = env
+        .bare()
+        .args([
+            "--log-level",
+            "warn",
+            "verify",
+            "--allow-weak-secret",
+            "--key-file",
+            "weak.key",
+            &weak,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = env.log().pop().unwrap();
+    assert_eq!(
+        (&record["level"], &record["event"]),
+        (&json!("WARN"), &json!("weak_secret_allowed"))
+    );
+}
+
+#[test]
+fn jwk_keys_sign_and_verify() {
+    let env = Env::new();
+    let out = sign_then_verify(&env, "pyjwt/ec256_private.jwk", "keys/ec256_pub.pem");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sign_then_verify(&env, "pyjwt/ed25519_private.jwk", "keys/ed25519_pub.pem");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sign_then_verify(&env, "keys/ec256_pkcs8.pem", "pyjwt/ec256_public.jwk");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A JWK's kid becomes the header's kid.
+    let out = env
+        .bare()
+        .args(["issue", "--key-file"])
+        .arg(fixture("pyjwt/ec256_private.jwk"))
+        .output()
+        .unwrap();
+    assert_eq!(common::parts(stdout(&out).trim()).0["kid"], "ec-2026");
+}

@@ -1,0 +1,238 @@
+//! `jwtctl verify`: input forms, every rejection reason, and the output contract.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::{Env, assert_refused, assert_rejected, mint, mint_alg, mint_raw, now, stderr, stdout};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+fn verify(env: &Env, token: &str, flags: &[&str]) -> std::process::Output {
+    env.jwtctl()
+        .arg("verify")
+        .args(flags)
+        .arg(token)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_valid_token_prints_its_claims_as_one_json_line() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice", "--claim", "role=admin"]);
+    let out = verify(&env, &token, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1);
+    let claims: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (&claims["sub"], &claims["role"]),
+        (&json!("alice"), &json!("admin"))
+    );
+    assert!(!text.contains(": "), "compact JSON: {text}");
+}
+
+#[test]
+fn the_token_comes_from_stdin_with_or_without_dash_and_bearer() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    for (args, input) in [
+        (vec![], format!("{token}\n")),
+        (vec!["-"], format!("  {token}  \n")),
+        (vec![], format!("Bearer {token}\n")),
+    ] {
+        let out = env
+            .jwtctl()
+            .arg("verify")
+            .args(&args)
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = verify(&env, &format!("Bearer {token}"), &[]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn malformed_input_is_rejected() {
+    let env = Env::new();
+    let good = env.issue(&[]);
+    for bad in [
+        "".to_string(),
+        "not-a-token".into(),
+        "a.b".into(),
+        format!("{good}.extra"),
+        format!("{good} trailing"),
+        "e30.e30.!!!".into(),
+        mint_raw("[1]", r#"{"exp":4102444800}"#),
+    ] {
+        let out = env
+            .jwtctl()
+            .arg("verify")
+            .write_stdin(bad.clone())
+            .output()
+            .unwrap();
+        assert_rejected(&env, &out, "malformed");
+    }
+}
+
+#[test]
+fn expired_means_on_or_after_exp_plus_leeway() {
+    let env = Env::new();
+    let token = mint(json!({"exp": now() - 5}));
+    assert_rejected(&env, &verify(&env, &token, &[]), "expired");
+    let out = verify(&env, &token, &["--leeway", "1m"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn exp_is_required() {
+    let env = Env::new();
+    assert_rejected(
+        &env,
+        &verify(&env, &mint(json!({"sub": "a"})), &[]),
+        "missing_claim",
+    );
+}
+
+#[test]
+fn nbf_and_a_future_iat_are_checked_with_leeway() {
+    let env = Env::new();
+    let exp = now() + 3600;
+    let early = mint(json!({"exp": exp, "nbf": now() + 120}));
+    assert_rejected(&env, &verify(&env, &early, &[]), "not_yet_valid");
+    assert!(verify(&env, &early, &["--leeway", "5m"]).status.success());
+    let future = mint(json!({"exp": exp, "iat": now() + 120}));
+    assert_rejected(&env, &verify(&env, &future, &[]), "issued_in_future");
+    assert!(verify(&env, &future, &["--leeway", "5m"]).status.success());
+}
+
+#[test]
+fn issuer_subject_and_audience_must_match_when_asked() {
+    let env = Env::new();
+    let exp = now() + 3600;
+    let token = mint(json!({"exp": exp, "iss": "idp", "sub": "alice", "aud": ["api", "web"]}));
+    assert!(
+        verify(
+            &env,
+            &token,
+            &["--iss", "idp", "--sub", "alice", "--aud", "web"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        verify(&env, &token, &["--aud", "x", "--aud", "api"])
+            .status
+            .success()
+    );
+    assert_rejected(
+        &env,
+        &verify(&env, &token, &["--aud", "api", "--iss", "other"]),
+        "claim_mismatch",
+    );
+    assert_rejected(
+        &env,
+        &verify(&env, &token, &["--aud", "api", "--sub", "bob"]),
+        "claim_mismatch",
+    );
+    assert_rejected(
+        &env,
+        &verify(&env, &token, &["--aud", "nope"]),
+        "claim_mismatch",
+    );
+    // RFC 7519 §4.1.3: a token with an audience is refused when no --aud is given.
+    assert_rejected(&env, &verify(&env, &token, &[]), "claim_mismatch");
+    let bare = mint(json!({"exp": exp}));
+    assert_rejected(
+        &env,
+        &verify(&env, &bare, &["--iss", "idp"]),
+        "missing_claim",
+    );
+    assert_rejected(
+        &env,
+        &verify(&env, &bare, &["--aud", "api"]),
+        "missing_claim",
+    );
+}
+
+#[test]
+fn the_algorithm_is_pinned_never_taken_from_the_token() {
+    let env = Env::new();
+    let exp = now() + 3600;
+    let none = format!(
+        "{}.{}.",
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0",
+        base64_json(&json!({"exp": exp}))
+    );
+    assert_rejected(&env, &verify(&env, &none, &[]), "alg_not_allowed");
+    let hs512 = mint_alg(Algorithm::HS512, json!({"exp": exp}));
+    assert_rejected(&env, &verify(&env, &hs512, &[]), "alg_not_allowed");
+    let rs = mint_raw(r#"{"alg":"RS256"}"#, &json!({"exp": exp}).to_string());
+    assert_rejected(&env, &verify(&env, &rs, &[]), "alg_not_allowed");
+    // Asking for an algorithm the key cannot serve is a configuration error.
+    assert_refused(
+        &env,
+        &verify(&env, &hs512, &["--alg", "ES256"]),
+        2,
+        "key_error",
+    );
+}
+
+fn base64_json(v: &Value) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[test]
+fn a_changed_payload_or_another_key_is_a_bad_signature() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    let pieces: Vec<&str> = token.split('.').collect();
+    let forged = format!(
+        "{}.{}.{}",
+        pieces[0],
+        base64_json(&json!({"sub": "root", "exp": now() + 3600})),
+        pieces[2]
+    );
+    assert_rejected(&env, &verify(&env, &forged, &[]), "bad_signature");
+    env.write("other.key", &"o".repeat(40));
+    assert_rejected(
+        &env,
+        &verify(&env, &token, &["--key-file", "other.key"]),
+        "bad_signature",
+    );
+}
+
+#[test]
+fn registered_claims_of_the_wrong_type_are_rejected() {
+    let env = Env::new();
+    for claims in [
+        json!({"exp": "tomorrow"}),
+        json!({"exp": 4102444800u64, "aud": 123}),
+        json!({"exp": 4102444800u64, "iss": 1}),
+    ] {
+        let out = verify(&env, &mint(claims), &["--aud", "123"]);
+        assert_rejected(&env, &out, "invalid_claim");
+    }
+}
+
+#[test]
+fn verify_never_creates_a_key() {
+    let env = Env::new();
+    let token = mint(json!({"exp": now() + 60}));
+    let out = env.bare().args(["verify", &token]).output().unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("--key-file") && stderr(&out).contains("--secret-env"));
+    assert!(!env.path("jwtctl.key").exists());
+}
+
+#[test]
+fn empty_input_is_reported_as_no_token() {
+    let env = Env::new();
+    let out = env.jwtctl().arg("verify").write_stdin("").output().unwrap();
+    assert_rejected(&env, &out, "malformed");
+    assert!(stderr(&out).contains("no token given"));
+}
