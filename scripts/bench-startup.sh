@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Whole-process start-up: `jwtctl verify` of one HS256 token (at the default log level and at
-# --log-level info) against a hello-world Rust binary. hyperfine runs the three side by side in
+# Whole-process start-up: `jwtctl verify` of one HS256 token (at the default log level, at
+# --log-level info, and at info with --log-sync) against a hello-world Rust binary. hyperfine runs the three side by side in
 # ROUNDS short rounds, so drift on a noisy machine hits all of them alike; the script prints each
 # command's median of round medians and its ratio to hello-world. Compare ratios, not times.
 # Usage: [ROUNDS=10] [RUNS=300] scripts/bench-startup.sh   (needs hyperfine: apt-get install hyperfine)
@@ -21,15 +21,18 @@ for round in $(seq "${ROUNDS:-10}"); do
     --export-json "$work/round-$round.json" \
     -n hello "$work/hello" \
     -n "verify (log-level error)" "$jwtctl verify $token" \
-    -n "verify (log-level info)" "$jwtctl --log-level info verify $token" >/dev/null
+    -n "verify (log-level info)" "$jwtctl --log-level info verify $token" \
+    -n "verify (info, --log-sync)" "$jwtctl --log-level info --log-sync verify $token" >/dev/null
 done
 python3 - "$work"/round-*.json <<'PY'
 import json, statistics, sys
 rounds = [json.load(open(p))["results"] for p in sys.argv[1:]]
 names = [r["command"] for r in rounds[0]]
 med = {n: statistics.median(r[i]["median"] for r in rounds) for i, n in enumerate(names)}
-ratios = {n: statistics.median(r[i]["median"] / r[0]["median"] for r in rounds) for i, n in enumerate(names)}
-print(f"{len(rounds)} rounds; per command: median of round medians, median of per-round ratios to hello")
-for n in names:
-    print(f"  {n:28s} {med[n]*1e3:7.3f} ms   {ratios[n]:5.2f}x")
+def ratio(i, base):
+    return statistics.median(r[i]["median"] / r[base]["median"] for r in rounds)
+print(f"{len(rounds)} rounds; median of round medians; median of per-round ratios")
+print(f"  {'command':28s} {'time':>10s}   {'/hello':>6s}  {'/verify(error)':>14s}")
+for i, n in enumerate(names):
+    print(f"  {n:28s} {med[n]*1e3:7.3f} ms   {ratio(i, 0):5.2f}x  {ratio(i, 1):13.2f}x")
 PY

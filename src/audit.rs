@@ -1,14 +1,14 @@
 //! The security log: opening it safely, the record's fields, and fail-closed writes.
 //!
 //! Each operation emits one `tracing` event; [`AuditSubscriber`] turns it into one JSON line and
-//! writes it with a single `write_all` on a `tracing-appender` file writer. Write errors are
-//! kept and reported by [`Audit::emit`], so a caller prints its result only after its record is
-//! safely written.
+//! writes it with a single `write(2)` through a `tracing-appender` file writer. A failed or short
+//! write is kept and reported by [`Audit::emit`], so a caller prints its result only after its
+//! record is safely written.
 
 use std::fmt::{self, Write as _};
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -18,25 +18,81 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber, span};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 
-use crate::cli::LogLevel;
+use crate::cli::{LogLevel, LogRotate};
 use crate::error::{Error, Reason, Result};
 use crate::keys::io_words;
+use crate::sys;
 
 /// Longest value a record keeps for one field, in bytes; longer values are cut and marked.
 pub const MAX_FIELD_BYTES: usize = 1024;
 
-/// Where records go. Holds the writer and the first error met while writing.
+/// How the log is opened and written.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub path: PathBuf,
+    pub level: LogLevel,
+    pub sync: bool,
+    pub rotate: LogRotate,
+    pub peer: Option<String>,
+}
+
+impl LogConfig {
+    /// The defaults, for a log at `path`.
+    pub fn at(path: PathBuf) -> Self {
+        LogConfig {
+            path,
+            level: LogLevel::Error,
+            sync: false,
+            rotate: LogRotate::Never,
+            peer: None,
+        }
+    }
+}
+
+/// Where records go: the appender, our own handle on the same file (for fsync and clean-up),
+/// and the first error met while writing.
 struct Sink {
     writer: Mutex<RollingFileAppender>,
+    file: File,
+    sync: bool,
     failed: Mutex<Option<io::ErrorKind>>,
 }
 
 impl Sink {
     fn write_line(&self, line: &str) {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = writer.write_all(line.as_bytes()) {
+        let result = match writer.write(line.as_bytes()) {
+            Ok(n) if n == line.len() => {
+                if self.sync {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            }
+            Ok(n) => {
+                self.remove_fragment(&line.as_bytes()[..n]);
+                Err(io::Error::from(io::ErrorKind::WriteZero))
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
             failed.get_or_insert(e.kind());
+        }
+    }
+
+    /// After a short write (a full disk), take our torn fragment off the end of the file if it is
+    /// still the last thing there, so the next record does not continue a broken line.
+    fn remove_fragment(&self, fragment: &[u8]) {
+        let Ok(meta) = self.file.metadata() else {
+            return;
+        };
+        let Some(start) = meta.len().checked_sub(fragment.len() as u64) else {
+            return;
+        };
+        let mut tail = vec![0u8; fragment.len()];
+        if self.file.read_exact_at(&mut tail, start).is_ok() && tail == fragment {
+            let _ = self.file.set_len(start);
         }
     }
 
@@ -81,7 +137,7 @@ impl Subscriber for AuditSubscriber {
     fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut line = String::with_capacity(256);
+        let mut line = String::with_capacity(512);
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         line.push_str("{\"timestamp\":\"");
         line.push_str(&timestamp);
@@ -147,8 +203,8 @@ impl Visit for JsonFields<'_> {
     }
 }
 
-/// One audit record. Values come from our own code or, escaped, from verified input; never a
-/// secret, never a whole token, never library error text.
+/// One audit record. Values come from our own code or, escaped, from input; never a secret,
+/// never a whole token, never library error text.
 #[derive(Debug, Default, Clone)]
 pub struct Record {
     pub op: &'static str,
@@ -162,6 +218,10 @@ pub struct Record {
     pub kid: Option<String>,
     pub alg: Option<String>,
     pub exp: Option<i64>,
+    /// Hex SHA-256 of the token's exact text (the new token's, for a refresh).
+    pub token_sha256: Option<String>,
+    /// Hex SHA-256 of the presented token, for a refresh.
+    pub parent_token_sha256: Option<String>,
 }
 
 impl Record {
@@ -173,10 +233,43 @@ impl Record {
     }
 }
 
+/// Hex SHA-256 of a token's text, as `printf %s "$TOKEN" | sha256sum` prints it.
+pub fn token_sha256(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest.as_ref() {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// Who and where: the same for every record of this process, found on the first record written.
+struct Origin {
+    user: String,
+    uid: u32,
+    pid: u32,
+    host: String,
+}
+
+impl Origin {
+    fn find() -> Self {
+        let (uid, name) = sys::user();
+        Origin {
+            user: name.unwrap_or_else(|| uid.to_string()),
+            uid,
+            pid: std::process::id(),
+            host: sys::host().unwrap_or_default(),
+        }
+    }
+}
+
 /// The open security log.
 pub struct Audit {
     sink: Arc<Sink>,
     path: PathBuf,
+    max_level: LevelFilter,
+    peer: Option<String>,
+    origin: std::sync::OnceLock<Origin>,
     _dispatch: tracing::subscriber::DefaultGuard,
 }
 
@@ -195,18 +288,26 @@ fn level_filter(level: LogLevel) -> LevelFilter {
     }
 }
 
-/// Refuse anything at `path` but a regular file, and create it mode 0600 when missing.
-fn prepare(path: &Path) -> Result<(PathBuf, String)> {
+/// tracing-appender's rotation, and the file name it writes to now (UTC, as the appender does).
+fn rotation(rotate: LogRotate, name: &str) -> (Rotation, String) {
+    let now = chrono::Utc::now();
+    match rotate {
+        LogRotate::Never => (Rotation::NEVER, name.to_string()),
+        LogRotate::Hourly => (
+            Rotation::HOURLY,
+            format!("{name}.{}", now.format("%Y-%m-%d-%H")),
+        ),
+        LogRotate::Daily => (
+            Rotation::DAILY,
+            format!("{name}.{}", now.format("%Y-%m-%d")),
+        ),
+    }
+}
+
+/// Refuse anything at `path` but a regular file; create it mode 0600 when missing; return a
+/// handle on it.
+fn open_regular(path: &Path) -> Result<File> {
     let shown = path.display();
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Err(Error::log(format!(
-            "the log path {shown} does not name a file"
-        )));
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
             return Err(Error::log(format!(
@@ -214,9 +315,10 @@ fn prepare(path: &Path) -> Result<(PathBuf, String)> {
             )));
         }
         Ok(meta) if !meta.is_file() => {
-            let what = if meta.is_dir() {
+            let kind = meta.file_type();
+            let what = if kind.is_dir() {
                 "a directory"
-            } else if meta.file_type().is_char_device() || meta.file_type().is_block_device() {
+            } else if kind.is_char_device() || kind.is_block_device() {
                 "a device"
             } else {
                 "not a regular file"
@@ -227,6 +329,10 @@ fn prepare(path: &Path) -> Result<(PathBuf, String)> {
         }
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             if !dir.is_dir() {
                 return Err(Error::log(format!(
                     "the directory of the security log {shown} does not exist; create it first"
@@ -241,6 +347,7 @@ fn prepare(path: &Path) -> Result<(PathBuf, String)> {
         }
     }
     fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
@@ -251,39 +358,81 @@ fn prepare(path: &Path) -> Result<(PathBuf, String)> {
                 "cannot open the security log {shown}: {}",
                 io_words(&e)
             ))
-        })?;
-    Ok((dir, name.to_string()))
+        })
+}
+
+/// True when `path` (not followed) is the very file `file` has open.
+fn same_file(path: &Path, file: &File) -> bool {
+    match (fs::symlink_metadata(path), file.metadata()) {
+        (Ok(a), Ok(b)) => a.is_file() && a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 impl Audit {
     /// Open (creating if needed) the security log and route audit events to it. Fails with exit
     /// 3 when the log cannot be opened, before any operation runs.
-    pub fn open(path: &Path, level: LogLevel) -> Result<Audit> {
-        let (dir, name) = prepare(path)?;
+    pub fn open(config: &LogConfig) -> Result<Audit> {
+        let path = &config.path;
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Err(Error::log(format!(
+                "the log path {} does not name a file",
+                path.display()
+            )));
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let (rotation, current) = rotation(config.rotate, name);
+        let current = dir.join(current);
+        let file = open_regular(&current)?;
         let writer = RollingFileAppender::builder()
-            .rotation(Rotation::NEVER)
+            .rotation(rotation)
             .filename_prefix(name)
             .build(&dir)
             .map_err(|_| Error::log(format!("cannot open the security log {}", path.display())))?;
+        // The appender opened the file by name: make sure it is still the file we checked.
+        if !same_file(&current, &file) {
+            return Err(Error::log(format!(
+                "the security log {} changed while it was opened; refusing it",
+                current.display()
+            )));
+        }
         let sink = Arc::new(Sink {
             writer: Mutex::new(writer),
+            file,
+            sync: config.sync,
             failed: Mutex::new(None),
         });
+        let max_level = level_filter(config.level);
         let subscriber = AuditSubscriber {
             sink: Arc::clone(&sink),
-            max_level: level_filter(level),
+            max_level,
         };
         let dispatch = tracing::subscriber::set_default(subscriber);
         Ok(Audit {
             sink,
-            path: path.to_path_buf(),
+            path: current,
+            max_level,
+            peer: config.peer.clone(),
+            origin: std::sync::OnceLock::new(),
             _dispatch: dispatch,
         })
+    }
+
+    /// Whether a record at `level` is kept by the level policy.
+    pub fn keeps(&self, level: Level) -> bool {
+        level <= self.max_level
     }
 
     /// Emit one record at `level` and confirm it reached the file (when the level policy keeps
     /// it). An error here is exit 3: the caller must not print its result.
     pub fn emit(&self, level: Level, r: &Record) -> Result<()> {
+        if !self.keeps(level) {
+            return Ok(());
+        }
+        let o = self.origin.get_or_init(Origin::find);
         macro_rules! event_at {
             ($lvl:expr) => {
                 tracing::event!(
@@ -299,6 +448,14 @@ impl Audit {
                     kid = r.kid.as_deref(),
                     alg = r.alg.as_deref(),
                     exp = r.exp,
+                    token_sha256 = r.token_sha256.as_deref(),
+                    parent_token_sha256 = r.parent_token_sha256.as_deref(),
+                    peer = self.peer.as_deref(),
+                    user = o.user.as_str(),
+                    uid = o.uid,
+                    pid = o.pid,
+                    host = o.host.as_str(),
+                    version = env!("CARGO_PKG_VERSION"),
                 )
             };
         }
@@ -354,5 +511,23 @@ mod tests {
         assert!(cut.len() <= MAX_FIELD_BYTES + "…[cut]".len());
         assert!(cut.ends_with("…[cut]"));
         assert_eq!(bounded("short"), "short");
+    }
+
+    #[test]
+    fn token_hashes_match_sha256sum() {
+        // printf %s abc | sha256sum
+        assert_eq!(
+            token_sha256("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn rotated_names_follow_tracing_appender() {
+        let (_, daily) = rotation(LogRotate::Daily, "security.log");
+        assert_eq!(daily.len(), "security.log.2026-11-26".len());
+        let (_, hourly) = rotation(LogRotate::Hourly, "security.log");
+        assert_eq!(hourly.len(), "security.log.2026-11-26-09".len());
+        assert_eq!(rotation(LogRotate::Never, "security.log").1, "security.log");
     }
 }

@@ -64,6 +64,33 @@ pub struct LogArgs {
         default_value_t = LogLevel::Error
     )]
     pub log_level: LogLevel,
+
+    /// fsync the log after each record, so records survive power loss
+    #[arg(long, global = true, env = "JWTCTL_LOG_SYNC")]
+    pub log_sync: bool,
+
+    /// Start a new log file every hour or day (`security.log.2026-11-26[-09]`, UTC)
+    #[arg(
+        long,
+        global = true,
+        env = "JWTCTL_LOG_ROTATE",
+        value_name = "WHEN",
+        value_enum,
+        default_value_t = LogRotate::Never
+    )]
+    pub log_rotate: LogRotate,
+
+    /// The client address this operation is done for, recorded as `peer`
+    #[arg(long, global = true, env = "JWTCTL_PEER", value_name = "ADDR")]
+    pub peer: Option<String>,
+}
+
+/// When the log moves to a new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogRotate {
+    Never,
+    Hourly,
+    Daily,
 }
 
 /// Levels that can be recorded. There is deliberately no `off`: failures are always recorded.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod keys;
+pub mod sys;
 pub mod token;
 
 use std::ffi::OsString;
@@ -17,8 +18,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use audit::{Audit, Record};
-use cli::{Cli, Command, LogLevel};
+use audit::{Audit, LogConfig, Record};
+use cli::{Cli, Command};
 use commands::Ctx;
 use error::{Exit, Result};
 
@@ -41,10 +42,18 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<String> {
 
 /// Open the log, run the command, print its result, and map the outcome to an exit code.
 pub fn execute(cli: &Cli) -> ExitCode {
+    sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let outcome = Audit::open(&cli.log.log_file, cli.log.log_level)
-        .and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));
+    let config = LogConfig {
+        path: cli.log.log_file.clone(),
+        level: cli.log.log_level,
+        sync: cli.log.log_sync,
+        rotate: cli.log.log_rotate,
+        peer: cli.log.peer.clone(),
+    };
+    let outcome =
+        Audit::open(&config).and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));
     match outcome {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
@@ -93,7 +102,8 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> ExitCode {
                 .find(|op| *op == a)
         })
         .unwrap_or("jwtctl");
-    if let Ok(audit) = Audit::open(&log_path_from_args(args), LogLevel::Error) {
+    sys::restrict_umask();
+    if let Ok(audit) = Audit::open(&LogConfig::at(log_path_from_args(args))) {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }
     Exit::Config.into()

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Env, fixture, fixture_text, stderr, stdout};
@@ -65,17 +63,7 @@ fn the_old_python_snippets_tokens_verify_with_allow_weak_secret() {
 }
 
 fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl must be installed (.ci/run installs it)");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "openssl {args:?} failed");
-    out.stdout
+    common::pipe_through("openssl", args, input)
 }
 
 #[test]

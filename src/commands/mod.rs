@@ -8,11 +8,11 @@ use std::io::{self, IsTerminal, Read};
 
 use jsonwebtoken::Algorithm;
 
-use crate::audit::{Audit, Record};
+use crate::audit::{Audit, Record, token_sha256};
 use crate::cli::{Alg, CheckArgs, KeyArgs};
 use crate::error::{Error, Reason, Result};
 use crate::keys::{self, Key, Source};
-use crate::token::{Policy, Verified};
+use crate::token::{self, Policy, Verified};
 
 /// Largest input read from stdin for one token or claims object.
 const MAX_INPUT: u64 = 1 << 20;
@@ -117,7 +117,7 @@ pub fn read_stdin(what: &str) -> Result<String> {
 }
 
 /// The token from the argument, or from stdin when the argument is absent or `-`.
-pub fn read_token(arg: Option<&str>) -> Result<String> {
+fn read_token(arg: Option<&str>) -> Result<String> {
     match arg {
         Some(token) if token != "-" => Ok(token.to_string()),
         _ => read_stdin("a token"),
@@ -125,7 +125,7 @@ pub fn read_token(arg: Option<&str>) -> Result<String> {
 }
 
 /// The verification policy the flags ask for, with the pinned algorithm.
-pub fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
+fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
     Policy {
         alg,
         leeway_secs: i64::try_from(args.leeway.as_secs()).unwrap_or(i64::MAX),
@@ -135,8 +135,31 @@ pub fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
     }
 }
 
+/// Read the token (argument or stdin), record its hash (as `parent_token_sha256` when it is the
+/// parent of a new token), and verify it against the check flags.
+pub fn check_token(
+    args: &CheckArgs,
+    key: &Key,
+    alg: Algorithm,
+    ctx: &Ctx,
+    rec: &mut Record,
+    as_parent: bool,
+) -> Result<Verified> {
+    let input = read_token(args.token.as_deref())?;
+    let text = token::token_text(&input);
+    let hash = Some(token_sha256(text));
+    if as_parent {
+        rec.parent_token_sha256 = hash;
+    } else {
+        rec.token_sha256 = hash;
+    }
+    let verified = token::verify(text, key.decoding(), &policy(args, alg), ctx.now)?;
+    note_verified(rec, &verified);
+    Ok(verified)
+}
+
 /// Copy what a verified token says about itself into the record.
-pub fn note_verified(rec: &mut Record, verified: &Verified) {
+fn note_verified(rec: &mut Record, verified: &Verified) {
     let claim = |name| {
         verified
             .claims

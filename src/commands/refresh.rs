@@ -1,7 +1,7 @@
 //! `jwtctl refresh`: verify a token exactly as `verify` does, then re-issue it.
 
-use super::{Ctx, load_key, new_jti, note_verified, policy, read_token};
-use crate::audit::Record;
+use super::{Ctx, check_token, load_key, new_jti};
+use crate::audit::{Record, token_sha256};
 use crate::cli::RefreshArgs;
 use crate::error::{Error, Result};
 use crate::token;
@@ -9,14 +9,7 @@ use crate::token;
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
     let (key, alg) = load_key(&args.check.key, ctx, rec, false)?;
     let encoding = key.encoding("refresh")?;
-    let input = read_token(args.check.token.as_deref())?;
-    let verified = token::verify(
-        token::token_text(&input),
-        key.decoding(),
-        &policy(&args.check, alg),
-        ctx.now,
-    )?;
-    note_verified(rec, &verified);
+    let verified = check_token(&args.check, &key, alg, ctx, rec, true)?;
     let ttl = i64::try_from(args.ttl.as_secs()).map_err(|_| Error::usage("--ttl is too long"))?;
     let jti = new_jti()?;
     let claims = token::refresh_claims(&verified, ctx.now, ttl, &jti);
@@ -29,5 +22,6 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
         verified.header_str("typ"),
         encoding,
     )?;
+    rec.token_sha256 = Some(token_sha256(&token));
     Ok(format!("{token}\n"))
 }

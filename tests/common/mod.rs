@@ -170,3 +170,19 @@ pub fn assert_rejected(env: &Env, out: &Output, reason: &str) {
     let prefix = format!("jwtctl: token rejected: {reason}: ");
     assert!(stderr(out).starts_with(&prefix), "{}", stderr(out));
 }
+
+/// Run an external program with `input` on stdin; its stdout, after asserting it succeeded.
+pub fn pipe_through(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} must be installed (.ci/run installs it): {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program} {args:?} failed");
+    out.stdout
+}

@@ -1,0 +1,59 @@
+//! Facts about the process from the OS (user, host, umask): the only place with `unsafe`.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+
+/// Make every file this process creates private (0600 at most), whatever the caller's umask.
+/// The log, the key and anything a rotating writer creates later are covered by this.
+pub fn restrict_umask() {
+    // SAFETY: umask(2) cannot fail and touches no memory of ours.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// The real user id and, when the user database knows it, the user name.
+pub fn user() -> (u32, Option<String>) {
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    // SAFETY: passwd is plain old data; getpwuid_r writes only into `pwd` and `buf`, whose sizes
+    // we pass, and sets `result` to null or to `&pwd`. pw_name points into `buf`, alive here.
+    let name = unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 2048];
+        let mut result = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned())
+        }
+    };
+    (uid, name)
+}
+
+/// The host name, or `None` when the OS will not say.
+pub fn host() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_and_host_are_known_here() {
+        let (uid, name) = user();
+        if uid == 0 {
+            assert_eq!(name.as_deref(), Some("root"));
+        }
+        assert!(host().is_some_and(|h| !h.is_empty()));
+    }
+}

@@ -1,0 +1,381 @@
+//! The security log fails closed: full disks, hostile paths, permissions, concurrency.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{Env, SECRET, now, stderr, stdout};
+use serde_json::Value;
+
+fn jwtctl_bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("jwtctl")
+}
+
+fn is_root() -> bool {
+    // The effective uid of this process, from procfs (no unsafe in tests).
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .is_some_and(|ids| ids.split_whitespace().nth(1) == Some("0"))
+}
+
+/// A failed operation's contract when the log cannot be written.
+fn assert_log_failure(out: &Output, words: &str) {
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(out));
+    assert_eq!(stdout(out), "", "nothing on stdout");
+    assert_eq!(stderr(out).lines().count(), 1, "{}", stderr(out));
+    assert!(stderr(out).contains(words), "{}", stderr(out));
+}
+
+#[test]
+fn the_log_is_created_0600_whatever_the_umask() {
+    let env = Env::new();
+    for rotate in ["never", "daily"] {
+        let status = Command::new("sh")
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .arg("-c")
+            .arg(format!(
+                "umask 000 && exec '{}' --log-rotate {rotate} --log-level info issue",
+                jwtctl_bin().display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.starts_with("security.log") {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+    }
+}
+
+#[test]
+fn an_unusable_log_path_fails_every_operation_with_exit_3() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    std::os::unix::fs::symlink(env.path("target.txt"), env.path("link.log")).unwrap();
+    env.write("target.txt", "untouched\n");
+    std::fs::create_dir(env.path("adir")).unwrap();
+    for (path, words) in [
+        ("/dev/full", "device"),
+        ("link.log", "symbolic link"),
+        ("missing/dir/security.log", "does not exist"),
+        ("adir", "directory"),
+    ] {
+        for args in [
+            vec!["issue"],
+            vec!["verify", token.as_str()],
+            vec!["verify", "garbage"],
+        ] {
+            let out = env
+                .jwtctl()
+                .args(["--log-file", path])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert_log_failure(&out, words);
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.path("target.txt")).unwrap(),
+        "untouched\n"
+    );
+    assert!(!env.path("missing").exists(), "no directory is created");
+}
+
+#[test]
+fn a_symlink_in_a_rotated_name_is_refused_too() {
+    let env = Env::new();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    env.write("elsewhere", "");
+    std::os::unix::fs::symlink(
+        env.path("elsewhere"),
+        env.path(&format!("security.log.{today}")),
+    )
+    .unwrap();
+    let out = env
+        .jwtctl()
+        .args(["--log-rotate", "daily", "issue"])
+        .output()
+        .unwrap();
+    if chrono::Utc::now().format("%Y-%m-%d").to_string() == today {
+        assert_log_failure(&out, "symbolic link");
+    }
+    assert_eq!(std::fs::read_to_string(env.path("elsewhere")).unwrap(), "");
+}
+
+#[test]
+fn an_unwritable_directory_is_exit_3_never_a_panic() {
+    // Runs the binary as `nobody` when we are root (root could write anywhere).
+    let dir = tempfile::Builder::new()
+        .prefix("jwtctl-ro")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let log = dir.path().join("security.log");
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(jwtctl_bin());
+        c
+    } else {
+        Command::new(jwtctl_bin())
+    };
+    let out = cmd
+        .current_dir("/")
+        .env("JWTCTL_SECRET", SECRET)
+        .env_remove("JWTCTL_KEY_FILE")
+        .arg("--log-file")
+        .arg(&log)
+        .arg("issue")
+        .output()
+        .unwrap();
+    assert_log_failure(&out, "permission denied");
+    assert!(!log.exists());
+}
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+struct Mount<'a>(&'a Path);
+
+impl Drop for Mount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_closed_and_leaves_no_torn_record() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
+        return;
+    }
+    let env = Env::new();
+    let mnt = env.path("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount failed");
+    let _guard = Mount(&mnt);
+    let log = mnt.join("security.log");
+    let log_arg = log.to_str().unwrap();
+    let (mut ok, mut refused) = (Vec::new(), 0);
+    for i in 0..80 {
+        let sub = format!("user-{i}-{}", "x".repeat(100));
+        let out = env
+            .jwtctl()
+            .args([
+                "--log-file",
+                log_arg,
+                "--log-level",
+                "info",
+                "issue",
+                "--sub",
+                &sub,
+            ])
+            .output()
+            .unwrap();
+        match out.status.code() {
+            Some(0) => ok.push(common::parts(stdout(&out).trim()).1["jti"].clone()),
+            Some(3) => {
+                assert_log_failure(&out, "security log");
+                refused += 1;
+            }
+            other => panic!("unexpected exit {other:?}: {}", stderr(&out)),
+        }
+    }
+    assert!(refused > 0, "the disk never filled");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "no torn record at the end"
+    );
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let logged: Vec<Value> = records.iter().map(|r| r["jti"].clone()).collect();
+    assert_eq!(logged, ok, "exactly the printed tokens were recorded");
+}
+
+#[test]
+fn fifty_concurrent_processes_leave_fifty_whole_records() {
+    let env = Env::new();
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            Command::new(jwtctl_bin())
+                .current_dir(env.dir.path())
+                .env("JWTCTL_KEY_FILE", "test.key")
+                .args(["--log-level", "info", "issue", "--sub", "concurrent"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    let log = env.log();
+    assert_eq!(log.len(), 50);
+    let jtis: HashSet<_> = log
+        .iter()
+        .map(|r| r["jti"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(jtis.len(), 50, "distinct jti");
+}
+
+#[test]
+fn two_hundred_failing_runs_leave_two_hundred_records() {
+    let env = Env::new();
+    for batch in 0..10 {
+        let children: Vec<_> = (0..20)
+            .map(|i| {
+                Command::new(jwtctl_bin())
+                    .current_dir(env.dir.path())
+                    .env("JWTCTL_KEY_FILE", "test.key")
+                    .args(["verify", &format!("bad-{batch}-{i}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert_eq!(child.wait().unwrap().code(), Some(1));
+        }
+    }
+    let log = env.log();
+    assert_eq!(log.len(), 200);
+    assert!(
+        log.iter()
+            .all(|r| r["reason"] == "malformed" && r["level"] == "ERROR")
+    );
+}
+
+#[test]
+fn control_characters_in_every_recorded_input_stay_on_one_line() {
+    let env = Env::new();
+    let evil = "a\nb\rc\u{1b}[31md\"e\\f\u{7f}";
+    // Through flags: sub, kid and peer.
+    let out = env
+        .jwtctl()
+        .args([
+            "--log-level",
+            "info",
+            "--peer",
+            evil,
+            "issue",
+            "--sub",
+            evil,
+            "--kid",
+            evil,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_string();
+    // Through a token: sub, jti (claims) and kid (header), verified and refreshed.
+    let header = jsonwebtoken::Header {
+        kid: Some(evil.into()),
+        ..Default::default()
+    };
+    let hostile = jsonwebtoken::encode(
+        &header,
+        &serde_json::json!({"sub": evil, "jti": evil, "exp": now() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    for args in [
+        vec!["verify", &token],
+        vec!["verify", &hostile],
+        vec!["refresh", &hostile],
+    ] {
+        let out = env
+            .jwtctl()
+            .args(["--log-level", "info"])
+            .env("JWTCTL_PEER", evil)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let text = env.log_text();
+    assert_eq!(text.lines().count(), 4, "one line per record");
+    for record in env.log() {
+        assert_eq!(record["peer"], evil);
+        assert_eq!(record["sub"], evil);
+        assert_eq!(record["kid"], evil);
+    }
+    assert_eq!(env.log()[2]["jti"], evil);
+    assert_eq!(env.log()[3]["parent_jti"], evil);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\r'),
+        "escaped, not raw"
+    );
+}
+
+#[test]
+fn log_sync_fsyncs_after_each_record() {
+    let env = Env::new();
+    let has_strace = Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_strace {
+        eprintln!("skipped: needs strace to observe fdatasync");
+        return;
+    }
+    let trace = |extra: &[&str], envs: &[(&str, &str)]| {
+        let out = Command::new("strace")
+            .args(["-f", "-e", "trace=fdatasync,fsync", "-o"])
+            .arg(env.path("trace.txt"))
+            .arg(jwtctl_bin())
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .envs(envs.iter().copied())
+            .args(extra)
+            .args(["--log-level", "info", "issue"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read_to_string(env.path("trace.txt"))
+            .unwrap()
+            .matches("fdatasync(")
+            .count()
+    };
+    assert_eq!(trace(&[], &[]), 0);
+    assert_eq!(trace(&["--log-sync"], &[]), 1);
+    assert_eq!(trace(&[], &[("JWTCTL_LOG_SYNC", "true")]), 1);
+    assert_eq!(env.log().len(), 3);
+}
+
+#[test]
+fn rotation_writes_to_dated_files() {
+    let env = Env::new();
+    for (rotate, format) in [("daily", "%Y-%m-%d"), ("hourly", "%Y-%m-%d-%H")] {
+        let before = chrono::Utc::now().format(format).to_string();
+        env.jwtctl()
+            .args(["--log-rotate", rotate, "--log-level", "info", "issue"])
+            .assert()
+            .success();
+        let after = chrono::Utc::now().format(format).to_string();
+        let found = [before, after].iter().any(|stamp| {
+            std::fs::read_to_string(env.path(&format!("security.log.{stamp}")))
+                .is_ok_and(|t| t.lines().count() >= 1)
+        });
+        assert!(found, "{rotate}");
+    }
+    assert!(!env.path("security.log").exists());
+}
