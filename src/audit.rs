@@ -222,6 +222,12 @@ pub struct Record {
     pub token_sha256: Option<String>,
     /// Hex SHA-256 of the presented token, for a refresh.
     pub parent_token_sha256: Option<String>,
+    /// Start of the token family, for a refresh.
+    pub orig_iat: Option<i64>,
+    /// Seconds past `exp` a refresh was granted through the grace window; such a refresh is
+    /// recorded at WARN.
+    pub grace_used: Option<i64>,
+    pub dry_run: Option<bool>,
 }
 
 impl Record {
@@ -450,6 +456,9 @@ impl Audit {
                     exp = r.exp,
                     token_sha256 = r.token_sha256.as_deref(),
                     parent_token_sha256 = r.parent_token_sha256.as_deref(),
+                    orig_iat = r.orig_iat,
+                    grace_used = r.grace_used,
+                    dry_run = r.dry_run,
                     peer = self.peer.as_deref(),
                     user = o.user.as_str(),
                     uid = o.uid,
@@ -475,10 +484,15 @@ impl Audit {
         }
     }
 
-    /// A success record (INFO).
+    /// A success record: INFO, or WARN for a refresh granted through the grace window.
     pub fn success(&self, mut r: Record) -> Result<()> {
         r.outcome = "success";
-        self.emit(Level::INFO, &r)
+        let level = if r.grace_used.is_some() {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        self.emit(level, &r)
     }
 
     /// A failure record (ERROR) with the error's stable reason code.

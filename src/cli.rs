@@ -28,6 +28,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a token, then print a new one with the same claims and a new lifetime.
     Refresh(RefreshArgs),
+    /// Check a token's signature and record its id as revoked in the ledger.
+    Revoke(RevokeArgs),
 }
 
 impl Command {
@@ -37,6 +39,7 @@ impl Command {
             Command::Issue(_) => "issue",
             Command::Verify(_) => "verify",
             Command::Refresh(_) => "refresh",
+            Command::Revoke(_) => "revoke",
         }
     }
 }
@@ -198,6 +201,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_leeway)]
     pub leeway: Duration,
 
+    /// Ledger of consumed and revoked token ids (SQLite); revoked tokens are rejected
+    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
     #[command(flatten)]
     pub key: KeyArgs,
 }
@@ -213,9 +220,41 @@ pub struct RefreshArgs {
     #[command(flatten)]
     pub check: CheckArgs,
 
-    /// Lifetime of the new token: `exp` = now + TTL
+    /// Lifetime of the new token: `exp` = min(now + TTL, orig_iat + MAX-LIFETIME)
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_ttl)]
     pub ttl: Duration,
+
+    /// Cap on a token family's whole life, counted from `orig_iat`
+    #[arg(
+        long,
+        env = "JWTCTL_MAX_LIFETIME",
+        value_name = "DURATION",
+        default_value = "24h",
+        value_parser = parse_ttl
+    )]
+    pub max_lifetime: Duration,
+
+    /// How long after `exp` a token may still be refreshed (at most 24h; recorded at WARN)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_grace)]
+    pub grace: Duration,
+
+    /// Print the claims the new token would carry, without signing or consuming anything
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The token; read from stdin when absent or `-`
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Ledger of consumed and revoked token ids (SQLite)
+    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// A positive duration such as `90s`, `30m`, `12h`, `7d` or `1h30m`.
@@ -223,6 +262,15 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
     let d = parse_leeway(s)?;
     if d.is_zero() {
         return Err("a lifetime must be longer than zero, e.g. 30m".into());
+    }
+    Ok(d)
+}
+
+/// The refresh grace window: zero up to 24h.
+pub fn parse_grace(s: &str) -> Result<Duration, String> {
+    let d = parse_leeway(s)?;
+    if d > Duration::from_secs(24 * 3600) {
+        return Err("the grace window is at most 24h".into());
     }
     Ok(d)
 }

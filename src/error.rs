@@ -25,12 +25,20 @@ pub enum Reason {
     InvalidClaim,
     /// The token's algorithm is not the pinned one (or is `none`).
     AlgNotAllowed,
+    /// A refresh at or after `orig_iat + max-lifetime`.
+    MaxLifetimeExceeded,
+    /// A token the ledger has already seen refreshed.
+    Reused,
+    /// A token the ledger holds as revoked.
+    Revoked,
     /// The key is missing, unreadable, of an unsupported kind, weak, or cannot serve the algorithm.
     KeyError,
     /// The command line or the claims given to it are wrong.
     Usage,
     /// An input file (claims, token) could not be read.
     IoError,
+    /// The ledger could not be opened, read or written.
+    LedgerError,
     /// The security log could not be opened or written.
     LogError,
 }
@@ -48,9 +56,13 @@ impl Reason {
             Reason::MissingClaim => "missing_claim",
             Reason::InvalidClaim => "invalid_claim",
             Reason::AlgNotAllowed => "alg_not_allowed",
+            Reason::MaxLifetimeExceeded => "max_lifetime_exceeded",
+            Reason::Reused => "reused",
+            Reason::Revoked => "revoked",
             Reason::KeyError => "key_error",
             Reason::Usage => "usage",
             Reason::IoError => "io_error",
+            Reason::LedgerError => "ledger_error",
             Reason::LogError => "log_error",
         }
     }
@@ -71,8 +83,13 @@ impl Reason {
             | Reason::ClaimMismatch
             | Reason::MissingClaim
             | Reason::InvalidClaim
-            | Reason::AlgNotAllowed => Exit::Rejected,
-            Reason::KeyError | Reason::Usage | Reason::IoError => Exit::Config,
+            | Reason::AlgNotAllowed
+            | Reason::MaxLifetimeExceeded
+            | Reason::Reused
+            | Reason::Revoked => Exit::Rejected,
+            Reason::KeyError | Reason::Usage | Reason::IoError | Reason::LedgerError => {
+                Exit::Config
+            }
             Reason::LogError => Exit::Log,
         }
     }

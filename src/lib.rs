@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod keys;
+pub mod ledger;
 pub mod sys;
 pub mod token;
 
@@ -26,12 +27,17 @@ use error::{Exit, Result};
 /// Run one parsed command against an open security log. Returns what goes to stdout; the
 /// operation's record has been written (when the level policy keeps it) before this returns.
 pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<String> {
-    let ctx = Ctx { audit, now };
+    let ctx = Ctx {
+        audit,
+        now,
+        durable: cli.log.log_sync,
+    };
     let mut rec = Record::new(cli.command.op());
     let result = match &cli.command {
         Command::Issue(args) => commands::issue::run(args, &ctx, &mut rec),
         Command::Verify(args) => commands::verify::run(args, &ctx, &mut rec),
         Command::Refresh(args) => commands::refresh::run(args, &ctx, &mut rec),
+        Command::Revoke(args) => commands::revoke::run(args, &ctx, &mut rec),
     };
     match result {
         Ok(out) => audit.success(rec).map(|()| out),

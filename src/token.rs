@@ -120,6 +120,8 @@ pub struct Policy {
     /// The one algorithm accepted, pinned from `--alg` or the key, never from the token.
     pub alg: Algorithm,
     pub leeway_secs: i64,
+    /// Extra tolerance for `exp` only: how long after expiry a token may still be refreshed.
+    pub grace_secs: i64,
     pub iss: Option<String>,
     pub sub: Option<String>,
     /// Accepted audiences: the token must carry at least one of them. Empty: the token must
@@ -177,6 +179,13 @@ fn decode_json_object(segment: &str, what: &str) -> Result<Map<String, Value>> {
 
 /// Verify a token's signature (with the pinned algorithm) and then its claims, as of `now`.
 pub fn verify(token: &str, key: &DecodingKey, policy: &Policy, now: i64) -> Result<Verified> {
+    let verified = verify_signature(token, key, policy.alg)?;
+    check_claims(&verified.claims, policy, now)?;
+    Ok(verified)
+}
+
+/// Verify only the form and signature of a token (for `revoke`, which accepts expired tokens).
+pub fn verify_signature(token: &str, key: &DecodingKey, alg: Algorithm) -> Result<Verified> {
     if token.is_empty() {
         return Err(reject(
             Reason::Malformed,
@@ -193,7 +202,7 @@ pub fn verify(token: &str, key: &DecodingKey, policy: &Policy, now: i64) -> Resu
         ));
     };
     let header = decode_json_object(h, "header")?;
-    check_alg(&header, policy.alg)?;
+    check_alg(&header, alg)?;
     let signature = URL_SAFE_NO_PAD
         .decode(s)
         .map_err(|_| reject(Reason::Malformed, "the signature is not base64url"))?;
@@ -201,7 +210,7 @@ pub fn verify(token: &str, key: &DecodingKey, policy: &Policy, now: i64) -> Resu
         return Err(reject(Reason::BadSignature, "the token has no signature"));
     }
     let message_len = h.len() + 1 + p.len();
-    let valid = jsonwebtoken::crypto::verify(s, &token.as_bytes()[..message_len], key, policy.alg)
+    let valid = jsonwebtoken::crypto::verify(s, &token.as_bytes()[..message_len], key, alg)
         .unwrap_or(false);
     if !valid {
         return Err(reject(
@@ -210,7 +219,6 @@ pub fn verify(token: &str, key: &DecodingKey, policy: &Policy, now: i64) -> Resu
         ));
     }
     let claims = decode_json_object(p, "payload")?;
-    check_claims(&claims, policy, now)?;
     Ok(Verified { header, claims })
 }
 
@@ -306,7 +314,7 @@ fn check_claims(claims: &Claims, policy: &Policy, now: i64) -> Result<()> {
             "the token has no 'exp'; every token must expire",
         ));
     };
-    if now_f >= exp + leeway {
+    if now_f >= exp + leeway + policy.grace_secs as f64 {
         return Err(reject(
             Reason::Expired,
             format!("the token expired at {}; get a new token", when(exp)),
@@ -374,11 +382,71 @@ fn expect_string(name: &str, have: Option<&str>, want: Option<&str>) -> Result<(
     }
 }
 
-/// The claims of a refreshed token: everything carried over, with a new `iat`, `exp` and `jti`.
-pub fn refresh_claims(verified: &Verified, now: i64, ttl_secs: i64, jti: &str) -> Claims {
-    let mut claims = verified.claims.clone();
-    set_lifetime(&mut claims, now, ttl_secs, jti);
+/// Refresh policy: the new token's lifetime and the cap on a token family's whole life.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetime {
+    pub ttl_secs: i64,
+    /// Counted from `orig_iat`: no refresh at or after `orig_iat + max_lifetime_secs`.
+    pub max_lifetime_secs: i64,
+}
+
+/// The claims of a refreshed token, and what the record says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Renewal {
+    pub claims: Claims,
+    pub orig_iat: i64,
+    pub exp: i64,
+}
+
+/// A claim's value as whole seconds (floored; out-of-range values saturate).
+pub fn seconds(claims: &Claims, name: &str) -> Option<i64> {
     claims
+        .get(name)
+        .and_then(Value::as_f64)
+        .map(|n| n.floor() as i64)
+}
+
+/// Renew a verified token: every claim carried over, a new `iat` and `jti`, `nbf` moved to now
+/// when present, `orig_iat` kept (or started), and `exp` = min(now + ttl, orig_iat + max).
+pub fn renew(verified: &Verified, now: i64, life: Lifetime, jti: &str) -> Result<Renewal> {
+    let claims = &verified.claims;
+    if claims.get("orig_iat").is_some_and(|v| !v.is_number()) {
+        return Err(reject(
+            Reason::InvalidClaim,
+            "'orig_iat' must be a number of seconds",
+        ));
+    }
+    let orig_iat = seconds(claims, "orig_iat")
+        .or_else(|| seconds(claims, "iat"))
+        .unwrap_or(now);
+    let cap = orig_iat.saturating_add(life.max_lifetime_secs);
+    if now >= cap {
+        return Err(reject(
+            Reason::MaxLifetimeExceeded,
+            format!(
+                "this token's family reached its maximum lifetime at {}; sign in again",
+                when(cap as f64)
+            ),
+        ));
+    }
+    let exp = now.saturating_add(life.ttl_secs).min(cap);
+    let mut claims = claims.clone();
+    set_lifetime(&mut claims, now, exp - now, jti);
+    claims.insert("orig_iat".into(), Value::from(orig_iat));
+    if claims.contains_key("nbf") {
+        claims.insert("nbf".into(), Value::from(now));
+    }
+    Ok(Renewal {
+        claims,
+        orig_iat,
+        exp,
+    })
+}
+
+/// Seconds past `exp` when a token was accepted only thanks to the grace window.
+pub fn grace_used(verified: &Verified, policy: &Policy, now: i64) -> Option<i64> {
+    let exp = verified.claims.get("exp").and_then(Value::as_f64)?;
+    (now as f64 >= exp + policy.leeway_secs as f64).then(|| (now as f64 - exp).floor() as i64)
 }
 
 #[cfg(test)]
@@ -392,6 +460,7 @@ mod tests {
         Policy {
             alg: Algorithm::HS256,
             leeway_secs: 0,
+            grace_secs: 0,
             iss: None,
             sub: None,
             aud: vec![],
@@ -558,16 +627,57 @@ mod tests {
         assert_eq!(token_text("abc.def.ghi\r\n"), "abc.def.ghi");
     }
 
+    const LIFE: Lifetime = Lifetime {
+        ttl_secs: 1800,
+        max_lifetime_secs: 86400,
+    };
+
     #[test]
-    fn refresh_keeps_claims_and_renews_lifetime() {
-        let token =
-            mint(serde_json::json!({"exp": NOW + 100, "sub": "a", "jti": "old", "x": {"y": [1]}}));
-        let verified = check(&token, &policy()).unwrap();
-        let claims = refresh_claims(&verified, NOW, 1800, "new");
-        assert_eq!(claims["x"], serde_json::json!({"y": [1]}));
-        assert_eq!(
-            (claims["jti"].as_str(), claims["exp"].as_i64()),
-            (Some("new"), Some(NOW + 1800))
+    fn renew_keeps_claims_and_caps_the_lifetime() {
+        let token = mint(
+            serde_json::json!({"exp": NOW + 100, "iat": NOW - 100, "nbf": NOW - 100, "sub": "a", "x": {"y": [1]}}),
         );
+        let verified = check(&token, &policy()).unwrap();
+        let r = renew(&verified, NOW, LIFE, "new").unwrap();
+        assert_eq!(r.claims["x"], serde_json::json!({"y": [1]}));
+        assert_eq!(r.claims["jti"], "new");
+        assert_eq!((r.orig_iat, r.exp), (NOW - 100, NOW + 1800));
+        assert_eq!(
+            (r.claims["iat"].as_i64(), r.claims["nbf"].as_i64()),
+            (Some(NOW), Some(NOW))
+        );
+        assert_eq!(r.claims["orig_iat"].as_i64(), Some(NOW - 100));
+        // Near the cap, exp stops at orig_iat + max.
+        let late = mint(serde_json::json!({"exp": NOW + 100, "orig_iat": NOW - 86000}));
+        let r = renew(&check(&late, &policy()).unwrap(), NOW, LIFE, "j").unwrap();
+        assert_eq!(r.exp, NOW - 86000 + 86400);
+        // At the cap, no refresh.
+        let capped = mint(serde_json::json!({"exp": NOW + 100, "orig_iat": NOW - 86400}));
+        let e = renew(&check(&capped, &policy()).unwrap(), NOW, LIFE, "j").unwrap_err();
+        assert_eq!(e.reason(), Reason::MaxLifetimeExceeded);
+    }
+
+    #[test]
+    fn tokens_without_iat_start_their_family_now() {
+        let legacy = mint(serde_json::json!({"user_id": 42, "exp": NOW + 100}));
+        let r = renew(&check(&legacy, &policy()).unwrap(), NOW, LIFE, "j").unwrap();
+        assert_eq!((r.orig_iat, r.claims["user_id"].as_i64()), (NOW, Some(42)));
+        assert!(!r.claims.contains_key("nbf"));
+    }
+
+    #[test]
+    fn grace_extends_exp_only_and_is_measured() {
+        let token = mint(serde_json::json!({"exp": NOW - 30}));
+        assert_eq!(reason(&token, &policy()), Reason::Expired);
+        let graced = Policy {
+            grace_secs: 60,
+            ..policy()
+        };
+        let verified = check(&token, &graced).unwrap();
+        assert_eq!(grace_used(&verified, &graced, NOW), Some(30));
+        let fresh = check(&mint(serde_json::json!({"exp": NOW + 30})), &graced).unwrap();
+        assert_eq!(grace_used(&fresh, &graced, NOW), None);
+        let early = mint(serde_json::json!({"exp": NOW + 30, "nbf": NOW + 10}));
+        assert_eq!(reason(&early, &graced), Reason::NotYetValid);
     }
 }

@@ -2,9 +2,12 @@
 
 pub mod issue;
 pub mod refresh;
+pub mod revoke;
 pub mod verify;
 
 use std::io::{self, IsTerminal, Read};
+use std::path::Path;
+use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
@@ -12,6 +15,7 @@ use crate::audit::{Audit, Record, token_sha256};
 use crate::cli::{Alg, CheckArgs, KeyArgs};
 use crate::error::{Error, Reason, Result};
 use crate::keys::{self, Key, Source};
+use crate::ledger::{self, Ledger};
 use crate::token::{self, Policy, Verified};
 
 /// Largest input read from stdin for one token or claims object.
@@ -22,6 +26,8 @@ pub struct Ctx<'a> {
     pub audit: &'a Audit,
     /// Seconds since the Unix epoch, read once per process.
     pub now: i64,
+    /// `--log-sync`: fsync what jwtctl records (the log and the ledger) before answering.
+    pub durable: bool,
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -125,37 +131,69 @@ fn read_token(arg: Option<&str>) -> Result<String> {
 }
 
 /// The verification policy the flags ask for, with the pinned algorithm.
-fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
+pub fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
     Policy {
         alg,
-        leeway_secs: i64::try_from(args.leeway.as_secs()).unwrap_or(i64::MAX),
+        leeway_secs: secs(args.leeway),
+        grace_secs: 0,
         iss: args.iss.clone(),
         sub: args.sub.clone(),
         aud: args.aud.clone(),
     }
 }
 
+/// A token as presented: its text (less whitespace and `Bearer `), and what verifying it gave.
+pub struct Presented {
+    pub text: String,
+    pub verified: Verified,
+}
+
 /// Read the token (argument or stdin), record its hash (as `parent_token_sha256` when it is the
-/// parent of a new token), and verify it against the check flags.
+/// parent of a new token), and verify it: fully against `policy`, or (without one) its form
+/// and signature only.
 pub fn check_token(
-    args: &CheckArgs,
+    arg: Option<&str>,
     key: &Key,
     alg: Algorithm,
+    policy: Option<&Policy>,
     ctx: &Ctx,
     rec: &mut Record,
     as_parent: bool,
-) -> Result<Verified> {
-    let input = read_token(args.token.as_deref())?;
-    let text = token::token_text(&input);
-    let hash = Some(token_sha256(text));
+) -> Result<Presented> {
+    let input = read_token(arg)?;
+    let text = token::token_text(&input).to_string();
+    let hash = Some(token_sha256(&text));
     if as_parent {
         rec.parent_token_sha256 = hash;
     } else {
         rec.token_sha256 = hash;
     }
-    let verified = token::verify(text, key.decoding(), &policy(args, alg), ctx.now)?;
+    let verified = match policy {
+        Some(policy) => token::verify(&text, key.decoding(), policy, ctx.now)?,
+        None => token::verify_signature(&text, key.decoding(), alg)?,
+    };
     note_verified(rec, &verified);
-    Ok(verified)
+    Ok(Presented { text, verified })
+}
+
+impl Presented {
+    /// The token's id in the ledger and the `exp` it is kept by.
+    pub fn ledger_entry(&self, now: i64) -> (String, i64) {
+        let exp = token::seconds(&self.verified.claims, "exp").unwrap_or(now);
+        (ledger::token_id(&self.verified.claims, &self.text), exp)
+    }
+}
+
+/// Open the ledger when one is configured. Ids are pruned a day after `exp`, so no tolerance
+/// past `exp` may reach further than that while a ledger is in use.
+pub fn open_ledger(path: Option<&Path>, tolerance: Duration, ctx: &Ctx) -> Result<Option<Ledger>> {
+    let Some(path) = path else { return Ok(None) };
+    if tolerance.as_secs() > ledger::KEEP_AFTER_EXP_SECS as u64 {
+        return Err(Error::usage(
+            "with --ledger, --leeway plus --grace may not exceed 24h (ids are kept 24h past exp)",
+        ));
+    }
+    Ledger::open(path, ctx.durable).map(Some)
 }
 
 /// Copy what a verified token says about itself into the record.
@@ -175,10 +213,33 @@ fn note_verified(rec: &mut Record, verified: &Verified) {
         .and_then(serde_json::Value::as_i64);
 }
 
+/// A flag's duration in whole seconds (durations too long for i64 saturate).
+pub fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
 /// 128 random bits, base64url: a fresh `jti`.
 pub fn new_jti() -> Result<String> {
     use base64::Engine as _;
     let mut raw = [0u8; 16];
     aws_lc_rs::rand::fill(&mut raw).map_err(|_| Error::key("no randomness available"))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jtis_are_128_random_bits() {
+        let (a, b) = (new_jti().unwrap(), new_jti().unwrap());
+        assert_eq!((a.len(), b.len()), (22, 22));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn randomness_is_seeded_from_the_os_not_cpu_jitter() {
+        // .cargo/config.toml builds AWS-LC without jitter entropy (30 ms per process otherwise).
+        assert!(aws_lc_rs::try_fips_cpu_jitter_entropy().is_err());
+    }
 }
