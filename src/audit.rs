@@ -228,6 +228,10 @@ pub struct Record {
     /// recorded at WARN.
     pub grace_used: Option<i64>,
     pub dry_run: Option<bool>,
+    /// The instant a token was verified as of (`verify --at`).
+    pub at: Option<i64>,
+    /// The input line of a token in `verify --batch`.
+    pub line: Option<u64>,
 }
 
 impl Record {
@@ -459,6 +463,8 @@ impl Audit {
                     orig_iat = r.orig_iat,
                     grace_used = r.grace_used,
                     dry_run = r.dry_run,
+                    at = r.at,
+                    line = r.line,
                     peer = self.peer.as_deref(),
                     user = o.user.as_str(),
                     uid = o.uid,

@@ -30,6 +30,8 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Check a token's signature and record its id as revoked in the ledger.
     Revoke(RevokeArgs),
+    /// Decode a token's header and claims WITHOUT verifying anything.
+    Inspect(InspectArgs),
 }
 
 impl Command {
@@ -40,6 +42,7 @@ impl Command {
             Command::Verify(_) => "verify",
             Command::Refresh(_) => "refresh",
             Command::Revoke(_) => "revoke",
+            Command::Inspect(_) => "inspect",
         }
     }
 }
@@ -117,9 +120,10 @@ pub struct KeyArgs {
     #[arg(long, value_name = "NAME")]
     pub secret_env: Option<String>,
 
-    /// Signing algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA)
+    /// Algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA).
+    /// `verify` and `refresh` accept it repeated, to allow several
     #[arg(long, value_name = "ALG", value_enum)]
-    pub alg: Option<Alg>,
+    pub alg: Vec<Alg>,
 
     /// Accept an HMAC secret shorter than the hash output (logged at WARN)
     #[arg(long)]
@@ -205,6 +209,30 @@ pub struct CheckArgs {
     #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]
     pub ledger: Option<PathBuf>,
 
+    /// A JWK Set file; the key is chosen by the token's `kid`
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env"])]
+    pub jwks: Option<PathBuf>,
+
+    /// A claim that must be present; repeatable
+    #[arg(long, value_name = "CLAIM")]
+    pub require: Vec<String>,
+
+    /// The header `typ` required (case-insensitive); without it, `typ` must be absent or JWT
+    #[arg(long, value_name = "TYP")]
+    pub typ: Option<String>,
+
+    /// Reject tokens that expire sooner than this
+    #[arg(long, value_name = "DURATION", value_parser = parse_leeway)]
+    pub min_remaining: Option<Duration>,
+
+    /// Reject tokens whose `iat` is older than this
+    #[arg(long, value_name = "DURATION", value_parser = parse_leeway)]
+    pub max_age: Option<Duration>,
+
+    /// Reject tokens longer than this many bytes, before decoding them
+    #[arg(long, value_name = "BYTES", default_value_t = crate::token::DEFAULT_MAX_TOKEN_SIZE)]
+    pub max_token_size: usize,
+
     #[command(flatten)]
     pub key: KeyArgs,
 }
@@ -213,6 +241,36 @@ pub struct CheckArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub check: CheckArgs,
+
+    /// Verify as of this instant (RFC 3339 or Unix seconds), for forensics and test vectors
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<i64>,
+
+    /// `text`: the claims as one JSON line; `json`: a result object, with rejections on stdout
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    /// Print nothing for a valid or rejected token: the exit code tells
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Verify tokens read one per line from stdin; one JSON result per token, in order
+    #[arg(long, conflicts_with = "token")]
+    pub batch: bool,
+}
+
+/// How `verify` reports its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The token; read from stdin when absent or `-`
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +331,16 @@ pub fn parse_grace(s: &str) -> Result<Duration, String> {
         return Err("the grace window is at most 24h".into());
     }
     Ok(d)
+}
+
+/// An instant: RFC 3339 (`2026-11-26T09:00:00Z`) or Unix seconds.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return Ok(secs);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .map_err(|_| "expected RFC 3339 (2026-11-26T09:00:00Z) or Unix seconds".into())
 }
 
 /// A duration that may be zero.

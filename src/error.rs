@@ -31,6 +31,18 @@ pub enum Reason {
     Reused,
     /// A token the ledger holds as revoked.
     Revoked,
+    /// The token is longer than `--max-token-size`.
+    TooLarge,
+    /// No configured key fits the token's `kid` and algorithm.
+    NoMatchingKey,
+    /// The header has a `crit` parameter; we understand no JWS extensions.
+    CritUnsupported,
+    /// The header's `typ` is not the one required.
+    TypMismatch,
+    /// The token expires sooner than `--min-remaining`.
+    ExpiresTooSoon,
+    /// The token's `iat` is older than `--max-age`.
+    TooOld,
     /// The key is missing, unreadable, of an unsupported kind, weak, or cannot serve the algorithm.
     KeyError,
     /// The command line or the claims given to it are wrong.
@@ -59,6 +71,12 @@ impl Reason {
             Reason::MaxLifetimeExceeded => "max_lifetime_exceeded",
             Reason::Reused => "reused",
             Reason::Revoked => "revoked",
+            Reason::TooLarge => "too_large",
+            Reason::NoMatchingKey => "no_matching_key",
+            Reason::CritUnsupported => "crit_unsupported",
+            Reason::TypMismatch => "typ_mismatch",
+            Reason::ExpiresTooSoon => "expires_too_soon",
+            Reason::TooOld => "too_old",
             Reason::KeyError => "key_error",
             Reason::Usage => "usage",
             Reason::IoError => "io_error",
@@ -86,7 +104,13 @@ impl Reason {
             | Reason::AlgNotAllowed
             | Reason::MaxLifetimeExceeded
             | Reason::Reused
-            | Reason::Revoked => Exit::Rejected,
+            | Reason::Revoked
+            | Reason::TooLarge
+            | Reason::NoMatchingKey
+            | Reason::CritUnsupported
+            | Reason::TypMismatch
+            | Reason::ExpiresTooSoon
+            | Reason::TooOld => Exit::Rejected,
             Reason::KeyError | Reason::Usage | Reason::IoError | Reason::LedgerError => {
                 Exit::Config
             }
@@ -120,6 +144,10 @@ impl From<Exit> for ExitCode {
 pub struct Error {
     reason: Reason,
     message: String,
+    /// What goes to stdout instead of the stderr line (`verify --output json`).
+    answer: Option<String>,
+    /// Say nothing at all (`verify --quiet`): the exit code tells.
+    quiet: bool,
 }
 
 impl Error {
@@ -127,6 +155,8 @@ impl Error {
         Error {
             reason,
             message: message.into(),
+            answer: None,
+            quiet: false,
         }
     }
 
@@ -160,6 +190,28 @@ impl Error {
 
     pub fn exit_status(&self) -> Exit {
         self.reason.exit_status()
+    }
+
+    /// Report this error as `answer` on stdout rather than as a line on stderr.
+    pub fn answered(mut self, answer: String) -> Self {
+        self.answer = Some(answer);
+        self
+    }
+
+    /// Report nothing; the exit code tells.
+    pub fn quietly(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// The stdout text to print for this error, if any.
+    pub fn answer(&self) -> Option<&str> {
+        self.answer.as_deref()
+    }
+
+    /// Whether a line goes to stderr.
+    pub fn on_stderr(&self) -> bool {
+        !self.quiet && self.answer.is_none()
     }
 }
 

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// The key file used when no other source is named.
 pub const DEFAULT_KEY_FILE: &str = "jwtctl.key";
@@ -494,8 +494,17 @@ fn jwk_str<'a>(jwk: &'a Map<String, Value>, member: &str) -> Option<&'a str> {
 /// private).
 pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Key> {
     if jwk.contains_key("keys") {
-        return Err(Error::key("the key file is a JWK Set; give a single JWK"));
+        return Err(Error::key("the key file is a JWK Set; give it with --jwks"));
     }
+    if jwk_str(jwk, "use").is_some_and(|u| u != "sig") {
+        return Err(Error::key(
+            "the JWK's 'use' is not 'sig'; it is not a signing key",
+        ));
+    }
+    jwk_key(jwk)
+}
+
+fn jwk_key(jwk: &Map<String, Value>) -> Result<Key> {
     let mut key = match jwk_str(jwk, "kty") {
         Some("oct") => {
             let k = jwk_required(jwk, "k")?;
@@ -573,13 +582,149 @@ pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Key> {
             .ok_or_else(|| Error::key("the JWK's 'alg' does not fit its key type"))?;
         key.jwk_alg = Some(alg);
     }
-    if jwk_str(jwk, "use").is_some_and(|u| u != "sig") {
-        return Err(Error::key(
-            "the JWK's 'use' is not 'sig'; it is not a signing key",
-        ));
-    }
     key.jwk_kid = jwk_str(jwk, "kid").map(str::to_owned);
     Ok(key)
+}
+
+/// A JWK Set: the keys a token is chosen against by its `kid`.
+#[derive(Debug)]
+pub struct JwkSet {
+    /// The usable signing keys, in the set's order.
+    keys: Vec<Key>,
+    /// How many entries the set has in all, counted before any filtering.
+    total: usize,
+}
+
+impl JwkSet {
+    /// Parse a JWK Set. Entries whose `use` is not `sig`, and keys of kinds jwtctl does not
+    /// support, are no candidates (they are skipped); a set with no usable key is an error.
+    pub fn parse(material: &Secret) -> Result<JwkSet> {
+        let value: Value = serde_json::from_slice(material.expose())
+            .map_err(|_| Error::key("the JWK Set is not valid JSON"))?;
+        let Some(Value::Array(entries)) = value.get("keys") else {
+            return Err(Error::key("the JWK Set has no \"keys\" array"));
+        };
+        let keys: Vec<Key> = entries
+            .iter()
+            .filter_map(Value::as_object)
+            .filter(|jwk| jwk_str(jwk, "use").is_none_or(|u| u == "sig"))
+            .filter_map(|jwk| jwk_key(jwk).ok())
+            .collect();
+        if keys.is_empty() {
+            return Err(Error::key(
+                "the JWK Set has no usable signing key (RSA, EC P-256/P-384, Ed25519 or oct)",
+            ));
+        }
+        Ok(JwkSet {
+            keys,
+            total: entries.len(),
+        })
+    }
+
+    /// The key for a token signed with `alg` carrying `kid`: the one with that exact `kid`; a
+    /// token without `kid` may use the set's only key. A key whose `alg` differs is no candidate.
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
+        let no_match = |why: String| Error::rejected(Reason::NoMatchingKey, why);
+        let fits = |key: &&Key| key.kind.serves(alg) && key.jwk_alg.is_none_or(|a| a == alg);
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .filter(|k| k.jwk_kid.as_deref() == Some(kid))
+                .find(fits)
+                .ok_or_else(|| {
+                    let shown: String = kid.chars().take(40).flat_map(char::escape_debug).collect();
+                    no_match(format!("no {alg:?} key in the JWK Set has kid '{shown}'"))
+                }),
+            None if self.total == 1 => {
+                self.keys.iter().find(fits).ok_or_else(|| {
+                    no_match(format!("the JWK Set's only key cannot verify {alg:?}"))
+                })
+            }
+            None => Err(no_match(format!(
+                "the token has no kid and the JWK Set has {} keys",
+                self.total
+            ))),
+        }
+    }
+}
+
+/// The keys a token may be checked against: one key, or a JWK Set.
+#[derive(Debug)]
+pub enum Keyring {
+    One(Key),
+    Set(JwkSet),
+}
+
+impl Keyring {
+    /// The key to check (or, when private, to re-sign) a token signed with `alg`.
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
+        match self {
+            Keyring::One(key) if key.kind.serves(alg) => Ok(key),
+            Keyring::One(key) => Err(Error::rejected(
+                Reason::AlgNotAllowed,
+                format!("{} cannot verify {alg:?}", key.kind.describe()),
+            )),
+            Keyring::Set(set) => set.select(alg, kid),
+        }
+    }
+
+    /// Every key in the ring.
+    pub fn keys(&self) -> &[Key] {
+        match self {
+            Keyring::One(key) => std::slice::from_ref(key),
+            Keyring::Set(set) => &set.keys,
+        }
+    }
+
+    /// The algorithms to accept: `--alg` when given (for one key, each must be one it serves),
+    /// else what each key implies (its JWK `alg`, or its kind's default).
+    pub fn algorithms(&self, requested: &[Algorithm]) -> Result<Vec<Algorithm>> {
+        let mut algs = Vec::new();
+        match (self, requested) {
+            (_, []) => {
+                for key in self.keys() {
+                    algs.push(key.pick_alg(None)?);
+                }
+            }
+            (Keyring::One(key), requested) => {
+                for alg in requested {
+                    algs.push(key.pick_alg(Some(*alg))?);
+                }
+            }
+            (Keyring::Set(set), requested) => {
+                algs.extend(
+                    requested
+                        .iter()
+                        .filter(|a| set.keys.iter().any(|k| k.kind.serves(**a))),
+                );
+            }
+        }
+        algs.sort_by_key(|a| format!("{a:?}"));
+        algs.dedup();
+        if algs.is_empty() {
+            return Err(Error::key("no key in the JWK Set serves any --alg given"));
+        }
+        Ok(algs)
+    }
+
+    /// Refuse weak HMAC secrets for the algorithms they would serve; `Ok(true)` when
+    /// `allow_weak` let one through.
+    pub fn check_strength(&self, algs: &[Algorithm], allow_weak: bool) -> Result<bool> {
+        let mut weak = false;
+        for key in self.keys().iter().filter(|k| k.kind == KeyKind::Hmac) {
+            for alg in algs.iter().filter(|a| key.kind.serves(**a)) {
+                weak |= key.check_strength(*alg, allow_weak)?;
+            }
+        }
+        Ok(weak)
+    }
+}
+
+impl crate::token::KeySource for Keyring {
+    fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey> {
+        self.select(alg, kid).map(Key::decoding)
+    }
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ use std::process::ExitCode;
 
 use audit::{Audit, LogConfig, Record};
 use cli::{Cli, Command};
-use commands::Ctx;
+use commands::{Ctx, Done};
 use error::{Exit, Result};
 
 /// Run one parsed command against an open security log. Returns what goes to stdout; the
 /// operation's record has been written (when the level policy keeps it) before this returns.
-pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<String> {
+pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
     let ctx = Ctx {
         audit,
         now,
@@ -38,9 +38,11 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<String> {
         Command::Verify(args) => commands::verify::run(args, &ctx, &mut rec),
         Command::Refresh(args) => commands::refresh::run(args, &ctx, &mut rec),
         Command::Revoke(args) => commands::revoke::run(args, &ctx, &mut rec),
+        Command::Inspect(args) => commands::inspect::run(args, &ctx, &mut rec),
     };
     match result {
-        Ok(out) => audit.success(rec).map(|()| out),
+        Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
+        Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
     }
@@ -61,23 +63,36 @@ pub fn execute(cli: &Cli) -> ExitCode {
     let outcome =
         Audit::open(&config).and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));
     match outcome {
-        Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout
-                .write_all(out.as_bytes())
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                return Exit::Config.into();
-            }
-            Exit::Success.into()
-        }
+        Ok(Done::Print(out)) => print(&out, Exit::Success),
+        Ok(Done::Streamed(exit)) => exit.into(),
         Err(e) => {
-            eprintln!("jwtctl: {e}");
-            e.exit_status().into()
+            if e.on_stderr() {
+                eprintln!("jwtctl: {e}");
+            }
+            match e.answer() {
+                Some(answer) => print(answer, e.exit_status()),
+                None => e.exit_status().into(),
+            }
         }
     }
 }
+
+/// Write a command's answer to stdout; a stdout that cannot be written is exit 2.
+fn print(text: &str, status: Exit) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        eprintln!("jwtctl: cannot write to stdout");
+        return Exit::Config.into();
+    }
+    status.into()
+}
+
+/// The subcommands' names, as records name their operations (a test keeps it in step with clap).
+const OPS: [&str; 5] = ["issue", "verify", "refresh", "revoke", "inspect"];
 
 /// Answer a command line clap refused: help and version as clap prints them; a usage error as
 /// one line, exit 2, and (best effort) an ERROR record in the log the arguments point to.
@@ -102,11 +117,7 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> ExitCode {
         .iter()
         .skip(1)
         .filter_map(|a| a.to_str())
-        .find_map(|a| {
-            ["issue", "verify", "refresh"]
-                .into_iter()
-                .find(|op| *op == a)
-        })
+        .find_map(|a| OPS.into_iter().find(|op| *op == a))
         .unwrap_or("jwtctl");
     sys::restrict_umask();
     if let Ok(audit) = Audit::open(&LogConfig::at(log_path_from_args(args))) {
@@ -133,5 +144,17 @@ fn log_path_from_args(args: &[OsString]) -> PathBuf {
     match std::env::var_os("JWTCTL_LOG_FILE") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
         _ => PathBuf::from("security.log"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_name_every_subcommand() {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(names, OPS);
     }
 }

@@ -102,7 +102,7 @@ fn new_iat_and_jti_nbf_moves_to_now_everything_else_is_carried() {
         &jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes()),
     )
     .unwrap();
-    let out = refresh(&env, &token, &["--aud", "a"]);
+    let out = refresh(&env, &token, &["--aud", "a", "--typ", "at+jwt"]);
     let (h, c) = parts(stdout(&out).trim());
     assert_eq!((&h["kid"], &h["typ"]), (&json!("k-9"), &json!("at+jwt")));
     assert_eq!(

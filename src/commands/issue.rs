@@ -4,15 +4,15 @@ use std::fs;
 
 use serde_json::Value;
 
-use super::{Ctx, load_key, new_jti, read_stdin};
+use super::{Ctx, Done, new_jti, read_stdin, signing_key};
 use crate::audit::{Record, token_sha256};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
 use crate::keys::io_words;
 use crate::token::{self, Claims, IssueRequest};
 
-pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
-    let (key, alg) = load_key(&args.key, ctx, rec, true)?;
+pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    let (key, alg) = signing_key(&args.key, ctx, rec)?;
     let encoding = key.encoding("issue")?;
     let request = IssueRequest {
         base: read_claims_file(args)?,
@@ -32,7 +32,7 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
     rec.jti = Some(jti);
     let token = token::sign(&claims, alg, request.kid.as_deref(), Some("JWT"), encoding)?;
     rec.token_sha256 = Some(token_sha256(&token));
-    Ok(format!("{token}\n"))
+    Ok(Done::Print(format!("{token}\n")))
 }
 
 /// The `--claims FILE|-` object, or no claims.

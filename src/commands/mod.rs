@@ -1,5 +1,7 @@
-//! One file per subcommand; this module holds what they share: key loading and token input.
+//! One file per subcommand; this module holds what they share: keys, token input, ledgers.
 
+pub mod batch;
+pub mod inspect;
 pub mod issue;
 pub mod refresh;
 pub mod revoke;
@@ -13,8 +15,8 @@ use jsonwebtoken::Algorithm;
 
 use crate::audit::{Audit, Record, token_sha256};
 use crate::cli::{Alg, CheckArgs, KeyArgs};
-use crate::error::{Error, Reason, Result};
-use crate::keys::{self, Key, Source};
+use crate::error::{Error, Exit, Reason, Result};
+use crate::keys::{self, JwkSet, Key, Keyring, Source};
 use crate::ledger::{self, Ledger};
 use crate::token::{self, Policy, Verified};
 
@@ -28,6 +30,14 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// `--log-sync`: fsync what jwtctl records (the log and the ledger) before answering.
     pub durable: bool,
+}
+
+/// How a command finished.
+pub enum Done {
+    /// Print this on stdout once the operation's record is written.
+    Print(String),
+    /// Records and output were written as the command went (`verify --batch`).
+    Streamed(Exit),
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -51,14 +61,13 @@ pub fn algorithm(alg: Alg) -> Algorithm {
     }
 }
 
-/// Find, read and classify the key, pin the algorithm and check the secret's strength.
-/// `create` lets `issue` make `./jwtctl.key` when no source is named and it is missing.
-pub fn load_key(
-    args: &KeyArgs,
-    ctx: &Ctx,
-    rec: &mut Record,
-    create: bool,
-) -> Result<(Key, Algorithm)> {
+fn algorithms(args: &KeyArgs) -> Vec<Algorithm> {
+    args.alg.iter().copied().map(algorithm).collect()
+}
+
+/// Find, read and classify the key. `create` lets `issue` make `./jwtctl.key` when no source
+/// is named and it is missing.
+fn read_key(args: &KeyArgs, ctx: &Ctx, rec: &Record, create: bool) -> Result<Key> {
     let source = keys::resolve_source(
         args.key_file.as_deref(),
         args.secret_env.as_deref(),
@@ -79,7 +88,7 @@ pub fn load_key(
         }
         (None, _) => {
             return Err(Error::key(format!(
-                "no key: pass --key-file PATH or --secret-env NAME, or set {} or {} \
+                "no key: pass --key-file PATH, --secret-env NAME or --jwks PATH, or set {} or {} \
                  (./{} does not exist)",
                 keys::KEY_FILE_VAR,
                 keys::SECRET_VAR,
@@ -87,13 +96,51 @@ pub fn load_key(
             )));
         }
     };
-    let key = keys::classify(&material)?;
-    let alg = key.pick_alg(args.alg.map(algorithm))?;
+    keys::classify(&material)
+}
+
+/// The signing key and its one algorithm, for `issue`.
+pub fn signing_key(args: &KeyArgs, ctx: &Ctx, rec: &mut Record) -> Result<(Key, Algorithm)> {
+    let key = read_key(args, ctx, rec, true)?;
+    let alg = match algorithms(args).as_slice() {
+        [] => key.pick_alg(None)?,
+        [one] => key.pick_alg(Some(*one))?,
+        _ => {
+            return Err(Error::usage(
+                "issue signs with one algorithm; give --alg once",
+            ));
+        }
+    };
     rec.alg = Some(format!("{alg:?}"));
     if key.check_strength(alg, args.allow_weak_secret)? {
         ctx.audit.warning(rec.op, "weak_secret_allowed")?;
     }
     Ok((key, alg))
+}
+
+/// The keys a token is checked against (`--jwks`, or one key) and the algorithms accepted.
+pub fn verifying_keys(
+    args: &KeyArgs,
+    jwks: Option<&Path>,
+    ctx: &Ctx,
+    rec: &mut Record,
+) -> Result<(Keyring, Vec<Algorithm>)> {
+    let ring = match jwks {
+        Some(path) => {
+            let material = keys::read_source(&Source::File(path.to_path_buf()), env_var)?
+                .ok_or_else(|| Error::key(format!("cannot read JWK Set {}", path.display())))?;
+            Keyring::Set(JwkSet::parse(&material)?)
+        }
+        None => Keyring::One(read_key(args, ctx, rec, false)?),
+    };
+    let algs = ring.algorithms(&algorithms(args))?;
+    if let [one] = algs.as_slice() {
+        rec.alg = Some(format!("{one:?}"));
+    }
+    if ring.check_strength(&algs, args.allow_weak_secret)? {
+        ctx.audit.warning(rec.op, "weak_secret_allowed")?;
+    }
+    Ok((ring, algs))
 }
 
 /// Read all of stdin (bounded). Refuses to wait on a terminal: nothing prompts.
@@ -122,45 +169,14 @@ pub fn read_stdin(what: &str) -> Result<String> {
     }
 }
 
-/// The token from the argument, or from stdin when the argument is absent or `-`.
-fn read_token(arg: Option<&str>) -> Result<String> {
-    match arg {
-        Some(token) if token != "-" => Ok(token.to_string()),
-        _ => read_stdin("a token"),
-    }
-}
-
-/// The verification policy the flags ask for, with the pinned algorithm.
-pub fn policy(args: &CheckArgs, alg: Algorithm) -> Policy {
-    Policy {
-        alg,
-        leeway_secs: secs(args.leeway),
-        grace_secs: 0,
-        iss: args.iss.clone(),
-        sub: args.sub.clone(),
-        aud: args.aud.clone(),
-    }
-}
-
-/// A token as presented: its text (less whitespace and `Bearer `), and what verifying it gave.
-pub struct Presented {
-    pub text: String,
-    pub verified: Verified,
-}
-
-/// Read the token (argument or stdin), record its hash (as `parent_token_sha256` when it is the
-/// parent of a new token), and verify it: fully against `policy`, or (without one) its form
-/// and signature only.
-pub fn check_token(
-    arg: Option<&str>,
-    key: &Key,
-    alg: Algorithm,
-    policy: Option<&Policy>,
-    ctx: &Ctx,
-    rec: &mut Record,
-    as_parent: bool,
-) -> Result<Presented> {
-    let input = read_token(arg)?;
+/// The token text from the argument, or from stdin when the argument is absent or `-`, less
+/// surrounding whitespace and `Bearer `. Its hash goes into the record (as
+/// `parent_token_sha256` when it is the parent of a new token).
+pub fn read_token(arg: Option<&str>, rec: &mut Record, as_parent: bool) -> Result<String> {
+    let input = match arg {
+        Some(token) if token != "-" => token.to_string(),
+        _ => read_stdin("a token")?,
+    };
     let text = token::token_text(&input).to_string();
     let hash = Some(token_sha256(&text));
     if as_parent {
@@ -168,20 +184,44 @@ pub fn check_token(
     } else {
         rec.token_sha256 = hash;
     }
-    let verified = match policy {
-        Some(policy) => token::verify(&text, key.decoding(), policy, ctx.now)?,
-        None => token::verify_signature(&text, key.decoding(), alg)?,
-    };
-    note_verified(rec, &verified);
-    Ok(Presented { text, verified })
+    Ok(text)
 }
 
-impl Presented {
-    /// The token's id in the ledger and the `exp` it is kept by.
-    pub fn ledger_entry(&self, now: i64) -> (String, i64) {
-        let exp = token::seconds(&self.verified.claims, "exp").unwrap_or(now);
-        (ledger::token_id(&self.verified.claims, &self.text), exp)
+/// The verification policy the flags ask for, with the accepted algorithms.
+pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Policy {
+    Policy {
+        leeway_secs: secs(args.leeway),
+        iss: args.iss.clone(),
+        sub: args.sub.clone(),
+        aud: args.aud.clone(),
+        require: args.require.clone(),
+        typ: args.typ.clone(),
+        min_remaining_secs: args.min_remaining.map(secs),
+        max_age_secs: args.max_age.map(secs),
+        max_size: args.max_token_size,
+        ..Policy::new(algs)
     }
+}
+
+/// Copy what a verified token says about itself into the record.
+pub fn note_verified(rec: &mut Record, verified: &Verified) {
+    let claim = |name| {
+        verified
+            .claims
+            .get(name)
+            .and_then(|v: &serde_json::Value| v.as_str())
+    };
+    rec.sub = claim("sub").map(str::to_owned);
+    rec.jti = claim("jti").map(str::to_owned);
+    rec.kid = verified.header_str("kid").map(str::to_owned);
+    rec.alg = Some(format!("{:?}", verified.alg));
+    rec.exp = token::seconds(&verified.claims, "exp");
+}
+
+/// A token's id in the ledger and the `exp` it is kept by.
+pub fn ledger_entry(verified: &Verified, text: &str, now: i64) -> (String, i64) {
+    let exp = token::seconds(&verified.claims, "exp").unwrap_or(now);
+    (ledger::token_id(&verified.claims, text), exp)
 }
 
 /// Open the ledger when one is configured. Ids are pruned a day after `exp`, so no tolerance
@@ -194,23 +234,6 @@ pub fn open_ledger(path: Option<&Path>, tolerance: Duration, ctx: &Ctx) -> Resul
         ));
     }
     Ledger::open(path, ctx.durable).map(Some)
-}
-
-/// Copy what a verified token says about itself into the record.
-fn note_verified(rec: &mut Record, verified: &Verified) {
-    let claim = |name| {
-        verified
-            .claims
-            .get(name)
-            .and_then(|v: &serde_json::Value| v.as_str())
-    };
-    rec.sub = claim("sub").map(str::to_owned);
-    rec.jti = claim("jti").map(str::to_owned);
-    rec.kid = verified.header_str("kid").map(str::to_owned);
-    rec.exp = verified
-        .claims
-        .get("exp")
-        .and_then(serde_json::Value::as_i64);
 }
 
 /// A flag's duration in whole seconds (durations too long for i64 saturate).

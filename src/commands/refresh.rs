@@ -1,62 +1,66 @@
 //! `jwtctl refresh`: verify a token as `verify` does, then re-issue it under the lifetime policy
 //! (TTL, maximum lifetime from `orig_iat`, grace) and, with a ledger, only once.
 
-use super::{Ctx, check_token, load_key, new_jti, open_ledger, policy, secs};
+use super::{
+    Ctx, Done, ledger_entry, new_jti, note_verified, open_ledger, policy, read_token, secs,
+    verifying_keys,
+};
 use crate::audit::{Record, token_sha256};
 use crate::cli::RefreshArgs;
 use crate::error::Result;
-use crate::token::{self, Lifetime};
+use crate::keys::Keyring;
+use crate::token::{self, Lifetime, Policy};
 
-pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
+pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
-    let (key, alg) = load_key(&check.key, ctx, rec, false)?;
-    let encoding = key.encoding("refresh")?;
-    let policy = token::Policy {
+    let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
+    if let Keyring::One(key) = &keys {
+        key.encoding("refresh")?;
+    }
+    let policy = Policy {
         grace_secs: secs(args.grace),
-        ..policy(check, alg)
+        ..policy(check, algs)
     };
-    let presented = check_token(
-        check.token.as_deref(),
-        &key,
-        alg,
-        Some(&policy),
-        ctx,
-        rec,
-        true,
-    )?;
-    let verified = &presented.verified;
-    rec.grace_used = token::grace_used(verified, &policy, ctx.now);
+    let text = read_token(check.token.as_deref(), rec, true)?;
+    let verified = token::verify(&text, &keys, &policy, ctx.now)?;
+    note_verified(rec, &verified);
+    // Re-sign with the key that verified the token (from a JWK Set: the one its kid chose).
+    let signer = keys
+        .select(verified.alg, verified.header_str("kid"))?
+        .encoding("refresh")?;
+    rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = Lifetime {
         ttl_secs: secs(args.ttl),
         max_lifetime_secs: secs(args.max_lifetime),
     };
     let jti = new_jti()?;
-    let renewal = token::renew(verified, ctx.now, life, &jti)?;
+    let renewal = token::renew(&verified, ctx.now, life, &jti)?;
     rec.parent_jti = rec.jti.replace(jti);
     rec.exp = Some(renewal.exp);
     rec.orig_iat = Some(renewal.orig_iat);
+    let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     if args.dry_run {
         rec.dry_run = Some(true);
         if let Some(ledger) = &mut ledger {
-            let (id, exp) = presented.ledger_entry(ctx.now);
             ledger.consume(&id, exp, ctx.now, true)?;
         }
-        let claims = serde_json::to_string(&renewal.claims).unwrap_or_default();
-        return Ok(format!("{claims}\n"));
+        return Ok(Done::Print(format!(
+            "{}\n",
+            serde_json::Value::from(renewal.claims)
+        )));
     }
     let token = token::sign(
         &renewal.claims,
-        alg,
+        verified.alg,
         verified.header_str("kid"),
         verified.header_str("typ"),
-        encoding,
+        signer,
     )?;
     // Consume the parent only once the new token exists: a failure before here uses nothing up.
     if let Some(ledger) = &mut ledger {
-        let (id, exp) = presented.ledger_entry(ctx.now);
         ledger.consume(&id, exp, ctx.now, false)?;
     }
     rec.token_sha256 = Some(token_sha256(&token));
-    Ok(format!("{token}\n"))
+    Ok(Done::Print(format!("{token}\n")))
 }

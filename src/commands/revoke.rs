@@ -1,11 +1,12 @@
 //! `jwtctl revoke`: check a token's signature and record its id as revoked in the ledger.
 
-use super::{Ctx, check_token, load_key, open_ledger};
+use super::{Ctx, Done, ledger_entry, note_verified, open_ledger, read_token, verifying_keys};
 use crate::audit::Record;
 use crate::cli::RevokeArgs;
 use crate::error::{Error, Result};
+use crate::token;
 
-pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
+pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let Some(mut ledger) = open_ledger(args.ledger.as_deref(), std::time::Duration::ZERO, ctx)?
     else {
         return Err(Error::usage(
@@ -13,10 +14,12 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
              (and give verify and refresh the same one)",
         ));
     };
-    let (key, alg) = load_key(&args.key, ctx, rec, false)?;
+    let (keys, algs) = verifying_keys(&args.key, None, ctx, rec)?;
+    let text = read_token(args.token.as_deref(), rec, false)?;
     // An expired token may be revoked: only its form and signature are checked.
-    let presented = check_token(args.token.as_deref(), &key, alg, None, ctx, rec, false)?;
-    let (id, exp) = presented.ledger_entry(ctx.now);
+    let verified = token::authenticate(&text, &keys, &algs, token::DEFAULT_MAX_TOKEN_SIZE)?;
+    note_verified(rec, &verified);
+    let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     ledger.revoke(&id, exp, ctx.now)?;
-    Ok(format!("{id}\n"))
+    Ok(Done::Print(format!("{id}\n")))
 }

@@ -1,31 +1,75 @@
-//! `jwtctl verify`: check a token with a pinned algorithm and print its claims.
+//! `jwtctl verify`: check a token with pinned algorithms and report the result as text or JSON.
 
-use super::{Ctx, check_token, load_key, open_ledger, policy};
+use serde_json::json;
+
+use super::{
+    Ctx, Done, ledger_entry, note_verified, open_ledger, policy, read_token, verifying_keys,
+};
 use crate::audit::Record;
-use crate::cli::VerifyArgs;
-use crate::error::Result;
-use crate::ledger::{State, revoked};
+use crate::cli::{Output, VerifyArgs};
+use crate::error::{Error, Result};
+use crate::ledger::{Ledger, State, revoked};
+use crate::token::{self, KeySource, Policy, Verified};
 
-pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<String> {
+pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    if args.batch {
+        return super::batch::run(args, ctx, rec);
+    }
     let check = &args.check;
+    rec.at = args.at;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
-    let (key, alg) = load_key(&check.key, ctx, rec, false)?;
-    let policy = policy(check, alg);
-    let presented = check_token(
-        check.token.as_deref(),
-        &key,
-        alg,
-        Some(&policy),
-        ctx,
-        rec,
-        false,
-    )?;
-    if let Some(ledger) = &ledger {
-        let (id, _) = presented.ledger_entry(ctx.now);
+    let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
+    let policy = policy(check, algs);
+    let text = read_token(check.token.as_deref(), rec, false)?;
+    match verify_one(
+        &text,
+        &keys,
+        &policy,
+        ledger.as_ref(),
+        args.at.unwrap_or(ctx.now),
+    ) {
+        Ok(verified) => {
+            note_verified(rec, &verified);
+            Ok(Done::Print(match (args.quiet, args.output) {
+                (true, _) => String::new(),
+                (false, Output::Text) => format!("{}\n", serde_json::Value::from(verified.claims)),
+                (false, Output::Json) => {
+                    let result = json!({"valid": true, "header": verified.header, "claims": verified.claims});
+                    format!("{result}\n")
+                }
+            }))
+        }
+        Err(e) if !e.reason().is_rejection() => Err(e),
+        Err(e) if args.quiet => Err(e.quietly()),
+        Err(e) => match args.output {
+            Output::Text => Err(e),
+            Output::Json => {
+                let answer = rejection_json(&e);
+                Err(e.answered(format!("{answer}\n")))
+            }
+        },
+    }
+}
+
+/// `{"valid":false,"reason":...,"message":...}`
+pub fn rejection_json(e: &Error) -> serde_json::Value {
+    json!({"valid": false, "reason": e.reason().code(), "message": e.message()})
+}
+
+/// Verify one token and, with a ledger, check that it is not revoked.
+pub fn verify_one(
+    text: &str,
+    keys: &dyn KeySource,
+    policy: &Policy,
+    ledger: Option<&Ledger>,
+    now: i64,
+) -> Result<Verified> {
+    let verified = token::verify(text, keys, policy, now)?;
+    if let Some(ledger) = ledger {
+        let (id, _) = ledger_entry(&verified, text, now);
         if ledger.state(&id)? == Some(State::Revoked) {
             return Err(revoked());
         }
     }
-    let claims = serde_json::to_string(&presented.verified.claims).unwrap_or_default();
-    Ok(format!("{claims}\n"))
+    Ok(verified)
 }

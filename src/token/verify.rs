@@ -1,0 +1,671 @@
+//! Token verification: pinned algorithms, key lookup by `kid`, header and claim checks, as of `now`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+
+use super::Claims;
+use crate::error::{Error, Reason, Result};
+
+/// The largest token accepted by default (64 KiB); longer ones are `too_large` before decoding.
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 64 * 1024;
+
+/// Where verification finds the key for a token signed with `alg` and carrying `kid`.
+pub trait KeySource {
+    fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey>;
+}
+
+/// What a token must satisfy to be accepted.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The algorithms accepted, pinned from `--alg` or the key(s), never from the token.
+    pub algs: Vec<Algorithm>,
+    pub leeway_secs: i64,
+    /// Extra tolerance for `exp` only: how long after expiry a token may still be refreshed.
+    pub grace_secs: i64,
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    /// Accepted audiences: the token must carry at least one of them. Empty: the token must
+    /// carry no `aud` at all (RFC 7519 §4.1.3).
+    pub aud: Vec<String>,
+    /// Claims that must be present.
+    pub require: Vec<String>,
+    /// The header `typ` required when present (case-insensitive); `None` means `JWT`.
+    pub typ: Option<String>,
+    /// Reject tokens that expire sooner than this.
+    pub min_remaining_secs: Option<i64>,
+    /// Reject tokens whose `iat` is older than this.
+    pub max_age_secs: Option<i64>,
+    pub max_size: usize,
+}
+
+impl Policy {
+    /// The strict defaults, accepting `algs`.
+    pub fn new(algs: Vec<Algorithm>) -> Self {
+        Policy {
+            algs,
+            leeway_secs: 0,
+            grace_secs: 0,
+            iss: None,
+            sub: None,
+            aud: Vec::new(),
+            require: Vec::new(),
+            typ: None,
+            min_remaining_secs: None,
+            max_age_secs: None,
+            max_size: DEFAULT_MAX_TOKEN_SIZE,
+        }
+    }
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub alg: Algorithm,
+    pub header: Map<String, Value>,
+    pub claims: Claims,
+}
+
+impl Verified {
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header.get(name).and_then(Value::as_str)
+    }
+}
+
+/// A decoded but unverified token, for `inspect`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub header: Map<String, Value>,
+    pub claims: Claims,
+}
+
+/// The token text from user input: surrounding whitespace and a leading `Bearer ` are accepted.
+pub fn token_text(input: &str) -> &str {
+    let t = input.trim();
+    match t.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
+        _ => t,
+    }
+}
+
+/// A value from the token, made safe and short for a one-line message.
+pub(super) fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+pub(super) fn reject(reason: Reason, message: impl Into<String>) -> Error {
+    Error::rejected(reason, message)
+}
+
+fn decode_json_object(segment: &str, what: &str) -> Result<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| reject(Reason::Malformed, format!("the {what} is not base64url")))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(reject(
+            Reason::Malformed,
+            format!("the {what} is not a JSON object"),
+        )),
+    }
+}
+
+/// The three parts of a compact JWS, checked for size and shape only.
+fn split(token: &str, max_size: usize) -> Result<[&str; 3]> {
+    if token.is_empty() {
+        return Err(reject(
+            Reason::Malformed,
+            "no token given; pass it as an argument or on stdin",
+        ));
+    }
+    if token.len() > max_size {
+        return Err(reject(
+            Reason::TooLarge,
+            format!(
+                "the token is {} bytes, over the {max_size}-byte limit (--max-token-size)",
+                token.len()
+            ),
+        ));
+    }
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => Ok([h, p, s]),
+        _ => Err(reject(
+            Reason::Malformed,
+            "a token is three base64url parts separated by '.'",
+        )),
+    }
+}
+
+/// Decode header and claims without verifying anything (for `inspect`).
+pub fn decode_unverified(token: &str, max_size: usize) -> Result<Decoded> {
+    let [h, p, s] = split(token, max_size)?;
+    let header = decode_json_object(h, "header")?;
+    let claims = decode_json_object(p, "payload")?;
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| reject(Reason::Malformed, "the signature is not base64url"))?;
+    Ok(Decoded { header, claims })
+}
+
+/// Verify a token fully: signature with a pinned algorithm, header, then claims as of `now`.
+pub fn verify(token: &str, keys: &dyn KeySource, policy: &Policy, now: i64) -> Result<Verified> {
+    let verified = authenticate(token, keys, &policy.algs, policy.max_size)?;
+    check_header(&verified.header, policy.typ.as_deref())?;
+    check_claims(&verified.claims, policy, now)?;
+    Ok(verified)
+}
+
+/// Verify only the form and signature of a token (for `revoke`, which accepts expired tokens).
+pub fn authenticate(
+    token: &str,
+    keys: &dyn KeySource,
+    algs: &[Algorithm],
+    max_size: usize,
+) -> Result<Verified> {
+    let [h, p, s] = split(token, max_size)?;
+    let header = decode_json_object(h, "header")?;
+    let alg = pinned_alg(&header, algs)?;
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => {
+            return Err(reject(
+                Reason::Malformed,
+                "the header's 'kid' is not a string",
+            ));
+        }
+    };
+    // jku, x5u, jwk and x5c are never consulted: the key comes only from our configuration.
+    let key = keys.key_for(alg, kid)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| reject(Reason::Malformed, "the signature is not base64url"))?;
+    if signature.is_empty() {
+        return Err(reject(Reason::BadSignature, "the token has no signature"));
+    }
+    let message = &token.as_bytes()[..h.len() + 1 + p.len()];
+    if !jsonwebtoken::crypto::verify(s, message, key, alg).unwrap_or(false) {
+        return Err(reject(
+            Reason::BadSignature,
+            "the signature does not match the key; check that the right key is used",
+        ));
+    }
+    let claims = decode_json_object(p, "payload")?;
+    Ok(Verified {
+        alg,
+        header,
+        claims,
+    })
+}
+
+fn pinned_alg(header: &Map<String, Value>, algs: &[Algorithm]) -> Result<Algorithm> {
+    let Some(alg) = header.get("alg").and_then(Value::as_str) else {
+        return Err(reject(Reason::Malformed, "the header has no 'alg' string"));
+    };
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(reject(
+            Reason::AlgNotAllowed,
+            "unsigned tokens (alg none) are never accepted",
+        ));
+    }
+    match algs.iter().find(|a| alg == format!("{a:?}")) {
+        Some(a) => Ok(*a),
+        None => Err(reject(
+            Reason::AlgNotAllowed,
+            format!(
+                "the token says alg {} but only {} is allowed; pass --alg if it should be",
+                shown(alg),
+                algs.iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// We understand no JWS extension, so any `crit` is refused (RFC 7515 §4.1.11); `typ`, when
+/// present, must be `JWT` or what `--typ` names (case-insensitive, `application/` allowed).
+fn check_header(header: &Map<String, Value>, want_typ: Option<&str>) -> Result<()> {
+    if header.contains_key("crit") {
+        return Err(reject(
+            Reason::CritUnsupported,
+            "the token has a 'crit' header; jwtctl understands no JWS extensions",
+        ));
+    }
+    let want = want_typ.unwrap_or("JWT");
+    let matches = |typ: &str| {
+        let bare = typ
+            .get(..12)
+            .filter(|p| p.eq_ignore_ascii_case("application/"))
+            .map_or(typ, |_| &typ[12..]);
+        bare.eq_ignore_ascii_case(want)
+    };
+    match header.get("typ") {
+        None if want_typ.is_none() => Ok(()),
+        None => Err(reject(
+            Reason::TypMismatch,
+            format!("the token has no 'typ'; --typ wants {}", shown(want)),
+        )),
+        Some(Value::String(typ)) if matches(typ) => Ok(()),
+        Some(Value::String(typ)) => Err(reject(
+            Reason::TypMismatch,
+            format!(
+                "the token's typ is {} but {} is required (--typ)",
+                shown(typ),
+                shown(want)
+            ),
+        )),
+        Some(_) => Err(reject(
+            Reason::Malformed,
+            "the header's 'typ' is not a string",
+        )),
+    }
+}
+
+/// A registered time claim: absent, or a finite JSON number.
+fn numeric(claims: &Claims, name: &str) -> Result<Option<f64>> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|n| n.is_finite())
+            .map(Some)
+            .ok_or_else(|| {
+                reject(
+                    Reason::InvalidClaim,
+                    format!("'{name}' must be a number of seconds"),
+                )
+            }),
+    }
+}
+
+fn string_claim<'a>(claims: &'a Claims, name: &str) -> Result<Option<&'a str>> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(reject(
+            Reason::InvalidClaim,
+            format!("'{name}' must be a string"),
+        )),
+    }
+}
+
+fn audiences(claims: &Claims) -> Result<Option<Vec<&str>>> {
+    let bad = || {
+        reject(
+            Reason::InvalidClaim,
+            "'aud' must be a string or an array of strings",
+        )
+    };
+    match claims.get("aud") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(bad))
+            .collect::<Result<_>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
+}
+
+pub(super) fn when(secs: f64) -> String {
+    chrono::DateTime::from_timestamp(secs.floor() as i64, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| format!("{secs} (out of range)"))
+}
+
+fn check_claims(claims: &Claims, policy: &Policy, now: i64) -> Result<()> {
+    let now_f = now as f64;
+    let leeway = policy.leeway_secs as f64;
+    let exp = numeric(claims, "exp")?;
+    let nbf = numeric(claims, "nbf")?;
+    let iat = numeric(claims, "iat")?;
+    let iss = string_claim(claims, "iss")?;
+    let sub = string_claim(claims, "sub")?;
+    let aud = audiences(claims)?;
+
+    let Some(exp) = exp else {
+        return Err(reject(
+            Reason::MissingClaim,
+            "the token has no 'exp'; every token must expire",
+        ));
+    };
+    if let Some(name) = policy
+        .require
+        .iter()
+        .find(|name| !claims.contains_key(name.as_str()))
+    {
+        return Err(reject(
+            Reason::MissingClaim,
+            format!("the token has no '{}' (--require)", shown(name)),
+        ));
+    }
+    if now_f >= exp + leeway + policy.grace_secs as f64 {
+        return Err(reject(
+            Reason::Expired,
+            format!("the token expired at {}; get a new token", when(exp)),
+        ));
+    }
+    if let Some(nbf) = nbf {
+        if now_f + leeway < nbf {
+            return Err(reject(
+                Reason::NotYetValid,
+                format!("the token is not valid before {}", when(nbf)),
+            ));
+        }
+    }
+    if let Some(iat) = iat {
+        if iat > now_f + leeway {
+            return Err(reject(
+                Reason::IssuedInFuture,
+                format!(
+                    "the token claims to be issued at {}, in the future; check clocks or --leeway",
+                    when(iat)
+                ),
+            ));
+        }
+    }
+    if let Some(min) = policy.min_remaining_secs {
+        if exp - now_f < min as f64 {
+            return Err(reject(
+                Reason::ExpiresTooSoon,
+                format!(
+                    "the token expires at {}, sooner than --min-remaining allows",
+                    when(exp)
+                ),
+            ));
+        }
+    }
+    if let Some(max_age) = policy.max_age_secs {
+        let Some(iat) = iat else {
+            return Err(reject(
+                Reason::MissingClaim,
+                "the token has no 'iat' but --max-age was given",
+            ));
+        };
+        if now_f - iat > max_age as f64 + leeway {
+            return Err(reject(
+                Reason::TooOld,
+                format!(
+                    "the token was issued at {}, longer ago than --max-age allows",
+                    when(iat)
+                ),
+            ));
+        }
+    }
+    expect_string("iss", iss, policy.iss.as_deref())?;
+    expect_string("sub", sub, policy.sub.as_deref())?;
+    match (aud, policy.aud.as_slice()) {
+        (None, []) => Ok(()),
+        (Some(_), []) => Err(reject(
+            Reason::ClaimMismatch,
+            "the token has an audience; pass --aud with the audience you accept",
+        )),
+        (None, _) => Err(reject(
+            Reason::MissingClaim,
+            "the token has no 'aud' but --aud was given",
+        )),
+        (Some(have), want) if have.iter().any(|a| want.iter().any(|w| w == a)) => Ok(()),
+        (Some(_), _) => Err(reject(
+            Reason::ClaimMismatch,
+            "the token's audience is none of the --aud values",
+        )),
+    }
+}
+
+fn expect_string(name: &str, have: Option<&str>, want: Option<&str>) -> Result<()> {
+    match (have, want) {
+        (_, None) => Ok(()),
+        (None, Some(_)) => Err(reject(
+            Reason::MissingClaim,
+            format!("the token has no '{name}' but --{name} was given"),
+        )),
+        (Some(h), Some(w)) if h == w => Ok(()),
+        (Some(_), Some(w)) => Err(reject(
+            Reason::ClaimMismatch,
+            format!("'{name}' is not '{}'", shown(w)),
+        )),
+    }
+}
+
+/// Seconds past `exp` when a token was accepted only thanks to the grace window.
+pub fn grace_used(verified: &Verified, policy: &Policy, now: i64) -> Option<i64> {
+    let exp = verified.claims.get("exp").and_then(Value::as_f64)?;
+    (now as f64 >= exp + policy.leeway_secs as f64).then(|| (now as f64 - exp).floor() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::EncodingKey;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: i64 = 1_800_000_000;
+
+    struct One(DecodingKey);
+
+    impl KeySource for One {
+        fn key_for(&self, _alg: Algorithm, _kid: Option<&str>) -> Result<&DecodingKey> {
+            Ok(&self.0)
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy::new(vec![Algorithm::HS256])
+    }
+
+    fn mint(claims: Value) -> String {
+        raw(r#"{"alg":"HS256","typ":"JWT"}"#, claims)
+    }
+
+    fn raw(header: &str, claims: Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = jsonwebtoken::crypto::sign(
+            input.as_bytes(),
+            &EncodingKey::from_secret(SECRET),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{input}.{sig}")
+    }
+
+    fn check(token: &str, policy: &Policy) -> Result<Verified> {
+        verify(token, &One(DecodingKey::from_secret(SECRET)), policy, NOW)
+    }
+
+    fn reason(token: &str, policy: &Policy) -> Reason {
+        check(token, policy).unwrap_err().reason()
+    }
+
+    #[test]
+    fn expiry_is_on_or_after_exp_plus_leeway() {
+        let at_exp = mint(json!({"exp": NOW}));
+        assert_eq!(reason(&at_exp, &policy()), Reason::Expired);
+        assert!(check(&mint(json!({"exp": NOW + 1})), &policy()).is_ok());
+        let lenient = Policy {
+            leeway_secs: 1,
+            ..policy()
+        };
+        assert!(check(&at_exp, &lenient).is_ok());
+    }
+
+    #[test]
+    fn every_claim_check_has_its_reason() {
+        let p = policy();
+        let exp = NOW + 100;
+        assert_eq!(reason(&mint(json!({})), &p), Reason::MissingClaim);
+        assert_eq!(reason(&mint(json!({"exp": "x"})), &p), Reason::InvalidClaim);
+        assert_eq!(
+            reason(&mint(json!({"exp": exp, "nbf": NOW + 5})), &p),
+            Reason::NotYetValid
+        );
+        assert_eq!(
+            reason(&mint(json!({"exp": exp, "iat": NOW + 5})), &p),
+            Reason::IssuedInFuture
+        );
+        assert_eq!(
+            reason(&mint(json!({"exp": exp, "aud": "x"})), &p),
+            Reason::ClaimMismatch
+        );
+        let want_iss = Policy {
+            iss: Some("me".into()),
+            ..policy()
+        };
+        assert_eq!(
+            reason(&mint(json!({"exp": exp})), &want_iss),
+            Reason::MissingClaim
+        );
+        assert_eq!(
+            reason(&mint(json!({"exp": exp, "iss": "you"})), &want_iss),
+            Reason::ClaimMismatch
+        );
+        let want_aud = Policy {
+            aud: vec!["a".into(), "b".into()],
+            ..policy()
+        };
+        assert!(check(&mint(json!({"exp": exp, "aud": ["z", "b"]})), &want_aud).is_ok());
+        assert_eq!(
+            reason(&mint(json!({"exp": exp, "aud": ["z"]})), &want_aud),
+            Reason::ClaimMismatch
+        );
+    }
+
+    #[test]
+    fn strict_checks_have_their_own_reasons() {
+        let exp = NOW + 100;
+        let require = Policy {
+            require: vec!["scope".into()],
+            ..policy()
+        };
+        assert_eq!(
+            reason(&mint(json!({"exp": exp})), &require),
+            Reason::MissingClaim
+        );
+        assert!(check(&mint(json!({"exp": exp, "scope": null})), &require).is_ok());
+        let min = Policy {
+            min_remaining_secs: Some(300),
+            ..policy()
+        };
+        assert_eq!(
+            reason(&mint(json!({"exp": exp})), &min),
+            Reason::ExpiresTooSoon
+        );
+        let max_age = Policy {
+            max_age_secs: Some(60),
+            ..policy()
+        };
+        assert_eq!(
+            reason(&mint(json!({"exp": exp, "iat": NOW - 61})), &max_age),
+            Reason::TooOld
+        );
+        assert!(check(&mint(json!({"exp": exp, "iat": NOW - 60})), &max_age).is_ok());
+        assert_eq!(
+            reason(&mint(json!({"exp": exp})), &max_age),
+            Reason::MissingClaim
+        );
+        let small = Policy {
+            max_size: 20,
+            ..policy()
+        };
+        assert_eq!(reason(&mint(json!({"exp": exp})), &small), Reason::TooLarge);
+    }
+
+    #[test]
+    fn crit_is_refused_and_typ_must_fit() {
+        let claims = json!({"exp": NOW + 100});
+        let crit = raw(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, claims.clone());
+        assert_eq!(reason(&crit, &policy()), Reason::CritUnsupported);
+        let untyped = raw(r#"{"alg":"HS256"}"#, claims.clone());
+        assert!(check(&untyped, &policy()).is_ok());
+        let lower = raw(r#"{"alg":"HS256","typ":"jwt"}"#, claims.clone());
+        assert!(check(&lower, &policy()).is_ok());
+        let at = raw(r#"{"alg":"HS256","typ":"at+jwt"}"#, claims.clone());
+        assert_eq!(reason(&at, &policy()), Reason::TypMismatch);
+        let want_at = Policy {
+            typ: Some("at+JWT".into()),
+            ..policy()
+        };
+        assert!(check(&at, &want_at).is_ok());
+        let app = raw(r#"{"alg":"HS256","typ":"application/at+jwt"}"#, claims);
+        assert!(check(&app, &want_at).is_ok());
+        assert_eq!(reason(&untyped, &want_at), Reason::TypMismatch);
+    }
+
+    #[test]
+    fn the_algorithm_comes_from_the_policy_not_the_token() {
+        let token = mint(json!({"exp": NOW + 100}));
+        let hs512 = Policy::new(vec![Algorithm::HS512]);
+        assert_eq!(reason(&token, &hs512), Reason::AlgNotAllowed);
+        let both = Policy::new(vec![Algorithm::HS512, Algorithm::HS256]);
+        assert_eq!(check(&token, &both).unwrap().alg, Algorithm::HS256);
+        let body = token.split('.').nth(1).unwrap();
+        let none = format!("{}.{body}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#));
+        assert_eq!(reason(&none, &policy()), Reason::AlgNotAllowed);
+    }
+
+    #[test]
+    fn tampering_and_garbage_are_told_apart() {
+        let token = mint(json!({"exp": NOW + 100, "sub": "a"}));
+        let (head, rest) = token.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let forged = format!(
+            "{head}.{}.{sig}",
+            URL_SAFE_NO_PAD.encode(br#"{"exp":1900000000,"sub":"b"}"#)
+        );
+        assert_eq!(reason(&forged, &policy()), Reason::BadSignature);
+        assert_eq!(reason("a.b", &policy()), Reason::Malformed);
+        assert_eq!(reason("%%%.a.b", &policy()), Reason::Malformed);
+    }
+
+    #[test]
+    fn bearer_prefix_and_whitespace_are_accepted() {
+        assert_eq!(token_text("  Bearer abc.def.ghi\n"), "abc.def.ghi");
+        assert_eq!(token_text("abc.def.ghi\r\n"), "abc.def.ghi");
+    }
+
+    #[test]
+    fn grace_extends_exp_only_and_is_measured() {
+        let token = mint(json!({"exp": NOW - 30}));
+        assert_eq!(reason(&token, &policy()), Reason::Expired);
+        let graced = Policy {
+            grace_secs: 60,
+            ..policy()
+        };
+        let verified = check(&token, &graced).unwrap();
+        assert_eq!(grace_used(&verified, &graced, NOW), Some(30));
+        let fresh = check(&mint(json!({"exp": NOW + 30})), &graced).unwrap();
+        assert_eq!(grace_used(&fresh, &graced, NOW), None);
+        let early = mint(json!({"exp": NOW + 30, "nbf": NOW + 10}));
+        assert_eq!(reason(&early, &graced), Reason::NotYetValid);
+    }
+
+    #[test]
+    fn inspect_decodes_without_a_key() {
+        let token = mint(json!({"exp": 1, "sub": "x"}));
+        let decoded = decode_unverified(&token, DEFAULT_MAX_TOKEN_SIZE).unwrap();
+        assert_eq!(
+            (
+                decoded.header["alg"].as_str(),
+                decoded.claims["sub"].as_str()
+            ),
+            (Some("HS256"), Some("x"))
+        );
+        assert_eq!(
+            decode_unverified("x.y", 100).unwrap_err().reason(),
+            Reason::Malformed
+        );
+    }
+}
