@@ -64,3 +64,30 @@ dump("ed25519_private.jwk", OKPAlgorithm.to_jwk(load_private("ed25519.pem")))
 dump("rsa_public.jwk", RSAAlgorithm.to_jwk(load_private("rsa_pkcs8.pem").public_key()), use="sig")
 dump("oct.jwk", {"kty": "oct", "k": jwt.utils.base64url_encode(SECRET.encode()).decode(),
                  "kid": "hmac-1", "alg": "HS256"})
+
+# A JWK Set made here (cryptography + PyJWT), with tokens chosen from it by kid.
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+set_keys = {
+    "rsa-1": (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256", RSAAlgorithm),
+    "ec-1": (ec.generate_private_key(ec.SECP256R1()), "ES256", ECAlgorithm),
+    "ec384-1": (ec.generate_private_key(ec.SECP384R1()), "ES384", ECAlgorithm),
+    "rsa-enc": (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256", RSAAlgorithm),
+}
+entries = []
+for kid, (key, alg, algo) in set_keys.items():
+    jwk = json.loads(algo.to_jwk(key.public_key()))
+    jwk.update(kid=kid, use="enc" if kid == "rsa-enc" else "sig")
+    if kid == "ec-1":
+        jwk["alg"] = "ES256"
+    entries.append(jwk)
+(OUT / "jwks.json").write_text(json.dumps({"keys": entries}, indent=2) + "\n")
+(OUT / "jwks_single.json").write_text(json.dumps({"keys": [entries[1]]}, indent=2) + "\n")
+for kid, (key, alg, _) in set_keys.items():
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    write(f"jwks_{kid}.jwt", jwt.encode(CLAIMS, pem_key, algorithm=alg, headers={"kid": kid}))
+ec_pem = set_keys["ec-1"][0].private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption())
+write("jwks_nokid.jwt", jwt.encode(CLAIMS, ec_pem, algorithm="ES256"))

@@ -187,7 +187,10 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
-    const LIFE: Lifetime = Lifetime { ttl_secs: 1800, max_lifetime_secs: 86400 };
+    const LIFE: Lifetime = Lifetime {
+        ttl_secs: 1800,
+        max_lifetime_secs: 86400,
+    };
 
     fn verified(claims: Value) -> Verified {
         let Value::Object(claims) = claims else {

@@ -1,0 +1,547 @@
+//! Verification for CI: key sets, strict checks, `--at`, machine-readable and batch results.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{
+    Env, SECRET, assert_refused, assert_rejected, fixture, fixture_text, mint, mint_raw, now,
+    stderr, stdout,
+};
+use serde_json::{Value, json};
+
+fn verify(env: &Env, flags: &[&str], token: &str) -> std::process::Output {
+    env.jwtctl()
+        .arg("verify")
+        .args(flags)
+        .arg(token)
+        .output()
+        .unwrap()
+}
+
+fn with_jwks(env: &Env, flags: &[&str], token: &str) -> std::process::Output {
+    env.bare()
+        .args(["verify", "--iss", "pyjwt", "--jwks"])
+        .arg(fixture("pyjwt/jwks.json"))
+        .args(flags)
+        .write_stdin(token.to_string())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_jwk_set_of_rsa_and_ec_keys_from_pyjwt_chooses_by_kid() {
+    let env = Env::new();
+    for kid in ["rsa-1", "ec-1", "ec384-1"] {
+        let out = with_jwks(&env, &[], &fixture_text(&format!("pyjwt/jwks_{kid}.jwt")));
+        assert!(out.status.success(), "{kid}: {}", stderr(&out));
+        assert_eq!(
+            serde_json::from_str::<Value>(&stdout(&out)).unwrap()["sub"],
+            "interop"
+        );
+    }
+    // The same algorithms, pinned explicitly (repeatable --alg).
+    let out = with_jwks(
+        &env,
+        &["--alg", "RS256", "--alg", "ES256"],
+        &fixture_text("pyjwt/jwks_ec-1.jwt"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = with_jwks(
+        &env,
+        &["--alg", "RS256"],
+        &fixture_text("pyjwt/jwks_ec-1.jwt"),
+    );
+    assert_rejected(&env, &out, "alg_not_allowed");
+}
+
+#[test]
+fn no_matching_key_covers_kid_use_alg_and_missing_kid() {
+    let env = Env::new();
+    // A key whose use is enc is no candidate.
+    assert_rejected(
+        &env,
+        &with_jwks(&env, &[], &fixture_text("pyjwt/jwks_rsa-enc.jwt")),
+        "no_matching_key",
+    );
+    // No kid, and the set has several keys (counted before filtering).
+    assert_rejected(
+        &env,
+        &with_jwks(&env, &[], &fixture_text("pyjwt/jwks_nokid.jwt")),
+        "no_matching_key",
+    );
+    // A kid the set does not have.
+    let (h, rest) = fixture_text("pyjwt/jwks_ec-1.jwt")
+        .trim()
+        .split_once('.')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&h).unwrap()).unwrap();
+    assert_eq!(header["kid"], "ec-1");
+    let other = format!(
+        "{}.{rest}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","kid":"ec-9"}"#)
+    );
+    assert_rejected(&env, &with_jwks(&env, &[], &other), "no_matching_key");
+    // ec-1 carries alg ES256: a token claiming ES384 with kid ec-1 finds no key.
+    let liar = format!(
+        "{}.{rest}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"ES384","kid":"ec-1"}"#)
+    );
+    assert_rejected(&env, &with_jwks(&env, &[], &liar), "no_matching_key");
+    // A set with one key serves a token without kid.
+    let out = env
+        .bare()
+        .args(["verify", "--jwks"])
+        .arg(fixture("pyjwt/jwks_single.json"))
+        .args(["--iss", "pyjwt"])
+        .write_stdin(fixture_text("pyjwt/jwks_nokid.jwt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn jwks_with_another_key_source_is_a_usage_error() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["verify", "--key-file", "test.key", "--jwks", "x.json", "t"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    env.write(
+        "empty.json",
+        r#"{"keys":[{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}"#,
+    );
+    let out = env
+        .jwtctl()
+        .args(["verify", "--jwks", "empty.json", "t"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+}
+
+#[test]
+fn header_urls_and_embedded_keys_are_never_followed() {
+    let env = Env::new();
+    // An attacker signs with their own secret and points at it every way a header can.
+    let header = json!({"alg": "HS256", "kid": "ec-1", "jku": "http://127.0.0.1:9/jwks",
+        "x5u": "http://127.0.0.1:9/cert", "x5c": ["MIIB"],
+        "jwk": {"kty": "oct", "k": URL_SAFE_NO_PAD.encode("attacker-secret-attacker-secret!")}});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(json!({"exp": now() + 60, "iss": "pyjwt"}).to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(b"attacker-secret-attacker-secret!"),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .unwrap();
+    let token = format!("{input}.{sig}");
+    assert_rejected(
+        &env,
+        &verify(&env, &["--iss", "pyjwt"], &token),
+        "bad_signature",
+    );
+    assert_rejected(&env, &with_jwks(&env, &[], &token), "alg_not_allowed");
+    // The same with an EC key of the attacker's, sent along as the header's jwk, and the kid of
+    // a real key in the set: the set's key decides.
+    let attacker = std::fs::read(fixture("keys/ec256_pkcs8.pem")).unwrap();
+    let embedded: Value = serde_json::from_str(&fixture_text("pyjwt/ec256_public.jwk")).unwrap();
+    let header = json!({"alg": "ES256", "kid": "ec-1", "jwk": embedded});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(json!({"exp": now() + 60, "iss": "pyjwt"}).to_string())
+    );
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_ec_pem(&attacker).unwrap(),
+        jsonwebtoken::Algorithm::ES256,
+    )
+    .unwrap();
+    assert_rejected(
+        &env,
+        &with_jwks(&env, &[], &format!("{input}.{sig}")),
+        "bad_signature",
+    );
+}
+
+#[test]
+fn every_strict_check_has_its_reason() {
+    let env = Env::new();
+    let t = now();
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            mint_raw(
+                r#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
+                &json!({"exp": t + 60}).to_string(),
+            ),
+            vec![],
+            "crit_unsupported",
+        ),
+        (
+            mint_raw(
+                r#"{"alg":"HS256","typ":"at+jwt"}"#,
+                &json!({"exp": t + 60}).to_string(),
+            ),
+            vec![],
+            "typ_mismatch",
+        ),
+        (
+            mint(json!({"exp": t + 60})),
+            vec!["--typ", "at+jwt"],
+            "typ_mismatch",
+        ),
+        (
+            mint(json!({"exp": t + 60})),
+            vec!["--require", "scope"],
+            "missing_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60})),
+            vec!["--min-remaining", "5m"],
+            "expires_too_soon",
+        ),
+        (
+            mint(json!({"exp": t + 600, "iat": t - 7200})),
+            vec!["--max-age", "1h"],
+            "too_old",
+        ),
+        (
+            mint(json!({"exp": t + 600})),
+            vec!["--max-age", "1h"],
+            "missing_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60, "pad": "x".repeat(200)})),
+            vec!["--max-token-size", "100"],
+            "too_large",
+        ),
+        (mint(json!({"exp": "soon"})), vec![], "invalid_claim"),
+        (
+            mint(json!({"exp": t + 60, "nbf": "now"})),
+            vec![],
+            "invalid_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60, "iat": true})),
+            vec![],
+            "invalid_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60, "aud": 123})),
+            vec!["--aud", "123"],
+            "invalid_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60, "aud": ["a", 1]})),
+            vec!["--aud", "a"],
+            "invalid_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60, "iss": 123})),
+            vec![],
+            "invalid_claim",
+        ),
+        (
+            mint(json!({"exp": t + 60, "sub": {"id": 1}})),
+            vec![],
+            "invalid_claim",
+        ),
+        (mint(json!({"iat": t})), vec![], "missing_claim"),
+    ];
+    for (token, flags, reason) in cases {
+        let out = verify(&env, &flags, &token);
+        assert_rejected(&env, &out, reason);
+    }
+    // Passing variants of the same checks.
+    let ok = mint_raw(
+        r#"{"alg":"HS256","typ":"application/AT+JWT"}"#,
+        &json!({"exp": t + 600, "iat": t, "scope": "r"}).to_string(),
+    );
+    let out = verify(
+        &env,
+        &[
+            "--typ",
+            "at+jwt",
+            "--require",
+            "scope",
+            "--min-remaining",
+            "5m",
+            "--max-age",
+            "1h",
+        ],
+        &ok,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A u64::MAX exp is a number like any other: no overflow, no panic.
+    let forever = mint_raw(r#"{"alg":"HS256"}"#, r#"{"exp":18446744073709551615}"#);
+    assert!(verify(&env, &[], &forever).status.success());
+}
+
+#[test]
+fn the_rfc_examples_verify_as_of_a_time_inside_their_validity() {
+    let env = Env::new();
+    let token = fixture_text("rfc/rfc7515_a1.jwt");
+    for at in [
+        "1300819300",
+        "2011-03-22T18:40:00Z",
+        "2011-03-22T19:42:59+01:00",
+    ] {
+        let out = env
+            .bare()
+            .args([
+                "--log-level",
+                "info",
+                "verify",
+                "--iss",
+                "joe",
+                "--at",
+                at,
+                "--key-file",
+            ])
+            .arg(fixture("rfc/rfc7515_a1.jwk"))
+            .write_stdin(token.clone())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{at}: {}", stderr(&out));
+        let claims: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(claims["http://example.com/is_root"], true);
+        assert!(
+            env.log().pop().unwrap()["at"]
+                .as_i64()
+                .is_some_and(|a| a <= 1300819380)
+        );
+    }
+    // At exp, and today, it is expired.
+    for at in [vec!["--at", "1300819380"], vec![]] {
+        let out = env
+            .bare()
+            .args(["verify", "--key-file"])
+            .arg(fixture("rfc/rfc7515_a1.jwk"))
+            .args(&at)
+            .write_stdin(token.clone())
+            .output()
+            .unwrap();
+        assert_rejected(&env, &out, "expired");
+    }
+    let out = env
+        .jwtctl()
+        .args(["verify", "--at", "yesterday", "x"])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+}
+
+#[test]
+fn json_output_carries_the_result_and_quiet_says_nothing() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    let out = verify(&env, &["--output", "json"], &token);
+    assert!(out.status.success());
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (
+            &result["valid"],
+            &result["header"]["alg"],
+            &result["claims"]["sub"]
+        ),
+        (&json!(true), &json!("HS256"), &json!("alice"))
+    );
+
+    let expired = mint(json!({"exp": now() - 1}));
+    let out = verify(&env, &["--output", "json"], &expired);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "", "the result carries the message");
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (&result["valid"], &result["reason"]),
+        (&json!(false), &json!("expired"))
+    );
+    assert!(result["message"].as_str().unwrap().contains("expired"));
+    assert_eq!(env.log().pop().unwrap()["reason"], "expired");
+
+    for (token, code) in [(token.as_str(), 0), (expired.as_str(), 1)] {
+        let out = verify(&env, &["-q"], token);
+        assert_eq!(
+            (out.status.code(), stdout(&out), stderr(&out)),
+            (Some(code), String::new(), String::new())
+        );
+    }
+    // Configuration errors still say what is wrong.
+    let out = env
+        .bare()
+        .args(["verify", "--quiet", "--output", "json", &token])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+}
+
+#[test]
+fn batch_answers_each_line_in_order_with_its_number() {
+    let env = Env::new();
+    let good = env.issue(&["--sub", "a"]);
+    let expired = mint(json!({"exp": now() - 1, "sub": "b"}));
+    let input = format!("{good}\n\n  Bearer {good}  \n{expired}\ngarbage\n{good}");
+    let out = env
+        .jwtctl()
+        .args(["--log-level", "info", "verify", "--batch"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let results: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(i64, bool)> = results
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["valid"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        [(1, true), (3, true), (4, false), (5, false), (6, true)]
+    );
+    assert_eq!(results[0]["claims"]["sub"], "a");
+    assert_eq!(
+        (&results[2]["reason"], &results[3]["reason"]),
+        (&json!("expired"), &json!("malformed"))
+    );
+    let log = env.log();
+    let lines: Vec<i64> = log.iter().map(|r| r["line"].as_i64().unwrap()).collect();
+    assert_eq!(lines, [1, 3, 4, 5, 6], "one record per token");
+    assert_eq!(log[2]["reason"], "expired");
+
+    let all_good = format!("{good}\n{good}\n");
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch"])
+        .write_stdin(all_good.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).lines().count(), 2);
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch", "-q"])
+        .write_stdin(all_good)
+        .output()
+        .unwrap();
+    assert_eq!((out.status.code(), stdout(&out)), (Some(0), String::new()));
+}
+
+#[test]
+fn batch_refuses_overlong_and_binary_lines_and_a_token_argument() {
+    let env = Env::new();
+    let good = env.issue(&[]);
+    let mut input = format!("{}\n", "a".repeat(200_000)).into_bytes();
+    input.extend_from_slice(b"\xff\xfe\n");
+    input.extend_from_slice(good.as_bytes());
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let reasons: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["reason"].clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [json!("too_large"), json!("malformed"), Value::Null]
+    );
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch", &good])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+}
+
+#[test]
+fn inspect_decodes_without_verifying_and_says_so() {
+    let env = Env::new();
+    let foreign = mint_raw(r#"{"alg":"RS256","kid":"k"}"#, r#"{"sub":"x","exp":1}"#);
+    let out = env
+        .bare()
+        .args(["--log-level", "info", "inspect", &foreign])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let decoded: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        decoded,
+        json!({"header": {"alg": "RS256", "kid": "k"}, "claims": {"sub": "x", "exp": 1}})
+    );
+    assert!(stderr(&out).contains("nothing was verified"));
+    let record = env.log().pop().unwrap();
+    assert_eq!(
+        (&record["op"], &record["outcome"]),
+        (&json!("inspect"), &json!("success"))
+    );
+    let out = env
+        .bare()
+        .args(["inspect", "not.a.token!"])
+        .output()
+        .unwrap();
+    assert_rejected(&env, &out, "malformed");
+}
+
+#[test]
+fn refresh_applies_the_strict_checks_too() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "a"]);
+    let out = env
+        .jwtctl()
+        .args(["refresh", "--require", "scope", &token])
+        .output()
+        .unwrap();
+    assert_rejected(&env, &out, "missing_claim");
+    let out = env
+        .jwtctl()
+        .args(["refresh", "--typ", "at+jwt", &token])
+        .output()
+        .unwrap();
+    assert_rejected(&env, &out, "typ_mismatch");
+    // With a JWK Set, the key its kid chooses re-signs, when it is private.
+    let k = URL_SAFE_NO_PAD.encode(SECRET);
+    env.write("set.json", &json!({"keys": [{"kty": "oct", "kid": "h1", "k": k}, {"kty": "oct", "kid": "h2", "k": URL_SAFE_NO_PAD.encode("another-secret-another-secret-another")}]}).to_string());
+    let header = jsonwebtoken::Header {
+        kid: Some("h1".into()),
+        ..Default::default()
+    };
+    let kid_token = jsonwebtoken::encode(
+        &header,
+        &json!({"exp": now() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let out = env
+        .bare()
+        .args(["refresh", "--jwks", "set.json", &kid_token])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env
+        .bare()
+        .args(["verify", "--jwks", "set.json", stdout(&out).trim()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env
+        .bare()
+        .args(["refresh", "--jwks"])
+        .arg(fixture("pyjwt/jwks.json"))
+        .write_stdin(fixture_text("pyjwt/jwks_ec-1.jwt"))
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+}
