@@ -214,9 +214,9 @@ fn pinned_alg(header: &Map<String, Value>, algs: &[Algorithm]) -> Result<Algorit
             "unsigned tokens (alg none) are never accepted",
         ));
     }
-    match algs.iter().find(|a| alg == format!("{a:?}")) {
-        Some(a) => Ok(*a),
-        None => Err(reject(
+    match alg.parse::<Algorithm>() {
+        Ok(a) if algs.contains(&a) => Ok(a),
+        _ => Err(reject(
             Reason::AlgNotAllowed,
             format!(
                 "the token says alg {} but only {} is allowed; pass --alg if it should be",
