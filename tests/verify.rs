@@ -236,3 +236,34 @@ fn empty_input_is_reported_as_no_token() {
     assert_rejected(&env, &out, "malformed");
     assert!(stderr(&out).contains("no token given"));
 }
+
+#[test]
+fn a_terminal_on_stdin_is_refused_not_waited_on() {
+    // `script` gives the command a pseudo-terminal as stdin; a prompt would hang until timeout.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: needs script(1) from util-linux to provide a terminal");
+        return;
+    }
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("jwtctl");
+    for args in ["verify", "refresh", "verify --batch", "issue --claims -"] {
+        let out = std::process::Command::new("timeout")
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .args(["10", "script", "-qec"])
+            .arg(format!("'{}' {args}", bin.display()))
+            .arg("/dev/null")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("terminal"),
+            "{args}: {}",
+            stdout(&out)
+        );
+    }
+}
