@@ -1,0 +1,344 @@
+//! Load and classify key material (HMAC secret, PEM, JWK, JWK Set); secrets are redacted in Debug.
+
+mod jwk;
+mod pem;
+mod source;
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::Value;
+
+use crate::error::{Error, Reason, Result};
+
+pub use jwk::{JwkSet, from_jwk};
+pub use source::{
+    DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, io_words,
+    read_source, resolve_source,
+};
+
+/// What kind of key this is; decides which algorithms it can serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Hmac,
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyKind {
+    pub fn default_alg(self) -> Algorithm {
+        match self {
+            KeyKind::Hmac => Algorithm::HS256,
+            KeyKind::Rsa => Algorithm::RS256,
+            KeyKind::EcP256 => Algorithm::ES256,
+            KeyKind::EcP384 => Algorithm::ES384,
+            KeyKind::Ed25519 => Algorithm::EdDSA,
+        }
+    }
+
+    pub fn serves(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        match self {
+            KeyKind::Hmac => matches!(alg, HS256 | HS384 | HS512),
+            KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+            KeyKind::EcP256 => alg == ES256,
+            KeyKind::EcP384 => alg == ES384,
+            KeyKind::Ed25519 => alg == EdDSA,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyKind::Hmac => "an HMAC secret",
+            KeyKind::Rsa => "an RSA key",
+            KeyKind::EcP256 => "an EC P-256 key",
+            KeyKind::EcP384 => "an EC P-384 key",
+            KeyKind::Ed25519 => "an Ed25519 key",
+        }
+    }
+}
+
+/// A classified key: what it is, how to verify with it, and (for private keys) how to sign.
+pub struct Key {
+    pub kind: KeyKind,
+    encoding: Option<EncodingKey>,
+    decoding: DecodingKey,
+    /// Length of an HMAC secret in bytes.
+    secret_len: usize,
+    /// `kid` and `alg` carried by a JWK.
+    pub jwk_kid: Option<String>,
+    jwk_alg: Option<Algorithm>,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kind", &self.kind)
+            .field("private", &self.encoding.is_some())
+            .field("material", &"(redacted)")
+            .finish()
+    }
+}
+
+impl Key {
+    fn new(kind: KeyKind, encoding: Option<EncodingKey>, decoding: DecodingKey) -> Self {
+        Key {
+            kind,
+            encoding,
+            decoding,
+            secret_len: 0,
+            jwk_kid: None,
+            jwk_alg: None,
+        }
+    }
+
+    fn secret(bytes: &[u8]) -> Self {
+        let mut key = Key::new(
+            KeyKind::Hmac,
+            Some(EncodingKey::from_secret(bytes)),
+            DecodingKey::from_secret(bytes),
+        );
+        key.secret_len = bytes.len();
+        key
+    }
+
+    pub fn decoding(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    /// The signing half, or a key error saying a private key is needed.
+    pub fn encoding(&self, op: &str) -> Result<&EncodingKey> {
+        self.encoding.as_ref().ok_or_else(|| {
+            Error::key(format!(
+                "{op} needs a private key, but the key is public ({}); pass the private key",
+                self.kind.describe()
+            ))
+        })
+    }
+
+    /// The algorithm to pin: `--alg` when given (and the key serves it), else the key's own.
+    pub fn pick_alg(&self, requested: Option<Algorithm>) -> Result<Algorithm> {
+        let implied = self.jwk_alg.unwrap_or(self.kind.default_alg());
+        match requested {
+            None => Ok(implied),
+            Some(alg) if !self.kind.serves(alg) => Err(Error::key(format!(
+                "--alg {alg:?} cannot be used with {}; it serves {}",
+                self.kind.describe(),
+                served(self.kind)
+            ))),
+            Some(alg) if self.jwk_alg.is_some_and(|a| a != alg) => Err(Error::key(format!(
+                "--alg {alg:?} contradicts the JWK's alg {implied:?}"
+            ))),
+            Some(alg) => Ok(alg),
+        }
+    }
+
+    /// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. Returns whether a
+    /// weak secret was let through by `allow_weak`, so the caller can record that.
+    pub fn check_strength(&self, alg: Algorithm, allow_weak: bool) -> Result<bool> {
+        let needed = match alg {
+            Algorithm::HS256 => 32,
+            Algorithm::HS384 => 48,
+            Algorithm::HS512 => 64,
+            _ => return Ok(false),
+        };
+        if self.secret_len >= needed {
+            return Ok(false);
+        }
+        if allow_weak {
+            return Ok(true);
+        }
+        Err(Error::key(format!(
+            "the HMAC secret is {} bytes; {alg:?} needs at least {needed} (RFC 7518 §3.2); use a \
+             longer secret, or --allow-weak-secret to check legacy tokens",
+            self.secret_len
+        )))
+    }
+}
+
+fn served(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Hmac => "HS256, HS384, HS512",
+        KeyKind::Rsa => "RS256, RS384, RS512, PS256, PS384, PS512",
+        KeyKind::EcP256 => "ES256",
+        KeyKind::EcP384 => "ES384",
+        KeyKind::Ed25519 => "EdDSA",
+    }
+}
+
+/// Classify key material: PEM, JWK, or else an HMAC secret (less one trailing newline).
+pub fn classify(material: &Secret) -> Result<Key> {
+    let bytes = material.expose();
+    if contains(bytes, b"-----BEGIN ") {
+        return pem::from_pem(bytes);
+    }
+    let trimmed = bytes.trim_ascii_start();
+    if trimmed.first() == Some(&b'{') {
+        let value: Value = serde_json::from_slice(bytes).map_err(|_| {
+            Error::key("the key file starts with '{' but is not valid JSON (a JWK)")
+        })?;
+        return match value {
+            Value::Object(jwk) => from_jwk(&jwk),
+            _ => Err(Error::key("the key file is JSON but not a JWK object")),
+        };
+    }
+    let secret = bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(bytes);
+    if secret.is_empty() {
+        return Err(Error::key(
+            "the HMAC secret is empty; put a long random secret in the key",
+        ));
+    }
+    Ok(Key::secret(secret))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn bad_key(what: &str) -> Error {
+    Error::key(format!(
+        "the key file holds {what} that cannot be used; check it with openssl"
+    ))
+}
+
+/// The keys a token may be checked against: one key, or a JWK Set.
+#[derive(Debug)]
+pub enum Keyring {
+    One(Key),
+    Set(JwkSet),
+}
+
+impl Keyring {
+    /// The key to check (or, when private, to re-sign) a token signed with `alg`.
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
+        match self {
+            Keyring::One(key) if key.kind.serves(alg) => Ok(key),
+            Keyring::One(key) => Err(Error::rejected(
+                Reason::AlgNotAllowed,
+                format!("{} cannot verify {alg:?}", key.kind.describe()),
+            )),
+            Keyring::Set(set) => set.select(alg, kid),
+        }
+    }
+
+    /// Every key in the ring.
+    pub fn keys(&self) -> &[Key] {
+        match self {
+            Keyring::One(key) => std::slice::from_ref(key),
+            Keyring::Set(set) => &set.keys,
+        }
+    }
+
+    /// The algorithms to accept: `--alg` when given (for one key, each must be one it serves),
+    /// else what each key implies (its JWK `alg`, or its kind's default).
+    pub fn algorithms(&self, requested: &[Algorithm]) -> Result<Vec<Algorithm>> {
+        let mut algs = Vec::new();
+        match (self, requested) {
+            (_, []) => {
+                for key in self.keys() {
+                    algs.push(key.pick_alg(None)?);
+                }
+            }
+            (Keyring::One(key), requested) => {
+                for alg in requested {
+                    algs.push(key.pick_alg(Some(*alg))?);
+                }
+            }
+            (Keyring::Set(set), requested) => {
+                algs.extend(
+                    requested
+                        .iter()
+                        .filter(|a| set.keys.iter().any(|k| k.kind.serves(**a))),
+                );
+            }
+        }
+        algs.sort_by_key(|a| format!("{a:?}"));
+        algs.dedup();
+        if algs.is_empty() {
+            return Err(Error::key("no key in the JWK Set serves any --alg given"));
+        }
+        Ok(algs)
+    }
+
+    /// Refuse weak HMAC secrets for the algorithms they would serve; `Ok(true)` when
+    /// `allow_weak` let one through.
+    pub fn check_strength(&self, algs: &[Algorithm], allow_weak: bool) -> Result<bool> {
+        let mut weak = false;
+        for key in self.keys().iter().filter(|k| k.kind == KeyKind::Hmac) {
+            for alg in algs.iter().filter(|a| key.kind.serves(**a)) {
+                weak |= key.check_strength(*alg, allow_weak)?;
+            }
+        }
+        Ok(weak)
+    }
+}
+
+impl crate::token::KeySource for Keyring {
+    fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey> {
+        self.select(alg, kid).map(Key::decoding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_flag_beats_the_environment_which_beats_the_default() {
+        let both = env_of(&[("JWTCTL_KEY_FILE", "env.key"), ("JWTCTL_SECRET", "s")]);
+        let flag = resolve_source(Some(Path::new("flag.key")), None, &both).unwrap();
+        assert_eq!(flag, Source::File("flag.key".into()));
+        let env = resolve_source(None, None, env_of(&[("JWTCTL_KEY_FILE", "env.key")])).unwrap();
+        assert_eq!(env, Source::File("env.key".into()));
+        let none = resolve_source(None, None, env_of(&[("JWTCTL_SECRET", "")])).unwrap();
+        assert_eq!(none, Source::DefaultFile("jwtctl.key".into()));
+    }
+
+    #[test]
+    fn two_sources_on_one_level_are_a_usage_error_naming_both() {
+        let e = resolve_source(Some(Path::new("k")), Some("S"), env_of(&[])).unwrap_err();
+        assert!(e.message().contains("--key-file") && e.message().contains("--secret-env"));
+        let both = env_of(&[("JWTCTL_KEY_FILE", "env.key"), ("JWTCTL_SECRET", "s")]);
+        let e = resolve_source(None, None, both).unwrap_err();
+        assert!(e.message().contains("JWTCTL_KEY_FILE") && e.message().contains("JWTCTL_SECRET"));
+    }
+
+    #[test]
+    fn a_secret_loses_exactly_one_trailing_newline() {
+        let key = classify(&Secret::new(b"abc\n\n".to_vec())).unwrap();
+        assert_eq!((key.kind, key.secret_len), (KeyKind::Hmac, 4));
+    }
+
+    #[test]
+    fn secret_strength_follows_the_hash_size() {
+        let key = classify(&Secret::new(vec![b'x'; 40])).unwrap();
+        assert_eq!(key.check_strength(Algorithm::HS256, false), Ok(false));
+        assert!(key.check_strength(Algorithm::HS384, false).is_err());
+        assert_eq!(key.check_strength(Algorithm::HS384, true), Ok(true));
+    }
+
+    #[test]
+    fn debug_never_shows_material() {
+        let key = classify(&Secret::new(b"supersecretsupersecretsupersecret".to_vec())).unwrap();
+        assert!(!format!("{key:?}").contains("supersecret"));
+        assert_eq!(
+            format!("{:?}", Secret::new(b"hunter2".to_vec())),
+            "Secret(redacted)"
+        );
+    }
+}

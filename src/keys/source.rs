@@ -1,0 +1,150 @@
+//! Where key material comes from: flags, the environment, or the default key file.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::{Error, Result};
+
+/// The key file used when no other source is named.
+pub const DEFAULT_KEY_FILE: &str = "jwtctl.key";
+/// The variable holding the HMAC secret when no other source is named.
+pub const SECRET_VAR: &str = "JWTCTL_SECRET";
+/// The variable naming the key file when no flag does.
+pub const KEY_FILE_VAR: &str = "JWTCTL_KEY_FILE";
+
+/// Where key material comes from, after precedence is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A key file named by `--key-file` or `JWTCTL_KEY_FILE`.
+    File(PathBuf),
+    /// An HMAC secret in the named environment variable.
+    Env(String),
+    /// `./jwtctl.key`, the default.
+    DefaultFile(PathBuf),
+}
+
+/// Apply the precedence rules: a flag beats the environment, the environment beats the default
+/// file, and two sources on one level are a usage error naming both. Empty variables are unset.
+pub fn resolve_source(
+    key_file: Option<&Path>,
+    secret_env: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Source> {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    match (key_file, secret_env) {
+        (Some(_), Some(_)) => Err(Error::usage(
+            "--key-file and --secret-env both name a key; give only one",
+        )),
+        (Some(path), None) => Ok(Source::File(path.to_path_buf())),
+        (None, Some(name)) => Ok(Source::Env(name.to_string())),
+        (None, None) => match (env(KEY_FILE_VAR), env(SECRET_VAR)) {
+            (Some(_), Some(_)) => Err(Error::usage(format!(
+                "{KEY_FILE_VAR} and {SECRET_VAR} are both set; unset one of them"
+            ))),
+            (Some(path), None) => Ok(Source::File(PathBuf::from(path))),
+            (None, Some(_)) => Ok(Source::Env(SECRET_VAR.to_string())),
+            (None, None) => Ok(Source::DefaultFile(PathBuf::from(DEFAULT_KEY_FILE))),
+        },
+    }
+}
+
+/// Bytes of key material; never printed.
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Secret(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// Read the raw key material a source names. `None` means the default file does not exist.
+pub fn read_source(
+    source: &Source,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>> {
+    match source {
+        Source::Env(name) => match env(name).filter(|v| !v.is_empty()) {
+            Some(value) => Ok(Some(Secret::new(value.into_bytes()))),
+            None => Err(Error::key(format!(
+                "environment variable {name} is unset or empty; export the HMAC secret in it"
+            ))),
+        },
+        Source::File(path) => match fs::read(path) {
+            Ok(bytes) => Ok(Some(Secret::new(bytes))),
+            Err(e) => Err(Error::key(format!(
+                "cannot read key file {}: {}; check --key-file / {KEY_FILE_VAR}",
+                path.display(),
+                io_words(&e)
+            ))),
+        },
+        Source::DefaultFile(path) => match fs::read(path) {
+            Ok(bytes) => Ok(Some(Secret::new(bytes))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::key(format!(
+                "cannot read key file {}: {}",
+                path.display(),
+                io_words(&e)
+            ))),
+        },
+    }
+}
+
+/// Our words for an I/O error (the OS text, without the library's decoration).
+pub fn io_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::IsADirectory => "it is a directory".into(),
+        _ => e.kind().to_string(),
+    }
+}
+
+/// Create the default key file: 48 random bytes as 64 base64url characters, mode 0600.
+/// Returns `Ok(false)` when another process created it first.
+pub fn create_default_key(path: &Path) -> Result<bool> {
+    let mut raw = [0u8; 48];
+    aws_lc_rs::rand::fill(&mut raw).map_err(|_| Error::key("no randomness available"))?;
+    let text = URL_SAFE_NO_PAD.encode(raw);
+    let opened = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => {
+            return Err(Error::key(format!(
+                "cannot create key file {}: {}",
+                path.display(),
+                io_words(&e)
+            )));
+        }
+    };
+    file.write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| {
+            Error::key(format!(
+                "cannot write key file {}: {}",
+                path.display(),
+                io_words(&e)
+            ))
+        })?;
+    Ok(true)
+}
