@@ -1,0 +1,127 @@
+//! Records as JSON lines: the `tracing` subscriber that formats each event and hands it to the sink.
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber, span};
+
+use super::file::Sink;
+
+/// Longest value a record keeps for one field, in bytes; longer values are cut and marked.
+pub const MAX_FIELD_BYTES: usize = 1024;
+
+/// The `tracing` subscriber: writes each enabled event as one JSON object per line. It handles
+/// events only (jwtctl opens no spans), which keeps start-up to a struct and an `Arc`.
+pub(super) struct AuditSubscriber {
+    pub(super) sink: Arc<Sink>,
+    pub(super) max_level: LevelFilter,
+}
+
+impl Subscriber for AuditSubscriber {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.enabled(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= self.max_level
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.max_level)
+    }
+
+    fn new_span(&self, _span: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut line = String::with_capacity(512);
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        line.push_str("{\"timestamp\":\"");
+        line.push_str(&timestamp);
+        line.push_str("\",\"level\":\"");
+        line.push_str(event.metadata().level().as_str());
+        line.push('"');
+        event.record(&mut JsonFields(&mut line));
+        line.push_str("}\n");
+        self.sink.write_line(&line);
+    }
+
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
+}
+
+/// Appends `,"name":value` for each field; strings are JSON-escaped and bounded.
+struct JsonFields<'a>(&'a mut String);
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        // Field names are identifiers from our own source; they need no escaping.
+        let _ = write!(self.0, ",\"{}\":", field.name());
+    }
+}
+
+/// Cut `s` to at most [`MAX_FIELD_BYTES`] on a character boundary, marking the cut.
+pub fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= MAX_FIELD_BYTES {
+        return s.into();
+    }
+    let mut end = MAX_FIELD_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[cut]", &s[..end]).into()
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        let escaped = serde_json::to_string(&bounded(value)).unwrap_or_else(|_| "\"\"".into());
+        self.0.push_str(&escaped);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.0.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_on_a_char_boundary_and_marked() {
+        let long = "é".repeat(600);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_FIELD_BYTES + "…[cut]".len());
+        assert!(cut.ends_with("…[cut]"));
+        assert_eq!(bounded("short"), "short");
+    }
+}

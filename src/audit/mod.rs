@@ -1,0 +1,268 @@
+//! The security log: opening it safely, the record's fields, and fail-closed writes.
+//!
+//! Each operation emits one `tracing` event; [`AuditSubscriber`] turns it into one JSON line and
+//! writes it with a single `write(2)` through a `tracing-appender` file writer. A failed or short
+//! write is kept and reported by [`Audit::emit`], so a caller prints its result only after its
+//! record is safely written.
+
+mod file;
+mod json;
+
+use std::fmt::{self, Write as _};
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tracing::Level;
+use tracing::level_filters::LevelFilter;
+
+use crate::cli::{LogLevel, LogRotate};
+use crate::error::{Error, Reason, Result};
+use crate::keys::io_words;
+use crate::sys;
+use file::Sink;
+use json::AuditSubscriber;
+
+pub use json::{MAX_FIELD_BYTES, bounded};
+
+/// How the log is opened and written.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub path: PathBuf,
+    pub level: LogLevel,
+    pub sync: bool,
+    pub rotate: LogRotate,
+    pub peer: Option<String>,
+}
+
+impl LogConfig {
+    /// The defaults, for a log at `path`.
+    pub fn at(path: PathBuf) -> Self {
+        LogConfig {
+            path,
+            level: LogLevel::Error,
+            sync: false,
+            rotate: LogRotate::Never,
+            peer: None,
+        }
+    }
+}
+
+/// One audit record. Values come from our own code or, escaped, from input; never a secret,
+/// never a whole token, never library error text.
+#[derive(Debug, Default, Clone)]
+pub struct Record {
+    pub op: &'static str,
+    /// For records that are not an operation's own (e.g. `key_created`).
+    pub event: Option<&'static str>,
+    pub outcome: &'static str,
+    pub reason: Option<&'static str>,
+    pub sub: Option<String>,
+    pub jti: Option<String>,
+    pub parent_jti: Option<String>,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub exp: Option<i64>,
+    /// Hex SHA-256 of the token's exact text (the new token's, for a refresh).
+    pub token_sha256: Option<String>,
+    /// Hex SHA-256 of the presented token, for a refresh.
+    pub parent_token_sha256: Option<String>,
+    /// Start of the token family, for a refresh.
+    pub orig_iat: Option<i64>,
+    /// Seconds past `exp` a refresh was granted through the grace window; such a refresh is
+    /// recorded at WARN.
+    pub grace_used: Option<i64>,
+    pub dry_run: Option<bool>,
+    /// The instant a token was verified as of (`verify --at`).
+    pub at: Option<i64>,
+    /// The input line of a token in `verify --batch`.
+    pub line: Option<u64>,
+}
+
+impl Record {
+    pub fn new(op: &'static str) -> Self {
+        Record {
+            op,
+            ..Record::default()
+        }
+    }
+}
+
+/// Hex SHA-256 of a token's text, as `printf %s "$TOKEN" | sha256sum` prints it.
+pub fn token_sha256(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest.as_ref() {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// Who and where: the same for every record of this process, found on the first record written.
+struct Origin {
+    user: String,
+    uid: u32,
+    pid: u32,
+    host: String,
+}
+
+impl Origin {
+    fn find() -> Self {
+        let (uid, name) = sys::user();
+        Origin {
+            user: name.unwrap_or_else(|| uid.to_string()),
+            uid,
+            pid: std::process::id(),
+            host: sys::host().unwrap_or_default(),
+        }
+    }
+}
+
+/// The open security log.
+pub struct Audit {
+    sink: Arc<Sink>,
+    path: PathBuf,
+    max_level: LevelFilter,
+    peer: Option<String>,
+    origin: std::sync::OnceLock<Origin>,
+    _dispatch: tracing::subscriber::DefaultGuard,
+}
+
+impl fmt::Debug for Audit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Audit").field("path", &self.path).finish()
+    }
+}
+
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+    }
+}
+
+impl Audit {
+    /// Open (creating if needed) the security log and route audit events to it. Fails with exit
+    /// 3 when the log cannot be opened, before any operation runs.
+    pub fn open(config: &LogConfig) -> Result<Audit> {
+        let (sink, path) = file::open(config)?;
+        let max_level = level_filter(config.level);
+        let subscriber = AuditSubscriber {
+            sink: Arc::clone(&sink),
+            max_level,
+        };
+        let dispatch = tracing::subscriber::set_default(subscriber);
+        Ok(Audit {
+            sink,
+            path,
+            max_level,
+            peer: config.peer.clone(),
+            origin: std::sync::OnceLock::new(),
+            _dispatch: dispatch,
+        })
+    }
+
+    /// Whether a record at `level` is kept by the level policy.
+    pub fn keeps(&self, level: Level) -> bool {
+        level <= self.max_level
+    }
+
+    /// Emit one record at `level` and confirm it reached the file (when the level policy keeps
+    /// it). An error here is exit 3: the caller must not print its result.
+    pub fn emit(&self, level: Level, r: &Record) -> Result<()> {
+        if !self.keeps(level) {
+            return Ok(());
+        }
+        let o = self.origin.get_or_init(Origin::find);
+        macro_rules! event_at {
+            ($lvl:expr) => {
+                tracing::event!(
+                    target: "jwtctl::audit",
+                    $lvl,
+                    op = r.op,
+                    event = r.event,
+                    outcome = r.outcome,
+                    reason = r.reason,
+                    sub = r.sub.as_deref(),
+                    jti = r.jti.as_deref(),
+                    parent_jti = r.parent_jti.as_deref(),
+                    kid = r.kid.as_deref(),
+                    alg = r.alg.as_deref(),
+                    exp = r.exp,
+                    token_sha256 = r.token_sha256.as_deref(),
+                    parent_token_sha256 = r.parent_token_sha256.as_deref(),
+                    orig_iat = r.orig_iat,
+                    grace_used = r.grace_used,
+                    dry_run = r.dry_run,
+                    at = r.at,
+                    line = r.line,
+                    peer = self.peer.as_deref(),
+                    user = o.user.as_str(),
+                    uid = o.uid,
+                    pid = o.pid,
+                    host = o.host.as_str(),
+                    version = env!("CARGO_PKG_VERSION"),
+                )
+            };
+        }
+        match level {
+            Level::ERROR => event_at!(Level::ERROR),
+            Level::WARN => event_at!(Level::WARN),
+            Level::INFO => event_at!(Level::INFO),
+            _ => event_at!(Level::DEBUG),
+        }
+        match self.sink.take_failure() {
+            None => Ok(()),
+            Some(kind) => Err(Error::log(format!(
+                "cannot write the security log {}: {}; nothing was done",
+                self.path.display(),
+                io_words(&io::Error::from(kind))
+            ))),
+        }
+    }
+
+    /// A success record: INFO, or WARN for a refresh granted through the grace window.
+    pub fn success(&self, mut r: Record) -> Result<()> {
+        r.outcome = "success";
+        let level = if r.grace_used.is_some() {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        self.emit(level, &r)
+    }
+
+    /// A failure record (ERROR) with the error's stable reason code.
+    pub fn failure(&self, mut r: Record, reason: Reason) -> Result<()> {
+        r.outcome = "failure";
+        r.reason = Some(reason.code());
+        self.emit(Level::ERROR, &r)
+    }
+
+    /// A WARN record of its own, for loosened security or side effects such as a created key.
+    pub fn warning(&self, op: &'static str, event: &'static str) -> Result<()> {
+        let r = Record {
+            op,
+            event: Some(event),
+            outcome: "warning",
+            ..Record::default()
+        };
+        self.emit(Level::WARN, &r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_hashes_match_sha256sum() {
+        // printf %s abc | sha256sum
+        assert_eq!(
+            token_sha256("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
