@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
     let ctx = Ctx {
         audit,
         now,
-        durable: cli.log.log_sync,
+        durable: audit.durable(),
     };
     let mut rec = Record::new(cli.command.op());
     let result = match &cli.command {
@@ -53,12 +53,13 @@ pub fn execute(cli: &Cli) -> ExitCode {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let log = cli.log_settings();
     let config = LogConfig {
-        path: cli.log.log_file.clone(),
-        level: cli.log.log_level,
-        sync: cli.log.log_sync,
-        rotate: cli.log.log_rotate,
-        peer: cli.log.peer.clone(),
+        path: log.log_file,
+        level: log.log_level,
+        sync: log.log_sync,
+        rotate: log.log_rotate,
+        peer: log.peer,
     };
     let outcome =
         Audit::open(&config).and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));

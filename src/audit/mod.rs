@@ -124,6 +124,7 @@ pub struct Audit {
     path: PathBuf,
     max_level: LevelFilter,
     peer: Option<String>,
+    durable: bool,
     origin: std::sync::OnceLock<Origin>,
     _dispatch: tracing::subscriber::DefaultGuard,
 }
@@ -159,9 +160,15 @@ impl Audit {
             path,
             max_level,
             peer: config.peer.clone(),
+            durable: config.sync,
             origin: std::sync::OnceLock::new(),
             _dispatch: dispatch,
         })
+    }
+
+    /// Whether records must survive power loss (`--log-sync`); the ledger follows it too.
+    pub fn durable(&self) -> bool {
+        self.durable
     }
 
     /// Whether a record at `level` is kept by the level policy.
