@@ -120,12 +120,15 @@ fn an_unwritable_directory_is_exit_3_never_a_panic() {
         .prefix("jwtctl-ro")
         .tempdir_in("/tmp")
         .unwrap();
+    // A copy of the binary that `nobody` can run wherever the checkout lives.
+    let bin = dir.path().join("jwtctl");
+    std::fs::copy(jwtctl_bin(), &bin).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
     let log = dir.path().join("security.log");
     let mut cmd = if is_root() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(jwtctl_bin());
+            .arg(&bin);
         c
     } else {
         Command::new(jwtctl_bin())
