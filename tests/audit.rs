@@ -36,19 +36,15 @@ fn at_the_default_level_failures_are_recorded_and_successes_are_not() {
 #[test]
 fn at_info_every_operation_is_recorded_with_its_fields() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args([
-            "issue",
-            "--sub",
-            "alice",
-            "--kid",
-            "k7",
-            "--log-level",
-            "info",
-        ])
-        .output()
-        .unwrap();
+    let out = env.run(&[
+        "issue",
+        "--sub",
+        "alice",
+        "--kid",
+        "k7",
+        "--log-level",
+        "info",
+    ]);
     let token = stdout(&out).trim().to_string();
     let (_, claims) = common::parts(&token);
     let r = env.log().pop().unwrap();
@@ -97,22 +93,14 @@ fn rust_log_has_no_effect_and_off_is_not_a_level() {
         .assert()
         .success();
     assert_eq!(env.log_text(), "");
-    let out = env
-        .jwtctl()
-        .args(["--log-level", "off", "issue"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--log-level", "off", "issue"]);
     assert_refused(&env, &out, 2, "usage");
 }
 
 #[test]
 fn neither_the_secret_nor_the_token_ever_reaches_the_log() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args(["--log-level", "debug", "issue", "--sub", "alice"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--log-level", "debug", "issue", "--sub", "alice"]);
     let token = stdout(&out).trim().to_string();
     env.jwtctl()
         .args(["--log-level", "debug", "verify", &token])
@@ -143,11 +131,7 @@ fn neither_the_secret_nor_the_token_ever_reaches_the_log() {
 #[test]
 fn usage_errors_are_recorded_too() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args(["verify", "--no-such-flag"])
-        .output()
-        .unwrap();
+    let out = env.run(&["verify", "--no-such-flag"]);
     assert_refused(&env, &out, 2, "usage");
     assert_eq!(env.log().pop().unwrap()["op"], "verify");
     // And into the log the arguments named.
@@ -180,11 +164,7 @@ fn hostile_claim_values_are_escaped_into_one_line() {
 #[test]
 fn help_and_version_answer_without_a_log() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args(["--log-file", "/dev/full", "--help"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--log-file", "/dev/full", "--help"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("Usage"));
     env.jwtctl().arg("--version").assert().success();
@@ -199,18 +179,14 @@ fn sha256sum(text: &str) -> String {
 fn records_name_the_token_by_hash_and_say_who_where_and_which_version() {
     let env = Env::new();
     let token = env.issue(&["--sub", "alice"]);
-    let out = env
-        .jwtctl()
-        .args([
-            "--log-level",
-            "info",
-            "--peer",
-            "203.0.113.7",
-            "refresh",
-            &format!("Bearer {token}"),
-        ])
-        .output()
-        .unwrap();
+    let out = env.run(&[
+        "--log-level",
+        "info",
+        "--peer",
+        "203.0.113.7",
+        "refresh",
+        &format!("Bearer {token}"),
+    ]);
     let new = stdout(&out).trim().to_string();
     env.jwtctl()
         .args(["--log-level", "info", "verify", "tampered.token.x"])

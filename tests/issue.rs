@@ -12,11 +12,7 @@ use serde_json::{Value, json};
 #[test]
 fn zero_configuration_creates_a_0600_key_and_prints_only_the_token() {
     let env = Env::new();
-    let out = env
-        .bare()
-        .args(["issue", "--sub", "alice"])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["issue", "--sub", "alice"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let token = stdout(&out);
     assert_eq!(token.lines().count(), 1);
@@ -47,7 +43,7 @@ fn zero_configuration_creates_a_0600_key_and_prints_only_the_token() {
     assert_eq!(data.claims["sub"], "alice");
 
     // A second issue reuses the key and says nothing on stderr.
-    let again = env.bare().args(["issue"]).output().unwrap();
+    let again = env.run_bare(&["issue"]);
     assert!(again.status.success());
     assert_eq!(stderr(&again), "");
     assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key);
@@ -162,11 +158,7 @@ fn reserved_claims_are_a_usage_error_naming_the_flag() {
         assert!(stderr(&out).contains(flag), "{}", stderr(&out));
     }
     env.write("c.json", r#"{"exp": 99}"#);
-    let out = env
-        .jwtctl()
-        .args(["issue", "--claims", "c.json"])
-        .output()
-        .unwrap();
+    let out = env.run(&["issue", "--claims", "c.json"]);
     assert_refused(&env, &out, 2, "usage");
     assert!(stderr(&out).contains("--ttl"));
 }
@@ -175,23 +167,11 @@ fn reserved_claims_are_a_usage_error_naming_the_flag() {
 fn bad_claims_input_is_exit_2() {
     let env = Env::new();
     env.write("list.json", "[1,2]");
-    let out = env
-        .jwtctl()
-        .args(["issue", "--claims", "list.json"])
-        .output()
-        .unwrap();
+    let out = env.run(&["issue", "--claims", "list.json"]);
     assert_refused(&env, &out, 2, "usage");
-    let out = env
-        .jwtctl()
-        .args(["issue", "--claims", "missing.json"])
-        .output()
-        .unwrap();
+    let out = env.run(&["issue", "--claims", "missing.json"]);
     assert_refused(&env, &out, 2, "io_error");
-    let out = env
-        .jwtctl()
-        .args(["issue", "--claim", "novalue"])
-        .output()
-        .unwrap();
+    let out = env.run(&["issue", "--claim", "novalue"]);
     assert_refused(&env, &out, 2, "usage");
 }
 
@@ -204,7 +184,7 @@ fn durations_must_be_positive_and_parse() {
         7 * 86400
     );
     for bad in ["0s", "-5m", "soon", ""] {
-        let out = env.jwtctl().args(["issue", "--ttl", bad]).output().unwrap();
+        let out = env.run(&["issue", "--ttl", bad]);
         assert_refused(&env, &out, 2, "usage");
     }
 }
@@ -231,18 +211,10 @@ fn kid_and_alg_reach_the_header() {
 #[test]
 fn an_algorithm_the_key_cannot_serve_is_exit_2() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args(["issue", "--alg", "RS256"])
-        .output()
-        .unwrap();
+    let out = env.run(&["issue", "--alg", "RS256"]);
     assert_refused(&env, &out, 2, "key_error");
     // test.key is 45 bytes: enough for HS256, too short for HS384/HS512.
-    let out = env
-        .jwtctl()
-        .args(["issue", "--alg", "HS512"])
-        .output()
-        .unwrap();
+    let out = env.run(&["issue", "--alg", "HS512"]);
     assert_refused(&env, &out, 2, "key_error");
     assert!(!stderr(&out).contains(SECRET));
 }

@@ -116,11 +116,7 @@ fn other_pem_kinds_are_key_errors_never_secrets() {
         "broken.pem",
         "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
     );
-    let out = env
-        .bare()
-        .args(["issue", "--key-file", "broken.pem"])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["issue", "--key-file", "broken.pem"]);
     assert_refused(&env, &out, 2, "key_error");
 }
 
@@ -157,11 +153,7 @@ fn secret_env_and_jwtctl_secret_supply_the_secret() {
         .args(["verify", &token])
         .assert()
         .success();
-    let out = env
-        .bare()
-        .args(["verify", "--secret-env", "UNSET_VAR_X", &token])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["verify", "--secret-env", "UNSET_VAR_X", &token]);
     assert_refused(&env, &out, 2, "key_error");
     assert!(stderr(&out).contains("UNSET_VAR_X"));
 }
@@ -214,7 +206,7 @@ fn two_sources_on_one_level_are_a_usage_error_naming_both() {
 fn no_key_material_is_accepted_as_an_argument() {
     let env = Env::new();
     for flag in ["--secret", "--key"] {
-        let out = env.jwtctl().args(["issue", flag, SECRET]).output().unwrap();
+        let out = env.run(&["issue", flag, SECRET]);
         assert_eq!(out.status.code(), Some(2));
         assert_eq!(stdout(&out), "");
     }
@@ -224,11 +216,7 @@ fn no_key_material_is_accepted_as_an_argument() {
 fn weak_secrets_are_refused_unless_allowed_and_then_logged() {
     let env = Env::new();
     env.write("weak.key", "short-secret\n");
-    let out = env
-        .bare()
-        .args(["issue", "--key-file", "weak.key"])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["issue", "--key-file", "weak.key"]);
     assert_refused(&env, &out, 2, "key_error");
     assert!(stderr(&out).contains("--allow-weak-secret"));
     let weak = jsonwebtoken::encode(
@@ -238,26 +226,18 @@ fn weak_secrets_are_refused_unless_allowed_and_then_logged() {
     )
     .unwrap();
     for op in ["verify", "refresh"] {
-        let out = env
-            .bare()
-            .args([op, "--key-file", "weak.key", &weak])
-            .output()
-            .unwrap();
+        let out = env.run_bare(&[op, "--key-file", "weak.key", &weak]);
         assert_refused(&env, &out, 2, "key_error");
     }
-    let out = env
-        .bare()
-        .args([
-            "--log-level",
-            "warn",
-            "verify",
-            "--allow-weak-secret",
-            "--key-file",
-            "weak.key",
-            &weak,
-        ])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&[
+        "--log-level",
+        "warn",
+        "verify",
+        "--allow-weak-secret",
+        "--key-file",
+        "weak.key",
+        &weak,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let record = env.log().pop().unwrap();
     assert_eq!(

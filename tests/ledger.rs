@@ -104,7 +104,7 @@ fn an_expired_token_may_be_revoked_but_a_forged_one_may_not() {
 fn revoke_without_a_ledger_says_how_to_configure_one() {
     let env = Env::new();
     let token = env.issue(&[]);
-    let out = env.jwtctl().args(["revoke", &token]).output().unwrap();
+    let out = env.run(&["revoke", &token]);
     assert_refused(&env, &out, 2, "usage");
     assert!(stderr(&out).contains("--ledger") && stderr(&out).contains("JWTCTL_LEDGER"));
 }
@@ -116,11 +116,7 @@ fn a_ledger_that_cannot_be_opened_or_read_is_exit_2_with_its_path() {
     env.write("garbage.db", &"not a database ".repeat(100));
     std::fs::create_dir(env.path("dir.db")).unwrap();
     for path in ["garbage.db", "dir.db", "missing/ledger.db"] {
-        let out = env
-            .jwtctl()
-            .args(["refresh", "--ledger", path, &token])
-            .output()
-            .unwrap();
+        let out = env.run(&["refresh", "--ledger", path, &token]);
         assert_refused(&env, &out, 2, "ledger_error");
         assert!(stderr(&out).contains(path), "{}", stderr(&out));
     }

@@ -147,11 +147,7 @@ fn grace_lets_a_recently_expired_token_refresh_and_says_so_at_warn() {
         &refresh(&env, &expired, &["--grace", "10s"]),
         "expired",
     );
-    let out = env
-        .jwtctl()
-        .args(["--log-level", "warn", "refresh", "--grace", "5m", &expired])
-        .output()
-        .unwrap();
+    let out = env.run(&["--log-level", "warn", "refresh", "--grace", "5m", &expired]);
     assert!(out.status.success(), "{}", stderr(&out));
     let record = env.log().pop().unwrap();
     assert_eq!(
@@ -162,10 +158,7 @@ fn grace_lets_a_recently_expired_token_refresh_and_says_so_at_warn() {
     assert!((30..40).contains(&used), "{used}");
     // Grace is for refresh only and never more than a day.
     assert!(
-        env.jwtctl()
-            .args(["verify", "--grace", "5m", &expired])
-            .output()
-            .unwrap()
+        env.run(&["verify", "--grace", "5m", &expired])
             .status
             .code()
             == Some(2)

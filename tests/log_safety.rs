@@ -102,11 +102,7 @@ fn a_symlink_in_a_rotated_name_is_refused_too() {
         env.path(&format!("security.log.{today}")),
     )
     .unwrap();
-    let out = env
-        .jwtctl()
-        .args(["--log-rotate", "daily", "issue"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--log-rotate", "daily", "issue"]);
     if chrono::Utc::now().format("%Y-%m-%d").to_string() == today {
         assert_log_failure(&out, "symbolic link");
     }
@@ -176,19 +172,15 @@ fn a_full_disk_fails_closed_and_leaves_no_torn_record() {
     let (mut ok, mut refused) = (Vec::new(), 0);
     for i in 0..80 {
         let sub = format!("user-{i}-{}", "x".repeat(100));
-        let out = env
-            .jwtctl()
-            .args([
-                "--log-file",
-                log_arg,
-                "--log-level",
-                "info",
-                "issue",
-                "--sub",
-                &sub,
-            ])
-            .output()
-            .unwrap();
+        let out = env.run(&[
+            "--log-file",
+            log_arg,
+            "--log-level",
+            "info",
+            "issue",
+            "--sub",
+            &sub,
+        ]);
         match out.status.code() {
             Some(0) => ok.push(common::parts(stdout(&out).trim()).1["jti"].clone()),
             Some(3) => {
@@ -272,21 +264,17 @@ fn control_characters_in_every_recorded_input_stay_on_one_line() {
     let env = Env::new();
     let evil = "a\nb\rc\u{1b}[31md\"e\\f\u{7f}";
     // Through flags: sub, kid and peer.
-    let out = env
-        .jwtctl()
-        .args([
-            "--log-level",
-            "info",
-            "--peer",
-            evil,
-            "issue",
-            "--sub",
-            evil,
-            "--kid",
-            evil,
-        ])
-        .output()
-        .unwrap();
+    let out = env.run(&[
+        "--log-level",
+        "info",
+        "--peer",
+        evil,
+        "issue",
+        "--sub",
+        evil,
+        "--kid",
+        evil,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let token = stdout(&out).trim().to_string();
     // Through a token: sub, jti (claims) and kid (header), verified and refreshed.

@@ -19,11 +19,7 @@ fn refresh_keeps_claims_and_kid_with_a_new_iat_jti_and_exp() {
         "--ttl",
         "5m",
     ]);
-    let out = env
-        .jwtctl()
-        .args(["--log-level", "info", "refresh", "--ttl", "2h", &old])
-        .output()
-        .unwrap();
+    let out = env.run(&["--log-level", "info", "refresh", "--ttl", "2h", &old]);
     assert!(out.status.success(), "{}", stderr(&out));
     let new = stdout(&out);
     assert_eq!(new.lines().count(), 1);
@@ -56,11 +52,7 @@ fn refresh_keeps_claims_and_kid_with_a_new_iat_jti_and_exp() {
 #[test]
 fn an_expired_token_is_not_refreshed() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args(["refresh", &mint(json!({"exp": now() - 1}))])
-        .output()
-        .unwrap();
+    let out = env.run(&["refresh", &mint(json!({"exp": now() - 1}))]);
     assert_rejected(&env, &out, "expired");
 }
 
@@ -68,11 +60,7 @@ fn an_expired_token_is_not_refreshed() {
 fn refresh_applies_verify_flags() {
     let env = Env::new();
     let token = env.issue(&["--aud", "api"]);
-    assert_rejected(
-        &env,
-        &env.jwtctl().args(["refresh", &token]).output().unwrap(),
-        "claim_mismatch",
-    );
+    assert_rejected(&env, &env.run(&["refresh", &token]), "claim_mismatch");
     env.jwtctl()
         .args(["refresh", "--aud", "api", &token])
         .assert()

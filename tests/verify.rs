@@ -223,7 +223,7 @@ fn registered_claims_of_the_wrong_type_are_rejected() {
 fn verify_never_creates_a_key() {
     let env = Env::new();
     let token = mint(json!({"exp": now() + 60}));
-    let out = env.bare().args(["verify", &token]).output().unwrap();
+    let out = env.run_bare(&["verify", &token]);
     assert_refused(&env, &out, 2, "key_error");
     assert!(stderr(&out).contains("--key-file") && stderr(&out).contains("--secret-env"));
     assert!(!env.path("jwtctl.key").exists());

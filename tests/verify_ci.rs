@@ -105,21 +105,13 @@ fn no_matching_key_covers_kid_use_alg_and_missing_kid() {
 #[test]
 fn jwks_with_another_key_source_is_a_usage_error() {
     let env = Env::new();
-    let out = env
-        .jwtctl()
-        .args(["verify", "--key-file", "test.key", "--jwks", "x.json", "t"])
-        .output()
-        .unwrap();
+    let out = env.run(&["verify", "--key-file", "test.key", "--jwks", "x.json", "t"]);
     assert_refused(&env, &out, 2, "usage");
     env.write(
         "empty.json",
         r#"{"keys":[{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}"#,
     );
-    let out = env
-        .jwtctl()
-        .args(["verify", "--jwks", "empty.json", "t"])
-        .output()
-        .unwrap();
+    let out = env.run(&["verify", "--jwks", "empty.json", "t"]);
     assert_refused(&env, &out, 2, "key_error");
 }
 
@@ -330,11 +322,7 @@ fn the_rfc_examples_verify_as_of_a_time_inside_their_validity() {
             .unwrap();
         assert_rejected(&env, &out, "expired");
     }
-    let out = env
-        .jwtctl()
-        .args(["verify", "--at", "yesterday", "x"])
-        .output()
-        .unwrap();
+    let out = env.run(&["verify", "--at", "yesterday", "x"]);
     assert_refused(&env, &out, 2, "usage");
 }
 
@@ -374,11 +362,7 @@ fn json_output_carries_the_result_and_quiet_says_nothing() {
         );
     }
     // Configuration errors still say what is wrong.
-    let out = env
-        .bare()
-        .args(["verify", "--quiet", "--output", "json", &token])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["verify", "--quiet", "--output", "json", &token]);
     assert_refused(&env, &out, 2, "key_error");
 }
 
@@ -458,11 +442,7 @@ fn batch_refuses_overlong_and_binary_lines_and_a_token_argument() {
         reasons,
         [json!("too_large"), json!("malformed"), Value::Null]
     );
-    let out = env
-        .jwtctl()
-        .args(["verify", "--batch", &good])
-        .output()
-        .unwrap();
+    let out = env.run(&["verify", "--batch", &good]);
     assert_refused(&env, &out, 2, "usage");
 }
 
@@ -470,11 +450,7 @@ fn batch_refuses_overlong_and_binary_lines_and_a_token_argument() {
 fn inspect_decodes_without_verifying_and_says_so() {
     let env = Env::new();
     let foreign = mint_raw(r#"{"alg":"RS256","kid":"k"}"#, r#"{"sub":"x","exp":1}"#);
-    let out = env
-        .bare()
-        .args(["--log-level", "info", "inspect", &foreign])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["--log-level", "info", "inspect", &foreign]);
     assert!(out.status.success());
     let decoded: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
@@ -487,11 +463,7 @@ fn inspect_decodes_without_verifying_and_says_so() {
         (&record["op"], &record["outcome"]),
         (&json!("inspect"), &json!("success"))
     );
-    let out = env
-        .bare()
-        .args(["inspect", "not.a.token!"])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["inspect", "not.a.token!"]);
     assert_rejected(&env, &out, "malformed");
 }
 
@@ -499,17 +471,9 @@ fn inspect_decodes_without_verifying_and_says_so() {
 fn refresh_applies_the_strict_checks_too() {
     let env = Env::new();
     let token = env.issue(&["--sub", "a"]);
-    let out = env
-        .jwtctl()
-        .args(["refresh", "--require", "scope", &token])
-        .output()
-        .unwrap();
+    let out = env.run(&["refresh", "--require", "scope", &token]);
     assert_rejected(&env, &out, "missing_claim");
-    let out = env
-        .jwtctl()
-        .args(["refresh", "--typ", "at+jwt", &token])
-        .output()
-        .unwrap();
+    let out = env.run(&["refresh", "--typ", "at+jwt", &token]);
     assert_rejected(&env, &out, "typ_mismatch");
     // With a JWK Set, the key its kid chooses re-signs, when it is private.
     let k = URL_SAFE_NO_PAD.encode(SECRET);
@@ -524,17 +488,9 @@ fn refresh_applies_the_strict_checks_too() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    let out = env
-        .bare()
-        .args(["refresh", "--jwks", "set.json", &kid_token])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["refresh", "--jwks", "set.json", &kid_token]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = env
-        .bare()
-        .args(["verify", "--jwks", "set.json", stdout(&out).trim()])
-        .output()
-        .unwrap();
+    let out = env.run_bare(&["verify", "--jwks", "set.json", stdout(&out).trim()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = env
         .bare()

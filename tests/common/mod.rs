@@ -54,6 +54,16 @@ impl Env {
         cmd
     }
 
+    /// Run `jwtctl ARGS` with the test key; its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.jwtctl().args(args).output().unwrap()
+    }
+
+    /// Run `jwtctl ARGS` with no key configured; its output.
+    pub fn run_bare(&self, args: &[&str]) -> Output {
+        self.bare().args(args).output().unwrap()
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
