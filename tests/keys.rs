@@ -8,12 +8,7 @@ use serde_json::json;
 
 /// Issue with one key file and verify with another; returns the verify output.
 fn sign_then_verify(env: &Env, private: &str, public: &str) -> std::process::Output {
-    let out = env
-        .bare()
-        .args(["issue", "--key-file"])
-        .arg(fixture(private))
-        .output()
-        .unwrap();
+    let out = env.issue_with_fixture(private);
     assert!(
         out.status.success(),
         "issue with {private}: {}",
@@ -82,12 +77,7 @@ fn the_algorithm_follows_from_the_key() {
         ("keys/ec384_sec1.pem", "ES384"),
         ("keys/ed25519.pem", "EdDSA"),
     ] {
-        let out = env
-            .bare()
-            .args(["issue", "--key-file"])
-            .arg(fixture(key))
-            .output()
-            .unwrap();
+        let out = env.issue_with_fixture(key);
         let (header, _) = common::parts(stdout(&out).trim());
         assert_eq!(header["alg"], alg, "{key}");
     }
@@ -104,12 +94,7 @@ fn the_algorithm_follows_from_the_key() {
 fn other_pem_kinds_are_key_errors_never_secrets() {
     let env = Env::new();
     for key in ["keys/dsa.pem", "keys/csr.pem", "keys/ec521_sec1.pem"] {
-        let out = env
-            .bare()
-            .args(["issue", "--key-file"])
-            .arg(fixture(key))
-            .output()
-            .unwrap();
+        let out = env.issue_with_fixture(key);
         assert_refused(&env, &out, 2, "key_error");
     }
     env.write(
@@ -123,12 +108,7 @@ fn other_pem_kinds_are_key_errors_never_secrets() {
 #[test]
 fn a_public_key_cannot_issue_and_a_mismatched_alg_is_exit_2() {
     let env = Env::new();
-    let out = env
-        .bare()
-        .args(["issue", "--key-file"])
-        .arg(fixture("keys/rsa_pub_spki.pem"))
-        .output()
-        .unwrap();
+    let out = env.issue_with_fixture("keys/rsa_pub_spki.pem");
     assert_refused(&env, &out, 2, "key_error");
     let out = env
         .bare()
@@ -256,11 +236,6 @@ fn jwk_keys_sign_and_verify() {
     let out = sign_then_verify(&env, "keys/ec256_pkcs8.pem", "pyjwt/ec256_public.jwk");
     assert!(out.status.success(), "{}", stderr(&out));
     // A JWK's kid becomes the header's kid.
-    let out = env
-        .bare()
-        .args(["issue", "--key-file"])
-        .arg(fixture("pyjwt/ec256_private.jwk"))
-        .output()
-        .unwrap();
+    let out = env.issue_with_fixture("pyjwt/ec256_private.jwk");
     assert_eq!(common::parts(stdout(&out).trim()).0["kid"], "ec-2026");
 }

@@ -7,20 +7,11 @@ use common::{Env, assert_refused, assert_rejected, mint, mint_alg, mint_raw, now
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-fn verify(env: &Env, token: &str, flags: &[&str]) -> std::process::Output {
-    env.jwtctl()
-        .arg("verify")
-        .args(flags)
-        .arg(token)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn a_valid_token_prints_its_claims_as_one_json_line() {
     let env = Env::new();
     let token = env.issue(&["--sub", "alice", "--claim", "role=admin"]);
-    let out = verify(&env, &token, &[]);
+    let out = env.verify(&[], &token);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stderr(&out), "");
     let text = stdout(&out);
@@ -51,7 +42,7 @@ fn the_token_comes_from_stdin_with_or_without_dash_and_bearer() {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let out = verify(&env, &format!("Bearer {token}"), &[]);
+    let out = env.verify(&[], &format!("Bearer {token}"));
     assert!(out.status.success());
 }
 
@@ -82,8 +73,8 @@ fn malformed_input_is_rejected() {
 fn expired_means_on_or_after_exp_plus_leeway() {
     let env = Env::new();
     let token = mint(json!({"exp": now() - 5}));
-    assert_rejected(&env, &verify(&env, &token, &[]), "expired");
-    let out = verify(&env, &token, &["--leeway", "1m"]);
+    assert_rejected(&env, &env.verify(&[], &token), "expired");
+    let out = env.verify(&["--leeway", "1m"], &token);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -92,7 +83,7 @@ fn exp_is_required() {
     let env = Env::new();
     assert_rejected(
         &env,
-        &verify(&env, &mint(json!({"sub": "a"})), &[]),
+        &env.verify(&[], &mint(json!({"sub": "a"}))),
         "missing_claim",
     );
 }
@@ -102,11 +93,11 @@ fn nbf_and_a_future_iat_are_checked_with_leeway() {
     let env = Env::new();
     let exp = now() + 3600;
     let early = mint(json!({"exp": exp, "nbf": now() + 120}));
-    assert_rejected(&env, &verify(&env, &early, &[]), "not_yet_valid");
-    assert!(verify(&env, &early, &["--leeway", "5m"]).status.success());
+    assert_rejected(&env, &env.verify(&[], &early), "not_yet_valid");
+    assert!(env.verify(&["--leeway", "5m"], &early).status.success());
     let future = mint(json!({"exp": exp, "iat": now() + 120}));
-    assert_rejected(&env, &verify(&env, &future, &[]), "issued_in_future");
-    assert!(verify(&env, &future, &["--leeway", "5m"]).status.success());
+    assert_rejected(&env, &env.verify(&[], &future), "issued_in_future");
+    assert!(env.verify(&["--leeway", "5m"], &future).status.success());
 }
 
 #[test]
@@ -115,47 +106,35 @@ fn issuer_subject_and_audience_must_match_when_asked() {
     let exp = now() + 3600;
     let token = mint(json!({"exp": exp, "iss": "idp", "sub": "alice", "aud": ["api", "web"]}));
     assert!(
-        verify(
-            &env,
-            &token,
-            &["--iss", "idp", "--sub", "alice", "--aud", "web"]
-        )
-        .status
-        .success()
+        env.verify(&["--iss", "idp", "--sub", "alice", "--aud", "web"], &token)
+            .status
+            .success()
     );
     assert!(
-        verify(&env, &token, &["--aud", "x", "--aud", "api"])
+        env.verify(&["--aud", "x", "--aud", "api"], &token)
             .status
             .success()
     );
     assert_rejected(
         &env,
-        &verify(&env, &token, &["--aud", "api", "--iss", "other"]),
+        &env.verify(&["--aud", "api", "--iss", "other"], &token),
         "claim_mismatch",
     );
     assert_rejected(
         &env,
-        &verify(&env, &token, &["--aud", "api", "--sub", "bob"]),
+        &env.verify(&["--aud", "api", "--sub", "bob"], &token),
         "claim_mismatch",
     );
     assert_rejected(
         &env,
-        &verify(&env, &token, &["--aud", "nope"]),
+        &env.verify(&["--aud", "nope"], &token),
         "claim_mismatch",
     );
     // RFC 7519 §4.1.3: a token with an audience is refused when no --aud is given.
-    assert_rejected(&env, &verify(&env, &token, &[]), "claim_mismatch");
+    assert_rejected(&env, &env.verify(&[], &token), "claim_mismatch");
     let bare = mint(json!({"exp": exp}));
-    assert_rejected(
-        &env,
-        &verify(&env, &bare, &["--iss", "idp"]),
-        "missing_claim",
-    );
-    assert_rejected(
-        &env,
-        &verify(&env, &bare, &["--aud", "api"]),
-        "missing_claim",
-    );
+    assert_rejected(&env, &env.verify(&["--iss", "idp"], &bare), "missing_claim");
+    assert_rejected(&env, &env.verify(&["--aud", "api"], &bare), "missing_claim");
 }
 
 #[test]
@@ -167,15 +146,15 @@ fn the_algorithm_is_pinned_never_taken_from_the_token() {
         "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0",
         base64_json(&json!({"exp": exp}))
     );
-    assert_rejected(&env, &verify(&env, &none, &[]), "alg_not_allowed");
+    assert_rejected(&env, &env.verify(&[], &none), "alg_not_allowed");
     let hs512 = mint_alg(Algorithm::HS512, json!({"exp": exp}));
-    assert_rejected(&env, &verify(&env, &hs512, &[]), "alg_not_allowed");
+    assert_rejected(&env, &env.verify(&[], &hs512), "alg_not_allowed");
     let rs = mint_raw(r#"{"alg":"RS256"}"#, &json!({"exp": exp}).to_string());
-    assert_rejected(&env, &verify(&env, &rs, &[]), "alg_not_allowed");
+    assert_rejected(&env, &env.verify(&[], &rs), "alg_not_allowed");
     // Asking for an algorithm the key cannot serve is a configuration error.
     assert_refused(
         &env,
-        &verify(&env, &hs512, &["--alg", "ES256"]),
+        &env.verify(&["--alg", "ES256"], &hs512),
         2,
         "key_error",
     );
@@ -197,11 +176,11 @@ fn a_changed_payload_or_another_key_is_a_bad_signature() {
         base64_json(&json!({"sub": "root", "exp": now() + 3600})),
         pieces[2]
     );
-    assert_rejected(&env, &verify(&env, &forged, &[]), "bad_signature");
+    assert_rejected(&env, &env.verify(&[], &forged), "bad_signature");
     env.write("other.key", &"o".repeat(40));
     assert_rejected(
         &env,
-        &verify(&env, &token, &["--key-file", "other.key"]),
+        &env.verify(&["--key-file", "other.key"], &token),
         "bad_signature",
     );
 }
@@ -214,7 +193,7 @@ fn registered_claims_of_the_wrong_type_are_rejected() {
         json!({"exp": 4102444800u64, "aud": 123}),
         json!({"exp": 4102444800u64, "iss": 1}),
     ] {
-        let out = verify(&env, &mint(claims), &["--aud", "123"]);
+        let out = env.verify(&["--aud", "123"], &mint(claims));
         assert_rejected(&env, &out, "invalid_claim");
     }
 }

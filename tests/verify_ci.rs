@@ -7,18 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{
     Env, SECRET, assert_refused, assert_rejected, fixture, fixture_text, mint, mint_raw, now,
-    stderr, stdout,
+    sign_raw, stderr, stdout,
 };
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-
-fn verify(env: &Env, flags: &[&str], token: &str) -> std::process::Output {
-    env.jwtctl()
-        .arg("verify")
-        .args(flags)
-        .arg(token)
-        .output()
-        .unwrap()
-}
 
 fn with_jwks(env: &Env, flags: &[&str], token: &str) -> std::process::Output {
     env.bare()
@@ -122,21 +114,17 @@ fn header_urls_and_embedded_keys_are_never_followed() {
     let header = json!({"alg": "HS256", "kid": "ec-1", "jku": "http://127.0.0.1:9/jwks",
         "x5u": "http://127.0.0.1:9/cert", "x5c": ["MIIB"],
         "jwk": {"kty": "oct", "k": URL_SAFE_NO_PAD.encode("attacker-secret-attacker-secret!")}});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(json!({"exp": now() + 60, "iss": "pyjwt"}).to_string())
+    let claims = json!({"exp": now() + 60, "iss": "pyjwt"}).to_string();
+    let attacker_secret = EncodingKey::from_secret(b"attacker-secret-attacker-secret!");
+    let token = sign_raw(
+        &header.to_string(),
+        &claims,
+        &attacker_secret,
+        Algorithm::HS256,
     );
-    let sig = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &jsonwebtoken::EncodingKey::from_secret(b"attacker-secret-attacker-secret!"),
-        jsonwebtoken::Algorithm::HS256,
-    )
-    .unwrap();
-    let token = format!("{input}.{sig}");
     assert_rejected(
         &env,
-        &verify(&env, &["--iss", "pyjwt"], &token),
+        &env.verify(&["--iss", "pyjwt"], &token),
         "bad_signature",
     );
     assert_rejected(&env, &with_jwks(&env, &[], &token), "alg_not_allowed");
@@ -145,22 +133,9 @@ fn header_urls_and_embedded_keys_are_never_followed() {
     let attacker = std::fs::read(fixture("keys/ec256_pkcs8.pem")).unwrap();
     let embedded: Value = serde_json::from_str(&fixture_text("pyjwt/ec256_public.jwk")).unwrap();
     let header = json!({"alg": "ES256", "kid": "ec-1", "jwk": embedded});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(json!({"exp": now() + 60, "iss": "pyjwt"}).to_string())
-    );
-    let sig = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &jsonwebtoken::EncodingKey::from_ec_pem(&attacker).unwrap(),
-        jsonwebtoken::Algorithm::ES256,
-    )
-    .unwrap();
-    assert_rejected(
-        &env,
-        &with_jwks(&env, &[], &format!("{input}.{sig}")),
-        "bad_signature",
-    );
+    let attacker = EncodingKey::from_ec_pem(&attacker).unwrap();
+    let token = sign_raw(&header.to_string(), &claims, &attacker, Algorithm::ES256);
+    assert_rejected(&env, &with_jwks(&env, &[], &token), "bad_signature");
 }
 
 #[test]
@@ -248,7 +223,7 @@ fn every_strict_check_has_its_reason() {
         (mint(json!({"iat": t})), vec![], "missing_claim"),
     ];
     for (token, flags, reason) in cases {
-        let out = verify(&env, &flags, &token);
+        let out = env.verify(&flags, &token);
         assert_rejected(&env, &out, reason);
     }
     // Passing variants of the same checks.
@@ -256,8 +231,7 @@ fn every_strict_check_has_its_reason() {
         r#"{"alg":"HS256","typ":"application/AT+JWT"}"#,
         &json!({"exp": t + 600, "iat": t, "scope": "r"}).to_string(),
     );
-    let out = verify(
-        &env,
+    let out = env.verify(
         &[
             "--typ",
             "at+jwt",
@@ -273,7 +247,7 @@ fn every_strict_check_has_its_reason() {
     assert!(out.status.success(), "{}", stderr(&out));
     // A u64::MAX exp is a number like any other: no overflow, no panic.
     let forever = mint_raw(r#"{"alg":"HS256"}"#, r#"{"exp":18446744073709551615}"#);
-    assert!(verify(&env, &[], &forever).status.success());
+    assert!(env.verify(&[], &forever).status.success());
 }
 
 #[test]
@@ -330,7 +304,7 @@ fn the_rfc_examples_verify_as_of_a_time_inside_their_validity() {
 fn json_output_carries_the_result_and_quiet_says_nothing() {
     let env = Env::new();
     let token = env.issue(&["--sub", "alice"]);
-    let out = verify(&env, &["--output", "json"], &token);
+    let out = env.verify(&["--output", "json"], &token);
     assert!(out.status.success());
     let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
@@ -343,7 +317,7 @@ fn json_output_carries_the_result_and_quiet_says_nothing() {
     );
 
     let expired = mint(json!({"exp": now() - 1}));
-    let out = verify(&env, &["--output", "json"], &expired);
+    let out = env.verify(&["--output", "json"], &expired);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out), "", "the result carries the message");
     let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -355,7 +329,7 @@ fn json_output_carries_the_result_and_quiet_says_nothing() {
     assert_eq!(env.log().pop().unwrap()["reason"], "expired");
 
     for (token, code) in [(token.as_str(), 0), (expired.as_str(), 1)] {
-        let out = verify(&env, &["-q"], token);
+        let out = env.verify(&["-q"], token);
         assert_eq!(
             (out.status.code(), stdout(&out), stderr(&out)),
             (Some(code), String::new(), String::new())

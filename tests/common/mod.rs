@@ -59,6 +59,25 @@ impl Env {
         self.jwtctl().args(args).output().unwrap()
     }
 
+    /// `jwtctl verify FLAGS TOKEN` with the test key; its output.
+    pub fn verify(&self, flags: &[&str], token: &str) -> Output {
+        self.jwtctl()
+            .arg("verify")
+            .args(flags)
+            .arg(token)
+            .output()
+            .unwrap()
+    }
+
+    /// `jwtctl issue --key-file FIXTURE` with no other key configured; its output.
+    pub fn issue_with_fixture(&self, key: &str) -> Output {
+        self.bare()
+            .args(["issue", "--key-file"])
+            .arg(fixture(key))
+            .output()
+            .unwrap()
+    }
+
     /// Run `jwtctl ARGS` with no key configured; its output.
     pub fn run_bare(&self, args: &[&str]) -> Output {
         self.bare().args(args).output().unwrap()
@@ -136,17 +155,22 @@ pub fn mint_alg(alg: Algorithm, claims: Value) -> String {
 
 /// A token from raw pieces: any header, any payload, HS256-signed with [`SECRET`] as if valid.
 pub fn mint_raw(header: &str, payload: &str) -> String {
+    sign_raw(
+        header,
+        payload,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        Algorithm::HS256,
+    )
+}
+
+/// A token from raw pieces signed with any key: what an attacker holding `key` could send.
+pub fn sign_raw(header: &str, payload: &str, key: &EncodingKey, alg: Algorithm) -> String {
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),
         URL_SAFE_NO_PAD.encode(payload)
     );
-    let sig = jsonwebtoken::crypto::sign(
-        signing_input.as_bytes(),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-        Algorithm::HS256,
-    )
-    .unwrap();
+    let sig = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, alg).unwrap();
     format!("{signing_input}.{sig}")
 }
 
