@@ -49,7 +49,7 @@ impl LogConfig {
 }
 
 /// One audit record. Values come from our own code or, escaped, from input; never a secret,
-/// never a whole token, never library error text.
+/// never a whole token (tokens are written as their SHA-256), never library error text.
 #[derive(Debug, Default, Clone)]
 pub struct Record {
     pub op: &'static str,
@@ -63,10 +63,10 @@ pub struct Record {
     pub kid: Option<String>,
     pub alg: Option<String>,
     pub exp: Option<i64>,
-    /// Hex SHA-256 of the token's exact text (the new token's, for a refresh).
-    pub token_sha256: Option<String>,
-    /// Hex SHA-256 of the presented token, for a refresh.
-    pub parent_token_sha256: Option<String>,
+    /// The token, written as `token_sha256` (the new token's, for a refresh).
+    pub token: Option<TokenDigest>,
+    /// The presented token of a refresh, written as `parent_token_sha256`.
+    pub parent_token: Option<TokenDigest>,
     /// Start of the token family, for a refresh.
     pub orig_iat: Option<i64>,
     /// Seconds past `exp` a refresh was granted through the grace window; such a refresh is
@@ -85,6 +85,28 @@ impl Record {
             op,
             ..Record::default()
         }
+    }
+}
+
+/// A token a record names. It is hashed only when the record is written (successes at the
+/// default level are not), and its Debug never shows the token.
+#[derive(Clone)]
+pub struct TokenDigest(String);
+
+impl TokenDigest {
+    pub fn of(token: &str) -> Self {
+        TokenDigest(token.to_owned())
+    }
+
+    /// The hex SHA-256 the record carries.
+    pub fn hex(&self) -> String {
+        token_sha256(&self.0)
+    }
+}
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenDigest(..)")
     }
 }
 
@@ -183,6 +205,8 @@ impl Audit {
             return Ok(());
         }
         let o = self.origin.get_or_init(Origin::find);
+        let token_sha256 = r.token.as_ref().map(TokenDigest::hex);
+        let parent_token_sha256 = r.parent_token.as_ref().map(TokenDigest::hex);
         macro_rules! event_at {
             ($lvl:expr) => {
                 tracing::event!(
@@ -198,8 +222,8 @@ impl Audit {
                     kid = r.kid.as_deref(),
                     alg = r.alg.as_deref(),
                     exp = r.exp,
-                    token_sha256 = r.token_sha256.as_deref(),
-                    parent_token_sha256 = r.parent_token_sha256.as_deref(),
+                    token_sha256 = token_sha256.as_deref(),
+                    parent_token_sha256 = parent_token_sha256.as_deref(),
                     orig_iat = r.orig_iat,
                     grace_used = r.grace_used,
                     dry_run = r.dry_run,

@@ -7,7 +7,7 @@ use tracing::Level;
 
 use super::verify::verify_one;
 use super::{Ctx, Done, note_verified, open_ledger, policy, verifying_keys};
-use crate::audit::{Record, token_sha256};
+use crate::audit::{Record, TokenDigest};
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Exit, Reason, Result};
 use crate::token::{self, Verified};
@@ -58,7 +58,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             line: Some(number),
             at: args.at,
             alg: rec.alg.clone(),
-            token_sha256: (!text.is_empty()).then(|| token_sha256(text)),
+            token: (!text.is_empty()).then(|| TokenDigest::of(text)),
             ..Record::new(rec.op)
         };
         match &result {

@@ -5,7 +5,7 @@ use std::fs;
 use serde_json::Value;
 
 use super::{Ctx, Done, new_jti, read_stdin, signing_key};
-use crate::audit::{Record, token_sha256};
+use crate::audit::{Record, TokenDigest};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
 use crate::keys::io_words;
@@ -31,7 +31,7 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     rec.exp = claims.get("exp").and_then(Value::as_i64);
     rec.jti = Some(jti);
     let token = token::sign(&claims, alg, request.kid.as_deref(), Some("JWT"), encoding)?;
-    rec.token_sha256 = Some(token_sha256(&token));
+    rec.token = Some(TokenDigest::of(&token));
     Ok(Done::Print(format!("{token}\n")))
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use crate::audit::{Audit, Record, token_sha256};
+use crate::audit::{Audit, Record, TokenDigest};
 use crate::cli::{Alg, CheckArgs, KeyArgs};
 use crate::error::{Error, Exit, Reason, Result};
 use crate::keys::{self, JwkSet, Key, Keyring, Source};
@@ -178,11 +178,11 @@ pub fn read_token(arg: Option<&str>, rec: &mut Record, as_parent: bool) -> Resul
         _ => read_stdin("a token")?,
     };
     let text = token::token_text(&input).to_string();
-    let hash = Some(token_sha256(&text));
+    let digest = Some(TokenDigest::of(&text));
     if as_parent {
-        rec.parent_token_sha256 = hash;
+        rec.parent_token = digest;
     } else {
-        rec.token_sha256 = hash;
+        rec.token = digest;
     }
     Ok(text)
 }

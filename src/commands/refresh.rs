@@ -5,7 +5,7 @@ use super::{
     Ctx, Done, ledger_entry, new_jti, note_verified, open_ledger, policy, read_token, secs,
     verifying_keys,
 };
-use crate::audit::{Record, token_sha256};
+use crate::audit::{Record, TokenDigest};
 use crate::cli::RefreshArgs;
 use crate::error::Result;
 use crate::keys::Keyring;
@@ -61,6 +61,6 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     if let Some(ledger) = &mut ledger {
         ledger.consume(&id, exp, ctx.now, false)?;
     }
-    rec.token_sha256 = Some(token_sha256(&token));
+    rec.token = Some(TokenDigest::of(&token));
     Ok(Done::Print(format!("{token}\n")))
 }
