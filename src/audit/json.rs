@@ -11,7 +11,7 @@ use tracing::{Event, Metadata, Subscriber, span};
 use super::file::Sink;
 
 /// Longest value a record keeps for one field, in bytes; longer values are cut and marked.
-pub const MAX_FIELD_BYTES: usize = 1024;
+const MAX_FIELD_BYTES: usize = 1024;
 
 /// The `tracing` subscriber: writes each enabled event as one JSON object per line. It handles
 /// events only (jwtctl opens no spans), which keeps start-up to a struct and an `Arc`.
@@ -74,7 +74,7 @@ impl JsonFields<'_> {
 }
 
 /// Cut `s` to at most [`MAX_FIELD_BYTES`] on a character boundary, marking the cut.
-pub fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
+fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
     if s.len() <= MAX_FIELD_BYTES {
         return s.into();
     }

@@ -23,8 +23,6 @@ use crate::sys;
 use file::Sink;
 use json::AuditSubscriber;
 
-pub use json::{MAX_FIELD_BYTES, bounded};
-
 /// How the log is opened and written.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
