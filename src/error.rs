@@ -1,7 +1,6 @@
 //! The error type, its stable reason codes, and the one mapping to exit codes.
 
 use std::fmt;
-use std::process::ExitCode;
 
 /// Why an operation failed. The code is stable: it is written to the security log and documented
 /// in the README, so scripts and auditors can match on it.
@@ -132,9 +131,10 @@ pub enum Exit {
     Log = 3,
 }
 
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+impl Exit {
+    /// The number the process exits with.
+    pub fn code(self) -> i32 {
+        self as i32
     }
 }
 

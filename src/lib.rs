@@ -17,7 +17,6 @@ pub mod token;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use audit::{Audit, LogConfig, Record};
 use cli::{Cli, Command};
@@ -49,7 +48,7 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
 }
 
 /// Open the log, run the command, print its result, and map the outcome to an exit code.
-pub fn execute(cli: &Cli) -> ExitCode {
+pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
@@ -65,21 +64,21 @@ pub fn execute(cli: &Cli) -> ExitCode {
         Audit::open(&config).and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));
     match outcome {
         Ok(Done::Print(out)) => print(&out, Exit::Success),
-        Ok(Done::Streamed(exit)) => exit.into(),
+        Ok(Done::Streamed(exit)) => exit,
         Err(e) => {
             if e.on_stderr() {
                 eprintln!("jwtctl: {e}");
             }
             match e.answer() {
                 Some(answer) => print(answer, e.exit_status()),
-                None => e.exit_status().into(),
+                None => e.exit_status(),
             }
         }
     }
 }
 
 /// Write a command's answer to stdout; a stdout that cannot be written is exit 2.
-fn print(text: &str, status: Exit) -> ExitCode {
+fn print(text: &str, status: Exit) -> Exit {
     let mut stdout = std::io::stdout().lock();
     if stdout
         .write_all(text.as_bytes())
@@ -87,9 +86,9 @@ fn print(text: &str, status: Exit) -> ExitCode {
         .is_err()
     {
         eprintln!("jwtctl: cannot write to stdout");
-        return Exit::Config.into();
+        return Exit::Config;
     }
-    status.into()
+    status
 }
 
 /// The subcommands' names, as records name their operations (a test keeps it in step with clap).
@@ -97,18 +96,18 @@ const OPS: [&str; 5] = ["issue", "verify", "refresh", "revoke", "inspect"];
 
 /// Answer a command line clap refused: help and version as clap prints them; a usage error as
 /// one line, exit 2, and (best effort) an ERROR record in the log the arguments point to.
-pub fn usage_error(err: &clap::Error, args: &[OsString]) -> ExitCode {
+pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     use clap::error::ErrorKind;
     if matches!(
         err.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
         let _ = err.print();
-        return Exit::Success.into();
+        return Exit::Success;
     }
     if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         let _ = err.print();
-        return Exit::Config.into();
+        return Exit::Config;
     }
     let rendered = err.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid arguments");
@@ -124,7 +123,7 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> ExitCode {
     if let Ok(audit) = Audit::open(&LogConfig::at(log_path_from_args(args))) {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }
-    Exit::Config.into()
+    Exit::Config
 }
 
 /// The log path a refused command line meant: `--log-file`, else `JWTCTL_LOG_FILE`, else default.

@@ -3,6 +3,41 @@
 
 use std::ffi::CStr;
 
+/// Do what Rust's runtime start-up would have done for `main`, and that jwtctl relies on (the
+/// binary has its own C `main` and skips the rest, see `main.rs`):
+/// - fds 0, 1 and 2 that the caller left closed are opened on `/dev/null`, so no file jwtctl
+///   opens (the log, a key, the ledger) can become its stdout or stderr by taking a free number;
+/// - SIGPIPE is ignored, so a closed stdout is a write error (exit 2), not a silent death.
+///
+/// Returns false when a closed standard fd cannot be replaced; the caller must stop then.
+pub fn prepare_process() -> bool {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes exactly `fds.len()` pollfd entries of our array.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if polled == -1 {
+        return false;
+    }
+    for pfd in fds {
+        if pfd.revents & libc::POLLNVAL != 0 {
+            // SAFETY: the path is a NUL-terminated literal; open returns the lowest free fd,
+            // which is this one, since the ones below it are open or were just reopened.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if fd != pfd.fd {
+                return false;
+            }
+        }
+    }
+    // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    true
+}
+
 /// Make every file this process creates private (0600 at most), whatever the caller's umask.
 /// The log, the key and anything a rotating writer creates later are covered by this.
 pub fn restrict_umask() {

@@ -1,0 +1,61 @@
+//! The process contract at its edges: closed standard fds and a stdout nobody reads.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{Env, stderr, stdout};
+use serde_json::Value;
+
+#[test]
+fn a_stdout_nobody_reads_is_exit_2_not_a_signal() {
+    let env = Env::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    // std's Command leaves SIGPIPE at its default in the child, as a shell pipeline would.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .args(["issue", "--sub", "alice"])
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "killed by a signal? {out:?}");
+    assert_eq!(stderr(&out), "jwtctl: cannot write to stdout\n");
+}
+
+#[test]
+fn closed_standard_fds_are_never_taken_by_the_log() {
+    // A caller that closes stdin and stderr: the first files jwtctl opens (the log) would take
+    // fds 0 and 2, and the key notice meant for stderr would land in the log.
+    let env = Env::new();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$0" --log-level info issue --sub alice <&- 2>&-"#)
+        .arg(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .current_dir(env.dir.path())
+        .env_remove("JWTCTL_KEY_FILE")
+        .env_remove("JWTCTL_SECRET")
+        .env_remove("JWTCTL_LOG_FILE")
+        .env_remove("JWTCTL_LOG_LEVEL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).matches('.').count(), 2, "a token on stdout");
+    // Every line is a whole record (Env::log parses each): no token, no stderr notice.
+    let levels: Vec<Value> = env.log().iter().map(|r| r["level"].clone()).collect();
+    assert_eq!(levels, ["WARN", "INFO"], "key created, token issued");
+    let key = std::fs::read_to_string(env.path("jwtctl.key")).unwrap();
+    assert_eq!(
+        key.len(),
+        65,
+        "64 base64url characters and a newline: {key:?}"
+    );
+    assert!(
+        key.trim_end()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+}
