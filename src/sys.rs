@@ -1,7 +1,8 @@
 //! Facts about the process from the OS (user, host, umask): the only place with `unsafe`.
 #![allow(unsafe_code)]
 
-use std::ffi::CStr;
+use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
 
 /// Do what Rust's runtime start-up would have done for `main`, and that jwtctl relies on (the
 /// binary has its own C `main` and skips the rest, see `main.rs`):
@@ -36,6 +37,25 @@ pub fn prepare_process() -> bool {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     true
+}
+
+/// The command line as the C runtime hands it to `main`: taken from `argv` itself rather than from
+/// `std::env::args_os`, which without Rust's start-up only works on glibc.
+///
+/// # Safety
+/// `argv` must be null or point to `argc` pointers to NUL-terminated strings, as `main` gets them.
+pub unsafe fn args(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+    if argv.is_null() {
+        return Vec::new();
+    }
+    let count = usize::try_from(argc).unwrap_or(0);
+    (0..count)
+        .map(|i| {
+            // SAFETY: i < argc, and the caller vouches for argv[0..argc] as C strings.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect()
 }
 
 /// Make every file this process creates private (0600 at most), whatever the caller's umask.
@@ -82,6 +102,19 @@ pub fn host() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn args_are_taken_from_argv_byte_for_byte() {
+        let owned = [c"jwtctl", c"verify", c"\xff-not-utf8"];
+        let argv: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
+        // SAFETY: argv holds argc pointers to C strings that outlive the call.
+        let got = unsafe { args(3, argv.as_ptr()) };
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1], "verify");
+        assert_eq!(got[2].as_bytes(), b"\xff-not-utf8");
+        // SAFETY: a null argv is allowed and read as no arguments.
+        assert!(unsafe { args(1, std::ptr::null()) }.is_empty());
+    }
 
     #[test]
     fn user_and_host_are_known_here() {
