@@ -6,15 +6,20 @@
 //! for x86_64-unknown-linux-gnu from 1.90; with any other linker or target this does nothing.
 
 use std::env;
+use std::path::Path;
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=link/startup.order");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
-    if links_with_default_lld() {
-        let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
-        println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={dir}/link/startup.order");
+    let order = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+        .join("link")
+        .join("startup.order");
+    // `-Wl,` splits its argument at commas, so a path with one cannot be passed through it.
+    let passable = order.to_str().filter(|p| !p.contains(','));
+    if let Some(order) = passable.filter(|_| order.is_file() && links_with_default_lld()) {
+        println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={order}");
         // Names the list has but this build lacks (another toolchain, a changed dependency)
         // are skipped quietly: a stale list costs speed, never correctness.
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
