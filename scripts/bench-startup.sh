@@ -38,10 +38,13 @@ import json, statistics, sys
 rounds = [json.load(open(p))["results"] for p in sys.argv[1:]]
 names = [r["command"] for r in rounds[0]]
 med = {n: statistics.median(r[i]["median"] for r in rounds) for i, n in enumerate(names)}
-def ratio(i, base):
-    return statistics.median(r[i]["median"] / r[base]["median"] for r in rounds)
-print(f"{len(rounds)} rounds; median of round medians; median of per-round ratios")
-print(f"  {'command':28s} {'time':>10s}   {'/hello':>6s}  {'/verify(error)':>14s}")
+def ratios(i, base):
+    return [r[i]["median"] / r[base]["median"] for r in rounds]
+print(f"{len(rounds)} rounds; median of round medians; median (and range) of per-round ratios")
+print(f"  {'command':28s} {'time':>10s}   {'/hello':>6s} {'rounds':>11s}  {'/verify(error)':>14s}")
 for i, n in enumerate(names):
-    print(f"  {n:28s} {med[n]*1e3:7.3f} ms   {ratio(i, 0):5.2f}x  {ratio(i, 1):13.2f}x")
+    h = ratios(i, 0)
+    spread = f"{min(h):.2f}-{max(h):.2f}"
+    print(f"  {n:28s} {med[n]*1e3:7.3f} ms   {statistics.median(h):5.2f}x {spread:>11s}"
+          f"  {statistics.median(ratios(i, 1)):13.2f}x")
 PY
