@@ -1,4 +1,4 @@
-//! Facts about the process from the OS (user, host, umask): the only place with `unsafe`.
+//! The process's dealings with the OS (set-up, argv, umask, user, host): where `unsafe` lives.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
