@@ -3,7 +3,7 @@
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -83,6 +83,31 @@ const SCHEMA: &str = "
     PRAGMA user_version = 1;
 ";
 
+/// Put a new ledger in WAL mode and create its table, racing other processes doing the same.
+/// SQLite answers "busy" at once, without waiting, when two connections that both read the new
+/// file want to switch its journal mode; so a busy answer is retried here until BUSY_TIMEOUT.
+fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let attempt = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .and_then(|()| {
+                // IMMEDIATE takes the write lock before reading, so this waits its turn.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute_batch(SCHEMA)?;
+                tx.commit()
+            });
+        match attempt {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
 impl Ledger {
     /// Open the ledger at `path`, creating it (mode 0600, WAL mode) when missing. With
     /// `durable`, every commit is fsynced (SQLite `synchronous=FULL`); without it, a commit
@@ -101,7 +126,7 @@ impl Ledger {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| ledger_error(path, "open", crate::keys::io_words(&e)))?;
-        let conn = Connection::open(path).map_err(|e| ledger_error(path, "open", e))?;
+        let mut conn = Connection::open(path).map_err(|e| ledger_error(path, "open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| ledger_error(path, "open", e))?;
         // One short transaction per process: leave the WAL for the next process instead of
@@ -116,10 +141,7 @@ impl Ledger {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| ledger_error(path, "read", e))?;
         if version == 0 {
-            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-                .map_err(|e| ledger_error(path, "set up", e))?;
-            conn.execute_batch(SCHEMA)
-                .map_err(|e| ledger_error(path, "set up", e))?;
+            set_up(&mut conn).map_err(|e| ledger_error(path, "set up", e))?;
         }
         Ok(Ledger {
             conn,
