@@ -239,3 +239,106 @@ fn jwk_keys_sign_and_verify() {
     let out = env.issue_with_fixture("pyjwt/ec256_private.jwk");
     assert_eq!(common::parts(stdout(&out).trim()).0["kid"], "ec-2026");
 }
+
+/// Set a file's permission bits.
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The events of the WARN records in the log.
+fn warnings(env: &Env) -> Vec<String> {
+    env.log()
+        .iter()
+        .filter(|r| r["level"] == "WARN")
+        .map(|r| r["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_secret_key_file_others_can_read_is_warned_about_and_still_works() {
+    let env = Env::new();
+    let key = env.write("shared.key", &format!("{SECRET}\n"));
+    chmod(&key, 0o644);
+    let issue = [
+        "--log-level",
+        "warn",
+        "issue",
+        "--sub",
+        "alice",
+        "--key-file",
+        "shared.key",
+    ];
+    let out = env.run_bare(&issue);
+    assert!(out.status.success());
+    assert_eq!(
+        stdout(&out).matches('.').count(),
+        2,
+        "the token is still issued"
+    );
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: warning: key file shared.key can be read or changed by other users \
+         (mode 0644); run chmod 600 shared.key\n"
+    );
+    assert_eq!(warnings(&env), ["key_file_exposed"]);
+
+    // Group access alone counts too; 0600 is quiet.
+    chmod(&key, 0o640);
+    assert!(stderr(&env.run_bare(&issue)).contains("(mode 0640); run chmod 600"));
+    chmod(&key, 0o600);
+    let out = env.run_bare(&issue);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+    assert_eq!(warnings(&env).len(), 2, "no record for the 0600 file");
+}
+
+#[test]
+fn a_public_key_may_be_read_by_anyone_but_not_changed() {
+    let env = Env::new();
+    let out = env.issue_with_fixture("keys/ec256_pkcs8.pem");
+    let token = stdout(&out);
+    let public = env.write("pub.pem", &common::fixture_text("keys/ec256_pub.pem"));
+    let verify = |env: &Env| {
+        env.bare()
+            .args(["--log-level", "warn", "verify", "--key-file", "pub.pem"])
+            .arg(token.trim())
+            .output()
+            .unwrap()
+    };
+    chmod(&public, 0o644);
+    let out = verify(&env);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+    // Whoever can replace the public key decides which tokens pass.
+    chmod(&public, 0o664);
+    let out = verify(&env);
+    assert!(out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: warning: key file pub.pem can be changed by other users (mode 0664); \
+         run chmod go-w pub.pem\n"
+    );
+    assert_eq!(warnings(&env), ["key_file_exposed"]);
+}
+
+#[test]
+fn a_jwk_set_holding_a_secret_is_judged_as_a_secret() {
+    let env = Env::new();
+    let oct = common::fixture_text("pyjwt/oct.jwk");
+    let set = env.write("set.json", &format!("{{\"keys\":[{oct}]}}"));
+    chmod(&set, 0o644);
+    let out = env.run_bare(&["verify", "--jwks", "set.json", "x.y.z"]);
+    assert!(
+        stderr(&out).starts_with(
+            "jwtctl: warning: key file set.json can be read or changed by other users"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // A set of public keys may be world-readable.
+    let public = env.write("public.json", &common::fixture_text("pyjwt/jwks.json"));
+    chmod(&public, 0o644);
+    let out = env.run_bare(&["verify", "--jwks", "public.json", "x.y.z"]);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}

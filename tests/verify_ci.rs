@@ -254,6 +254,8 @@ fn every_strict_check_has_its_reason() {
 fn the_rfc_examples_verify_as_of_a_time_inside_their_validity() {
     let env = Env::new();
     let token = fixture_text("rfc/rfc7515_a1.jwt");
+    // The RFC's HMAC key, kept 0600 as a secret should be (git checks files out 0644).
+    let jwk = env.write("rfc7515_a1.jwk", &fixture_text("rfc/rfc7515_a1.jwk"));
     for at in [
         "1300819300",
         "2011-03-22T18:40:00Z",
@@ -271,7 +273,7 @@ fn the_rfc_examples_verify_as_of_a_time_inside_their_validity() {
                 at,
                 "--key-file",
             ])
-            .arg(fixture("rfc/rfc7515_a1.jwk"))
+            .arg(&jwk)
             .write_stdin(token.clone())
             .output()
             .unwrap();
@@ -289,7 +291,7 @@ fn the_rfc_examples_verify_as_of_a_time_inside_their_validity() {
         let out = env
             .bare()
             .args(["verify", "--key-file"])
-            .arg(fixture("rfc/rfc7515_a1.jwk"))
+            .arg(&jwk)
             .args(&at)
             .write_stdin(token.clone())
             .output()

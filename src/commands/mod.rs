@@ -96,7 +96,30 @@ fn read_key(args: &KeyArgs, ctx: &Ctx, rec: &Record, create: bool) -> Result<Key
             )));
         }
     };
-    keys::classify(&material)
+    let key = keys::classify(&material)?;
+    if let Source::File(path) | Source::DefaultFile(path) = &source {
+        warn_if_loose(path, key.can_sign(), ctx, rec)?;
+    }
+    Ok(key)
+}
+
+/// Warn, on stderr and with a WARN record, about a key file other users can get at (see
+/// `keys::loose_mode`). A warning, not a refusal: the key still works, and fixing it is one chmod.
+fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<()> {
+    let Some(mode) = keys::loose_mode(path, secret) else {
+        return Ok(());
+    };
+    let (who, fix) = if secret {
+        ("read or changed", "600")
+    } else {
+        ("changed", "go-w")
+    };
+    eprintln!(
+        "jwtctl: warning: key file {p} can be {who} by other users (mode {mode:04o}); \
+         run chmod {fix} {p}",
+        p = path.display()
+    );
+    ctx.audit.warning(rec.op, "key_file_exposed")
 }
 
 /// The signing key and its one algorithm, for `issue`.
@@ -129,7 +152,9 @@ pub fn verifying_keys(
         Some(path) => {
             let material = keys::read_source(&Source::File(path.to_path_buf()), env_var)?
                 .ok_or_else(|| Error::key(format!("cannot read JWK Set {}", path.display())))?;
-            Keyring::Set(JwkSet::parse(&material)?)
+            let ring = Keyring::Set(JwkSet::parse(&material)?);
+            warn_if_loose(path, ring.keys().iter().any(Key::can_sign), ctx, rec)?;
+            ring
         }
         None => Keyring::One(read_key(args, ctx, rec, false)?),
     };

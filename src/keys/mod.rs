@@ -14,7 +14,7 @@ use crate::error::{Error, Reason, Result};
 pub use jwk::{JwkSet, from_jwk};
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, io_words,
-    read_source, resolve_source,
+    loose_mode, read_source, resolve_source,
 };
 
 /// What kind of key this is; decides which algorithms it can serve.
@@ -106,6 +106,11 @@ impl Key {
 
     pub fn decoding(&self) -> &DecodingKey {
         &self.decoding
+    }
+
+    /// True for an HMAC secret or a private key: material that must stay secret.
+    pub fn can_sign(&self) -> bool {
+        self.encoding.is_some()
     }
 
     /// The signing half, or a key error saying a private key is needed.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -103,6 +103,16 @@ pub fn read_source(
             ))),
         },
     }
+}
+
+/// A key file's permission bits when they let other users at it: read or change a file holding
+/// a secret or private key (any group or other bit, as ssh judges private keys), or change any
+/// key file (a public key someone else can replace decides which tokens pass). `None` when the
+/// mode is tight or cannot be read.
+pub fn loose_mode(path: &Path, secret: bool) -> Option<u32> {
+    let mode = fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    let others = if secret { 0o077 } else { 0o022 };
+    (mode & others != 0).then_some(mode)
 }
 
 /// Our words for an I/O error (the OS text, without the library's decoration).

@@ -1,6 +1,7 @@
 //! Test harness: a `jwtctl` command with its own temp dir, key and security.log.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -87,9 +88,11 @@ impl Env {
         self.dir.path().join(name)
     }
 
+    /// Write a file in this dir, mode 0600 as a careful user keeps key files.
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         path
     }
 
