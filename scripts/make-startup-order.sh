@@ -23,9 +23,12 @@ trace verify-json verify --output json "$token"
 trace rejected verify "${token%?}x"                            # a bad signature
 trace issue issue --sub bench --aud api --claim role=admin
 trace refresh refresh "$token"
-# The binary's own functions, first seen first, verify's before the rest.
+# The binary's own functions: verify's first, then what each other run adds, each group sorted
+# so that regenerating the list changes only the lines whose functions changed.
 nm "$bin" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u >"$work/symbols"
+: >"$work/seen"
 for run in verify verify-info verify-json rejected issue-new issue refresh; do
-  sed -n 's/^c\?fn=//p' "$work/$run.cg"
-done | awk '!seen[$0]++' | grep -Fxf "$work/symbols" >"$root/link/startup.order"
+  sed -n 's/^c\?fn=//p' "$work/$run.cg" | grep -Fxf "$work/symbols" | sort -u |
+    comm -23 - <(sort "$work/seen") | tee -a "$work/seen"
+done >"$root/link/startup.order"
 echo "link/startup.order: $(wc -l <"$root/link/startup.order") functions"
