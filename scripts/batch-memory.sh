@@ -3,6 +3,7 @@
 # lines of the same tokens. The two should be within a few MiB of each other.
 # Usage: scripts/batch-memory.sh   (needs GNU time: apt-get install time)
 set -euo pipefail
+umask 077  # key files private, as jwtctl expects (a looser one earns a warning each run)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin jwtctl --example bench_tokens
 jwtctl="$root/target/release/jwtctl"

@@ -5,6 +5,7 @@
 # second, the ratio jwtctl / bare loop, and peak RSS (GNU time). Compare ratios, not times.
 # Usage: [N=10000] scripts/bench-batch.sh   (needs hyperfine and GNU time: apt-get install hyperfine time)
 set -euo pipefail
+umask 077  # key files private, as jwtctl expects (a looser one earns a warning each run)
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${N:-10000}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin jwtctl --example bench_tokens

@@ -25,6 +25,7 @@ jwtctl = os.path.join(ROOT, "target", "release", "jwtctl")
 work = tempfile.mkdtemp()
 env = dict(os.environ, JWTCTL_KEY_FILE=os.path.join(work, "bench.key"))
 env.pop("JWTCTL_LEDGER", None)
+os.umask(0o077)  # key files private, as jwtctl expects (a looser one earns a warning each run)
 with open(env["JWTCTL_KEY_FILE"], "w") as f:
     f.write(os.urandom(48).hex())
 

@@ -5,6 +5,7 @@
 # command's median of round medians and its ratio to hello-world. Compare ratios, not times.
 # Usage: [ROUNDS=10] [RUNS=300] scripts/bench-startup.sh   (needs hyperfine: apt-get install hyperfine)
 set -euo pipefail
+umask 077  # key files private, as jwtctl expects (a looser one earns a warning each run)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 # The same code linked statically (glibc included): no dynamic loader work at start-up.
