@@ -13,7 +13,7 @@ fn verify_fixture(env: &Env, token: &str, key: &str, extra: &[&str]) -> Value {
     let out = env
         .bare()
         .args(["verify", "--iss", "pyjwt", "--key-file"])
-        .arg(fixture(key))
+        .arg(env.key(key))
         .args(extra)
         .write_stdin(fixture_text(token))
         .output()
@@ -54,7 +54,7 @@ fn the_old_python_snippets_tokens_verify_with_allow_weak_secret() {
     let out = env
         .bare()
         .args(args)
-        .arg(fixture("pyjwt/legacy.key"))
+        .arg(env.key("pyjwt/legacy.key"))
         .write_stdin(legacy)
         .output()
         .unwrap();
@@ -72,7 +72,7 @@ fn jwtctl_rs256_and_hs256_tokens_check_out_under_openssl() {
     let out = env
         .bare()
         .args(["issue", "--sub", "x", "--key-file"])
-        .arg(fixture("keys/rsa_pkcs1.pem"))
+        .arg(env.key("keys/rsa_pkcs1.pem"))
         .output()
         .unwrap();
     let token = stdout(&out).trim().to_string();

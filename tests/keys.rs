@@ -84,7 +84,7 @@ fn the_algorithm_follows_from_the_key() {
     let out = env
         .bare()
         .args(["issue", "--alg", "PS384", "--key-file"])
-        .arg(fixture("keys/rsa_pkcs1.pem"))
+        .arg(env.key("keys/rsa_pkcs1.pem"))
         .output()
         .unwrap();
     assert_eq!(common::parts(stdout(&out).trim()).0["alg"], "PS384");
@@ -113,7 +113,7 @@ fn a_public_key_cannot_issue_and_a_mismatched_alg_is_exit_2() {
     let out = env
         .bare()
         .args(["issue", "--alg", "ES384", "--key-file"])
-        .arg(fixture("keys/ec256_pkcs8.pem"))
+        .arg(env.key("keys/ec256_pkcs8.pem"))
         .output()
         .unwrap();
     assert_refused(&env, &out, 2, "key_error");

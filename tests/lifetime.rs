@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, assert_refused, assert_rejected, fixture, mint, now, parts, stderr, stdout};
+use common::{Env, assert_refused, assert_rejected, mint, now, parts, stderr, stdout};
 use serde_json::{Value, json};
 
 const DAY: i64 = 86400;
@@ -126,7 +126,7 @@ fn a_token_with_only_user_id_and_exp_from_pyjwt_refreshes() {
     let out = env
         .bare()
         .args(["refresh", "--allow-weak-secret", "--key-file"])
-        .arg(fixture("pyjwt/legacy.key"))
+        .arg(env.key("pyjwt/legacy.key"))
         .write_stdin(common::fixture_text("pyjwt/legacy.jwt"))
         .output()
         .unwrap();

@@ -74,9 +74,16 @@ impl Env {
     pub fn issue_with_fixture(&self, key: &str) -> Output {
         self.bare()
             .args(["issue", "--key-file"])
-            .arg(fixture(key))
+            .arg(self.key(key))
             .output()
             .unwrap()
+    }
+
+    /// A copy of the key fixture REL in this dir, mode 0600 as a careful user keeps key files
+    /// (a git checkout leaves fixtures 0644, which jwtctl warns about for a secret or private key).
+    pub fn key(&self, rel: &str) -> PathBuf {
+        let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
+        self.write(name, &fixture_text(rel))
     }
 
     /// Run `jwtctl ARGS` with no key configured; its output.
