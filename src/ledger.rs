@@ -9,8 +9,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
-use crate::audit::token_sha256;
 use crate::error::{Error, Reason, Result};
+use crate::hash::sha256_hex;
 use crate::token::Claims;
 
 /// Ids are kept this long after their token's `exp`; no grace or leeway may reach past it.
@@ -43,11 +43,51 @@ impl State {
     }
 }
 
-/// A token's ledger id: its `jti` when it has a string one, else the SHA-256 of its text.
-pub fn token_id(claims: &Claims, token_text: &str) -> String {
-    match claims.get("jti") {
-        Some(Value::String(jti)) => format!("jti:{jti}"),
-        _ => format!("sha256:{}", token_sha256(token_text)),
+/// A token's identity in the ledger, and the form an older ledger (schema 1) wrote it in.
+///
+/// Invariant: the id depends only on what the signature covers, never on the signature itself,
+/// so nobody without the key can make a second text of a token with another id (an ECDSA twin
+/// `(r, n - s)`, another valid RSA-PSS signature, a re-encoded signature segment). See README.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenId {
+    /// `jti:<jti>` (no `iss`), `iss+jti:["<iss>","<jti>"]`, or `signed:<hex>` for a token without
+    /// a string `jti`: the SHA-256 of its signing input (`header.payload`).
+    pub id: String,
+    /// What schema 1 wrote: `jti:<jti>` or `sha256:<hex of the whole text>`; entries migrated
+    /// from such a ledger carry the prefix [`LEGACY_PREFIX`] and are matched by it until pruned.
+    legacy: String,
+}
+
+/// Prefix given to the ids of a schema-1 ledger when it is migrated.
+const LEGACY_PREFIX: &str = "v1:";
+
+impl TokenId {
+    /// The id of a token whose signature has been checked: `claims` are its verified claims and
+    /// `token_text` its compact form.
+    pub fn of(claims: &Claims, token_text: &str) -> TokenId {
+        let legacy = match claims.get("jti") {
+            Some(Value::String(jti)) => format!("jti:{jti}"),
+            _ => format!("sha256:{}", sha256_hex(token_text.as_bytes())),
+        };
+        let id = match (claims.get("iss"), claims.get("jti")) {
+            (None, Some(Value::String(jti))) => format!("jti:{jti}"),
+            // `jti` is unique per issuer (RFC 7519 §4.1.7): two issuers sharing a ledger never
+            // revoke or burn each other's tokens. JSON keeps any iss and jti apart unambiguously.
+            (Some(iss), Some(Value::String(jti))) => {
+                format!(
+                    "iss+jti:{}",
+                    Value::from(vec![iss.clone(), Value::from(jti.as_str())])
+                )
+            }
+            _ => {
+                let signing_input = token_text.rsplit_once('.').map_or(token_text, |(i, _)| i);
+                format!("signed:{}", sha256_hex(signing_input.as_bytes()))
+            }
+        };
+        TokenId {
+            id,
+            legacy: format!("{LEGACY_PREFIX}{legacy}"),
+        }
     }
 }
 
@@ -80,8 +120,18 @@ const SCHEMA: &str = "
         at    INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS ids_by_exp ON ids (exp);
-    PRAGMA user_version = 1;
+    PRAGMA user_version = 2;
 ";
+
+/// Schema 1 keyed ids by `jti` alone and by the hash of the whole token text. Its entries are
+/// kept, marked with [`LEGACY_PREFIX`], and still matched (see [`TokenId`]) until they are pruned.
+const MIGRATE_1_TO_2: &str = "
+    UPDATE ids SET id = 'v1:' || id WHERE id NOT LIKE 'v1:%';
+    PRAGMA user_version = 2;
+";
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Put a new ledger in WAL mode and create its table, racing other processes doing the same.
 /// SQLite answers "busy" at once, without waiting, when two connections that both read the new
@@ -94,7 +144,14 @@ fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
             .and_then(|()| {
                 // IMMEDIATE takes the write lock before reading, so this waits its turn.
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.execute_batch(SCHEMA)?;
+                // Read the version under the write lock: another process may have set up or
+                // migrated the ledger since this one looked.
+                let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                match version {
+                    0 => tx.execute_batch(SCHEMA)?,
+                    1 => tx.execute_batch(MIGRATE_1_TO_2)?,
+                    _ => {}
+                }
                 tx.commit()
             });
         match attempt {
@@ -140,7 +197,16 @@ impl Ledger {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| ledger_error(path, "read", e))?;
-        if version == 0 {
+        if version > SCHEMA_VERSION {
+            return Err(ledger_error(
+                path,
+                "use",
+                format!(
+                    "it has schema {version}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
+                ),
+            ));
+        }
+        if version < SCHEMA_VERSION {
             set_up(&mut conn).map_err(|e| ledger_error(path, "set up", e))?;
         }
         Ok(Ledger {
@@ -149,15 +215,15 @@ impl Ledger {
         })
     }
 
-    /// What the ledger knows of `id`, if anything.
-    pub fn state(&self, id: &str) -> Result<Option<State>> {
+    /// What the ledger knows of the token `id`, if anything.
+    pub fn state(&self, id: &TokenId) -> Result<Option<State>> {
         lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", e))
     }
 
     /// Mark `id` consumed, unless it already is (`reused`) or is revoked (`revoked`). The write
     /// lock is taken before the check, so of several processes racing on one token exactly one
     /// wins. With `dry_run`, everything is checked and nothing is kept.
-    pub fn consume(&mut self, id: &str, exp: i64, now: i64, dry_run: bool) -> Result<()> {
+    pub fn consume(&mut self, id: &TokenId, exp: i64, now: i64, dry_run: bool) -> Result<()> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -177,18 +243,20 @@ impl Ledger {
         if dry_run {
             return Ok(());
         }
-        upsert(&tx, id, State::Consumed, exp, now).map_err(|e| ledger_error(&path, "write", e))?;
+        upsert(&tx, &id.id, State::Consumed, exp, now)
+            .map_err(|e| ledger_error(&path, "write", e))?;
         tx.commit().map_err(|e| ledger_error(&path, "write", e))
     }
 
     /// Mark `id` revoked (whatever it was before).
-    pub fn revoke(&mut self, id: &str, exp: i64, now: i64) -> Result<()> {
+    pub fn revoke(&mut self, id: &TokenId, exp: i64, now: i64) -> Result<()> {
         let path = self.path.clone();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| ledger_error(&path, "lock", e))?;
-        upsert(&tx, id, State::Revoked, exp, now).map_err(|e| ledger_error(&path, "write", e))?;
+        upsert(&tx, &id.id, State::Revoked, exp, now)
+            .map_err(|e| ledger_error(&path, "write", e))?;
         tx.commit().map_err(|e| ledger_error(&path, "write", e))
     }
 }
@@ -198,9 +266,14 @@ pub fn revoked() -> Error {
     Error::rejected(Reason::Revoked, "this token has been revoked")
 }
 
-fn lookup(conn: &Connection, id: &str) -> rusqlite::Result<Option<State>> {
+/// The state of a token under its id or its migrated schema-1 id; revoked wins over consumed.
+fn lookup(conn: &Connection, id: &TokenId) -> rusqlite::Result<Option<State>> {
     let state: Option<String> = conn
-        .query_row("SELECT state FROM ids WHERE id = ?1", [id], |r| r.get(0))
+        .query_row(
+            "SELECT state FROM ids WHERE id IN (?1, ?2) ORDER BY state = 'revoked' DESC LIMIT 1",
+            [&id.id, &id.legacy],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(state.as_deref().and_then(State::parse))
 }
@@ -225,19 +298,24 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
+    fn id(jti: &str) -> TokenId {
+        let claims: Claims = serde_json::from_value(serde_json::json!({ "jti": jti })).unwrap();
+        TokenId::of(&claims, "h.p.s")
+    }
+
     #[test]
     fn consume_once_then_reused_and_revoked_wins() {
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("l.db"), false).unwrap();
-        ledger.consume("jti:a", NOW + 60, NOW, true).unwrap();
-        ledger.consume("jti:a", NOW + 60, NOW, false).unwrap();
-        let again = ledger.consume("jti:a", NOW + 60, NOW, false).unwrap_err();
+        ledger.consume(&id("a"), NOW + 60, NOW, true).unwrap();
+        ledger.consume(&id("a"), NOW + 60, NOW, false).unwrap();
+        let again = ledger.consume(&id("a"), NOW + 60, NOW, false).unwrap_err();
         assert_eq!(again.reason(), Reason::Reused);
-        ledger.revoke("jti:b", NOW + 60, NOW).unwrap();
-        assert_eq!(ledger.state("jti:b").unwrap(), Some(State::Revoked));
+        ledger.revoke(&id("b"), NOW + 60, NOW).unwrap();
+        assert_eq!(ledger.state(&id("b")).unwrap(), Some(State::Revoked));
         assert_eq!(
             ledger
-                .consume("jti:b", NOW + 60, NOW, false)
+                .consume(&id("b"), NOW + 60, NOW, false)
                 .unwrap_err()
                 .reason(),
             Reason::Revoked
@@ -248,21 +326,21 @@ mod tests {
     fn ids_are_pruned_a_day_after_exp() {
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("l.db"), false).unwrap();
-        ledger.consume("jti:old", NOW, NOW - 10, false).unwrap();
+        ledger.consume(&id("old"), NOW, NOW - 10, false).unwrap();
         ledger
             .consume(
-                "jti:new",
+                &id("new"),
                 NOW + KEEP_AFTER_EXP_SECS + 1,
                 NOW + KEEP_AFTER_EXP_SECS,
                 false,
             )
             .unwrap();
-        assert_eq!(ledger.state("jti:old").unwrap(), Some(State::Consumed));
+        assert_eq!(ledger.state(&id("old")).unwrap(), Some(State::Consumed));
         ledger
-            .consume("jti:x", NOW * 2, NOW + KEEP_AFTER_EXP_SECS + 1, false)
+            .consume(&id("x"), NOW * 2, NOW + KEEP_AFTER_EXP_SECS + 1, false)
             .unwrap();
-        assert_eq!(ledger.state("jti:old").unwrap(), None);
-        assert_eq!(ledger.state("jti:new").unwrap(), Some(State::Consumed));
+        assert_eq!(ledger.state(&id("old")).unwrap(), None);
+        assert_eq!(ledger.state(&id("new")).unwrap(), Some(State::Consumed));
     }
 
     #[test]
@@ -272,25 +350,71 @@ mod tests {
         let path = dir.path().join("l.db");
         Ledger::open(&path, true)
             .unwrap()
-            .consume("jti:a", NOW + 60, NOW, false)
+            .consume(&id("a"), NOW + 60, NOW, false)
             .unwrap();
         Ledger::open(&path, true)
             .unwrap()
-            .consume("jti:b", NOW + 60, NOW, false)
+            .consume(&id("b"), NOW + 60, NOW, false)
             .unwrap();
         for name in ["l.db", "l.db-wal", "l.db-shm"] {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
         }
         let ledger = Ledger::open(&path, true).unwrap();
-        assert_eq!(ledger.state("jti:a").unwrap(), Some(State::Consumed));
+        assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Consumed));
     }
 
     #[test]
-    fn ids_prefer_the_jti_and_fall_back_to_the_hash() {
-        let with: Claims = serde_json::from_str(r#"{"jti":"abc"}"#).unwrap();
-        assert_eq!(token_id(&with, "t"), "jti:abc");
-        let without: Claims = serde_json::from_str(r#"{"jti":5}"#).unwrap();
-        assert!(token_id(&without, "t").starts_with("sha256:"));
+    fn ids_key_jti_by_issuer_and_otherwise_hash_what_the_signature_covers() {
+        let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
+        let bare = TokenId::of(&claims(serde_json::json!({"jti": "abc"})), "t");
+        assert_eq!(bare.id, "jti:abc");
+        let a = TokenId::of(&claims(serde_json::json!({"iss": "a", "jti": "abc"})), "t");
+        let b = TokenId::of(&claims(serde_json::json!({"iss": "b", "jti": "abc"})), "t");
+        assert_eq!(a.id, r#"iss+jti:["a","abc"]"#);
+        assert_ne!(a.id, b.id);
+        // No string jti: the signature segment does not count, the signed content does.
+        let no_jti = claims(serde_json::json!({"jti": 5}));
+        let one = TokenId::of(&no_jti, "h.p.sig1");
+        assert_eq!(one.id, TokenId::of(&no_jti, "h.p.sig2").id);
+        assert!(one.id.starts_with("signed:"));
+        assert_ne!(one.id, TokenId::of(&no_jti, "h.q.sig1").id);
+    }
+
+    #[test]
+    fn a_schema_1_ledger_is_migrated_and_its_entries_still_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE ids (id TEXT PRIMARY KEY, state TEXT NOT NULL, exp INTEGER NOT NULL,
+                                   at INTEGER NOT NULL) WITHOUT ROWID;
+                 CREATE INDEX ids_by_exp ON ids (exp);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            let whole = format!("sha256:{}", sha256_hex(b"h.p.s"));
+            for (old, state) in [("jti:abc", "revoked"), (whole.as_str(), "consumed")] {
+                conn.execute(
+                    "INSERT INTO ids VALUES (?1, ?2, ?3, ?4)",
+                    params![old, state, NOW + 60, NOW],
+                )
+                .unwrap();
+            }
+        }
+        let mut ledger = Ledger::open(&path, false).unwrap();
+        let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
+        let with_iss = TokenId::of(&claims(serde_json::json!({"iss": "x", "jti": "abc"})), "t");
+        assert_eq!(ledger.state(&with_iss).unwrap(), Some(State::Revoked));
+        let no_jti = TokenId::of(&claims(serde_json::json!({})), "h.p.s");
+        let e = ledger.consume(&no_jti, NOW + 60, NOW, false).unwrap_err();
+        assert_eq!(e.reason(), Reason::Reused);
+        let version: i64 = ledger
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }

@@ -182,3 +182,107 @@ fn race_eight(env: &Env) {
     let reused = env.log().iter().filter(|r| r["reason"] == "reused").count();
     assert_eq!(reused, 7);
 }
+
+/// The other valid ECDSA signature of the same content: (r, n - s), which anyone can compute.
+fn ecdsa_twin(token: &str, order_hex: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let mut sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let half = sig.len() / 2;
+    let order: Vec<u8> = (0..order_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&order_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let s = &mut sig[half..];
+    let mut borrow = 0i16;
+    for i in (0..half).rev() {
+        let d = i16::from(order[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        s[i] = d.rem_euclid(256) as u8;
+    }
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+const P256_ORDER: &str = "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+const P384_ORDER: &str = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973";
+
+#[test]
+fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
+    for (key, alg, order) in [
+        (
+            "keys/ec256_pkcs8.pem",
+            jsonwebtoken::Algorithm::ES256,
+            P256_ORDER,
+        ),
+        (
+            "keys/ec384_pkcs8.pem",
+            jsonwebtoken::Algorithm::ES384,
+            P384_ORDER,
+        ),
+    ] {
+        let env = Env::new();
+        let key_path = env.key(key);
+        let pem = std::fs::read(&key_path).unwrap();
+        let signer = jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap();
+        // No jti: the ledger must identify the token by what its signature covers.
+        let claims = json!({"sub": "twin", "exp": now() + 600}).to_string();
+        let header = json!({"alg": format!("{alg:?}"), "typ": "JWT"}).to_string();
+        let original = common::sign_raw(&header, &claims, &signer, alg);
+        let twin = ecdsa_twin(&original, order);
+        assert_ne!(twin, original);
+        let with_key = |args: &[&str]| {
+            env.bare()
+                .env("JWTCTL_LEDGER", "ledger.db")
+                .arg(args[0])
+                .arg("--key-file")
+                .arg(&key_path)
+                .args(&args[1..])
+                .output()
+                .unwrap()
+        };
+        // The twin is a valid signature: without a ledger, both verify.
+        assert!(
+            with_key(&["verify", &twin]).status.success(),
+            "{alg:?} twin verifies"
+        );
+        // Refreshed once, the twin is `reused`, not refreshed a second time.
+        let first = with_key(&["refresh", &original]);
+        assert!(first.status.success(), "{}", stderr(&first));
+        assert_rejected(&env, &with_key(&["refresh", &twin]), "reused");
+        // Revoked, the twin is revoked too.
+        let other = common::sign_raw(
+            &header,
+            &json!({"sub": "other", "exp": now() + 600}).to_string(),
+            &signer,
+            alg,
+        );
+        assert!(with_key(&["revoke", &other]).status.success());
+        assert_rejected(
+            &env,
+            &with_key(&["verify", &ecdsa_twin(&other, order)]),
+            "revoked",
+        );
+    }
+}
+
+#[test]
+fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti() {
+    let env = Env::new();
+    let claims = |iss: &str| json!({"iss": iss, "jti": "same-id", "exp": now() + 600});
+    let a = mint(claims("https://a.example"));
+    let b = mint(claims("https://b.example"));
+    let revoked = run(&env, &["revoke", &a]);
+    assert_eq!(
+        stdout(&revoked).trim(),
+        r#"iss+jti:["https://a.example","same-id"]"#
+    );
+    let verify_b = run(&env, &["verify", "--iss", "https://b.example", &b]);
+    assert!(verify_b.status.success(), "{}", stderr(&verify_b));
+    assert!(run(&env, &["refresh", &b]).status.success());
+    assert_rejected(
+        &env,
+        &run(&env, &["verify", "--iss", "https://a.example", &a]),
+        "revoked",
+    );
+}

@@ -209,3 +209,28 @@ fn dry_run_prints_the_claims_and_signs_nothing() {
         "max_lifetime_exceeded",
     );
 }
+
+#[test]
+fn orig_iat_cannot_be_set_at_issue_nor_stretched_at_refresh() {
+    let env = Env::new();
+    for flag in ["orig_iat=4102444800", "orig_iat=0"] {
+        let out = env.run(&["issue", "--claim", flag]);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(stderr(&out).contains("orig_iat"), "{}", stderr(&out));
+    }
+    let claims_file = env.write("claims.json", r#"{"orig_iat": 4102444800}"#);
+    let out = env
+        .jwtctl()
+        .args(["issue", "--claims"])
+        .arg(&claims_file)
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "usage");
+    // A token minted elsewhere with a family start in 2100 is not refreshed for decades.
+    let t = now();
+    let hostile = mint(json!({"iat": t - 10, "exp": t + 600, "orig_iat": 4_102_444_800_i64}));
+    let out = refresh(&env, &hostile, &["--max-lifetime", "1h"]);
+    assert_rejected(&env, &out, "invalid_claim");
+    let later_than_iat = mint(json!({"iat": t - 100, "exp": t + 600, "orig_iat": t - 50}));
+    assert_rejected(&env, &refresh(&env, &later_than_iat, &[]), "invalid_claim");
+}

@@ -17,7 +17,7 @@ use crate::audit::{Audit, Record, TokenDigest};
 use crate::cli::{Alg, CheckArgs, KeyArgs};
 use crate::error::{Error, Exit, Reason, Result};
 use crate::keys::{self, JwkSet, Key, Keyring, Source};
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, Ledger, TokenId};
 use crate::token::{self, Policy, Verified};
 
 /// Largest input read from stdin for one token or claims object.
@@ -244,9 +244,9 @@ pub fn note_verified(rec: &mut Record, verified: &Verified) {
 }
 
 /// A token's id in the ledger and the `exp` it is kept by.
-pub fn ledger_entry(verified: &Verified, text: &str, now: i64) -> (String, i64) {
+pub fn ledger_entry(verified: &Verified, text: &str, now: i64) -> (TokenId, i64) {
     let exp = token::seconds(&verified.claims, "exp").unwrap_or(now);
-    (ledger::token_id(&verified.claims, text), exp)
+    (TokenId::of(&verified.claims, text), exp)
 }
 
 /// Open the ledger when one is configured. Ids are pruned a day after `exp`, so no tolerance

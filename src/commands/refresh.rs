@@ -32,6 +32,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = Lifetime {
         ttl_secs: secs(args.ttl),
+        leeway_secs: policy.leeway_secs,
         max_lifetime_secs: secs(args.max_lifetime),
     };
     let jti = new_jti()?;

@@ -21,5 +21,5 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     note_verified(rec, &verified);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     ledger.revoke(&id, exp, ctx.now)?;
-    Ok(Done::Print(format!("{id}\n")))
+    Ok(Done::Print(format!("{}\n", id.id)))
 }

@@ -16,11 +16,15 @@ use verify::reject;
 pub type Claims = Map<String, Value>;
 
 /// Claims jwtctl sets itself; `--claim`/`--claims` may not touch them.
-const RESERVED: [(&str, &str); 4] = [
+const RESERVED: [(&str, &str); 5] = [
     ("exp", "--ttl sets it"),
     ("iat", "it is always the time of issue"),
     ("nbf", "tokens are valid from the time of issue"),
     ("jti", "it is always 128 random bits"),
+    (
+        "orig_iat",
+        "refresh sets it to the first token's iat (the --max-lifetime cap counts from it)",
+    ),
 ];
 
 /// What `issue` was asked to put in a token, before `now` and the random `jti` are known.
@@ -124,6 +128,8 @@ pub fn sign(
 #[derive(Debug, Clone, Copy)]
 pub struct Lifetime {
     pub ttl_secs: i64,
+    /// The clock skew tolerated, as for verification: an `orig_iat` may not lie further ahead.
+    pub leeway_secs: i64,
     /// Counted from `orig_iat`: no refresh at or after `orig_iat + max_lifetime_secs`.
     pub max_lifetime_secs: i64,
 }
@@ -144,19 +150,51 @@ pub fn seconds(claims: &Claims, name: &str) -> Option<i64> {
         .map(|n| n.floor() as i64)
 }
 
+/// Where a token family started: its `orig_iat`, else its `iat`, else now.
+///
+/// Invariant: the cap `orig_iat + max-lifetime` can't be moved later by the token's holder. jwtctl
+/// never lets `issue` set `orig_iat`; a token that carries one that is not a number, lies in the
+/// future (beyond the leeway), or is later than the token's own `iat` is refused, and so is an
+/// `iat` later than `exp`: such a token was not made by a refresh under this policy.
+fn family_start(claims: &Claims, now: i64, leeway_secs: i64) -> Result<i64> {
+    let invalid = |why: &str| reject(Reason::InvalidClaim, why.to_string());
+    let number = |name: &str| match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|n| n.is_finite())
+            .map(Some)
+            .ok_or_else(|| invalid(&format!("'{name}' must be a number of seconds"))),
+    };
+    let (orig_iat, iat, exp) = (number("orig_iat")?, number("iat")?, number("exp")?);
+    if let (Some(iat), Some(exp)) = (iat, exp) {
+        if iat > exp {
+            return Err(invalid(
+                "'iat' is later than 'exp'; the token contradicts itself",
+            ));
+        }
+    }
+    let Some(orig_iat) = orig_iat else {
+        return Ok(iat.map_or(now, |iat| iat.floor() as i64));
+    };
+    if orig_iat > now.saturating_add(leeway_secs) as f64 {
+        return Err(invalid(
+            "'orig_iat' lies in the future; a token family cannot start later than now",
+        ));
+    }
+    if iat.is_some_and(|iat| orig_iat > iat) {
+        return Err(invalid(
+            "'orig_iat' is later than 'iat'; a token family cannot start after its token",
+        ));
+    }
+    Ok(orig_iat.floor() as i64)
+}
+
 /// Renew a verified token: every claim carried over, a new `iat` and `jti`, `nbf` moved to now
 /// when present, `orig_iat` kept (or started), and `exp` = min(now + ttl, orig_iat + max).
 pub fn renew(verified: &Verified, now: i64, life: Lifetime, jti: &str) -> Result<Renewal> {
     let claims = &verified.claims;
-    if claims.get("orig_iat").is_some_and(|v| !v.is_number()) {
-        return Err(reject(
-            Reason::InvalidClaim,
-            "'orig_iat' must be a number of seconds",
-        ));
-    }
-    let orig_iat = seconds(claims, "orig_iat")
-        .or_else(|| seconds(claims, "iat"))
-        .unwrap_or(now);
+    let orig_iat = family_start(claims, now, life.leeway_secs)?;
     let cap = orig_iat.saturating_add(life.max_lifetime_secs);
     if now >= cap {
         return Err(reject(
@@ -189,6 +227,7 @@ mod tests {
 
     const LIFE: Lifetime = Lifetime {
         ttl_secs: 1800,
+        leeway_secs: 0,
         max_lifetime_secs: 86400,
     };
 
@@ -266,5 +305,26 @@ mod tests {
         let r = renew(&legacy, NOW, LIFE, "j").unwrap();
         assert_eq!((r.orig_iat, r.claims["user_id"].as_i64()), (NOW, Some(42)));
         assert!(!r.claims.contains_key("nbf"));
+    }
+
+    #[test]
+    fn an_orig_iat_that_would_stretch_the_family_is_refused() {
+        for claims in [
+            serde_json::json!({"exp": NOW + 100, "iat": NOW - 10, "orig_iat": 4_102_444_800_i64}),
+            serde_json::json!({"exp": NOW + 100, "iat": NOW - 10, "orig_iat": NOW - 5}),
+            serde_json::json!({"exp": NOW + 100, "orig_iat": NOW + 60}),
+            serde_json::json!({"exp": NOW + 100, "orig_iat": "0"}),
+            serde_json::json!({"exp": NOW + 100, "iat": NOW + 200}),
+        ] {
+            let e = renew(&verified(claims.clone()), NOW, LIFE, "j").unwrap_err();
+            assert_eq!(e.reason(), Reason::InvalidClaim, "{claims}");
+        }
+        // Within the leeway, a slightly early clock is tolerated.
+        let skewed = verified(serde_json::json!({"exp": NOW + 100, "orig_iat": NOW + 5}));
+        let lenient = Lifetime {
+            leeway_secs: 10,
+            ..LIFE
+        };
+        assert_eq!(renew(&skewed, NOW, lenient, "j").unwrap().orig_iat, NOW + 5);
     }
 }
