@@ -342,3 +342,303 @@ fn a_jwk_set_holding_a_secret_is_judged_as_a_secret() {
     let out = env.run_bare(&["verify", "--jwks", "public.json", "x.y.z"]);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
+
+/// A copy of a binary-safe fixture in the env's dir, mode 0600; its path and exact bytes.
+fn fixture_copy(env: &Env, rel: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let bytes = std::fs::read(fixture(rel)).unwrap();
+    let path = env.path(
+        std::path::Path::new(rel)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    );
+    std::fs::write(&path, &bytes).unwrap();
+    chmod(&path, 0o600);
+    (path, bytes)
+}
+
+/// An HS256 token MACed with `secret`: what an attacker makes from a key file anyone can read.
+fn maced_with(secret: &[u8]) -> String {
+    common::sign_raw(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &json!({"sub": "forged", "exp": now() + 600}).to_string(),
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+        jsonwebtoken::Algorithm::HS256,
+    )
+}
+
+/// Every key file kind jwtctl reads (a public or private key, in PEM, DER, JWK, certificate or
+/// text variants), with the private key whose tokens it must accept.
+const READABLE: [(&str, &str); 26] = [
+    ("formats/rsa_pub_spki.der", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_pub_pkcs1.der", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_pkcs1.der", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_pkcs8.der", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_cert.pem", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_cert.der", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_cert_expired.pem", "keys/rsa_pkcs8.pem"),
+    ("formats/chain_rsa_leaf.pem", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_pub_bom.pem", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_public_bom.jwk", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_bag.pem", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_bag_key_only.pem", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_private_jose.jwk", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_private_jwcrypto.jwk", "keys/rsa_pkcs8.pem"),
+    ("formats/rsa_private_nocrt.jwk", "keys/rsa_pkcs8.pem"),
+    ("formats/ec256_pub.der", "keys/ec256_pkcs8.pem"),
+    ("formats/ec256_sec1.der", "keys/ec256_pkcs8.pem"),
+    ("formats/ec256_pkcs8.der", "keys/ec256_pkcs8.pem"),
+    ("formats/ec256_cert.pem", "keys/ec256_pkcs8.pem"),
+    ("formats/ec256_cert.der", "keys/ec256_pkcs8.pem"),
+    ("formats/ec256_pub_ws.pem", "keys/ec256_pkcs8.pem"),
+    ("formats/ec384_pub.der", "keys/ec384_pkcs8.pem"),
+    ("formats/ec384_cert.pem", "keys/ec384_pkcs8.pem"),
+    ("formats/ed25519_pkcs8.der", "keys/ed25519.pem"),
+    ("formats/ed25519_pub.der", "keys/ed25519.pem"),
+    ("formats/ed25519_cert.der", "keys/ed25519.pem"),
+];
+
+/// Key files jwtctl refuses, with a word the refusal must carry to lead to the fix.
+const REFUSED: [(&str, &str); 13] = [
+    ("formats/ssh_rsa.pub", "ssh-keygen -e -m PKCS8"),
+    ("formats/ssh_ed25519.pub", "ssh-keygen -e -m PKCS8"),
+    ("formats/ssh_ecdsa256.pub", "ssh-keygen -e -m PKCS8"),
+    ("formats/ssh2_rsa.pub", "ssh-keygen -e -m PKCS8"),
+    ("formats/ssh_ed25519", "OpenSSH private key"),
+    ("formats/ec521_pub.der", "P-256/P-384"),
+    ("formats/dsa_pub.der", "P-256/P-384"),
+    ("formats/rsa_pkcs8_encrypted.der", "encrypted"),
+    ("formats/rsa_pkcs8_encrypted.pem", "encrypted"),
+    ("formats/rsa_traditional_encrypted.pem", "encrypted"),
+    ("formats/ec256_traditional_encrypted.pem", "encrypted"),
+    ("formats/rsa1024.pem", "1024 bits"),
+    ("formats/rsa1024_pub.jwk", "1024 bits"),
+];
+
+#[test]
+fn a_token_maced_with_a_key_files_bytes_is_never_accepted() {
+    let env = Env::new();
+    for (rel, _) in READABLE.iter().chain(REFUSED.iter()) {
+        let (path, bytes) = fixture_copy(&env, rel);
+        let forged = maced_with(&bytes);
+        for alg in [&[][..], &["--alg", "HS256"]] {
+            let out = env
+                .bare()
+                .args(["verify", "--key-file"])
+                .arg(&path)
+                .args(alg)
+                .arg(&forged)
+                .output()
+                .unwrap();
+            assert_ne!(
+                out.status.code(),
+                Some(0),
+                "{rel} {alg:?} accepted a forgery"
+            );
+            assert_eq!(stdout(&out), "", "{rel}");
+        }
+        // The same bytes in the secret variable are judged the same way (text formats only:
+        // a variable cannot hold a NUL byte).
+        if let Ok(text) = std::str::from_utf8(&bytes).map(|t| t.replace('\0', "")) {
+            if text.len() == bytes.len() {
+                let out = env
+                    .bare()
+                    .env("JWTCTL_SECRET", &text)
+                    .args(["verify", &forged])
+                    .output()
+                    .unwrap();
+                assert_ne!(out.status.code(), Some(0), "{rel} in JWTCTL_SECRET");
+            }
+        }
+    }
+}
+
+#[test]
+fn genuine_tokens_verify_with_every_key_file_kind() {
+    let env = Env::new();
+    for (rel, private) in READABLE {
+        let out = env.issue_with_fixture(private);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (path, _) = fixture_copy(&env, rel);
+        let out = env
+            .bare()
+            .args(["verify", "--key-file"])
+            .arg(&path)
+            .arg(stdout(&out).trim())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{rel}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn unreadable_key_kinds_are_key_errors_naming_the_fix() {
+    let env = Env::new();
+    for (rel, hint) in REFUSED {
+        let (path, _) = fixture_copy(&env, rel);
+        for op in ["verify", "issue"] {
+            let out = env
+                .bare()
+                .arg(op)
+                .arg("--key-file")
+                .arg(&path)
+                .arg(if op == "verify" { "a.b.c" } else { "--sub=x" })
+                .output()
+                .unwrap();
+            assert_refused(&env, &out, 2, "key_error");
+            assert!(stderr(&out).contains(hint), "{rel} {op}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn private_der_and_jwk_keys_sign_with_their_own_algorithm() {
+    let env = Env::new();
+    for (rel, alg, public) in [
+        ("formats/rsa_pkcs8.der", "RS256", "keys/rsa_pub_spki.pem"),
+        ("formats/rsa_pkcs1.der", "RS256", "keys/rsa_pub_spki.pem"),
+        ("formats/ec256_sec1.der", "ES256", "keys/ec256_pub.pem"),
+        ("formats/ed25519_pkcs8.der", "EdDSA", "keys/ed25519_pub.pem"),
+        (
+            "formats/rsa_private_jose.jwk",
+            "RS256",
+            "keys/rsa_pub_spki.pem",
+        ),
+        (
+            "formats/rsa_private_jwcrypto.jwk",
+            "RS256",
+            "keys/rsa_pub_spki.pem",
+        ),
+        (
+            "formats/rsa_private_nocrt.jwk",
+            "RS256",
+            "keys/rsa_pub_spki.pem",
+        ),
+    ] {
+        let (path, _) = fixture_copy(&env, rel);
+        let out = env
+            .bare()
+            .arg("issue")
+            .arg("--key-file")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{rel}: {}", stderr(&out));
+        let token = stdout(&out).trim().to_string();
+        assert_eq!(common::parts(&token).0["alg"], alg, "{rel}");
+        let verified = env
+            .bare()
+            .args(["verify", "--key-file"])
+            .arg(fixture(public))
+            .arg(&token)
+            .output()
+            .unwrap();
+        assert!(verified.status.success(), "{rel}: {}", stderr(&verified));
+        // And the private JWK refreshes what it issued.
+        let refreshed = env
+            .bare()
+            .args(["refresh", "--key-file"])
+            .arg(&path)
+            .arg(&token)
+            .output()
+            .unwrap();
+        assert!(refreshed.status.success(), "{rel}: {}", stderr(&refreshed));
+    }
+}
+
+#[test]
+fn rsa_private_jwks_verify_tokens_from_jose_and_jwcrypto() {
+    let env = Env::new();
+    for jwk in [
+        "formats/rsa_private_jose.jwk",
+        "formats/rsa_private_jwcrypto.jwk",
+        "formats/rsa_private_nocrt.jwk",
+    ] {
+        let (path, _) = fixture_copy(&env, jwk);
+        for (token, alg) in [
+            ("formats/rsa_jose.jwt", "RS256"),
+            ("formats/rsa_jwcrypto.jwt", "RS256"),
+            ("formats/rsa_jose_ps256.jwt", "PS256"),
+        ] {
+            let out = env
+                .bare()
+                .args(["verify", "--alg", alg, "--key-file"])
+                .arg(&path)
+                .arg(common::fixture_text(token).trim())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{jwk} {token}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn a_1024_bit_rsa_key_is_refused_for_its_size_by_every_command() {
+    let env = Env::new();
+    let token = common::fixture_text("formats/rsa1024.jwt");
+    for rel in [
+        "formats/rsa1024.pem",
+        "formats/rsa1024_pub.pem",
+        "formats/rsa1024_pub.jwk",
+    ] {
+        let (path, _) = fixture_copy(&env, rel);
+        for args in [
+            &["verify", token.trim()][..],
+            &["refresh", token.trim()],
+            &["issue"],
+            &["revoke", "--ledger", "l.db", token.trim()],
+        ] {
+            let out = env
+                .bare()
+                .arg(args[0])
+                .arg("--key-file")
+                .arg(&path)
+                .args(&args[1..])
+                .output()
+                .unwrap();
+            assert_refused(&env, &out, 2, "key_error");
+            let err = stderr(&out);
+            assert!(
+                err.contains("1024 bits") && err.contains("2048"),
+                "{rel}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_jwk_set_of_oct_keys_of_different_strengths_serves_each_at_its_own() {
+    let env = Env::new();
+    let (set, _) = fixture_copy(&env, "formats/jwks_oct_mixed.json");
+    for token in ["formats/oct_hs384.jwt", "formats/oct_hs256.jwt"] {
+        let out = env
+            .bare()
+            .args(["verify", "--jwks"])
+            .arg(&set)
+            .arg(common::fixture_text(token).trim())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{token}: {}", stderr(&out));
+    }
+    // The 32-byte HS256 key is never a candidate for HS384, even when a token names it.
+    let text = std::fs::read_to_string(&set).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let short = jwks["keys"][1]["k"].as_str().unwrap();
+    let short =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, short).unwrap();
+    let hs384_with_short_key = common::sign_raw(
+        r#"{"alg":"HS384","kid":"hs256"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+        &jsonwebtoken::EncodingKey::from_secret(&short),
+        jsonwebtoken::Algorithm::HS384,
+    );
+    let out = env
+        .bare()
+        .args(["verify", "--alg", "HS384", "--jwks"])
+        .arg(&set)
+        .arg(&hs384_with_short_key)
+        .output()
+        .unwrap();
+    common::assert_rejected(&env, &out, "no_matching_key");
+}

@@ -148,7 +148,7 @@ pub fn verifying_keys(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
-    let ring = match jwks {
+    let mut ring = match jwks {
         Some(path) => {
             let material = keys::read_source(&Source::File(path.to_path_buf()), env_var)?
                 .ok_or_else(|| Error::key(format!("cannot read JWK Set {}", path.display())))?;

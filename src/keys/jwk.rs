@@ -1,15 +1,16 @@
 //! JSON Web Keys (RFC 7517): single keys and JWK Sets chosen from by `kid`.
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
     self as sig, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
-    ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey,
+    ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
-use super::pem::{ec_private, ed_private};
+use super::der::{ec_private, ed_private, pkcs1_private, pkcs8_private, rsa_key};
 use super::{Key, KeyKind, Secret, bad_key};
 use crate::error::{Error, Reason, Result};
 
@@ -58,19 +59,7 @@ fn jwk_key(jwk: &Map<String, Value>) -> Result<Key> {
             }
             Key::secret(&k)
         }
-        Some("RSA") => {
-            if jwk.contains_key("d") {
-                return Err(Error::key(
-                    "private RSA JWKs are not supported; give the RSA private key as PEM",
-                ));
-            }
-            let (n, e) = (jwk_required(jwk, "n")?, jwk_required(jwk, "e")?);
-            Key::new(
-                KeyKind::Rsa,
-                None,
-                DecodingKey::from_rsa_raw_components(&n, &e),
-            )
-        }
+        Some("RSA") => rsa_jwk(jwk)?,
         Some("EC") => {
             let (kind, signing, verifying) = match jwk_str(jwk, "crv") {
                 Some("P-256") => (
@@ -131,46 +120,115 @@ fn jwk_key(jwk: &Map<String, Value>) -> Result<Key> {
     Ok(key)
 }
 
+/// The RSA private members (RFC 7518 §6.3.2) a signing key is built from; all or none of the
+/// CRT members must be present.
+const RSA_PRIVATE: [&str; 5] = ["p", "q", "dp", "dq", "qi"];
+
+/// An RSA JWK: public (`n`, `e`), or private with `d` and the CRT members, as node `jose` and
+/// jwcrypto export them. Under 2048 bits it is refused, whatever the command.
+fn rsa_jwk(jwk: &Map<String, Value>) -> Result<Key> {
+    let (n, e) = (jwk_required(jwk, "n")?, jwk_required(jwk, "e")?);
+    let Some(d) = jwk_bytes(jwk, "d")? else {
+        return rsa_key(&n, &e, None);
+    };
+    rsa_key(&n, &e, None)?;
+    if RSA_PRIVATE.iter().all(|m| !jwk.contains_key(*m)) {
+        return rsa_without_crt(&n, &e, &d);
+    }
+    let crt = RSA_PRIVATE
+        .iter()
+        .map(|m| jwk_required(jwk, m))
+        .collect::<Result<Vec<_>>>()?;
+    let components = aws_lc_rs::rsa::KeyPairComponents {
+        public_key: aws_lc_rs::rsa::PublicKeyComponents {
+            n: &n[..],
+            e: &e[..],
+        },
+        d: &d[..],
+        p: &crt[0][..],
+        q: &crt[1][..],
+        dP: &crt[2][..],
+        dQ: &crt[3][..],
+        qInv: &crt[4][..],
+    };
+    let pair = RsaKeyPair::from_components(&components)
+        .map_err(|_| bad_key("an RSA JWK whose members do not form one key"))?;
+    let pkcs8 = pair.as_der().map_err(|_| bad_key("an RSA JWK"))?;
+    pkcs8_private(pkcs8.as_ref())
+}
+
+/// A private RSA JWK with only `n`, `e` and `d` (RFC 7518 §6.3.2 lets a producer omit the rest):
+/// the `rsa` crate recovers the primes (NIST SP 800-56B Rev. 2, appendix C.2), so aws-lc can sign.
+fn rsa_without_crt(n: &[u8], e: &[u8], d: &[u8]) -> Result<Key> {
+    use rsa::BigUint;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let key = rsa::RsaPrivateKey::from_components(
+        BigUint::from_bytes_be(n),
+        BigUint::from_bytes_be(e),
+        BigUint::from_bytes_be(d),
+        Vec::new(),
+    )
+    .map_err(|_| bad_key("an RSA JWK whose 'd' does not fit its 'n' and 'e'"))?;
+    let pkcs1 = key.to_pkcs1_der().map_err(|_| bad_key("an RSA JWK"))?;
+    pkcs1_private(pkcs1.as_bytes())
+}
+
 /// A JWK Set: the keys a token is chosen against by its `kid`.
 #[derive(Debug)]
 pub struct JwkSet {
     /// The usable signing keys, in the set's order.
     pub(super) keys: Vec<Key>,
+    /// Entries of the set that could not be loaded (a weak RSA key, bad members), by `kid`: a
+    /// token that names one is told why, instead of only that no key matched.
+    refused: Vec<(Option<String>, Error)>,
     /// How many entries the set has in all, counted before any filtering.
     total: usize,
+    /// `--allow-weak-secret`: `oct` keys shorter than their algorithm's hash are candidates.
+    pub(super) allow_weak: bool,
 }
 
 impl JwkSet {
-    /// Parse a JWK Set. Entries whose `use` is not `sig`, and keys of kinds jwtctl does not
-    /// support, are no candidates (they are skipped); a set with no usable key is an error.
+    /// Parse a JWK Set. Entries whose `use` is not `sig`, and keys that cannot be loaded, are no
+    /// candidates (they are skipped); a set with no usable key is an error that says why.
     pub fn parse(material: &Secret) -> Result<JwkSet> {
         let value: Value = serde_json::from_slice(material.expose())
             .map_err(|_| Error::key("the JWK Set is not valid JSON"))?;
         let Some(Value::Array(entries)) = value.get("keys") else {
             return Err(Error::key("the JWK Set has no \"keys\" array"));
         };
-        let keys: Vec<Key> = entries
+        let (mut keys, mut refused) = (Vec::new(), Vec::new());
+        let signing = entries
             .iter()
             .filter_map(Value::as_object)
-            .filter(|jwk| jwk_str(jwk, "use").is_none_or(|u| u == "sig"))
-            .filter_map(|jwk| jwk_key(jwk).ok())
-            .collect();
+            .filter(|jwk| jwk_str(jwk, "use").is_none_or(|u| u == "sig"));
+        for jwk in signing {
+            match jwk_key(jwk) {
+                Ok(key) => keys.push(key),
+                Err(e) => refused.push((jwk_str(jwk, "kid").map(str::to_owned), e)),
+            }
+        }
         if keys.is_empty() {
-            return Err(Error::key(
-                "the JWK Set has no usable signing key (RSA, EC P-256/P-384, Ed25519 or oct)",
-            ));
+            let why = refused.first().map_or(String::new(), |(_, e)| {
+                format!(" (the first refused: {})", e.message())
+            });
+            return Err(Error::key(format!(
+                "the JWK Set has no usable signing key (RSA, EC P-256/P-384, Ed25519 or oct){why}"
+            )));
         }
         Ok(JwkSet {
             keys,
+            refused,
             total: entries.len(),
+            allow_weak: false,
         })
     }
 
     /// The key for a token signed with `alg` carrying `kid`: the one with that exact `kid`; a
-    /// token without `kid` may use the set's only key. A key whose `alg` differs is no candidate.
+    /// token without `kid` may use the set's only key. A key whose `alg` differs, or an `oct` key
+    /// too short for `alg`, is no candidate.
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
         let no_match = |why: String| Error::rejected(Reason::NoMatchingKey, why);
-        let fits = |key: &&Key| key.kind.serves(alg) && key.jwk_alg.is_none_or(|a| a == alg);
+        let fits = |key: &&Key| key.fits(alg, self.allow_weak);
         match kid {
             Some(kid) => self
                 .keys
@@ -179,7 +237,15 @@ impl JwkSet {
                 .find(fits)
                 .ok_or_else(|| {
                     let shown: String = kid.chars().take(40).flat_map(char::escape_debug).collect();
-                    no_match(format!("no {alg:?} key in the JWK Set has kid '{shown}'"))
+                    match self.refused.iter().find(|(k, _)| k.as_deref() == Some(kid)) {
+                        Some((_, e)) => no_match(format!(
+                            "the JWK Set's key '{shown}' cannot be used: {}",
+                            e.message()
+                        )),
+                        None => {
+                            no_match(format!("no {alg:?} key in the JWK Set has kid '{shown}'"))
+                        }
+                    }
                 }),
             None if self.total == 1 => {
                 self.keys.iter().find(fits).ok_or_else(|| {

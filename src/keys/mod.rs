@@ -1,5 +1,7 @@
-//! Load and classify key material (HMAC secret, PEM, JWK, JWK Set); secrets are redacted in Debug.
+//! Load and classify key material (PEM, DER, certificates, JWK, JWK Set, or else an HMAC secret);
+//! secrets are redacted in Debug.
 
+mod der;
 mod jwk;
 mod pem;
 mod source;
@@ -140,6 +142,14 @@ impl Key {
         }
     }
 
+    /// Whether this key may check (or sign) a token of `alg`: it serves `alg`, its JWK `alg` (if
+    /// any) is `alg`, and an HMAC secret is long enough for `alg` unless `allow_weak`.
+    pub fn fits(&self, alg: Algorithm, allow_weak: bool) -> bool {
+        self.kind.serves(alg)
+            && self.jwk_alg.is_none_or(|a| a == alg)
+            && (allow_weak || self.check_strength(alg, false).is_ok())
+    }
+
     /// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output. Returns whether a
     /// weak secret was let through by `allow_weak`, so the caller can record that.
     pub fn check_strength(&self, alg: Algorithm, allow_weak: bool) -> Result<bool> {
@@ -173,21 +183,37 @@ fn served(kind: KeyKind) -> &'static str {
     }
 }
 
-/// Classify key material: PEM, JWK, or else an HMAC secret (less one trailing newline).
+/// The UTF-8 byte-order mark some editors put at the start of a text file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Classify key material: PEM, JSON (a JWK), DER, OpenSSH and other key text, or else an HMAC
+/// secret (less one trailing newline).
+///
+/// Invariant: anything that is key material in a known format is used as that key or refused,
+/// never taken for an HMAC secret. Otherwise a token MACed with the bytes of a *public* key file
+/// (which anyone may read) would verify (RFC 8725 §2.1/§3.1, key confusion). Detection looks
+/// past a byte-order mark and leading whitespace, as the formats' own readers do.
 pub fn classify(material: &Secret) -> Result<Key> {
     let bytes = material.expose();
-    if contains(bytes, b"-----BEGIN ") {
-        return pem::from_pem(bytes);
+    let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let lead = text.trim_ascii_start();
+    if contains(text, b"-----BEGIN ") {
+        return pem::from_pem(text);
     }
-    let trimmed = bytes.trim_ascii_start();
-    if trimmed.first() == Some(&b'{') {
-        let value: Value = serde_json::from_slice(bytes).map_err(|_| {
-            Error::key("the key file starts with '{' but is not valid JSON (a JWK)")
+    if let Some(first) = lead.first().filter(|b| matches!(b, b'{' | b'[')) {
+        let value: Value = serde_json::from_slice(text).map_err(|_| {
+            Error::key("the key is JSON-like but not valid JSON; a JWK must be one JSON object")
         })?;
         return match value {
-            Value::Object(jwk) => from_jwk(&jwk),
-            _ => Err(Error::key("the key file is JSON but not a JWK object")),
+            Value::Object(jwk) if *first == b'{' => from_jwk(&jwk),
+            _ => Err(Error::key("the key is JSON but not a JWK object")),
         };
+    }
+    if let Some(refusal) = other_key_text(lead) {
+        return Err(refusal);
+    }
+    if let Some(kind) = der::sniff(bytes) {
+        return der::from_der(bytes, kind);
     }
     let secret = bytes
         .strip_suffix(b"\r\n")
@@ -199,6 +225,31 @@ pub fn classify(material: &Secret) -> Result<Key> {
         ));
     }
     Ok(Key::secret(secret))
+}
+
+/// Key text in formats jwtctl does not read (OpenSSH and RFC 4716 public keys, PuTTY keys): the
+/// refusal that names the conversion, or `None` for anything else.
+fn other_key_text(lead: &[u8]) -> Option<Error> {
+    const SSH_TYPES: [&[u8]; 4] = [b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-"];
+    let first_line = lead.split(|&b| b == b'\n').next().unwrap_or(lead);
+    // authorized_keys lines may carry options before the key type.
+    let ssh_public = first_line
+        .split(|b| b.is_ascii_whitespace())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| SSH_TYPES.iter().any(|t| w[0].starts_with(t)) && w[1].starts_with(b"AAAA"));
+    if ssh_public || lead.starts_with(b"---- BEGIN SSH2 PUBLIC KEY") {
+        return Some(Error::key(
+            "the key file is an SSH public key; convert it to PEM with \
+             'ssh-keygen -e -m PKCS8 -f KEY.pub > key.pem'",
+        ));
+    }
+    if lead.starts_with(b"PuTTY-User-Key-File") {
+        return Some(Error::key(
+            "the key file is a PuTTY key; export it as OpenSSH or PEM with puttygen first",
+        ));
+    }
+    None
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -271,16 +322,47 @@ impl Keyring {
     }
 
     /// Refuse weak HMAC secrets for the algorithms they would serve; `Ok(true)` when
-    /// `allow_weak` let one through.
-    pub fn check_strength(&self, algs: &[Algorithm], allow_weak: bool) -> Result<bool> {
-        let mut weak = false;
-        for key in self.keys().iter().filter(|k| k.kind == KeyKind::Hmac) {
-            for alg in algs.iter().filter(|a| key.kind.serves(**a)) {
-                weak |= key.check_strength(*alg, allow_weak)?;
+    /// `allow_weak` let one through. In a JWK Set each `oct` key is judged against its own
+    /// algorithms: one too short for an algorithm is no candidate for it (see [`Key::fits`]),
+    /// and only a set with no strong enough key at all is refused.
+    pub fn check_strength(&mut self, algs: &[Algorithm], allow_weak: bool) -> Result<bool> {
+        let weak = hmac_pairs(self.keys(), algs).any(|(key, alg)| !key.fits(alg, false));
+        match self {
+            Keyring::One(key) => {
+                for alg in algs.iter().filter(|a| key.kind.serves(**a)) {
+                    key.check_strength(*alg, allow_weak)?;
+                }
+            }
+            Keyring::Set(set) => {
+                set.allow_weak = allow_weak;
+                let usable = set
+                    .keys
+                    .iter()
+                    .any(|k| algs.iter().any(|a| k.fits(*a, allow_weak)));
+                if !usable {
+                    let (key, alg) = hmac_pairs(&set.keys, algs).next().ok_or_else(|| {
+                        Error::key("no key in the JWK Set serves the algorithms accepted")
+                    })?;
+                    key.check_strength(alg, false)?;
+                }
             }
         }
-        Ok(weak)
+        Ok(weak && allow_weak)
     }
+}
+
+/// Each HMAC key with each accepted algorithm it could serve, strong enough or not.
+fn hmac_pairs<'a>(
+    keys: &'a [Key],
+    algs: &'a [Algorithm],
+) -> impl Iterator<Item = (&'a Key, Algorithm)> + 'a {
+    keys.iter()
+        .filter(|k| k.kind == KeyKind::Hmac)
+        .flat_map(move |key| {
+            algs.iter()
+                .filter(move |a| key.fits(**a, true))
+                .map(move |a| (key, *a))
+        })
 }
 
 impl crate::token::KeySource for Keyring {
