@@ -61,8 +61,10 @@ pub fn execute(cli: &Cli) -> Exit {
         rotate: log.log_rotate,
         peer: log.peer,
     };
-    let outcome =
-        Audit::open(&config).and_then(|audit| run(cli, &audit, chrono::Utc::now().timestamp()));
+    let outcome = Audit::open(&config).and_then(|audit| {
+        audit.warn_if_exposed(cli.command.op())?;
+        run(cli, &audit, chrono::Utc::now().timestamp())
+    });
     match outcome {
         Ok(Done::Print(out)) => print(&out, Exit::Success),
         Ok(Done::Streamed(exit)) => exit,

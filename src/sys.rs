@@ -87,6 +87,22 @@ pub fn user() -> (u32, Option<String>) {
     (uid, name)
 }
 
+/// Write one line to stderr, ignoring failure: an unwritable or closed stderr must never change
+/// the exit code or abort the process (`eprintln!` panics when the write fails).
+pub fn eprint_line(line: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err
+        .write_all(line.as_bytes())
+        .and_then(|()| err.write_all(b"\n"));
+}
+
+/// The effective user id: whose files this process may write.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// The host name, or `None` when the OS will not say.
 pub fn host() -> Option<String> {
     let mut buf = [0u8; 256];

@@ -370,3 +370,165 @@ fn rotation_writes_to_dated_files() {
     }
     assert!(!env.path("security.log").exists());
 }
+
+/// A racer that, for `secs` seconds, keeps replacing `security.log` in `dir` with a symbolic link
+/// to `victim`, a hard link to the real log `real.log`, and a fresh regular file, each by an
+/// atomic rename: the swap the security issue measured, plus a plain replacement.
+fn spawn_racer(dir: &Path, secs: f64) -> std::process::Child {
+    let script = format!(
+        r#"
+import os, time
+os.chdir({dir:?})
+end = time.time() + {secs}
+i = 0
+while time.time() < end:
+    i += 1
+    kind = i % 3
+    tmp = "race.tmp"
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    if kind == 0:
+        os.symlink("victim", tmp)
+    elif kind == 1:
+        os.link("real.log", tmp)
+    else:
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+    os.rename(tmp, "security.log")
+"#,
+        dir = dir.to_str().unwrap()
+    );
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .expect("python3 runs the racing process")
+}
+
+#[test]
+fn a_racing_link_swap_never_redirects_a_record() {
+    let env = Env::new();
+    let victim = env.path("victim");
+    std::fs::write(&victim, "VICTIM\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(env.path("real.log"), "").unwrap();
+    std::fs::set_permissions(env.path("real.log"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut racer = spawn_racer(env.dir.path(), 3.0);
+    let started = std::time::Instant::now();
+    let (mut written, mut refused) = (0, 0);
+    while started.elapsed() < std::time::Duration::from_millis(2500) {
+        let out = env.verify(&[], "not-a-token");
+        match out.status.code() {
+            Some(1) => written += 1,
+            Some(3) => refused += 1,
+            other => panic!("exit {other:?}: {}", stderr(&out)),
+        }
+    }
+    racer.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "VICTIM\n",
+        "a record was redirected through a link ({written} written, {refused} refused)"
+    );
+    assert!(
+        written > 0 && refused > 0,
+        "{written} written, {refused} refused"
+    );
+}
+
+#[test]
+fn a_hard_linked_log_is_refused() {
+    let env = Env::new();
+    std::fs::write(env.path("elsewhere"), "").unwrap();
+    std::fs::hard_link(env.path("elsewhere"), env.path("security.log")).unwrap();
+    assert_log_failure(&env.verify(&[], "x.y.z"), "hard links");
+    assert_eq!(std::fs::read_to_string(env.path("elsewhere")).unwrap(), "");
+}
+
+#[test]
+fn a_directory_others_can_write_needs_the_sticky_bit() {
+    let env = Env::new();
+    let dir = env.path("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let log = dir.join("security.log");
+    let run = || {
+        env.jwtctl()
+            .arg("--log-file")
+            .arg(&log)
+            .args(["verify", "x.y.z"])
+            .output()
+            .unwrap()
+    };
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_log_failure(&run(), "sticky");
+    assert!(!log.exists(), "nothing was created in the unsafe directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_eq!(
+        run().status.code(),
+        Some(1),
+        "a sticky directory like /tmp is fine"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(run().status.code(), Some(1));
+}
+
+#[test]
+fn a_log_others_can_read_is_warned_about_and_recorded() {
+    let env = Env::new();
+    std::fs::write(env.path("security.log"), "").unwrap();
+    std::fs::set_permissions(
+        env.path("security.log"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = env.run(&["--log-level", "warn", "issue"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: security log") && err.contains("chmod 600"),
+        "{err}"
+    );
+    let records = env.log();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["event"] == "log_file_exposed" && r["level"] == "WARN"),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn a_log_ending_in_a_partial_line_gets_the_next_record_on_a_line_of_its_own() {
+    let env = Env::new();
+    std::fs::write(env.path("security.log"), "{\"torn\":").unwrap();
+    std::fs::set_permissions(
+        env.path("security.log"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    assert_eq!(env.verify(&[], "x.y.z").status.code(), Some(1));
+    let text = env.log_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "{\"torn\":");
+    let record: Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(record["reason"], "malformed");
+}
+
+#[test]
+fn a_log_owned_by_another_user_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root to give the log to another user");
+        return;
+    }
+    let env = Env::new();
+    std::fs::write(env.path("security.log"), "").unwrap();
+    let status = Command::new("chown")
+        .args(["nobody"])
+        .arg(env.path("security.log"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_log_failure(&env.verify(&[], "x.y.z"), "another user");
+}

@@ -1,63 +1,87 @@
-//! The log file: opened safely (regular file, 0600, no links), written one record per `write(2)`.
+//! The log file: opened without following links and checked (a regular file with one link, owned
+//! by us or root, in a directory others cannot write), then written through that descriptor only,
+//! one record per `write(2)`. Rotation opens each new file the same way.
+//!
+//! Invariant: a record is only ever written through a descriptor that was opened `O_NOFOLLOW` and
+//! checked with `fstat`. Nothing opens the log by name after the checks, so a user who can write
+//! the log's directory cannot swap in a link between check and write and redirect root's records
+//! to a file of their choosing.
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use chrono::{DateTime, Utc};
 
 use super::LogConfig;
 use crate::cli::LogRotate;
 use crate::error::{Error, Result};
 use crate::keys::io_words;
 
-/// Where records go: the appender, our own handle on the same file (for fsync and clean-up),
-/// and the first error met while writing.
-pub(super) struct Sink {
-    writer: Mutex<RollingFileAppender>,
+/// The file records go to now, and the rotation suffix it was opened for.
+struct Current {
+    suffix: String,
+    path: PathBuf,
     file: File,
+    /// The file ended in a partial line when it was opened: the next record starts a new line.
+    needs_newline: bool,
+}
+
+/// Where records go: the checked file (replaced when rotation moves on), and the first error
+/// met while writing.
+pub(super) struct Sink {
+    dir: PathBuf,
+    name: OsString,
+    rotate: LogRotate,
     sync: bool,
+    current: Mutex<Current>,
     failed: Mutex<Option<io::ErrorKind>>,
 }
 
 impl Sink {
-    pub(super) fn write_line(&self, line: &str) {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = match writer.write(line.as_bytes()) {
-            Ok(n) if n == line.len() => {
+    /// Write one record (a whole line) stamped `at`: to the file rotation names for `at`, opened
+    /// and checked when it differs from the current one.
+    pub(super) fn write_line(&self, line: &str, at: DateTime<Utc>) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let suffix = suffix(self.rotate, at);
+        if suffix != current.suffix {
+            match open_checked(&self.file_path(&suffix)) {
+                Ok(next) => *current = next.with_suffix(suffix),
+                Err(_) => return self.fail(io::ErrorKind::PermissionDenied),
+            }
+        }
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        if current.needs_newline {
+            bytes.push(b'\n');
+        }
+        bytes.extend_from_slice(line.as_bytes());
+        let result = match (&current.file).write(&bytes) {
+            Ok(n) if n == bytes.len() => {
+                current.needs_newline = false;
                 if self.sync {
-                    self.file.sync_data()
+                    current.file.sync_data()
                 } else {
                     Ok(())
                 }
             }
             Ok(n) => {
-                self.remove_fragment(&line.as_bytes()[..n]);
-                Err(io::Error::from(io::ErrorKind::WriteZero))
+                remove_fragment(&current.file, &bytes[..n]);
+                // A short append is what a full disk gives.
+                Err(io::Error::from(io::ErrorKind::StorageFull))
             }
             Err(e) => Err(e),
         };
         if let Err(e) = result {
-            let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-            failed.get_or_insert(e.kind());
+            self.fail(e.kind());
         }
     }
 
-    /// After a short write (a full disk), take our torn fragment off the end of the file if it is
-    /// still the last thing there, so the next record does not continue a broken line.
-    fn remove_fragment(&self, fragment: &[u8]) {
-        let Ok(meta) = self.file.metadata() else {
-            return;
-        };
-        let Some(start) = meta.len().checked_sub(fragment.len() as u64) else {
-            return;
-        };
-        let mut tail = vec![0u8; fragment.len()];
-        if self.file.read_exact_at(&mut tail, start).is_ok() && tail == fragment {
-            let _ = self.file.set_len(start);
-        }
+    fn fail(&self, kind: io::ErrorKind) {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed.get_or_insert(kind);
     }
 
     pub(super) fn take_failure(&self) -> Option<io::ErrorKind> {
@@ -66,16 +90,43 @@ impl Sink {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
     }
+
+    /// The path of the file records go to now.
+    pub(super) fn path(&self) -> PathBuf {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.path.clone()
+    }
+
+    fn file_path(&self, suffix: &str) -> PathBuf {
+        let mut name = self.name.clone();
+        name.push(suffix);
+        self.dir.join(name)
+    }
 }
 
-/// Open the log `config` names: refuse anything but a regular file, create it 0600, hand it to
-/// tracing-appender, and check the appender opened that same file. Returns the sink and the path
-/// of the file records go to now.
-pub(super) fn open(config: &LogConfig) -> Result<(Arc<Sink>, PathBuf)> {
+/// After a short write (a full disk), take our torn fragment off the end of the file if it is
+/// still the last thing there, so the next record does not continue a broken line.
+fn remove_fragment(file: &File, fragment: &[u8]) {
+    let Ok(meta) = file.metadata() else {
+        return;
+    };
+    let Some(start) = meta.len().checked_sub(fragment.len() as u64) else {
+        return;
+    };
+    let mut tail = vec![0u8; fragment.len()];
+    if file.read_exact_at(&mut tail, start).is_ok() && tail == fragment {
+        let _ = file.set_len(start);
+    }
+}
+
+/// Open the log `config` names, as of `now`: its directory must not be writable by others, the
+/// file must pass [`open_checked`]. Returns the sink and whether the file's mode lets other
+/// users read or write it (a warning, not a refusal).
+pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(Sink, Option<u32>)> {
     let path = &config.path;
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+    let Some(name) = path.file_name() else {
         return Err(Error::log(format!(
-            "the log path {} does not name a file",
+            "the log path {} does not name a file; give a file path with --log-file",
             path.display()
         )));
     };
@@ -83,109 +134,147 @@ pub(super) fn open(config: &LogConfig) -> Result<(Arc<Sink>, PathBuf)> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let (rotation, current) = rotation(config.rotate, name);
-    let current = dir.join(current);
-    let file = open_regular(&current)?;
-    let writer = RollingFileAppender::builder()
-        .rotation(rotation)
-        .filename_prefix(name)
-        .build(&dir)
-        .map_err(|_| Error::log(format!("cannot open the security log {}", path.display())))?;
-    // The appender opened the file by name: make sure it is still the file we checked.
-    if !same_file(&current, &file) {
-        return Err(Error::log(format!(
-            "the security log {} changed while it was opened; refusing it",
-            current.display()
-        )));
-    }
+    check_dir(&dir, path)?;
+    let suffix = suffix(config.rotate, now);
+    let mut file_name = name.to_os_string();
+    file_name.push(&suffix);
+    let current = open_checked(&dir.join(file_name))?.with_suffix(suffix);
+    let mode = current
+        .file
+        .metadata()
+        .map(|m| m.mode() & 0o777)
+        .unwrap_or(0);
     let sink = Sink {
-        writer: Mutex::new(writer),
-        file,
+        dir,
+        name: name.to_os_string(),
+        rotate: config.rotate,
         sync: config.sync,
+        current: Mutex::new(current),
         failed: Mutex::new(None),
     };
-    Ok((Arc::new(sink), current))
+    Ok((sink, (mode & 0o077 != 0).then_some(mode)))
 }
 
-/// tracing-appender's rotation, and the file name it writes to now (UTC, as the appender does).
-fn rotation(rotate: LogRotate, name: &str) -> (Rotation, String) {
-    let now = chrono::Utc::now();
+/// The rotation suffix for `at`: the file name tracing-appender would give (UTC).
+fn suffix(rotate: LogRotate, at: DateTime<Utc>) -> String {
     match rotate {
-        LogRotate::Never => (Rotation::NEVER, name.to_string()),
-        LogRotate::Hourly => (
-            Rotation::HOURLY,
-            format!("{name}.{}", now.format("%Y-%m-%d-%H")),
-        ),
-        LogRotate::Daily => (
-            Rotation::DAILY,
-            format!("{name}.{}", now.format("%Y-%m-%d")),
-        ),
+        LogRotate::Never => String::new(),
+        LogRotate::Hourly => format!(".{}", at.format("%Y-%m-%d-%H")),
+        LogRotate::Daily => format!(".{}", at.format("%Y-%m-%d")),
     }
 }
 
-/// Refuse anything at `path` but a regular file; create it mode 0600 when missing; return a
-/// handle on it.
-fn open_regular(path: &Path) -> Result<File> {
-    let shown = path.display();
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
+/// Refuse a log directory that other users can write without the sticky bit (as sshd's
+/// StrictModes and logrotate do): whoever can write it can replace the log between runs.
+fn check_dir(dir: &Path, log: &Path) -> Result<()> {
+    let meta = match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => meta,
+        Ok(_) | Err(_) => {
             return Err(Error::log(format!(
-                "the security log {shown} is a symbolic link; refusing to follow it"
+                "the directory of the security log {} does not exist; create it first, or \
+                 choose another path with --log-file / JWTCTL_LOG_FILE",
+                log.display()
             )));
         }
-        Ok(meta) if !meta.is_file() => {
-            let kind = meta.file_type();
-            let what = if kind.is_dir() {
-                "a directory"
-            } else if kind.is_char_device() || kind.is_block_device() {
-                "a device"
-            } else {
-                "not a regular file"
-            };
-            return Err(Error::log(format!(
-                "the security log {shown} is {what}; give a file path"
-            )));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                return Err(Error::log(format!(
-                    "the directory of the security log {shown} does not exist; create it first"
-                )));
-            }
-        }
-        Err(e) => {
-            return Err(Error::log(format!(
-                "cannot open the security log {shown}: {}",
-                io_words(&e)
-            )));
-        }
+    };
+    let mode = meta.permissions().mode();
+    let sticky = mode & 0o1000 != 0;
+    let group_writable = mode & 0o020 != 0 && meta.gid() != 0;
+    if !sticky && (mode & 0o002 != 0 || group_writable) {
+        return Err(Error::log(format!(
+            "the directory of the security log {} can be written by other users (mode {:04o}) \
+             and has no sticky bit, so they could replace the log; run chmod go-w {} or choose \
+             another path with --log-file / JWTCTL_LOG_FILE",
+            log.display(),
+            mode & 0o7777,
+            dir.display()
+        )));
     }
-    fs::OpenOptions::new()
+    Ok(())
+}
+
+impl Current {
+    fn with_suffix(mut self, suffix: String) -> Current {
+        self.suffix = suffix;
+        self
+    }
+}
+
+/// Open (creating mode 0600 if missing) the log file at `path` without following a link, then
+/// check the descriptor itself: a regular file, one link, owned by the running user or root.
+fn open_checked(path: &Path) -> Result<Current> {
+    let shown = path.display();
+    let file = fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        // O_NONBLOCK: a FIFO swapped in at the path must not block the open.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| {
-            Error::log(format!(
-                "cannot open the security log {shown}: {}",
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => Error::log(format!(
+                "the security log {shown} is a symbolic link; refusing to follow it"
+            )),
+            Some(libc::ENXIO) => Error::log(format!(
+                "the security log {shown} is not a regular file; give a file path"
+            )),
+            _ if e.kind() == io::ErrorKind::NotFound => Error::log(format!(
+                "the directory of the security log {shown} does not exist; create it first, or \
+                 choose another path with --log-file / JWTCTL_LOG_FILE"
+            )),
+            _ => Error::log(format!(
+                "cannot open the security log {shown}: {}; choose another path with \
+                 --log-file / JWTCTL_LOG_FILE",
                 io_words(&e)
-            ))
-        })
+            )),
+        })?;
+    let meta = file.metadata().map_err(|e| {
+        Error::log(format!(
+            "cannot check the security log {shown}: {}",
+            io_words(&e)
+        ))
+    })?;
+    if !meta.is_file() {
+        let kind = meta.file_type();
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(Error::log(format!(
+            "the security log {shown} is {what}; give a file path"
+        )));
+    }
+    if meta.nlink() != 1 {
+        return Err(Error::log(format!(
+            "the security log {shown} has {} hard links; a log must have exactly one, so \
+             nobody can make another name write into it",
+            meta.nlink()
+        )));
+    }
+    let euid = crate::sys::effective_uid();
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(Error::log(format!(
+            "the security log {shown} belongs to another user (uid {}); refusing to write to it",
+            meta.uid()
+        )));
+    }
+    let needs_newline = ends_mid_line(&file, meta.len());
+    Ok(Current {
+        suffix: String::new(),
+        path: path.to_path_buf(),
+        file,
+        needs_newline,
+    })
 }
 
-/// True when `path` (not followed) is the very file `file` has open.
-fn same_file(path: &Path, file: &File) -> bool {
-    match (fs::symlink_metadata(path), file.metadata()) {
-        (Ok(a), Ok(b)) => a.is_file() && a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
+/// True when a non-empty file's last byte is not a newline (a record torn by a crash elsewhere).
+fn ends_mid_line(file: &File, len: u64) -> bool {
+    let mut last = [0u8; 1];
+    len > 0 && file.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n'
 }
 
 #[cfg(test)]
@@ -194,10 +283,9 @@ mod tests {
 
     #[test]
     fn rotated_names_follow_tracing_appender() {
-        let (_, daily) = rotation(LogRotate::Daily, "security.log");
-        assert_eq!(daily.len(), "security.log.2026-11-26".len());
-        let (_, hourly) = rotation(LogRotate::Hourly, "security.log");
-        assert_eq!(hourly.len(), "security.log.2026-11-26-09".len());
-        assert_eq!(rotation(LogRotate::Never, "security.log").1, "security.log");
+        let at = DateTime::from_timestamp(1_795_683_600, 0).unwrap(); // 2026-11-26T09:00:00Z
+        assert_eq!(suffix(LogRotate::Daily, at), ".2026-11-26");
+        assert_eq!(suffix(LogRotate::Hourly, at), ".2026-11-26-09");
+        assert_eq!(suffix(LogRotate::Never, at), "");
     }
 }

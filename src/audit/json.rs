@@ -30,7 +30,7 @@ impl Subscriber for AuditSubscriber {
     }
 
     fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        *meta.level() <= self.max_level
+        meta.target() == super::TARGET && *meta.level() <= self.max_level
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -47,7 +47,11 @@ impl Subscriber for AuditSubscriber {
 
     fn event(&self, event: &Event<'_>) {
         let mut line = String::with_capacity(512);
-        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        if !self.enabled(event.metadata()) {
+            return;
+        }
+        let now = chrono::Utc::now();
+        let timestamp = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         line.push_str("{\"timestamp\":\"");
         line.push_str(&timestamp);
         line.push_str("\",\"level\":\"");
@@ -55,7 +59,8 @@ impl Subscriber for AuditSubscriber {
         line.push('"');
         event.record(&mut JsonFields(&mut line));
         line.push_str("}\n");
-        self.sink.write_line(&line);
+        // Rotation names the file from the same clock reading as the record's timestamp.
+        self.sink.write_line(&line, now);
     }
 
     fn enter(&self, _span: &span::Id) {}

@@ -1,9 +1,14 @@
 //! The security log: opening it safely, the record's fields, and fail-closed writes.
 //!
 //! Each operation emits one `tracing` event; [`AuditSubscriber`] turns it into one JSON line and
-//! writes it with a single `write(2)` through a `tracing-appender` file writer. A failed or short
-//! write is kept and reported by [`Audit::emit`], so a caller prints its result only after its
-//! record is safely written.
+//! writes it with a single `write(2)` through the checked file descriptor (see `file`). A failed
+//! or short write is kept and reported by [`Audit::emit`], so a caller prints its result only
+//! after its record is safely written.
+//!
+//! Invariant: the audit path cannot fail open. [`Audit::emit`] dispatches its event to the audit
+//! subscriber explicitly, on whichever thread calls it (not through a thread-local default that
+//! another thread would not see), and the subscriber takes only jwtctl's own audit events: events
+//! of dependencies (an HTTP or database client using `tracing`) never enter the log.
 
 mod file;
 mod json;
@@ -11,7 +16,7 @@ mod json;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
@@ -133,6 +138,9 @@ impl Origin {
     }
 }
 
+/// The target of every audit event; the subscriber takes no other.
+pub(crate) const TARGET: &str = "jwtctl::audit";
+
 /// The open security log.
 pub struct Audit {
     sink: Arc<Sink>,
@@ -141,7 +149,12 @@ pub struct Audit {
     peer: Option<String>,
     durable: bool,
     origin: std::sync::OnceLock<Origin>,
-    _dispatch: tracing::subscriber::DefaultGuard,
+    dispatch: tracing::Dispatch,
+    /// Held from an event to the check of its write, so concurrent emitters never read each
+    /// other's failures.
+    emitting: Mutex<()>,
+    /// The log file's mode when others may read or write it.
+    exposed: Option<u32>,
 }
 
 impl fmt::Debug for Audit {
@@ -163,22 +176,43 @@ impl Audit {
     /// Open (creating if needed) the security log and route audit events to it. Fails with exit
     /// 3 when the log cannot be opened, before any operation runs.
     pub fn open(config: &LogConfig) -> Result<Audit> {
-        let (sink, path) = file::open(config)?;
+        let (sink, exposed) = file::open(config, chrono::Utc::now())?;
+        let sink = Arc::new(sink);
         let max_level = level_filter(config.level);
         let subscriber = AuditSubscriber {
             sink: Arc::clone(&sink),
             max_level,
         };
-        let dispatch = tracing::subscriber::set_default(subscriber);
         Ok(Audit {
+            path: sink.path(),
             sink,
-            path,
             max_level,
             peer: config.peer.clone(),
             durable: config.sync,
             origin: std::sync::OnceLock::new(),
-            _dispatch: dispatch,
+            dispatch: tracing::Dispatch::new(subscriber),
+            emitting: Mutex::new(()),
+            exposed,
         })
+    }
+
+    /// The path of the log file records go to now.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Warn, on stderr and with a WARN record `log_file_exposed`, when other users may read or
+    /// write the log file: never silently accepted, but not refused (one chmod fixes it).
+    pub fn warn_if_exposed(&self, op: &'static str) -> Result<()> {
+        let Some(mode) = self.exposed else {
+            return Ok(());
+        };
+        crate::sys::eprint_line(&format!(
+            "jwtctl: warning: security log {p} can be read or changed by other users (mode \
+             {mode:04o}); run chmod 600 {p}",
+            p = self.path.display()
+        ));
+        self.warning(op, "log_file_exposed")
     }
 
     /// Whether records must survive power loss (`--log-sync`); the ledger follows it too.
@@ -203,7 +237,7 @@ impl Audit {
         macro_rules! event_at {
             ($lvl:expr) => {
                 tracing::event!(
-                    target: "jwtctl::audit",
+                    target: TARGET,
                     $lvl,
                     op = r.op,
                     event = r.event,
@@ -231,12 +265,13 @@ impl Audit {
                 )
             };
         }
-        match level {
+        let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        tracing::dispatcher::with_default(&self.dispatch, || match level {
             Level::ERROR => event_at!(Level::ERROR),
             Level::WARN => event_at!(Level::WARN),
             Level::INFO => event_at!(Level::INFO),
             _ => event_at!(Level::DEBUG),
-        }
+        });
         match self.sink.take_failure() {
             None => Ok(()),
             Some(kind) => Err(Error::log(format!(
@@ -274,5 +309,48 @@ impl Audit {
             ..Record::default()
         };
         self.emit(Level::WARN, &r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_in(dir: &std::path::Path) -> Audit {
+        Audit::open(&LogConfig::at(dir.join("security.log"))).unwrap()
+    }
+
+    #[test]
+    fn a_record_emitted_on_another_thread_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = open_in(dir.path());
+        std::thread::scope(|s| {
+            s.spawn(|| audit.failure(Record::new("verify"), Reason::Malformed))
+                .join()
+                .unwrap()
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(dir.path().join("security.log")).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("\"reason\":\"malformed\""), "{text}");
+    }
+
+    #[test]
+    fn events_of_other_crates_never_enter_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = open_in(dir.path());
+        // As if an HTTP or database client logged while jwtctl's dispatcher was in force, and
+        // outside it.
+        tracing::dispatcher::with_default(&audit.dispatch, || {
+            tracing::error!(target: "hyper::client", "connection reset");
+            tracing::error!("no target given");
+        });
+        tracing::error!(target: "postgres", "outside the audit dispatcher");
+        audit
+            .failure(Record::new("verify"), Reason::Malformed)
+            .unwrap();
+        let text = std::fs::read_to_string(dir.path().join("security.log")).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains("connection reset") && !text.contains("no target"));
     }
 }

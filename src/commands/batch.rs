@@ -110,7 +110,7 @@ fn write_result(out: &mut impl Write, line: u64, result: &Result<Verified>) -> i
 
 /// Read one line (without its `\n`) into `buf`, keeping at most `limit` bytes so memory stays
 /// flat however long the line. `None` at the end of input; `Some(true)` when the line was cut.
-fn read_line_bounded(
+pub fn read_line_bounded(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
