@@ -70,7 +70,7 @@ pub fn execute(cli: &Cli) -> Exit {
         Ok(Done::Streamed(exit)) => exit,
         Err(e) => {
             if e.on_stderr() {
-                eprintln!("jwtctl: {e}");
+                sys::eprint_line(&format!("jwtctl: {e}"));
             }
             match e.answer() {
                 Some(answer) => print(answer, e.exit_status()),
@@ -88,7 +88,7 @@ fn print(text: &str, status: Exit) -> Exit {
         .and_then(|()| stdout.flush())
         .is_err()
     {
-        eprintln!("jwtctl: cannot write to stdout");
+        sys::eprint_line("jwtctl: cannot write to stdout");
         return Exit::Config;
     }
     status
@@ -115,7 +115,8 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     let rendered = err.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("jwtctl: {first}; see 'jwtctl --help'");
+    let shown = redact_values(first, err.kind() == ErrorKind::UnknownArgument);
+    sys::eprint_line(&format!("jwtctl: {shown}; see 'jwtctl --help'"));
     let op = args
         .iter()
         .skip(1)
@@ -127,6 +128,47 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }
     Exit::Config
+}
+
+/// clap's message with every quoted command-line value that could be a token or a secret
+/// replaced: option names stay (less any `=VALUE`), short plain words stay (a subcommand typo, an
+/// enum value), and with `surplus` (an unexpected argument) every non-option value goes.
+///
+/// Invariant: stderr never carries a token or secret given on the command line by mistake (a
+/// second token, a secret pasted where a flag or name was expected).
+fn redact_values(message: &str, surplus: bool) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('\'');
+    out.push_str(parts.next().unwrap_or_default());
+    let mut quoted = true;
+    for part in parts {
+        out.push('\'');
+        if quoted {
+            out.push_str(&shown_value(part, surplus));
+        } else {
+            out.push_str(part);
+        }
+        quoted = !quoted;
+    }
+    out
+}
+
+fn shown_value(value: &str, surplus: bool) -> String {
+    if value.starts_with('-') {
+        return match value.split_once('=') {
+            Some((name, _)) => format!("{name}=…"),
+            None => value.to_string(),
+        };
+    }
+    let plain = value.len() <= 24
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ' | '<' | '>'));
+    if plain && !surplus {
+        value.to_string()
+    } else {
+        "(value not shown: it may be a token or secret)".to_string()
+    }
 }
 
 /// The log path a refused command line meant: `--log-file`, else `JWTCTL_LOG_FILE`, else default.
@@ -153,6 +195,28 @@ fn log_path_from_args(args: &[OsString]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_values_that_could_be_tokens_are_not_repeated() {
+        let surplus = redact_values("unexpected argument 'eyJ.a.b' found", true);
+        assert_eq!(
+            surplus,
+            "unexpected argument '(value not shown: it may be a token or secret)' found"
+        );
+        assert_eq!(
+            redact_values("unexpected argument '--secret=hunter2' found", true),
+            "unexpected argument '--secret=…' found"
+        );
+        assert_eq!(
+            redact_values("invalid value 'RS257' for '--alg <ALG>'", false),
+            "invalid value 'RS257' for '--alg <ALG>'"
+        );
+        let long = redact_values(
+            "unrecognized subcommand 'c2VjcmV0LXNlY3JldC1zZWNyZXQ'",
+            false,
+        );
+        assert!(!long.contains("c2Vj"), "{long}");
+    }
 
     #[test]
     fn ops_name_every_subcommand() {

@@ -20,7 +20,9 @@ use jwtctl::error::Exit;
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     if !jwtctl::sys::prepare_process() {
-        eprintln!("jwtctl: stdin, stdout or stderr is closed and /dev/null cannot be opened");
+        jwtctl::sys::eprint_line(
+            "jwtctl: stdin, stdout or stderr is closed and /dev/null cannot be opened",
+        );
         return Exit::Config.code();
     }
     // SAFETY: argc and argv are what the C runtime passed to main.

@@ -88,7 +88,8 @@ pub fn user() -> (u32, Option<String>) {
 }
 
 /// Write one line to stderr, ignoring failure: an unwritable or closed stderr must never change
-/// the exit code or abort the process (`eprintln!` panics when the write fails).
+/// the exit code or abort the process (`eprintln!` panics when the write fails, and jwtctl is
+/// built with `panic = "abort"`).
 pub fn eprint_line(line: &str) {
     use std::io::Write;
     let mut err = std::io::stderr().lock();

@@ -642,3 +642,27 @@ fn a_jwk_set_of_oct_keys_of_different_strengths_serves_each_at_its_own() {
         .unwrap();
     common::assert_rejected(&env, &out, "no_matching_key");
 }
+
+#[test]
+fn stderr_never_repeats_a_token_or_a_secret_given_by_mistake() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    let secret = "s3cr3t value/with+chars==";
+    for (args, leaked) in [
+        (vec!["verify", "--secret-env", secret, &token], secret),
+        (
+            vec!["verify", "--secret-env", "hunter2-is-my-password", &token],
+            "hunter2",
+        ),
+        (vec!["verify", &token, &token], token.as_str()),
+        (vec![&token], token.as_str()),
+        (vec!["verify", "--secret=hunter2hunter2", &token], "hunter2"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains(leaked), "{args:?} echoed: {err}");
+        assert!(!env.log_text().contains(leaked), "the log holds it");
+    }
+}

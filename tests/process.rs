@@ -59,3 +59,23 @@ fn closed_standard_fds_are_never_taken_by_the_log() {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
 }
+
+#[test]
+fn an_unwritable_stderr_never_changes_the_exit_code() {
+    let env = Env::new();
+    for (args, code) in [
+        (&["verify", "not-a-token"][..], 1),
+        (&["verify", "--ttl"], 2),
+        (&["inspect", "a.b.c"], 1),
+    ] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+            .args(args)
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .stderr(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}

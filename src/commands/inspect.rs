@@ -11,9 +11,9 @@ use crate::token;
 pub fn run(args: &InspectArgs, _ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let text = read_token(args.token.as_deref(), rec, false)?;
     let decoded = token::decode_unverified(&text, token::DEFAULT_MAX_TOKEN_SIZE)?;
-    eprintln!(
+    crate::sys::eprint_line(
         "jwtctl: warning: nothing was verified (not the signature, not the times, not the \
-         audience); use 'jwtctl verify' to trust this token"
+         audience); use 'jwtctl verify' to trust this token",
     );
     let out = json!({"header": decoded.header, "claims": decoded.claims});
     Ok(Done::Print(format!("{out}\n")))

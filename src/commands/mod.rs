@@ -77,10 +77,10 @@ fn read_key(args: &KeyArgs, ctx: &Ctx, rec: &Record, create: bool) -> Result<Key
         (Some(material), _) => material,
         (None, Source::DefaultFile(path)) if create => {
             if keys::create_default_key(path)? {
-                eprintln!(
+                crate::sys::eprint_line(&format!(
                     "jwtctl: created a new HMAC key in {} (mode 0600); keep it secret",
                     path.display()
-                );
+                ));
                 ctx.audit.warning(rec.op, "key_created")?;
             }
             keys::read_source(&source, env_var)?
@@ -114,11 +114,11 @@ fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<(
     } else {
         ("changed", "go-w")
     };
-    eprintln!(
+    crate::sys::eprint_line(&format!(
         "jwtctl: warning: key file {p} can be {who} by other users (mode {mode:04o}); \
          run chmod {fix} {p}",
         p = path.display()
-    );
+    ));
     ctx.audit.warning(rec.op, "key_file_exposed")
 }
 

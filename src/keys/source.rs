@@ -42,7 +42,12 @@ pub fn resolve_source(
             "--key-file and --secret-env both name a key; give only one",
         )),
         (Some(path), None) => Ok(Source::File(path.to_path_buf())),
-        (None, Some(name)) => Ok(Source::Env(name.to_string())),
+        (None, Some(name)) if is_variable_name(name) => Ok(Source::Env(name.to_string())),
+        (None, Some(_)) => Err(Error::usage(
+            "--secret-env takes the NAME of an environment variable (letters, digits and _, \
+             not starting with a digit), not the secret itself; the value given is not \
+             repeated here: export the secret in a variable and pass its name",
+        )),
         (None, None) => match (env(KEY_FILE_VAR), env(SECRET_VAR)) {
             (Some(_), Some(_)) => Err(Error::usage(format!(
                 "{KEY_FILE_VAR} and {SECRET_VAR} are both set; unset one of them"
@@ -52,6 +57,16 @@ pub fn resolve_source(
             (None, None) => Ok(Source::DefaultFile(PathBuf::from(DEFAULT_KEY_FILE))),
         },
     }
+}
+
+/// Whether `name` can be an environment variable's name as shells write them. Anything else
+/// given to `--secret-env` is most likely the secret itself, and must not be echoed.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Bytes of key material; never printed.
