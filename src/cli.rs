@@ -79,12 +79,18 @@ pub struct LogArgs {
         env = "JWTCTL_LOG_LEVEL",
         value_name = "LEVEL",
         value_enum,
+        ignore_case = true,
         default_value_t = LogLevel::Error
     )]
     pub log_level: LogLevel,
 
     /// fsync the log after each record, so records survive power loss
-    #[arg(long, env = "JWTCTL_LOG_SYNC")]
+    #[arg(
+        long,
+        env = "JWTCTL_LOG_SYNC",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub log_sync: bool,
 
     /// Start a new log file every hour or day (`security.log.2026-11-26[-09]`, UTC)
@@ -93,6 +99,7 @@ pub struct LogArgs {
         env = "JWTCTL_LOG_ROTATE",
         value_name = "WHEN",
         value_enum,
+        ignore_case = true,
         default_value_t = LogRotate::Never
     )]
     pub log_rotate: LogRotate,
@@ -405,14 +412,23 @@ pub fn parse_grace(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// An instant: RFC 3339 (`2026-11-26T09:00:00Z`) or Unix seconds.
+/// The longest duration any flag takes: 100 years. Longer values are refused as usage errors
+/// rather than saturating or overflowing the arithmetic on instants.
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
+
+/// An instant: RFC 3339 (`2026-11-26T09:00:00Z`) or Unix seconds, between the years 1 and 9999.
 pub fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<i64>() {
-        return Ok(secs);
+    let secs = match s.parse::<i64>() {
+        Ok(secs) => secs,
+        Err(_) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp())
+            .map_err(|_| "expected RFC 3339 (2026-11-26T09:00:00Z) or Unix seconds".to_string())?,
+    };
+    let year = chrono::DateTime::from_timestamp(secs, 0).map(|t| chrono::Datelike::year(&t));
+    match year {
+        Some(1..=9999) => Ok(secs),
+        _ => Err("the instant must lie between the years 1 and 9999".into()),
     }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp())
-        .map_err(|_| "expected RFC 3339 (2026-11-26T09:00:00Z) or Unix seconds".into())
 }
 
 /// A duration that may be zero.
@@ -421,6 +437,11 @@ pub fn parse_leeway(s: &str) -> Result<Duration, String> {
         .map_err(|_| "expected a duration such as 90s, 30m, 12h, 7d or 1h30m".to_string())?;
     if d.subsec_nanos() != 0 {
         return Err("durations are whole seconds, e.g. 90s".into());
+    }
+    if d.as_secs() > MAX_DURATION_SECS {
+        return Err(format!(
+            "durations are at most 100 years ({MAX_DURATION_SECS}s)"
+        ));
     }
     Ok(d)
 }

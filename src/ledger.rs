@@ -223,7 +223,18 @@ impl Ledger {
     /// Mark `id` consumed, unless it already is (`reused`) or is revoked (`revoked`). The write
     /// lock is taken before the check, so of several processes racing on one token exactly one
     /// wins. With `dry_run`, everything is checked and nothing is kept.
-    pub fn consume(&mut self, id: &TokenId, exp: i64, now: i64, dry_run: bool) -> Result<()> {
+    ///
+    /// `record` writes the operation's audit record while the transaction is open: when it
+    /// fails, the transaction rolls back and nothing is consumed (a retry works); when the commit
+    /// fails after it, the caller records the failure and prints nothing.
+    pub fn consume(
+        &mut self,
+        id: &TokenId,
+        exp: i64,
+        now: i64,
+        dry_run: bool,
+        record: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -245,11 +256,18 @@ impl Ledger {
         }
         upsert(&tx, &id.id, State::Consumed, exp, now)
             .map_err(|e| ledger_error(&path, "write", e))?;
+        record()?;
         tx.commit().map_err(|e| ledger_error(&path, "write", e))
     }
 
-    /// Mark `id` revoked (whatever it was before).
-    pub fn revoke(&mut self, id: &TokenId, exp: i64, now: i64) -> Result<()> {
+    /// Mark `id` revoked (whatever it was before); `record` as for [`Ledger::consume`].
+    pub fn revoke(
+        &mut self,
+        id: &TokenId,
+        exp: i64,
+        now: i64,
+        record: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -257,6 +275,7 @@ impl Ledger {
             .map_err(|e| ledger_error(&path, "lock", e))?;
         upsert(&tx, &id.id, State::Revoked, exp, now)
             .map_err(|e| ledger_error(&path, "write", e))?;
+        record()?;
         tx.commit().map_err(|e| ledger_error(&path, "write", e))
     }
 }
@@ -307,15 +326,21 @@ mod tests {
     fn consume_once_then_reused_and_revoked_wins() {
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("l.db"), false).unwrap();
-        ledger.consume(&id("a"), NOW + 60, NOW, true).unwrap();
-        ledger.consume(&id("a"), NOW + 60, NOW, false).unwrap();
-        let again = ledger.consume(&id("a"), NOW + 60, NOW, false).unwrap_err();
+        ledger
+            .consume(&id("a"), NOW + 60, NOW, true, || Ok(()))
+            .unwrap();
+        ledger
+            .consume(&id("a"), NOW + 60, NOW, false, || Ok(()))
+            .unwrap();
+        let again = ledger
+            .consume(&id("a"), NOW + 60, NOW, false, || Ok(()))
+            .unwrap_err();
         assert_eq!(again.reason(), Reason::Reused);
-        ledger.revoke(&id("b"), NOW + 60, NOW).unwrap();
+        ledger.revoke(&id("b"), NOW + 60, NOW, || Ok(())).unwrap();
         assert_eq!(ledger.state(&id("b")).unwrap(), Some(State::Revoked));
         assert_eq!(
             ledger
-                .consume(&id("b"), NOW + 60, NOW, false)
+                .consume(&id("b"), NOW + 60, NOW, false, || Ok(()))
                 .unwrap_err()
                 .reason(),
             Reason::Revoked
@@ -326,18 +351,27 @@ mod tests {
     fn ids_are_pruned_a_day_after_exp() {
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("l.db"), false).unwrap();
-        ledger.consume(&id("old"), NOW, NOW - 10, false).unwrap();
+        ledger
+            .consume(&id("old"), NOW, NOW - 10, false, || Ok(()))
+            .unwrap();
         ledger
             .consume(
                 &id("new"),
                 NOW + KEEP_AFTER_EXP_SECS + 1,
                 NOW + KEEP_AFTER_EXP_SECS,
                 false,
+                || Ok(()),
             )
             .unwrap();
         assert_eq!(ledger.state(&id("old")).unwrap(), Some(State::Consumed));
         ledger
-            .consume(&id("x"), NOW * 2, NOW + KEEP_AFTER_EXP_SECS + 1, false)
+            .consume(
+                &id("x"),
+                NOW * 2,
+                NOW + KEEP_AFTER_EXP_SECS + 1,
+                false,
+                || Ok(()),
+            )
             .unwrap();
         assert_eq!(ledger.state(&id("old")).unwrap(), None);
         assert_eq!(ledger.state(&id("new")).unwrap(), Some(State::Consumed));
@@ -350,11 +384,11 @@ mod tests {
         let path = dir.path().join("l.db");
         Ledger::open(&path, true)
             .unwrap()
-            .consume(&id("a"), NOW + 60, NOW, false)
+            .consume(&id("a"), NOW + 60, NOW, false, || Ok(()))
             .unwrap();
         Ledger::open(&path, true)
             .unwrap()
-            .consume(&id("b"), NOW + 60, NOW, false)
+            .consume(&id("b"), NOW + 60, NOW, false, || Ok(()))
             .unwrap();
         for name in ["l.db", "l.db-wal", "l.db-shm"] {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
@@ -409,7 +443,9 @@ mod tests {
         let with_iss = TokenId::of(&claims(serde_json::json!({"iss": "x", "jti": "abc"})), "t");
         assert_eq!(ledger.state(&with_iss).unwrap(), Some(State::Revoked));
         let no_jti = TokenId::of(&claims(serde_json::json!({})), "h.p.s");
-        let e = ledger.consume(&no_jti, NOW + 60, NOW, false).unwrap_err();
+        let e = ledger
+            .consume(&no_jti, NOW + 60, NOW, false, || Ok(()))
+            .unwrap_err();
         assert_eq!(e.reason(), Reason::Reused);
         let version: i64 = ledger
             .conn

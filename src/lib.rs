@@ -42,6 +42,7 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
     };
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
+        Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
@@ -66,7 +67,7 @@ pub fn execute(cli: &Cli) -> Exit {
         run(cli, &audit, chrono::Utc::now().timestamp())
     });
     match outcome {
-        Ok(Done::Print(out)) => print(&out, Exit::Success),
+        Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),
         Ok(Done::Streamed(exit)) => exit,
         Err(e) => {
             if e.on_stderr() {

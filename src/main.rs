@@ -25,6 +25,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         );
         return Exit::Config.code();
     }
+    jwtctl::sys::unset_empty_settings();
     // SAFETY: argc and argv are what the C runtime passed to main.
     let args = unsafe { jwtctl::sys::args(argc, argv) };
     let exit = match Cli::try_parse_from(&args) {

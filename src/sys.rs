@@ -39,6 +39,20 @@ pub fn prepare_process() -> bool {
     true
 }
 
+/// Unset every `JWTCTL_*` variable that is set but empty, so that an empty variable counts as
+/// unset for every setting (clap would take it as an empty value). Call it before any thread
+/// starts: the environment is process-global.
+pub fn unset_empty_settings() {
+    let empty: Vec<OsString> = std::env::vars_os()
+        .filter(|(name, value)| name.as_bytes().starts_with(b"JWTCTL_") && value.is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    for name in empty {
+        // SAFETY: called from main before jwtctl starts any thread (see the doc comment).
+        unsafe { std::env::remove_var(name) };
+    }
+}
+
 /// The command line as the C runtime hands it to `main`: taken from `argv` itself rather than from
 /// `std::env::args_os`, which without Rust's start-up only works on glibc.
 ///

@@ -218,3 +218,56 @@ fn an_algorithm_the_key_cannot_serve_is_exit_2() {
     assert_refused(&env, &out, 2, "key_error");
     assert!(!stderr(&out).contains(SECRET));
 }
+
+#[test]
+fn concurrent_first_runs_create_one_whole_key_and_all_sign_with_it() {
+    for _ in 0..5 {
+        let env = Env::new();
+        let children: Vec<_> = (0..10)
+            .map(|_| {
+                std::process::Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+                    .current_dir(env.dir.path())
+                    .env_remove("JWTCTL_KEY_FILE")
+                    .env_remove("JWTCTL_SECRET")
+                    .arg("issue")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let tokens: Vec<String> = children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                assert!(out.status.success(), "{}", stderr(&out));
+                stdout(&out).trim().to_string()
+            })
+            .collect();
+        let key = std::fs::read_to_string(env.path("jwtctl.key")).unwrap();
+        assert_eq!(key.trim_end().len(), 64, "the whole key");
+        for token in tokens {
+            let out = env
+                .bare()
+                .args(["verify", "--key-file", "jwtctl.key", &token])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "signed with another key: {}",
+                stderr(&out)
+            );
+        }
+        let leftovers = std::fs::read_dir(env.dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".tmp-")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "no temporary key files left behind");
+    }
+}

@@ -532,3 +532,65 @@ fn a_log_owned_by_another_user_is_refused() {
     assert!(status.success());
     assert_log_failure(&env.verify(&[], "x.y.z"), "another user");
 }
+
+/// Fill the tmpfs at `mnt` with a filler file until nothing more fits.
+fn fill(mnt: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let filler = mnt.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    while file.write_all(&[b'x'; 512]).is_ok() {}
+    filler
+}
+
+#[test]
+fn a_record_that_cannot_be_written_consumes_and_revokes_nothing() {
+    if !is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
+        return;
+    }
+    let env = Env::new();
+    let mnt = env.path("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount failed");
+    let _guard = Mount(&mnt);
+    let log = mnt.join("security.log");
+    let run = |args: &[&str]| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", "ledger.db")
+            .arg("--log-file")
+            .arg(&log)
+            .args(["--log-level", "info"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let token = env.issue(&["--sub", "alice"]);
+    let other = env.issue(&["--sub", "bob"]);
+    let filler = fill(&mnt);
+    assert_log_failure(&run(&["refresh", &token]), "no space left on device");
+    assert_log_failure(&run(&["revoke", &other]), "no space left on device");
+    std::fs::remove_file(&filler).unwrap();
+    // Nothing was consumed or revoked: the same refresh now succeeds, exactly once.
+    let retry = run(&["refresh", &token]);
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    assert_eq!(run(&["refresh", &token]).status.code(), Some(1), "reused");
+    assert!(
+        run(&["verify", &other]).status.success(),
+        "bob was not revoked"
+    );
+    let records: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let refreshes: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["op"] == "refresh" && r["outcome"] == "success")
+        .collect();
+    assert_eq!(refreshes.len(), 1, "{records:?}");
+}

@@ -68,7 +68,10 @@ fn an_unwritable_stderr_never_changes_the_exit_code() {
         (&["verify", "--ttl"], 2),
         (&["inspect", "a.b.c"], 1),
     ] {
-        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
         let out = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
             .args(args)
             .current_dir(env.dir.path())
@@ -77,5 +80,83 @@ fn an_unwritable_stderr_never_changes_the_exit_code() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}
+
+#[test]
+fn no_duration_or_time_flag_value_ends_in_a_signal() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    let durations = [
+        "0s",
+        "-1s",
+        "18446744073709551615s",
+        "584942417355y",
+        "101y",
+        "99y",
+    ];
+    let times = [
+        "0",
+        "-1",
+        "-62135596800",
+        "18446744073709551615",
+        "9223372036854775807",
+        "9999-12-31T23:59:59Z",
+        "1969-07-20T20:17:00Z",
+    ];
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    for d in durations {
+        runs.push(vec!["issue".into(), "--ttl".into(), d.into()]);
+        for flag in ["--leeway", "--min-remaining", "--max-age"] {
+            for op in ["verify", "refresh"] {
+                runs.push(vec![op.into(), flag.into(), d.into(), token.clone()]);
+            }
+        }
+        for flag in ["--ttl", "--max-lifetime", "--grace"] {
+            runs.push(vec!["refresh".into(), flag.into(), d.into(), token.clone()]);
+        }
+        runs.push(vec![
+            "refresh".into(),
+            "--leeway".into(),
+            d.into(),
+            "--grace".into(),
+            "1s".into(),
+            token.clone(),
+        ]);
+    }
+    for t in times {
+        runs.push(vec!["verify".into(), format!("--at={t}"), token.clone()]);
+    }
+    for args in runs {
+        let out = env.jwtctl().args(&args).output().unwrap();
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0..=3)),
+            "{args:?} ended with {:?}: {}",
+            out.status,
+            stderr(&out)
+        );
+        if code == Some(2) {
+            assert_eq!(stderr(&out).lines().count(), 1, "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn settings_from_the_environment_read_as_people_write_them() {
+    let env = Env::new();
+    for (var, value) in [
+        ("JWTCTL_LOG_SYNC", "1"),
+        ("JWTCTL_LOG_SYNC", "yes"),
+        ("JWTCTL_LOG_SYNC", "OFF"),
+        ("JWTCTL_LOG_LEVEL", "INFO"),
+        ("JWTCTL_LOG_ROTATE", "Daily"),
+        ("JWTCTL_LOG_LEVEL", ""),
+        ("JWTCTL_LOG_FILE", ""),
+        ("JWTCTL_LOG_SYNC", ""),
+        ("JWTCTL_MAX_LIFETIME", ""),
+    ] {
+        let out = env.jwtctl().env(var, value).arg("issue").output().unwrap();
+        assert!(out.status.success(), "{var}={value:?}: {}", stderr(&out));
     }
 }

@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
 pub enum Done {
     /// Print this on stdout once the operation's record is written.
     Print(String),
+    /// Print this on stdout: the operation's record is written already (it was written inside
+    /// the ledger transaction it describes).
+    Recorded(String),
     /// Records and output were written as the command went (`verify --batch`).
     Streamed(Exit),
 }

@@ -44,7 +44,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     if args.dry_run {
         rec.dry_run = Some(true);
         if let Some(ledger) = &mut ledger {
-            ledger.consume(&id, exp, ctx.now, true)?;
+            ledger.consume(&id, exp, ctx.now, true, || Ok(()))?;
         }
         return Ok(Done::Print(format!(
             "{}\n",
@@ -58,10 +58,12 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         verified.header_str("typ"),
         signer,
     )?;
-    // Consume the parent only once the new token exists: a failure before here uses nothing up.
-    if let Some(ledger) = &mut ledger {
-        ledger.consume(&id, exp, ctx.now, false)?;
-    }
     rec.token = Some(TokenDigest::of(&token));
-    Ok(Done::Print(format!("{token}\n")))
+    // Consume the parent only once the new token exists, and with its record written inside
+    // the ledger transaction: the two happen together or not at all.
+    let Some(ledger) = &mut ledger else {
+        return Ok(Done::Print(format!("{token}\n")));
+    };
+    ledger.consume(&id, exp, ctx.now, false, || ctx.audit.success(rec.clone()))?;
+    Ok(Done::Recorded(format!("{token}\n")))
 }

@@ -20,6 +20,7 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let verified = token::authenticate(&text, &keys, &algs, token::DEFAULT_MAX_TOKEN_SIZE)?;
     note_verified(rec, &verified);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
-    ledger.revoke(&id, exp, ctx.now)?;
-    Ok(Done::Print(format!("{}\n", id.id)))
+    // The revocation and its record happen together or not at all.
+    ledger.revoke(&id, exp, ctx.now, || ctx.audit.success(rec.clone()))?;
+    Ok(Done::Recorded(format!("{}\n", id.id)))
 }

@@ -136,40 +136,46 @@ pub fn io_words(e: &io::Error) -> String {
         io::ErrorKind::NotFound => "no such file".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::IsADirectory => "it is a directory".into(),
+        io::ErrorKind::StorageFull => "no space left on device".into(),
         _ => e.kind().to_string(),
     }
 }
 
 /// Create the default key file: 48 random bytes as 64 base64url characters, mode 0600.
 /// Returns `Ok(false)` when another process created it first.
+///
+/// Invariant: a reader sees either no key file or the whole key. The key is written to a
+/// private temporary file and then hard-linked into place, which never replaces an existing
+/// file: of several first runs at once, one key wins and every run signs with it.
 pub fn create_default_key(path: &Path) -> Result<bool> {
     let mut raw = [0u8; 48];
     aws_lc_rs::rand::fill(&mut raw).map_err(|_| Error::key("no randomness available"))?;
     let text = URL_SAFE_NO_PAD.encode(raw);
-    let opened = fs::OpenOptions::new()
+    let cannot = |what: &str, e: &io::Error| {
+        Error::key(format!(
+            "cannot {what} key file {}: {}",
+            path.display(),
+            io_words(e)
+        ))
+    };
+    let mut tmp_name = path.as_os_str().to_os_string();
+    tmp_name.push(format!(".tmp-{}-{}", std::process::id(), &text[..8]));
+    let tmp = PathBuf::from(tmp_name);
+    let written = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path);
-    let mut file = match opened {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => {
-            return Err(Error::key(format!(
-                "cannot create key file {}: {}",
-                path.display(),
-                io_words(&e)
-            )));
-        }
-    };
-    file.write_all(format!("{text}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| {
-            Error::key(format!(
-                "cannot write key file {}: {}",
-                path.display(),
-                io_words(&e)
-            ))
-        })?;
-    Ok(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .and_then(|mut file| {
+            file.write_all(format!("{text}\n").as_bytes())?;
+            file.sync_all()
+        });
+    let linked = written.and_then(|()| fs::hard_link(&tmp, path));
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(cannot("create", &e)),
+    }
 }
