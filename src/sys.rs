@@ -112,6 +112,38 @@ pub fn eprint_line(line: &str) {
         .and_then(|()| err.write_all(b"\n"));
 }
 
+/// The largest key, JWK Set or claims file jwtctl reads: 1 MiB.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Read a whole input file, at most [`MAX_FILE_BYTES`] (`FileTooLarge` beyond: `/dev/zero` must
+/// not grow memory until the process dies), without ever blocking on a FIFO nobody writes to.
+/// A pipe with a writer (`--key-file <(pass show jwt)`) is read to its end as usual.
+pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, reading and setting its status flags only. Reads
+    // block again (a pipe's writer may be slower than us); a FIFO without a writer reads as EOF.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::ErrorKind::FileTooLarge.into());
+    }
+    Ok(bytes)
+}
+
 /// The effective user id: whose files this process may write.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid(2) cannot fail.

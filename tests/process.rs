@@ -160,3 +160,34 @@ fn settings_from_the_environment_read_as_people_write_them() {
         assert!(out.status.success(), "{var}={value:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn every_input_file_is_bounded_and_a_fifo_without_writer_never_hangs() {
+    let env = Env::new();
+    for args in [
+        &["verify", "--key-file", "/dev/zero", "a.b.c"][..],
+        &["verify", "--jwks", "/dev/zero", "a.b.c"],
+        &["issue", "--claims", "/dev/zero"],
+    ] {
+        let out = env
+            .jwtctl()
+            .args(args)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("1 MiB"), "{}", stderr(&out));
+    }
+    let fifo = env.path("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let out = env
+        .bare()
+        .args(["verify", "--key-file"])
+        .arg(&fifo)
+        .arg("a.b.c")
+        .timeout(std::time::Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a FIFO with no writer: {out:?}");
+}

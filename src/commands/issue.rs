@@ -1,7 +1,5 @@
 //! `jwtctl issue`: sign a new token with `iat`, `exp` and a random `jti`.
 
-use std::fs;
-
 use serde_json::Value;
 
 use super::{Ctx, Done, new_jti, read_stdin, signing_key};
@@ -43,13 +41,15 @@ fn read_claims_file(args: &IssueArgs) -> Result<Claims> {
     let text = if path.as_os_str() == "-" {
         read_stdin("a JSON object of claims")?
     } else {
-        fs::read_to_string(path).map_err(|e| {
+        let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
             Error::io(format!(
                 "cannot read claims file {}: {}",
                 path.display(),
                 io_words(&e)
             ))
-        })?
+        })?;
+        String::from_utf8(bytes)
+            .map_err(|_| Error::usage(format!("--claims {} is not UTF-8 JSON", path.display())))?
     };
     match serde_json::from_str(&text) {
         Ok(Value::Object(claims)) => Ok(claims),

@@ -100,7 +100,7 @@ pub fn read_source(
                 "environment variable {name} is unset or empty; export the HMAC secret in it"
             ))),
         },
-        Source::File(path) => match fs::read(path) {
+        Source::File(path) => match crate::sys::read_file_bounded(path) {
             Ok(bytes) => Ok(Some(Secret::new(bytes))),
             Err(e) => Err(Error::key(format!(
                 "cannot read key file {}: {}; check --key-file / {KEY_FILE_VAR}",
@@ -108,7 +108,7 @@ pub fn read_source(
                 io_words(&e)
             ))),
         },
-        Source::DefaultFile(path) => match fs::read(path) {
+        Source::DefaultFile(path) => match crate::sys::read_file_bounded(path) {
             Ok(bytes) => Ok(Some(Secret::new(bytes))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::key(format!(
@@ -137,6 +137,9 @@ pub fn io_words(e: &io::Error) -> String {
         io::ErrorKind::PermissionDenied => "permission denied".into(),
         io::ErrorKind::IsADirectory => "it is a directory".into(),
         io::ErrorKind::StorageFull => "no space left on device".into(),
+        io::ErrorKind::FileTooLarge => "it is larger than 1 MiB, the limit for key, JWK Set \
+                                        and claims files"
+            .into(),
         _ => e.kind().to_string(),
     }
 }
