@@ -49,6 +49,11 @@ impl Command {
         }
     }
 
+    /// Whether the command's result goes to stdout (everything but `verify --quiet`).
+    pub fn prints(&self) -> bool {
+        !matches!(self, Command::Verify(args) if args.quiet)
+    }
+
     /// The log options given after this subcommand.
     pub fn log_after(&self) -> &LogAfter {
         match self {

@@ -33,12 +33,14 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
         durable: audit.durable(),
     };
     let mut rec = Record::new(cli.command.op());
-    let result = match &cli.command {
-        Command::Issue(args) => commands::issue::run(args, &ctx, &mut rec),
-        Command::Verify(args) => commands::verify::run(args, &ctx, &mut rec),
-        Command::Refresh(args) => commands::refresh::run(args, &ctx, &mut rec),
-        Command::Revoke(args) => commands::revoke::run(args, &ctx, &mut rec),
-        Command::Inspect(args) => commands::inspect::run(args, &ctx, &mut rec),
+    // A result nobody can receive is not a success: find out before anything irreversible.
+    let result = if cli.command.prints() && !sys::stdout_deliverable() {
+        Err(error::Error::io(
+            "stdout is closed or its reader has gone, so the result could not be delivered; \
+             nothing was done",
+        ))
+    } else {
+        dispatch(cli, &ctx, &mut rec)
     };
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
@@ -46,6 +48,17 @@ pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
+    }
+}
+
+/// Run the subcommand the command line names.
+fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    match &cli.command {
+        Command::Issue(args) => commands::issue::run(args, ctx, rec),
+        Command::Verify(args) => commands::verify::run(args, ctx, rec),
+        Command::Refresh(args) => commands::refresh::run(args, ctx, rec),
+        Command::Revoke(args) => commands::revoke::run(args, ctx, rec),
+        Command::Inspect(args) => commands::inspect::run(args, ctx, rec),
     }
 }
 

@@ -12,6 +12,36 @@ use std::os::unix::ffi::OsStrExt;
 ///
 /// Returns false when a closed standard fd cannot be replaced; the caller must stop then.
 pub fn prepare_process() -> bool {
+    prepare_fds() && {
+        // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        true
+    }
+}
+
+/// Whether fd 1 was closed when the process started (and now points at `/dev/null`).
+static STDOUT_WAS_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a result printed now can reach a reader: stdout was open when jwtctl started, and it
+/// is not a pipe or socket whose reader has gone. A command checks this before any step it
+/// cannot undo (consuming a ledger id), so a result that cannot be delivered burns nothing.
+pub fn stdout_deliverable() -> bool {
+    if STDOUT_WAS_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    let mut pfd = libc::pollfd {
+        fd: 1,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes exactly one pollfd of ours.
+    let polled = unsafe { libc::poll(&mut pfd, 1, 0) };
+    polled < 0 || pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
+}
+
+fn prepare_fds() -> bool {
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
         fd,
         events: 0,
@@ -30,11 +60,10 @@ pub fn prepare_process() -> bool {
             if fd != pfd.fd {
                 return false;
             }
+            if fd == 1 {
+                STDOUT_WAS_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
-    }
-    // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     true
 }
