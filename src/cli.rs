@@ -259,7 +259,7 @@ pub struct IssueArgs {
 pub struct CheckArgs {
     /// The token; read from stdin when absent or `-`
     #[arg(value_name = "TOKEN")]
-    pub token: Option<String>,
+    pub token: Option<std::ffi::OsString>,
 
     /// Required issuer
     #[arg(long, value_name = "ISS")]
@@ -345,7 +345,7 @@ pub enum Output {
 pub struct InspectArgs {
     /// The token; read from stdin when absent or `-`
     #[arg(value_name = "TOKEN")]
-    pub token: Option<String>,
+    pub token: Option<std::ffi::OsString>,
 
     #[command(flatten)]
     pub log: LogAfter,
@@ -386,7 +386,7 @@ pub struct RefreshArgs {
 pub struct RevokeArgs {
     /// The token; read from stdin when absent or `-`
     #[arg(value_name = "TOKEN")]
-    pub token: Option<String>,
+    pub token: Option<std::ffi::OsString>,
 
     /// Ledger of consumed and revoked token ids (SQLite)
     #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]

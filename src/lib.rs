@@ -26,10 +26,11 @@ use error::{Exit, Result};
 
 /// Run one parsed command against an open security log. Returns what goes to stdout; the
 /// operation's record has been written (when the level policy keeps it) before this returns.
-pub fn run(cli: &Cli, audit: &Audit, now: i64) -> Result<Done> {
+pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Result<Done> {
     let ctx = Ctx {
         audit,
-        now,
+        now: now.timestamp(),
+        now_precise: now.timestamp_micros() as f64 / 1e6,
         durable: audit.durable(),
     };
     let mut rec = Record::new(cli.command.op());
@@ -77,7 +78,7 @@ pub fn execute(cli: &Cli) -> Exit {
     };
     let outcome = Audit::open(&config).and_then(|audit| {
         audit.warn_if_exposed(cli.command.op())?;
-        run(cli, &audit, chrono::Utc::now().timestamp())
+        run(cli, &audit, chrono::Utc::now())
     });
     match outcome {
         Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),

@@ -271,3 +271,27 @@ fn concurrent_first_runs_create_one_whole_key_and_all_sign_with_it() {
         assert_eq!(leftovers, 0, "no temporary key files left behind");
     }
 }
+
+#[test]
+fn registered_claims_of_a_type_verify_refuses_are_usage_errors() {
+    let env = Env::new();
+    for (flag, claim) in [
+        ("sub=42", "sub"),
+        ("iss=5", "iss"),
+        ("aud=[1,2]", "aud"),
+        ("aud={\"a\":1}", "aud"),
+    ] {
+        let out = env.run(&["issue", "--claim", flag]);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(
+            stderr(&out).contains(&format!("'{claim}'")),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(
+        env.run(&["issue", "--claim", "aud=[\"a\",\"b\"]"])
+            .status
+            .success()
+    );
+}

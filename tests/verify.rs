@@ -246,3 +246,73 @@ fn a_terminal_on_stdin_is_refused_not_waited_on() {
         );
     }
 }
+
+fn precise_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn fractional_numeric_dates_are_compared_to_the_sub_second() {
+    let env = Env::new();
+    // As PyJWT writes them: iat = nbf = time.time(), verified a moment later.
+    let t = precise_now();
+    let fresh = mint(json!({"iat": t, "nbf": t, "exp": t + 600.0}));
+    let out = env.verify(&[], &fresh);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A fractional exp that has passed is expired, whatever the second's fraction.
+    let passed = mint(json!({"exp": precise_now() - 0.001}));
+    assert_rejected(&env, &env.verify(&[], &passed), "expired");
+    // And a refresh carries such a family start without calling it future.
+    let refreshed = env
+        .jwtctl()
+        .args([
+            "refresh",
+            &mint(json!({"iat": t, "orig_iat": t, "exp": t + 600.0})),
+        ])
+        .output()
+        .unwrap();
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+}
+
+#[test]
+fn one_verdict_for_one_input_whichever_way_it_comes() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let not_utf8 = std::ffi::OsStr::from_bytes(b"eyJ\xff.a.b");
+    let out = env.jwtctl().arg("verify").arg(not_utf8).output().unwrap();
+    assert_rejected(&env, &out, "malformed");
+    let out = env
+        .jwtctl()
+        .arg("verify")
+        .write_stdin(b"eyJ\xff.a.b".to_vec())
+        .output()
+        .unwrap();
+    assert_rejected(&env, &out, "malformed");
+    let huge = "a".repeat(10 << 20);
+    let out = env
+        .jwtctl()
+        .arg("verify")
+        .write_stdin(huge)
+        .output()
+        .unwrap();
+    assert_rejected(&env, &out, "too_large");
+}
+
+#[test]
+fn an_overlong_batch_line_is_recorded_without_a_prefix_hash() {
+    let env = Env::new();
+    let line = format!("{}\n", "a".repeat(200));
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch", "--max-token-size", "100"])
+        .write_stdin(line)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["reason"], "too_large");
+    assert!(record.get("token_sha256").is_none(), "{record}");
+}

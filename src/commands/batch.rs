@@ -17,7 +17,7 @@ const LINE_SLACK: usize = 64;
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
-    let now = args.at.unwrap_or(ctx.now);
+    let now = args.at.map_or(ctx.now_precise, |at| at as f64);
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
     let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
     let policy = policy(check, algs);
@@ -58,7 +58,9 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             line: Some(number),
             at: args.at,
             alg: rec.alg.clone(),
-            token: (!text.is_empty()).then(|| TokenDigest::of(text)),
+            // An overlong line is recorded without a hash: a hash of its prefix would name
+            // another token.
+            token: (!overflow && !text.is_empty()).then(|| TokenDigest::of(text)),
             ..Record::new(rec.op)
         };
         match &result {

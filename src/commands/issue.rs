@@ -39,7 +39,7 @@ fn read_claims_file(args: &IssueArgs) -> Result<Claims> {
         return Ok(Claims::new());
     };
     let text = if path.as_os_str() == "-" {
-        read_stdin("a JSON object of claims")?
+        read_stdin("a JSON object of claims", Error::usage)?
     } else {
         let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
             Error::io(format!(

@@ -28,6 +28,8 @@ pub struct Ctx<'a> {
     pub audit: &'a Audit,
     /// Seconds since the Unix epoch, read once per process.
     pub now: i64,
+    /// The same reading with its fraction of a second, for comparing fractional NumericDates.
+    pub now_precise: f64,
     /// `--log-sync`: fsync what jwtctl records (the log and the ledger) before answering.
     pub durable: bool,
 }
@@ -171,8 +173,9 @@ pub fn verifying_keys(
     Ok((ring, algs))
 }
 
-/// Read all of stdin (bounded). Refuses to wait on a terminal: nothing prompts.
-pub fn read_stdin(what: &str) -> Result<String> {
+/// Read all of stdin, at most 1 MiB (`oversize` makes the error past it). Refuses to wait on a
+/// terminal: nothing prompts.
+pub fn read_stdin(what: &str, oversize: fn(String) -> Error) -> Result<String> {
     let stdin = io::stdin();
     if stdin.is_terminal() {
         return Err(Error::usage(format!(
@@ -182,9 +185,9 @@ pub fn read_stdin(what: &str) -> Result<String> {
     let mut text = String::new();
     let read = stdin.lock().take(MAX_INPUT + 1).read_to_string(&mut text);
     match read {
-        Ok(n) if n as u64 > MAX_INPUT => Err(Error::usage(format!(
-            "{what} on stdin is larger than 1 MiB"
-        ))),
+        Ok(n) if n as u64 > MAX_INPUT => {
+            Err(oversize(format!("{what} on stdin is larger than 1 MiB")))
+        }
         Ok(_) => Ok(text),
         Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::rejected(
             Reason::Malformed,
@@ -200,10 +203,20 @@ pub fn read_stdin(what: &str) -> Result<String> {
 /// The token text from the argument, or from stdin when the argument is absent or `-`, less
 /// surrounding whitespace and `Bearer `. Its hash goes into the record (as
 /// `parent_token_sha256` when it is the parent of a new token).
-pub fn read_token(arg: Option<&str>, rec: &mut Record, as_parent: bool) -> Result<String> {
+///
+/// One verdict for one input: a token that is not UTF-8 is `malformed` and one over 1 MiB is
+/// `too_large` (exit 1), whether it comes as the argument or on stdin.
+pub fn read_token(
+    arg: Option<&std::ffi::OsStr>,
+    rec: &mut Record,
+    as_parent: bool,
+) -> Result<String> {
     let input = match arg {
-        Some(token) if token != "-" => token.to_string(),
-        _ => read_stdin("a token")?,
+        Some(token) if token != "-" => token
+            .to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::rejected(Reason::Malformed, "the token argument is not UTF-8"))?,
+        _ => read_stdin("a token", |m| Error::rejected(Reason::TooLarge, m))?,
     };
     let text = token::token_text(&input).to_string();
     let digest = Some(TokenDigest::of(&text));

@@ -23,7 +23,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ..policy(check, algs)
     };
     let text = read_token(check.token.as_deref(), rec, true)?;
-    let verified = token::verify(&text, &keys, &policy, ctx.now)?;
+    let verified = token::verify_precise(&text, &keys, &policy, ctx.now_precise)?;
     note_verified(rec, &verified);
     // Re-sign with the key that verified the token (from a JWK Set: the one its kid chose).
     let signer = keys

@@ -26,7 +26,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         &keys,
         &policy,
         ledger.as_ref(),
-        args.at.unwrap_or(ctx.now),
+        args.at.map_or(ctx.now_precise, |at| at as f64),
     ) {
         Ok(verified) => {
             note_verified(rec, &verified);
@@ -62,11 +62,11 @@ pub fn verify_one(
     keys: &dyn KeySource,
     policy: &Policy,
     ledger: Option<&Ledger>,
-    now: i64,
+    now: f64,
 ) -> Result<Verified> {
-    let verified = token::verify(text, keys, policy, now)?;
+    let verified = token::verify_precise(text, keys, policy, now)?;
     if let Some(ledger) = ledger {
-        let (id, _) = ledger_entry(&verified, text, now);
+        let (id, _) = ledger_entry(&verified, text, now.floor() as i64);
         if ledger.state(&id)? == Some(State::Revoked) {
             return Err(revoked());
         }

@@ -4,7 +4,7 @@ mod verify;
 
 pub use verify::{
     DEFAULT_MAX_TOKEN_SIZE, Decoded, KeySource, Policy, Verified, authenticate, decode_unverified,
-    grace_used, token_text, verify,
+    grace_used, token_text, verify, verify_precise,
 };
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -69,8 +69,29 @@ pub fn issue_claims(req: &IssueRequest, now: i64, jti: &str) -> Result<Claims> {
             claims.insert("aud".into(), Value::from(many.to_vec()));
         }
     }
+    check_registered_types(&claims)?;
     set_lifetime(&mut claims, now, req.ttl_secs, jti);
     Ok(claims)
+}
+
+/// `issue` refuses registered claims of a type `verify` always refuses: a token that can never
+/// verify is a mistake, not a token.
+fn check_registered_types(claims: &Claims) -> Result<()> {
+    let wrong = |name: &str, needs: &str| {
+        Err(Error::usage(format!(
+            "the claim '{name}' must be {needs}; quote the value, e.g. --claim '{name}=\"42\"'"
+        )))
+    };
+    for name in ["sub", "iss"] {
+        if claims.get(name).is_some_and(|v| !v.is_string()) {
+            return wrong(name, "a string");
+        }
+    }
+    match claims.get("aud") {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        Some(_) => wrong("aud", "a string or an array of strings"),
+    }
 }
 
 fn set_lifetime(claims: &mut Claims, now: i64, ttl_secs: i64, jti: &str) {
@@ -177,7 +198,8 @@ fn family_start(claims: &Claims, now: i64, leeway_secs: i64) -> Result<i64> {
     let Some(orig_iat) = orig_iat else {
         return Ok(iat.map_or(now, |iat| iat.floor() as i64));
     };
-    if orig_iat > now.saturating_add(leeway_secs) as f64 {
+    // Whole seconds: an orig_iat of `time.time()` this very second is not in the future.
+    if orig_iat.floor() > now.saturating_add(leeway_secs) as f64 {
         return Err(invalid(
             "'orig_iat' lies in the future; a token family cannot start later than now",
         ));

@@ -153,8 +153,21 @@ pub fn decode_unverified(token: &str, max_size: usize) -> Result<Decoded> {
     Ok(Decoded { header, claims })
 }
 
-/// Verify a token fully: signature with a pinned algorithm, header, then claims as of `now`.
+/// Verify a token fully: signature with a pinned algorithm, header, then claims as of `now`
+/// (whole seconds since the epoch).
 pub fn verify(token: &str, keys: &dyn KeySource, policy: &Policy, now: i64) -> Result<Verified> {
+    verify_precise(token, keys, policy, now as f64)
+}
+
+/// [`verify`] as of an instant with a fraction of a second. NumericDates may be fractional (RFC
+/// 7519 §2): a token with `nbf` = `time.time()` verified a moment later is valid, and one whose
+/// fractional `exp` has passed is expired, whatever the second's fraction.
+pub fn verify_precise(
+    token: &str,
+    keys: &dyn KeySource,
+    policy: &Policy,
+    now: f64,
+) -> Result<Verified> {
     let verified = authenticate(token, keys, &policy.algs, policy.max_size)?;
     check_header(&verified.header, policy.typ.as_deref())?;
     check_claims(&verified.claims, policy, now)?;
@@ -322,8 +335,7 @@ pub(super) fn when(secs: f64) -> String {
         .unwrap_or_else(|| format!("{secs} (out of range)"))
 }
 
-fn check_claims(claims: &Claims, policy: &Policy, now: i64) -> Result<()> {
-    let now_f = now as f64;
+fn check_claims(claims: &Claims, policy: &Policy, now_f: f64) -> Result<()> {
     let leeway = policy.leeway_secs as f64;
     let exp = numeric(claims, "exp")?;
     let nbf = numeric(claims, "nbf")?;
