@@ -141,6 +141,19 @@ pub struct LogAfter {
     pub peer: Option<String>,
 }
 
+impl LogArgs {
+    /// The built-in defaults, for when not even the environment can be read.
+    pub fn defaults() -> LogArgs {
+        LogArgs {
+            log_file: PathBuf::from("security.log"),
+            log_level: LogLevel::Error,
+            log_sync: false,
+            log_rotate: LogRotate::Never,
+            peer: None,
+        }
+    }
+}
+
 impl Cli {
     /// The log options in force: those after the subcommand win over those before it (which
     /// carry the environment and the defaults).

@@ -17,7 +17,6 @@ pub mod token;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 
 use audit::{Audit, LogConfig, Record};
 use cli::{Cli, Command};
@@ -68,14 +67,7 @@ pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let log = cli.log_settings();
-    let config = LogConfig {
-        path: log.log_file,
-        level: log.log_level,
-        sync: log.log_sync,
-        rotate: log.log_rotate,
-        peer: log.peer,
-    };
+    let config = log_config(cli.log_settings());
     let outcome = Audit::open(&config).and_then(|audit| {
         audit.warn_if_exposed(cli.command.op())?;
         run(cli, &audit, chrono::Utc::now())
@@ -130,7 +122,10 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     let rendered = err.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    let shown = redact_values(first, err.kind() == ErrorKind::UnknownArgument);
+    let shown = match variable_at_fault(err, args) {
+        Some(message) => message,
+        None => redact_values(first, err.kind() == ErrorKind::UnknownArgument),
+    };
     sys::eprint_line(&format!("jwtctl: {shown}; see 'jwtctl --help'"));
     let op = args
         .iter()
@@ -139,10 +134,113 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         .find_map(|a| OPS.into_iter().find(|op| *op == a))
         .unwrap_or("jwtctl");
     sys::restrict_umask();
-    if let Ok(audit) = Audit::open(&LogConfig::at(log_path_from_args(args))) {
+    if let Ok(audit) = Audit::open(&log_config(settings_of_refused(args))) {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }
     Exit::Config
+}
+
+/// When a bad value came from an environment variable (its flag is not on the command line), a
+/// message naming the variable and the values it takes, instead of a flag never given.
+fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split([' ', '=']).next()?;
+    let given = args.iter().skip(1).any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    });
+    if given {
+        return None;
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    let var = std::iter::once(&cmd)
+        .chain(cmd.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| {
+            a.get_long()
+                .is_some_and(|l| flag.strip_prefix("--") == Some(l))
+        })?
+        .get_env()?
+        .to_str()?
+        .to_owned();
+    std::env::var_os(&var)?;
+    let accepted = match err.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(values)) => format!("; it takes {}", values.join(", ")),
+        _ => match err.kind() {
+            clap::error::ErrorKind::ValueValidation if var == "JWTCTL_LOG_SYNC" => {
+                "; it takes 1/0, true/false, yes/no, on/off".to_string()
+            }
+            _ => std::error::Error::source(err)
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default(),
+        },
+    };
+    Some(format!(
+        "environment variable {var} has a value jwtctl cannot use{accepted}"
+    ))
+}
+
+/// The log settings in force, as the audit log takes them.
+fn log_config(log: cli::LogArgs) -> LogConfig {
+    LogConfig {
+        path: log.log_file,
+        level: log.log_level,
+        sync: log.log_sync,
+        rotate: log.log_rotate,
+        peer: log.peer,
+    }
+}
+
+/// The log settings a refused command line meant: the arguments clap objected to are dropped
+/// one at a time until the rest parses, and the settings come from [`Cli::log_settings`], as
+/// for any other command line (flags before and after the subcommand, then the environment).
+/// When nothing parses, the environment and the defaults.
+fn settings_of_refused(args: &[OsString]) -> cli::LogArgs {
+    let mut args = args.to_vec();
+    for _ in 0..16 {
+        match <Cli as clap::Parser>::try_parse_from(&args) {
+            Ok(cli) => return cli.log_settings(),
+            Err(e) if drop_offender(&mut args, &e) => {}
+            Err(_) => break,
+        }
+    }
+    // Only the program name: clap applies the environment and the defaults.
+    use clap::{CommandFactory, FromArgMatches};
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(&args[..args.len().min(1)])
+        .ok()
+        .and_then(|m| cli::LogArgs::from_arg_matches(&m).ok())
+        .unwrap_or_else(cli::LogArgs::defaults)
+}
+
+/// Remove the argument clap refused (with its value, for a bad value); false when there is
+/// nothing to remove.
+fn drop_offender(args: &mut Vec<OsString>, err: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return false;
+    };
+    let flag = arg.split([' ', '=']).next().unwrap_or(arg);
+    let found = args.iter().skip(1).position(|a| {
+        a.to_str().is_some_and(|a| {
+            a == arg || a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('='))
+        })
+    });
+    let Some(i) = found.map(|i| i + 1) else {
+        return false;
+    };
+    let takes_value = arg.contains(' ') && args[i].to_str().is_some_and(|a| !a.contains('='));
+    args.remove(i);
+    if takes_value && i < args.len() {
+        args.remove(i);
+    }
+    true
 }
 
 /// clap's message with every quoted command-line value that could be a token or a secret
@@ -183,27 +281,6 @@ fn shown_value(value: &str, surplus: bool) -> String {
         value.to_string()
     } else {
         "(value not shown: it may be a token or secret)".to_string()
-    }
-}
-
-/// The log path a refused command line meant: `--log-file`, else `JWTCTL_LOG_FILE`, else default.
-fn log_path_from_args(args: &[OsString]) -> PathBuf {
-    let mut iter = args.iter().skip(1);
-    while let Some(arg) = iter.next() {
-        if arg == "--" {
-            break;
-        }
-        if arg == "--log-file" {
-            if let Some(path) = iter.next() {
-                return PathBuf::from(path);
-            }
-        } else if let Some(path) = arg.to_str().and_then(|a| a.strip_prefix("--log-file=")) {
-            return PathBuf::from(path);
-        }
-    }
-    match std::env::var_os("JWTCTL_LOG_FILE") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from("security.log"),
     }
 }
 

@@ -206,3 +206,68 @@ fn records_name_the_token_by_hash_and_say_who_where_and_which_version() {
     assert_eq!(failed["token_sha256"], sha256sum("tampered.token.x"));
     assert!(failed.get("peer").is_none());
 }
+
+#[test]
+fn a_refused_command_line_is_recorded_with_the_settings_it_gives() {
+    let env = Env::new();
+    let out = env.run(&[
+        "--log-rotate",
+        "daily",
+        "verify",
+        "--bogus",
+        "--peer",
+        "203.0.113.7",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !env.path("security.log").exists(),
+        "not in the undated file"
+    );
+    let dated: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("security.log."))
+        .collect();
+    assert_eq!(dated.len(), 1, "{dated:?}");
+    let text = std::fs::read_to_string(env.path(&dated[0])).unwrap();
+    let record: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(
+        (record["reason"].as_str(), record["peer"].as_str()),
+        (Some("usage"), Some("203.0.113.7"))
+    );
+    // Options after the refused one, and the environment, count too.
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_PEER", "198.51.100.1")
+        .args(["verify", "a", "b", "--log-file", "after.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = std::fs::read_to_string(env.path("after.log")).unwrap();
+    assert!(text.contains("\"peer\":\"198.51.100.1\""), "{text}");
+}
+
+#[test]
+fn a_bad_environment_value_is_named_by_its_variable_with_what_it_takes() {
+    let env = Env::new();
+    for (var, value, takes) in [
+        ("JWTCTL_LOG_LEVEL", "verbose", "error, warn, info, debug"),
+        ("JWTCTL_LOG_SYNC", "maybe", "yes/no"),
+        ("JWTCTL_LOG_ROTATE", "weekly", "never, hourly, daily"),
+        ("JWTCTL_MAX_LIFETIME", "forever", "duration"),
+    ] {
+        let op = if var == "JWTCTL_MAX_LIFETIME" {
+            "refresh"
+        } else {
+            "issue"
+        };
+        let out = env.jwtctl().env(var, value).arg(op).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let err = common::stderr(&out);
+        assert!(err.contains(var) && err.contains(takes), "{var}: {err}");
+        assert!(
+            !err.contains("--log") && !err.contains("--max"),
+            "names a flag: {err}"
+        );
+    }
+}

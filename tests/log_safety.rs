@@ -594,3 +594,31 @@ fn a_record_that_cannot_be_written_consumes_and_revokes_nothing() {
         .collect();
     assert_eq!(refreshes.len(), 1, "{records:?}");
 }
+
+#[test]
+fn a_log_path_that_is_not_utf8_works_like_any_other() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let name = std::ffi::OsStr::from_bytes(b"sec\xffurity.log");
+    for rotate in ["never", "daily"] {
+        let out = env
+            .jwtctl()
+            .arg("--log-file")
+            .arg(name)
+            .args(["--log-rotate", rotate, "verify", "x.y.z"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{rotate}: {}", stderr(&out));
+    }
+    let logs = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .as_bytes()
+                .starts_with(b"sec\xff")
+        })
+        .count();
+    assert_eq!(logs, 2);
+}
