@@ -477,3 +477,53 @@ fn refresh_applies_the_strict_checks_too() {
         .unwrap();
     assert_refused(&env, &out, 2, "key_error");
 }
+
+#[test]
+fn jwks_messages_lead_to_the_fix() {
+    let env = Env::new();
+    let missing = env.run(&["verify", "--jwks", "nope.json", "a.b.c"]);
+    assert_refused(&env, &missing, 2, "key_error");
+    assert!(stderr(&missing).contains("--jwks"), "{}", stderr(&missing));
+    assert!(
+        !stderr(&missing).contains("--key-file"),
+        "{}",
+        stderr(&missing)
+    );
+    let pem = env.key("keys/rsa_pub_spki.pem");
+    let out = env
+        .bare()
+        .args(["verify", "--jwks"])
+        .arg(&pem)
+        .arg("a.b.c")
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("PEM"), "{}", stderr(&out));
+    // A PS256 token against a set whose key is pinned to RS256: --alg would not help.
+    let mut jwk: Value =
+        serde_json::from_str(&common::fixture_text("pyjwt/rsa_public.jwk")).unwrap();
+    jwk["alg"] = json!("RS256");
+    jwk["kid"] = json!("only");
+    env.write("set.json", &json!({"keys": [jwk]}).to_string());
+    let signer =
+        EncodingKey::from_rsa_pem(common::fixture_text("keys/rsa_pkcs8.pem").as_bytes()).unwrap();
+    let ps256 = common::sign_raw(
+        r#"{"alg":"PS256","kid":"only"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+        &signer,
+        Algorithm::PS256,
+    );
+    let out = env.run_bare(&["verify", "--jwks", "set.json", &ps256]);
+    common::assert_rejected(&env, &out, "alg_not_allowed");
+    assert!(!stderr(&out).contains("--alg"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("RS256"), "{}", stderr(&out));
+    // With a key that could serve it, --alg is the fix, and it works.
+    let out = env
+        .bare()
+        .args(["verify", "--key-file"])
+        .arg(env.key("keys/rsa_pub_spki.pem"))
+        .arg(&ps256)
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("--alg PS256"), "{}", stderr(&out));
+}

@@ -155,8 +155,15 @@ pub fn verifying_keys(
 ) -> Result<(Keyring, Vec<Algorithm>)> {
     let mut ring = match jwks {
         Some(path) => {
-            let material = keys::read_source(&Source::File(path.to_path_buf()), env_var)?
-                .ok_or_else(|| Error::key(format!("cannot read JWK Set {}", path.display())))?;
+            let material = crate::sys::read_file_bounded(path)
+                .map(keys::Secret::new)
+                .map_err(|e| {
+                    Error::key(format!(
+                        "cannot read the JWK Set {}: {}; check --jwks",
+                        path.display(),
+                        keys::io_words(&e)
+                    ))
+                })?;
             let ring = Keyring::Set(JwkSet::parse(&material)?);
             warn_if_loose(path, ring.keys().iter().any(Key::can_sign), ctx, rec)?;
             ring

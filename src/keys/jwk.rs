@@ -191,10 +191,21 @@ impl JwkSet {
     /// Parse a JWK Set. Entries whose `use` is not `sig`, and keys that cannot be loaded, are no
     /// candidates (they are skipped); a set with no usable key is an error that says why.
     pub fn parse(material: &Secret) -> Result<JwkSet> {
-        let value: Value = serde_json::from_slice(material.expose())
-            .map_err(|_| Error::key("the JWK Set is not valid JSON"))?;
+        let value: Value = serde_json::from_slice(material.expose()).map_err(|_| {
+            let bytes = material.expose();
+            if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+                Error::key(
+                    "the --jwks file is a PEM key or certificate, not a JWK Set; give it with \
+                     --key-file",
+                )
+            } else {
+                Error::key("the --jwks file is not valid JSON; a JWK Set is {\"keys\":[...]}")
+            }
+        })?;
         let Some(Value::Array(entries)) = value.get("keys") else {
-            return Err(Error::key("the JWK Set has no \"keys\" array"));
+            return Err(Error::key(
+                "the --jwks file has no \"keys\" array; a single JWK goes to --key-file",
+            ));
         };
         let (mut keys, mut refused) = (Vec::new(), Vec::new());
         let signing = entries

@@ -369,6 +369,12 @@ impl crate::token::KeySource for Keyring {
     fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey> {
         self.select(alg, kid).map(Key::decoding)
     }
+
+    fn could_serve(&self, alg: Algorithm) -> bool {
+        self.keys()
+            .iter()
+            .any(|k| k.kind.serves(alg) && k.jwk_alg.is_none_or(|a| a == alg))
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,12 @@ pub const DEFAULT_MAX_TOKEN_SIZE: usize = 64 * 1024;
 /// Where verification finds the key for a token signed with `alg` and carrying `kid`.
 pub trait KeySource {
     fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey>;
+
+    /// Whether any configured key could verify `alg` if it were accepted (`--alg`): decides what
+    /// a refusal suggests. The default says yes.
+    fn could_serve(&self, _alg: Algorithm) -> bool {
+        true
+    }
 }
 
 /// What a token must satisfy to be accepted.
@@ -183,7 +189,7 @@ pub fn authenticate(
 ) -> Result<Verified> {
     let [h, p, s] = split(token, max_size)?;
     let header = decode_json_object(h, "header")?;
-    let alg = pinned_alg(&header, algs)?;
+    let alg = pinned_alg(&header, algs, keys)?;
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.as_str()),
@@ -217,7 +223,11 @@ pub fn authenticate(
     })
 }
 
-fn pinned_alg(header: &Map<String, Value>, algs: &[Algorithm]) -> Result<Algorithm> {
+fn pinned_alg(
+    header: &Map<String, Value>,
+    algs: &[Algorithm],
+    keys: &dyn KeySource,
+) -> Result<Algorithm> {
     let Some(alg) = header.get("alg").and_then(Value::as_str) else {
         return Err(reject(Reason::Malformed, "the header has no 'alg' string"));
     };
@@ -227,17 +237,27 @@ fn pinned_alg(header: &Map<String, Value>, algs: &[Algorithm]) -> Result<Algorit
             "unsigned tokens (alg none) are never accepted",
         ));
     }
+    let allowed = algs
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     match alg.parse::<Algorithm>() {
         Ok(a) if algs.contains(&a) => Ok(a),
+        // Suggest --alg only when a configured key could then verify the token.
+        Ok(a) if keys.could_serve(a) => Err(reject(
+            Reason::AlgNotAllowed,
+            format!(
+                "the token says alg {a:?} but only {allowed} is allowed; pass --alg {a:?} if it \
+                 should be"
+            ),
+        )),
         _ => Err(reject(
             Reason::AlgNotAllowed,
             format!(
-                "the token says alg {} but only {} is allowed; pass --alg if it should be",
-                shown(alg),
-                algs.iter()
-                    .map(|a| format!("{a:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "the token says alg {} but no configured key can verify it; the keys accept \
+                 {allowed}",
+                shown(alg)
             ),
         )),
     }
