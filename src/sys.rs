@@ -38,7 +38,13 @@ pub fn stdout_deliverable() -> bool {
     };
     // SAFETY: poll reads and writes exactly one pollfd of ours.
     let polled = unsafe { libc::poll(&mut pfd, 1, 0) };
-    polled < 0 || pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
+    if polled >= 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+        return false;
+    }
+    // A write of nothing fails where every write would (`/dev/full`, a closed socket) and
+    // writes nothing anywhere else.
+    // SAFETY: a zero-length write reads no memory; the pointer is valid anyway.
+    unsafe { libc::write(1, c"".as_ptr().cast(), 0) >= 0 }
 }
 
 fn prepare_fds() -> bool {

@@ -211,6 +211,19 @@ fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
         .unwrap();
     assert_eq!(closed.status.code(), Some(2), "{}", stderr(&closed));
     assert!(stderr(&closed).contains("stdout"), "{}", stderr(&closed));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let unwritable = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .env("JWTCTL_LEDGER", "ledger.db")
+        .args(["refresh", &token])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(unwritable.status.code(), Some(2), "{}", stderr(&unwritable));
     let retry = env
         .jwtctl()
         .env("JWTCTL_LEDGER", "ledger.db")
