@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::audit::{LogConfig, LogLevel, LogRotate};
+
 /// Issue, refresh and verify JSON Web Tokens, recording every operation in a security log.
 #[derive(Debug, Parser)]
 #[command(name = "jwtctl", version, about, max_term_width = 100)]
@@ -83,9 +85,9 @@ pub struct LogArgs {
         long,
         env = "JWTCTL_LOG_LEVEL",
         value_name = "LEVEL",
-        value_enum,
+        value_parser = level_parser(),
         ignore_case = true,
-        default_value_t = LogLevel::Error
+        default_value = "error"
     )]
     pub log_level: LogLevel,
 
@@ -103,9 +105,9 @@ pub struct LogArgs {
         long,
         env = "JWTCTL_LOG_ROTATE",
         value_name = "WHEN",
-        value_enum,
+        value_parser = rotate_parser(),
         ignore_case = true,
-        default_value_t = LogRotate::Never
+        default_value = "never"
     )]
     pub log_rotate: LogRotate,
 
@@ -125,7 +127,7 @@ pub struct LogAfter {
     pub log_file: Option<PathBuf>,
 
     /// Lowest level recorded [env: JWTCTL_LOG_LEVEL]
-    #[arg(long = "log-level", value_name = "LEVEL", value_enum)]
+    #[arg(long = "log-level", value_name = "LEVEL", value_parser = level_parser(), ignore_case = true)]
     pub log_level: Option<LogLevel>,
 
     /// fsync the log after each record [env: JWTCTL_LOG_SYNC]
@@ -133,7 +135,7 @@ pub struct LogAfter {
     pub log_sync: bool,
 
     /// Start a new log file every hour or day [env: JWTCTL_LOG_ROTATE]
-    #[arg(long = "log-rotate", value_name = "WHEN", value_enum)]
+    #[arg(long = "log-rotate", value_name = "WHEN", value_parser = rotate_parser(), ignore_case = true)]
     pub log_rotate: Option<LogRotate>,
 
     /// The client address this operation is done for [env: JWTCTL_PEER]
@@ -141,53 +143,38 @@ pub struct LogAfter {
     pub peer: Option<String>,
 }
 
-impl LogArgs {
-    /// The built-in defaults, for when not even the environment can be read.
-    pub fn defaults() -> LogArgs {
-        LogArgs {
-            log_file: PathBuf::from("security.log"),
-            log_level: LogLevel::Error,
-            log_sync: false,
-            log_rotate: LogRotate::Never,
-            peer: None,
-        }
-    }
-}
-
 impl Cli {
-    /// The log options in force: those after the subcommand win over those before it (which
-    /// carry the environment and the defaults).
-    pub fn log_settings(&self) -> LogArgs {
+    /// The log settings in force, built once for every path (a refused command line too):
+    /// options after the subcommand win over those before it, which carry the environment and
+    /// the defaults.
+    pub fn log_settings(&self) -> LogConfig {
         let after = self.command.log_after();
         let before = &self.log;
-        LogArgs {
-            log_file: after
+        LogConfig {
+            path: after
                 .log_file
                 .clone()
                 .unwrap_or_else(|| before.log_file.clone()),
-            log_level: after.log_level.unwrap_or(before.log_level),
-            log_sync: after.log_sync || before.log_sync,
-            log_rotate: after.log_rotate.unwrap_or(before.log_rotate),
+            level: after.log_level.unwrap_or(before.log_level),
+            sync: after.log_sync || before.log_sync,
+            rotate: after.log_rotate.unwrap_or(before.log_rotate),
             peer: after.peer.clone().or_else(|| before.peer.clone()),
         }
     }
 }
 
-/// When the log moves to a new file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogRotate {
-    Never,
-    Hourly,
-    Daily,
+/// `--log-level` values, named as the log writes them (any case).
+fn level_parser() -> impl clap::builder::TypedValueParser<Value = LogLevel> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(LogLevel::NAMES)
+        .try_map(|name| LogLevel::from_name(&name).ok_or("not a level"))
 }
 
-/// Levels that can be recorded. There is deliberately no `off`: failures are always recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
+/// `--log-rotate` values (any case).
+fn rotate_parser() -> impl clap::builder::TypedValueParser<Value = LogRotate> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(LogRotate::NAMES)
+        .try_map(|name| LogRotate::from_name(&name).ok_or("not a rotation"))
 }
 
 // Where the key comes from. Default: `./jwtctl.key` (created by `issue` when missing).
@@ -507,8 +494,8 @@ mod tests {
     fn global_log_options_go_before_or_after_the_subcommand() {
         let before = Cli::try_parse_from(["jwtctl", "--log-level", "info", "issue"]).unwrap();
         let after = Cli::try_parse_from(["jwtctl", "issue", "--log-level", "info"]).unwrap();
-        assert_eq!(before.log_settings().log_level, LogLevel::Info);
-        assert_eq!(after.log_settings().log_level, LogLevel::Info);
+        assert_eq!(before.log_settings().level, LogLevel::Info);
+        assert_eq!(after.log_settings().level, LogLevel::Info);
         let both = Cli::try_parse_from([
             "jwtctl",
             "--log-level",
@@ -519,15 +506,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            both.log_settings().log_level,
+            both.log_settings().level,
             LogLevel::Debug,
             "after the subcommand wins"
         );
         let default = Cli::try_parse_from(["jwtctl", "issue"]).unwrap();
-        assert_eq!(
-            default.log_settings().log_file,
-            PathBuf::from("security.log")
-        );
+        assert_eq!(default.log_settings().path, PathBuf::from("security.log"));
         assert!(Cli::try_parse_from(["jwtctl", "issue", "--log-level", "off"]).is_err());
     }
 

@@ -235,6 +235,21 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Our words for an I/O error (the OS text, without the library's decoration).
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io;
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::IsADirectory => "it is a directory".into(),
+        io::ErrorKind::StorageFull => "no space left on device".into(),
+        io::ErrorKind::FileTooLarge => "it is larger than 1 MiB, the limit for key, JWK Set \
+                                        and claims files"
+            .into(),
+        _ => e.kind().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,7 +182,7 @@ impl Ledger {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| ledger_error(path, "open", crate::keys::io_words(&e)))?;
+            .map_err(|e| ledger_error(path, "open", crate::error::io_words(&e)))?;
         let mut conn = Connection::open(path).map_err(|e| ledger_error(path, "open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| ledger_error(path, "open", e))?;

@@ -67,7 +67,7 @@ pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let config = log_config(cli.log_settings());
+    let config = cli.log_settings();
     let outcome = Audit::open(&config).and_then(|audit| {
         audit.warn_if_exposed(cli.command.op())?;
         run(cli, &audit, chrono::Utc::now())
@@ -134,7 +134,7 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         .find_map(|a| OPS.into_iter().find(|op| *op == a))
         .unwrap_or("jwtctl");
     sys::restrict_umask();
-    if let Ok(audit) = Audit::open(&log_config(settings_of_refused(args))) {
+    if let Ok(audit) = Audit::open(&settings_of_refused(args)) {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }
     Exit::Config
@@ -185,22 +185,11 @@ fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<String> {
     ))
 }
 
-/// The log settings in force, as the audit log takes them.
-fn log_config(log: cli::LogArgs) -> LogConfig {
-    LogConfig {
-        path: log.log_file,
-        level: log.log_level,
-        sync: log.log_sync,
-        rotate: log.log_rotate,
-        peer: log.peer,
-    }
-}
-
 /// The log settings a refused command line meant: the arguments clap objected to are dropped
 /// one at a time until the rest parses, and the settings come from [`Cli::log_settings`], as
 /// for any other command line (flags before and after the subcommand, then the environment).
 /// When nothing parses, the environment and the defaults.
-fn settings_of_refused(args: &[OsString]) -> cli::LogArgs {
+fn settings_of_refused(args: &[OsString]) -> LogConfig {
     let mut args = args.to_vec();
     for _ in 0..16 {
         match <Cli as clap::Parser>::try_parse_from(&args) {
@@ -216,7 +205,16 @@ fn settings_of_refused(args: &[OsString]) -> cli::LogArgs {
         .try_get_matches_from(&args[..args.len().min(1)])
         .ok()
         .and_then(|m| cli::LogArgs::from_arg_matches(&m).ok())
-        .unwrap_or_else(cli::LogArgs::defaults)
+        .map_or_else(
+            || LogConfig::at("security.log".into()),
+            |log| LogConfig {
+                path: log.log_file,
+                level: log.log_level,
+                sync: log.log_sync,
+                rotate: log.log_rotate,
+                peer: log.peer,
+            },
+        )
 }
 
 /// Remove the argument clap refused (with its value, for a bad value); false when there is

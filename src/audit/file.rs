@@ -16,10 +16,9 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::LogConfig;
-use crate::cli::LogRotate;
+use super::{LogConfig, LogRotate};
+use crate::error::io_words;
 use crate::error::{Error, Result};
-use crate::keys::io_words;
 
 /// The file records go to now, and the rotation suffix it was opened for.
 struct Current {

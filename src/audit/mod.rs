@@ -21,14 +21,62 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 
-use crate::cli::{LogLevel, LogRotate};
+use crate::error::io_words;
 use crate::error::{Error, Reason, Result};
-use crate::keys::io_words;
 use crate::sys;
 use file::Sink;
 use json::AuditSubscriber;
 
-/// How the log is opened and written.
+/// Levels that can be recorded. There is deliberately no `off`: failures are always recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    /// The names the command line and the environment take, as the log writes them (any case).
+    pub const NAMES: [&'static str; 4] = ["error", "warn", "info", "debug"];
+
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        let all = [
+            LogLevel::Error,
+            LogLevel::Warn,
+            LogLevel::Info,
+            LogLevel::Debug,
+        ];
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| all[i])
+    }
+}
+
+/// When the log moves to a new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogRotate {
+    Never,
+    Hourly,
+    Daily,
+}
+
+impl LogRotate {
+    /// The names the command line and the environment take (any case).
+    pub const NAMES: [&'static str; 3] = ["never", "hourly", "daily"];
+
+    pub fn from_name(name: &str) -> Option<LogRotate> {
+        let all = [LogRotate::Never, LogRotate::Hourly, LogRotate::Daily];
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| all[i])
+    }
+}
+
+/// How the log is opened and written: the one log-settings type, built once from flags and
+/// environment (`Cli::log_settings`) for every path, a refused command line's too.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     pub path: PathBuf,

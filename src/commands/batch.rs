@@ -33,7 +33,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let (mut number, mut rejected) = (0u64, false);
     let limit = policy.max_size.saturating_add(LINE_SLACK);
     while let Some(overflow) = read_line_bounded(&mut input, &mut line, limit)
-        .map_err(|e| Error::io(format!("cannot read stdin: {}", crate::keys::io_words(&e))))?
+        .map_err(|e| Error::io(format!("cannot read stdin: {}", crate::error::io_words(&e))))?
     {
         number += 1;
         let utf8 = std::str::from_utf8(&line).ok();

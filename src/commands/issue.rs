@@ -5,8 +5,8 @@ use serde_json::Value;
 use super::{Ctx, Done, new_jti, read_stdin, signing_key};
 use crate::audit::{Record, TokenDigest};
 use crate::cli::IssueArgs;
+use crate::error::io_words;
 use crate::error::{Error, Result};
-use crate::keys::io_words;
 use crate::token::{self, Claims, IssueRequest};
 
 pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {

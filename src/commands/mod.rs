@@ -161,7 +161,7 @@ pub fn verifying_keys(
                     Error::key(format!(
                         "cannot read the JWK Set {}: {}; check --jwks",
                         path.display(),
-                        keys::io_words(&e)
+                        crate::error::io_words(&e)
                     ))
                 })?;
             let ring = Keyring::Set(JwkSet::parse(&material)?);
@@ -202,7 +202,7 @@ pub fn read_stdin(what: &str, oversize: fn(String) -> Error) -> Result<String> {
         )),
         Err(e) => Err(Error::io(format!(
             "cannot read stdin: {}",
-            keys::io_words(&e)
+            crate::error::io_words(&e)
         ))),
     }
 }

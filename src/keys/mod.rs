@@ -15,8 +15,8 @@ use crate::error::{Error, Reason, Result};
 
 pub use jwk::{JwkSet, from_jwk};
 pub use source::{
-    DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, io_words,
-    loose_mode, read_source, resolve_source,
+    DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
+    read_source, resolve_source,
 };
 
 /// What kind of key this is; decides which algorithms it can serve.

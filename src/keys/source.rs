@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_words};
 
 /// The key file used when no other source is named.
 pub const DEFAULT_KEY_FILE: &str = "jwtctl.key";
@@ -128,20 +128,6 @@ pub fn loose_mode(path: &Path, secret: bool) -> Option<u32> {
     let mode = fs::metadata(path).ok()?.permissions().mode() & 0o7777;
     let others = if secret { 0o077 } else { 0o022 };
     (mode & others != 0).then_some(mode)
-}
-
-/// Our words for an I/O error (the OS text, without the library's decoration).
-pub fn io_words(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::NotFound => "no such file".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        io::ErrorKind::IsADirectory => "it is a directory".into(),
-        io::ErrorKind::StorageFull => "no space left on device".into(),
-        io::ErrorKind::FileTooLarge => "it is larger than 1 MiB, the limit for key, JWK Set \
-                                        and claims files"
-            .into(),
-        _ => e.kind().to_string(),
-    }
 }
 
 /// Create the default key file: 48 random bytes as 64 base64url characters, mode 0600.
