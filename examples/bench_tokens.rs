@@ -10,6 +10,8 @@ use std::io::{BufRead, Write};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 fn main() {
+    // An ordinary Rust main (not jwtctl's C main), so std's argv works here.
+    #[allow(clippy::disallowed_methods)]
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: bench_tokens mint ALG KEY N | bench_tokens verify ALG KEY";
     let (Some(mode), Some(alg), Some(key)) = (args.get(1), args.get(2), args.get(3)) else {

@@ -102,14 +102,35 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-fn ledger_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+fn ledger_error(path: &Path, what: &str, why: impl std::fmt::Display) -> Error {
     Error::new(
         Reason::LedgerError,
         format!(
-            "cannot {what} the ledger {}: {e}; check --ledger / JWTCTL_LEDGER",
+            "cannot {what} the ledger {}: {why}; check --ledger / JWTCTL_LEDGER",
             path.display()
         ),
     )
+}
+
+/// A SQLite failure in our words. SQLite's own text is never shown: it can echo paths and SQL.
+fn sqlite_words(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::*;
+    let rusqlite::Error::SqliteFailure(failure, _) = e else {
+        return "the database answered unexpectedly".into();
+    };
+    match failure.code {
+        DatabaseBusy | DatabaseLocked => {
+            "another process held it locked for over 10 s; try again".into()
+        }
+        NotADatabase => "it is not a jwtctl ledger (not a SQLite database)".into(),
+        DatabaseCorrupt => "it is corrupt; restore it from a backup".into(),
+        ReadOnly | PermissionDenied | CannotOpen => {
+            "permission denied, or its directory cannot be written".into()
+        }
+        DiskFull => "no space left on device".into(),
+        SystemIoFailure => "an I/O error".into(),
+        _ => format!("SQLite error {}", failure.extended_code),
+    }
 }
 
 const SCHEMA: &str = "
@@ -183,20 +204,21 @@ impl Ledger {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| ledger_error(path, "open", crate::error::io_words(&e)))?;
-        let mut conn = Connection::open(path).map_err(|e| ledger_error(path, "open", e))?;
+        let mut conn =
+            Connection::open(path).map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| ledger_error(path, "open", e))?;
+            .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         // One short transaction per process: leave the WAL for the next process instead of
         // checkpointing and deleting it at every exit (5 fsyncs per refresh down to 1).
         // SQLite still checkpoints automatically as the WAL grows.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(|e| ledger_error(path, "open", e))?;
+            .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         let sync = if durable { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!("PRAGMA synchronous = {sync}"))
-            .map_err(|e| ledger_error(path, "open", e))?;
+            .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| ledger_error(path, "read", e))?;
+            .map_err(|e| ledger_error(path, "read", sqlite_words(&e)))?;
         if version > SCHEMA_VERSION {
             return Err(ledger_error(
                 path,
@@ -207,7 +229,7 @@ impl Ledger {
             ));
         }
         if version < SCHEMA_VERSION {
-            set_up(&mut conn).map_err(|e| ledger_error(path, "set up", e))?;
+            set_up(&mut conn).map_err(|e| ledger_error(path, "set up", sqlite_words(&e)))?;
         }
         Ok(Ledger {
             conn,
@@ -217,7 +239,7 @@ impl Ledger {
 
     /// What the ledger knows of the token `id`, if anything.
     pub fn state(&self, id: &TokenId) -> Result<Option<State>> {
-        lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", e))
+        lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))
     }
 
     /// Mark `id` consumed, unless it already is (`reused`) or is revoked (`revoked`). The write
@@ -239,8 +261,8 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| ledger_error(&path, "lock", e))?;
-        match lookup(&tx, id).map_err(|e| ledger_error(&path, "read", e))? {
+            .map_err(|e| ledger_error(&path, "lock", sqlite_words(&e)))?;
+        match lookup(&tx, id).map_err(|e| ledger_error(&path, "read", sqlite_words(&e)))? {
             Some(State::Revoked) => return Err(revoked()),
             Some(State::Consumed) => {
                 return Err(Error::rejected(
@@ -255,9 +277,10 @@ impl Ledger {
             return Ok(());
         }
         upsert(&tx, &id.id, State::Consumed, exp, now)
-            .map_err(|e| ledger_error(&path, "write", e))?;
+            .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))?;
         record()?;
-        tx.commit().map_err(|e| ledger_error(&path, "write", e))
+        tx.commit()
+            .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))
     }
 
     /// Mark `id` revoked (whatever it was before); `record` as for [`Ledger::consume`].
@@ -272,11 +295,12 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| ledger_error(&path, "lock", e))?;
+            .map_err(|e| ledger_error(&path, "lock", sqlite_words(&e)))?;
         upsert(&tx, &id.id, State::Revoked, exp, now)
-            .map_err(|e| ledger_error(&path, "write", e))?;
+            .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))?;
         record()?;
-        tx.commit().map_err(|e| ledger_error(&path, "write", e))
+        tx.commit()
+            .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))
     }
 }
 

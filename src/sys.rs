@@ -179,6 +179,28 @@ pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Fill `buf` from the kernel's CSPRNG (getrandom(2)), the source ring and OpenSSL seed from.
+/// jwtctl's own randomness (a `jti`, the default key) comes from here rather than from AWS-LC's
+/// DRBG, whose seeding costs ~30 ms of CPU when the library is built with jitter entropy (as a
+/// plain `cargo install` builds it).
+pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: getrandom writes at most rest.len() bytes into rest.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        } else {
+            filled += n as usize;
+        }
+    }
+    Ok(())
+}
+
 /// The effective user id: whose files this process may write.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid(2) cannot fail.
@@ -212,6 +234,15 @@ mod tests {
         assert_eq!(got[2].as_bytes(), b"\xff-not-utf8");
         // SAFETY: a null argv is allowed and read as no arguments.
         assert!(unsafe { args(1, std::ptr::null()) }.is_empty());
+    }
+
+    #[test]
+    fn random_bytes_fill_the_whole_buffer() {
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        random_bytes(&mut a).unwrap();
+        random_bytes(&mut b).unwrap();
+        assert_ne!(a, b);
+        assert!(a.iter().any(|&x| x != 0));
     }
 
     #[test]

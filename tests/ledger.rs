@@ -120,6 +120,11 @@ fn a_ledger_that_cannot_be_opened_or_read_is_exit_2_with_its_path() {
         assert_refused(&env, &out, 2, "ledger_error");
         assert!(stderr(&out).contains(path), "{}", stderr(&out));
     }
+    // In jwtctl's words, never SQLite's own text (it can echo paths and SQL).
+    let out = env.run(&["refresh", "--ledger", "garbage.db", &token]);
+    let err = stderr(&out);
+    assert!(err.contains("not a jwtctl ledger"), "{err}");
+    assert!(!err.contains("file is not a database"), "{err}");
 }
 
 #[test]

@@ -293,7 +293,8 @@ pub fn secs(d: Duration) -> i64 {
 pub fn new_jti() -> Result<String> {
     use base64::Engine as _;
     let mut raw = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut raw).map_err(|_| Error::key("no randomness available"))?;
+    crate::sys::random_bytes(&mut raw)
+        .map_err(|_| Error::key("no randomness available from the OS"))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
 }
 

@@ -138,7 +138,8 @@ pub fn loose_mode(path: &Path, secret: bool) -> Option<u32> {
 /// file: of several first runs at once, one key wins and every run signs with it.
 pub fn create_default_key(path: &Path) -> Result<bool> {
     let mut raw = [0u8; 48];
-    aws_lc_rs::rand::fill(&mut raw).map_err(|_| Error::key("no randomness available"))?;
+    crate::sys::random_bytes(&mut raw)
+        .map_err(|_| Error::key("no randomness available from the OS"))?;
     let text = URL_SAFE_NO_PAD.encode(raw);
     let cannot = |what: &str, e: &io::Error| {
         Error::key(format!(
