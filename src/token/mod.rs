@@ -195,8 +195,10 @@ fn family_start(claims: &Claims, now: i64, leeway_secs: i64) -> Result<i64> {
             ));
         }
     }
+    // A start within the leeway ahead of now counts from now: the new token's iat is now, and a
+    // family may not start after its token (that would refuse the next refresh).
     let Some(orig_iat) = orig_iat else {
-        return Ok(iat.map_or(now, |iat| iat.floor() as i64));
+        return Ok(iat.map_or(now, |iat| (iat.floor() as i64).min(now)));
     };
     // Whole seconds: an orig_iat of `time.time()` this very second is not in the future.
     if orig_iat.floor() > now.saturating_add(leeway_secs) as f64 {
@@ -209,7 +211,7 @@ fn family_start(claims: &Claims, now: i64, leeway_secs: i64) -> Result<i64> {
             "'orig_iat' is later than 'iat'; a token family cannot start after its token",
         ));
     }
-    Ok(orig_iat.floor() as i64)
+    Ok((orig_iat.floor() as i64).min(now))
 }
 
 /// Renew a verified token: every claim carried over, a new `iat` and `jti`, `nbf` moved to now
@@ -347,6 +349,15 @@ mod tests {
             leeway_secs: 10,
             ..LIFE
         };
-        assert_eq!(renew(&skewed, NOW, lenient, "j").unwrap().orig_iat, NOW + 5);
+        let renewed = renew(&skewed, NOW, lenient, "j").unwrap();
+        assert_eq!(
+            renewed.orig_iat, NOW,
+            "a start ahead of now counts from now"
+        );
+        // ... so the refreshed token refreshes in turn (found by the claims_policy fuzz target).
+        let again = verified(serde_json::Value::from(renewed.claims));
+        assert!(renew(&again, NOW, lenient, "k").is_ok());
+        let ahead = verified(serde_json::json!({"exp": NOW + 100, "iat": NOW + 5}));
+        assert_eq!(renew(&ahead, NOW, lenient, "j").unwrap().orig_iat, NOW);
     }
 }
