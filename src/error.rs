@@ -144,10 +144,6 @@ impl Exit {
 pub struct Error {
     reason: Reason,
     message: String,
-    /// What goes to stdout instead of the stderr line (`verify --output json`).
-    answer: Option<String>,
-    /// Say nothing at all (`verify --quiet`): the exit code tells.
-    quiet: bool,
 }
 
 impl Error {
@@ -155,8 +151,6 @@ impl Error {
         Error {
             reason,
             message: message.into(),
-            answer: None,
-            quiet: false,
         }
     }
 
@@ -190,28 +184,6 @@ impl Error {
 
     pub fn exit_status(&self) -> Exit {
         self.reason.exit_status()
-    }
-
-    /// Report this error as `answer` on stdout rather than as a line on stderr.
-    pub fn answered(mut self, answer: String) -> Self {
-        self.answer = Some(answer);
-        self
-    }
-
-    /// Report nothing; the exit code tells.
-    pub fn quietly(mut self) -> Self {
-        self.quiet = true;
-        self
-    }
-
-    /// The stdout text to print for this error, if any.
-    pub fn answer(&self) -> Option<&str> {
-        self.answer.as_deref()
-    }
-
-    /// Whether a line goes to stderr.
-    pub fn on_stderr(&self) -> bool {
-        !self.quiet && self.answer.is_none()
     }
 }
 

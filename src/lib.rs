@@ -20,7 +20,7 @@ use std::io::Write;
 
 use audit::{Audit, LogConfig, Record};
 use cli::{Cli, Command};
-use commands::{Ctx, Done};
+use commands::{Ctx, Done, Reply};
 use error::{Exit, Result};
 
 /// Run one parsed command against an open security log. Returns what goes to stdout; the
@@ -45,6 +45,9 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
+        Ok(Done::Refused(e, reply)) => audit
+            .failure(rec, e.reason())
+            .map(|()| Done::Refused(e, reply)),
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
@@ -55,6 +58,7 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
 fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     match &cli.command {
         Command::Issue(args) => commands::issue::run(args, ctx, rec),
+        Command::Verify(args) if args.batch => commands::batch::run(args, ctx, rec),
         Command::Verify(args) => commands::verify::run(args, ctx, rec),
         Command::Refresh(args) => commands::refresh::run(args, ctx, rec),
         Command::Revoke(args) => commands::revoke::run(args, ctx, rec),
@@ -75,14 +79,11 @@ pub fn execute(cli: &Cli) -> Exit {
     match outcome {
         Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),
         Ok(Done::Streamed(exit)) => exit,
-        Err(e) => {
-            if e.on_stderr() {
-                sys::eprint_line(&format!("jwtctl: {e}"));
-            }
-            match e.answer() {
-                Some(answer) => print(answer, e.exit_status()),
-                None => e.exit_status(),
-            }
+        Ok(Done::Refused(e, Reply::Stdout(answer))) => print(&answer, e.exit_status()),
+        Ok(Done::Refused(e, Reply::Silent)) => e.exit_status(),
+        Ok(Done::Refused(e, Reply::Stderr)) | Err(e) => {
+            sys::eprint_line(&format!("jwtctl: {e}"));
+            e.exit_status()
         }
     }
 }

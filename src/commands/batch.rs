@@ -2,84 +2,43 @@
 
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 
-use serde_json::json;
 use tracing::Level;
 
-use super::verify::verify_one;
+use super::verdict::{Verdict, verify_one};
 use super::{Ctx, Done, note_verified, open_ledger, policy, verifying_keys};
 use crate::audit::{Record, TokenDigest};
 use crate::cli::VerifyArgs;
+use crate::error::io_words;
 use crate::error::{Error, Exit, Reason, Result};
-use crate::token::{self, Verified};
+use crate::keys::Keyring;
+use crate::ledger::Ledger;
+use crate::token::{self, Policy, Verified};
 
 /// Room kept beyond `--max-token-size` for whitespace and `Bearer ` around a token.
 const LINE_SLACK: usize = 64;
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
-    let now = args.at.map_or(ctx.now_precise, |at| at as f64);
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
     let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
-    let policy = policy(check, algs);
+    let batch = Batch {
+        args,
+        ctx,
+        alg: rec.alg.clone(),
+        op: rec.op,
+        policy: policy(check, algs),
+        keys,
+        ledger,
+        now: args.at.map_or(ctx.now_precise, |at| at as f64),
+    };
     let stdin = io::stdin();
     if stdin.is_terminal() {
         return Err(Error::usage(
             "--batch reads tokens from stdin, but stdin is a terminal",
         ));
     }
-    let mut input = stdin.lock();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut line = Vec::new();
-    let (mut number, mut rejected) = (0u64, false);
-    let limit = policy.max_size.saturating_add(LINE_SLACK);
-    while let Some(overflow) = read_line_bounded(&mut input, &mut line, limit)
-        .map_err(|e| Error::io(format!("cannot read stdin: {}", crate::error::io_words(&e))))?
-    {
-        number += 1;
-        let utf8 = std::str::from_utf8(&line).ok();
-        let text = utf8.map_or("", token::token_text);
-        if utf8.is_some() && text.is_empty() && !overflow {
-            continue;
-        }
-        let result = if overflow {
-            Err(Error::rejected(
-                Reason::TooLarge,
-                format!(
-                    "the line is over the {}-byte limit (--max-token-size)",
-                    policy.max_size
-                ),
-            ))
-        } else if utf8.is_none() {
-            Err(Error::rejected(Reason::Malformed, "the line is not UTF-8"))
-        } else {
-            verify_one(text, &keys, &policy, ledger.as_ref(), now)
-        };
-        let record = || Record {
-            line: Some(number),
-            at: args.at,
-            alg: rec.alg.clone(),
-            // An overlong line is recorded without a hash: a hash of its prefix would name
-            // another token.
-            token: (!overflow && !text.is_empty()).then(|| TokenDigest::of(text)),
-            ..Record::new(rec.op)
-        };
-        match &result {
-            Ok(verified) if ctx.audit.keeps(Level::INFO) => {
-                let mut r = record();
-                note_verified(&mut r, verified);
-                ctx.audit.success(r)?;
-            }
-            Ok(_) => {}
-            Err(e) if !e.reason().is_rejection() => return Err(e.clone()),
-            Err(e) => {
-                rejected = true;
-                ctx.audit.failure(record(), e.reason())?;
-            }
-        }
-        if !args.quiet {
-            write_result(&mut out, number, &result).map_err(|_| stdout_error())?;
-        }
-    }
+    let rejected = batch.stream(&mut stdin.lock(), &mut out)?;
     out.flush().map_err(|_| stdout_error())?;
     Ok(Done::Streamed(if rejected {
         Exit::Rejected
@@ -88,26 +47,98 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     }))
 }
 
-fn stdout_error() -> Error {
-    Error::io("cannot write results to stdout")
+/// What every line of a batch is checked with.
+struct Batch<'a> {
+    args: &'a VerifyArgs,
+    ctx: &'a Ctx<'a>,
+    op: &'static str,
+    alg: Option<String>,
+    policy: Policy,
+    keys: Keyring,
+    ledger: Option<Ledger>,
+    now: f64,
 }
 
-/// One result line: `{"line":N,"valid":true,"header":{..},"claims":{..}}` or
-/// `{"line":N,"valid":false,"reason":"..","message":".."}`.
-fn write_result(out: &mut impl Write, line: u64, result: &Result<Verified>) -> io::Result<()> {
-    match result {
-        Ok(v) => {
-            write!(out, "{{\"line\":{line},\"valid\":true,\"header\":")?;
-            serde_json::to_writer(&mut *out, &v.header)?;
-            out.write_all(b",\"claims\":")?;
-            serde_json::to_writer(&mut *out, &v.claims)?;
-            out.write_all(b"}\n")
+impl Batch<'_> {
+    /// Check each line of `input`, record it, then print its verdict. Returns whether any token
+    /// was rejected.
+    fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<bool> {
+        let mut line = Vec::new();
+        let (mut number, mut rejected) = (0u64, false);
+        let limit = self.policy.max_size.saturating_add(LINE_SLACK);
+        while let Some(overflow) = read_line_bounded(input, &mut line, limit)
+            .map_err(|e| Error::io(format!("cannot read stdin: {}", io_words(&e))))?
+        {
+            number += 1;
+            let utf8 = std::str::from_utf8(&line).ok();
+            let text = utf8.map_or("", token::token_text);
+            if utf8.is_some() && text.is_empty() && !overflow {
+                continue;
+            }
+            let result = self.check(text, utf8.is_some(), overflow);
+            rejected |= result.is_err();
+            self.record(number, text, overflow, &result)?;
+            if !self.args.quiet {
+                out.write_all(Verdict::of(&result, Some(number)).line().as_bytes())
+                    .map_err(|_| stdout_error())?;
+            }
         }
-        Err(e) => {
-            let result = json!({"line": line, "valid": false, "reason": e.reason().code(), "message": e.message()});
-            writeln!(out, "{result}")
+        Ok(rejected)
+    }
+
+    fn check(&self, text: &str, utf8: bool, overflow: bool) -> Result<Verified> {
+        if overflow {
+            return Err(Error::rejected(
+                Reason::TooLarge,
+                format!(
+                    "the line is over the {}-byte limit (--max-token-size)",
+                    self.policy.max_size
+                ),
+            ));
+        }
+        if !utf8 {
+            return Err(Error::rejected(Reason::Malformed, "the line is not UTF-8"));
+        }
+        verify_one(
+            text,
+            &self.keys,
+            &self.policy,
+            self.ledger.as_ref(),
+            self.now,
+        )
+    }
+
+    /// The line's record, as the level policy says; a configuration error ends the batch.
+    fn record(
+        &self,
+        number: u64,
+        text: &str,
+        overflow: bool,
+        result: &Result<Verified>,
+    ) -> Result<()> {
+        let mut r = Record {
+            line: Some(number),
+            at: self.args.at,
+            alg: self.alg.clone(),
+            // An overlong line is recorded without a hash: a hash of its prefix would name
+            // another token.
+            token: (!overflow && !text.is_empty()).then(|| TokenDigest::of(text)),
+            ..Record::new(self.op)
+        };
+        match result {
+            Ok(verified) if self.ctx.audit.keeps(Level::INFO) => {
+                note_verified(&mut r, verified);
+                self.ctx.audit.success(r)
+            }
+            Ok(_) => Ok(()),
+            Err(e) if !e.reason().is_rejection() => Err(e.clone()),
+            Err(e) => self.ctx.audit.failure(r, e.reason()),
         }
     }
+}
+
+fn stdout_error() -> Error {
+    Error::io("cannot write results to stdout")
 }
 
 /// Read one line (without its `\n`) into `buf`, keeping at most `limit` bytes so memory stays

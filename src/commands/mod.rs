@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod issue;
 pub mod refresh;
 pub mod revoke;
+pub mod verdict;
 pub mod verify;
 
 use std::io::{self, IsTerminal, Read};
@@ -18,7 +19,7 @@ use crate::cli::{Alg, CheckArgs, KeyArgs};
 use crate::error::{Error, Exit, Reason, Result};
 use crate::keys::{self, JwkSet, Key, Keyring, Source};
 use crate::ledger::{self, Ledger, TokenId};
-use crate::token::{self, Policy, Verified};
+use crate::token::{self, Authenticated, Policy};
 
 /// Largest input read from stdin for one token or claims object.
 const MAX_INPUT: u64 = 1 << 20;
@@ -41,8 +42,21 @@ pub enum Done {
     /// Print this on stdout: the operation's record is written already (it was written inside
     /// the ledger transaction it describes).
     Recorded(String),
+    /// The token was rejected: record the failure, then reply as the command was asked to.
+    Refused(Error, Reply),
     /// Records and output were written as the command went (`verify --batch`).
     Streamed(Exit),
+}
+
+/// Where a rejection is reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// One line on stderr (the default).
+    Stderr,
+    /// This text on stdout instead (`verify --output json`).
+    Stdout(String),
+    /// Nothing at all (`verify --quiet`): the exit code tells.
+    Silent,
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -252,7 +266,7 @@ pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Policy {
 }
 
 /// Copy what a verified token says about itself into the record.
-pub fn note_verified(rec: &mut Record, verified: &Verified) {
+pub fn note_verified(rec: &mut Record, verified: &Authenticated) {
     let claim = |name| {
         verified
             .claims
@@ -267,7 +281,7 @@ pub fn note_verified(rec: &mut Record, verified: &Verified) {
 }
 
 /// A token's id in the ledger and the `exp` it is kept by.
-pub fn ledger_entry(verified: &Verified, text: &str, now: i64) -> (TokenId, i64) {
+pub fn ledger_entry(verified: &Authenticated, text: &str, now: i64) -> (TokenId, i64) {
     let exp = token::seconds(&verified.claims, "exp").unwrap_or(now);
     (TokenId::of(&verified.claims, text), exp)
 }

@@ -1,20 +1,12 @@
 //! `jwtctl verify`: check a token with pinned algorithms and report the result as text or JSON.
 
-use serde_json::json;
-
-use super::{
-    Ctx, Done, ledger_entry, note_verified, open_ledger, policy, read_token, verifying_keys,
-};
+use super::verdict::{Verdict, verify_one};
+use super::{Ctx, Done, Reply, note_verified, open_ledger, policy, read_token, verifying_keys};
 use crate::audit::Record;
 use crate::cli::{Output, VerifyArgs};
-use crate::error::{Error, Result};
-use crate::ledger::{Ledger, State, revoked};
-use crate::token::{self, KeySource, Policy, Verified};
+use crate::error::Result;
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
-    if args.batch {
-        return super::batch::run(args, ctx, rec);
-    }
     let check = &args.check;
     rec.at = args.at;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
@@ -32,44 +24,22 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             note_verified(rec, &verified);
             Ok(Done::Print(match (args.quiet, args.output) {
                 (true, _) => String::new(),
-                (false, Output::Text) => format!("{}\n", serde_json::Value::from(verified.claims)),
-                (false, Output::Json) => {
-                    let result = json!({"valid": true, "header": verified.header, "claims": verified.claims});
-                    format!("{result}\n")
-                }
+                (false, Output::Text) => format!(
+                    "{}\n",
+                    serde_json::Value::from(verified.into_inner().claims)
+                ),
+                (false, Output::Json) => Verdict::valid(&verified, None).line(),
             }))
         }
         Err(e) if !e.reason().is_rejection() => Err(e),
-        Err(e) if args.quiet => Err(e.quietly()),
-        Err(e) => match args.output {
-            Output::Text => Err(e),
-            Output::Json => {
-                let answer = rejection_json(&e);
-                Err(e.answered(format!("{answer}\n")))
-            }
-        },
-    }
-}
-
-/// `{"valid":false,"reason":...,"message":...}`
-pub fn rejection_json(e: &Error) -> serde_json::Value {
-    json!({"valid": false, "reason": e.reason().code(), "message": e.message()})
-}
-
-/// Verify one token and, with a ledger, check that it is not revoked.
-pub fn verify_one(
-    text: &str,
-    keys: &dyn KeySource,
-    policy: &Policy,
-    ledger: Option<&Ledger>,
-    now: f64,
-) -> Result<Verified> {
-    let verified = token::verify_precise(text, keys, policy, now)?;
-    if let Some(ledger) = ledger {
-        let (id, _) = ledger_entry(&verified, text, now.floor() as i64);
-        if ledger.state(&id)? == Some(State::Revoked) {
-            return Err(revoked());
+        // A rejection is reported as asked: nothing (-q), a JSON verdict, or the stderr line.
+        Err(e) => {
+            let reply = match (args.quiet, args.output) {
+                (true, _) => Reply::Silent,
+                (false, Output::Json) => Reply::Stdout(Verdict::rejected(&e, None).line()),
+                (false, Output::Text) => Reply::Stderr,
+            };
+            Ok(Done::Refused(e, reply))
         }
     }
-    Ok(verified)
 }

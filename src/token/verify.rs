@@ -5,11 +5,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
-use super::Claims;
-use crate::error::{Error, Reason, Result};
-
-/// The largest token accepted by default (64 KiB); longer ones are `too_large` before decoding.
-pub const DEFAULT_MAX_TOKEN_SIZE: usize = 64 * 1024;
+use super::checks::{Policy, check_claims, check_header};
+use super::text::{Claims, reject, shown};
+use crate::error::{Reason, Result};
 
 /// Where verification finds the key for a token signed with `alg` and carrying `kid`.
 pub trait KeySource {
@@ -22,60 +20,43 @@ pub trait KeySource {
     }
 }
 
-/// What a token must satisfy to be accepted.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    /// The algorithms accepted, pinned from `--alg` or the key(s), never from the token.
-    pub algs: Vec<Algorithm>,
-    pub leeway_secs: i64,
-    /// Extra tolerance for `exp` only: how long after expiry a token may still be refreshed.
-    pub grace_secs: i64,
-    pub iss: Option<String>,
-    pub sub: Option<String>,
-    /// Accepted audiences: the token must carry at least one of them. Empty: the token must
-    /// carry no `aud` at all (RFC 7519 §4.1.3).
-    pub aud: Vec<String>,
-    /// Claims that must be present.
-    pub require: Vec<String>,
-    /// The header `typ` required when present (case-insensitive); `None` means `JWT`.
-    pub typ: Option<String>,
-    /// Reject tokens that expire sooner than this.
-    pub min_remaining_secs: Option<i64>,
-    /// Reject tokens whose `iat` is older than this.
-    pub max_age_secs: Option<i64>,
-    pub max_size: usize,
-}
-
-impl Policy {
-    /// The strict defaults, accepting `algs`.
-    pub fn new(algs: Vec<Algorithm>) -> Self {
-        Policy {
-            algs,
-            leeway_secs: 0,
-            grace_secs: 0,
-            iss: None,
-            sub: None,
-            aud: Vec::new(),
-            require: Vec::new(),
-            typ: None,
-            min_remaining_secs: None,
-            max_age_secs: None,
-            max_size: DEFAULT_MAX_TOKEN_SIZE,
-        }
-    }
-}
-
-/// A token that passed every check.
+/// A token whose signature checked out under a pinned algorithm, before any claim was checked
+/// (`revoke` accepts expired tokens). Only [`verify`] turns it into a [`Verified`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verified {
+pub struct Authenticated {
     pub alg: Algorithm,
     pub header: Map<String, Value>,
     pub claims: Claims,
 }
 
-impl Verified {
+impl Authenticated {
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.header.get(name).and_then(Value::as_str)
+    }
+}
+
+/// A token that passed every check: its signature, its header and its claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified(Authenticated);
+
+impl Verified {
+    /// The verified token's parts.
+    pub fn into_inner(self) -> Authenticated {
+        self.0
+    }
+
+    /// For tests of what follows verification (refresh): a token taken as verified.
+    #[cfg(test)]
+    pub(super) fn assume(token: Authenticated) -> Verified {
+        Verified(token)
+    }
+}
+
+impl std::ops::Deref for Verified {
+    type Target = Authenticated;
+
+    fn deref(&self) -> &Authenticated {
+        &self.0
     }
 }
 
@@ -93,19 +74,6 @@ pub fn token_text(input: &str) -> &str {
         Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
         _ => t,
     }
-}
-
-/// A value from the token, made safe and short for a one-line message.
-pub(super) fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
-pub(super) fn reject(reason: Reason, message: impl Into<String>) -> Error {
-    Error::rejected(reason, message)
 }
 
 fn decode_json_object(segment: &str, what: &str) -> Result<Map<String, Value>> {
@@ -174,10 +142,10 @@ pub fn verify_precise(
     policy: &Policy,
     now: f64,
 ) -> Result<Verified> {
-    let verified = authenticate(token, keys, &policy.algs, policy.max_size)?;
-    check_header(&verified.header, policy.typ.as_deref())?;
-    check_claims(&verified.claims, policy, now)?;
-    Ok(verified)
+    let token = authenticate(token, keys, &policy.algs, policy.max_size)?;
+    check_header(&token.header, policy.typ.as_deref())?;
+    check_claims(&token.claims, policy, now)?;
+    Ok(Verified(token))
 }
 
 /// Verify only the form and signature of a token (for `revoke`, which accepts expired tokens).
@@ -186,7 +154,7 @@ pub fn authenticate(
     keys: &dyn KeySource,
     algs: &[Algorithm],
     max_size: usize,
-) -> Result<Verified> {
+) -> Result<Authenticated> {
     let [h, p, s] = split(token, max_size)?;
     let header = decode_json_object(h, "header")?;
     let alg = pinned_alg(&header, algs, keys)?;
@@ -216,7 +184,7 @@ pub fn authenticate(
         ));
     }
     let claims = decode_json_object(p, "payload")?;
-    Ok(Verified {
+    Ok(Authenticated {
         alg,
         header,
         claims,
@@ -263,211 +231,6 @@ fn pinned_alg(
     }
 }
 
-/// We understand no JWS extension, so any `crit` is refused (RFC 7515 §4.1.11); `typ`, when
-/// present, must be `JWT` or what `--typ` names (case-insensitive, `application/` allowed).
-fn check_header(header: &Map<String, Value>, want_typ: Option<&str>) -> Result<()> {
-    if header.contains_key("crit") {
-        return Err(reject(
-            Reason::CritUnsupported,
-            "the token has a 'crit' header; jwtctl understands no JWS extensions",
-        ));
-    }
-    let want = want_typ.unwrap_or("JWT");
-    let matches = |typ: &str| {
-        let bare = typ
-            .get(..12)
-            .filter(|p| p.eq_ignore_ascii_case("application/"))
-            .map_or(typ, |_| &typ[12..]);
-        bare.eq_ignore_ascii_case(want)
-    };
-    match header.get("typ") {
-        None if want_typ.is_none() => Ok(()),
-        None => Err(reject(
-            Reason::TypMismatch,
-            format!("the token has no 'typ'; --typ wants {}", shown(want)),
-        )),
-        Some(Value::String(typ)) if matches(typ) => Ok(()),
-        Some(Value::String(typ)) => Err(reject(
-            Reason::TypMismatch,
-            format!(
-                "the token's typ is {} but {} is required (--typ)",
-                shown(typ),
-                shown(want)
-            ),
-        )),
-        Some(_) => Err(reject(
-            Reason::Malformed,
-            "the header's 'typ' is not a string",
-        )),
-    }
-}
-
-/// A registered time claim: absent, or a finite JSON number.
-fn numeric(claims: &Claims, name: &str) -> Result<Option<f64>> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .as_f64()
-            .filter(|n| n.is_finite())
-            .map(Some)
-            .ok_or_else(|| {
-                reject(
-                    Reason::InvalidClaim,
-                    format!("'{name}' must be a number of seconds"),
-                )
-            }),
-    }
-}
-
-fn string_claim<'a>(claims: &'a Claims, name: &str) -> Result<Option<&'a str>> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(reject(
-            Reason::InvalidClaim,
-            format!("'{name}' must be a string"),
-        )),
-    }
-}
-
-fn audiences(claims: &Claims) -> Result<Option<Vec<&str>>> {
-    let bad = || {
-        reject(
-            Reason::InvalidClaim,
-            "'aud' must be a string or an array of strings",
-        )
-    };
-    match claims.get("aud") {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(vec![s])),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().ok_or_else(bad))
-            .collect::<Result<_>>()
-            .map(Some),
-        Some(_) => Err(bad()),
-    }
-}
-
-pub(super) fn when(secs: f64) -> String {
-    chrono::DateTime::from_timestamp(secs.floor() as i64, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| format!("{secs} (out of range)"))
-}
-
-fn check_claims(claims: &Claims, policy: &Policy, now_f: f64) -> Result<()> {
-    let leeway = policy.leeway_secs as f64;
-    let exp = numeric(claims, "exp")?;
-    let nbf = numeric(claims, "nbf")?;
-    let iat = numeric(claims, "iat")?;
-    let iss = string_claim(claims, "iss")?;
-    let sub = string_claim(claims, "sub")?;
-    let aud = audiences(claims)?;
-
-    let Some(exp) = exp else {
-        return Err(reject(
-            Reason::MissingClaim,
-            "the token has no 'exp'; every token must expire",
-        ));
-    };
-    if let Some(name) = policy
-        .require
-        .iter()
-        .find(|name| !claims.contains_key(name.as_str()))
-    {
-        return Err(reject(
-            Reason::MissingClaim,
-            format!("the token has no '{}' (--require)", shown(name)),
-        ));
-    }
-    if now_f >= exp + leeway + policy.grace_secs as f64 {
-        return Err(reject(
-            Reason::Expired,
-            format!("the token expired at {}; get a new token", when(exp)),
-        ));
-    }
-    if let Some(nbf) = nbf {
-        if now_f + leeway < nbf {
-            return Err(reject(
-                Reason::NotYetValid,
-                format!("the token is not valid before {}", when(nbf)),
-            ));
-        }
-    }
-    if let Some(iat) = iat {
-        if iat > now_f + leeway {
-            return Err(reject(
-                Reason::IssuedInFuture,
-                format!(
-                    "the token claims to be issued at {}, in the future; check clocks or --leeway",
-                    when(iat)
-                ),
-            ));
-        }
-    }
-    if let Some(min) = policy.min_remaining_secs {
-        if exp - now_f < min as f64 {
-            return Err(reject(
-                Reason::ExpiresTooSoon,
-                format!(
-                    "the token expires at {}, sooner than --min-remaining allows",
-                    when(exp)
-                ),
-            ));
-        }
-    }
-    if let Some(max_age) = policy.max_age_secs {
-        let Some(iat) = iat else {
-            return Err(reject(
-                Reason::MissingClaim,
-                "the token has no 'iat' but --max-age was given",
-            ));
-        };
-        if now_f - iat > max_age as f64 + leeway {
-            return Err(reject(
-                Reason::TooOld,
-                format!(
-                    "the token was issued at {}, longer ago than --max-age allows",
-                    when(iat)
-                ),
-            ));
-        }
-    }
-    expect_string("iss", iss, policy.iss.as_deref())?;
-    expect_string("sub", sub, policy.sub.as_deref())?;
-    match (aud, policy.aud.as_slice()) {
-        (None, []) => Ok(()),
-        (Some(_), []) => Err(reject(
-            Reason::ClaimMismatch,
-            "the token has an audience; pass --aud with the audience you accept",
-        )),
-        (None, _) => Err(reject(
-            Reason::MissingClaim,
-            "the token has no 'aud' but --aud was given",
-        )),
-        (Some(have), want) if have.iter().any(|a| want.iter().any(|w| w == a)) => Ok(()),
-        (Some(_), _) => Err(reject(
-            Reason::ClaimMismatch,
-            "the token's audience is none of the --aud values",
-        )),
-    }
-}
-
-fn expect_string(name: &str, have: Option<&str>, want: Option<&str>) -> Result<()> {
-    match (have, want) {
-        (_, None) => Ok(()),
-        (None, Some(_)) => Err(reject(
-            Reason::MissingClaim,
-            format!("the token has no '{name}' but --{name} was given"),
-        )),
-        (Some(h), Some(w)) if h == w => Ok(()),
-        (Some(_), Some(w)) => Err(reject(
-            Reason::ClaimMismatch,
-            format!("'{name}' is not '{}'", shown(w)),
-        )),
-    }
-}
-
 /// Seconds past `exp` when a token was accepted only thanks to the grace window.
 pub fn grace_used(verified: &Verified, policy: &Policy, now: i64) -> Option<i64> {
     let exp = verified.claims.get("exp").and_then(Value::as_f64)?;
@@ -477,6 +240,7 @@ pub fn grace_used(verified: &Verified, policy: &Policy, now: i64) -> Option<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::DEFAULT_MAX_TOKEN_SIZE;
     use jsonwebtoken::EncodingKey;
     use serde_json::json;
 
