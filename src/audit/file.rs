@@ -202,8 +202,21 @@ impl Current {
 /// Open (creating mode 0600 if missing) the log file at `path` without following a link, then
 /// check the descriptor itself: a regular file, one link, owned by the running user or root.
 fn open_checked(path: &Path) -> Result<Current> {
+    let file = open_no_follow(path)?;
+    let len = check_descriptor(&file, path)?;
+    let needs_newline = ends_mid_line(&file, len);
+    Ok(Current {
+        suffix: String::new(),
+        path: path.to_path_buf(),
+        file,
+        needs_newline,
+    })
+}
+
+/// Open the log for appending, creating it 0600, refusing a symbolic link, never blocking.
+fn open_no_follow(path: &Path) -> Result<File> {
     let shown = path.display();
-    let file = fs::OpenOptions::new()
+    fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
@@ -227,7 +240,13 @@ fn open_checked(path: &Path) -> Result<Current> {
                  --log-file / JWTCTL_LOG_FILE",
                 io_words(&e)
             )),
-        })?;
+        })
+}
+
+/// Check the open descriptor itself: a regular file with one link, owned by us or root.
+/// Returns its length.
+fn check_descriptor(file: &File, path: &Path) -> Result<u64> {
+    let shown = path.display();
     let meta = file.metadata().map_err(|e| {
         Error::log(format!(
             "cannot check the security log {shown}: {}",
@@ -261,13 +280,7 @@ fn open_checked(path: &Path) -> Result<Current> {
             meta.uid()
         )));
     }
-    let needs_newline = ends_mid_line(&file, meta.len());
-    Ok(Current {
-        suffix: String::new(),
-        path: path.to_path_buf(),
-        file,
-        needs_newline,
-    })
+    Ok(meta.len())
 }
 
 /// True when a non-empty file's last byte is not a newline (a record torn by a crash elsewhere).

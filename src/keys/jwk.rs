@@ -8,41 +8,87 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::der::{ec_private, ed_private, pkcs1_private, pkcs8_private, rsa_key};
 use super::{Key, KeyKind, Secret, bad_key};
 use crate::error::{Error, Reason, Result};
 
-fn jwk_bytes(jwk: &Map<String, Value>, member: &str) -> Result<Option<Vec<u8>>> {
-    match jwk.get(member) {
-        None => Ok(None),
-        Some(Value::String(s)) => URL_SAFE_NO_PAD
-            .decode(s)
-            .map(Some)
-            .map_err(|_| Error::key(format!("the JWK member '{member}' is not base64url"))),
-        Some(_) => Err(Error::key(format!(
-            "the JWK member '{member}' must be a string"
-        ))),
+/// Bytes of a JWK member: base64url without padding (RFC 7515 §2).
+#[derive(Debug)]
+struct B64(Vec<u8>);
+
+impl<'de> Deserialize<'de> for B64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<B64, D::Error> {
+        let text = String::deserialize(d)?;
+        URL_SAFE_NO_PAD
+            .decode(text)
+            .map(B64)
+            .map_err(|_| serde::de::Error::custom("a member is not base64url"))
     }
 }
 
-fn jwk_required(jwk: &Map<String, Value>, member: &str) -> Result<Vec<u8>> {
-    jwk_bytes(jwk, member)?
-        .ok_or_else(|| Error::key(format!("the JWK lacks its '{member}' member")))
+/// One JWK (RFC 7517 §4): its key by `kty`, and the members every kind may carry.
+#[derive(Debug, Deserialize)]
+struct Jwk {
+    #[serde(flatten)]
+    key: KeyParams,
+    kid: Option<String>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
 }
 
-fn jwk_str<'a>(jwk: &'a Map<String, Value>, member: &str) -> Option<&'a str> {
-    jwk.get(member).and_then(Value::as_str)
+/// The key members of each `kty` (RFC 7518 §6).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kty")]
+enum KeyParams {
+    #[serde(rename = "oct")]
+    Oct { k: B64 },
+    #[serde(rename = "RSA")]
+    Rsa(RsaParams),
+    #[serde(rename = "EC")]
+    Ec {
+        crv: String,
+        x: B64,
+        y: B64,
+        d: Option<B64>,
+    },
+    #[serde(rename = "OKP")]
+    Okp { crv: String, x: B64, d: Option<B64> },
 }
 
-/// A single JWK: `oct` (HMAC), `RSA` (public), `EC` P-256/P-384 and `OKP` Ed25519 (public or
-/// private).
+/// RSA members: public `n`, `e`; private `d` and, usually, the CRT members.
+#[derive(Debug, Deserialize)]
+struct RsaParams {
+    n: B64,
+    e: B64,
+    d: Option<B64>,
+    p: Option<B64>,
+    q: Option<B64>,
+    dp: Option<B64>,
+    dq: Option<B64>,
+    qi: Option<B64>,
+}
+
+/// A JWK object as a typed JWK, or a key error in our words (serde's text can echo input).
+fn typed(jwk: &Map<String, Value>) -> Result<Jwk> {
+    Jwk::deserialize(Value::Object(jwk.clone())).map_err(|_| {
+        Error::key(
+            "the JWK is not a key jwtctl reads: it needs kty oct, RSA, EC or OKP with that \
+             kind's members as base64url strings (RFC 7518 §6), and string kid/alg/use",
+        )
+    })
+}
+
+/// A single JWK: `oct` (HMAC), `RSA`, `EC` P-256/P-384 and `OKP` Ed25519 (public or private).
 pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Key> {
     if jwk.contains_key("keys") {
         return Err(Error::key("the key file is a JWK Set; give it with --jwks"));
     }
-    if jwk_str(jwk, "use").is_some_and(|u| u != "sig") {
+    let jwk = typed(jwk)?;
+    if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
         return Err(Error::key(
             "the JWK's 'use' is not 'sig'; it is not a signing key",
         ));
@@ -50,65 +96,17 @@ pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Key> {
     jwk_key(jwk)
 }
 
-fn jwk_key(jwk: &Map<String, Value>) -> Result<Key> {
-    let mut key = match jwk_str(jwk, "kty") {
-        Some("oct") => {
-            let k = jwk_required(jwk, "k")?;
-            if k.is_empty() {
-                return Err(Error::key("the JWK's secret 'k' is empty"));
-            }
-            Key::secret(&k)
+fn jwk_key(jwk: Jwk) -> Result<Key> {
+    let mut key = match jwk.key {
+        KeyParams::Oct { k } if k.0.is_empty() => {
+            return Err(Error::key("the JWK's secret 'k' is empty"));
         }
-        Some("RSA") => rsa_jwk(jwk)?,
-        Some("EC") => {
-            let (kind, signing, verifying) = match jwk_str(jwk, "crv") {
-                Some("P-256") => (
-                    KeyKind::EcP256,
-                    &ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &ECDSA_P256_SHA256_FIXED,
-                ),
-                Some("P-384") => (
-                    KeyKind::EcP384,
-                    &ECDSA_P384_SHA384_FIXED_SIGNING,
-                    &ECDSA_P384_SHA384_FIXED,
-                ),
-                _ => return Err(Error::key("unsupported JWK curve; use P-256 or P-384")),
-            };
-            let mut point = vec![4u8];
-            point.extend(jwk_required(jwk, "x")?);
-            point.extend(jwk_required(jwk, "y")?);
-            match jwk_bytes(jwk, "d")? {
-                Some(d) => {
-                    let pair = EcdsaKeyPair::from_private_key_and_public_key(signing, &d, &point)
-                        .map_err(|_| bad_key("an EC JWK"))?;
-                    ec_private(kind, &pair)?
-                }
-                None => {
-                    ParsedPublicKey::new(verifying, &point).map_err(|_| bad_key("an EC JWK"))?;
-                    Key::new(kind, None, DecodingKey::from_ec_der(&point))
-                }
-            }
-        }
-        Some("OKP") => {
-            if jwk_str(jwk, "crv") != Some("Ed25519") {
-                return Err(Error::key("unsupported OKP curve; use Ed25519"));
-            }
-            let x = jwk_required(jwk, "x")?;
-            match jwk_bytes(jwk, "d")? {
-                Some(d) => {
-                    let pair = Ed25519KeyPair::from_seed_and_public_key(&d, &x)
-                        .map_err(|_| bad_key("an Ed25519 JWK"))?;
-                    ed_private(&pair)?
-                }
-                None => {
-                    ParsedPublicKey::new(&sig::ED25519, &x).map_err(|_| bad_key("an OKP JWK"))?;
-                    Key::new(KeyKind::Ed25519, None, DecodingKey::from_ed_der(&x))
-                }
-            }
-        }
-        _ => return Err(Error::key("unsupported JWK 'kty'; use oct, RSA, EC or OKP")),
+        KeyParams::Oct { k } => Key::secret(&k.0),
+        KeyParams::Rsa(rsa) => rsa_jwk(rsa)?,
+        KeyParams::Ec { crv, x, y, d } => ec_jwk(&crv, &x.0, &y.0, d.as_ref())?,
+        KeyParams::Okp { crv, x, d } => okp_jwk(&crv, &x.0, d.as_ref())?,
     };
-    if let Some(alg) = jwk_str(jwk, "alg") {
+    if let Some(alg) = jwk.alg {
         let alg: Algorithm = alg
             .parse()
             .ok()
@@ -116,40 +114,89 @@ fn jwk_key(jwk: &Map<String, Value>) -> Result<Key> {
             .ok_or_else(|| Error::key("the JWK's 'alg' does not fit its key type"))?;
         key.jwk_alg = Some(alg);
     }
-    key.jwk_kid = jwk_str(jwk, "kid").map(str::to_owned);
+    key.jwk_kid = jwk.kid;
     Ok(key)
 }
 
-/// The RSA private members (RFC 7518 §6.3.2) a signing key is built from; all or none of the
-/// CRT members must be present.
-const RSA_PRIVATE: [&str; 5] = ["p", "q", "dp", "dq", "qi"];
+fn ec_jwk(crv: &str, x: &[u8], y: &[u8], d: Option<&B64>) -> Result<Key> {
+    let (kind, signing, verifying) = match crv {
+        "P-256" => (
+            KeyKind::EcP256,
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &ECDSA_P256_SHA256_FIXED,
+        ),
+        "P-384" => (
+            KeyKind::EcP384,
+            &ECDSA_P384_SHA384_FIXED_SIGNING,
+            &ECDSA_P384_SHA384_FIXED,
+        ),
+        _ => return Err(Error::key("unsupported JWK curve; use P-256 or P-384")),
+    };
+    let point = [&[4u8][..], x, y].concat();
+    match d {
+        Some(d) => {
+            let pair = EcdsaKeyPair::from_private_key_and_public_key(signing, &d.0, &point)
+                .map_err(|_| bad_key("an EC JWK"))?;
+            ec_private(kind, &pair)
+        }
+        None => {
+            ParsedPublicKey::new(verifying, &point).map_err(|_| bad_key("an EC JWK"))?;
+            Ok(Key::new(kind, None, DecodingKey::from_ec_der(&point)))
+        }
+    }
+}
+
+fn okp_jwk(crv: &str, x: &[u8], d: Option<&B64>) -> Result<Key> {
+    if crv != "Ed25519" {
+        return Err(Error::key("unsupported OKP curve; use Ed25519"));
+    }
+    match d {
+        Some(d) => {
+            let pair = Ed25519KeyPair::from_seed_and_public_key(&d.0, x)
+                .map_err(|_| bad_key("an Ed25519 JWK"))?;
+            ed_private(&pair)
+        }
+        None => {
+            ParsedPublicKey::new(&sig::ED25519, x).map_err(|_| bad_key("an OKP JWK"))?;
+            Ok(Key::new(
+                KeyKind::Ed25519,
+                None,
+                DecodingKey::from_ed_der(x),
+            ))
+        }
+    }
+}
 
 /// An RSA JWK: public (`n`, `e`), or private with `d` and the CRT members, as node `jose` and
-/// jwcrypto export them. Under 2048 bits it is refused, whatever the command.
-fn rsa_jwk(jwk: &Map<String, Value>) -> Result<Key> {
-    let (n, e) = (jwk_required(jwk, "n")?, jwk_required(jwk, "e")?);
-    let Some(d) = jwk_bytes(jwk, "d")? else {
-        return rsa_key(&n, &e, None);
+/// jwcrypto export them, or with `d` alone (RFC 7518 §6.3.2 lets a producer omit the rest).
+/// Under 2048 bits it is refused, whatever the command.
+fn rsa_jwk(rsa: RsaParams) -> Result<Key> {
+    let (n, e) = (&rsa.n.0, &rsa.e.0);
+    let Some(d) = &rsa.d else {
+        return rsa_key(n, e, None);
     };
-    rsa_key(&n, &e, None)?;
-    if RSA_PRIVATE.iter().all(|m| !jwk.contains_key(*m)) {
-        return rsa_without_crt(&n, &e, &d);
+    rsa_key(n, e, None)?;
+    let crt = [&rsa.p, &rsa.q, &rsa.dp, &rsa.dq, &rsa.qi];
+    if crt.iter().all(|m| m.is_none()) {
+        return rsa_without_crt(n, e, &d.0);
     }
-    let crt = RSA_PRIVATE
-        .iter()
-        .map(|m| jwk_required(jwk, m))
-        .collect::<Result<Vec<_>>>()?;
+    let [Some(p), Some(q), Some(dp), Some(dq), Some(qi)] = crt else {
+        return Err(Error::key(
+            "the private RSA JWK has some of 'p', 'q', 'dp', 'dq', 'qi' but not all; RFC 7518 \
+             §6.3.2 wants all of them or none",
+        ));
+    };
     let components = aws_lc_rs::rsa::KeyPairComponents {
         public_key: aws_lc_rs::rsa::PublicKeyComponents {
             n: &n[..],
             e: &e[..],
         },
-        d: &d[..],
-        p: &crt[0][..],
-        q: &crt[1][..],
-        dP: &crt[2][..],
-        dQ: &crt[3][..],
-        qInv: &crt[4][..],
+        d: &d.0[..],
+        p: &p.0[..],
+        q: &q.0[..],
+        dP: &dp.0[..],
+        dQ: &dq.0[..],
+        qInv: &qi.0[..],
     };
     let pair = RsaKeyPair::from_components(&components)
         .map_err(|_| bad_key("an RSA JWK whose members do not form one key"))?;
@@ -208,14 +255,15 @@ impl JwkSet {
             ));
         };
         let (mut keys, mut refused) = (Vec::new(), Vec::new());
-        let signing = entries
-            .iter()
-            .filter_map(Value::as_object)
-            .filter(|jwk| jwk_str(jwk, "use").is_none_or(|u| u == "sig"));
-        for jwk in signing {
-            match jwk_key(jwk) {
-                Ok(key) => keys.push(key),
-                Err(e) => refused.push((jwk_str(jwk, "kid").map(str::to_owned), e)),
+        for entry in entries.iter().filter_map(Value::as_object) {
+            let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            match typed(entry) {
+                Ok(jwk) if jwk.use_.as_deref().is_some_and(|u| u != "sig") => {}
+                Ok(jwk) => match jwk_key(jwk) {
+                    Ok(key) => keys.push(key),
+                    Err(e) => refused.push((kid, e)),
+                },
+                Err(e) => refused.push((kid, e)),
             }
         }
         if keys.is_empty() {
