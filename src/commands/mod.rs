@@ -1,28 +1,29 @@
-//! One file per subcommand; this module holds what they share: keys, token input, ledgers.
+//! One file per subcommand, and what they share: the context, how a command finishes, the
+//! verification policy from flags, and the ledger helpers; key loading in `keys`, input in `input`.
 
 pub mod batch;
+mod input;
 pub mod inspect;
 pub mod issue;
+mod keys;
 pub mod refresh;
 pub mod revoke;
 pub mod verdict;
 pub mod verify;
 
-use std::io::{self, IsTerminal, Read};
+pub use input::{read_stdin, read_token};
+pub use keys::{algorithm, signing_key, verifying_keys};
+
 use std::path::Path;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use crate::audit::{Audit, Record, TokenDigest};
-use crate::cli::{Alg, CheckArgs, KeyArgs};
-use crate::error::{Error, Exit, Reason, Result};
-use crate::keys::{self, JwkSet, Key, Keyring, Source};
+use crate::audit::{Audit, Record};
+use crate::cli::CheckArgs;
+use crate::error::{Error, Exit, Result};
 use crate::ledger::{self, Ledger, TokenId};
 use crate::token::{self, Authenticated, Policy};
-
-/// Largest input read from stdin for one token or claims object.
-const MAX_INPUT: u64 = 1 << 20;
 
 /// What every command gets besides its arguments.
 pub struct Ctx<'a> {
@@ -57,196 +58,6 @@ pub enum Reply {
     Stdout(String),
     /// Nothing at all (`verify --quiet`): the exit code tells.
     Silent,
-}
-
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-pub fn algorithm(alg: Alg) -> Algorithm {
-    match alg {
-        Alg::HS256 => Algorithm::HS256,
-        Alg::HS384 => Algorithm::HS384,
-        Alg::HS512 => Algorithm::HS512,
-        Alg::RS256 => Algorithm::RS256,
-        Alg::RS384 => Algorithm::RS384,
-        Alg::RS512 => Algorithm::RS512,
-        Alg::PS256 => Algorithm::PS256,
-        Alg::PS384 => Algorithm::PS384,
-        Alg::PS512 => Algorithm::PS512,
-        Alg::ES256 => Algorithm::ES256,
-        Alg::ES384 => Algorithm::ES384,
-        Alg::EdDSA => Algorithm::EdDSA,
-    }
-}
-
-fn algorithms(args: &KeyArgs) -> Vec<Algorithm> {
-    args.alg.iter().copied().map(algorithm).collect()
-}
-
-/// Find, read and classify the key. `create` lets `issue` make `./jwtctl.key` when no source
-/// is named and it is missing.
-fn read_key(args: &KeyArgs, ctx: &Ctx, rec: &Record, create: bool) -> Result<Key> {
-    let source = keys::resolve_source(
-        args.key_file.as_deref(),
-        args.secret_env.as_deref(),
-        env_var,
-    )?;
-    let material = match (keys::read_source(&source, env_var)?, &source) {
-        (Some(material), _) => material,
-        (None, Source::DefaultFile(path)) if create => {
-            if keys::create_default_key(path)? {
-                crate::sys::eprint_line(&format!(
-                    "jwtctl: created a new HMAC key in {} (mode 0600); keep it secret",
-                    path.display()
-                ));
-                ctx.audit.warning(rec.op, "key_created")?;
-            }
-            keys::read_source(&source, env_var)?
-                .ok_or_else(|| Error::key(format!("cannot read key file {}", path.display())))?
-        }
-        (None, _) => {
-            return Err(Error::key(format!(
-                "no key: pass --key-file PATH, --secret-env NAME or --jwks PATH, or set {} or {} \
-                 (./{} does not exist)",
-                keys::KEY_FILE_VAR,
-                keys::SECRET_VAR,
-                keys::DEFAULT_KEY_FILE
-            )));
-        }
-    };
-    let key = keys::classify(&material)?;
-    if let Source::File(path) | Source::DefaultFile(path) = &source {
-        warn_if_loose(path, key.can_sign(), ctx, rec)?;
-    }
-    Ok(key)
-}
-
-/// Warn, on stderr and with a WARN record, about a key file other users can get at (see
-/// `keys::loose_mode`). A warning, not a refusal: the key still works, and fixing it is one chmod.
-fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<()> {
-    let Some(mode) = keys::loose_mode(path, secret) else {
-        return Ok(());
-    };
-    let (who, fix) = if secret {
-        ("read or changed", "600")
-    } else {
-        ("changed", "go-w")
-    };
-    crate::sys::eprint_line(&format!(
-        "jwtctl: warning: key file {p} can be {who} by other users (mode {mode:04o}); \
-         run chmod {fix} {p}",
-        p = path.display()
-    ));
-    ctx.audit.warning(rec.op, "key_file_exposed")
-}
-
-/// The signing key and its one algorithm, for `issue`.
-pub fn signing_key(args: &KeyArgs, ctx: &Ctx, rec: &mut Record) -> Result<(Key, Algorithm)> {
-    let key = read_key(args, ctx, rec, true)?;
-    let alg = match algorithms(args).as_slice() {
-        [] => key.pick_alg(None)?,
-        [one] => key.pick_alg(Some(*one))?,
-        _ => {
-            return Err(Error::usage(
-                "issue signs with one algorithm; give --alg once",
-            ));
-        }
-    };
-    rec.alg = Some(format!("{alg:?}"));
-    if key.check_strength(alg, args.allow_weak_secret)? {
-        ctx.audit.warning(rec.op, "weak_secret_allowed")?;
-    }
-    Ok((key, alg))
-}
-
-/// The keys a token is checked against (`--jwks`, or one key) and the algorithms accepted.
-pub fn verifying_keys(
-    args: &KeyArgs,
-    jwks: Option<&Path>,
-    ctx: &Ctx,
-    rec: &mut Record,
-) -> Result<(Keyring, Vec<Algorithm>)> {
-    let mut ring = match jwks {
-        Some(path) => {
-            let material = crate::sys::read_file_bounded(path)
-                .map(keys::Secret::new)
-                .map_err(|e| {
-                    Error::key(format!(
-                        "cannot read the JWK Set {}: {}; check --jwks",
-                        path.display(),
-                        crate::error::io_words(&e)
-                    ))
-                })?;
-            let ring = Keyring::Set(JwkSet::parse(&material)?);
-            warn_if_loose(path, ring.keys().iter().any(Key::can_sign), ctx, rec)?;
-            ring
-        }
-        None => Keyring::One(read_key(args, ctx, rec, false)?),
-    };
-    let algs = ring.algorithms(&algorithms(args))?;
-    if let [one] = algs.as_slice() {
-        rec.alg = Some(format!("{one:?}"));
-    }
-    if ring.check_strength(&algs, args.allow_weak_secret)? {
-        ctx.audit.warning(rec.op, "weak_secret_allowed")?;
-    }
-    Ok((ring, algs))
-}
-
-/// Read all of stdin, at most 1 MiB (`oversize` makes the error past it). Refuses to wait on a
-/// terminal: nothing prompts.
-pub fn read_stdin(what: &str, oversize: fn(String) -> Error) -> Result<String> {
-    let stdin = io::stdin();
-    if stdin.is_terminal() {
-        return Err(Error::usage(format!(
-            "expected {what} on stdin, but stdin is a terminal; pipe it in or pass it as an argument"
-        )));
-    }
-    let mut text = String::new();
-    let read = stdin.lock().take(MAX_INPUT + 1).read_to_string(&mut text);
-    match read {
-        Ok(n) if n as u64 > MAX_INPUT => {
-            Err(oversize(format!("{what} on stdin is larger than 1 MiB")))
-        }
-        Ok(_) => Ok(text),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::rejected(
-            Reason::Malformed,
-            format!("{what} on stdin is not UTF-8"),
-        )),
-        Err(e) => Err(Error::io(format!(
-            "cannot read stdin: {}",
-            crate::error::io_words(&e)
-        ))),
-    }
-}
-
-/// The token text from the argument, or from stdin when the argument is absent or `-`, less
-/// surrounding whitespace and `Bearer `. Its hash goes into the record (as
-/// `parent_token_sha256` when it is the parent of a new token).
-///
-/// One verdict for one input: a token that is not UTF-8 is `malformed` and one over 1 MiB is
-/// `too_large` (exit 1), whether it comes as the argument or on stdin.
-pub fn read_token(
-    arg: Option<&std::ffi::OsStr>,
-    rec: &mut Record,
-    as_parent: bool,
-) -> Result<String> {
-    let input = match arg {
-        Some(token) if token != "-" => token
-            .to_str()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::rejected(Reason::Malformed, "the token argument is not UTF-8"))?,
-        _ => read_stdin("a token", |m| Error::rejected(Reason::TooLarge, m))?,
-    };
-    let text = token::token_text(&input).to_string();
-    let digest = Some(TokenDigest::of(&text));
-    if as_parent {
-        rec.parent_token = digest;
-    } else {
-        rec.token = digest;
-    }
-    Ok(text)
 }
 
 /// The verification policy the flags ask for, with the accepted algorithms.
