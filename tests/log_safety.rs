@@ -121,23 +121,34 @@ fn an_unwritable_directory_is_exit_3_never_a_panic() {
     std::fs::copy(jwtctl_bin(), &bin).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
     let log = dir.path().join("security.log");
-    let mut cmd = if is_root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        c
-    } else {
-        Command::new(jwtctl_bin())
+    let run = || {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            Command::new(jwtctl_bin())
+        };
+        cmd.current_dir("/")
+            .env("JWTCTL_SECRET", SECRET)
+            .env_remove("JWTCTL_KEY_FILE")
+            .arg("--log-file")
+            .arg(&log)
+            .arg("issue")
+            .output()
+            .unwrap()
     };
-    let out = cmd
-        .current_dir("/")
-        .env("JWTCTL_SECRET", SECRET)
-        .env_remove("JWTCTL_KEY_FILE")
-        .arg("--log-file")
-        .arg(&log)
-        .arg("issue")
-        .output()
-        .unwrap();
+    // The fresh copy can be briefly "text file busy": another test thread may fork while the
+    // copy's write descriptor is open (it is closed at that child's exec).
+    let mut out = run();
+    for _ in 0..50 {
+        if !stderr(&out).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        out = run();
+    }
     assert_log_failure(&out, "permission denied");
     assert!(!log.exists());
 }
