@@ -103,7 +103,7 @@ impl Batch<'_> {
             text,
             &self.keys,
             &self.policy,
-            self.ledger.as_ref(),
+            self.ledger.as_deref(),
             self.now,
         )
     }

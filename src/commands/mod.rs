@@ -106,7 +106,7 @@ pub fn open_ledger(path: Option<&Path>, tolerance: Duration, ctx: &Ctx) -> Resul
             "with --ledger, --leeway plus --grace may not exceed 24h (ids are kept 24h past exp)",
         ));
     }
-    Ledger::open(path, ctx.durable).map(Some)
+    ledger::open(path, ctx.durable).map(Some)
 }
 
 /// A flag's duration in whole seconds (durations too long for i64 saturate).

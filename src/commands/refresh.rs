@@ -44,7 +44,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     if args.dry_run {
         rec.dry_run = Some(true);
         if let Some(ledger) = &mut ledger {
-            ledger.consume(&id, exp, ctx.now, true, || Ok(()))?;
+            ledger.consume(&id, exp, ctx.now, true, &mut || Ok(()))?;
         }
         return Ok(Done::Print(format!(
             "{}\n",
@@ -64,6 +64,8 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let Some(ledger) = &mut ledger else {
         return Ok(Done::Print(format!("{token}\n")));
     };
-    ledger.consume(&id, exp, ctx.now, false, || ctx.audit.success(rec.clone()))?;
+    ledger.consume(&id, exp, ctx.now, false, &mut || {
+        ctx.audit.success(rec.clone())
+    })?;
     Ok(Done::Recorded(format!("{token}\n")))
 }

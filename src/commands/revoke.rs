@@ -21,6 +21,6 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     note_verified(rec, &verified);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     // The revocation and its record happen together or not at all.
-    ledger.revoke(&id, exp, ctx.now, || ctx.audit.success(rec.clone()))?;
+    ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
     Ok(Done::Recorded(format!("{}\n", id.id)))
 }

@@ -17,7 +17,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         &text,
         &keys,
         &policy,
-        ledger.as_ref(),
+        ledger.as_deref(),
         args.at.map_or(ctx.now_precise, |at| at as f64),
     ) {
         Ok(verified) => {

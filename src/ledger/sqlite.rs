@@ -1,104 +1,28 @@
-//! The ledger: a SQLite file of consumed and revoked token ids, for single use and revocation.
+//! The SQLite ledger store: one file (WAL mode, 0600) for the processes of one host.
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::{KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, revoked};
+use crate::error::{Error, Reason, Result};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use serde_json::Value;
-
-use crate::error::{Error, Reason, Result};
-use crate::hash::sha256_hex;
-use crate::token::Claims;
-
-/// Ids are kept this long after their token's `exp`; no grace or leeway may reach past it.
-pub const KEEP_AFTER_EXP_SECS: i64 = 24 * 3600;
 
 /// How long a process waits for another one holding the ledger's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the ledger knows of a token id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Consumed,
-    Revoked,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            State::Consumed => "consumed",
-            State::Revoked => "revoked",
-        }
-    }
-
-    fn parse(s: &str) -> Option<State> {
-        match s {
-            "consumed" => Some(State::Consumed),
-            "revoked" => Some(State::Revoked),
-            _ => None,
-        }
-    }
-}
-
-/// A token's identity in the ledger, and the form an older ledger (schema 1) wrote it in.
-///
-/// Invariant: the id depends only on what the signature covers, never on the signature itself,
-/// so nobody without the key can make a second text of a token with another id (an ECDSA twin
-/// `(r, n - s)`, another valid RSA-PSS signature, a re-encoded signature segment). See README.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenId {
-    /// `jti:<jti>` (no `iss`), `iss+jti:["<iss>","<jti>"]`, or `signed:<hex>` for a token without
-    /// a string `jti`: the SHA-256 of its signing input (`header.payload`).
-    pub id: String,
-    /// What schema 1 wrote: `jti:<jti>` or `sha256:<hex of the whole text>`; entries migrated
-    /// from such a ledger carry the prefix [`LEGACY_PREFIX`] and are matched by it until pruned.
-    legacy: String,
-}
-
-/// Prefix given to the ids of a schema-1 ledger when it is migrated.
-const LEGACY_PREFIX: &str = "v1:";
-
-impl TokenId {
-    /// The id of a token whose signature has been checked: `claims` are its verified claims and
-    /// `token_text` its compact form.
-    pub fn of(claims: &Claims, token_text: &str) -> TokenId {
-        let legacy = match claims.get("jti") {
-            Some(Value::String(jti)) => format!("jti:{jti}"),
-            _ => format!("sha256:{}", sha256_hex(token_text.as_bytes())),
-        };
-        let id = match (claims.get("iss"), claims.get("jti")) {
-            (None, Some(Value::String(jti))) => format!("jti:{jti}"),
-            // `jti` is unique per issuer (RFC 7519 §4.1.7): two issuers sharing a ledger never
-            // revoke or burn each other's tokens. JSON keeps any iss and jti apart unambiguously.
-            (Some(iss), Some(Value::String(jti))) => {
-                format!(
-                    "iss+jti:{}",
-                    Value::from(vec![iss.clone(), Value::from(jti.as_str())])
-                )
-            }
-            _ => {
-                let signing_input = token_text.rsplit_once('.').map_or(token_text, |(i, _)| i);
-                format!("signed:{}", sha256_hex(signing_input.as_bytes()))
-            }
-        };
-        TokenId {
-            id,
-            legacy: format!("{LEGACY_PREFIX}{legacy}"),
-        }
-    }
-}
-
-pub struct Ledger {
+pub struct SqliteLedger {
     conn: Connection,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Ledger {
+impl std::fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("path", &self.path).finish()
+        f.debug_struct("SqliteLedger")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -186,11 +110,11 @@ fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
     }
 }
 
-impl Ledger {
+impl SqliteLedger {
     /// Open the ledger at `path`, creating it (mode 0600, WAL mode) when missing. With
     /// `durable`, every commit is fsynced (SQLite `synchronous=FULL`); without it, a commit
     /// survives a crash of jwtctl but the last ones may be lost to a power cut (`NORMAL`).
-    pub fn open(path: &Path, durable: bool) -> Result<Ledger> {
+    pub fn open(path: &Path, durable: bool) -> Result<SqliteLedger> {
         if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(ledger_error(path, "open", "it is a symbolic link"));
         }
@@ -231,14 +155,16 @@ impl Ledger {
         if version < SCHEMA_VERSION {
             set_up(&mut conn).map_err(|e| ledger_error(path, "set up", sqlite_words(&e)))?;
         }
-        Ok(Ledger {
+        Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
         })
     }
+}
 
+impl LedgerStore for SqliteLedger {
     /// What the ledger knows of the token `id`, if anything.
-    pub fn state(&self, id: &TokenId) -> Result<Option<State>> {
+    fn state(&self, id: &TokenId) -> Result<Option<State>> {
         lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))
     }
 
@@ -249,13 +175,13 @@ impl Ledger {
     /// `record` writes the operation's audit record while the transaction is open: when it
     /// fails, the transaction rolls back and nothing is consumed (a retry works); when the commit
     /// fails after it, the caller records the failure and prints nothing.
-    pub fn consume(
+    fn consume(
         &mut self,
         id: &TokenId,
         exp: i64,
         now: i64,
         dry_run: bool,
-        record: impl FnOnce() -> Result<()>,
+        record: RecordFn,
     ) -> Result<()> {
         let path = self.path.clone();
         let tx = self
@@ -283,14 +209,8 @@ impl Ledger {
             .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))
     }
 
-    /// Mark `id` revoked (whatever it was before); `record` as for [`Ledger::consume`].
-    pub fn revoke(
-        &mut self,
-        id: &TokenId,
-        exp: i64,
-        now: i64,
-        record: impl FnOnce() -> Result<()>,
-    ) -> Result<()> {
+    /// Mark `id` revoked (whatever it was before); `record` as for [`LedgerStore::consume`].
+    fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -302,11 +222,14 @@ impl Ledger {
         tx.commit()
             .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))
     }
-}
 
-/// The rejection for a revoked token.
-pub fn revoked() -> Error {
-    Error::rejected(Reason::Revoked, "this token has been revoked")
+    fn prune(&mut self, now: i64) -> Result<u64> {
+        let cutoff = now.saturating_sub(KEEP_AFTER_EXP_SECS);
+        self.conn
+            .execute("DELETE FROM ids WHERE exp < ?1", [cutoff])
+            .map(|n| n as u64)
+            .map_err(|e| ledger_error(&self.path, "prune", sqlite_words(&e)))
+    }
 }
 
 /// The state of a token under its id or its migrated schema-1 id; revoked wins over consumed.
@@ -338,6 +261,8 @@ fn upsert(conn: &Connection, id: &str, state: State, exp: i64, now: i64) -> rusq
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::sha256_hex;
+    use crate::token::Claims;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -349,22 +274,24 @@ mod tests {
     #[test]
     fn consume_once_then_reused_and_revoked_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
         ledger
-            .consume(&id("a"), NOW + 60, NOW, true, || Ok(()))
+            .consume(&id("a"), NOW + 60, NOW, true, &mut || Ok(()))
             .unwrap();
         ledger
-            .consume(&id("a"), NOW + 60, NOW, false, || Ok(()))
+            .consume(&id("a"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
         let again = ledger
-            .consume(&id("a"), NOW + 60, NOW, false, || Ok(()))
+            .consume(&id("a"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap_err();
         assert_eq!(again.reason(), Reason::Reused);
-        ledger.revoke(&id("b"), NOW + 60, NOW, || Ok(())).unwrap();
+        ledger
+            .revoke(&id("b"), NOW + 60, NOW, &mut || Ok(()))
+            .unwrap();
         assert_eq!(ledger.state(&id("b")).unwrap(), Some(State::Revoked));
         assert_eq!(
             ledger
-                .consume(&id("b"), NOW + 60, NOW, false, || Ok(()))
+                .consume(&id("b"), NOW + 60, NOW, false, &mut || Ok(()))
                 .unwrap_err()
                 .reason(),
             Reason::Revoked
@@ -374,9 +301,9 @@ mod tests {
     #[test]
     fn ids_are_pruned_a_day_after_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
         ledger
-            .consume(&id("old"), NOW, NOW - 10, false, || Ok(()))
+            .consume(&id("old"), NOW, NOW - 10, false, &mut || Ok(()))
             .unwrap();
         ledger
             .consume(
@@ -384,7 +311,7 @@ mod tests {
                 NOW + KEEP_AFTER_EXP_SECS + 1,
                 NOW + KEEP_AFTER_EXP_SECS,
                 false,
-                || Ok(()),
+                &mut || Ok(()),
             )
             .unwrap();
         assert_eq!(ledger.state(&id("old")).unwrap(), Some(State::Consumed));
@@ -394,7 +321,7 @@ mod tests {
                 NOW * 2,
                 NOW + KEEP_AFTER_EXP_SECS + 1,
                 false,
-                || Ok(()),
+                &mut || Ok(()),
             )
             .unwrap();
         assert_eq!(ledger.state(&id("old")).unwrap(), None);
@@ -406,37 +333,20 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.db");
-        Ledger::open(&path, true)
+        SqliteLedger::open(&path, true)
             .unwrap()
-            .consume(&id("a"), NOW + 60, NOW, false, || Ok(()))
+            .consume(&id("a"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
-        Ledger::open(&path, true)
+        SqliteLedger::open(&path, true)
             .unwrap()
-            .consume(&id("b"), NOW + 60, NOW, false, || Ok(()))
+            .consume(&id("b"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
         for name in ["l.db", "l.db-wal", "l.db-shm"] {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
         }
-        let ledger = Ledger::open(&path, true).unwrap();
+        let ledger = SqliteLedger::open(&path, true).unwrap();
         assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Consumed));
-    }
-
-    #[test]
-    fn ids_key_jti_by_issuer_and_otherwise_hash_what_the_signature_covers() {
-        let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
-        let bare = TokenId::of(&claims(serde_json::json!({"jti": "abc"})), "t");
-        assert_eq!(bare.id, "jti:abc");
-        let a = TokenId::of(&claims(serde_json::json!({"iss": "a", "jti": "abc"})), "t");
-        let b = TokenId::of(&claims(serde_json::json!({"iss": "b", "jti": "abc"})), "t");
-        assert_eq!(a.id, r#"iss+jti:["a","abc"]"#);
-        assert_ne!(a.id, b.id);
-        // No string jti: the signature segment does not count, the signed content does.
-        let no_jti = claims(serde_json::json!({"jti": 5}));
-        let one = TokenId::of(&no_jti, "h.p.sig1");
-        assert_eq!(one.id, TokenId::of(&no_jti, "h.p.sig2").id);
-        assert!(one.id.starts_with("signed:"));
-        assert_ne!(one.id, TokenId::of(&no_jti, "h.q.sig1").id);
     }
 
     #[test]
@@ -462,13 +372,13 @@ mod tests {
                 .unwrap();
             }
         }
-        let mut ledger = Ledger::open(&path, false).unwrap();
+        let mut ledger = SqliteLedger::open(&path, false).unwrap();
         let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
         let with_iss = TokenId::of(&claims(serde_json::json!({"iss": "x", "jti": "abc"})), "t");
         assert_eq!(ledger.state(&with_iss).unwrap(), Some(State::Revoked));
         let no_jti = TokenId::of(&claims(serde_json::json!({})), "h.p.s");
         let e = ledger
-            .consume(&no_jti, NOW + 60, NOW, false, || Ok(()))
+            .consume(&no_jti, NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap_err();
         assert_eq!(e.reason(), Reason::Reused);
         let version: i64 = ledger
@@ -476,5 +386,20 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn prune_forgets_ids_a_day_past_their_exp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        ledger
+            .revoke(&id("old"), NOW, NOW - 10, &mut || Ok(()))
+            .unwrap();
+        ledger
+            .revoke(&id("new"), NOW + 10, NOW - 10, &mut || Ok(()))
+            .unwrap();
+        assert_eq!(ledger.prune(NOW + KEEP_AFTER_EXP_SECS + 5).unwrap(), 1);
+        assert_eq!(ledger.state(&id("old")).unwrap(), None);
+        assert_eq!(ledger.state(&id("new")).unwrap(), Some(State::Revoked));
     }
 }

@@ -1,0 +1,155 @@
+//! The ledger seam: consumed and revoked token ids, for single use and revocation. The commands
+//! see only [`LedgerStore`]; each store is a file of its own (`sqlite` today).
+
+mod sqlite;
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Reason, Result};
+use crate::hash::sha256_hex;
+use crate::token::Claims;
+
+/// Ids are kept this long after their token's `exp`; no grace or leeway may reach past it.
+pub const KEEP_AFTER_EXP_SECS: i64 = 24 * 3600;
+
+/// What the ledger knows of a token id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Consumed,
+    Revoked,
+}
+
+impl State {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            State::Consumed => "consumed",
+            State::Revoked => "revoked",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<State> {
+        match s {
+            "consumed" => Some(State::Consumed),
+            "revoked" => Some(State::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// A token's identity in the ledger, and the form an older ledger (schema 1) wrote it in.
+///
+/// Invariant: the id depends only on what the signature covers, never on the signature itself,
+/// so nobody without the key can make a second text of a token with another id (an ECDSA twin
+/// `(r, n - s)`, another valid RSA-PSS signature, a re-encoded signature segment). See README.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenId {
+    /// `jti:<jti>` (no `iss`), `iss+jti:["<iss>","<jti>"]`, or `signed:<hex>` for a token without
+    /// a string `jti`: the SHA-256 of its signing input (`header.payload`).
+    pub id: String,
+    /// What schema 1 wrote: `jti:<jti>` or `sha256:<hex of the whole text>`; entries migrated
+    /// from such a ledger carry the prefix [`LEGACY_PREFIX`] and are matched by it until pruned.
+    pub(crate) legacy: String,
+}
+
+/// Prefix given to the ids of a schema-1 ledger when it is migrated.
+pub(crate) const LEGACY_PREFIX: &str = "v1:";
+
+impl TokenId {
+    /// The id of a token whose signature has been checked: `claims` are its verified claims and
+    /// `token_text` its compact form.
+    pub fn of(claims: &Claims, token_text: &str) -> TokenId {
+        let legacy = match claims.get("jti") {
+            Some(Value::String(jti)) => format!("jti:{jti}"),
+            _ => format!("sha256:{}", sha256_hex(token_text.as_bytes())),
+        };
+        let id = match (claims.get("iss"), claims.get("jti")) {
+            (None, Some(Value::String(jti))) => format!("jti:{jti}"),
+            // `jti` is unique per issuer (RFC 7519 §4.1.7): two issuers sharing a ledger never
+            // revoke or burn each other's tokens. JSON keeps any iss and jti apart unambiguously.
+            (Some(iss), Some(Value::String(jti))) => {
+                format!(
+                    "iss+jti:{}",
+                    Value::from(vec![iss.clone(), Value::from(jti.as_str())])
+                )
+            }
+            _ => {
+                let signing_input = token_text.rsplit_once('.').map_or(token_text, |(i, _)| i);
+                format!("signed:{}", sha256_hex(signing_input.as_bytes()))
+            }
+        };
+        TokenId {
+            id,
+            legacy: format!("{LEGACY_PREFIX}{legacy}"),
+        }
+    }
+}
+
+/// The rejection for a revoked token.
+pub fn revoked() -> Error {
+    Error::rejected(Reason::Revoked, "this token has been revoked")
+}
+
+/// Writes the record of the change a store is making, inside its transaction: an error rolls the
+/// change back (see [`LedgerStore::consume`]).
+pub type RecordFn<'a> = &'a mut dyn FnMut() -> Result<()>;
+
+/// What the commands need of a ledger store. Every decision is the store's own transaction, so
+/// of several processes (or hosts) racing on one token exactly one wins. `Debug` never shows a
+/// password or a connection string's secrets.
+pub trait LedgerStore: fmt::Debug {
+    /// What the store knows of the token `id`, if anything.
+    fn state(&self, id: &TokenId) -> Result<Option<State>>;
+
+    /// Mark `id` consumed, unless it already is (`reused`) or is revoked (`revoked`). With
+    /// `dry_run`, everything is checked and nothing is kept. `record` writes the operation's
+    /// record while the transaction is open: when it fails, nothing is consumed (a retry works);
+    /// when the commit fails after it, the caller records the failure and prints nothing.
+    fn consume(
+        &mut self,
+        id: &TokenId,
+        exp: i64,
+        now: i64,
+        dry_run: bool,
+        record: RecordFn,
+    ) -> Result<()>;
+
+    /// Mark `id` revoked (whatever it was before); `record` as for [`LedgerStore::consume`].
+    fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()>;
+
+    /// Forget ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] before `now`; returns
+    /// how many went.
+    fn prune(&mut self, now: i64) -> Result<u64>;
+}
+
+/// An open ledger, whichever store holds it.
+pub type Ledger = Box<dyn LedgerStore>;
+
+/// Open the ledger at `location` (a SQLite file path). With `durable`, every commit is synced.
+pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
+    Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_key_jti_by_issuer_and_otherwise_hash_what_the_signature_covers() {
+        let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
+        let bare = TokenId::of(&claims(serde_json::json!({"jti": "abc"})), "t");
+        assert_eq!(bare.id, "jti:abc");
+        let a = TokenId::of(&claims(serde_json::json!({"iss": "a", "jti": "abc"})), "t");
+        let b = TokenId::of(&claims(serde_json::json!({"iss": "b", "jti": "abc"})), "t");
+        assert_eq!(a.id, r#"iss+jti:["a","abc"]"#);
+        assert_ne!(a.id, b.id);
+        // No string jti: the signature segment does not count, the signed content does.
+        let no_jti = claims(serde_json::json!({"jti": 5}));
+        let one = TokenId::of(&no_jti, "h.p.sig1");
+        assert_eq!(one.id, TokenId::of(&no_jti, "h.p.sig2").id);
+        assert!(one.id.starts_with("signed:"));
+        assert_ne!(one.id, TokenId::of(&no_jti, "h.q.sig1").id);
+    }
+}
