@@ -16,6 +16,7 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
+use super::sink::Sink;
 use super::{LogConfig, LogRotate};
 use crate::error::io_words;
 use crate::error::{Error, Result};
@@ -29,27 +30,25 @@ struct Current {
     needs_newline: bool,
 }
 
-/// Where records go: the checked file (replaced when rotation moves on), and the first error
-/// met while writing.
-pub(super) struct Sink {
+/// The checked log file as a sink (replaced by the next checked file when rotation moves on).
+pub(super) struct FileSink {
     dir: PathBuf,
     name: OsString,
     rotate: LogRotate,
     sync: bool,
     current: Mutex<Current>,
-    failed: Mutex<Option<io::ErrorKind>>,
 }
 
-impl Sink {
+impl Sink for FileSink {
     /// Write one record (a whole line) stamped `at`: to the file rotation names for `at`, opened
     /// and checked when it differs from the current one.
-    pub(super) fn write_line(&self, line: &str, at: DateTime<Utc>) {
+    fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let suffix = suffix(self.rotate, at);
         if suffix != current.suffix {
             match open_checked(&self.file_path(&suffix)) {
                 Ok(next) => *current = next.with_suffix(suffix),
-                Err(_) => return self.fail(io::ErrorKind::PermissionDenied),
+                Err(_) => return Err(io::ErrorKind::PermissionDenied.into()),
             }
         }
         let mut bytes = Vec::with_capacity(line.len() + 1);
@@ -57,7 +56,7 @@ impl Sink {
             bytes.push(b'\n');
         }
         bytes.extend_from_slice(line.as_bytes());
-        let result = match (&current.file).write(&bytes) {
+        match (&current.file).write(&bytes) {
             Ok(n) if n == bytes.len() => {
                 current.needs_newline = false;
                 if self.sync {
@@ -72,24 +71,11 @@ impl Sink {
                 Err(io::Error::from(io::ErrorKind::StorageFull))
             }
             Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            self.fail(e.kind());
         }
     }
+}
 
-    fn fail(&self, kind: io::ErrorKind) {
-        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-        failed.get_or_insert(kind);
-    }
-
-    pub(super) fn take_failure(&self) -> Option<io::ErrorKind> {
-        self.failed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-
+impl FileSink {
     /// The path of the file records go to now.
     pub(super) fn path(&self) -> PathBuf {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
@@ -121,7 +107,7 @@ fn remove_fragment(file: &File, fragment: &[u8]) {
 /// Open the log `config` names, as of `now`: its directory must not be writable by others, the
 /// file must pass [`open_checked`]. Returns the sink and whether the file's mode lets other
 /// users read or write it (a warning, not a refusal).
-pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(Sink, Option<u32>)> {
+pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(FileSink, Option<u32>)> {
     let path = &config.path;
     let Some(name) = path.file_name() else {
         return Err(Error::log(format!(
@@ -143,13 +129,12 @@ pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(Sink, Opti
         .metadata()
         .map(|m| m.mode() & 0o777)
         .unwrap_or(0);
-    let sink = Sink {
+    let sink = FileSink {
         dir,
         name: name.to_os_string(),
         rotate: config.rotate,
         sync: config.sync,
         current: Mutex::new(current),
-        failed: Mutex::new(None),
     };
     Ok((sink, (mode & 0o077 != 0).then_some(mode)))
 }

@@ -8,7 +8,7 @@ use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber, span};
 
-use super::file::Sink;
+use super::sink::{Outcome, Sink};
 
 /// Longest value a record keeps for one field, in bytes; longer values are cut and marked.
 const MAX_FIELD_BYTES: usize = 1024;
@@ -16,7 +16,8 @@ const MAX_FIELD_BYTES: usize = 1024;
 /// The `tracing` subscriber: writes each enabled event as one JSON object per line. It handles
 /// events only (jwtctl opens no spans), which keeps start-up to a struct and an `Arc`.
 pub(super) struct AuditSubscriber {
-    pub(super) sink: Arc<Sink>,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) outcome: Arc<Outcome>,
     pub(super) max_level: LevelFilter,
 }
 
@@ -60,7 +61,7 @@ impl Subscriber for AuditSubscriber {
         event.record(&mut JsonFields(&mut line));
         line.push_str("}\n");
         // Rotation names the file from the same clock reading as the record's timestamp.
-        self.sink.write_line(&line, now);
+        self.outcome.set(self.sink.write_line(&line, now));
     }
 
     fn enter(&self, _span: &span::Id) {}

@@ -12,6 +12,7 @@
 
 mod file;
 mod json;
+mod sink;
 
 use std::fmt;
 use std::io;
@@ -24,8 +25,8 @@ use tracing::level_filters::LevelFilter;
 use crate::error::io_words;
 use crate::error::{Error, Reason, Result};
 use crate::sys;
-use file::Sink;
 use json::AuditSubscriber;
+use sink::Outcome;
 
 /// Levels that can be recorded. There is deliberately no `off`: failures are always recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +192,7 @@ pub(crate) const TARGET: &str = "jwtctl::audit";
 
 /// The open security log.
 pub struct Audit {
-    sink: Arc<Sink>,
+    outcome: Arc<Outcome>,
     path: PathBuf,
     max_level: LevelFilter,
     peer: Option<String>,
@@ -225,15 +226,17 @@ impl Audit {
     /// 3 when the log cannot be opened, before any operation runs.
     pub fn open(config: &LogConfig) -> Result<Audit> {
         let (sink, exposed) = file::open(config, chrono::Utc::now())?;
-        let sink = Arc::new(sink);
+        let path = sink.path();
         let max_level = level_filter(config.level);
+        let outcome = Arc::new(Outcome::default());
         let subscriber = AuditSubscriber {
-            sink: Arc::clone(&sink),
+            sink: Arc::new(sink),
+            outcome: Arc::clone(&outcome),
             max_level,
         };
         Ok(Audit {
-            path: sink.path(),
-            sink,
+            path,
+            outcome,
             max_level,
             peer: config.peer.clone(),
             durable: config.sync,
@@ -314,13 +317,14 @@ impl Audit {
             };
         }
         let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        self.outcome.arm();
         tracing::dispatcher::with_default(&self.dispatch, || match level {
             Level::ERROR => event_at!(Level::ERROR),
             Level::WARN => event_at!(Level::WARN),
             Level::INFO => event_at!(Level::INFO),
             _ => event_at!(Level::DEBUG),
         });
-        match self.sink.take_failure() {
+        match self.outcome.take() {
             None => Ok(()),
             Some(kind) => Err(Error::log(format!(
                 "cannot write the security log {}: {}; nothing was done",
