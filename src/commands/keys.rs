@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::audit::Record;
 use crate::cli::{Alg, KeyArgs};
 use crate::error::{Error, Result};
-use crate::keys::{self, JwkSet, Key, Keyring, Source};
+use crate::keys::{self, Key, Keyring, Secret, Source};
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -36,42 +36,63 @@ fn algorithms(args: &KeyArgs) -> Vec<Algorithm> {
     args.alg.iter().copied().map(algorithm).collect()
 }
 
-/// Find, read and classify the key. `create` lets `issue` make `./jwtctl.key` when no source
-/// is named and it is missing.
-fn read_key(args: &KeyArgs, ctx: &Ctx, rec: &Record, create: bool) -> Result<Key> {
-    let source = keys::resolve_source(
-        args.key_file.as_deref(),
-        args.secret_env.as_deref(),
-        env_var,
-    )?;
-    let material = match (keys::read_source(&source, env_var)?, &source) {
-        (Some(material), _) => material,
-        (None, Source::DefaultFile(path)) if create => {
-            if keys::create_default_key(path)? {
-                crate::sys::eprint_line(&format!(
-                    "jwtctl: created a new HMAC key in {} (mode 0600); keep it secret",
-                    path.display()
-                ));
-                ctx.audit.warning(rec.op, "key_created")?;
-            }
-            keys::read_source(&source, env_var)?
-                .ok_or_else(|| Error::key(format!("cannot read key file {}", path.display())))?
-        }
-        (None, _) => {
-            return Err(Error::key(format!(
-                "no key: pass --key-file PATH, --secret-env NAME or --jwks PATH, or set {} or {} \
-                 (./{} does not exist)",
-                keys::KEY_FILE_VAR,
-                keys::SECRET_VAR,
-                keys::DEFAULT_KEY_FILE
-            )));
-        }
-    };
-    let key = keys::classify(&material)?;
-    if let Source::File(path) | Source::DefaultFile(path) = &source {
-        warn_if_loose(path, key.can_sign(), ctx, rec)?;
+/// Where the key comes from: `--jwks`, else the key flags, the environment or the default file.
+fn source(args: &KeyArgs, jwks: Option<&Path>) -> Result<Source> {
+    match jwks {
+        Some(path) => Ok(Source::JwkSet(path.to_path_buf())),
+        None => keys::resolve_source(
+            args.key_file.as_deref(),
+            args.secret_env.as_deref(),
+            env_var,
+        ),
     }
-    Ok(key)
+}
+
+/// Find, read and load the keys. `create` lets `issue` make `./jwtctl.key` when no source is
+/// named and it is missing.
+fn load_keys(
+    args: &KeyArgs,
+    jwks: Option<&Path>,
+    ctx: &Ctx,
+    rec: &Record,
+    create: bool,
+) -> Result<Keyring> {
+    let source = source(args, jwks)?;
+    let material = match keys::read_source(&source, env_var)? {
+        Some(material) => material,
+        None => default_key(&source, ctx, rec, create)?,
+    };
+    let ring = Keyring::load(&source, &material)?;
+    if let Some(path) = source.file() {
+        warn_if_loose(path, ring.has_secret(), ctx, rec)?;
+    }
+    Ok(ring)
+}
+
+/// The default key file that does not exist yet: `issue` creates it (and says so); any other
+/// command is told where a key can come from.
+fn default_key(source: &Source, ctx: &Ctx, rec: &Record, create: bool) -> Result<Secret> {
+    let Source::DefaultFile(path) = source else {
+        return Err(Error::key("the key source holds no key"));
+    };
+    if !create {
+        return Err(Error::key(format!(
+            "no key: pass --key-file PATH, --secret-env NAME or --jwks PATH, or set {} or {} \
+             (./{} does not exist)",
+            keys::KEY_FILE_VAR,
+            keys::SECRET_VAR,
+            keys::DEFAULT_KEY_FILE
+        )));
+    }
+    if keys::create_default_key(path)? {
+        crate::sys::eprint_line(&format!(
+            "jwtctl: created a new HMAC key in {} (mode 0600); keep it secret",
+            path.display()
+        ));
+        ctx.audit.warning(rec.op, "key_created")?;
+    }
+    keys::read_source(source, env_var)?
+        .ok_or_else(|| Error::key(format!("cannot read key file {}", path.display())))
 }
 
 /// Warn, on stderr and with a WARN record, about a key file other users can get at (see
@@ -95,7 +116,11 @@ fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<(
 
 /// The signing key and its one algorithm, for `issue`.
 pub fn signing_key(args: &KeyArgs, ctx: &Ctx, rec: &mut Record) -> Result<(Key, Algorithm)> {
-    let key = read_key(args, ctx, rec, true)?;
+    let Keyring::One(key) = load_keys(args, None, ctx, rec, true)? else {
+        return Err(Error::key(
+            "issue signs with one key; give it with --key-file",
+        ));
+    };
     let alg = match algorithms(args).as_slice() {
         [] => key.pick_alg(None)?,
         [one] => key.pick_alg(Some(*one))?,
@@ -119,23 +144,7 @@ pub fn verifying_keys(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
-    let mut ring = match jwks {
-        Some(path) => {
-            let material = crate::sys::read_file_bounded(path)
-                .map(keys::Secret::new)
-                .map_err(|e| {
-                    Error::key(format!(
-                        "cannot read the JWK Set {}: {}; check --jwks",
-                        path.display(),
-                        crate::error::io_words(&e)
-                    ))
-                })?;
-            let ring = Keyring::Set(JwkSet::parse(&material)?);
-            warn_if_loose(path, ring.keys().iter().any(Key::can_sign), ctx, rec)?;
-            ring
-        }
-        None => Keyring::One(read_key(args, ctx, rec, false)?),
-    };
+    let mut ring = load_keys(args, jwks, ctx, rec, false)?;
     let algs = ring.algorithms(&algorithms(args))?;
     if let [one] = algs.as_slice() {
         rec.alg = Some(format!("{one:?}"));

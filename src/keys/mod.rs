@@ -270,6 +270,19 @@ pub enum Keyring {
 }
 
 impl Keyring {
+    /// The keys the material from `source` holds: a JWK Set for `--jwks`, else one key.
+    pub fn load(source: &Source, material: &Secret) -> Result<Keyring> {
+        match source {
+            Source::JwkSet(_) => JwkSet::parse(material).map(Keyring::Set),
+            _ => classify(material).map(Keyring::One),
+        }
+    }
+
+    /// Whether any key here must stay secret (an HMAC secret or a private key).
+    pub fn has_secret(&self) -> bool {
+        self.keys().iter().any(Key::can_sign)
+    }
+
     /// The key to check (or, when private, to re-sign) a token signed with `alg`.
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
         match self {

@@ -1,4 +1,5 @@
-//! Where key material comes from: flags, the environment, or the default key file.
+//! Where key material comes from: a key file, an environment variable, the default key file, or
+//! a JWK Set file; the one enum a new source (a URL, a key ring) is added to.
 
 use std::fmt;
 use std::fs;
@@ -27,6 +28,18 @@ pub enum Source {
     Env(String),
     /// `./jwtctl.key`, the default.
     DefaultFile(PathBuf),
+    /// A JWK Set file named by `--jwks`: the key is chosen per token by its `kid`.
+    JwkSet(PathBuf),
+}
+
+impl Source {
+    /// The file the material comes from, if any (its mode is checked for exposure).
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Source::File(path) | Source::DefaultFile(path) | Source::JwkSet(path) => Some(path),
+            Source::Env(_) => None,
+        }
+    }
 }
 
 /// Apply the precedence rules: a flag beats the environment, the environment beats the default
@@ -104,6 +117,14 @@ pub fn read_source(
             Ok(bytes) => Ok(Some(Secret::new(bytes))),
             Err(e) => Err(Error::key(format!(
                 "cannot read key file {}: {}; check --key-file / {KEY_FILE_VAR}",
+                path.display(),
+                io_words(&e)
+            ))),
+        },
+        Source::JwkSet(path) => match crate::sys::read_file_bounded(path) {
+            Ok(bytes) => Ok(Some(Secret::new(bytes))),
+            Err(e) => Err(Error::key(format!(
+                "cannot read the JWK Set {}: {}; check --jwks",
                 path.display(),
                 io_words(&e)
             ))),
