@@ -1,9 +1,7 @@
 //! The security log: levels, record fields, file safety and fail-closed writes.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
-use common::{Env, SECRET, assert_refused, mint, now, stdout};
+use crate::common::{Env, SECRET, assert_refused, mint, now, stdout};
 use serde_json::json;
 
 #[test]
@@ -46,7 +44,7 @@ fn at_info_every_operation_is_recorded_with_its_fields() {
         "info",
     ]);
     let token = stdout(&out).trim().to_string();
-    let (_, claims) = common::parts(&token);
+    let (_, claims) = crate::common::parts(&token);
     let r = env.log().pop().unwrap();
     assert_eq!(
         (&r["level"], &r["op"], &r["outcome"]),
@@ -171,7 +169,7 @@ fn help_and_version_answer_without_a_log() {
 }
 
 fn sha256sum(text: &str) -> String {
-    let out = common::pipe_through("sha256sum", &[], text.as_bytes());
+    let out = crate::common::pipe_through("sha256sum", &[], text.as_bytes());
     String::from_utf8(out).unwrap()[..64].to_string()
 }
 
@@ -263,7 +261,7 @@ fn a_bad_environment_value_is_named_by_its_variable_with_what_it_takes() {
         };
         let out = env.jwtctl().env(var, value).arg(op).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{var}");
-        let err = common::stderr(&out);
+        let err = crate::common::stderr(&out);
         assert!(err.contains(var) && err.contains(takes), "{var}: {err}");
         assert!(
             !err.contains("--log") && !err.contains("--max"),

@@ -2,11 +2,9 @@
 //! check out under openssl.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
+use crate::common::{Env, fixture, fixture_text, stderr, stdout};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Env, fixture, fixture_text, stderr, stdout};
 use serde_json::{Value, json};
 
 fn verify_fixture(env: &Env, token: &str, key: &str, extra: &[&str]) -> Value {
@@ -63,7 +61,7 @@ fn the_old_python_snippets_tokens_verify_with_allow_weak_secret() {
 }
 
 fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
-    common::pipe_through("openssl", args, input)
+    crate::common::pipe_through("openssl", args, input)
 }
 
 #[test]
@@ -96,7 +94,7 @@ fn jwtctl_rs256_and_hs256_tokens_check_out_under_openssl() {
     let token = env.issue(&["--sub", "x"]);
     let (input, sig) = token.rsplit_once('.').unwrap();
     let mac = openssl(
-        &["dgst", "-sha256", "-binary", "-hmac", common::SECRET],
+        &["dgst", "-sha256", "-binary", "-hmac", crate::common::SECRET],
         input.as_bytes(),
     );
     assert_eq!(URL_SAFE_NO_PAD.encode(mac), sig);

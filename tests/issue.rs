@@ -1,11 +1,9 @@
 //! `jwtctl issue`: zero-configuration start, claims, lifetimes and refusals.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Env, SECRET, assert_refused, now, parts, stderr, stdout};
+use crate::common::{Env, SECRET, assert_refused, now, parts, stderr, stdout};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 

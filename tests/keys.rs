@@ -1,9 +1,7 @@
 //! Key sources, precedence, classification of PEM/JWK/secret, and weak secrets.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
-use common::{Env, SECRET, assert_refused, fixture, now, stderr, stdout};
+use crate::common::{Env, SECRET, assert_refused, fixture, now, stderr, stdout};
 use serde_json::json;
 
 /// Issue with one key file and verify with another; returns the verify output.
@@ -78,7 +76,7 @@ fn the_algorithm_follows_from_the_key() {
         ("keys/ed25519.pem", "EdDSA"),
     ] {
         let out = env.issue_with_fixture(key);
-        let (header, _) = common::parts(stdout(&out).trim());
+        let (header, _) = crate::common::parts(stdout(&out).trim());
         assert_eq!(header["alg"], alg, "{key}");
     }
     let out = env
@@ -87,7 +85,7 @@ fn the_algorithm_follows_from_the_key() {
         .arg(env.key("keys/rsa_pkcs1.pem"))
         .output()
         .unwrap();
-    assert_eq!(common::parts(stdout(&out).trim()).0["alg"], "PS384");
+    assert_eq!(crate::common::parts(stdout(&out).trim()).0["alg"], "PS384");
 }
 
 #[test]
@@ -158,7 +156,7 @@ fn a_flag_beats_the_environment_and_the_environment_beats_the_default() {
         .args(["verify", &token])
         .output()
         .unwrap();
-    common::assert_rejected(&env, &out, "bad_signature");
+    crate::common::assert_rejected(&env, &out, "bad_signature");
 }
 
 #[test]
@@ -237,7 +235,10 @@ fn jwk_keys_sign_and_verify() {
     assert!(out.status.success(), "{}", stderr(&out));
     // A JWK's kid becomes the header's kid.
     let out = env.issue_with_fixture("pyjwt/ec256_private.jwk");
-    assert_eq!(common::parts(stdout(&out).trim()).0["kid"], "ec-2026");
+    assert_eq!(
+        crate::common::parts(stdout(&out).trim()).0["kid"],
+        "ec-2026"
+    );
 }
 
 /// Set a file's permission bits.
@@ -298,7 +299,10 @@ fn a_public_key_may_be_read_by_anyone_but_not_changed() {
     let env = Env::new();
     let out = env.issue_with_fixture("keys/ec256_pkcs8.pem");
     let token = stdout(&out);
-    let public = env.write("pub.pem", &common::fixture_text("keys/ec256_pub.pem"));
+    let public = env.write(
+        "pub.pem",
+        &crate::common::fixture_text("keys/ec256_pub.pem"),
+    );
     let verify = |env: &Env| {
         env.bare()
             .args(["--log-level", "warn", "verify", "--key-file", "pub.pem"])
@@ -325,7 +329,7 @@ fn a_public_key_may_be_read_by_anyone_but_not_changed() {
 #[test]
 fn a_jwk_set_holding_a_secret_is_judged_as_a_secret() {
     let env = Env::new();
-    let oct = common::fixture_text("pyjwt/oct.jwk");
+    let oct = crate::common::fixture_text("pyjwt/oct.jwk");
     let set = env.write("set.json", &format!("{{\"keys\":[{oct}]}}"));
     chmod(&set, 0o644);
     let out = env.run_bare(&["verify", "--jwks", "set.json", "x.y.z"]);
@@ -337,7 +341,10 @@ fn a_jwk_set_holding_a_secret_is_judged_as_a_secret() {
         stderr(&out)
     );
     // A set of public keys may be world-readable.
-    let public = env.write("public.json", &common::fixture_text("pyjwt/jwks.json"));
+    let public = env.write(
+        "public.json",
+        &crate::common::fixture_text("pyjwt/jwks.json"),
+    );
     chmod(&public, 0o644);
     let out = env.run_bare(&["verify", "--jwks", "public.json", "x.y.z"]);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
@@ -360,7 +367,7 @@ fn fixture_copy(env: &Env, rel: &str) -> (std::path::PathBuf, Vec<u8>) {
 
 /// An HS256 token MACed with `secret`: what an attacker makes from a key file anyone can read.
 fn maced_with(secret: &[u8]) -> String {
-    common::sign_raw(
+    crate::common::sign_raw(
         r#"{"alg":"HS256","typ":"JWT"}"#,
         &json!({"sub": "forged", "exp": now() + 600}).to_string(),
         &jsonwebtoken::EncodingKey::from_secret(secret),
@@ -526,7 +533,7 @@ fn private_der_and_jwk_keys_sign_with_their_own_algorithm() {
             .unwrap();
         assert!(out.status.success(), "{rel}: {}", stderr(&out));
         let token = stdout(&out).trim().to_string();
-        assert_eq!(common::parts(&token).0["alg"], alg, "{rel}");
+        assert_eq!(crate::common::parts(&token).0["alg"], alg, "{rel}");
         let verified = env
             .bare()
             .args(["verify", "--key-file"])
@@ -565,7 +572,7 @@ fn rsa_private_jwks_verify_tokens_from_jose_and_jwcrypto() {
                 .bare()
                 .args(["verify", "--alg", alg, "--key-file"])
                 .arg(&path)
-                .arg(common::fixture_text(token).trim())
+                .arg(crate::common::fixture_text(token).trim())
                 .output()
                 .unwrap();
             assert!(out.status.success(), "{jwk} {token}: {}", stderr(&out));
@@ -576,7 +583,7 @@ fn rsa_private_jwks_verify_tokens_from_jose_and_jwcrypto() {
 #[test]
 fn a_1024_bit_rsa_key_is_refused_for_its_size_by_every_command() {
     let env = Env::new();
-    let token = common::fixture_text("formats/rsa1024.jwt");
+    let token = crate::common::fixture_text("formats/rsa1024.jwt");
     for rel in [
         "formats/rsa1024.pem",
         "formats/rsa1024_pub.pem",
@@ -616,7 +623,7 @@ fn a_jwk_set_of_oct_keys_of_different_strengths_serves_each_at_its_own() {
             .bare()
             .args(["verify", "--jwks"])
             .arg(&set)
-            .arg(common::fixture_text(token).trim())
+            .arg(crate::common::fixture_text(token).trim())
             .output()
             .unwrap();
         assert!(out.status.success(), "{token}: {}", stderr(&out));
@@ -627,7 +634,7 @@ fn a_jwk_set_of_oct_keys_of_different_strengths_serves_each_at_its_own() {
     let short = jwks["keys"][1]["k"].as_str().unwrap();
     let short =
         base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, short).unwrap();
-    let hs384_with_short_key = common::sign_raw(
+    let hs384_with_short_key = crate::common::sign_raw(
         r#"{"alg":"HS384","kid":"hs256"}"#,
         &json!({"exp": now() + 600}).to_string(),
         &jsonwebtoken::EncodingKey::from_secret(&short),
@@ -640,7 +647,7 @@ fn a_jwk_set_of_oct_keys_of_different_strengths_serves_each_at_its_own() {
         .arg(&hs384_with_short_key)
         .output()
         .unwrap();
-    common::assert_rejected(&env, &out, "no_matching_key");
+    crate::common::assert_rejected(&env, &out, "no_matching_key");
 }
 
 #[test]

@@ -1,12 +1,10 @@
 //! Single use and revocation through the ledger.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-use common::{Env, assert_refused, assert_rejected, mint, now, stderr, stdout};
+use crate::common::{Env, assert_refused, assert_rejected, mint, now, stderr, stdout};
 use serde_json::json;
 
 fn run(env: &Env, args: &[&str]) -> std::process::Output {
@@ -68,7 +66,7 @@ fn dry_run_checks_the_ledger_but_consumes_nothing() {
 fn revoked_tokens_are_rejected_by_verify_and_refresh() {
     let env = Env::new();
     let token = env.issue(&["--sub", "mallory"]);
-    let (_, claims) = common::parts(&token);
+    let (_, claims) = crate::common::parts(&token);
     let out = run(&env, &["--log-level", "info", "revoke", &token]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -233,7 +231,7 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
         // No jti: the ledger must identify the token by what its signature covers.
         let claims = json!({"sub": "twin", "exp": now() + 600}).to_string();
         let header = json!({"alg": format!("{alg:?}"), "typ": "JWT"}).to_string();
-        let original = common::sign_raw(&header, &claims, &signer, alg);
+        let original = crate::common::sign_raw(&header, &claims, &signer, alg);
         let twin = ecdsa_twin(&original, order);
         assert_ne!(twin, original);
         let with_key = |args: &[&str]| {
@@ -256,7 +254,7 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
         assert!(first.status.success(), "{}", stderr(&first));
         assert_rejected(&env, &with_key(&["refresh", &twin]), "reused");
         // Revoked, the twin is revoked too.
-        let other = common::sign_raw(
+        let other = crate::common::sign_raw(
             &header,
             &json!({"sub": "other", "exp": now() + 600}).to_string(),
             &signer,

@@ -1,9 +1,7 @@
 //! Refresh policy: TTL, maximum lifetime from `orig_iat`, grace, dry runs.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
-use common::{Env, assert_refused, assert_rejected, mint, now, parts, stderr, stdout};
+use crate::common::{Env, assert_refused, assert_rejected, mint, now, parts, stderr, stdout};
 use serde_json::{Value, json};
 
 const DAY: i64 = 86400;
@@ -99,7 +97,7 @@ fn new_iat_and_jti_nbf_moves_to_now_everything_else_is_carried() {
     let token = jsonwebtoken::encode(
         &header,
         &claims,
-        &jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(crate::common::SECRET.as_bytes()),
     )
     .unwrap();
     let out = refresh(&env, &token, &["--aud", "a", "--typ", "at+jwt"]);
@@ -127,7 +125,7 @@ fn a_token_with_only_user_id_and_exp_from_pyjwt_refreshes() {
         .bare()
         .args(["refresh", "--allow-weak-secret", "--key-file"])
         .arg(env.key("pyjwt/legacy.key"))
-        .write_stdin(common::fixture_text("pyjwt/legacy.jwt"))
+        .write_stdin(crate::common::fixture_text("pyjwt/legacy.jwt"))
         .output()
         .unwrap();
     let c = refreshed_claims(&out);

@@ -1,14 +1,12 @@
 //! The security log fails closed: full disks, hostile paths, permissions, concurrency.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{Env, SECRET, now, stderr, stdout};
+use crate::common::{Env, SECRET, now, stderr, stdout};
 use serde_json::Value;
 
 fn jwtctl_bin() -> std::path::PathBuf {
@@ -193,7 +191,7 @@ fn a_full_disk_fails_closed_and_leaves_no_torn_record() {
             &sub,
         ]);
         match out.status.code() {
-            Some(0) => ok.push(common::parts(stdout(&out).trim()).1["jti"].clone()),
+            Some(0) => ok.push(crate::common::parts(stdout(&out).trim()).1["jti"].clone()),
             Some(3) => {
                 assert_log_failure(&out, "security log");
                 refused += 1;

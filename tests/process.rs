@@ -1,11 +1,9 @@
 //! The process contract at its edges: closed standard fds and a stdout nobody reads.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::{Env, stderr, stdout};
+use crate::common::{Env, stderr, stdout};
 use serde_json::Value;
 
 #[test]

@@ -1,10 +1,14 @@
 //! `jwtctl refresh`: verify as `verify` does, then re-issue with a new lifetime.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
-use common::{Env, assert_refused, assert_rejected, fixture, mint, now, parts, stderr, stdout};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
+
+use crate::common::{
+    Env, SECRET, assert_refused, assert_rejected, fixture, fixture_text, mint, now, parts, stderr,
+    stdout,
+};
 
 #[test]
 fn refresh_keeps_claims_and_kid_with_a_new_iat_jti_and_exp() {
@@ -84,7 +88,7 @@ fn refresh_reads_stdin() {
 #[test]
 fn a_public_key_cannot_refresh() {
     let env = Env::new();
-    let token = common::fixture_text("pyjwt/es256.jwt");
+    let token = crate::common::fixture_text("pyjwt/es256.jwt");
     let key = fixture("keys/ec256_pub.pem");
     let out = env
         .jwtctl()
@@ -95,4 +99,39 @@ fn a_public_key_cannot_refresh() {
         .unwrap();
     assert_refused(&env, &out, 2, "key_error");
     assert!(stderr(&out).contains("private key"));
+}
+
+#[test]
+fn refresh_applies_the_strict_checks_too() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "a"]);
+    let out = env.run(&["refresh", "--require", "scope", &token]);
+    assert_rejected(&env, &out, "missing_claim");
+    let out = env.run(&["refresh", "--typ", "at+jwt", &token]);
+    assert_rejected(&env, &out, "typ_mismatch");
+    // With a JWK Set, the key its kid chooses re-signs, when it is private.
+    let k = URL_SAFE_NO_PAD.encode(SECRET);
+    env.write("set.json", &json!({"keys": [{"kty": "oct", "kid": "h1", "k": k}, {"kty": "oct", "kid": "h2", "k": URL_SAFE_NO_PAD.encode("another-secret-another-secret-another")}]}).to_string());
+    let header = jsonwebtoken::Header {
+        kid: Some("h1".into()),
+        ..Default::default()
+    };
+    let kid_token = jsonwebtoken::encode(
+        &header,
+        &json!({"exp": now() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let out = env.run_bare(&["refresh", "--jwks", "set.json", &kid_token]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run_bare(&["verify", "--jwks", "set.json", stdout(&out).trim()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env
+        .bare()
+        .args(["refresh", "--jwks"])
+        .arg(fixture("pyjwt/jwks.json"))
+        .write_stdin(fixture_text("pyjwt/jwks_ec-1.jwt"))
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
 }

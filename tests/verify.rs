@@ -1,9 +1,9 @@
 //! `jwtctl verify`: input forms, every rejection reason, and the output contract.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-mod common;
-
-use common::{Env, assert_refused, assert_rejected, mint, mint_alg, mint_raw, now, stderr, stdout};
+use crate::common::{
+    Env, assert_refused, assert_rejected, mint, mint_alg, mint_raw, now, stderr, stdout,
+};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 

@@ -1,0 +1,18 @@
+//! jwtctl's integration tests: one binary (faster to build and link than one per file), a module
+//! per user-visible area, as ripgrep organises its tests. Each test drives the real binary in a
+//! temp dir of its own (see `common`).
+
+mod common;
+
+mod audit;
+mod inspect;
+mod interop;
+mod issue;
+mod keys;
+mod ledger;
+mod lifetime;
+mod log_safety;
+mod process;
+mod refresh;
+mod verify;
+mod verify_ci;
