@@ -1,0 +1,372 @@
+//! The fuzz targets' logic, in one place: each `fuzz/fuzz_targets/<name>.rs` calls the function of
+//! the same name here, and `tests/fuzz_replay.rs` runs every file of `fuzz/corpus/<name>/` and
+//! `fuzz/artifacts/<name>/` through it under `cargo test`.
+//!
+//! Each function takes arbitrary bytes and returns normally; it panics only when jwtctl panics or
+//! breaks one of the invariants asserted here. Included with `#[path]`, so it can use only what
+//! both the fuzz crate and jwtctl's tests depend on: jwtctl, jsonwebtoken, serde_json, base64.
+#![allow(dead_code)]
+
+use std::io::{BufReader, Cursor};
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use jwtctl::commands::batch::read_line_bounded;
+use jwtctl::error::{Error, Reason};
+use jwtctl::keys::{self, JwkSet, Keyring, Secret};
+use jwtctl::token::{self, Lifetime, Policy, Verified};
+use serde_json::{Value, json};
+
+/// The instant every target verifies as of (2027-01-15T08:00:00Z).
+pub const NOW: i64 = 1_800_000_000;
+
+/// The HMAC key of `verify_hmac` and `claims_policy` (40 bytes: strong enough for HS256).
+pub const HMAC_SECRET: &[u8] = b"jwtctl-fuzz-hmac-secret-0123456789abcdef";
+
+/// The ES256 key of `verify_es256`.
+pub const ES256_PEM: &[u8] = include_bytes!("../tests/fixtures/keys/ec256_pkcs8.pem");
+
+/// A fuzz target's logic: arbitrary bytes in, a panic only on a bug.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name, as `tests/fuzz_replay.rs` runs them.
+pub const TARGETS: [(&str, Target); 6] = [
+    ("verify_hmac", verify_hmac),
+    ("verify_es256", verify_es256),
+    ("key_classify", key_classify),
+    ("jwks_parse", jwks_parse),
+    ("claims_policy", claims_policy),
+    ("batch_lines", batch_lines),
+];
+
+fn provider() {
+    // What `jwtctl::execute` does first; a second install is refused, which is fine.
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
+fn keyring(material: &[u8]) -> Keyring {
+    provider();
+    match keys::classify(&Secret::new(material.to_vec())) {
+        Ok(key) => Keyring::One(key),
+        Err(e) => panic!("the fuzz key does not load: {}", e.message()),
+    }
+}
+
+static HMAC: LazyLock<Keyring> = LazyLock::new(|| keyring(HMAC_SECRET));
+static ES256: LazyLock<Keyring> = LazyLock::new(|| keyring(ES256_PEM));
+
+/// `claims_policy`'s strict policy: every claim check is switched on.
+static STRICT: LazyLock<Policy> = LazyLock::new(|| Policy {
+    leeway_secs: 30,
+    iss: Some("https://issuer.example".into()),
+    aud: vec!["api".into(), "web".into()],
+    require: vec!["sub".into(), "scope".into()],
+    min_remaining_secs: Some(60),
+    max_age_secs: Some(3600),
+    ..Policy::new(vec![Algorithm::HS256])
+});
+
+/// `claims_policy`'s lenient policy: leeway and a grace window, so more tokens reach `renew`.
+static LENIENT: LazyLock<Policy> = LazyLock::new(|| Policy {
+    leeway_secs: 300,
+    grace_secs: 600,
+    typ: Some("JWT".into()),
+    ..Policy::new(vec![Algorithm::HS256])
+});
+
+/// Error messages are one line in jwtctl's own words: bounded, no control characters, whatever
+/// the input echoed into them.
+fn check_error(e: &Error) {
+    let m = e.message();
+    assert!(
+        !m.chars().any(char::is_control),
+        "an error message has a control character: {m:?}"
+    );
+    assert!(m.len() <= 1024, "an error message is {} bytes", m.len());
+}
+
+/// A verified token: an `exp` still ahead once leeway and grace are counted, the pinned
+/// algorithm, and what `decode_unverified` reads from the same text.
+fn check_verified(v: &Verified, text: &str, policy: &Policy) {
+    assert!(policy.algs.contains(&v.alg));
+    let exp = token::seconds(&v.claims, "exp").expect("a verified token has a numeric exp");
+    assert!(exp.saturating_add(policy.leeway_secs + policy.grace_secs) >= NOW);
+    let decoded = token::decode_unverified(text, policy.max_size)
+        .expect("a verified token decodes without a key");
+    assert_eq!((&decoded.header, &decoded.claims), (&v.header, &v.claims));
+    let _ = token::grace_used(v, policy, NOW);
+}
+
+/// Arbitrary text through the verification path with one pinned algorithm.
+fn verify_text(data: &[u8], keys: &Keyring, alg: Algorithm) {
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
+    let text = token::token_text(input);
+    let policy = Policy::new(vec![alg]);
+    if let Err(e) = token::decode_unverified(text, policy.max_size) {
+        check_error(&e);
+    }
+    match token::verify(text, keys, &policy, NOW) {
+        Ok(v) => check_verified(&v, text, &policy),
+        Err(e) => check_error(&e),
+    }
+}
+
+/// Arbitrary bytes as token text, verified with a fixed HMAC key (HS256 pinned).
+pub fn verify_hmac(data: &[u8]) {
+    verify_text(data, &HMAC, Algorithm::HS256);
+}
+
+/// Arbitrary bytes as token text, verified with a fixed ES256 key.
+pub fn verify_es256(data: &[u8]) {
+    verify_text(data, &ES256, Algorithm::ES256);
+}
+
+/// Arbitrary bytes as key material. A key that loads names an algorithm it serves; a key that
+/// can sign verifies what it signs.
+pub fn key_classify(data: &[u8]) {
+    provider();
+    let key = match keys::classify(&Secret::new(data.to_vec())) {
+        Ok(key) => key,
+        Err(e) => return check_error(&e),
+    };
+    let _ = format!("{key:?}");
+    let alg = key
+        .pick_alg(None)
+        .expect("a loaded key has an algorithm of its own");
+    assert!(key.kind.serves(alg));
+    if let Err(e) = key.check_strength(alg, false) {
+        check_error(&e);
+    }
+    if !key.can_sign() {
+        return;
+    }
+    let claims = json!({"sub": "fuzz", "exp": NOW + 60});
+    let Value::Object(claims) = claims else {
+        unreachable!()
+    };
+    let signer = key
+        .encoding("fuzz")
+        .expect("a key that can sign has a signing half");
+    let token = match token::sign(&claims, alg, Some("k"), Some("JWT"), signer) {
+        Ok(token) => token,
+        Err(e) => panic!("a private {:?} key cannot sign: {}", key.kind, e.message()),
+    };
+    let ring = Keyring::One(key);
+    match token::verify(&token, &ring, &Policy::new(vec![alg]), NOW) {
+        Ok(v) => assert_eq!(v.claims, claims),
+        Err(e) => panic!(
+            "a key does not verify its own {alg:?} token: {}",
+            e.message()
+        ),
+    }
+}
+
+/// Arbitrary bytes as a JWK Set; a set that parses is asked for keys by algorithm and `kid`.
+pub fn jwks_parse(data: &[u8]) {
+    provider();
+    let set = match JwkSet::parse(&Secret::new(data.to_vec())) {
+        Ok(set) => set,
+        Err(e) => return check_error(&e),
+    };
+    // The set's own kids (the first few), and kids no key has.
+    let mut kids: Vec<Option<String>> = vec![None, Some(String::new()), Some("nope".into())];
+    let doc: Value = serde_json::from_slice(data).unwrap_or_default();
+    if let Some(Value::Array(entries)) = doc.get("keys") {
+        let own = entries
+            .iter()
+            .filter_map(|e| e.get("kid").and_then(Value::as_str))
+            .take(4)
+            .map(|k| Some(k.to_owned()));
+        kids.extend(own);
+    }
+    let algs = [
+        Algorithm::HS256,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::PS384,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+    for alg in algs {
+        for kid in &kids {
+            match set.select(alg, kid.as_deref()) {
+                Ok(key) => {
+                    assert!(key.kind.serves(alg), "{alg:?} selected {:?}", key.kind);
+                    if let Some(kid) = kid {
+                        assert_eq!(key.jwk_kid.as_deref(), Some(kid.as_str()));
+                    }
+                }
+                Err(e) => {
+                    assert_eq!(e.reason(), Reason::NoMatchingKey);
+                    check_error(&e);
+                }
+            }
+        }
+    }
+    let mut ring = Keyring::Set(set);
+    for requested in [&[][..], &[Algorithm::HS256, Algorithm::ES256][..]] {
+        match ring.algorithms(requested) {
+            Ok(found) => assert!(!found.is_empty()),
+            Err(e) => check_error(&e),
+        }
+    }
+    for allow_weak in [false, true] {
+        if let Err(e) = ring.check_strength(&[Algorithm::HS256, Algorithm::HS512], allow_weak) {
+            check_error(&e);
+        }
+    }
+}
+
+/// Sign `payload` (raw bytes) into an HS256 token with the fixed HMAC key.
+pub fn hs256_token(payload: &[u8]) -> String {
+    provider();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &EncodingKey::from_secret(HMAC_SECRET),
+        Algorithm::HS256,
+    )
+    .expect("HMAC signing does not fail");
+    format!("{input}.{sig}")
+}
+
+/// Arbitrary bytes as a claims object, signed into a valid HS256 token and verified with every
+/// claim check switched on, then refreshed with `renew`.
+pub fn claims_policy(data: &[u8]) {
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let token = hs256_token(data);
+    for policy in [&*STRICT, &*LENIENT] {
+        match token::verify(&token, &*HMAC, policy, NOW) {
+            Ok(v) => {
+                assert_eq!(v.claims, claims);
+                check_verified(&v, &token, policy);
+                refresh(&v, policy);
+            }
+            Err(e) => {
+                check_error(&e);
+                // The signature is good and the payload is a JSON object: only a claim (or the
+                // size) can be wrong.
+                let size = token.len() > policy.max_size;
+                assert!(
+                    !matches!(
+                        e.reason(),
+                        Reason::Malformed
+                            | Reason::BadSignature
+                            | Reason::AlgNotAllowed
+                            | Reason::NoMatchingKey
+                            | Reason::CritUnsupported
+                            | Reason::TypMismatch
+                    ) && (e.reason() == Reason::TooLarge) == size,
+                    "a well-signed token was refused as {:?}: {}",
+                    e.reason(),
+                    e.message()
+                );
+            }
+        }
+    }
+}
+
+/// Refresh a verified token as `jwtctl refresh` does: the new claims keep the family's start,
+/// expire after now and no later than the cap, and are themselves verifiable.
+fn refresh(v: &Verified, policy: &Policy) {
+    let life = Lifetime {
+        ttl_secs: 1800,
+        leeway_secs: policy.leeway_secs,
+        max_lifetime_secs: 86_400,
+    };
+    let renewal = match token::renew(v, NOW, life, "fuzz-jti") {
+        Ok(r) => r,
+        Err(e) => {
+            check_error(&e);
+            assert!(
+                matches!(
+                    e.reason(),
+                    Reason::InvalidClaim | Reason::MaxLifetimeExceeded
+                ),
+                "renew refused as {:?}",
+                e.reason()
+            );
+            return;
+        }
+    };
+    let c = &renewal.claims;
+    assert!(renewal.orig_iat <= NOW + life.leeway_secs);
+    assert!(renewal.exp > NOW && renewal.exp <= NOW + life.ttl_secs);
+    assert!(renewal.exp <= renewal.orig_iat.saturating_add(life.max_lifetime_secs));
+    assert_eq!(c.get("exp"), Some(&Value::from(renewal.exp)));
+    assert_eq!(c.get("iat"), Some(&Value::from(NOW)));
+    assert_eq!(c.get("jti"), Some(&Value::from("fuzz-jti")));
+    assert_eq!(c.get("orig_iat"), Some(&Value::from(renewal.orig_iat)));
+    if v.claims.contains_key("nbf") {
+        assert_eq!(c.get("nbf"), Some(&Value::from(NOW)));
+    }
+    let carried = |(name, value): (&String, &Value)| {
+        ["exp", "iat", "nbf", "jti", "orig_iat"].contains(&name.as_str())
+            || c.get(name) == Some(value)
+    };
+    assert!(
+        v.claims.iter().all(carried),
+        "renew dropped or changed a claim"
+    );
+    let text = serde_json::to_vec(c).expect("claims serialize");
+    // The refreshed token passes the checks the old one passed, unless it now expires too soon
+    // for --min-remaining (its exp was cut at the family's cap).
+    let again = match token::verify(&hs256_token(&text), &*HMAC, policy, NOW) {
+        Ok(again) => again,
+        Err(e) => {
+            assert_eq!(
+                e.reason(),
+                Reason::ExpiresTooSoon,
+                "a refreshed token fails verification: {}",
+                e.message()
+            );
+            return;
+        }
+    };
+    // Every value comes back exactly, floats to the bit (serde_json's `float_roundtrip`).
+    assert_eq!(&again.claims, c, "a refreshed token's claims changed");
+    // And it can be refreshed in turn, in the same family: the cap does not move.
+    match token::renew(&again, NOW, life, "fuzz-jti-2") {
+        Ok(next) => assert_eq!(next.orig_iat, renewal.orig_iat, "the family start moved"),
+        Err(e) => panic!(
+            "a refreshed token cannot be refreshed again ({:?}): {}",
+            e.reason(),
+            e.message()
+        ),
+    }
+}
+
+/// Arbitrary bytes as `verify --batch` input: the first byte picks the line limit, the second
+/// the reader's buffer size, the rest is the input. Each line comes back whole, or cut to exactly
+/// the limit and marked, in order, as `split('\n')` would give them.
+pub fn batch_lines(data: &[u8]) {
+    let (limit, capacity, input) = match data {
+        [l, c, rest @ ..] => (usize::from(*l), usize::from(*c % 64) + 1, rest),
+        _ => return,
+    };
+    let mut expected: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+    if input.is_empty() || input.ends_with(b"\n") {
+        expected.pop();
+    }
+    let mut reader = BufReader::with_capacity(capacity, Cursor::new(input));
+    let mut line = Vec::new();
+    let mut n = 0;
+    while let Some(overflow) =
+        read_line_bounded(&mut reader, &mut line, limit).expect("reading memory cannot fail")
+    {
+        assert!(line.len() <= limit, "a line of {} bytes", line.len());
+        let whole = expected.get(n).expect("more lines than the input has");
+        assert_eq!(overflow, whole.len() > limit);
+        assert_eq!(&line[..], &whole[..whole.len().min(limit)]);
+        n += 1;
+    }
+    assert_eq!(n, expected.len(), "lines were lost");
+}
