@@ -6,9 +6,9 @@ use aws_lc_rs::signature::{
     ParsedPublicKey, RsaKeyPair,
 };
 use der::{Decode, Tagged};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::EncodingKey;
 
-use super::{Key, KeyKind, bad_key};
+use super::{Key, KeyKind, Public, bad_key};
 use crate::error::{Error, Result};
 
 /// The smallest RSA modulus accepted, in bits (RFC 7518 §3.3).
@@ -104,7 +104,10 @@ pub(super) fn rsa_key(n: &[u8], e: &[u8], encoding: Option<EncodingKey>) -> Resu
     Ok(Key::new(
         KeyKind::Rsa,
         encoding,
-        DecodingKey::from_rsa_raw_components(n, e),
+        Public::Rsa {
+            n: n.to_vec(),
+            e: e.to_vec(),
+        },
     ))
 }
 
@@ -160,7 +163,9 @@ pub(super) fn ec_private(kind: KeyKind, pair: &EcdsaKeyPair) -> Result<Key> {
     Ok(Key::new(
         kind,
         Some(EncodingKey::from_ec_der(pkcs8.as_ref())),
-        DecodingKey::from_ec_der(pair.public_key().as_ref()),
+        Public::Ec {
+            point: pair.public_key().as_ref().to_vec(),
+        },
     ))
 }
 
@@ -172,7 +177,9 @@ pub(super) fn ed_private(pair: &Ed25519KeyPair) -> Result<Key> {
     Ok(Key::new(
         KeyKind::Ed25519,
         Some(EncodingKey::from_ed_der(pkcs8.as_ref())),
-        DecodingKey::from_ed_der(pair.public_key().as_ref()),
+        Public::Ed25519 {
+            x: pair.public_key().as_ref().to_vec(),
+        },
     ))
 }
 
@@ -216,12 +223,12 @@ pub(super) fn spki_public(der: &[u8]) -> Result<Key> {
                 .ok()
                 .and_then(|info| info.subject_public_key.as_bytes().map(<[u8]>::to_vec))
                 .unwrap_or_else(|| parsed.as_ref().to_vec());
-            let decoding = if kind == KeyKind::Ed25519 {
-                DecodingKey::from_ed_der(&raw)
+            let public = if kind == KeyKind::Ed25519 {
+                Public::Ed25519 { x: raw }
             } else {
-                DecodingKey::from_ec_der(&raw)
+                Public::Ec { point: raw }
             };
-            return Ok(Key::new(kind, None, decoding));
+            return Ok(Key::new(kind, None, public));
         }
     }
     Err(Error::key(

@@ -7,12 +7,12 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::der::{ec_private, ed_private, pkcs1_private, pkcs8_private, rsa_key};
-use super::{Key, KeyKind, Secret, bad_key};
+use super::{Key, KeyKind, Public, Secret, bad_key};
 use crate::error::{Error, Reason, Result};
 
 /// Bytes of a JWK member: base64url without padding (RFC 7515 §2).
@@ -141,7 +141,7 @@ fn ec_jwk(crv: &str, x: &[u8], y: &[u8], d: Option<&B64>) -> Result<Key> {
         }
         None => {
             ParsedPublicKey::new(verifying, &point).map_err(|_| bad_key("an EC JWK"))?;
-            Ok(Key::new(kind, None, DecodingKey::from_ec_der(&point)))
+            Ok(Key::new(kind, None, Public::Ec { point }))
         }
     }
 }
@@ -161,7 +161,7 @@ fn okp_jwk(crv: &str, x: &[u8], d: Option<&B64>) -> Result<Key> {
             Ok(Key::new(
                 KeyKind::Ed25519,
                 None,
-                DecodingKey::from_ed_der(x),
+                Public::Ed25519 { x: x.to_vec() },
             ))
         }
     }

@@ -62,11 +62,32 @@ impl KeyKind {
     }
 }
 
+/// The public half of a key, in the form JWK members carry it (RFC 7518 §6): what `key public`
+/// publishes and the RFC 7638 thumbprint is computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Public {
+    /// An HMAC secret has no public half.
+    Hmac,
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// The uncompressed point `04 || x || y`.
+    Ec {
+        point: Vec<u8>,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+    },
+}
+
 /// A classified key: what it is, how to verify with it, and (for private keys) how to sign.
 pub struct Key {
     pub kind: KeyKind,
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
+    /// The public half (for an HMAC secret, none).
+    pub public: Public,
     /// Length of an HMAC secret in bytes.
     secret_len: usize,
     /// `kid` and `alg` carried by a JWK.
@@ -85,11 +106,19 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
-    fn new(kind: KeyKind, encoding: Option<EncodingKey>, decoding: DecodingKey) -> Self {
+    /// An asymmetric key from its public half (and, for a private key, its signing half).
+    fn new(kind: KeyKind, encoding: Option<EncodingKey>, public: Public) -> Self {
+        let decoding = match &public {
+            Public::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
+            Public::Ec { point } => DecodingKey::from_ec_der(point),
+            Public::Ed25519 { x } => DecodingKey::from_ed_der(x),
+            Public::Hmac => DecodingKey::from_secret(&[]),
+        };
         Key {
             kind,
             encoding,
             decoding,
+            public,
             secret_len: 0,
             jwk_kid: None,
             jwk_alg: None,
@@ -97,13 +126,15 @@ impl Key {
     }
 
     fn secret(bytes: &[u8]) -> Self {
-        let mut key = Key::new(
-            KeyKind::Hmac,
-            Some(EncodingKey::from_secret(bytes)),
-            DecodingKey::from_secret(bytes),
-        );
-        key.secret_len = bytes.len();
-        key
+        Key {
+            kind: KeyKind::Hmac,
+            encoding: Some(EncodingKey::from_secret(bytes)),
+            decoding: DecodingKey::from_secret(bytes),
+            public: Public::Hmac,
+            secret_len: bytes.len(),
+            jwk_kid: None,
+            jwk_alg: None,
+        }
     }
 
     pub fn decoding(&self) -> &DecodingKey {
