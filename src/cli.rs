@@ -37,6 +37,8 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// Decode a token's header and claims WITHOUT verifying anything.
     Inspect(InspectArgs),
+    /// Make, publish and fingerprint signing keys.
+    Key(KeyCmd),
 }
 
 impl Command {
@@ -48,6 +50,11 @@ impl Command {
             Command::Refresh(_) => "refresh",
             Command::Revoke(_) => "revoke",
             Command::Inspect(_) => "inspect",
+            Command::Key(key) => match key.action {
+                KeyAction::Gen(_) => "key_gen",
+                KeyAction::Public(_) => "key_public",
+                KeyAction::Thumbprint(_) => "key_thumbprint",
+            },
         }
     }
 
@@ -64,6 +71,11 @@ impl Command {
             Command::Refresh(args) => &args.log,
             Command::Revoke(args) => &args.log,
             Command::Inspect(args) => &args.log,
+            Command::Key(key) => match &key.action {
+                KeyAction::Gen(args) => &args.log,
+                KeyAction::Public(args) => &args.log,
+                KeyAction::Thumbprint(args) => &args.log,
+            },
         }
     }
 }
@@ -243,8 +255,9 @@ pub struct IssueArgs {
     #[arg(long = "claims", value_name = "FILE")]
     pub claims_file: Option<PathBuf>,
 
-    /// Key id for the header (`kid`)
-    #[arg(long, value_name = "KID")]
+    /// Key id for the header (`kid`); default: the JWK's kid, else an asymmetric key's RFC 7638
+    /// thumbprint. A kid may begin with `-`
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
 
     #[command(flatten)]
@@ -339,6 +352,132 @@ pub struct VerifyArgs {
 pub enum Output {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCmd {
+    #[command(subcommand)]
+    pub action: KeyAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Make a new key and write it, private, to a file (created 0600)
+    Gen(KeyGenArgs),
+    /// Print a key's public half: a JWK, a JWK Set, or SPKI PEM
+    Public(KeyPublicArgs),
+    /// Print a key's RFC 7638 thumbprint, the kid jwtctl gives it
+    Thumbprint(KeyThumbprintArgs),
+}
+
+/// The kinds of key `key gen` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyType {
+    Hmac,
+    Rsa,
+    Ec,
+    Ed25519,
+}
+
+/// The EC curves `key gen` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Curve {
+    #[value(name = "P-256")]
+    P256,
+    #[value(name = "P-384")]
+    P384,
+}
+
+/// How a private key is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    /// PKCS#8 PEM (an HMAC secret: base64url text, as ./jwtctl.key)
+    Pem,
+    /// A private JWK with kid, alg and use
+    Jwk,
+}
+
+/// How a public key is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublicFormat {
+    /// One public JWK
+    Jwk,
+    /// A JWK Set: {"keys":[...]}
+    Jwks,
+    /// SubjectPublicKeyInfo PEM
+    Pem,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyGenArgs {
+    /// The kind of key
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = KeyType::Ed25519)]
+    pub key_type: KeyType,
+
+    /// RSA modulus size in bits: 2048, 3072 or 4096
+    #[arg(long, value_name = "BITS", default_value_t = 3072, value_parser = parse_bits)]
+    pub bits: usize,
+
+    /// EC curve
+    #[arg(long, value_name = "CURVE", value_enum, default_value_t = Curve::P256)]
+    pub curve: Curve,
+
+    /// The algorithm to pin where the type allows several (HS384, PS256, ...)
+    #[arg(long, value_name = "ALG", value_enum)]
+    pub alg: Option<Alg>,
+
+    /// Where to write the private key: a new file (mode 0600), or `-` for stdout
+    #[arg(long, value_name = "FILE", required = true)]
+    pub out: PathBuf,
+
+    /// How to write it
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = KeyFormat::Pem)]
+    pub format: KeyFormat,
+
+    /// Key id for a JWK (default: the RFC 7638 thumbprint; none for an HMAC key)
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+    pub kid: Option<String>,
+
+    /// Replace an existing file (atomically: it is never half-written)
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyPublicArgs {
+    /// A JWK Set (private or public) to publish instead of one key
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env"])]
+    pub jwks: Option<PathBuf>,
+
+    /// How to print it
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = PublicFormat::Jwk)]
+    pub format: PublicFormat,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyThumbprintArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+/// An RSA modulus size `key gen` makes.
+pub fn parse_bits(s: &str) -> Result<usize, String> {
+    match s {
+        "2048" | "3072" | "4096" => s.parse().map_err(|_| "not a number".to_string()),
+        _ => Err("RSA keys are 2048, 3072 or 4096 bits".into()),
+    }
 }
 
 #[derive(Debug, Args)]

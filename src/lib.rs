@@ -63,6 +63,7 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Command::Refresh(args) => commands::refresh::run(args, ctx, rec),
         Command::Revoke(args) => commands::revoke::run(args, ctx, rec),
         Command::Inspect(args) => commands::inspect::run(args, ctx, rec),
+        Command::Key(key) => commands::key::run(&key.action, ctx, rec),
     }
 }
 
@@ -103,7 +104,7 @@ fn print(text: &str, status: Exit) -> Exit {
 }
 
 /// The subcommands' names, as records name their operations (a test keeps it in step with clap).
-const OPS: [&str; 5] = ["issue", "verify", "refresh", "revoke", "inspect"];
+const OPS: [&str; 6] = ["issue", "verify", "refresh", "revoke", "inspect", "key"];
 
 /// Answer a command line clap refused: help and version as clap prints them; a usage error as
 /// one line, exit 2, and (best effort) an ERROR record in the log the arguments point to.

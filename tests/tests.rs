@@ -8,6 +8,7 @@ mod audit;
 mod inspect;
 mod interop;
 mod issue;
+mod key;
 mod keys;
 mod ledger;
 mod lifetime;

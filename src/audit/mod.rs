@@ -129,6 +129,8 @@ pub struct Record {
     pub at: Option<i64>,
     /// The input line of a token in `verify --batch`.
     pub line: Option<u64>,
+    /// The kind of key a `key` command made or read (`rsa`, `ec`, `ed25519`, `hmac`).
+    pub key_type: Option<&'static str>,
 }
 
 impl Record {
@@ -307,6 +309,7 @@ impl Audit {
                     dry_run = r.dry_run,
                     at = r.at,
                     line = r.line,
+                    key_type = r.key_type,
                     peer = self.peer.as_deref(),
                     user = o.user.as_str(),
                     uid = o.uid,

@@ -20,7 +20,7 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         aud: args.aud.clone(),
         ttl_secs: i64::try_from(args.ttl.as_secs())
             .map_err(|_| Error::usage("--ttl is too long"))?,
-        kid: args.kid.clone().or_else(|| key.jwk_kid.clone()),
+        kid: args.kid.clone().or_else(|| key.default_kid()),
     };
     let jti = new_jti()?;
     let claims = token::issue_claims(&request, ctx.now, &jti)?;

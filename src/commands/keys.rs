@@ -36,6 +36,11 @@ fn algorithms(args: &KeyArgs) -> Vec<Algorithm> {
     args.alg.iter().copied().map(algorithm).collect()
 }
 
+/// The keys `key public` and `key thumbprint` read: any private or public key, or a JWK Set.
+pub fn any_keys(args: &KeyArgs, jwks: Option<&Path>, ctx: &Ctx, rec: &Record) -> Result<Keyring> {
+    load_keys(args, jwks, ctx, rec, false)
+}
+
 /// Where the key comes from: `--jwks`, else the key flags, the environment or the default file.
 fn source(args: &KeyArgs, jwks: Option<&Path>) -> Result<Source> {
     match jwks {

@@ -5,6 +5,7 @@ pub mod batch;
 mod input;
 pub mod inspect;
 pub mod issue;
+pub mod key;
 mod keys;
 pub mod refresh;
 pub mod revoke;
@@ -12,7 +13,7 @@ pub mod verdict;
 pub mod verify;
 
 pub use input::{read_stdin, read_token};
-pub use keys::{algorithm, signing_key, verifying_keys};
+pub use keys::{algorithm, any_keys, signing_key, verifying_keys};
 
 use std::path::Path;
 use std::time::Duration;

@@ -11,6 +11,20 @@ use crate::error::Result;
 use crate::keys::Keyring;
 use crate::token::{self, Lifetime, Policy};
 
+/// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
+/// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint).
+fn signer<'k>(
+    keys: &'k Keyring,
+    verified: &token::Verified,
+) -> Result<(&'k jsonwebtoken::EncodingKey, Option<String>)> {
+    let key = keys.select(verified.alg, verified.header_str("kid"))?;
+    let kid = verified
+        .header_str("kid")
+        .map(str::to_owned)
+        .or_else(|| key.default_kid());
+    Ok((key.encoding("refresh")?, kid))
+}
+
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
@@ -25,10 +39,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let text = read_token(check.token.as_deref(), rec, true)?;
     let verified = token::verify_precise(&text, &keys, &policy, ctx.now_precise)?;
     note_verified(rec, &verified);
-    // Re-sign with the key that verified the token (from a JWK Set: the one its kid chose).
-    let signer = keys
-        .select(verified.alg, verified.header_str("kid"))?
-        .encoding("refresh")?;
+    let (signer, kid) = signer(&keys, &verified)?;
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = Lifetime {
         ttl_secs: secs(args.ttl),
@@ -54,7 +65,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let token = token::sign(
         &renewal.claims,
         verified.alg,
-        verified.header_str("kid"),
+        kid.as_deref(),
         verified.header_str("typ"),
         signer,
     )?;

@@ -2,6 +2,8 @@
 //! secrets are redacted in Debug.
 
 mod der;
+mod export;
+mod generate;
 mod jwk;
 mod pem;
 mod source;
@@ -13,10 +15,12 @@ use serde_json::Value;
 
 use crate::error::{Error, Reason, Result};
 
+pub use export::thumbprint;
+pub use generate::{Generated, Spec, generate};
 pub use jwk::{JwkSet, from_jwk};
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
-    read_source, resolve_source,
+    read_source, resolve_source, write_private_file,
 };
 
 /// What kind of key this is; decides which algorithms it can serve.

@@ -153,24 +153,36 @@ pub fn loose_mode(path: &Path, secret: bool) -> Option<u32> {
 
 /// Create the default key file: 48 random bytes as 64 base64url characters, mode 0600.
 /// Returns `Ok(false)` when another process created it first.
-///
-/// Invariant: a reader sees either no key file or the whole key. The key is written to a
-/// private temporary file and then hard-linked into place, which never replaces an existing
-/// file: of several first runs at once, one key wins and every run signs with it.
 pub fn create_default_key(path: &Path) -> Result<bool> {
     let mut raw = [0u8; 48];
     crate::sys::random_bytes(&mut raw)
         .map_err(|_| Error::key("no randomness available from the OS"))?;
     let text = URL_SAFE_NO_PAD.encode(raw);
-    let cannot = |what: &str, e: &io::Error| {
-        Error::key(format!(
-            "cannot {what} key file {}: {}",
+    match write_private_file(path, format!("{text}\n").as_bytes(), false) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::key(format!(
+            "cannot create key file {}: {}",
             path.display(),
-            io_words(e)
-        ))
-    };
+            io_words(&e)
+        ))),
+    }
+}
+
+/// Write a file that holds a secret, mode 0600 whatever the umask.
+///
+/// Invariant: a reader sees either no file (or, with `replace`, the old one) or the whole new
+/// contents. The bytes go to a private temporary file beside `path`, synced, then linked into
+/// place (never replacing: `AlreadyExists` if `path` exists) or, with `replace`, renamed over it.
+pub fn write_private_file(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
+    let mut nonce = [0u8; 8];
+    crate::sys::random_bytes(&mut nonce)?;
     let mut tmp_name = path.as_os_str().to_os_string();
-    tmp_name.push(format!(".tmp-{}-{}", std::process::id(), &text[..8]));
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        URL_SAFE_NO_PAD.encode(nonce)
+    ));
     let tmp = PathBuf::from(tmp_name);
     let written = fs::OpenOptions::new()
         .write(true)
@@ -179,14 +191,16 @@ pub fn create_default_key(path: &Path) -> Result<bool> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&tmp)
         .and_then(|mut file| {
-            file.write_all(format!("{text}\n").as_bytes())?;
+            file.write_all(bytes)?;
             file.sync_all()
         });
-    let linked = written.and_then(|()| fs::hard_link(&tmp, path));
+    let placed = written.and_then(|()| {
+        if replace {
+            fs::rename(&tmp, path)
+        } else {
+            fs::hard_link(&tmp, path)
+        }
+    });
     let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(cannot("create", &e)),
-    }
+    placed
 }

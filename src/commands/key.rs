@@ -1,0 +1,171 @@
+//! `jwtctl key gen|public|thumbprint`: make a key, publish its public half, name it.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Done, algorithm, any_keys};
+use crate::audit::Record;
+use crate::cli::{Curve, KeyAction, KeyFormat, KeyGenArgs, KeyPublicArgs, KeyThumbprintArgs};
+use crate::cli::{KeyType, PublicFormat};
+use crate::error::{Error, Result, io_words};
+use crate::keys::{self, Key, KeyKind, Keyring, Spec};
+
+pub fn run(action: &KeyAction, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    match action {
+        KeyAction::Gen(args) => generate(args, rec),
+        KeyAction::Public(args) => public(args, ctx, rec),
+        KeyAction::Thumbprint(args) => thumbprint(args, ctx, rec),
+    }
+}
+
+fn kind_of(args: &KeyGenArgs) -> KeyKind {
+    match (args.key_type, args.curve) {
+        (KeyType::Hmac, _) => KeyKind::Hmac,
+        (KeyType::Rsa, _) => KeyKind::Rsa,
+        (KeyType::Ec, Curve::P256) => KeyKind::EcP256,
+        (KeyType::Ec, Curve::P384) => KeyKind::EcP384,
+        (KeyType::Ed25519, _) => KeyKind::Ed25519,
+    }
+}
+
+/// The name a record and the stderr line give a kind of key.
+fn type_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Hmac => "hmac",
+        KeyKind::Rsa => "rsa",
+        KeyKind::EcP256 | KeyKind::EcP384 => "ec",
+        KeyKind::Ed25519 => "ed25519",
+    }
+}
+
+fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
+    let spec = Spec {
+        kind: kind_of(args),
+        rsa_bits: args.bits,
+        alg: args.alg.map(algorithm),
+    };
+    if args.out.as_os_str() != "-" && !args.force && args.out.exists() {
+        return Err(Error::usage(format!(
+            "{} exists; pass --force to replace it, or choose another --out",
+            args.out.display()
+        )));
+    }
+    let mut generated = keys::generate(spec)?;
+    if let Some(kid) = &args.kid {
+        generated.key.jwk_kid = Some(kid.clone());
+    }
+    let kid = generated.key.jwk_kid.clone();
+    let text = match args.format {
+        KeyFormat::Pem => generated.pem(),
+        KeyFormat::Jwk => format!("{}\n", Value::from(generated.private_jwk()?)),
+    };
+    rec.kid = kid.clone();
+    rec.alg = Some(format!("{:?}", generated.key.pick_alg(None)?));
+    rec.key_type = Some(type_name(spec.kind));
+    let made = describe(&generated.key, spec, kid.as_deref());
+    if args.out.as_os_str() == "-" {
+        crate::sys::eprint_line(&format!(
+            "jwtctl: made {made}; it is on stdout, keep it secret"
+        ));
+        return Ok(Done::Print(text));
+    }
+    write_key(&args.out, &text, args.force)?;
+    crate::sys::eprint_line(&format!(
+        "jwtctl: made {made} in {} (mode 0600)",
+        args.out.display()
+    ));
+    Ok(Done::Print(String::new()))
+}
+
+/// `an Ed25519 key (EdDSA, kid ...)` for the stderr line.
+fn describe(key: &Key, spec: Spec, kid: Option<&str>) -> String {
+    let size = match spec.kind {
+        KeyKind::Rsa => format!(" of {} bits", spec.rsa_bits),
+        _ => String::new(),
+    };
+    let alg = key
+        .pick_alg(None)
+        .map(|a| format!("{a:?}"))
+        .unwrap_or_default();
+    let kid = kid.map(|k| format!(", kid {k}")).unwrap_or_default();
+    format!("{}{size} ({alg}{kid})", key.kind.describe())
+}
+
+fn write_key(path: &Path, text: &str, force: bool) -> Result<()> {
+    keys::write_private_file(path, text.as_bytes(), force).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::usage(format!(
+                "{} exists; pass --force to replace it, or choose another --out",
+                path.display()
+            ))
+        } else {
+            Error::key(format!("cannot write {}: {}", path.display(), io_words(&e)))
+        }
+    })
+}
+
+fn public(args: &KeyPublicArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    let ring = any_keys(&args.key, args.jwks.as_deref(), ctx, rec)?;
+    let alg = match args.key.alg.as_slice() {
+        [] => None,
+        [one] => Some(algorithm(*one)),
+        _ => return Err(Error::usage("give --alg once: a JWK names one algorithm")),
+    };
+    let text = match args.format {
+        PublicFormat::Jwks => {
+            let keys = publishable(&ring)?
+                .into_iter()
+                .map(|k| {
+                    k.public_jwk(alg.filter(|a| k.kind.serves(*a)))
+                        .map(Value::from)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            json!({ "keys": keys }).to_string()
+        }
+        PublicFormat::Jwk => Value::from(only_key(&ring)?.public_jwk(alg)?).to_string(),
+        PublicFormat::Pem => only_key(&ring)?.public_pem()?.trim_end().to_string(),
+    };
+    if let Ok(key) = only_key(&ring) {
+        rec.kid = key.default_kid();
+        rec.key_type = Some(type_name(key.kind));
+    }
+    Ok(Done::Print(format!("{text}\n")))
+}
+
+/// The keys of a ring that have a public half: an HMAC secret has none (refused when it is the
+/// only key; skipped in a set).
+fn publishable(ring: &Keyring) -> Result<Vec<&Key>> {
+    let keys: Vec<&Key> = ring
+        .keys()
+        .iter()
+        .filter(|k| k.kind != KeyKind::Hmac)
+        .collect();
+    if keys.is_empty() {
+        return Err(Error::key(
+            "an HMAC secret has no public half to publish; use an asymmetric key \
+             (jwtctl key gen --type ed25519)",
+        ));
+    }
+    Ok(keys)
+}
+
+/// The one key to print a JWK or PEM of.
+fn only_key(ring: &Keyring) -> Result<&Key> {
+    match publishable(ring)?.as_slice() {
+        [one] => Ok(one),
+        many => Err(Error::usage(format!(
+            "the JWK Set has {} keys with a public half; use --format jwks",
+            many.len()
+        ))),
+    }
+}
+
+fn thumbprint(args: &KeyThumbprintArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    let ring = any_keys(&args.key, None, ctx, rec)?;
+    let key = only_key(&ring)?;
+    let print = keys::thumbprint(&key.public)?;
+    rec.kid = Some(print.clone());
+    rec.key_type = Some(type_name(key.kind));
+    Ok(Done::Print(format!("{print}\n")))
+}

@@ -1,0 +1,195 @@
+//! `jwtctl key gen|public|thumbprint`: keys made, published and named, read back by openssl.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::common::{Env, assert_refused, parts, pipe_through, stderr, stdout};
+
+fn mode(env: &Env, name: &str) -> u32 {
+    std::fs::metadata(env.path(name))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn every_key_type_is_made_private_and_signs_tokens_that_its_public_half_verifies() {
+    let env = Env::new();
+    for (args, alg) in [
+        (&["--type", "ed25519"][..], "EdDSA"),
+        (&["--type", "ec"], "ES256"),
+        (&["--type", "ec", "--curve", "P-384"], "ES384"),
+        (&["--type", "rsa", "--bits", "2048"], "RS256"),
+        (
+            &["--type", "rsa", "--bits", "2048", "--alg", "PS256"],
+            "PS256",
+        ),
+        (&["--type", "hmac", "--alg", "HS384"], "HS384"),
+    ] {
+        for format in ["pem", "jwk"] {
+            let name = format!("k{}-{format}.key", args.join("_"));
+            let out = env.run_bare(
+                &[
+                    &["key", "gen", "--out", &name, "--format", format][..],
+                    args,
+                ]
+                .concat(),
+            );
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+            assert_eq!(stdout(&out), "", "the key goes to the file only");
+            assert!(stderr(&out).contains("made"), "{}", stderr(&out));
+            assert_eq!(mode(&env, &name), 0o600, "{name}");
+            // A PEM file cannot pin an algorithm (a JWK does): say it when issuing.
+            let issued = env.run_bare(&["issue", "--key-file", &name, "--alg", alg, "--sub", "k"]);
+            assert!(issued.status.success(), "{name}: {}", stderr(&issued));
+            let token = stdout(&issued).trim().to_string();
+            assert_eq!(parts(&token).0["alg"], alg, "{name}");
+            if alg.starts_with("HS") {
+                // An HMAC key has no public half: key public refuses, and its tokens carry no kid.
+                let public = env.run_bare(&["key", "public", "--key-file", &name]);
+                assert_refused(&env, &public, 2, "key_error");
+                assert!(parts(&token).0.get("kid").is_none());
+                continue;
+            }
+            let jwk = env.run_bare(&["key", "public", "--key-file", &name, "--alg", alg]);
+            assert!(jwk.status.success(), "{}", stderr(&jwk));
+            let jwk_value: Value = serde_json::from_str(&stdout(&jwk)).unwrap();
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                assert!(jwk_value.get(private).is_none(), "{name} leaks {private}");
+            }
+            assert_eq!(jwk_value["use"], "sig");
+            assert_eq!(jwk_value["alg"], alg);
+            // The token's kid is the key's thumbprint, which the published JWK carries too.
+            let print = env.run_bare(&["key", "thumbprint", "--key-file", &name]);
+            let print = stdout(&print).trim().to_string();
+            assert_eq!(parts(&token).0["kid"], print.as_str(), "{name}");
+            assert_eq!(jwk_value["kid"], print.as_str());
+            env.write("pub.jwk", &stdout(&jwk));
+            let verified = env.run_bare(&["verify", "--key-file", "pub.jwk", &token]);
+            assert!(verified.status.success(), "{name}: {}", stderr(&verified));
+            // SPKI PEM, read back by openssl.
+            let pem = env.run_bare(&["key", "public", "--key-file", &name, "--format", "pem"]);
+            let pem = stdout(&pem);
+            assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+            pipe_through("openssl", &["pkey", "-pubin", "-noout"], pem.as_bytes());
+            env.write("pub.pem", &pem);
+            let verified = env.run_bare(&["verify", "--key-file", "pub.pem", "--alg", alg, &token]);
+            assert!(verified.status.success(), "{name}: {}", stderr(&verified));
+        }
+    }
+}
+
+#[test]
+fn openssl_reads_the_private_pem_jwtctl_writes() {
+    let env = Env::new();
+    for ty in ["ed25519", "ec", "rsa"] {
+        let name = format!("{ty}.pem");
+        let out = env.run_bare(&["key", "gen", "--type", ty, "--bits", "2048", "--out", &name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let pem = std::fs::read(env.path(&name)).unwrap();
+        pipe_through("openssl", &["pkey", "-noout"], &pem);
+    }
+}
+
+#[test]
+fn an_existing_key_is_kept_unless_forced_and_then_replaced_whole() {
+    let env = Env::new();
+    assert!(
+        env.run_bare(&["key", "gen", "--out", "k.pem"])
+            .status
+            .success()
+    );
+    let before = std::fs::read_to_string(env.path("k.pem")).unwrap();
+    let again = env.run_bare(&["key", "gen", "--out", "k.pem"]);
+    assert_refused(&env, &again, 2, "usage");
+    assert!(stderr(&again).contains("--force"));
+    assert_eq!(std::fs::read_to_string(env.path("k.pem")).unwrap(), before);
+    let forced = env.run_bare(&["key", "gen", "--out", "k.pem", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let after = std::fs::read_to_string(env.path("k.pem")).unwrap();
+    assert_ne!(after, before);
+    assert!(after.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert_eq!(mode(&env, "k.pem"), 0o600);
+    let leftovers = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp-")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn key_gen_to_stdout_is_explicit_and_the_record_never_holds_the_key() {
+    let env = Env::new();
+    let out = env.run_bare(&[
+        "--log-level",
+        "info",
+        "key",
+        "gen",
+        "--out",
+        "-",
+        "--format",
+        "jwk",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jwk: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let d = jwk["d"].as_str().unwrap();
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["op"], "key_gen");
+    assert_eq!(record["key_type"], "ed25519");
+    assert_eq!(record["kid"], jwk["kid"]);
+    assert!(
+        !env.log_text().contains(d),
+        "the private key is never logged"
+    );
+    let missing = env.run_bare(&["key", "gen"]);
+    assert_eq!(missing.status.code(), Some(2), "--out is required");
+}
+
+#[test]
+fn a_kid_may_begin_with_a_dash() {
+    let env = Env::new();
+    let token = env.issue(&["--kid", "-abc"]);
+    assert_eq!(parts(&token).0["kid"], "-abc");
+    let out = env.run_bare(&[
+        "key", "gen", "--out", "k.jwk", "--format", "jwk", "--kid", "-xyz",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let jwk: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("k.jwk")).unwrap()).unwrap();
+    assert_eq!(jwk["kid"], "-xyz");
+}
+
+#[test]
+fn the_public_half_of_a_set_is_a_set_of_public_halves() {
+    let env = Env::new();
+    for name in ["a.jwk", "b.jwk"] {
+        let out = env.run_bare(&[
+            "key", "gen", "--type", "ec", "--format", "jwk", "--out", name,
+        ]);
+        assert!(out.status.success());
+    }
+    let a: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("a.jwk")).unwrap()).unwrap();
+    let b: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("b.jwk")).unwrap()).unwrap();
+    env.write(
+        "ring.json",
+        &serde_json::json!({"keys": [a, b]}).to_string(),
+    );
+    let out = env.run_bare(&["key", "public", "--jwks", "ring.json", "--format", "jwks"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let set: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(set["keys"].as_array().unwrap().len(), 2);
+    assert!(set["keys"][0].get("d").is_none());
+    let one = env.run_bare(&["key", "public", "--jwks", "ring.json"]);
+    assert_refused(&env, &one, 2, "usage");
+}
