@@ -54,6 +54,8 @@ impl Command {
                 KeyAction::Gen(_) => "key_gen",
                 KeyAction::Public(_) => "key_public",
                 KeyAction::Thumbprint(_) => "key_thumbprint",
+                KeyAction::Retire(_) => "key_retire",
+                KeyAction::Remove(_) => "key_remove",
             },
         }
     }
@@ -75,6 +77,7 @@ impl Command {
                 KeyAction::Gen(args) => &args.log,
                 KeyAction::Public(args) => &args.log,
                 KeyAction::Thumbprint(args) => &args.log,
+                KeyAction::Retire(args) | KeyAction::Remove(args) => &args.log,
             },
         }
     }
@@ -256,9 +259,13 @@ pub struct IssueArgs {
     pub claims_file: Option<PathBuf>,
 
     /// Key id for the header (`kid`); default: the JWK's kid, else an asymmetric key's RFC 7638
-    /// thumbprint. A kid may begin with `-`
+    /// thumbprint. With --jwks, the ring's key to sign with. A kid may begin with `-`
     #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
+
+    /// Sign with a key ring (a private JWK Set): the key --kid names, else the newest key in use
+    #[arg(long, value_name = "RING", conflicts_with_all = ["key_file", "secret_env"])]
+    pub jwks: Option<PathBuf>,
 
     #[command(flatten)]
     pub key: KeyArgs,
@@ -368,6 +375,24 @@ pub enum KeyAction {
     Public(KeyPublicArgs),
     /// Print a key's RFC 7638 thumbprint, the kid jwtctl gives it
     Thumbprint(KeyThumbprintArgs),
+    /// Stop signing with a key ring's key; it stays in the ring to verify tokens it signed
+    Retire(KeyRingArgs),
+    /// Delete a key from a key ring; tokens it signed no longer verify
+    Remove(KeyRingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRingArgs {
+    /// The key's kid
+    #[arg(long, value_name = "KID", allow_hyphen_values = true, required = true)]
+    pub kid: String,
+
+    /// The key ring (a JWK Set file)
+    #[arg(value_name = "RING")]
+    pub ring: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogAfter,
 }
 
 /// The kinds of key `key gen` makes.
@@ -427,8 +452,18 @@ pub struct KeyGenArgs {
     pub alg: Option<Alg>,
 
     /// Where to write the private key: a new file (mode 0600), or `-` for stdout
-    #[arg(long, value_name = "FILE", required = true)]
-    pub out: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "add_to",
+        conflicts_with = "add_to"
+    )]
+    pub out: Option<PathBuf>,
+
+    /// Append the new key, as a private JWK, to this key ring (a JWK Set, created 0600 if
+    /// missing); `issue --jwks RING` then signs with it
+    #[arg(long, value_name = "RING")]
+    pub add_to: Option<PathBuf>,
 
     /// How to write it
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = KeyFormat::Pem)]

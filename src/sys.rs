@@ -201,6 +201,21 @@ pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Take an exclusive `flock` on `file`, waiting for other holders; released when it is closed.
+pub fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    loop {
+        // SAFETY: flock on a descriptor we own touches no memory of ours.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// The effective user id: whose files this process may write.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid(2) cannot fail.

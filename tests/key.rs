@@ -193,3 +193,84 @@ fn the_public_half_of_a_set_is_a_set_of_public_halves() {
     let one = env.run_bare(&["key", "public", "--jwks", "ring.json"]);
     assert_refused(&env, &one, 2, "usage");
 }
+
+fn kid_of(token: &str) -> String {
+    parts(token).0["kid"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_full_rotation_through_a_key_ring() {
+    let env = Env::new();
+    let issue = |env: &Env| {
+        let out = env.run_bare(&["issue", "--jwks", "ring.json", "--sub", "rot"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    let publish = |env: &Env| {
+        let out = env.run_bare(&["key", "public", "--jwks", "ring.json", "--format", "jwks"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        env.write("published.json", &stdout(&out));
+    };
+    let verify =
+        |env: &Env, token: &str| env.run_bare(&["verify", "--jwks", "published.json", token]);
+    // Key A, created with the ring.
+    assert!(
+        env.run_bare(&["key", "gen", "--add-to", "ring.json"])
+            .status
+            .success()
+    );
+    assert_eq!(mode(&env, "ring.json"), 0o600);
+    let token_a = issue(&env);
+    // Key B added: new tokens carry B's kid; the published set verifies both.
+    assert!(
+        env.run_bare(&["key", "gen", "--add-to", "ring.json"])
+            .status
+            .success()
+    );
+    let token_b = issue(&env);
+    let (kid_a, kid_b) = (kid_of(&token_a), kid_of(&token_b));
+    assert_ne!(kid_a, kid_b);
+    publish(&env);
+    assert!(verify(&env, &token_a).status.success());
+    assert!(verify(&env, &token_b).status.success());
+    // A retired: still verifies, signs nothing new (even when named).
+    assert!(
+        env.run_bare(&["key", "retire", "--kid", &kid_a, "ring.json"])
+            .status
+            .success()
+    );
+    publish(&env);
+    assert!(verify(&env, &token_a).status.success());
+    assert_eq!(kid_of(&issue(&env)), kid_b);
+    let named = env.run_bare(&["issue", "--jwks", "ring.json", "--kid", &kid_a]);
+    assert_refused(&env, &named, 2, "key_error");
+    // A removed: its tokens no longer verify against the published set.
+    assert!(
+        env.run_bare(&["key", "remove", "--kid", &kid_a, "ring.json"])
+            .status
+            .success()
+    );
+    publish(&env);
+    let out = verify(&env, &token_a);
+    crate::common::assert_rejected(&env, &out, "no_matching_key");
+    assert!(verify(&env, &token_b).status.success());
+}
+
+#[test]
+fn concurrent_additions_to_a_ring_lose_no_key() {
+    let env = Env::new();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+                .current_dir(env.dir.path())
+                .args(["key", "gen", "--add-to", "ring.json"])
+                .output()
+        })
+        .collect();
+    for child in children {
+        assert!(child.unwrap().status.success());
+    }
+    let ring: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("ring.json")).unwrap()).unwrap();
+    assert_eq!(ring["keys"].as_array().unwrap().len(), 8);
+}

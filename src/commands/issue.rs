@@ -10,7 +10,13 @@ use crate::error::{Error, Result};
 use crate::token::{self, Claims, IssueRequest};
 
 pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
-    let (key, alg) = signing_key(&args.key, ctx, rec)?;
+    let (key, alg) = signing_key(
+        &args.key,
+        args.jwks.as_deref(),
+        args.kid.as_deref(),
+        ctx,
+        rec,
+    )?;
     let encoding = key.encoding("issue")?;
     let request = IssueRequest {
         base: read_claims_file(args)?,

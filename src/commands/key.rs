@@ -16,6 +16,16 @@ pub fn run(action: &KeyAction, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         KeyAction::Gen(args) => generate(args, rec),
         KeyAction::Public(args) => public(args, ctx, rec),
         KeyAction::Thumbprint(args) => thumbprint(args, ctx, rec),
+        KeyAction::Retire(args) => {
+            rec.kid = Some(args.kid.clone());
+            keys::ring::retire(&args.ring, &args.kid)?;
+            Ok(Done::Print(String::new()))
+        }
+        KeyAction::Remove(args) => {
+            rec.kid = Some(args.kid.clone());
+            keys::ring::remove(&args.ring, &args.kid)?;
+            Ok(Done::Print(String::new()))
+        }
     }
 }
 
@@ -45,37 +55,48 @@ fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
         rsa_bits: args.bits,
         alg: args.alg.map(algorithm),
     };
-    if args.out.as_os_str() != "-" && !args.force && args.out.exists() {
-        return Err(Error::usage(format!(
-            "{} exists; pass --force to replace it, or choose another --out",
-            args.out.display()
-        )));
+    if let Some(out) = args.out.as_deref().filter(|o| o.as_os_str() != "-") {
+        if !args.force && out.exists() {
+            return Err(exists(out));
+        }
     }
     let mut generated = keys::generate(spec)?;
     if let Some(kid) = &args.kid {
         generated.key.jwk_kid = Some(kid.clone());
     }
-    let kid = generated.key.jwk_kid.clone();
+    rec.kid = generated.key.jwk_kid.clone();
+    rec.alg = Some(format!("{:?}", generated.key.pick_alg(None)?));
+    rec.key_type = Some(type_name(spec.kind));
+    let made = describe(&generated.key, spec, rec.kid.as_deref());
+    let Some(out) = &args.out else {
+        let ring = args.add_to.as_deref().unwrap_or(Path::new("keys.json"));
+        keys::ring::add(ring, generated.private_jwk()?)?;
+        crate::sys::eprint_line(&format!("jwtctl: added {made} to {}", ring.display()));
+        return Ok(Done::Print(String::new()));
+    };
     let text = match args.format {
         KeyFormat::Pem => generated.pem(),
         KeyFormat::Jwk => format!("{}\n", Value::from(generated.private_jwk()?)),
     };
-    rec.kid = kid.clone();
-    rec.alg = Some(format!("{:?}", generated.key.pick_alg(None)?));
-    rec.key_type = Some(type_name(spec.kind));
-    let made = describe(&generated.key, spec, kid.as_deref());
-    if args.out.as_os_str() == "-" {
+    if out.as_os_str() == "-" {
         crate::sys::eprint_line(&format!(
             "jwtctl: made {made}; it is on stdout, keep it secret"
         ));
         return Ok(Done::Print(text));
     }
-    write_key(&args.out, &text, args.force)?;
+    write_key(out, &text, args.force)?;
     crate::sys::eprint_line(&format!(
         "jwtctl: made {made} in {} (mode 0600)",
-        args.out.display()
+        out.display()
     ));
     Ok(Done::Print(String::new()))
+}
+
+fn exists(path: &Path) -> Error {
+    Error::usage(format!(
+        "{} exists; pass --force to replace it, or choose another --out",
+        path.display()
+    ))
 }
 
 /// `an Ed25519 key (EdDSA, kid ...)` for the stderr line.
@@ -95,10 +116,7 @@ fn describe(key: &Key, spec: Spec, kid: Option<&str>) -> String {
 fn write_key(path: &Path, text: &str, force: bool) -> Result<()> {
     keys::write_private_file(path, text.as_bytes(), force).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::usage(format!(
-                "{} exists; pass --force to replace it, or choose another --out",
-                path.display()
-            ))
+            exists(path)
         } else {
             Error::key(format!("cannot write {}: {}", path.display(), io_words(&e)))
         }

@@ -120,11 +120,17 @@ fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<(
 }
 
 /// The signing key and its one algorithm, for `issue`.
-pub fn signing_key(args: &KeyArgs, ctx: &Ctx, rec: &mut Record) -> Result<(Key, Algorithm)> {
-    let Keyring::One(key) = load_keys(args, None, ctx, rec, true)? else {
-        return Err(Error::key(
-            "issue signs with one key; give it with --key-file",
-        ));
+/// With a key ring (`ring`), the key `kid` names, else the newest one in use.
+pub fn signing_key(
+    args: &KeyArgs,
+    ring: Option<&Path>,
+    kid: Option<&str>,
+    ctx: &Ctx,
+    rec: &mut Record,
+) -> Result<(Key, Algorithm)> {
+    let key = match load_keys(args, ring, ctx, rec, ring.is_none())? {
+        Keyring::One(key) => key,
+        Keyring::Set(set) => set.into_signing_key(kid)?,
     };
     let alg = match algorithms(args).as_slice() {
         [] => key.pick_alg(None)?,

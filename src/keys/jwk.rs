@@ -38,6 +38,7 @@ struct Jwk {
     alg: Option<String>,
     #[serde(rename = "use")]
     use_: Option<String>,
+    key_ops: Option<Vec<String>>,
 }
 
 /// The key members of each `kty` (RFC 7518 §6).
@@ -115,6 +116,9 @@ fn jwk_key(jwk: Jwk) -> Result<Key> {
         key.jwk_alg = Some(alg);
     }
     key.jwk_kid = jwk.kid;
+    key.retired = jwk
+        .key_ops
+        .is_some_and(|ops| !ops.iter().any(|op| op == "sign"));
     Ok(key)
 }
 
@@ -280,6 +284,34 @@ impl JwkSet {
             total: entries.len(),
             allow_weak: false,
         })
+    }
+
+    /// The key a key ring signs with: the one named by `kid`, else the newest usable signing key
+    /// (the last private key in the set that is not retired).
+    pub fn into_signing_key(mut self, kid: Option<&str>) -> Result<Key> {
+        let usable = |k: &Key| k.can_sign() && !k.retired;
+        let found = match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .position(|k| k.jwk_kid.as_deref() == Some(kid)),
+            None => self.keys.iter().rposition(usable),
+        };
+        let Some(i) = found else {
+            return Err(Error::key(match kid {
+                Some(_) => "no key in the key ring has that --kid",
+                None => {
+                    "the key ring holds no private key in use; add one with 'jwtctl key gen --add-to RING'"
+                }
+            }));
+        };
+        let key = self.keys.swap_remove(i);
+        if !usable(&key) {
+            return Err(Error::key(
+                "that key is retired or public; it verifies old tokens but signs no new ones",
+            ));
+        }
+        Ok(key)
     }
 
     /// The key for a token signed with `alg` carrying `kid`: the one with that exact `kid`; a

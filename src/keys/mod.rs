@@ -6,6 +6,7 @@ mod export;
 mod generate;
 mod jwk;
 mod pem;
+pub mod ring;
 mod source;
 
 use std::fmt;
@@ -97,6 +98,8 @@ pub struct Key {
     /// `kid` and `alg` carried by a JWK.
     pub jwk_kid: Option<String>,
     jwk_alg: Option<Algorithm>,
+    /// A key ring's key that is kept for verification only (its JWK `key_ops` lacks `sign`).
+    pub retired: bool,
 }
 
 impl fmt::Debug for Key {
@@ -126,6 +129,7 @@ impl Key {
             secret_len: 0,
             jwk_kid: None,
             jwk_alg: None,
+            retired: false,
         }
     }
 
@@ -138,6 +142,7 @@ impl Key {
             secret_len: bytes.len(),
             jwk_kid: None,
             jwk_alg: None,
+            retired: false,
         }
     }
 

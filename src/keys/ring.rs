@@ -1,0 +1,118 @@
+//! Key ring files: a private JWK Set that `key gen --add-to`, `key retire` and `key remove`
+//! change under an exclusive lock and rewrite atomically.
+//!
+//! Invariant: no change to a ring loses a key another process added meanwhile. Each change takes
+//! an exclusive `flock` on `RING.lock` (created 0600 beside the ring), reads the ring, changes it
+//! and replaces it by rename (never half-written), all while the lock is held.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::source::write_private_file;
+use crate::error::{Error, Result, io_words};
+
+/// Run `change` on the ring at `path` (created empty when missing) under its lock, and write
+/// the result back.
+pub fn update(path: &Path, change: impl FnOnce(&mut Vec<Value>) -> Result<()>) -> Result<()> {
+    let _lock = lock(path)?;
+    let mut keys = read(path)?;
+    change(&mut keys)?;
+    let text = format!("{:#}\n", json!({ "keys": keys }));
+    write_private_file(path, text.as_bytes(), true).map_err(|e| cannot("write", path, &e))
+}
+
+/// Append a private JWK; a `kid` already in the ring is refused.
+pub fn add(path: &Path, jwk: Map<String, Value>) -> Result<()> {
+    update(path, |keys| {
+        let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or_default();
+        if keys.iter().any(|k| kid_of(k) == Some(kid)) {
+            return Err(Error::usage(format!(
+                "the key ring already holds kid '{kid}'; give another --kid"
+            )));
+        }
+        keys.push(Value::Object(jwk));
+        Ok(())
+    })
+}
+
+/// Keep the key `kid` for verification only: its `key_ops` become `["verify"]`.
+pub fn retire(path: &Path, kid: &str) -> Result<()> {
+    update(path, |keys| {
+        let key = keys
+            .iter_mut()
+            .find(|k| kid_of(k) == Some(kid))
+            .ok_or_else(|| no_kid(kid))?;
+        if let Value::Object(jwk) = key {
+            jwk.insert("key_ops".into(), json!(["verify"]));
+        }
+        Ok(())
+    })
+}
+
+/// Delete the key `kid` from the ring.
+pub fn remove(path: &Path, kid: &str) -> Result<()> {
+    update(path, |keys| {
+        let before = keys.len();
+        keys.retain(|k| kid_of(k) != Some(kid));
+        if keys.len() == before {
+            return Err(no_kid(kid));
+        }
+        Ok(())
+    })
+}
+
+fn kid_of(jwk: &Value) -> Option<&str> {
+    jwk.get("kid").and_then(Value::as_str)
+}
+
+fn no_kid(kid: &str) -> Error {
+    let shown: String = kid.chars().take(60).flat_map(char::escape_debug).collect();
+    Error::usage(format!("the key ring has no key with kid '{shown}'"))
+}
+
+fn cannot(what: &str, path: &Path, e: &io::Error) -> Error {
+    Error::key(format!(
+        "cannot {what} the key ring {}: {}",
+        path.display(),
+        io_words(e)
+    ))
+}
+
+/// The ring's keys; a missing ring is an empty one.
+fn read(path: &Path) -> Result<Vec<Value>> {
+    let bytes = match crate::sys::read_file_bounded(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(cannot("read", path, &e)),
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(mut set)) => match set.remove("keys") {
+            Some(Value::Array(keys)) => Ok(keys),
+            _ => Err(Error::key("the key ring has no \"keys\" array")),
+        },
+        _ => Err(Error::key(
+            "the key ring is not a JWK Set ({\"keys\":[...]}); give another file",
+        )),
+    }
+}
+
+/// An exclusive lock on `RING.lock`, held until the returned file is dropped.
+fn lock(path: &Path) -> Result<fs::File> {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&lock_path)
+        .map_err(|e| cannot("lock", path, &e))?;
+    crate::sys::lock_exclusive(&file).map_err(|e| cannot("lock", path, &e))?;
+    Ok(file)
+}
