@@ -212,6 +212,27 @@ pub struct KeyArgs {
     /// Accept an HMAC secret shorter than the hash output (logged at WARN)
     #[arg(long)]
     pub allow_weak_secret: bool,
+
+    /// The password of an encrypted private key (PKCS#8), in FILE (less one trailing newline)
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub password_file: Option<PathBuf>,
+
+    /// The password of an encrypted private key, in environment variable NAME
+    #[arg(long, value_name = "NAME")]
+    pub password_env: Option<String>,
+
+    /// How an HMAC secret in a file or variable is stored; its length rule counts decoded bytes
+    #[arg(long, value_name = "ENCODING", value_enum, default_value_t = SecretEncodingArg::Raw)]
+    pub secret_encoding: SecretEncodingArg,
+}
+
+/// `--secret-encoding` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretEncodingArg {
+    Raw,
+    Base64,
+    Base64url,
+    Hex,
 }
 
 /// The JWS algorithms jwtctl can sign and verify.
@@ -476,6 +497,14 @@ pub struct KeyGenArgs {
     /// Replace an existing file (atomically: it is never half-written)
     #[arg(long)]
     pub force: bool,
+
+    /// Encrypt the private key (PKCS#8, AES-256 and scrypt) with the password in FILE
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["add_to", "password_env"])]
+    pub password_file: Option<PathBuf>,
+
+    /// Encrypt the private key with the password in environment variable NAME
+    #[arg(long, value_name = "NAME", conflicts_with = "add_to")]
+    pub password_env: Option<String>,
 
     #[command(flatten)]
     pub log: LogAfter,

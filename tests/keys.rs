@@ -673,3 +673,162 @@ fn stderr_never_repeats_a_token_or_a_secret_given_by_mistake() {
         assert!(!env.log_text().contains(leaked), "the log holds it");
     }
 }
+
+#[test]
+fn encrypted_pkcs8_keys_work_with_a_password_from_a_file_or_a_variable() {
+    let env = Env::new();
+    let (pw, _) = fixture_copy(&env, "formats/password.txt");
+    env.write("wrong.txt", "not-the-password\n");
+    for rel in [
+        "formats/rsa_pkcs8_encrypted.pem",
+        "formats/rsa_pkcs8_encrypted.der",
+    ] {
+        let (key, _) = fixture_copy(&env, rel);
+        let from_file = env
+            .bare()
+            .arg("issue")
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--password-file")
+            .arg(&pw)
+            .output()
+            .unwrap();
+        assert!(from_file.status.success(), "{rel}: {}", stderr(&from_file));
+        let token = stdout(&from_file).trim().to_string();
+        let checked = env
+            .bare()
+            .args(["verify", "--key-file"])
+            .arg(fixture("keys/rsa_pub_spki.pem"))
+            .arg(&token)
+            .output()
+            .unwrap();
+        assert!(checked.status.success(), "{}", stderr(&checked));
+        let from_env = env
+            .bare()
+            .env("KEY_PASSWORD", "test-password")
+            .arg("issue")
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--password-env", "KEY_PASSWORD"])
+            .output()
+            .unwrap();
+        assert!(from_env.status.success(), "{}", stderr(&from_env));
+        let wrong = env
+            .bare()
+            .arg("issue")
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--password-file", "wrong.txt"])
+            .output()
+            .unwrap();
+        assert_refused(&env, &wrong, 2, "key_error");
+        assert!(stderr(&wrong).contains("password"), "{}", stderr(&wrong));
+    }
+}
+
+#[test]
+fn key_gen_writes_an_encrypted_key_that_openssl_and_jwtctl_open() {
+    let env = Env::new();
+    env.write("pw.txt", "correct horse battery staple\n");
+    let out = env.run_bare(&[
+        "key",
+        "gen",
+        "--type",
+        "ec",
+        "--out",
+        "enc.pem",
+        "--password-file",
+        "pw.txt",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pem = std::fs::read_to_string(env.path("enc.pem")).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
+    let passin = format!("file:{}", env.path("pw.txt").display());
+    crate::common::pipe_through(
+        "openssl",
+        &["pkey", "-passin", &passin, "-noout"],
+        pem.as_bytes(),
+    );
+    let issued = env.run_bare(&[
+        "issue",
+        "--key-file",
+        "enc.pem",
+        "--password-file",
+        "pw.txt",
+    ]);
+    assert!(issued.status.success(), "{}", stderr(&issued));
+    let without = env.run_bare(&["issue", "--key-file", "enc.pem"]);
+    assert_refused(&env, &without, 2, "key_error");
+    assert!(
+        stderr(&without).contains("--password-file"),
+        "{}",
+        stderr(&without)
+    );
+}
+
+#[test]
+fn an_encoded_secret_means_its_decoded_bytes() {
+    use base64::Engine as _;
+    let env = Env::new();
+    let raw: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    env.write("b64.key", &format!("{b64}\n"));
+    env.write("hex.key", &format!("{hex}\n"));
+    // What a service that decodes `openssl rand -base64 32` signs with: the 32 bytes.
+    let token = crate::common::sign_raw(
+        r#"{"alg":"HS256"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+        &jsonwebtoken::EncodingKey::from_secret(&raw),
+        jsonwebtoken::Algorithm::HS256,
+    );
+    for (file, encoding) in [("b64.key", "base64"), ("hex.key", "hex")] {
+        let out = env.run_bare(&[
+            "verify",
+            "--key-file",
+            file,
+            "--secret-encoding",
+            encoding,
+            &token,
+        ]);
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        let raw_read = env.run_bare(&["verify", "--key-file", file, &token]);
+        assert_eq!(
+            raw_read.status.code(),
+            Some(1),
+            "as raw text it is another secret"
+        );
+    }
+    let out = env
+        .bare()
+        .env("ENC_SECRET", &b64)
+        .args([
+            "verify",
+            "--secret-env",
+            "ENC_SECRET",
+            "--secret-encoding",
+            "base64",
+            &token,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The length rule counts decoded bytes: 16 bytes are too few for HS256.
+    env.write(
+        "short.key",
+        &base64::engine::general_purpose::STANDARD.encode([7u8; 16]),
+    );
+    let out = env.run_bare(&[
+        "verify",
+        "--key-file",
+        "short.key",
+        "--secret-encoding",
+        "base64",
+        &token,
+    ]);
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("16 bytes"), "{}", stderr(&out));
+}

@@ -74,9 +74,16 @@ fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
         crate::sys::eprint_line(&format!("jwtctl: added {made} to {}", ring.display()));
         return Ok(Done::Print(String::new()));
     };
-    let text = match args.format {
-        KeyFormat::Pem => generated.pem(),
-        KeyFormat::Jwk => format!("{}\n", Value::from(generated.private_jwk()?)),
+    let password = super::password(args.password_file.as_deref(), args.password_env.as_deref())?;
+    let text = match (args.format, &password) {
+        (KeyFormat::Pem, None) => generated.pem(),
+        (KeyFormat::Pem, Some(password)) => generated.encrypted_pem(password)?,
+        (KeyFormat::Jwk, None) => format!("{}\n", Value::from(generated.private_jwk()?)),
+        (KeyFormat::Jwk, Some(_)) => {
+            return Err(Error::usage(
+                "a password encrypts PEM keys only; drop --format jwk",
+            ));
+        }
     };
     if out.as_os_str() == "-" {
         crate::sys::eprint_line(&format!(

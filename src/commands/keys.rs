@@ -7,9 +7,9 @@ use jsonwebtoken::Algorithm;
 
 use super::Ctx;
 use crate::audit::Record;
-use crate::cli::{Alg, KeyArgs};
+use crate::cli::{Alg, KeyArgs, SecretEncodingArg};
 use crate::error::{Error, Result};
-use crate::keys::{self, Key, Keyring, Secret, Source};
+use crate::keys::{self, Key, Keyring, LoadOptions, Secret, SecretEncoding, Source};
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -67,11 +67,49 @@ fn load_keys(
         Some(material) => material,
         None => default_key(&source, ctx, rec, create)?,
     };
-    let ring = Keyring::load(&source, &material)?;
+    let ring = Keyring::load(&source, &material, &load_options(args)?)?;
     if let Some(path) = source.file() {
         warn_if_loose(path, ring.has_secret(), ctx, rec)?;
     }
     Ok(ring)
+}
+
+/// The password and secret encoding the key flags give.
+fn load_options(args: &KeyArgs) -> Result<LoadOptions> {
+    let encoding = match args.secret_encoding {
+        SecretEncodingArg::Raw => SecretEncoding::Raw,
+        SecretEncodingArg::Base64 => SecretEncoding::Base64,
+        SecretEncodingArg::Base64url => SecretEncoding::Base64Url,
+        SecretEncodingArg::Hex => SecretEncoding::Hex,
+    };
+    let password = password(args.password_file.as_deref(), args.password_env.as_deref())?;
+    Ok(LoadOptions { password, encoding })
+}
+
+/// A password from a file (less one trailing newline) or an environment variable, never from
+/// the command line.
+pub fn password(file: Option<&Path>, var: Option<&str>) -> Result<Option<Secret>> {
+    if let Some(path) = file {
+        let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
+            Error::key(format!(
+                "cannot read the password file {}: {}",
+                path.display(),
+                crate::error::io_words(&e)
+            ))
+        })?;
+        let trimmed = bytes
+            .strip_suffix(b"\r\n")
+            .or_else(|| bytes.strip_suffix(b"\n"))
+            .unwrap_or(&bytes);
+        return Ok(Some(Secret::new(trimmed.to_vec())));
+    }
+    let Some(name) = var else { return Ok(None) };
+    match std::env::var_os(name).filter(|v| !v.is_empty()) {
+        Some(value) => Ok(Some(Secret::new(value.into_encoded_bytes()))),
+        None => Err(Error::key(
+            "the --password-env variable is unset or empty; export the password in it",
+        )),
+    }
 }
 
 /// The default key file that does not exist yet: `issue` creates it (and says so); any other

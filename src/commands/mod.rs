@@ -13,7 +13,7 @@ pub mod verdict;
 pub mod verify;
 
 pub use input::{read_stdin, read_token};
-pub use keys::{algorithm, any_keys, signing_key, verifying_keys};
+pub use keys::{algorithm, any_keys, password, signing_key, verifying_keys};
 
 use std::path::Path;
 use std::time::Duration;

@@ -8,7 +8,7 @@ use aws_lc_rs::signature::{
 use der::{Decode, Tagged};
 use jsonwebtoken::EncodingKey;
 
-use super::{Key, KeyKind, Public, bad_key};
+use super::{Key, KeyKind, Public, Secret, bad_key};
 use crate::error::{Error, Result};
 
 /// The smallest RSA modulus accepted, in bits (RFC 7518 §3.3).
@@ -52,11 +52,11 @@ pub(super) fn sniff(bytes: &[u8]) -> Option<DerKind> {
 }
 
 /// A key from DER bytes with no PEM label to say what they are.
-pub(super) fn from_der(der: &[u8], kind: DerKind) -> Result<Key> {
+pub(super) fn from_der(der: &[u8], kind: DerKind, password: Option<&Secret>) -> Result<Key> {
     match kind {
         DerKind::Spki => spki_public(der),
         DerKind::Pkcs8 => pkcs8_private(der),
-        DerKind::EncryptedPkcs8 => Err(encrypted()),
+        DerKind::EncryptedPkcs8 => decrypt_pkcs8(der, password),
         DerKind::Certificate => certificate_public(der),
         DerKind::Other => {
             if let Ok(key) = pkcs1_private(der) {
@@ -76,12 +76,30 @@ pub(super) fn from_der(der: &[u8], kind: DerKind) -> Result<Key> {
     }
 }
 
-/// The error for an encrypted private key, whatever its encoding.
+/// The error for an encrypted private key jwtctl was given no password for, or cannot decrypt.
 pub(super) fn encrypted() -> Error {
     Error::key(
-        "the private key is encrypted; jwtctl reads unencrypted keys: decrypt it with \
-         'openssl pkey -in KEY -out PLAIN.pem' and keep PLAIN.pem mode 0600",
+        "the private key is encrypted; give its password with --password-file FILE or \
+         --password-env NAME (PKCS#8), or decrypt it with 'openssl pkey -in KEY -out PLAIN.pem' \
+         and keep PLAIN.pem mode 0600",
     )
+}
+
+/// An encrypted PKCS#8 key (PBES2, as `openssl genpkey -aes256` writes), decrypted by the `pkcs8`
+/// crate with `password`.
+pub(super) fn decrypt_pkcs8(der: &[u8], password: Option<&Secret>) -> Result<Key> {
+    let Some(password) = password else {
+        return Err(encrypted());
+    };
+    let info = pkcs8::EncryptedPrivateKeyInfo::from_der(der)
+        .map_err(|_| bad_key("an encrypted private key"))?;
+    let plain = info.decrypt(password.expose()).map_err(|_| {
+        Error::key(
+            "cannot decrypt the private key: the password is wrong, or the key uses a cipher \
+             jwtctl lacks (it reads PBES2 with AES and PBKDF2 or scrypt)",
+        )
+    })?;
+    pkcs8_private(plain.as_bytes())
 }
 
 /// The bit length of an unsigned big-endian integer.

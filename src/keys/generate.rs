@@ -179,6 +179,33 @@ impl Generated {
         }
     }
 
+    /// The private key as encrypted PKCS#8 PEM (PBES2: PBKDF2-HMAC-SHA256 with 600,000
+    /// iterations, as OWASP advises, and AES-256-CBC; what `openssl pkey` reads), under
+    /// `password`. An HMAC secret has no PKCS#8 form.
+    pub fn encrypted_pem(&self, password: &super::Secret) -> Result<String> {
+        use der::Decode;
+        let FileForm::Pkcs8(der) = &self.file else {
+            return Err(Error::usage(
+                "an HMAC secret cannot be written encrypted; keep it in a 0600 file or a \
+                 secret store",
+            ));
+        };
+        let info = pkcs8::PrivateKeyInfo::from_der(der).map_err(|_| failed("the PKCS#8 form"))?;
+        let mut salt_iv = [0u8; 32];
+        crate::sys::random_bytes(&mut salt_iv).map_err(|_| failed("an encrypted key"))?;
+        let (salt, iv) = salt_iv.split_at(16);
+        let iv: &[u8; 16] = iv.try_into().map_err(|_| failed("an encrypted key"))?;
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(600_000, salt, iv)
+            .map_err(|_| failed("an encrypted key"))?;
+        let encrypted = info
+            .encrypt_with_params(params, password.expose())
+            .map_err(|_| failed("an encrypted key"))?;
+        Ok(::pem::encode(&::pem::Pem::new(
+            "ENCRYPTED PRIVATE KEY",
+            encrypted.as_bytes().to_vec(),
+        )))
+    }
+
     /// The private JWK: the public members (or `kty: oct`), the private ones, `kid`, `alg` and
     /// `use: sig`.
     pub fn private_jwk(&self) -> Result<Map<String, Value>> {

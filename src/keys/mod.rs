@@ -18,6 +18,7 @@ use crate::error::{Error, Reason, Result};
 
 pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
+
 pub use jwk::{JwkSet, from_jwk};
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
@@ -234,11 +235,36 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// (which anyone may read) would verify (RFC 8725 §2.1/§3.1, key confusion). Detection looks
 /// past a byte-order mark and leading whitespace, as the formats' own readers do.
 pub fn classify(material: &Secret) -> Result<Key> {
+    classify_with(material, &LoadOptions::default())
+}
+
+/// How a secret stored as text is to be read (`--secret-encoding`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SecretEncoding {
+    /// The bytes as they are (less one trailing newline).
+    #[default]
+    Raw,
+    Base64,
+    Base64Url,
+    Hex,
+}
+
+/// What reading a key may need besides its bytes.
+#[derive(Debug, Default)]
+pub struct LoadOptions {
+    /// The password of an encrypted PKCS#8 key (`--password-file`, `--password-env`).
+    pub password: Option<Secret>,
+    /// How an HMAC secret is stored.
+    pub encoding: SecretEncoding,
+}
+
+/// [`classify`], with a password for an encrypted key and the secret's encoding.
+pub fn classify_with(material: &Secret, options: &LoadOptions) -> Result<Key> {
     let bytes = material.expose();
     let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let lead = text.trim_ascii_start();
     if contains(text, b"-----BEGIN ") {
-        return pem::from_pem(text);
+        return pem::from_pem(text, options.password.as_ref());
     }
     if let Some(first) = lead.first().filter(|b| matches!(b, b'{' | b'[')) {
         let value: Value = serde_json::from_slice(text).map_err(|_| {
@@ -253,18 +279,61 @@ pub fn classify(material: &Secret) -> Result<Key> {
         return Err(refusal);
     }
     if let Some(kind) = der::sniff(bytes) {
-        return der::from_der(bytes, kind);
+        return der::from_der(bytes, kind, options.password.as_ref());
     }
     let secret = bytes
         .strip_suffix(b"\r\n")
         .or_else(|| bytes.strip_suffix(b"\n"))
         .unwrap_or(bytes);
+    let secret = decode_secret(secret, options.encoding)?;
     if secret.is_empty() {
         return Err(Error::key(
             "the HMAC secret is empty; put a long random secret in the key",
         ));
     }
-    Ok(Key::secret(secret))
+    Ok(Key::secret(&secret))
+}
+
+/// The secret's bytes as `--secret-encoding` says they are stored. The strength rule applies to
+/// the decoded bytes: `openssl rand -base64 32` is 32 bytes, not 44.
+fn decode_secret(text: &[u8], encoding: SecretEncoding) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let bad = |what: &str| {
+        Error::key(format!(
+            "the HMAC secret is not {what} text, as --secret-encoding says; check the encoding"
+        ))
+    };
+    if encoding == SecretEncoding::Raw {
+        return Ok(text.to_vec());
+    }
+    let text = text.trim_ascii();
+    match encoding {
+        SecretEncoding::Raw => Ok(text.to_vec()),
+        SecretEncoding::Base64 => STANDARD.decode(text).map_err(|_| bad("base64")),
+        SecretEncoding::Base64Url => {
+            let unpadded = text
+                .strip_suffix(b"==")
+                .or(text.strip_suffix(b"="))
+                .unwrap_or(text);
+            URL_SAFE_NO_PAD
+                .decode(unpadded)
+                .map_err(|_| bad("base64url"))
+        }
+        SecretEncoding::Hex => {
+            if !text.len().is_multiple_of(2) {
+                return Err(bad("hex"));
+            }
+            text.chunks(2)
+                .map(|pair| {
+                    std::str::from_utf8(pair)
+                        .ok()
+                        .and_then(|p| u8::from_str_radix(p, 16).ok())
+                        .ok_or_else(|| bad("hex"))
+                })
+                .collect()
+        }
+    }
 }
 
 /// Key text in formats jwtctl does not read (OpenSSH and RFC 4716 public keys, PuTTY keys): the
@@ -311,10 +380,10 @@ pub enum Keyring {
 
 impl Keyring {
     /// The keys the material from `source` holds: a JWK Set for `--jwks`, else one key.
-    pub fn load(source: &Source, material: &Secret) -> Result<Keyring> {
+    pub fn load(source: &Source, material: &Secret, options: &LoadOptions) -> Result<Keyring> {
         match source {
             Source::JwkSet(_) => JwkSet::parse(material).map(Keyring::Set),
-            _ => classify(material).map(Keyring::One),
+            _ => classify_with(material, options).map(Keyring::One),
         }
     }
 

@@ -5,7 +5,7 @@ use super::Key;
 use super::der::{self, DerKind};
 use crate::error::{Error, Result};
 
-pub(super) fn from_pem(bytes: &[u8]) -> Result<Key> {
+pub(super) fn from_pem(bytes: &[u8], password: Option<&super::Secret>) -> Result<Key> {
     let blocks = ::pem::parse_many(bytes)
         .map_err(|_| Error::key("the key file looks like PEM but cannot be parsed"))?;
     // Parameters travel with SEC1 keys; certificates travel with keys (`openssl pkcs12 -nodes`).
@@ -35,7 +35,7 @@ pub(super) fn from_pem(bytes: &[u8]) -> Result<Key> {
         "EC PRIVATE KEY" => der::sec1_private(contents),
         "RSA PUBLIC KEY" | "PUBLIC KEY" => der::spki_public(contents),
         "CERTIFICATE" => der::certificate_public(contents),
-        "ENCRYPTED PRIVATE KEY" => Err(der::encrypted()),
+        "ENCRYPTED PRIVATE KEY" => der::decrypt_pkcs8(contents, password),
         "OPENSSH PRIVATE KEY" => Err(Error::key(
             "the key file is an OpenSSH private key; convert a copy to PKCS#8 with \
              'ssh-keygen -p -m PKCS8 -f COPY' (RSA and ECDSA keys), or make a PEM key with openssl",
@@ -48,7 +48,7 @@ pub(super) fn from_pem(bytes: &[u8]) -> Result<Key> {
              'openssl x509 -pubkey -noout -in CERT > key.pem'",
         )),
         other => match der::sniff(contents) {
-            Some(DerKind::EncryptedPkcs8) => Err(der::encrypted()),
+            Some(DerKind::EncryptedPkcs8) => der::decrypt_pkcs8(contents, password),
             _ => Err(Error::key(format!(
                 "unsupported PEM block '{}'; jwtctl takes RSA, EC P-256/P-384 and Ed25519 keys \
                  and certificates",
