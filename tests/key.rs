@@ -274,3 +274,91 @@ fn concurrent_additions_to_a_ring_lose_no_key() {
         serde_json::from_str(&std::fs::read_to_string(env.path("ring.json")).unwrap()).unwrap();
     assert_eq!(ring["keys"].as_array().unwrap().len(), 8);
 }
+
+/// Whether the independent JWT libraries the interop tests use are installed: .ci/run installs
+/// them and sets JWTCTL_INTEROP_REQUIRED=1, so there they must be; elsewhere a test may skip.
+fn libraries_present() -> bool {
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import jwt, jwcrypto"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let node = node_jose().is_some();
+    let required = std::env::var_os("JWTCTL_INTEROP_REQUIRED").is_some_and(|v| v == "1");
+    assert!(
+        (python && node) || !required,
+        "PyJWT, jwcrypto and node jose must be installed (see .ci/run)"
+    );
+    if !(python && node) {
+        eprintln!("skipped: PyJWT, jwcrypto or node jose is not installed (see .ci/run)");
+    }
+    python && node
+}
+
+/// Where node can find `jose`: JWTCTL_NODE_MODULES, as .ci/run sets it.
+fn node_jose() -> Option<String> {
+    let dir = std::env::var("JWTCTL_NODE_MODULES").ok()?;
+    std::path::Path::new(&dir)
+        .join("jose")
+        .is_dir()
+        .then_some(dir)
+}
+
+#[test]
+fn pyjwt_jwcrypto_and_node_jose_verify_tokens_with_the_published_keys() {
+    if !libraries_present() {
+        return;
+    }
+    let env = Env::new();
+    for ty in ["ed25519", "ec", "rsa"] {
+        let key = format!("{ty}.pem");
+        let made = env.run_bare(&["key", "gen", "--type", ty, "--bits", "2048", "--out", &key]);
+        assert!(made.status.success(), "{}", stderr(&made));
+        let token = stdout(&env.run_bare(&["issue", "--key-file", &key, "--sub", "interop"]))
+            .trim()
+            .to_string();
+        let jwk = stdout(&env.run_bare(&["key", "public", "--key-file", &key]));
+        let set = stdout(&env.run_bare(&["key", "public", "--key-file", &key, "--format", "jwks"]));
+        let pem = stdout(&env.run_bare(&["key", "public", "--key-file", &key, "--format", "pem"]));
+        let pyjwt = r#"
+import json, sys, jwt
+jwk, jwks, pem, token = sys.argv[1:5]
+key = jwt.PyJWK(json.loads(jwk))
+assert jwt.decode(token, key.key, algorithms=[key.algorithm_name])["sub"] == "interop"
+kid = jwt.get_unverified_header(token)["kid"]
+found = jwt.PyJWKSet.from_json(jwks)[kid]
+assert jwt.decode(token, found.key, algorithms=[found.algorithm_name])["sub"] == "interop"
+alg = jwt.get_unverified_header(token)["alg"]
+assert jwt.decode(token, pem, algorithms=[alg])["sub"] == "interop"
+"#;
+        let out = std::process::Command::new("python3")
+            .args(["-c", pyjwt, &jwk, &set, &pem, &token])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "PyJWT {ty}: {}", stderr(&out));
+        let jwcrypto = r#"
+import json, sys
+from jwcrypto import jwk, jwt
+key = jwk.JWK.from_json(sys.argv[1])
+assert json.loads(jwt.JWT(jwt=sys.argv[2], key=key).claims)["sub"] == "interop"
+assert key.thumbprint() == jwt.JWT(jwt=sys.argv[2], key=key).token.jose_header["kid"]
+"#;
+        let out = std::process::Command::new("python3")
+            .args(["-c", jwcrypto, &jwk, &token])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "jwcrypto {ty}: {}", stderr(&out));
+        let jose = r#"
+const jose = require('jose');
+const [jwks, token] = process.argv.slice(1);
+const set = jose.createLocalJWKSet(JSON.parse(jwks));
+jose.jwtVerify(token, set).then(r => { if (r.payload.sub !== 'interop') process.exit(1); })
+  .catch(e => { console.error(e.message); process.exit(1); });
+"#;
+        let out = std::process::Command::new("node")
+            .env("NODE_PATH", node_jose().unwrap_or_default())
+            .args(["-e", jose, &set, &token])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "node jose {ty}: {}", stderr(&out));
+    }
+}
