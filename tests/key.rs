@@ -362,3 +362,24 @@ jose.jwtVerify(token, set).then(r => { if (r.payload.sub !== 'interop') process.
         assert!(out.status.success(), "node jose {ty}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn refresh_names_an_asymmetric_key_by_its_thumbprint_when_the_token_had_no_kid() {
+    let env = Env::new();
+    assert!(
+        env.run_bare(&["key", "gen", "--out", "ed.pem"])
+            .status
+            .success()
+    );
+    let print = stdout(&env.run_bare(&["key", "thumbprint", "--key-file", "ed.pem"]));
+    let pem = std::fs::read(env.path("ed.pem")).unwrap();
+    let no_kid = crate::common::sign_raw(
+        r#"{"alg":"EdDSA","typ":"JWT"}"#,
+        &serde_json::json!({"sub": "x", "exp": crate::common::now() + 600}).to_string(),
+        &jsonwebtoken::EncodingKey::from_ed_pem(&pem).unwrap(),
+        jsonwebtoken::Algorithm::EdDSA,
+    );
+    let out = env.run_bare(&["refresh", "--key-file", "ed.pem", &no_kid]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim()).0["kid"], print.trim());
+}
