@@ -330,6 +330,15 @@ pub struct CheckArgs {
     #[arg(long, value_name = "CLAIM")]
     pub require: Vec<String>,
 
+    /// A claim that must equal VALUE exactly (JSON when it parses as JSON, else a string);
+    /// repeatable, all must hold
+    #[arg(long = "claim-eq", value_name = "NAME=VALUE")]
+    pub claim_eq: Vec<String>,
+
+    /// A string claim the GLOB must match whole (`*` any run, `?` one character); repeatable
+    #[arg(long = "claim-match", value_name = "NAME=GLOB")]
+    pub claim_match: Vec<String>,
+
     /// The header `typ` required (case-insensitive); without it, `typ` must be absent or JWT
     #[arg(long, value_name = "TYP")]
     pub typ: Option<String>,

@@ -470,3 +470,52 @@ fn jwks_messages_lead_to_the_fix() {
         .unwrap();
     assert!(stderr(&out).contains("--alg PS256"), "{}", stderr(&out));
 }
+
+#[test]
+fn claim_rules_decide_on_an_identity_provider_token() {
+    let env = Env::new();
+    // Shaped as GitHub Actions documents its OIDC id_token.
+    let github = mint(json!({
+        "iss": "https://token.actions.githubusercontent.com",
+        "aud": "sts.example",
+        "sub": "repo:acme/deploy:ref:refs/heads/main",
+        "repository_owner": "acme",
+        "repository_owner_id": "1234",
+        "ref": "refs/heads/main",
+        "job_workflow_ref": "acme/deploy/.github/workflows/ship.yml@refs/heads/main",
+        "run_attempt": 1,
+        "exp": now() + 600,
+    }));
+    let rules = [
+        "--aud",
+        "sts.example",
+        "--claim-eq",
+        "repository_owner=acme",
+        "--claim-eq",
+        "run_attempt=1",
+        "--claim-match",
+        "job_workflow_ref=acme/deploy/.github/workflows/*@refs/heads/main",
+    ];
+    let out = env.verify(&rules, &github);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Each rule refuses what differs, naming the claim, never its value.
+    for (flag, rule, reason) in [
+        ("--claim-eq", "repository_owner=evil", "claim_mismatch"),
+        ("--claim-eq", "run_attempt=\"1\"", "claim_mismatch"),
+        ("--claim-match", "ref=refs/tags/*", "claim_mismatch"),
+        ("--claim-eq", "environment=prod", "missing_claim"),
+        ("--claim-match", "run_attempt=1", "claim_mismatch"),
+    ] {
+        let out = env.verify(&["--aud", "sts.example", flag, rule], &github);
+        assert_rejected(&env, &out, reason);
+        let name = rule.split('=').next().unwrap();
+        assert!(stderr(&out).contains(name), "{}", stderr(&out));
+        let record = env.log().pop().unwrap();
+        assert!(
+            !record.to_string().contains("acme"),
+            "no claim value in the record"
+        );
+    }
+    let bad = env.verify(&["--claim-match", "no-equals-sign"], &github);
+    assert_refused(&env, &bad, 2, "usage");
+}

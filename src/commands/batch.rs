@@ -26,7 +26,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx,
         alg: rec.alg.clone(),
         op: rec.op,
-        policy: policy(check, algs),
+        policy: policy(check, algs)?,
         keys,
         ledger,
         now: args.at.map_or(ctx.now_precise, |at| at as f64),

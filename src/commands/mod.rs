@@ -24,7 +24,7 @@ use crate::audit::{Audit, Record};
 use crate::cli::CheckArgs;
 use crate::error::{Error, Exit, Result};
 use crate::ledger::{self, Ledger, TokenId};
-use crate::token::{self, Authenticated, Policy};
+use crate::token::{self, Authenticated, ClaimRule, Policy};
 
 /// What every command gets besides its arguments.
 pub struct Ctx<'a> {
@@ -62,8 +62,8 @@ pub enum Reply {
 }
 
 /// The verification policy the flags ask for, with the accepted algorithms.
-pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Policy {
-    Policy {
+pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Result<Policy> {
+    Ok(Policy {
         leeway_secs: secs(args.leeway),
         iss: args.iss.clone(),
         sub: args.sub.clone(),
@@ -73,8 +73,32 @@ pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Policy {
         min_remaining_secs: args.min_remaining.map(secs),
         max_age_secs: args.max_age.map(secs),
         max_size: args.max_token_size,
+        claim_rules: claim_rules(args)?,
         ..Policy::new(algs)
+    })
+}
+
+/// `--claim-eq` and `--claim-match` as rules.
+fn claim_rules(args: &CheckArgs) -> Result<Vec<ClaimRule>> {
+    let mut rules = Vec::new();
+    for flag in &args.claim_eq {
+        let (name, value) = token::parse_claim_flag(flag)
+            .map_err(|_| Error::usage("--claim-eq takes NAME=VALUE, as in --claim-eq ref=main"))?;
+        rules.push(ClaimRule::Equals(name, value));
     }
+    for flag in &args.claim_match {
+        match flag.split_once('=') {
+            Some((name, glob)) if !name.is_empty() => {
+                rules.push(ClaimRule::Matches(name.to_string(), glob.to_string()));
+            }
+            _ => {
+                return Err(Error::usage(
+                    "--claim-match takes NAME=GLOB, as in --claim-match 'ref=refs/heads/*'",
+                ));
+            }
+        }
+    }
+    Ok(rules)
 }
 
 /// Copy what a verified token says about itself into the record.

@@ -34,7 +34,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     }
     let policy = Policy {
         grace_secs: secs(args.grace),
-        ..policy(check, algs)
+        ..policy(check, algs)?
     };
     let text = read_token(check.token.as_deref(), rec, true)?;
     let verified = token::verify_precise(&text, &keys, &policy, ctx.now_precise)?;

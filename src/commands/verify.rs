@@ -11,7 +11,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     rec.at = args.at;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
     let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
-    let policy = policy(check, algs);
+    let policy = policy(check, algs)?;
     let text = read_token(check.token.as_deref(), rec, false)?;
     match verify_one(
         &text,

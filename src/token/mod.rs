@@ -9,7 +9,7 @@ mod renew;
 mod text;
 mod verify;
 
-pub use checks::{DEFAULT_MAX_TOKEN_SIZE, Policy};
+pub use checks::{ClaimRule, DEFAULT_MAX_TOKEN_SIZE, Policy};
 pub use issue::{IssueRequest, issue_claims, parse_claim_flag, sign};
 pub use renew::{Lifetime, Renewal, renew};
 pub use text::{Claims, seconds};
