@@ -326,6 +326,30 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env"])]
     pub jwks: Option<PathBuf>,
 
+    /// Fetch the JWK Set from URL (HTTPS; plain http only to loopback), cached on disk
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key_file", "secret_env", "jwks", "oidc"])]
+    pub jwks_url: Option<String>,
+
+    /// OpenID Connect discovery: use ISSUER's JWK Set, and require the token's `iss` to be ISSUER
+    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key_file", "secret_env", "jwks"])]
+    pub oidc: Option<String>,
+
+    /// Trust the CA certificates in this PEM file for fetching, instead of the platform's store
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Time allowed for a whole fetch (connecting: at most 5s of it)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_ttl)]
+    pub fetch_timeout: Duration,
+
+    /// Where fetched sets are cached [default: $XDG_CACHE_HOME/jwtctl, else ~/.cache/jwtctl]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Use cached sets only, never the network (a copy up to 24h old)
+    #[arg(long)]
+    pub offline: bool,
+
     /// A claim that must be present; repeatable
     #[arg(long, value_name = "CLAIM")]
     pub require: Vec<String>,

@@ -50,6 +50,8 @@ pub enum Reason {
     IoError,
     /// The ledger could not be opened, read or written.
     LedgerError,
+    /// A remote JWK Set (or discovery document) could not be fetched and no usable copy is cached.
+    JwksUnavailable,
     /// The security log could not be opened or written.
     LogError,
 }
@@ -80,6 +82,7 @@ impl Reason {
             Reason::Usage => "usage",
             Reason::IoError => "io_error",
             Reason::LedgerError => "ledger_error",
+            Reason::JwksUnavailable => "jwks_unavailable",
             Reason::LogError => "log_error",
         }
     }
@@ -110,9 +113,11 @@ impl Reason {
             | Reason::TypMismatch
             | Reason::ExpiresTooSoon
             | Reason::TooOld => Exit::Rejected,
-            Reason::KeyError | Reason::Usage | Reason::IoError | Reason::LedgerError => {
-                Exit::Config
-            }
+            Reason::KeyError
+            | Reason::Usage
+            | Reason::IoError
+            | Reason::LedgerError
+            | Reason::JwksUnavailable => Exit::Config,
             Reason::LogError => Exit::Log,
         }
     }

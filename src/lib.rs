@@ -12,6 +12,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod ledger;
+pub mod net;
 pub mod sys;
 pub mod token;
 

@@ -15,5 +15,6 @@ mod lifetime;
 mod log_safety;
 mod process;
 mod refresh;
+mod remote;
 mod verify;
 mod verify_ci;

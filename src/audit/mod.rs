@@ -131,6 +131,10 @@ pub struct Record {
     pub line: Option<u64>,
     /// The kind of key a `key` command made or read (`rsa`, `ec`, `ed25519`, `hmac`).
     pub key_type: Option<&'static str>,
+    /// Where a fetched JWK Set came from (its URL, without credentials or query).
+    pub key_source: Option<String>,
+    /// How it was obtained: `cache`, `network`, `revalidated` or `stale`.
+    pub key_fetch: Option<&'static str>,
 }
 
 impl Record {
@@ -310,6 +314,8 @@ impl Audit {
                     at = r.at,
                     line = r.line,
                     key_type = r.key_type,
+                    key_source = r.key_source.as_deref(),
+                    key_fetch = r.key_fetch,
                     peer = self.peer.as_deref(),
                     user = o.user.as_str(),
                     uid = o.uid,

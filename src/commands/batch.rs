@@ -20,7 +20,13 @@ const LINE_SLACK: usize = 64;
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
-    let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
+    let remote = super::remote(check);
+    let (keys, algs) = verifying_keys(
+        &check.key,
+        super::key_set(check, remote.as_ref(), None),
+        ctx,
+        rec,
+    )?;
     let batch = Batch {
         args,
         ctx,

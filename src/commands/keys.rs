@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::audit::Record;
 use crate::cli::{Alg, KeyArgs, SecretEncodingArg};
 use crate::error::{Error, Result};
+use crate::keys::remote::{Freshness, Remote};
 use crate::keys::{self, Key, Keyring, LoadOptions, Secret, SecretEncoding, Source};
 
 fn env_var(name: &str) -> Option<String> {
@@ -39,6 +40,21 @@ fn algorithms(args: &KeyArgs) -> Vec<Algorithm> {
 /// The keys `key public` and `key thumbprint` read: any private or public key, or a JWK Set.
 pub fn any_keys(args: &KeyArgs, jwks: Option<&Path>, ctx: &Ctx, rec: &Record) -> Result<Keyring> {
     load_keys(args, jwks, ctx, rec, false)
+}
+
+/// A remote JWK Set (fetched or cached), noted in the record; a stale copy is warned about.
+fn remote_keys(remote: &Remote, kid: Option<&str>, ctx: &Ctx, rec: &mut Record) -> Result<Keyring> {
+    let fetched = keys::remote::load(remote, ctx.now, kid)?;
+    rec.key_source = Some(crate::net::shown_url(&fetched.url));
+    rec.key_fetch = Some(fetched.freshness.word());
+    if fetched.freshness == Freshness::Stale {
+        crate::sys::eprint_line(&format!(
+            "jwtctl: warning: {} could not be fetched; using a cached copy up to 24h old",
+            crate::net::shown_url(&fetched.url)
+        ));
+        ctx.audit.warning(rec.op, "jwks_stale")?;
+    }
+    Ok(Keyring::Set(fetched.set))
 }
 
 /// Where the key comes from: `--jwks`, else the key flags, the environment or the default file.
@@ -186,14 +202,26 @@ pub fn signing_key(
     Ok((key, alg))
 }
 
-/// The keys a token is checked against (`--jwks`, or one key) and the algorithms accepted.
+/// Where verification takes its keys from: a key source, or a remote JWK Set.
+pub enum KeySet<'a> {
+    Local(Option<&'a Path>),
+    /// A remote set, and the kid of the token about to be checked (a kid the cached set lacks
+    /// triggers a refetch).
+    Remote(&'a Remote, Option<&'a str>),
+}
+
+/// The keys a token is checked against (`--jwks`, `--jwks-url`, `--oidc`, or one key) and the
+/// algorithms accepted.
 pub fn verifying_keys(
     args: &KeyArgs,
-    jwks: Option<&Path>,
+    set: KeySet,
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
-    let mut ring = load_keys(args, jwks, ctx, rec, false)?;
+    let mut ring = match set {
+        KeySet::Local(jwks) => load_keys(args, jwks, ctx, rec, false)?,
+        KeySet::Remote(remote, kid) => remote_keys(remote, kid, ctx, rec)?,
+    };
     let algs = ring.algorithms(&algorithms(args))?;
     if let [one] = algs.as_slice() {
         rec.alg = Some(format!("{one:?}"));

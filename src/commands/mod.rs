@@ -13,7 +13,7 @@ pub mod verdict;
 pub mod verify;
 
 pub use input::{read_stdin, read_token};
-pub use keys::{algorithm, any_keys, password, signing_key, verifying_keys};
+pub use keys::{KeySet, algorithm, any_keys, password, signing_key, verifying_keys};
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,7 +23,9 @@ use jsonwebtoken::Algorithm;
 use crate::audit::{Audit, Record};
 use crate::cli::CheckArgs;
 use crate::error::{Error, Exit, Result};
+use crate::keys::remote::{Location, Remote};
 use crate::ledger::{self, Ledger, TokenId};
+use crate::net::FetchPolicy;
 use crate::token::{self, Authenticated, ClaimRule, Policy};
 
 /// What every command gets besides its arguments.
@@ -63,9 +65,18 @@ pub enum Reply {
 
 /// The verification policy the flags ask for, with the accepted algorithms.
 pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Result<Policy> {
+    // With --oidc, the token's iss must be the issuer discovery was done for.
+    let iss = match (&args.iss, &args.oidc) {
+        (Some(iss), Some(oidc)) if iss != oidc => {
+            return Err(Error::usage(
+                "--iss and --oidc name different issuers; give one (--oidc requires its issuer)",
+            ));
+        }
+        (iss, oidc) => iss.clone().or_else(|| oidc.clone()),
+    };
     Ok(Policy {
         leeway_secs: secs(args.leeway),
-        iss: args.iss.clone(),
+        iss,
         sub: args.sub.clone(),
         aud: args.aud.clone(),
         require: args.require.clone(),
@@ -76,6 +87,41 @@ pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Result<Policy> {
         claim_rules: claim_rules(args)?,
         ..Policy::new(algs)
     })
+}
+
+/// The remote JWK Set `--jwks-url` or `--oidc` names, if any, and how to fetch it.
+pub fn remote(args: &CheckArgs) -> Option<Remote> {
+    let location = match (&args.jwks_url, &args.oidc) {
+        (Some(url), _) => Location::JwksUrl(url.clone()),
+        (None, Some(issuer)) => Location::Oidc(issuer.clone()),
+        (None, None) => return None,
+    };
+    Some(Remote {
+        location,
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(crate::keys::remote::default_cache_dir),
+        offline: args.offline,
+        policy: FetchPolicy {
+            connect_timeout: args.fetch_timeout.min(Duration::from_secs(5)),
+            total_timeout: args.fetch_timeout,
+            ca_file: args.ca_file.clone(),
+        },
+    })
+}
+
+/// The keys `check` names: a remote set (with the kid of the token at hand, if known), or a
+/// local source.
+pub fn key_set<'a>(
+    check: &'a CheckArgs,
+    remote: Option<&'a Remote>,
+    kid: Option<&'a str>,
+) -> KeySet<'a> {
+    match remote {
+        Some(remote) => KeySet::Remote(remote, kid),
+        None => KeySet::Local(check.jwks.as_deref()),
+    }
 }
 
 /// `--claim-eq` and `--claim-match` as rules.

@@ -28,7 +28,13 @@ fn signer<'k>(
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
-    let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
+    let remote = super::remote(check);
+    let (keys, algs) = verifying_keys(
+        &check.key,
+        super::key_set(check, remote.as_ref(), None),
+        ctx,
+        rec,
+    )?;
     if let Keyring::One(key) = &keys {
         key.encoding("refresh")?;
     }

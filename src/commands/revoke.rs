@@ -14,7 +14,7 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
              (and give verify and refresh the same one)",
         ));
     };
-    let (keys, algs) = verifying_keys(&args.key, None, ctx, rec)?;
+    let (keys, algs) = verifying_keys(&args.key, super::KeySet::Local(None), ctx, rec)?;
     let text = read_token(args.token.as_deref(), rec, false)?;
     // An expired token may be revoked: only its form and signature are checked.
     let verified = token::authenticate(&text, &keys, &algs, token::DEFAULT_MAX_TOKEN_SIZE)?;

@@ -5,14 +5,26 @@ use super::{Ctx, Done, Reply, note_verified, open_ledger, policy, read_token, ve
 use crate::audit::Record;
 use crate::cli::{Output, VerifyArgs};
 use crate::error::Result;
+use crate::token;
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     rec.at = args.at;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
-    let (keys, algs) = verifying_keys(&check.key, check.jwks.as_deref(), ctx, rec)?;
-    let policy = policy(check, algs)?;
     let text = read_token(check.token.as_deref(), rec, false)?;
+    // The token's kid, read without trusting anything, lets a remote set refetch for a new key.
+    let kid = token::decode_unverified(&text, check.max_token_size)
+        .ok()
+        .and_then(|d| {
+            d.header
+                .get("kid")
+                .and_then(|k| k.as_str())
+                .map(str::to_owned)
+        });
+    let remote = super::remote(check);
+    let set = super::key_set(check, remote.as_ref(), kid.as_deref());
+    let (keys, algs) = verifying_keys(&check.key, set, ctx, rec)?;
+    let policy = policy(check, algs)?;
     match verify_one(
         &text,
         &keys,

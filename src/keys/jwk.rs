@@ -286,6 +286,11 @@ impl JwkSet {
         })
     }
 
+    /// Whether the set has a usable key with this `kid`.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.jwk_kid.as_deref() == Some(kid))
+    }
+
     /// The key a key ring signs with: the one named by `kid`, else the newest usable signing key
     /// (the last private key in the set that is not retired).
     pub fn into_signing_key(mut self, kid: Option<&str>) -> Result<Key> {

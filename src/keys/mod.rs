@@ -6,6 +6,7 @@ mod export;
 mod generate;
 mod jwk;
 mod pem;
+pub mod remote;
 pub mod ring;
 mod source;
 

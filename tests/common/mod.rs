@@ -1,6 +1,8 @@
 //! Test harness: a `jwtctl` command with its own temp dir, key and security.log.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod https;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,0 +1,288 @@
+//! `--jwks-url` and `--oidc`: key sets over HTTPS from a local server, the cache, and refusals.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::https::{Reply, Server};
+use crate::common::{Env, assert_refused, parts, stderr, stdout};
+
+/// An env with two EC keys (A: P-256, B: P-384), the server's CA, and helpers.
+struct Idp {
+    env: Env,
+    server: Server,
+}
+
+impl Idp {
+    fn new() -> Idp {
+        let env = Env::new();
+        env.key("keys/ec256_pkcs8.pem");
+        env.key("keys/ec384_pkcs8.pem");
+        let server = Server::start();
+        env.write("ca.pem", &server.ca_pem);
+        Idp { env, server }
+    }
+
+    /// The public JWK Set of the given private key files.
+    fn set_of(&self, keys: &[&str]) -> String {
+        let jwks: Vec<Value> = keys
+            .iter()
+            .map(|k| {
+                let out = self.env.run_bare(&["key", "public", "--key-file", k]);
+                serde_json::from_str(&stdout(&out)).unwrap()
+            })
+            .collect();
+        json!({ "keys": jwks }).to_string()
+    }
+
+    fn token(&self, key: &str, claims: &[&str]) -> String {
+        let out = self
+            .env
+            .run_bare(&[&["issue", "--key-file", key][..], claims].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    fn verify(&self, source: &[&str], extra: &[&str], token: &str) -> std::process::Output {
+        self.env
+            .bare()
+            .args([
+                "--log-level",
+                "info",
+                "verify",
+                "--ca-file",
+                "ca.pem",
+                "--cache-dir",
+                "cache",
+            ])
+            .args(source)
+            .args(extra)
+            .arg(token)
+            .output()
+            .unwrap()
+    }
+
+    fn last_record(&self) -> Value {
+        self.env.log().pop().unwrap()
+    }
+}
+
+#[test]
+fn a_fetched_set_verifies_and_the_cache_serves_the_next_process() {
+    let idp = Idp::new();
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let token = idp.token("ec256_pkcs8.pem", &["--sub", "ci"]);
+    let url = idp.server.url("/jwks");
+    let out = idp.verify(&["--jwks-url", &url], &[], &token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = idp.last_record();
+    assert_eq!(record["key_fetch"], "network");
+    assert_eq!(record["key_source"], url.as_str());
+    assert_eq!(record["kid"], parts(&token).0["kid"]);
+    let again = idp.verify(&["--jwks-url", &url], &[], &token);
+    assert!(again.status.success());
+    assert_eq!(idp.last_record()["key_fetch"], "cache");
+    assert_eq!(idp.server.hits("/jwks"), 1, "one fetch for two processes");
+    // Cache files are private.
+    for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
+        let meta = entry.unwrap().metadata().unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            0o600
+        );
+    }
+}
+
+#[test]
+fn a_new_kid_refetches_once_and_a_flood_of_bad_kids_does_not() {
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let a = idp.token("ec256_pkcs8.pem", &[]);
+    assert!(idp.verify(&["--jwks-url", &url], &[], &a).status.success());
+    // The provider rotates to B: a token with B's kid makes one refetch.
+    idp.server.set(
+        "/jwks",
+        Reply::json(&idp.set_of(&["ec256_pkcs8.pem", "ec384_pkcs8.pem"])),
+    );
+    let b = idp.token("ec384_pkcs8.pem", &[]);
+    let out = idp.verify(&["--jwks-url", &url], &["--alg", "ES384"], &b);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(idp.server.hits("/jwks"), 2);
+    // Unknown kids within the minute do not reach the provider again.
+    for i in 0..5 {
+        let bogus =
+            crate::common::mint_raw(&format!(r#"{{"alg":"ES256","kid":"bogus-{i}"}}"#), "{}");
+        let out = idp.verify(&["--jwks-url", &url], &[], &bogus);
+        assert_eq!(out.status.code(), Some(1));
+    }
+    assert_eq!(idp.server.hits("/jwks"), 2);
+}
+
+#[test]
+fn unusable_answers_are_jwks_unavailable_with_an_error_record() {
+    let idp = Idp::new();
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    let big = format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(2 << 20));
+    let slow = Reply {
+        delay: Duration::from_secs(4),
+        ..Reply::json(&idp.set_of(&["ec256_pkcs8.pem"]))
+    };
+    idp.server.set("/big", Reply::json(&big));
+    idp.server.set("/slow", slow);
+    idp.server.set("/html", Reply::json("<html>hello</html>"));
+    idp.server.set("/down", Reply::status(500));
+    idp.server.set(
+        "/to-http",
+        Reply::status(302).with_header("Location", "http://127.0.0.1:9/jwks"),
+    );
+    for (path, words) in [
+        ("/big", "1 MiB"),
+        ("/slow", "in time"),
+        ("/html", "not"),
+        ("/down", "500"),
+        ("/to-http", "plain http"),
+    ] {
+        let url = idp.server.url(path);
+        let out = idp.verify(&["--jwks-url", &url], &["--fetch-timeout", "1s"], &token);
+        assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+        assert!(stderr(&out).contains(words), "{path}: {}", stderr(&out));
+    }
+    // Plain http to anything but loopback is refused before any connection.
+    let out = idp.verify(&["--jwks-url", "http://idp.example/jwks"], &[], &token);
+    assert_refused(&idp.env, &out, 2, "usage");
+    // A certificate from a CA we were not told to trust.
+    let other = Server::start();
+    other.set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let out = idp.verify(&["--jwks-url", &other.url("/jwks")], &[], &token);
+    assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+}
+
+#[test]
+fn a_stale_copy_is_used_with_a_warning_when_the_provider_is_down() {
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    assert!(
+        idp.verify(&["--jwks-url", &url], &[], &token)
+            .status
+            .success()
+    );
+    // Age the cached copy by two hours, then take the provider down.
+    for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut cached: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        cached["fetched_at"] = json!(cached["fetched_at"].as_i64().unwrap() - 7200);
+        std::fs::write(&path, cached.to_string()).unwrap();
+    }
+    idp.server.set("/jwks", Reply::status(500));
+    let out = idp.verify(&["--jwks-url", &url], &[], &token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning"), "{}", stderr(&out));
+    let records = idp.env.log();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["event"] == "jwks_stale" && r["level"] == "WARN")
+    );
+    assert_eq!(records.last().unwrap()["key_fetch"], "stale");
+}
+
+#[test]
+fn offline_uses_the_cache_only() {
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    let out = idp.verify(&["--jwks-url", &url, "--offline"], &[], &token);
+    assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+    assert_eq!(idp.server.hits("/jwks"), 0);
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    assert!(
+        idp.verify(&["--jwks-url", &url], &[], &token)
+            .status
+            .success()
+    );
+    let out = idp.verify(&["--jwks-url", &url, "--offline"], &[], &token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(idp.server.hits("/jwks"), 1);
+}
+
+#[test]
+fn oidc_discovery_finds_the_set_and_pins_the_issuer() {
+    let idp = Idp::new();
+    let issuer = idp.server.url("/idp");
+    idp.server.set(
+        "/idp/.well-known/openid-configuration",
+        Reply::json(
+            &json!({"issuer": issuer, "jwks_uri": idp.server.url("/idp/keys")}).to_string(),
+        ),
+    );
+    idp.server
+        .set("/idp/keys", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let good = idp.token(
+        "ec256_pkcs8.pem",
+        &["--iss", &issuer, "--sub", "repo:acme/x"],
+    );
+    let out = idp.verify(
+        &["--oidc", &issuer],
+        &["--claim-eq", "sub=repo:acme/x"],
+        &good,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A token from another issuer is refused even though the key matches.
+    let other = idp.token("ec256_pkcs8.pem", &["--iss", "https://evil.example"]);
+    let out = idp.verify(&["--oidc", &issuer], &[], &other);
+    crate::common::assert_rejected(&idp.env, &out, "claim_mismatch");
+    // A discovery document for another issuer is refused.
+    let liar = idp.server.url("/liar");
+    idp.server.set(
+        "/liar/.well-known/openid-configuration",
+        Reply::json(
+            &json!({"issuer": "https://someone.else", "jwks_uri": idp.server.url("/idp/keys")})
+                .to_string(),
+        ),
+    );
+    let out = idp.verify(&["--oidc", &liar], &[], &good);
+    assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+    assert!(stderr(&out).contains("another issuer"), "{}", stderr(&out));
+}
+
+#[test]
+fn two_processes_filling_the_cache_at_once_both_succeed() {
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    let run = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+            .current_dir(idp.env.dir.path())
+            .args([
+                "verify",
+                "--ca-file",
+                "ca.pem",
+                "--cache-dir",
+                "cache",
+                "--jwks-url",
+                &url,
+                &token,
+            ])
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert!(a.wait_with_output().unwrap().status.success());
+    assert!(b.wait_with_output().unwrap().status.success());
+    let out = idp.verify(&["--jwks-url", &url, "--offline"], &[], &token);
+    assert!(
+        out.status.success(),
+        "the cache holds a whole set: {}",
+        stderr(&out)
+    );
+}
