@@ -39,6 +39,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Make, publish and fingerprint signing keys.
     Key(KeyCmd),
+    /// Show or empty the cache of fetched JWK Sets.
+    Cache(CacheCmd),
 }
 
 impl Command {
@@ -56,6 +58,10 @@ impl Command {
                 KeyAction::Thumbprint(_) => "key_thumbprint",
                 KeyAction::Retire(_) => "key_retire",
                 KeyAction::Remove(_) => "key_remove",
+            },
+            Command::Cache(cache) => match cache.action {
+                CacheAction::List(_) => "cache_list",
+                CacheAction::Clear(_) => "cache_clear",
             },
         }
     }
@@ -78,6 +84,9 @@ impl Command {
                 KeyAction::Public(args) => &args.log,
                 KeyAction::Thumbprint(args) => &args.log,
                 KeyAction::Retire(args) | KeyAction::Remove(args) => &args.log,
+            },
+            Command::Cache(cache) => match &cache.action {
+                CacheAction::List(args) | CacheAction::Clear(args) => &args.log,
             },
         }
     }
@@ -433,6 +442,30 @@ pub enum KeyAction {
     Retire(KeyRingArgs),
     /// Delete a key from a key ring; tokens it signed no longer verify
     Remove(KeyRingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheCmd {
+    #[command(subcommand)]
+    pub action: CacheAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// List the cached sets: URL, age in seconds, size in bytes
+    List(CacheArgs),
+    /// Remove every cached set
+    Clear(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// The cache directory [default: $XDG_CACHE_HOME/jwtctl, else ~/.cache/jwtctl]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub log: LogAfter,
 }
 
 #[derive(Debug, Args)]

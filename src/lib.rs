@@ -65,6 +65,7 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Command::Revoke(args) => commands::revoke::run(args, ctx, rec),
         Command::Inspect(args) => commands::inspect::run(args, ctx, rec),
         Command::Key(key) => commands::key::run(&key.action, ctx, rec),
+        Command::Cache(cache) => commands::cache::run(&cache.action, ctx),
     }
 }
 
@@ -105,7 +106,9 @@ fn print(text: &str, status: Exit) -> Exit {
 }
 
 /// The subcommands' names, as records name their operations (a test keeps it in step with clap).
-const OPS: [&str; 6] = ["issue", "verify", "refresh", "revoke", "inspect", "key"];
+const OPS: [&str; 7] = [
+    "issue", "verify", "refresh", "revoke", "inspect", "key", "cache",
+];
 
 /// Answer a command line clap refused: help and version as clap prints them; a usage error as
 /// one line, exit 2, and (best effort) an ERROR record in the log the arguments point to.

@@ -286,3 +286,27 @@ fn two_processes_filling_the_cache_at_once_both_succeed() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_cache_is_listed_and_cleared() {
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    assert!(
+        idp.verify(&["--jwks-url", &url], &[], &token)
+            .status
+            .success()
+    );
+    let list = idp.env.run_bare(&["cache", "list", "--cache-dir", "cache"]);
+    assert!(stdout(&list).starts_with(&url), "{}", stdout(&list));
+    let clear = idp
+        .env
+        .run_bare(&["cache", "clear", "--cache-dir", "cache"]);
+    assert!(clear.status.success());
+    let list = idp.env.run_bare(&["cache", "list", "--cache-dir", "cache"]);
+    assert_eq!(stdout(&list), "");
+    let out = idp.verify(&["--jwks-url", &url, "--offline"], &[], &token);
+    assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+}

@@ -2,6 +2,7 @@
 //! verification policy from flags, and the ledger helpers; key loading in `keys`, input in `input`.
 
 pub mod batch;
+pub mod cache;
 mod input;
 pub mod inspect;
 pub mod issue;
