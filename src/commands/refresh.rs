@@ -25,6 +25,15 @@ fn signer<'k>(
     Ok((key.encoding("refresh")?, kid))
 }
 
+/// The lifetime policy the flags ask for.
+fn lifetime(args: &RefreshArgs, policy: &Policy) -> Lifetime {
+    Lifetime {
+        ttl_secs: secs(args.ttl),
+        leeway_secs: policy.leeway_secs,
+        max_lifetime_secs: secs(args.max_lifetime),
+    }
+}
+
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
@@ -47,11 +56,7 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     note_verified(rec, &verified);
     let (signer, kid) = signer(&keys, &verified)?;
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
-    let life = Lifetime {
-        ttl_secs: secs(args.ttl),
-        leeway_secs: policy.leeway_secs,
-        max_lifetime_secs: secs(args.max_lifetime),
-    };
+    let life = lifetime(args, &policy);
     let jti = new_jti()?;
     let renewal = token::renew(&verified, ctx.now, life, &jti)?;
     rec.parent_jti = rec.jti.replace(jti);

@@ -185,6 +185,19 @@ fn cached_fetch(
             _ => Err(net::unavailable(url, "--offline and no usable cached copy")),
         };
     }
+    refetch(remote, url, now, entry, last_refetch, &good)
+}
+
+/// Fetch `url` (revalidating `entry`), store what came, or fall back on a stale `entry`.
+fn refetch(
+    remote: &Remote,
+    url: &str,
+    now: i64,
+    entry: Option<Entry>,
+    last_refetch: i64,
+    good: &impl Fn(&str) -> Result<bool>,
+) -> Result<(String, Freshness)> {
+    let path = entry_path(&remote.cache_dir, url);
     let fetched = net::get(
         url,
         &remote.policy,
