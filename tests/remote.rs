@@ -310,3 +310,23 @@ fn the_cache_is_listed_and_cleared() {
     let out = idp.verify(&["--jwks-url", &url, "--offline"], &[], &token);
     assert_refused(&idp.env, &out, 2, "jwks_unavailable");
 }
+
+#[test]
+fn a_cache_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    idp.server
+        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    std::fs::create_dir(idp.env.path("cache")).unwrap();
+    std::fs::set_permissions(
+        idp.env.path("cache"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let out = idp.verify(&["--jwks-url", &url], &[], &token);
+    assert_refused(&idp.env, &out, 2, "usage");
+    assert!(stderr(&out).contains("cache directory"), "{}", stderr(&out));
+    assert_eq!(idp.server.hits("/jwks"), 0);
+}

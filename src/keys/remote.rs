@@ -108,6 +108,7 @@ pub fn default_cache_dir() -> PathBuf {
 /// The JWK Set `remote` names, as of `now`. `wanted_kid`: the kid of the token about to be
 /// checked; a fresh set that lacks it is refetched (at most once a minute).
 pub fn load(remote: &Remote, now: i64, wanted_kid: Option<&str>) -> Result<RemoteSet> {
+    check_cache_dir(&remote.cache_dir)?;
     let url = match &remote.location {
         Location::JwksUrl(url) => url.clone(),
         Location::Oidc(issuer) => discover(remote, issuer, now)?,
@@ -248,6 +249,25 @@ fn refetch(
         (Err(_), Some(entry)) if entry.usable_stale(now) => Ok((entry.body, Freshness::Stale)),
         (Err(e), _) => Err(e),
     }
+}
+
+/// A cache directory other users can write would let them plant a key set: refuse it. A missing
+/// one is created 0700 (the umask is 077) when the first set is stored.
+fn check_cache_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    let euid = crate::sys::effective_uid();
+    let safe = meta.is_dir() && (meta.uid() == euid || meta.uid() == 0) && meta.mode() & 0o022 == 0;
+    if safe {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "the cache directory {} is not a directory only you can write (another user could plant \
+         a key set there); chmod go-w it, or choose another with --cache-dir",
+        dir.display()
+    )))
 }
 
 fn clamp(max_age: Option<u64>) -> u64 {
