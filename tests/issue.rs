@@ -293,3 +293,21 @@ fn registered_claims_of_a_type_verify_refuses_are_usage_errors() {
             .success()
     );
 }
+
+#[test]
+fn a_refused_issue_creates_no_default_key() {
+    let env = Env::new();
+    for args in [
+        &["issue", "--alg", "RS256"][..],
+        &["issue", "--claims", "missing.json"],
+        &["issue", "--claim", "exp=1"],
+    ] {
+        let out = env.run_bare(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            !env.path("jwtctl.key").exists(),
+            "{args:?} created ./jwtctl.key: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -316,3 +316,22 @@ fn an_overlong_batch_line_is_recorded_without_a_prefix_hash() {
     assert_eq!(record["reason"], "too_large");
     assert!(record.get("token_sha256").is_none(), "{record}");
 }
+
+#[test]
+fn typ_jwt_and_application_jwt_are_one_media_type_both_ways() {
+    let env = Env::new();
+    let plain = mint_raw(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+    );
+    let long = mint_raw(
+        r#"{"alg":"HS256","typ":"application/jwt"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+    );
+    for token in [&plain, &long] {
+        for typ in ["JWT", "application/jwt", "APPLICATION/JWT"] {
+            let out = env.verify(&["--typ", typ], token);
+            assert!(out.status.success(), "{typ}: {}", stderr(&out));
+        }
+    }
+}

@@ -10,6 +10,19 @@ use crate::error::{Error, Result};
 use crate::token::{self, Claims, IssueRequest};
 
 pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    // Every argument is checked before ./jwtctl.key may be created: a mistake leaves no key.
+    let mut request = IssueRequest {
+        base: read_claims_file(args)?,
+        claim_flags: args.claims.clone(),
+        sub: args.sub.clone(),
+        iss: args.iss.clone(),
+        aud: args.aud.clone(),
+        ttl_secs: i64::try_from(args.ttl.as_secs())
+            .map_err(|_| Error::usage("--ttl is too long"))?,
+        kid: args.kid.clone(),
+    };
+    token::issue_claims(&request, ctx.now, "")?;
+    refuse_alg_for_default_key(args)?;
     let (key, alg) = signing_key(
         &args.key,
         args.jwks.as_deref(),
@@ -18,16 +31,7 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         rec,
     )?;
     let encoding = key.encoding("issue")?;
-    let request = IssueRequest {
-        base: read_claims_file(args)?,
-        claim_flags: args.claims.clone(),
-        sub: args.sub.clone(),
-        iss: args.iss.clone(),
-        aud: args.aud.clone(),
-        ttl_secs: i64::try_from(args.ttl.as_secs())
-            .map_err(|_| Error::usage("--ttl is too long"))?,
-        kid: args.kid.clone().or_else(|| key.default_kid()),
-    };
+    request.kid = request.kid.or_else(|| key.default_kid());
     let jti = new_jti()?;
     let claims = token::issue_claims(&request, ctx.now, &jti)?;
     rec.sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
@@ -37,6 +41,30 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let token = token::sign(&claims, alg, request.kid.as_deref(), Some("JWT"), encoding)?;
     rec.token = Some(TokenDigest::of(&token));
     Ok(Done::Print(format!("{token}\n")))
+}
+
+/// The default key `issue` creates is an HMAC secret: an `--alg` it cannot serve is refused
+/// before the key is made, with what to do instead.
+fn refuse_alg_for_default_key(args: &IssueArgs) -> Result<()> {
+    let no_source = args.key.key_file.is_none()
+        && args.key.secret_env.is_none()
+        && args.jwks.is_none()
+        && ["JWTCTL_KEY_FILE", "JWTCTL_SECRET"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
+    let asymmetric = args.key.alg.iter().any(|a| {
+        !matches!(
+            a,
+            crate::cli::Alg::HS256 | crate::cli::Alg::HS384 | crate::cli::Alg::HS512
+        )
+    });
+    if no_source && asymmetric && !std::path::Path::new(crate::keys::DEFAULT_KEY_FILE).exists() {
+        return Err(Error::usage(
+            "--alg names an asymmetric algorithm, but no key is given and the default key is \
+             an HMAC secret; make a key (jwtctl key gen --out key.pem) and pass --key-file",
+        ));
+    }
+    Ok(())
 }
 
 /// The `--claims FILE|-` object, or no claims.

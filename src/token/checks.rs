@@ -76,13 +76,15 @@ pub(super) fn check_header(header: &Map<String, Value>, want_typ: Option<&str>) 
         ));
     }
     let want = want_typ.unwrap_or("JWT");
-    let matches = |typ: &str| {
-        let bare = typ
-            .get(..12)
+    // RFC 7515 §4.1.9: `application/` may be left out, so `JWT` and `application/jwt` are one
+    // media type, whichever side writes which.
+    let bare = |typ: &'_ str| -> String {
+        typ.get(..12)
             .filter(|p| p.eq_ignore_ascii_case("application/"))
-            .map_or(typ, |_| &typ[12..]);
-        bare.eq_ignore_ascii_case(want)
+            .map_or(typ, |_| &typ[12..])
+            .to_ascii_lowercase()
     };
+    let matches = |typ: &str| bare(typ) == bare(want);
     match header.get("typ") {
         None if want_typ.is_none() => Ok(()),
         None => Err(reject(
