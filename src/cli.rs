@@ -41,6 +41,10 @@ pub enum Command {
     Key(KeyCmd),
     /// Show or empty the cache of fetched JWK Sets.
     Cache(CacheCmd),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    Completions(CompletionsArgs),
+    /// Write man pages, one per command, into a directory.
+    Man(ManArgs),
 }
 
 impl Command {
@@ -59,6 +63,8 @@ impl Command {
                 KeyAction::Retire(_) => "key_retire",
                 KeyAction::Remove(_) => "key_remove",
             },
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
             Command::Cache(cache) => match cache.action {
                 CacheAction::List(_) => "cache_list",
                 CacheAction::Clear(_) => "cache_clear",
@@ -85,6 +91,8 @@ impl Command {
                 KeyAction::Thumbprint(args) => &args.log,
                 KeyAction::Retire(args) | KeyAction::Remove(args) => &args.log,
             },
+            Command::Completions(args) => &args.log,
+            Command::Man(args) => &args.log,
             Command::Cache(cache) => match &cache.action {
                 CacheAction::List(args) | CacheAction::Clear(args) => &args.log,
             },
@@ -442,6 +450,26 @@ pub enum KeyAction {
     Retire(KeyRingArgs),
     /// Delete a key from a key ring; tokens it signed no longer verify
     Remove(KeyRingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write jwtctl.1, jwtctl-issue.1, ... into (it must exist)
+    #[arg(long, value_name = "DIR", required = true)]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogAfter,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,8 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Command::Inspect(args) => commands::inspect::run(args, ctx, rec),
         Command::Key(key) => commands::key::run(&key.action, ctx, rec),
         Command::Cache(cache) => commands::cache::run(&cache.action, ctx),
+        Command::Completions(args) => commands::docs::completions(args),
+        Command::Man(args) => commands::docs::man(args),
     }
 }
 
@@ -106,8 +108,16 @@ fn print(text: &str, status: Exit) -> Exit {
 }
 
 /// The subcommands' names, as records name their operations (a test keeps it in step with clap).
-const OPS: [&str; 7] = [
-    "issue", "verify", "refresh", "revoke", "inspect", "key", "cache",
+const OPS: [&str; 9] = [
+    "issue",
+    "verify",
+    "refresh",
+    "revoke",
+    "inspect",
+    "key",
+    "cache",
+    "completions",
+    "man",
 ];
 
 /// Answer a command line clap refused: help and version as clap prints them; a usage error as

@@ -5,6 +5,7 @@
 mod common;
 
 mod audit;
+mod docs;
 mod inspect;
 mod interop;
 mod issue;

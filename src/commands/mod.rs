@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod docs;
 mod input;
 pub mod inspect;
 pub mod issue;

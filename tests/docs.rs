@@ -1,0 +1,63 @@
+//! Shell completions and man pages: made from the clap definition, so every command and option
+//! appears in both.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use clap::CommandFactory;
+
+use crate::common::{Env, stderr, stdout};
+
+/// Each command's page name and its long options, nested commands too.
+fn commands() -> Vec<(String, Vec<String>)> {
+    fn walk(cmd: &clap::Command, name: String, out: &mut Vec<(String, Vec<String>)>) {
+        let longs = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .filter(|l| l != "help" && l != "version")
+            .collect();
+        out.push((name.clone(), longs));
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, format!("{name}-{}", sub.get_name()), out);
+        }
+    }
+    let mut cmd = jwtctl::cli::Cli::command();
+    cmd.build();
+    let mut out = Vec::new();
+    walk(&cmd, "jwtctl".into(), &mut out);
+    out
+}
+
+#[test]
+fn every_command_and_option_is_in_the_completions_and_the_man_pages() {
+    let env = Env::new();
+    let mut scripts = Vec::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = env.run_bare(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        scripts.push((shell, stdout(&out)));
+    }
+    std::fs::create_dir(env.path("man")).unwrap();
+    let out = env.run_bare(&["man", "--dir", "man"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let commands = commands();
+    assert!(commands.len() > 10, "{commands:?}");
+    for (page, longs) in &commands {
+        let text = std::fs::read_to_string(env.path(&format!("man/{page}.1")))
+            .unwrap_or_else(|_| panic!("no man page {page}.1"));
+        let leaf = page.rsplit('-').next().unwrap();
+        for (shell, script) in &scripts {
+            assert!(script.contains(leaf), "{shell} lacks {page}");
+        }
+        for long in longs {
+            let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
+            assert!(text.contains(&roff), "{page}.1 lacks --{long}");
+            for (shell, script) in &scripts {
+                let written = if *shell == "fish" {
+                    format!("-l {long}")
+                } else {
+                    format!("--{long}")
+                };
+                assert!(script.contains(&written), "{shell} lacks {page} --{long}");
+            }
+        }
+    }
+}
