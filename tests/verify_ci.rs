@@ -519,3 +519,25 @@ fn claim_rules_decide_on_an_identity_provider_token() {
     let bad = env.verify(&["--claim-match", "no-equals-sign"], &github);
     assert_refused(&env, &bad, 2, "usage");
 }
+
+#[test]
+fn a_batch_whose_reader_goes_away_stops_quietly_with_the_verdicts_status() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "many"]);
+    env.write("in.txt", &format!("{token}\n").repeat(5000));
+    let out = std::process::Command::new("bash")
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{}' --log-level warn verify --batch < in.txt | head -1",
+            assert_cmd::cargo::cargo_bin("jwtctl").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1);
+    assert_eq!(stderr(&out), "", "quietly");
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["event"], "stopped_early", "{record}");
+}

@@ -44,8 +44,12 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
     }
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let rejected = batch.stream(&mut stdin.lock(), &mut out)?;
-    out.flush().map_err(|_| stdout_error())?;
+    let (rejected, stopped) = batch.stream(&mut stdin.lock(), &mut out)?;
+    let stopped = stopped || reader_gone(out.flush())?;
+    if stopped {
+        // The reader went away (`| head -1`): stop quietly, as ripgrep does, and say so.
+        ctx.audit.warning(rec.op, "stopped_early")?;
+    }
     Ok(Done::Streamed(if rejected {
         Exit::Rejected
     } else {
@@ -67,8 +71,8 @@ struct Batch<'a> {
 
 impl Batch<'_> {
     /// Check each line of `input`, record it, then print its verdict. Returns whether any token
-    /// was rejected.
-    fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<bool> {
+    /// was rejected, and whether the reader of stdout went away (the batch stops there).
+    fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<(bool, bool)> {
         let mut line = Vec::new();
         let (mut number, mut rejected) = (0u64, false);
         let limit = self.policy.max_size.saturating_add(LINE_SLACK);
@@ -85,11 +89,13 @@ impl Batch<'_> {
             rejected |= result.is_err();
             self.record(number, text, overflow, &result)?;
             if !self.args.quiet {
-                out.write_all(Verdict::of(&result, Some(number)).line().as_bytes())
-                    .map_err(|_| stdout_error())?;
+                let written = out.write_all(Verdict::of(&result, Some(number)).line().as_bytes());
+                if reader_gone(written)? {
+                    return Ok((rejected, true));
+                }
             }
         }
-        Ok(rejected)
+        Ok((rejected, false))
     }
 
     fn check(&self, text: &str, utf8: bool, overflow: bool) -> Result<Verified> {
@@ -143,8 +149,13 @@ impl Batch<'_> {
     }
 }
 
-fn stdout_error() -> Error {
-    Error::io("cannot write results to stdout")
+/// Whether a write to stdout found its reader gone (a broken pipe); any other failure is exit 2.
+fn reader_gone(written: io::Result<()>) -> Result<bool> {
+    match written {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
+        Err(_) => Err(Error::io("cannot write results to stdout")),
+    }
 }
 
 /// Read one line (without its `\n`) into `buf`, keeping at most `limit` bytes so memory stays
