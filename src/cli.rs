@@ -305,6 +305,10 @@ pub struct IssueArgs {
     #[arg(long, value_name = "RING", conflicts_with_all = ["key_file", "secret_env"])]
     pub jwks: Option<PathBuf>,
 
+    /// `text`: the token and a newline; `json`: {"token","jti","kid","exp","expires_at"}
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
     #[command(flatten)]
     pub key: KeyArgs,
 
@@ -674,6 +678,10 @@ pub struct RefreshArgs {
     /// Print the claims the new token would carry, without signing or consuming anything
     #[arg(long)]
     pub dry_run: bool,
+
+    /// `text`: the token and a newline; `json`: {"token","jti","kid","exp","expires_at"}
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 
     #[command(flatten)]
     pub log: LogAfter,

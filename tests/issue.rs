@@ -311,3 +311,27 @@ fn a_refused_issue_creates_no_default_key() {
         );
     }
 }
+
+#[test]
+fn issue_and_refresh_output_json_tells_a_script_when_to_refresh() {
+    let env = Env::new();
+    let out = env.run(&["issue", "--sub", "j", "--kid", "k1", "--output", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let issued: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let token = issued["token"].as_str().unwrap();
+    let claims = parts(token).1;
+    assert_eq!(issued["jti"], claims["jti"]);
+    assert_eq!(issued["exp"], claims["exp"]);
+    assert_eq!(issued["kid"], "k1");
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(issued["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!(Some(expires_at.timestamp()), claims["exp"].as_i64());
+    let out = env.run(&["refresh", "--output", "json", token]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let refreshed: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_ne!(refreshed["jti"], issued["jti"]);
+    assert_eq!(
+        parts(refreshed["token"].as_str().unwrap()).1["jti"],
+        refreshed["jti"]
+    );
+}

@@ -40,7 +40,7 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     rec.jti = Some(jti);
     let token = token::sign(&claims, alg, request.kid.as_deref(), Some("JWT"), encoding)?;
     rec.token = Some(TokenDigest::of(&token));
-    Ok(Done::Print(format!("{token}\n")))
+    Ok(Done::Print(super::token_output(&token, rec, args.output)))
 }
 
 /// The default key `issue` creates is an HMAC secret: an `--alg` it cannot serve is refused

@@ -182,6 +182,26 @@ pub fn open_ledger(path: Option<&Path>, tolerance: Duration, ctx: &Ctx) -> Resul
     ledger::open(path, ctx.durable).map(Some)
 }
 
+/// A new token as `issue` and `refresh` print it: the token and a newline, or with
+/// `--output json` one object a script needs no decoding for.
+pub fn token_output(token: &str, rec: &Record, output: crate::cli::Output) -> String {
+    if output == crate::cli::Output::Text {
+        return format!("{token}\n");
+    }
+    let expires_at = rec
+        .exp
+        .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let value = serde_json::json!({
+        "token": token,
+        "jti": rec.jti,
+        "kid": rec.kid,
+        "exp": rec.exp,
+        "expires_at": expires_at,
+    });
+    format!("{value}\n")
+}
+
 /// A flag's duration in whole seconds (durations too long for i64 saturate).
 pub fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)

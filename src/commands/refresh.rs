@@ -81,13 +81,14 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         signer,
     )?;
     rec.token = Some(TokenDigest::of(&token));
+    let printed = super::token_output(&token, rec, args.output);
     // Consume the parent only once the new token exists, and with its record written inside
     // the ledger transaction: the two happen together or not at all.
     let Some(ledger) = &mut ledger else {
-        return Ok(Done::Print(format!("{token}\n")));
+        return Ok(Done::Print(printed));
     };
     ledger.consume(&id, exp, ctx.now, false, &mut || {
         ctx.audit.success(rec.clone())
     })?;
-    Ok(Done::Recorded(format!("{token}\n")))
+    Ok(Done::Recorded(printed))
 }
