@@ -151,31 +151,41 @@ fn an_unwritable_directory_is_exit_3_never_a_panic() {
     assert!(!log.exists());
 }
 
-/// Unmounts the tmpfs when the test ends, however it ends.
-struct Mount<'a>(&'a Path);
+/// A 16 KiB tmpfs at `small/` in the env's dir, unmounted when the test ends, however it ends.
+struct Mount(std::path::PathBuf);
 
-impl Drop for Mount<'_> {
+impl Mount {
+    /// `None` (and a line saying the test skipped) unless we are root.
+    fn small_disk(env: &Env) -> Option<Mount> {
+        if !is_root() {
+            eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
+            return None;
+        }
+        let mnt = env.path("small");
+        std::fs::create_dir(&mnt).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount failed");
+        Some(Mount(mnt))
+    }
+}
+
+impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0).status();
+        let _ = Command::new("umount").arg(&self.0).status();
     }
 }
 
 #[test]
 fn a_full_disk_fails_closed_and_leaves_no_torn_record() {
-    if !is_root() {
-        eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
-        return;
-    }
     let env = Env::new();
-    let mnt = env.path("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount failed");
-    let _guard = Mount(&mnt);
+    let Some(disk) = Mount::small_disk(&env) else {
+        return;
+    };
+    let mnt = disk.0.clone();
     let log = mnt.join("security.log");
     let log_arg = log.to_str().unwrap();
     let (mut ok, mut refused) = (Vec::new(), 0);
@@ -553,20 +563,11 @@ fn fill(mnt: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_record_that_cannot_be_written_consumes_and_revokes_nothing() {
-    if !is_root() {
-        eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
-        return;
-    }
     let env = Env::new();
-    let mnt = env.path("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount failed");
-    let _guard = Mount(&mnt);
+    let Some(disk) = Mount::small_disk(&env) else {
+        return;
+    };
+    let mnt = disk.0.clone();
     let log = mnt.join("security.log");
     let run = |args: &[&str]| {
         env.jwtctl()

@@ -5,7 +5,7 @@ use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use tracing::Level;
 
 use super::verdict::{Verdict, verify_one};
-use super::{Ctx, Done, note_verified, open_ledger, policy, verifying_keys};
+use super::{Ctx, Done, note_verified, open_ledger, policy};
 use crate::audit::{Record, TokenDigest};
 use crate::cli::VerifyArgs;
 use crate::error::io_words;
@@ -20,13 +20,7 @@ const LINE_SLACK: usize = 64;
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
-    let remote = super::remote(check);
-    let (keys, algs) = verifying_keys(
-        &check.key,
-        super::key_set(check, remote.as_ref(), None),
-        ctx,
-        rec,
-    )?;
+    let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     let batch = Batch {
         args,
         ctx,

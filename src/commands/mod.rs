@@ -25,6 +25,7 @@ use jsonwebtoken::Algorithm;
 use crate::audit::{Audit, Record};
 use crate::cli::CheckArgs;
 use crate::error::{Error, Exit, Result};
+use crate::keys::Keyring;
 use crate::keys::remote::{Location, Remote};
 use crate::ledger::{self, Ledger, TokenId};
 use crate::net::FetchPolicy;
@@ -111,6 +112,18 @@ pub fn remote(args: &CheckArgs) -> Option<Remote> {
             ca_file: args.ca_file.clone(),
         },
     })
+}
+
+/// The keys and algorithms a verifying command checks with: a local source or a remote set
+/// (`kid`: the token's, when known, so a rotated remote set is refetched).
+pub fn check_keys(
+    check: &CheckArgs,
+    kid: Option<&str>,
+    ctx: &Ctx,
+    rec: &mut Record,
+) -> Result<(Keyring, Vec<Algorithm>)> {
+    let remote = remote(check);
+    verifying_keys(&check.key, key_set(check, remote.as_ref(), kid), ctx, rec)
 }
 
 /// The keys `check` names: a remote set (with the kid of the token at hand, if known), or a

@@ -3,7 +3,6 @@
 
 use super::{
     Ctx, Done, ledger_entry, new_jti, note_verified, open_ledger, policy, read_token, secs,
-    verifying_keys,
 };
 use crate::audit::{Record, TokenDigest};
 use crate::cli::RefreshArgs;
@@ -37,13 +36,7 @@ fn lifetime(args: &RefreshArgs, policy: &Policy) -> Lifetime {
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
-    let remote = super::remote(check);
-    let (keys, algs) = verifying_keys(
-        &check.key,
-        super::key_set(check, remote.as_ref(), None),
-        ctx,
-        rec,
-    )?;
+    let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     if let Keyring::One(key) = &keys {
         key.encoding("refresh")?;
     }

@@ -1,7 +1,7 @@
 //! `jwtctl verify`: check a token with pinned algorithms and report the result as text or JSON.
 
 use super::verdict::{Verdict, verify_one};
-use super::{Ctx, Done, Reply, note_verified, open_ledger, policy, read_token, verifying_keys};
+use super::{Ctx, Done, Reply, note_verified, open_ledger, policy, read_token};
 use crate::audit::Record;
 use crate::cli::{Output, VerifyArgs};
 use crate::error::Result;
@@ -21,9 +21,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
                 .and_then(|k| k.as_str())
                 .map(str::to_owned)
         });
-    let remote = super::remote(check);
-    let set = super::key_set(check, remote.as_ref(), kid.as_deref());
-    let (keys, algs) = verifying_keys(&check.key, set, ctx, rec)?;
+    let (keys, algs) = super::check_keys(check, kid.as_deref(), ctx, rec)?;
     let policy = policy(check, algs)?;
     match verify_one(
         &text,

@@ -168,13 +168,9 @@ impl LedgerStore for SqliteLedger {
         lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))
     }
 
-    /// Mark `id` consumed, unless it already is (`reused`) or is revoked (`revoked`). The write
-    /// lock is taken before the check, so of several processes racing on one token exactly one
-    /// wins. With `dry_run`, everything is checked and nothing is kept.
-    ///
-    /// `record` writes the operation's audit record while the transaction is open: when it
-    /// fails, the transaction rolls back and nothing is consumed (a retry works); when the commit
-    /// fails after it, the caller records the failure and prints nothing.
+    /// The write lock is taken before the check (`BEGIN IMMEDIATE`), so of several processes
+    /// racing on one token exactly one wins; a failed `record` drops the transaction unfinished,
+    /// which rolls it back.
     fn consume(
         &mut self,
         id: &TokenId,
