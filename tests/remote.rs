@@ -63,6 +63,17 @@ impl Idp {
             .unwrap()
     }
 
+    /// Serve key A's set at /jwks, and verify one of A's tokens through it (the cache is warm).
+    fn warm(&self) -> (String, String) {
+        let url = self.server.url("/jwks");
+        self.server
+            .set("/jwks", Reply::json(&self.set_of(&["ec256_pkcs8.pem"])));
+        let token = self.token("ec256_pkcs8.pem", &[]);
+        let out = self.verify(&["--jwks-url", &url], &[], &token);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (url, token)
+    }
+
     fn last_record(&self) -> Value {
         self.env.log().pop().unwrap()
     }
@@ -164,15 +175,7 @@ fn unusable_answers_are_jwks_unavailable_with_an_error_record() {
 #[test]
 fn a_stale_copy_is_used_with_a_warning_when_the_provider_is_down() {
     let idp = Idp::new();
-    let url = idp.server.url("/jwks");
-    idp.server
-        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
-    let token = idp.token("ec256_pkcs8.pem", &[]);
-    assert!(
-        idp.verify(&["--jwks-url", &url], &[], &token)
-            .status
-            .success()
-    );
+    let (url, token) = idp.warm();
     // Age the cached copy by two hours, then take the provider down.
     for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
         let path = entry.unwrap().path();
@@ -290,15 +293,7 @@ fn two_processes_filling_the_cache_at_once_both_succeed() {
 #[test]
 fn the_cache_is_listed_and_cleared() {
     let idp = Idp::new();
-    let url = idp.server.url("/jwks");
-    idp.server
-        .set("/jwks", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
-    let token = idp.token("ec256_pkcs8.pem", &[]);
-    assert!(
-        idp.verify(&["--jwks-url", &url], &[], &token)
-            .status
-            .success()
-    );
+    let (url, token) = idp.warm();
     let list = idp.env.run_bare(&["cache", "list", "--cache-dir", "cache"]);
     assert!(stdout(&list).starts_with(&url), "{}", stdout(&list));
     let clear = idp
