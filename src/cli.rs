@@ -344,32 +344,11 @@ pub struct CheckArgs {
     pub ledger: Option<PathBuf>,
 
     /// A JWK Set file; the key is chosen by the token's `kid`
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env", "jwks_url", "oidc"])]
     pub jwks: Option<PathBuf>,
 
-    /// Fetch the JWK Set from URL (HTTPS; plain http only to loopback), cached on disk
-    #[arg(long, value_name = "URL", conflicts_with_all = ["key_file", "secret_env", "jwks", "oidc"])]
-    pub jwks_url: Option<String>,
-
-    /// OpenID Connect discovery: use ISSUER's JWK Set, and require the token's `iss` to be ISSUER
-    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key_file", "secret_env", "jwks"])]
-    pub oidc: Option<String>,
-
-    /// Trust the CA certificates in this PEM file for fetching, instead of the platform's store
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Time allowed for a whole fetch (connecting: at most 5s of it)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_ttl)]
-    pub fetch_timeout: Duration,
-
-    /// Where fetched sets are cached [default: $XDG_CACHE_HOME/jwtctl, else ~/.cache/jwtctl]
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Use cached sets only, never the network (a copy up to 24h old)
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 
     /// A claim that must be present; repeatable
     #[arg(long, value_name = "CLAIM")]
@@ -402,6 +381,34 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub key: KeyArgs,
+}
+
+// A JWK Set fetched over HTTPS; for `verify`, `refresh` and `revoke`.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Fetch the JWK Set from URL (HTTPS; plain http only to loopback), cached on disk
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key_file", "secret_env", "oidc"])]
+    pub jwks_url: Option<String>,
+
+    /// OpenID Connect discovery: use ISSUER's JWK Set, and require the token's `iss` to be ISSUER
+    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key_file", "secret_env"])]
+    pub oidc: Option<String>,
+
+    /// Trust the CA certificates in this PEM file for fetching, instead of the platform's store
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Time allowed for a whole fetch (connecting: at most 5s of it)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_ttl)]
+    pub fetch_timeout: Duration,
+
+    /// Where fetched sets are cached [default: $XDG_CACHE_HOME/jwtctl, else ~/.cache/jwtctl]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Use cached sets only, never the network (a copy up to 24h old)
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -692,6 +699,9 @@ pub struct RevokeArgs {
     /// The token; read from stdin when absent or `-`
     #[arg(value_name = "TOKEN")]
     pub token: Option<std::ffi::OsString>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 
     /// Ledger of consumed and revoked token ids (SQLite)
     #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]

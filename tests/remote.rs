@@ -325,3 +325,45 @@ fn a_cache_directory_others_can_write_is_refused() {
     assert!(stderr(&out).contains("cache directory"), "{}", stderr(&out));
     assert_eq!(idp.server.hits("/jwks"), 0);
 }
+
+#[test]
+fn revoke_checks_the_signature_against_a_fetched_set() {
+    let idp = Idp::new();
+    let (url, token) = idp.warm();
+    let out = idp
+        .env
+        .bare()
+        .args([
+            "revoke",
+            "--ledger",
+            "l.db",
+            "--ca-file",
+            "ca.pem",
+            "--cache-dir",
+            "cache",
+        ])
+        .args(["--jwks-url", &url, &token])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = idp.verify(&["--jwks-url", &url], &["--ledger", "l.db"], &token);
+    crate::common::assert_rejected(&idp.env, &out, "revoked");
+    // A public set cannot re-sign: refresh says a private key is needed.
+    let out = idp
+        .env
+        .bare()
+        .args([
+            "refresh",
+            "--ca-file",
+            "ca.pem",
+            "--cache-dir",
+            "cache",
+            "--jwks-url",
+            &url,
+            &token,
+        ])
+        .output()
+        .unwrap();
+    assert_refused(&idp.env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("private key"), "{}", stderr(&out));
+}

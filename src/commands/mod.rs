@@ -23,7 +23,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 
 use crate::audit::{Audit, Record};
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, RemoteArgs};
 use crate::error::{Error, Exit, Result};
 use crate::keys::Keyring;
 use crate::keys::remote::{Location, Remote};
@@ -69,7 +69,7 @@ pub enum Reply {
 /// The verification policy the flags ask for, with the accepted algorithms.
 pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Result<Policy> {
     // With --oidc, the token's iss must be the issuer discovery was done for.
-    let iss = match (&args.iss, &args.oidc) {
+    let iss = match (&args.iss, &args.remote.oidc) {
         (Some(iss), Some(oidc)) if iss != oidc => {
             return Err(Error::usage(
                 "--iss and --oidc name different issuers; give one (--oidc requires its issuer)",
@@ -93,7 +93,7 @@ pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Result<Policy> {
 }
 
 /// The remote JWK Set `--jwks-url` or `--oidc` names, if any, and how to fetch it.
-pub fn remote(args: &CheckArgs) -> Option<Remote> {
+pub fn remote(args: &RemoteArgs) -> Option<Remote> {
     let location = match (&args.jwks_url, &args.oidc) {
         (Some(url), _) => Location::JwksUrl(url.clone()),
         (None, Some(issuer)) => Location::Oidc(issuer.clone()),
@@ -122,8 +122,19 @@ pub fn check_keys(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
-    let remote = remote(check);
+    let remote = remote(&check.remote);
     verifying_keys(&check.key, key_set(check, remote.as_ref(), kid), ctx, rec)
+}
+
+/// A token's header `kid`, read without trusting anything: it only lets a remote set be
+/// refetched when a provider has rotated to a new key.
+pub fn unverified_kid(text: &str) -> Option<String> {
+    token::decode_unverified(text, token::DEFAULT_MAX_TOKEN_SIZE)
+        .ok()?
+        .header
+        .get("kid")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// The keys `check` names: a remote set (with the kid of the token at hand, if known), or a

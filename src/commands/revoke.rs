@@ -14,8 +14,14 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
              (and give verify and refresh the same one)",
         ));
     };
-    let (keys, algs) = verifying_keys(&args.key, super::KeySet::Local(None), ctx, rec)?;
     let text = read_token(args.token.as_deref(), rec, false)?;
+    let kid = super::unverified_kid(&text);
+    let remote = super::remote(&args.remote);
+    let set = match &remote {
+        Some(remote) => super::KeySet::Remote(remote, kid.as_deref()),
+        None => super::KeySet::Local(None),
+    };
+    let (keys, algs) = verifying_keys(&args.key, set, ctx, rec)?;
     // An expired token may be revoked: only its form and signature are checked.
     let verified = token::authenticate(&text, &keys, &algs, token::DEFAULT_MAX_TOKEN_SIZE)?;
     note_verified(rec, &verified);

@@ -5,22 +5,13 @@ use super::{Ctx, Done, Reply, note_verified, open_ledger, policy, read_token};
 use crate::audit::Record;
 use crate::cli::{Output, VerifyArgs};
 use crate::error::Result;
-use crate::token;
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     rec.at = args.at;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
     let text = read_token(check.token.as_deref(), rec, false)?;
-    // The token's kid, read without trusting anything, lets a remote set refetch for a new key.
-    let kid = token::decode_unverified(&text, check.max_token_size)
-        .ok()
-        .and_then(|d| {
-            d.header
-                .get("kid")
-                .and_then(|k| k.as_str())
-                .map(str::to_owned)
-        });
+    let kid = super::unverified_kid(&text);
     let (keys, algs) = super::check_keys(check, kid.as_deref(), ctx, rec)?;
     let policy = policy(check, algs)?;
     match verify_one(
