@@ -367,3 +367,37 @@ fn revoke_checks_the_signature_against_a_fetched_set() {
     assert_refused(&idp.env, &out, 2, "key_error");
     assert!(stderr(&out).contains("private key"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_batch_refetches_once_for_a_rotated_key() {
+    let idp = Idp::new();
+    let (url, a) = idp.warm();
+    // The provider rotates to a second P-256 key.
+    let made = idp
+        .env
+        .run_bare(&["key", "gen", "--type", "ec", "--out", "b.pem"]);
+    assert!(made.status.success());
+    idp.server.set(
+        "/jwks",
+        Reply::json(&idp.set_of(&["ec256_pkcs8.pem", "b.pem"])),
+    );
+    let b = idp.token("b.pem", &[]);
+    let out = idp
+        .env
+        .bare()
+        .args([
+            "verify",
+            "--batch",
+            "--ca-file",
+            "ca.pem",
+            "--cache-dir",
+            "cache",
+        ])
+        .args(["--jwks-url", &url])
+        .write_stdin(format!("{a}\n{b}\n{b}\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 3);
+    assert_eq!(idp.server.hits("/jwks"), 2, "one fetch, one refetch");
+}

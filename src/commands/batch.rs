@@ -1,5 +1,6 @@
 //! `jwtctl verify --batch`: stream tokens from stdin, one JSON result and one record per token.
 
+use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 
 use tracing::Level;
@@ -11,6 +12,7 @@ use crate::cli::VerifyArgs;
 use crate::error::io_words;
 use crate::error::{Error, Exit, Reason, Result};
 use crate::keys::Keyring;
+use crate::keys::remote::Remote;
 use crate::ledger::Ledger;
 use crate::token::{self, Policy, Verified};
 
@@ -27,7 +29,9 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         alg: rec.alg.clone(),
         op: rec.op,
         policy: policy(check, algs)?,
-        keys,
+        keys: RefCell::new(keys),
+        remote: super::remote(&check.remote),
+        refetched: Cell::new(false),
         ledger,
         now: args.at.map_or(ctx.now_precise, |at| at as f64),
     };
@@ -58,7 +62,10 @@ struct Batch<'a> {
     op: &'static str,
     alg: Option<String>,
     policy: Policy,
-    keys: Keyring,
+    keys: RefCell<Keyring>,
+    /// The remote set the keys came from, if any: one refetch per batch for a rotated key.
+    remote: Option<Remote>,
+    refetched: Cell<bool>,
     ledger: Option<Ledger>,
     now: f64,
 }
@@ -105,9 +112,30 @@ impl Batch<'_> {
         if !utf8 {
             return Err(Error::rejected(Reason::Malformed, "the line is not UTF-8"));
         }
+        let result = self.verify(text);
+        match (&result, &self.remote) {
+            (Err(e), Some(remote))
+                if e.reason() == Reason::NoMatchingKey && !self.refetched.replace(true) =>
+            {
+                // A provider may have rotated since the set was fetched: one refetch per batch
+                // (and at most one a minute per URL, see keys::remote).
+                let kid = super::unverified_kid(text);
+                match crate::keys::remote::load(remote, self.ctx.now, kid.as_deref()) {
+                    Ok(fetched) => {
+                        *self.keys.borrow_mut() = Keyring::Set(fetched.set);
+                        self.verify(text)
+                    }
+                    Err(_) => result,
+                }
+            }
+            _ => result,
+        }
+    }
+
+    fn verify(&self, text: &str) -> Result<Verified> {
         verify_one(
             text,
-            &self.keys,
+            &*self.keys.borrow(),
             &self.policy,
             self.ledger.as_deref(),
             self.now,
