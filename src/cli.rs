@@ -394,7 +394,7 @@ pub struct RemoteArgs {
     #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key_file", "secret_env"])]
     pub oidc: Option<String>,
 
-    /// Trust the CA certificates in this PEM file for fetching, instead of the platform's store
+    /// Trust the CA certificates in this PEM file for fetching, besides the platform's store
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 

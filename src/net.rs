@@ -1,6 +1,6 @@
 //! HTTPS GET for key sets and discovery documents, with jwtctl's rules: HTTPS only (plain HTTP only
 //! to loopback), at most 3 redirects and never from HTTPS to HTTP, connect and total timeouts, a
-//! 1 MiB cap on the body, TLS by rustls with the platform's trust store or `--ca-file`.
+//! 1 MiB cap on the body, TLS by rustls with the platform's trust store (plus `--ca-file`).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -22,7 +22,7 @@ const MAX_REDIRECTS: usize = 3;
 pub struct FetchPolicy {
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
-    /// A PEM file of CA certificates to trust instead of the platform's store.
+    /// A PEM file of CA certificates to trust besides the platform's store.
     pub ca_file: Option<std::path::PathBuf>,
 }
 
@@ -91,7 +91,17 @@ pub fn check_scheme(url: &str) -> Result<()> {
 fn agent(policy: &FetchPolicy) -> Result<Agent> {
     let roots = match &policy.ca_file {
         None => RootCerts::PlatformVerifier,
-        Some(path) => RootCerts::new_with_certs(&ca_certs(path)?),
+        // The platform's store plus the private CA (rustls-native-certs reads the store).
+        Some(path) => {
+            let mut certs: Vec<ureq::tls::Certificate<'static>> =
+                rustls_native_certs::load_native_certs()
+                    .certs
+                    .iter()
+                    .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+                    .collect();
+            certs.extend(ca_certs(path)?);
+            RootCerts::new_with_certs(&certs)
+        }
     };
     let config = Agent::config_builder()
         .timeout_connect(Some(policy.connect_timeout))

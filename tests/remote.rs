@@ -401,3 +401,31 @@ fn a_batch_refetches_once_for_a_rotated_key() {
     assert_eq!(stdout(&out).lines().count(), 3);
     assert_eq!(idp.server.hits("/jwks"), 2, "one fetch, one refetch");
 }
+
+#[test]
+fn an_expired_copy_is_revalidated_with_its_etag() {
+    let idp = Idp::new();
+    let url = idp.server.url("/jwks");
+    idp.server.set(
+        "/jwks",
+        Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])).with_header("ETag", "\"v1\""),
+    );
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    assert!(
+        idp.verify(&["--jwks-url", &url], &[], &token)
+            .status
+            .success()
+    );
+    // Two hours later the copy is no longer fresh (1 h without max-age): a conditional GET
+    // answered 304 keeps it.
+    for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut cached: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        cached["fetched_at"] = json!(cached["fetched_at"].as_i64().unwrap() - 7200);
+        std::fs::write(&path, cached.to_string()).unwrap();
+    }
+    let out = idp.verify(&["--jwks-url", &url], &[], &token);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(idp.last_record()["key_fetch"], "revalidated");
+    assert_eq!(idp.server.hits("/jwks"), 2);
+}
