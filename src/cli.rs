@@ -41,6 +41,8 @@ pub enum Command {
     Key(KeyCmd),
     /// Show or empty the cache of fetched JWK Sets.
     Cache(CacheCmd),
+    /// List, count or prune the ledger's consumed and revoked ids.
+    Ledger(LedgerCmd),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     Completions(CompletionsArgs),
     /// Write man pages, one per command, into a directory.
@@ -62,6 +64,11 @@ impl Command {
                 KeyAction::Thumbprint(_) => "key_thumbprint",
                 KeyAction::Retire(_) => "key_retire",
                 KeyAction::Remove(_) => "key_remove",
+            },
+            Command::Ledger(ledger) => match ledger.action {
+                LedgerAction::List(_) => "ledger_list",
+                LedgerAction::Stats(_) => "ledger_stats",
+                LedgerAction::Prune(_) => "ledger_prune",
             },
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -90,6 +97,10 @@ impl Command {
                 KeyAction::Public(args) => &args.log,
                 KeyAction::Thumbprint(args) => &args.log,
                 KeyAction::Retire(args) | KeyAction::Remove(args) => &args.log,
+            },
+            Command::Ledger(ledger) => match &ledger.action {
+                LedgerAction::List(args) => &args.common.log,
+                LedgerAction::Stats(args) | LedgerAction::Prune(args) => &args.log,
             },
             Command::Completions(args) => &args.log,
             Command::Man(args) => &args.log,
@@ -464,6 +475,46 @@ pub enum KeyAction {
 }
 
 #[derive(Debug, Args)]
+pub struct LedgerCmd {
+    #[command(subcommand)]
+    pub action: LedgerAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// List the ids: state, id, exp, when recorded
+    List(LedgerListArgs),
+    /// Count the ids by state, and the oldest entry
+    Stats(LedgerArgs),
+    /// Forget the ids whose tokens expired more than 24h ago
+    Prune(LedgerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// The ledger
+    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH", required = true)]
+    pub ledger: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerListArgs {
+    /// Only ids in this state
+    #[arg(long, value_name = "STATE", value_parser = ["consumed", "revoked"])]
+    pub state: Option<String>,
+
+    /// `text`: one tab-separated line per id; `json`: one JSON object per line
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    #[command(flatten)]
+    pub common: LedgerArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell
     #[arg(value_name = "SHELL", value_enum)]
@@ -697,8 +748,20 @@ pub struct RefreshArgs {
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// The token; read from stdin when absent or `-`
-    #[arg(value_name = "TOKEN")]
+    #[arg(value_name = "TOKEN", conflicts_with = "jti")]
     pub token: Option<std::ffi::OsString>,
+
+    /// Revoke by id, as the log records it, without the token (a kid may begin with `-`)
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    pub jti: Option<String>,
+
+    /// With --jti: the issuer the id belongs to (ids are unique per issuer)
+    #[arg(long, value_name = "ISS", requires = "jti")]
+    pub iss: Option<String>,
+
+    /// With --jti: keep the revocation until TIME (RFC 3339 or Unix seconds) [default: now + 24h]
+    #[arg(long, value_name = "TIME", requires = "jti", value_parser = parse_time)]
+    pub until: Option<i64>,
 
     #[command(flatten)]
     pub remote: RemoteArgs,

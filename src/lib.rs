@@ -66,6 +66,7 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Command::Inspect(args) => commands::inspect::run(args, ctx, rec),
         Command::Key(key) => commands::key::run(&key.action, ctx, rec),
         Command::Cache(cache) => commands::cache::run(&cache.action, ctx),
+        Command::Ledger(ledger) => commands::ledgers::run(&ledger.action, ctx),
         Command::Completions(args) => commands::docs::completions(args),
         Command::Man(args) => commands::docs::man(args),
     }
@@ -108,7 +109,7 @@ fn print(text: &str, status: Exit) -> Exit {
 }
 
 /// The subcommands' names, as records name their operations (a test keeps it in step with clap).
-const OPS: [&str; 9] = [
+const OPS: [&str; 10] = [
     "issue",
     "verify",
     "refresh",
@@ -116,6 +117,7 @@ const OPS: [&str; 9] = [
     "inspect",
     "key",
     "cache",
+    "ledger",
     "completions",
     "man",
 ];

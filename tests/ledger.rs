@@ -289,3 +289,51 @@ fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti() {
         "revoked",
     );
 }
+
+#[test]
+fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger() {
+    let env = Env::new();
+    let with_iss = env.issue(&["--iss", "https://a.example", "--sub", "x"]);
+    let jti = crate::common::parts(&with_iss).1["jti"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The wrong issuer does not touch it.
+    let out = run(
+        &env,
+        &["revoke", "--jti", &jti, "--iss", "https://b.example"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        run(&env, &["verify", "--iss", "https://a.example", &with_iss])
+            .status
+            .success()
+    );
+    let out = run(
+        &env,
+        &["revoke", "--jti", &jti, "--iss", "https://a.example"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_rejected(
+        &env,
+        &run(&env, &["verify", "--iss", "https://a.example", &with_iss]),
+        "revoked",
+    );
+    // A kid-like id beginning with '-' is taken as a value.
+    assert!(run(&env, &["revoke", "--jti", "-odd"]).status.success());
+    let list = run(
+        &env,
+        &["ledger", "list", "--state", "revoked", "--output", "json"],
+    );
+    let lines: Vec<serde_json::Value> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", stdout(&list));
+    assert!(lines.iter().any(|e| e["id"] == "jti:-odd"));
+    let stats: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&env, &["ledger", "stats"]))).unwrap();
+    assert_eq!(stats["revoked"], 3);
+    assert_eq!(stats["consumed"], 0);
+    assert_eq!(stdout(&run(&env, &["ledger", "prune"])).trim(), "0");
+}

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod issue;
 pub mod key;
 mod keys;
+pub mod ledgers;
 pub mod refresh;
 pub mod revoke;
 pub mod verdict;

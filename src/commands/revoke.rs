@@ -14,6 +14,9 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
              (and give verify and refresh the same one)",
         ));
     };
+    if let Some(jti) = &args.jti {
+        return revoke_by_id(args, jti, ledger, ctx, rec);
+    }
     let text = read_token(args.token.as_deref(), rec, false)?;
     let kid = super::unverified_kid(&text);
     let remote = super::remote(&args.remote);
@@ -27,6 +30,26 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     note_verified(rec, &verified);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     // The revocation and its record happen together or not at all.
+    ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
+    Ok(Done::Recorded(format!("{}\n", id.id)))
+}
+
+/// `revoke --jti ID [--iss ISS] [--until TIME]`: the id an operator read in the log, revoked
+/// without the token; kept until `--until` (default: a day from now, the longest a refreshed
+/// family lives by default).
+fn revoke_by_id(
+    args: &RevokeArgs,
+    jti: &str,
+    mut ledger: crate::ledger::Ledger,
+    ctx: &Ctx,
+    rec: &mut Record,
+) -> Result<Done> {
+    let id = crate::ledger::TokenId::of_jti(args.iss.as_deref(), jti);
+    let exp = args
+        .until
+        .unwrap_or_else(|| ctx.now.saturating_add(crate::ledger::KEEP_AFTER_EXP_SECS));
+    rec.jti = Some(jti.to_string());
+    rec.exp = Some(exp);
     ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
     Ok(Done::Recorded(format!("{}\n", id.id)))
 }

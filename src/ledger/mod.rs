@@ -58,6 +58,17 @@ pub struct TokenId {
 pub(crate) const LEGACY_PREFIX: &str = "v1:";
 
 impl TokenId {
+    /// The id of a token known only by its `jti` (and issuer), as `revoke --jti` takes it: the
+    /// same id [`TokenId::of`] gives the token itself.
+    pub fn of_jti(iss: Option<&str>, jti: &str) -> TokenId {
+        let mut claims = Claims::new();
+        if let Some(iss) = iss {
+            claims.insert("iss".into(), Value::from(iss));
+        }
+        claims.insert("jti".into(), Value::from(jti));
+        TokenId::of(&claims, "")
+    }
+
     /// The id of a token whose signature has been checked: `claims` are its verified claims and
     /// `token_text` its compact form.
     pub fn of(claims: &Claims, token_text: &str) -> TokenId {
@@ -122,6 +133,20 @@ pub trait LedgerStore: fmt::Debug {
     /// Forget ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] before `now`; returns
     /// how many went.
     fn prune(&mut self, now: i64) -> Result<u64>;
+
+    /// Every entry (in one state, if given), oldest first.
+    fn list(&self, state: Option<State>) -> Result<Vec<Entry>>;
+}
+
+/// One ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub state: &'static str,
+    /// The `exp` the entry is kept by (pruned a day after it).
+    pub exp: i64,
+    /// When it was recorded.
+    pub at: i64,
 }
 
 /// An open ledger, whichever store holds it.

@@ -5,7 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, revoked};
+use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, revoked};
 use crate::error::{Error, Reason, Result};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -217,6 +217,40 @@ impl LedgerStore for SqliteLedger {
         record()?;
         tx.commit()
             .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))
+    }
+
+    fn list(&self, state: Option<State>) -> Result<Vec<Entry>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, state, exp, at FROM ids ORDER BY at, id")
+            .map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (id, kind, exp, at) =
+                row.map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))?;
+            let Some(kind) = State::parse(&kind) else {
+                continue;
+            };
+            if state.is_none_or(|s| s == kind) {
+                entries.push(Entry {
+                    id,
+                    state: kind.as_str(),
+                    exp,
+                    at,
+                });
+            }
+        }
+        Ok(entries)
     }
 
     fn prune(&mut self, now: i64) -> Result<u64> {
