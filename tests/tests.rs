@@ -6,6 +6,7 @@ mod common;
 
 mod audit;
 mod docs;
+mod fuzz_replay;
 mod inspect;
 mod interop;
 mod issue;
@@ -15,6 +16,7 @@ mod ledger;
 mod lifetime;
 mod log_safety;
 mod process;
+mod properties;
 mod refresh;
 mod remote;
 mod verify;
