@@ -87,11 +87,23 @@ pub fn execute(cli: &Cli) -> Exit {
         Ok(Done::Streamed(exit)) => exit,
         Ok(Done::Refused(e, Reply::Stdout(answer))) => print(&answer, e.exit_status()),
         Ok(Done::Refused(e, Reply::Silent)) => e.exit_status(),
+        // With `verify --output json`, configuration errors are verdicts on stdout too, so a
+        // script piping into jq sees one; only a log failure (exit 3) leaves stdout empty.
+        Err(e) if wants_json(cli) && e.reason() != error::Reason::LogError => print(
+            &commands::verdict::Verdict::rejected(&e, None).line(),
+            e.exit_status(),
+        ),
         Ok(Done::Refused(e, Reply::Stderr)) | Err(e) => {
             sys::eprint_line(&format!("jwtctl: {e}"));
             e.exit_status()
         }
     }
+}
+
+/// Whether the command is a single `verify --output json`.
+fn wants_json(cli: &Cli) -> bool {
+    matches!(&cli.command, Command::Verify(args)
+        if args.output == cli::Output::Json && !args.batch && !args.quiet)
 }
 
 /// Write a command's answer to stdout; a stdout that cannot be written is exit 2.
@@ -144,7 +156,15 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         Some(message) => message,
         None => redact_values(first, err.kind() == ErrorKind::UnknownArgument),
     };
-    sys::eprint_line(&format!("jwtctl: {shown}; see 'jwtctl --help'"));
+    if verify_json_in(args) {
+        let e = error::Error::usage(format!("{shown}; see 'jwtctl verify --help'"));
+        let _ = print(
+            &commands::verdict::Verdict::rejected(&e, None).line(),
+            Exit::Config,
+        );
+    } else {
+        sys::eprint_line(&format!("jwtctl: {shown}; see 'jwtctl --help'"));
+    }
     let op = args
         .iter()
         .skip(1)
@@ -156,6 +176,15 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }
     Exit::Config
+}
+
+/// Whether a refused command line asked for `verify --output json` (its usage error is then a
+/// JSON verdict on stdout).
+fn verify_json_in(args: &[OsString]) -> bool {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    words.contains(&"verify")
+        && !words.contains(&"--batch")
+        && (words.contains(&"--output=json") || words.windows(2).any(|w| w == ["--output", "json"]))
 }
 
 /// When a bad value came from an environment variable (its flag is not on the command line), a

@@ -541,3 +541,38 @@ fn a_batch_whose_reader_goes_away_stops_quietly_with_the_verdicts_status() {
     let record = env.log().pop().unwrap();
     assert_eq!(record["event"], "stopped_early", "{record}");
 }
+
+#[test]
+fn with_output_json_configuration_and_usage_errors_are_verdicts_on_stdout_too() {
+    let env = Env::new();
+    for args in [
+        &[
+            "verify",
+            "--output",
+            "json",
+            "--key-file",
+            "missing.key",
+            "a.b.c",
+        ][..],
+        &["verify", "--output=json", "--no-such-flag", "a.b.c"],
+    ] {
+        let out = env.run_bare(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let verdict: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(verdict["valid"], false);
+        assert!(verdict["reason"] == "key_error" || verdict["reason"] == "usage");
+        assert_eq!(stderr(&out), "", "nothing on stderr");
+        assert_eq!(env.log().pop().unwrap()["reason"], verdict["reason"]);
+    }
+    // A log that cannot be written still leaves stdout empty (exit 3).
+    let out = env.run(&[
+        "--log-file",
+        "no/such/dir/log",
+        "verify",
+        "--output",
+        "json",
+        "a.b.c",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "");
+}
