@@ -157,6 +157,18 @@ pub struct LogArgs {
     /// The client address this operation is done for, recorded as `peer`
     #[arg(long, env = "JWTCTL_PEER", value_name = "ADDR")]
     pub peer: Option<String>,
+
+    /// Also send each record to syslog: unix:PATH (default unix:/dev/log), udp://HOST:PORT or
+    /// tcp://HOST:PORT (RFC 5424; `--log-file none` then writes no file)
+    #[arg(
+        long,
+        env = "JWTCTL_LOG_SYSLOG",
+        value_name = "TARGET",
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_parser = crate::audit::SyslogTarget::parse
+    )]
+    pub log_syslog: Option<crate::audit::SyslogTarget>,
 }
 
 // The same log options given after the subcommand (`jwtctl verify --log-level info`); they win
@@ -184,6 +196,16 @@ pub struct LogAfter {
     /// The client address this operation is done for [env: JWTCTL_PEER]
     #[arg(long = "peer", value_name = "ADDR")]
     pub peer: Option<String>,
+
+    /// Also send each record to syslog [env: JWTCTL_LOG_SYSLOG]
+    #[arg(
+        long = "log-syslog",
+        value_name = "TARGET",
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_parser = crate::audit::SyslogTarget::parse
+    )]
+    pub log_syslog: Option<crate::audit::SyslogTarget>,
 }
 
 impl Cli {
@@ -202,6 +224,10 @@ impl Cli {
             sync: after.log_sync || before.log_sync,
             rotate: after.log_rotate.unwrap_or(before.log_rotate),
             peer: after.peer.clone().or_else(|| before.peer.clone()),
+            syslog: after
+                .log_syslog
+                .clone()
+                .or_else(|| before.log_syslog.clone()),
         }
     }
 }

@@ -260,6 +260,7 @@ fn settings_of_refused(args: &[OsString]) -> LogConfig {
                 sync: log.log_sync,
                 rotate: log.log_rotate,
                 peer: log.peer,
+                syslog: log.log_syslog,
             },
         )
 }

@@ -269,3 +269,96 @@ fn a_bad_environment_value_is_named_by_its_variable_with_what_it_takes() {
         );
     }
 }
+
+#[test]
+fn records_go_to_syslog_over_a_unix_socket_and_tcp() {
+    use std::io::Read;
+    let env = Env::new();
+    // A unix datagram listener, as /dev/log is.
+    let sock = env.path("log.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let target = format!("unix:{}", sock.display());
+    let out = env.run(&["--log-syslog", &target, "verify", "not-a-token"]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut buf = vec![0u8; 8192];
+    let n = listener.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(msg.starts_with("<83>1 "), "authpriv.err: {msg}");
+    assert!(msg.contains(r#"reason="malformed""#), "{msg}");
+    assert!(
+        env.log_text().contains("malformed"),
+        "the file still gets it"
+    );
+    // TCP with octet counting, and no file at all.
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut conn, _) = tcp.accept().unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        text
+    });
+    std::fs::remove_file(env.path("security.log")).unwrap();
+    let out = env.run(&[
+        "--log-file",
+        "none",
+        "--log-syslog",
+        &format!("tcp://{addr}"),
+        "--log-level",
+        "info",
+        "issue",
+        "--sub",
+        "s",
+    ]);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let text = reader.join().unwrap();
+    let (len, rest) = text.split_once(' ').unwrap();
+    assert_eq!(
+        len.parse::<usize>().unwrap(),
+        rest.len(),
+        "RFC 6587 octet counting: {text}"
+    );
+    assert!(rest.starts_with("<86>1 "), "authpriv.info: {rest}");
+    assert!(
+        rest.contains(r#"op="issue""#) && rest.contains(r#"sub="s""#),
+        "{rest}"
+    );
+    assert!(
+        !env.path("security.log").exists(),
+        "--log-file none writes no file"
+    );
+}
+
+#[test]
+fn a_stream_syslog_target_that_cannot_be_reached_fails_closed() {
+    let env = Env::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let out = env.run(&["--log-syslog", &format!("tcp://{addr}"), "issue"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    assert_eq!(
+        crate::common::stdout(&out),
+        "",
+        "no token without its record"
+    );
+    assert!(
+        crate::common::stderr(&out).contains("syslog"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    let none = env.run(&["--log-file", "none", "issue"]);
+    assert_eq!(
+        none.status.code(),
+        Some(2),
+        "--log-file none needs a syslog target"
+    );
+}

@@ -13,6 +13,9 @@
 mod file;
 mod json;
 mod sink;
+mod syslog;
+
+pub use syslog::Target as SyslogTarget;
 
 use std::fmt;
 use std::io;
@@ -80,11 +83,14 @@ impl LogRotate {
 /// environment (`Cli::log_settings`) for every path, a refused command line's too.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
+    /// The log file; `none` together with a syslog target writes no file.
     pub path: PathBuf,
     pub level: LogLevel,
     pub sync: bool,
     pub rotate: LogRotate,
     pub peer: Option<String>,
+    /// Where records also go (`--log-syslog`).
+    pub syslog: Option<SyslogTarget>,
 }
 
 impl LogConfig {
@@ -96,6 +102,7 @@ impl LogConfig {
             sync: false,
             rotate: LogRotate::Never,
             peer: None,
+            syslog: None,
         }
     }
 }
@@ -193,6 +200,34 @@ impl Origin {
     }
 }
 
+/// The sinks `config` names: the checked file (unless `--log-file none` with syslog) and the
+/// syslog target; the path messages name, and the file's mode when others can get at it.
+fn open_sinks(config: &LogConfig) -> Result<(Arc<dyn sink::Sink>, PathBuf, Option<u32>)> {
+    let no_file = config.path.as_os_str() == "none";
+    if no_file && config.syslog.is_none() {
+        return Err(Error::usage(
+            "--log-file none writes no file: give it together with --log-syslog TARGET",
+        ));
+    }
+    let mut sinks: Vec<Box<dyn sink::Sink>> = Vec::new();
+    let (mut path, mut exposed) = (PathBuf::from("(syslog)"), None);
+    if !no_file {
+        let (file_sink, mode) = file::open(config, chrono::Utc::now())?;
+        path = file_sink.path();
+        exposed = mode;
+        sinks.push(Box::new(file_sink));
+    }
+    if let Some(target) = &config.syslog {
+        let host = sys::host().unwrap_or_default();
+        sinks.push(Box::new(syslog::open(target, host)?));
+    }
+    let sink: Arc<dyn sink::Sink> = match sinks.len() {
+        1 => Arc::from(sinks.remove(0)),
+        _ => Arc::new(sink::Fanout(sinks)),
+    };
+    Ok((sink, path, exposed))
+}
+
 /// The target of every audit event; the subscriber takes no other.
 pub(crate) const TARGET: &str = "jwtctl::audit";
 
@@ -231,12 +266,11 @@ impl Audit {
     /// Open (creating if needed) the security log and route audit events to it. Fails with exit
     /// 3 when the log cannot be opened, before any operation runs.
     pub fn open(config: &LogConfig) -> Result<Audit> {
-        let (sink, exposed) = file::open(config, chrono::Utc::now())?;
-        let path = sink.path();
+        let (sink, path, exposed) = open_sinks(config)?;
         let max_level = level_filter(config.level);
         let outcome = Arc::new(Outcome::default());
         let subscriber = AuditSubscriber {
-            sink: Arc::new(sink),
+            sink,
             outcome: Arc::clone(&outcome),
             max_level,
         };

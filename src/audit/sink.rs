@@ -11,6 +11,23 @@ pub(crate) trait Sink: Send + Sync {
     fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()>;
 }
 
+/// Several sinks (the file and syslog): a record goes to each; the first failure is reported,
+/// after every sink was tried.
+pub(crate) struct Fanout(pub(crate) Vec<Box<dyn Sink>>);
+
+impl Sink for Fanout {
+    fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
+        let mut result = Ok(());
+        for sink in &self.0 {
+            let written = sink.write_line(line, at);
+            if result.is_ok() {
+                result = written;
+            }
+        }
+        result
+    }
+}
+
 /// The outcome of the last delivery, handed from the subscriber (which cannot return a value to
 /// the code that emitted the event) to `Audit::emit`, which holds its emit lock meanwhile.
 #[derive(Debug, Default)]
