@@ -338,6 +338,18 @@ pub struct IssueArgs {
     #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
 
+    /// Not valid before TIME (RFC 3339 or Unix seconds) or a DURATION from now (`nbf`)
+    #[arg(long, value_name = "TIME|DURATION", value_parser = parse_not_before)]
+    pub nbf: Option<NotBefore>,
+
+    /// The token's id (`jti`) instead of 128 random bits; it must be unique per issuer
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    pub jti: Option<String>,
+
+    /// The header `typ` (RFC 7515 §4.1.9), e.g. `at+jwt` for an access token (RFC 9068)
+    #[arg(long, value_name = "TYP", default_value = "JWT")]
+    pub typ: String,
+
     /// Sign with a key ring (a private JWK Set): the key --kid names, else the newest key in use
     #[arg(long, value_name = "RING", conflicts_with_all = ["key_file", "secret_env"])]
     pub jwks: Option<PathBuf>,
@@ -801,6 +813,21 @@ pub struct RevokeArgs {
 
     #[command(flatten)]
     pub log: LogAfter,
+}
+
+/// `issue --nbf`: an instant, or a duration from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotBefore {
+    At(i64),
+    After(Duration),
+}
+
+/// An instant (RFC 3339 or Unix seconds) or a duration from now.
+pub fn parse_not_before(s: &str) -> Result<NotBefore, String> {
+    parse_time(s)
+        .map(NotBefore::At)
+        .or_else(|_| parse_leeway(s).map(NotBefore::After))
+        .map_err(|_| "expected a time (RFC 3339 or Unix seconds) or a duration such as 5m".into())
 }
 
 /// A positive duration such as `90s`, `30m`, `12h`, `7d` or `1h30m`.

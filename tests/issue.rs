@@ -335,3 +335,23 @@ fn issue_and_refresh_output_json_tells_a_script_when_to_refresh() {
         refreshed["jti"]
     );
 }
+
+#[test]
+fn issue_sets_nbf_jti_and_typ_through_flags() {
+    let env = Env::new();
+    let token = env.issue(&["--nbf", "10m", "--jti", "-my-id", "--typ", "at+jwt"]);
+    let (header, claims) = parts(&token);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(claims["jti"], "-my-id");
+    let nbf = claims["nbf"].as_i64().unwrap();
+    assert!((nbf - now() - 600).abs() <= 5, "nbf is now + 10m");
+    // Not valid yet, and of the type asked for.
+    let out = env.run(&["verify", "--typ", "at+jwt", &token]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not_yet_valid"), "{}", stderr(&out));
+    let at = env.issue(&["--nbf", "2026-01-01T00:00:00Z"]);
+    assert_eq!(parts(&at).1["nbf"], 1_767_225_600);
+    let never = env.run(&["issue", "--ttl", "5m", "--nbf", "1h"]);
+    assert_refused(&env, &never, 2, "usage");
+    assert_refused(&env, &env.run(&["issue", "--jti", ""]), 2, "usage");
+}

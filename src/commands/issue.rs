@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{Ctx, Done, new_jti, read_stdin, signing_key};
 use crate::audit::{Record, TokenDigest};
-use crate::cli::IssueArgs;
+use crate::cli::{IssueArgs, NotBefore};
 use crate::error::io_words;
 use crate::error::{Error, Result};
 use crate::token::{self, Claims, IssueRequest};
@@ -20,8 +20,17 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ttl_secs: i64::try_from(args.ttl.as_secs())
             .map_err(|_| Error::usage("--ttl is too long"))?,
         kid: args.kid.clone(),
+        nbf: args.nbf.map(|nbf| match nbf {
+            NotBefore::At(at) => at,
+            NotBefore::After(d) => ctx.now.saturating_add(super::secs(d)),
+        }),
     };
     token::issue_claims(&request, ctx.now, "")?;
+    let jti = match &args.jti {
+        Some(jti) if jti.is_empty() => return Err(Error::usage("--jti needs a non-empty id")),
+        Some(jti) => jti.clone(),
+        None => new_jti()?,
+    };
     refuse_alg_for_default_key(args)?;
     let (key, alg) = signing_key(
         &args.key,
@@ -32,13 +41,18 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     )?;
     let encoding = key.encoding("issue")?;
     request.kid = request.kid.or_else(|| key.default_kid());
-    let jti = new_jti()?;
     let claims = token::issue_claims(&request, ctx.now, &jti)?;
     rec.sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
     rec.kid = request.kid.clone();
     rec.exp = claims.get("exp").and_then(Value::as_i64);
     rec.jti = Some(jti);
-    let token = token::sign(&claims, alg, request.kid.as_deref(), Some("JWT"), encoding)?;
+    let token = token::sign(
+        &claims,
+        alg,
+        request.kid.as_deref(),
+        Some(&args.typ),
+        encoding,
+    )?;
     rec.token = Some(TokenDigest::of(&token));
     Ok(Done::Print(super::token_output(&token, rec, args.output)))
 }

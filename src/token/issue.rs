@@ -30,6 +30,8 @@ pub struct IssueRequest {
     pub aud: Vec<String>,
     pub ttl_secs: i64,
     pub kid: Option<String>,
+    /// `nbf` (`--nbf`), as Unix seconds; absent by default.
+    pub nbf: Option<i64>,
 }
 
 /// Turn an issue request into claims: `--claims` < `--claim` < `--sub/--iss/--aud`, then `iat`,
@@ -62,6 +64,15 @@ pub fn issue_claims(req: &IssueRequest, now: i64, jti: &str) -> Result<Claims> {
     }
     check_registered_types(&claims)?;
     set_lifetime(&mut claims, now, req.ttl_secs, jti);
+    if let Some(nbf) = req.nbf {
+        let exp = now.saturating_add(req.ttl_secs);
+        if nbf >= exp {
+            return Err(Error::usage(
+                "--nbf is at or after the token's exp; the token would never be valid",
+            ));
+        }
+        claims.insert("nbf".into(), Value::from(nbf));
+    }
     Ok(claims)
 }
 
