@@ -744,6 +744,11 @@ pub struct InspectArgs {
     #[arg(value_name = "TOKEN")]
     pub token: Option<std::ffi::OsString>,
 
+    /// `text`: header and claims, and the times as RFC 3339 with how far off they are; `json`:
+    /// {"header":{...},"claims":{...}}
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
     #[command(flatten)]
     pub log: LogAfter,
 }
