@@ -22,22 +22,68 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The long help's closing sections (`--help`; `-h` stays short): examples, then the exit codes
+/// every command shares.
+macro_rules! long_help {
+    ($($example:literal),+ $(,)?) => {
+        concat!(
+            "EXAMPLES:\n",
+            $("  ", $example, "\n",)+
+            "\nEXIT STATUS:\n",
+            "  0  success\n",
+            "  1  the token was rejected (the reason is on stderr and in the log)\n",
+            "  2  usage or configuration error (flags, key, input file, ledger, key set fetch)\n",
+            "  3  the security log could not be written; nothing was printed\n",
+            "\nFiles: ./security.log (the log, --log-file) and ./jwtctl.key (the default key, which\n",
+            "only issue creates)."
+        )
+    };
+}
+
 // Each subcommand's arguments are defined only when that subcommand runs (`defer`): building
 // every subcommand's argument list cost about a third of jwtctl's start-up.
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum Command {
     /// Sign a new token and print it.
+    #[command(after_long_help = long_help!(
+        "jwtctl issue --sub alice --aud api --ttl 12h --claim role=admin",
+        "jwtctl issue --key-file ed.pem --output json | jq -r .expires_at",
+        "jwtctl issue --jwks ring.json --sub bob"
+    ))]
     Issue(IssueArgs),
     /// Check a token's signature and claims; print its claims as JSON.
+    #[command(after_long_help = long_help!(
+        "jwtctl verify --iss https://auth.example --aud api \"$TOKEN\"",
+        "echo \"$TOKEN\" | jwtctl verify --output json --aud api | jq .valid",
+        "jwtctl verify --oidc https://token.actions.githubusercontent.com --aud sts.example \"$ID_TOKEN\"",
+        "jwtctl verify --batch --jwks idp-jwks.json --aud api < tokens.txt"
+    ))]
     Verify(VerifyArgs),
     /// Verify a token, then print a new one with the same claims and a new lifetime.
+    #[command(after_long_help = long_help!(
+        "jwtctl refresh --ledger ledger.db --aud api --ttl 30m \"$TOKEN\"",
+        "jwtctl refresh --dry-run --aud api \"$TOKEN\""
+    ))]
     Refresh(RefreshArgs),
     /// Check a token's signature and record its id as revoked in the ledger.
+    #[command(after_long_help = long_help!(
+        "jwtctl revoke --ledger ledger.db \"$TOKEN\"",
+        "jwtctl revoke --ledger ledger.db --jti Xq0r3zH8kBvN1w2yQm6T1g --iss https://auth.example"
+    ))]
     Revoke(RevokeArgs),
     /// Decode a token's header and claims WITHOUT verifying anything.
+    #[command(after_long_help = long_help!(
+        "jwtctl inspect \"$TOKEN\"",
+        "jwtctl inspect --output json \"$TOKEN\" | jq .claims"
+    ))]
     Inspect(InspectArgs),
     /// Make, publish and fingerprint signing keys.
+    #[command(after_long_help = long_help!(
+        "jwtctl key gen --add-to ring.json",
+        "jwtctl key public --jwks ring.json --format jwks > jwks.json",
+        "jwtctl key thumbprint --key-file ed.pem"
+    ))]
     Key(KeyCmd),
     /// Show or empty the cache of fetched JWK Sets.
     Cache(CacheCmd),
@@ -460,6 +506,13 @@ pub struct RemoteArgs {
     pub offline: bool,
 }
 
+impl VerifyArgs {
+    /// The output format asked for, text by default.
+    pub fn output(&self) -> Output {
+        self.output.unwrap_or(Output::Text)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
@@ -469,9 +522,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<i64>,
 
-    /// `text`: the claims as one JSON line; `json`: a result object, with rejections on stdout
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    /// `text` (default): the claims as one JSON line; `json`: a result object, with rejections
+    /// on stdout. `--batch` always prints JSON lines
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub output: Option<Output>,
 
     /// Print nothing for a valid or rejected token: the exit code tells
     #[arg(short, long)]

@@ -103,7 +103,7 @@ pub fn execute(cli: &Cli) -> Exit {
 /// Whether the command is a single `verify --output json`.
 fn wants_json(cli: &Cli) -> bool {
     matches!(&cli.command, Command::Verify(args)
-        if args.output == cli::Output::Json && !args.batch && !args.quiet)
+        if args.output() == cli::Output::Json && !args.batch && !args.quiet)
 }
 
 /// Write a command's answer to stdout; a stdout that cannot be written is exit 2.

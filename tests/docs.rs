@@ -61,3 +61,34 @@ fn every_command_and_option_is_in_the_completions_and_the_man_pages() {
         }
     }
 }
+
+#[test]
+fn long_help_ends_with_examples_and_exit_status_and_short_help_stays_short() {
+    let env = Env::new();
+    for cmd in ["issue", "verify", "refresh", "revoke", "inspect", "key"] {
+        let long = stdout(&env.run_bare(&[cmd, "--help"]));
+        assert!(
+            long.contains("EXAMPLES:") && long.contains("EXIT STATUS:"),
+            "{cmd}"
+        );
+        assert!(
+            long.contains("./security.log") && long.contains("./jwtctl.key"),
+            "{cmd}"
+        );
+        let short = stdout(&env.run_bare(&[cmd, "-h"]));
+        assert!(!short.contains("EXIT STATUS:"), "{cmd} -h");
+    }
+}
+
+#[test]
+fn batch_refuses_output_text_rather_than_ignoring_it() {
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch", "--output", "text"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--output text"), "{}", stderr(&out));
+}

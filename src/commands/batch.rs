@@ -20,6 +20,11 @@ use crate::token::{self, Policy, Verified};
 const LINE_SLACK: usize = 64;
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    if args.output == Some(crate::cli::Output::Text) {
+        return Err(Error::usage(
+            "--batch prints one JSON result per line; drop --output text",
+        ));
+    }
     let check = &args.check;
     let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;

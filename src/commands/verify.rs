@@ -23,7 +23,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     ) {
         Ok(verified) => {
             note_verified(rec, &verified);
-            Ok(Done::Print(match (args.quiet, args.output) {
+            Ok(Done::Print(match (args.quiet, args.output()) {
                 (true, _) => String::new(),
                 (false, Output::Text) => format!(
                     "{}\n",
@@ -35,7 +35,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Err(e) if !e.reason().is_rejection() => Err(e),
         // A rejection is reported as asked: nothing (-q), a JSON verdict, or the stderr line.
         Err(e) => {
-            let reply = match (args.quiet, args.output) {
+            let reply = match (args.quiet, args.output()) {
                 (true, _) => Reply::Silent,
                 (false, Output::Json) => Reply::Stdout(Verdict::rejected(&e, None).line()),
                 (false, Output::Text) => Reply::Stderr,
