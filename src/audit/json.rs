@@ -8,7 +8,7 @@ use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber, span};
 
-use super::sink::{Outcome, Sink};
+use super::sink::{Group, Outcome, Sink};
 
 /// Longest value a record keeps for one field, in bytes; longer values are cut and marked.
 const MAX_FIELD_BYTES: usize = 1024;
@@ -18,6 +18,7 @@ const MAX_FIELD_BYTES: usize = 1024;
 pub(super) struct AuditSubscriber {
     pub(super) sink: Arc<dyn Sink>,
     pub(super) outcome: Arc<Outcome>,
+    pub(super) group: Arc<Group>,
     pub(super) max_level: LevelFilter,
 }
 
@@ -61,7 +62,11 @@ impl Subscriber for AuditSubscriber {
         event.record(&mut JsonFields(&mut line));
         line.push_str("}\n");
         // Rotation names the file from the same clock reading as the record's timestamp.
-        self.outcome.set(self.sink.write_line(&line, now));
+        let written = match self.group.hold(&*self.sink, &line, now) {
+            Some(held) => held,
+            None => self.sink.write_line(&line, now),
+        };
+        self.outcome.set(written);
     }
 
     fn enter(&self, _span: &span::Id) {}
@@ -75,7 +80,9 @@ struct JsonFields<'a>(&'a mut String);
 impl JsonFields<'_> {
     fn key(&mut self, field: &Field) {
         // Field names are identifiers from our own source; they need no escaping.
-        let _ = write!(self.0, ",\"{}\":", field.name());
+        self.0.push_str(",\"");
+        self.0.push_str(field.name());
+        self.0.push_str("\":");
     }
 }
 
@@ -94,7 +101,18 @@ fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        let escaped = serde_json::to_string(&bounded(value)).unwrap_or_else(|_| "\"\"".into());
+        let value = bounded(value);
+        // Most values (ids, hashes, names) need no escaping: copy them as they are.
+        if value
+            .bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+        {
+            self.0.push('"');
+            self.0.push_str(&value);
+            self.0.push('"');
+            return;
+        }
+        let escaped = serde_json::to_string(&value).unwrap_or_else(|_| "\"\"".into());
         self.0.push_str(&escaped);
     }
 

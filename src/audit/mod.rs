@@ -245,6 +245,8 @@ pub struct Audit {
     emitting: Mutex<()>,
     /// The log file's mode when others may read or write it.
     exposed: Option<u32>,
+    sink: Arc<dyn sink::Sink>,
+    group: Arc<sink::Group>,
 }
 
 impl fmt::Debug for Audit {
@@ -269,14 +271,18 @@ impl Audit {
         let (sink, path, exposed) = open_sinks(config)?;
         let max_level = level_filter(config.level);
         let outcome = Arc::new(Outcome::default());
+        let group = Arc::new(sink::Group::default());
         let subscriber = AuditSubscriber {
-            sink,
+            sink: Arc::clone(&sink),
+            group: Arc::clone(&group),
             outcome: Arc::clone(&outcome),
             max_level,
         };
         Ok(Audit {
             path,
             outcome,
+            sink,
+            group,
             max_level,
             peer: config.peer.clone(),
             durable: config.sync,
@@ -375,6 +381,26 @@ impl Audit {
                 io_words(&io::Error::from(kind))
             ))),
         }
+    }
+
+    /// Hold the records emitted from now on, to be written together by [`Audit::release`]: many
+    /// records in one `write(2)`. The caller must not act on (print the result of) a held record
+    /// before releasing it.
+    pub fn hold(&self) {
+        self.group.start();
+    }
+
+    /// Write the held records (one write), keeping the group open when `keep`. An error here is
+    /// exit 3: none of the held records' results may be printed.
+    pub fn release(&self, keep: bool) -> Result<()> {
+        let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        self.group.release(&*self.sink, keep).map_err(|e| {
+            Error::log(format!(
+                "cannot write the security log {}: {}; nothing was done",
+                self.path.display(),
+                io_words(&e)
+            ))
+        })
     }
 
     /// A success record: INFO, or WARN for a refresh granted through the grace window.

@@ -28,6 +28,72 @@ impl Sink for Fanout {
     }
 }
 
+/// Records held back to be written together (`Audit::hold`): one `write(2)` for many records,
+/// as `verify --batch` at `--log-level info` needs. A group never spans two rotation periods:
+/// a record of a new hour writes the group so far first.
+#[derive(Default)]
+pub(crate) struct Group(Mutex<Option<Held>>);
+
+pub(crate) struct Held {
+    lines: String,
+    at: Option<DateTime<Utc>>,
+}
+
+impl Group {
+    pub(crate) fn start(&self) {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.get_or_insert(Held {
+            lines: String::new(),
+            at: None,
+        });
+    }
+
+    /// Hold `line` when a group is open (writing the group so far first if `at` starts a new
+    /// hour); `None` when no group is open and the line must be written now.
+    pub(crate) fn hold(
+        &self,
+        sink: &dyn Sink,
+        line: &str,
+        at: DateTime<Utc>,
+    ) -> Option<io::Result<()>> {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = guard.as_mut()?;
+        let mut result = Ok(());
+        let hour = |t: &DateTime<Utc>| t.format("%Y%m%d%H").to_string();
+        if held
+            .at
+            .as_ref()
+            .is_some_and(|first| hour(first) != hour(&at))
+        {
+            result = Self::write(sink, held);
+        }
+        held.at.get_or_insert(at);
+        held.lines.push_str(line);
+        Some(result)
+    }
+
+    /// Write what is held, in one write; the group stays open when `keep` is true.
+    pub(crate) fn release(&self, sink: &dyn Sink, keep: bool) -> io::Result<()> {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = match guard.as_mut() {
+            Some(held) => Self::write(sink, held),
+            None => Ok(()),
+        };
+        if !keep {
+            *guard = None;
+        }
+        result
+    }
+
+    fn write(sink: &dyn Sink, held: &mut Held) -> io::Result<()> {
+        let Some(at) = held.at.take() else {
+            return Ok(());
+        };
+        let lines = std::mem::take(&mut held.lines);
+        sink.write_line(&lines, at)
+    }
+}
+
 /// The outcome of the last delivery, handed from the subscriber (which cannot return a value to
 /// the code that emitted the event) to `Audit::emit`, which holds its emit lock meanwhile.
 #[derive(Debug, Default)]

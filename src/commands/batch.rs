@@ -16,6 +16,9 @@ use crate::keys::remote::Remote;
 use crate::ledger::Ledger;
 use crate::token::{self, Policy, Verified};
 
+/// How many records a batch writes together (one `write(2)`), before printing their verdicts.
+const GROUP: usize = 256;
+
 /// Room kept beyond `--max-token-size` for whitespace and `Bearer ` around a token.
 const LINE_SLACK: usize = 64;
 
@@ -78,9 +81,32 @@ struct Batch<'a> {
 impl Batch<'_> {
     /// Check each line of `input`, record it, then print its verdict. Returns whether any token
     /// was rejected, and whether the reader of stdout went away (the batch stops there).
+    ///
+    /// Records are written in groups of up to [`GROUP`] (one `write(2)` each), and a group's
+    /// verdicts are printed only after the group is written: a printed result always has its
+    /// record on disk, even after a SIGKILL.
     fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<(bool, bool)> {
+        let audit = self.ctx.audit;
+        audit.hold();
+        let mut pending = Vec::new();
+        let result = self.stream_held(input, out, &mut pending);
+        // Whatever happened, what was recorded is written before anything more is printed.
+        audit.release(false)?;
+        let (rejected, stopped) = result?;
+        if stopped || reader_gone(out.write_all(&pending))? {
+            return Ok((rejected, true));
+        }
+        Ok((rejected, false))
+    }
+
+    fn stream_held(
+        &self,
+        input: &mut impl BufRead,
+        out: &mut impl Write,
+        pending: &mut Vec<u8>,
+    ) -> Result<(bool, bool)> {
         let mut line = Vec::new();
-        let (mut number, mut rejected) = (0u64, false);
+        let (mut number, mut rejected, mut held) = (0u64, false, 0usize);
         let limit = self.policy.max_size.saturating_add(LINE_SLACK);
         while let Some(overflow) = read_line_bounded(input, &mut line, limit)
             .map_err(|e| Error::io(format!("cannot read stdin: {}", io_words(&e))))?
@@ -94,8 +120,15 @@ impl Batch<'_> {
             let result = self.check(text, utf8.is_some(), overflow);
             rejected |= result.is_err();
             self.record(number, text, overflow, &result)?;
+            held += 1;
             if !self.args.quiet {
-                let written = out.write_all(Verdict::of(&result, Some(number)).line().as_bytes());
+                pending.extend_from_slice(Verdict::of(&result, Some(number)).line().as_bytes());
+            }
+            if held >= GROUP {
+                self.ctx.audit.release(true)?;
+                held = 0;
+                let written = out.write_all(pending);
+                pending.clear();
                 if reader_gone(written)? {
                     return Ok((rejected, true));
                 }
