@@ -256,17 +256,7 @@ fn concurrent_first_runs_create_one_whole_key_and_all_sign_with_it() {
                 stderr(&out)
             );
         }
-        let leftovers = std::fs::read_dir(env.dir.path())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .contains(".tmp-")
-            })
-            .count();
-        assert_eq!(leftovers, 0, "no temporary key files left behind");
+        assert_eq!(env.temp_files(), 0, "no temporary key files left behind");
     }
 }
 

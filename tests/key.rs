@@ -113,17 +113,7 @@ fn an_existing_key_is_kept_unless_forced_and_then_replaced_whole() {
     assert_ne!(after, before);
     assert!(after.starts_with("-----BEGIN PRIVATE KEY-----"));
     assert_eq!(mode(&env, "k.pem"), 0o600);
-    let leftovers = std::fs::read_dir(env.dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains(".tmp-")
-        })
-        .count();
-    assert_eq!(leftovers, 0);
+    assert_eq!(env.temp_files(), 0);
 }
 
 #[test]

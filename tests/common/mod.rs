@@ -105,6 +105,17 @@ impl Env {
         path
     }
 
+    /// How many temporary files (`*.tmp-*`, left by an interrupted atomic write) are in this dir.
+    pub fn temp_files(&self) -> usize {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().contains(".tmp-")
+            })
+            .count()
+    }
+
     /// The security log's text ("" when it does not exist).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(self.path("security.log")).unwrap_or_default()
