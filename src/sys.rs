@@ -234,6 +234,36 @@ pub fn host() -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
+/// An exclusive `flock(2)` on an open file, released when dropped.
+pub struct FileLock<'a>(&'a std::fs::File);
+
+impl<'a> FileLock<'a> {
+    /// Wait for an exclusive lock on `file`; `None` when the file system cannot lock (the caller
+    /// goes on without one).
+    pub fn exclusive(file: &'a std::fs::File) -> Option<FileLock<'a>> {
+        use std::os::fd::AsRawFd;
+        loop {
+            // SAFETY: flock only reads the descriptor number, which `file` keeps open.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Some(FileLock(file));
+            }
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as above; unlocking a lock we hold cannot fail in a way we could act on.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::collections::HashSet;
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -276,6 +277,58 @@ fn two_hundred_failing_runs_leave_two_hundred_records() {
         log.iter()
             .all(|r| r["reason"] == "malformed" && r["level"] == "ERROR")
     );
+}
+
+/// A process opening the log while another is mid-`write` must not take the other's record,
+/// whose first page the kernel makes visible before its newline, for a torn line: that put
+/// blank lines in the log. Two batches append continuously while one-shot runs open the log.
+#[test]
+fn runs_opening_the_log_while_batches_write_add_no_blank_lines() {
+    let env = Env::new();
+    let input: String = (0..3000).map(|i| format!("bad-{i}\n")).collect();
+    let batches: Vec<_> = (0..2)
+        .map(|_| {
+            let mut child = Command::new(jwtctl_bin())
+                .current_dir(env.dir.path())
+                .env("JWTCTL_KEY_FILE", "test.key")
+                .args(["verify", "--batch"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let input = input.clone();
+            std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+            child
+        })
+        .collect();
+    let mut single = 0;
+    while single < 400 {
+        let runs: Vec<_> = (0..10)
+            .map(|i| {
+                Command::new(jwtctl_bin())
+                    .current_dir(env.dir.path())
+                    .env("JWTCTL_KEY_FILE", "test.key")
+                    .args(["verify", &format!("single-{i}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut run in runs {
+            assert_eq!(run.wait().unwrap().code(), Some(1));
+        }
+        single += 10;
+    }
+    for mut batch in batches {
+        assert_eq!(batch.wait().unwrap().code(), Some(1));
+    }
+    let text = env.log_text();
+    let blank = text.lines().filter(|l| l.is_empty()).count();
+    assert_eq!(blank, 0, "blank lines in the log");
+    assert_eq!(env.log().len(), 2 * 3000 + 400);
 }
 
 #[test]

@@ -26,8 +26,9 @@ struct Current {
     suffix: String,
     path: PathBuf,
     file: File,
-    /// The file ended in a partial line when it was opened: the next record starts a new line.
-    needs_newline: bool,
+    /// Nothing written through this descriptor yet: the first record checks whether the file
+    /// ends in a partial line (a crash elsewhere) and if so starts a new line.
+    first_write: bool,
 }
 
 /// The checked log file as a sink (replaced by the next checked file when rotation moves on).
@@ -51,27 +52,38 @@ impl Sink for FileSink {
                 Err(_) => return Err(io::ErrorKind::PermissionDenied.into()),
             }
         }
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        if current.needs_newline {
-            bytes.push(b'\n');
+        // Every record is written holding an exclusive `flock` on the file, so the tail check
+        // below never sees another writer's record half-copied (the kernel raises the size page
+        // by page, so an unlocked reader can find a record's first page without its newline and
+        // wrongly start a new line). A failing lock (a file system without locks) is not a
+        // reason to lose the record: it is written anyway.
+        let Current {
+            file, first_write, ..
+        } = &mut *current;
+        let _lock = crate::sys::FileLock::exclusive(file);
+        write_record(file, first_write, line, self.sync)
+    }
+}
+
+/// Append `line` (one whole record) to `file`, first starting a new line when this is its
+/// `first_write` and the file ends in a partial one; a short write is taken back.
+fn write_record(file: &File, first_write: &mut bool, line: &str, sync: bool) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    if *first_write && ends_mid_line(file) {
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(line.as_bytes());
+    match (&*file).write(&bytes) {
+        Ok(n) if n == bytes.len() => {
+            *first_write = false;
+            if sync { file.sync_data() } else { Ok(()) }
         }
-        bytes.extend_from_slice(line.as_bytes());
-        match (&current.file).write(&bytes) {
-            Ok(n) if n == bytes.len() => {
-                current.needs_newline = false;
-                if self.sync {
-                    current.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            }
-            Ok(n) => {
-                remove_fragment(&current.file, &bytes[..n]);
-                // A short append is what a full disk gives.
-                Err(io::Error::from(io::ErrorKind::StorageFull))
-            }
-            Err(e) => Err(e),
+        Ok(n) => {
+            remove_fragment(file, &bytes[..n]);
+            // A short append is what a full disk gives.
+            Err(io::Error::from(io::ErrorKind::StorageFull))
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -188,13 +200,12 @@ impl Current {
 /// check the descriptor itself: a regular file, one link, owned by the running user or root.
 fn open_checked(path: &Path) -> Result<Current> {
     let file = open_no_follow(path)?;
-    let len = check_descriptor(&file, path)?;
-    let needs_newline = ends_mid_line(&file, len);
+    check_descriptor(&file, path)?;
     Ok(Current {
         suffix: String::new(),
         path: path.to_path_buf(),
         file,
-        needs_newline,
+        first_write: true,
     })
 }
 
@@ -269,7 +280,10 @@ fn check_descriptor(file: &File, path: &Path) -> Result<u64> {
 }
 
 /// True when a non-empty file's last byte is not a newline (a record torn by a crash elsewhere).
-fn ends_mid_line(file: &File, len: u64) -> bool {
+fn ends_mid_line(file: &File) -> bool {
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
     let mut last = [0u8; 1];
     len > 0 && file.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n'
 }
