@@ -13,8 +13,6 @@
 use std::ffi::{c_char, c_int};
 use std::io::Write;
 
-use clap::Parser;
-use jwtctl::cli::Cli;
 use jwtctl::error::Exit;
 
 #[unsafe(no_mangle)]
@@ -28,7 +26,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     jwtctl::sys::unset_empty_settings();
     // SAFETY: argc and argv are what the C runtime passed to main.
     let args = unsafe { jwtctl::sys::args(argc, argv) };
-    let exit = match Cli::try_parse_from(&args) {
+    let exit = match jwtctl::parse(&args) {
         Ok(cli) => jwtctl::execute(&cli),
         Err(err) => jwtctl::usage_error(&err, &args),
     };
