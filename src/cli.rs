@@ -112,6 +112,7 @@ impl Command {
                 KeyAction::Remove(_) => "key_remove",
             },
             Command::Ledger(ledger) => match ledger.action {
+                LedgerAction::Init(_) => "ledger_init",
                 LedgerAction::List(_) => "ledger_list",
                 LedgerAction::Stats(_) => "ledger_stats",
                 LedgerAction::Prune(_) => "ledger_prune",
@@ -146,7 +147,9 @@ impl Command {
             },
             Command::Ledger(ledger) => match &ledger.action {
                 LedgerAction::List(args) => &args.common.log,
-                LedgerAction::Stats(args) | LedgerAction::Prune(args) => &args.log,
+                LedgerAction::Init(args)
+                | LedgerAction::Stats(args)
+                | LedgerAction::Prune(args) => &args.log,
             },
             Command::Completions(args) => &args.log,
             Command::Man(args) => &args.log,
@@ -434,8 +437,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_leeway)]
     pub leeway: Duration,
 
-    /// Ledger of consumed and revoked token ids (SQLite); revoked tokens are rejected
-    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]
+    /// Ledger of consumed and revoked token ids (SQLite file or postgres:// URL); revoked tokens are rejected
+    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH|URL")]
     pub ledger: Option<PathBuf>,
 
     /// A JWK Set file; the key is chosen by the token's `kid`
@@ -574,6 +577,8 @@ pub struct LedgerCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerAction {
+    /// Create the ledger (its file, or its tables in PostgreSQL); first use also does
+    Init(LedgerArgs),
     /// List the ids: state, id, exp, when recorded
     List(LedgerListArgs),
     /// Count the ids by state, and the oldest entry
@@ -584,8 +589,8 @@ pub enum LedgerAction {
 
 #[derive(Debug, Args)]
 pub struct LedgerArgs {
-    /// The ledger
-    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH", required = true)]
+    /// The ledger: a SQLite file, or a postgres:// URL (a password only via JWTCTL_LEDGER or PGPASSFILE)
+    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH|URL", required = true)]
     pub ledger: PathBuf,
 
     #[command(flatten)]
@@ -863,8 +868,8 @@ pub struct RevokeArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
 
-    /// Ledger of consumed and revoked token ids (SQLite)
-    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH")]
+    /// Ledger of consumed and revoked token ids (SQLite file or postgres:// URL)
+    #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH|URL")]
     pub ledger: Option<PathBuf>,
 
     #[command(flatten)]

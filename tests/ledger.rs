@@ -1,15 +1,17 @@
-//! Single use and revocation through the ledger.
+//! Single use and revocation through the ledger, against every store (SQLite, and PostgreSQL
+//! when a server is configured: see `common::stores`).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
+use crate::common::stores::{Store, stores};
 use crate::common::{Env, assert_refused, assert_rejected, mint, now, stderr, stdout};
 use serde_json::json;
 
-fn run(env: &Env, args: &[&str]) -> std::process::Output {
+fn run(env: &Env, ledger: &str, args: &[&str]) -> std::process::Output {
     env.jwtctl()
-        .env("JWTCTL_LEDGER", "ledger.db")
+        .env("JWTCTL_LEDGER", ledger)
         .args(args)
         .output()
         .unwrap()
@@ -17,85 +19,107 @@ fn run(env: &Env, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_token_refreshes_once_and_reuse_is_an_error_record() {
-    let env = Env::new();
-    let token = env.issue(&["--sub", "alice"]);
-    let first = run(&env, &["refresh", &token]);
-    assert!(first.status.success(), "{}", stderr(&first));
-    let again = run(&env, &["refresh", &token]);
-    assert_rejected(&env, &again, "reused");
-    // The new token is fresh and refreshes in turn.
-    let next = stdout(&first).trim().to_string();
-    assert!(run(&env, &["refresh", &next]).status.success());
-    let mode = std::fs::metadata(env.path("ledger.db"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o600);
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let token = env.issue(&["--sub", "alice"]);
+        let first = run(&env, ledger, &["refresh", &token]);
+        assert!(first.status.success(), "{}", stderr(&first));
+        let again = run(&env, ledger, &["refresh", &token]);
+        assert_rejected(&env, &again, "reused");
+        // The new token is fresh and refreshes in turn.
+        let next = stdout(&first).trim().to_string();
+        assert!(run(&env, ledger, &["refresh", &next]).status.success());
+        if !matches!(store, Store::Sqlite) {
+            continue;
+        }
+        let mode = std::fs::metadata(env.path("ledger.db"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }
 
 #[test]
 fn tokens_without_jti_are_tracked_by_their_hash() {
-    let env = Env::new();
-    let legacy = mint(json!({"user_id": 7, "exp": now() + 600}));
-    assert!(run(&env, &["refresh", &legacy]).status.success());
-    assert_rejected(&env, &run(&env, &["refresh", &legacy]), "reused");
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let legacy = mint(json!({"user_id": 7, "exp": now() + 600}));
+        assert!(run(&env, ledger, &["refresh", &legacy]).status.success());
+        assert_rejected(&env, &run(&env, ledger, &["refresh", &legacy]), "reused");
+    }
 }
 
 #[test]
 fn dry_run_checks_the_ledger_but_consumes_nothing() {
-    let env = Env::new();
-    let token = env.issue(&[]);
-    assert!(
-        run(&env, &["refresh", "--dry-run", &token])
-            .status
-            .success()
-    );
-    assert!(
-        run(&env, &["refresh", &token]).status.success(),
-        "not consumed by the dry run"
-    );
-    assert_rejected(
-        &env,
-        &run(&env, &["refresh", "--dry-run", &token]),
-        "reused",
-    );
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let token = env.issue(&[]);
+        assert!(
+            run(&env, ledger, &["refresh", "--dry-run", &token])
+                .status
+                .success()
+        );
+        assert!(
+            run(&env, ledger, &["refresh", &token]).status.success(),
+            "not consumed by the dry run"
+        );
+        assert_rejected(
+            &env,
+            &run(&env, ledger, &["refresh", "--dry-run", &token]),
+            "reused",
+        );
+    }
 }
 
 #[test]
 fn revoked_tokens_are_rejected_by_verify_and_refresh() {
-    let env = Env::new();
-    let token = env.issue(&["--sub", "mallory"]);
-    let (_, claims) = crate::common::parts(&token);
-    let out = run(&env, &["--log-level", "info", "revoke", &token]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!("jti:{}\n", claims["jti"].as_str().unwrap())
-    );
-    let record = env.log().pop().unwrap();
-    assert_eq!(
-        (&record["op"], &record["sub"]),
-        (&json!("revoke"), &json!("mallory"))
-    );
-    assert_rejected(&env, &run(&env, &["verify", &token]), "revoked");
-    assert_rejected(&env, &run(&env, &["refresh", &token]), "revoked");
-    // Without the ledger, verify knows nothing of it.
-    env.jwtctl().args(["verify", &token]).assert().success();
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let token = env.issue(&["--sub", "mallory"]);
+        let (_, claims) = crate::common::parts(&token);
+        let out = run(&env, ledger, &["--log-level", "info", "revoke", &token]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("jti:{}\n", claims["jti"].as_str().unwrap())
+        );
+        let record = env.log().pop().unwrap();
+        assert_eq!(
+            (&record["op"], &record["sub"]),
+            (&json!("revoke"), &json!("mallory"))
+        );
+        assert_rejected(&env, &run(&env, ledger, &["verify", &token]), "revoked");
+        assert_rejected(&env, &run(&env, ledger, &["refresh", &token]), "revoked");
+        // Without the ledger, verify knows nothing of it.
+        env.jwtctl().args(["verify", &token]).assert().success();
+    }
 }
 
 #[test]
 fn an_expired_token_may_be_revoked_but_a_forged_one_may_not() {
-    let env = Env::new();
-    let expired = mint(json!({"exp": now() - 3600, "jti": "gone"}));
-    assert!(run(&env, &["revoke", &expired]).status.success());
-    let forged = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"exp": now() + 3600, "jti": "victim"}),
-        &jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
-    )
-    .unwrap();
-    assert_rejected(&env, &run(&env, &["revoke", &forged]), "bad_signature");
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let expired = mint(json!({"exp": now() - 3600, "jti": "gone"}));
+        assert!(run(&env, ledger, &["revoke", &expired]).status.success());
+        let forged = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &json!({"exp": now() + 3600, "jti": "victim"}),
+            &jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
+        )
+        .unwrap();
+        assert_rejected(
+            &env,
+            &run(&env, ledger, &["revoke", &forged]),
+            "bad_signature",
+        );
+    }
 }
 
 #[test]
@@ -127,39 +151,53 @@ fn a_ledger_that_cannot_be_opened_or_read_is_exit_2_with_its_path() {
 
 #[test]
 fn leeway_and_grace_may_not_outlast_the_ledgers_memory() {
-    let env = Env::new();
-    let token = env.issue(&[]);
-    let out = run(
-        &env,
-        &["refresh", "--leeway", "20h", "--grace", "5h", &token],
-    );
-    assert_refused(&env, &out, 2, "usage");
-    let out = run(&env, &["verify", "--leeway", "2d", &token]);
-    assert_refused(&env, &out, 2, "usage");
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let token = env.issue(&[]);
+        let out = run(
+            &env,
+            ledger,
+            &["refresh", "--leeway", "20h", "--grace", "5h", &token],
+        );
+        assert_refused(&env, &out, 2, "usage");
+        let out = run(&env, ledger, &["verify", "--leeway", "2d", &token]);
+        assert_refused(&env, &out, 2, "usage");
+    }
 }
 
 #[test]
 fn of_eight_concurrent_refreshes_exactly_one_wins() {
-    let env = Env::new();
-    let warm = env.issue(&[]);
-    assert!(run(&env, &["refresh", &warm]).status.success());
-    race_eight(&env);
+    for store in stores() {
+        let env = Env::new();
+        let warm = env.issue(&[]);
+        assert!(
+            run(&env, store.location(), &["refresh", &warm])
+                .status
+                .success()
+        );
+        race(&env, store.location(), 8);
+    }
 }
 
 #[test]
 fn of_eight_concurrent_refreshes_on_a_new_ledger_exactly_one_wins() {
-    race_eight(&Env::new());
+    for store in stores() {
+        race(&Env::new(), store.location(), 8);
+    }
 }
 
-fn race_eight(env: &Env) {
+/// `n` processes refresh one token at once: exactly one succeeds, the others are `reused`.
+pub fn race(env: &Env, ledger: &str, n: usize) {
     let token = env.issue(&[]);
     let bin = assert_cmd::cargo::cargo_bin("jwtctl");
-    let children: Vec<_> = (0..8)
+    let before = env.log().iter().filter(|r| r["reason"] == "reused").count();
+    let children: Vec<_> = (0..n)
         .map(|_| {
             Command::new(&bin)
                 .current_dir(env.dir.path())
                 .env("JWTCTL_KEY_FILE", "test.key")
-                .env("JWTCTL_LEDGER", "ledger.db")
+                .env("JWTCTL_LEDGER", ledger)
                 .args(["refresh", &token])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -183,7 +221,7 @@ fn race_eight(env: &Env) {
         assert_eq!(stdout(out), "");
     }
     let reused = env.log().iter().filter(|r| r["reason"] == "reused").count();
-    assert_eq!(reused, 7);
+    assert_eq!(reused - before, n - 1);
 }
 
 /// The other valid ECDSA signature of the same content: (r, n - s), which anyone can compute.
@@ -212,7 +250,7 @@ const P384_ORDER: &str = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D
 
 #[test]
 fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
-    for (key, alg, order) in [
+    let cases = [
         (
             "keys/ec256_pkcs8.pem",
             jsonwebtoken::Algorithm::ES256,
@@ -223,8 +261,13 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
             jsonwebtoken::Algorithm::ES384,
             P384_ORDER,
         ),
-    ] {
+    ];
+    for ((key, alg, order), store) in cases
+        .into_iter()
+        .flat_map(|c| stores().into_iter().map(move |s| (c, s)))
+    {
         let env = Env::new();
+        let ledger = store.location();
         let key_path = env.key(key);
         let pem = std::fs::read(&key_path).unwrap();
         let signer = jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap();
@@ -236,7 +279,7 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
         assert_ne!(twin, original);
         let with_key = |args: &[&str]| {
             env.bare()
-                .env("JWTCTL_LEDGER", "ledger.db")
+                .env("JWTCTL_LEDGER", ledger)
                 .arg(args[0])
                 .arg("--key-file")
                 .arg(&key_path)
@@ -271,69 +314,90 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
 
 #[test]
 fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti() {
-    let env = Env::new();
-    let claims = |iss: &str| json!({"iss": iss, "jti": "same-id", "exp": now() + 600});
-    let a = mint(claims("https://a.example"));
-    let b = mint(claims("https://b.example"));
-    let revoked = run(&env, &["revoke", &a]);
-    assert_eq!(
-        stdout(&revoked).trim(),
-        r#"iss+jti:["https://a.example","same-id"]"#
-    );
-    let verify_b = run(&env, &["verify", "--iss", "https://b.example", &b]);
-    assert!(verify_b.status.success(), "{}", stderr(&verify_b));
-    assert!(run(&env, &["refresh", &b]).status.success());
-    assert_rejected(
-        &env,
-        &run(&env, &["verify", "--iss", "https://a.example", &a]),
-        "revoked",
-    );
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let claims = |iss: &str| json!({"iss": iss, "jti": "same-id", "exp": now() + 600});
+        let a = mint(claims("https://a.example"));
+        let b = mint(claims("https://b.example"));
+        let revoked = run(&env, ledger, &["revoke", &a]);
+        assert_eq!(
+            stdout(&revoked).trim(),
+            r#"iss+jti:["https://a.example","same-id"]"#
+        );
+        let verify_b = run(&env, ledger, &["verify", "--iss", "https://b.example", &b]);
+        assert!(verify_b.status.success(), "{}", stderr(&verify_b));
+        assert!(run(&env, ledger, &["refresh", &b]).status.success());
+        assert_rejected(
+            &env,
+            &run(&env, ledger, &["verify", "--iss", "https://a.example", &a]),
+            "revoked",
+        );
+    }
 }
 
 #[test]
 fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger() {
-    let env = Env::new();
-    let with_iss = env.issue(&["--iss", "https://a.example", "--sub", "x"]);
-    let jti = crate::common::parts(&with_iss).1["jti"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // The wrong issuer does not touch it.
-    let out = run(
-        &env,
-        &["revoke", "--jti", &jti, "--iss", "https://b.example"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        run(&env, &["verify", "--iss", "https://a.example", &with_iss])
+    for store in stores() {
+        let env = Env::new();
+        let ledger = store.location();
+        let with_iss = env.issue(&["--iss", "https://a.example", "--sub", "x"]);
+        let jti = crate::common::parts(&with_iss).1["jti"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The wrong issuer does not touch it.
+        let out = run(
+            &env,
+            ledger,
+            &["revoke", "--jti", &jti, "--iss", "https://b.example"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            run(
+                &env,
+                ledger,
+                &["verify", "--iss", "https://a.example", &with_iss]
+            )
             .status
             .success()
-    );
-    let out = run(
-        &env,
-        &["revoke", "--jti", &jti, "--iss", "https://a.example"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_rejected(
-        &env,
-        &run(&env, &["verify", "--iss", "https://a.example", &with_iss]),
-        "revoked",
-    );
-    // A kid-like id beginning with '-' is taken as a value.
-    assert!(run(&env, &["revoke", "--jti", "-odd"]).status.success());
-    let list = run(
-        &env,
-        &["ledger", "list", "--state", "revoked", "--output", "json"],
-    );
-    let lines: Vec<serde_json::Value> = stdout(&list)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 3, "{}", stdout(&list));
-    assert!(lines.iter().any(|e| e["id"] == "jti:-odd"));
-    let stats: serde_json::Value =
-        serde_json::from_str(&stdout(&run(&env, &["ledger", "stats"]))).unwrap();
-    assert_eq!(stats["revoked"], 3);
-    assert_eq!(stats["consumed"], 0);
-    assert_eq!(stdout(&run(&env, &["ledger", "prune"])).trim(), "0");
+        );
+        let out = run(
+            &env,
+            ledger,
+            &["revoke", "--jti", &jti, "--iss", "https://a.example"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_rejected(
+            &env,
+            &run(
+                &env,
+                ledger,
+                &["verify", "--iss", "https://a.example", &with_iss],
+            ),
+            "revoked",
+        );
+        // A kid-like id beginning with '-' is taken as a value.
+        assert!(
+            run(&env, ledger, &["revoke", "--jti", "-odd"])
+                .status
+                .success()
+        );
+        let list = run(
+            &env,
+            ledger,
+            &["ledger", "list", "--state", "revoked", "--output", "json"],
+        );
+        let lines: Vec<serde_json::Value> = stdout(&list)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{}", stdout(&list));
+        assert!(lines.iter().any(|e| e["id"] == "jti:-odd"));
+        let stats: serde_json::Value =
+            serde_json::from_str(&stdout(&run(&env, ledger, &["ledger", "stats"]))).unwrap();
+        assert_eq!(stats["revoked"], 3);
+        assert_eq!(stats["consumed"], 0);
+        assert_eq!(stdout(&run(&env, ledger, &["ledger", "prune"])).trim(), "0");
+    }
 }

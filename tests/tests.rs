@@ -13,6 +13,7 @@ mod issue;
 mod key;
 mod keys;
 mod ledger;
+mod ledger_postgres;
 mod lifetime;
 mod log_safety;
 mod process;

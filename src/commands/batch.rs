@@ -40,7 +40,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         keys: RefCell::new(keys),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
-        ledger,
+        ledger: RefCell::new(ledger),
         now: args.at.map_or(ctx.now_precise, |at| at as f64),
     };
     let stdin = io::stdin();
@@ -74,7 +74,8 @@ struct Batch<'a> {
     /// The remote set the keys came from, if any: one refetch per batch for a rotated key.
     remote: Option<Remote>,
     refetched: Cell<bool>,
-    ledger: Option<Ledger>,
+    /// A cell: a store's reads need `&mut` (one connection).
+    ledger: RefCell<Option<Ledger>>,
     now: f64,
 }
 
@@ -175,7 +176,7 @@ impl Batch<'_> {
             text,
             &*self.keys.borrow(),
             &self.policy,
-            self.ledger.as_deref(),
+            self.ledger.borrow_mut().as_mut(),
             self.now,
         )
     }

@@ -1,4 +1,4 @@
-//! `jwtctl ledger list|stats|prune` (this file is `ledgers` beside the `ledger` store module):
+//! `jwtctl ledger init|list|stats|prune` (this file is `ledgers` beside the `ledger` store module):
 //! what the ledger holds, for an operator.
 
 use serde_json::json;
@@ -10,6 +10,10 @@ use crate::ledger::{self, Ledger, State};
 
 pub fn run(action: &LedgerAction, ctx: &Ctx) -> Result<Done> {
     match action {
+        LedgerAction::Init(args) => {
+            open(args, ctx)?;
+            Ok(Done::Print("ready\n".into()))
+        }
         LedgerAction::List(args) => list(args, ctx),
         LedgerAction::Stats(args) => stats(args, ctx),
         LedgerAction::Prune(args) => {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::ledger_entry;
 use crate::error::{Error, Result};
-use crate::ledger::{LedgerStore, State, revoked};
+use crate::ledger::{Ledger, State, revoked};
 use crate::token::{self, KeySource, Policy, Verified};
 
 /// Verify one token and, with a ledger, check that it is not revoked.
@@ -14,7 +14,7 @@ pub fn verify_one(
     text: &str,
     keys: &dyn KeySource,
     policy: &Policy,
-    ledger: Option<&dyn LedgerStore>,
+    ledger: Option<&mut Ledger>,
     now: f64,
 ) -> Result<Verified> {
     let verified = token::verify_precise(text, keys, policy, now)?;

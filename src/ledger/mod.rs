@@ -1,6 +1,8 @@
 //! The ledger seam: consumed and revoked token ids, for single use and revocation. The commands
-//! see only [`LedgerStore`]; each store is a file of its own (`sqlite` today).
+//! see only [`LedgerStore`]; each store is a file of its own: `sqlite` for one host, `pg`
+//! (PostgreSQL) for several.
 
+mod pg;
 mod sqlite;
 
 use std::fmt;
@@ -112,7 +114,7 @@ pub type RecordFn<'a> = &'a mut dyn FnMut() -> Result<()>;
 /// password or a connection string's secrets.
 pub trait LedgerStore: fmt::Debug {
     /// What the store knows of the token `id`, if anything.
-    fn state(&self, id: &TokenId) -> Result<Option<State>>;
+    fn state(&mut self, id: &TokenId) -> Result<Option<State>>;
 
     /// Mark `id` consumed, unless it already is (`reused`) or is revoked (`revoked`). With
     /// `dry_run`, everything is checked and nothing is kept. `record` writes the operation's
@@ -135,7 +137,7 @@ pub trait LedgerStore: fmt::Debug {
     fn prune(&mut self, now: i64) -> Result<u64>;
 
     /// Every entry (in one state, if given), oldest first.
-    fn list(&self, state: Option<State>) -> Result<Vec<Entry>>;
+    fn list(&mut self, state: Option<State>) -> Result<Vec<Entry>>;
 }
 
 /// One ledger entry.
@@ -152,9 +154,36 @@ pub struct Entry {
 /// An open ledger, whichever store holds it.
 pub type Ledger = Box<dyn LedgerStore>;
 
-/// Open the ledger at `location` (a SQLite file path). With `durable`, every commit is synced.
+/// Open the ledger at `location`: a `postgres://` or `postgresql://` URL, else a SQLite file
+/// path. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as durable as
+/// the server's `synchronous_commit` makes it).
+///
+/// Invariant: a password never comes from the command line, where every user of the host can
+/// read it (`ps`): a URL with one is refused unless it came from `JWTCTL_LEDGER`.
 pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
-    Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?))
+    match location.to_str().filter(|l| pg::is_url(l)) {
+        Some(url) => {
+            if has_password(url)
+                && std::env::var_os("JWTCTL_LEDGER").as_deref() != Some(location.as_os_str())
+            {
+                return Err(Error::usage(
+                    "a password in --ledger is visible to every user of this host (ps); put it \
+                     in PGPASSFILE or PGPASSWORD, or the whole URL in JWTCTL_LEDGER",
+                ));
+            }
+            Ok(Box::new(pg::PgLedger::open(url)?))
+        }
+        None => Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?)),
+    }
+}
+
+/// Whether a ledger URL carries a password (`scheme://user:password@host`).
+fn has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ impl SqliteLedger {
 
 impl LedgerStore for SqliteLedger {
     /// What the ledger knows of the token `id`, if anything.
-    fn state(&self, id: &TokenId) -> Result<Option<State>> {
+    fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
         lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))
     }
 
@@ -219,7 +219,7 @@ impl LedgerStore for SqliteLedger {
             .map_err(|e| ledger_error(&path, "write", sqlite_words(&e)))
     }
 
-    fn list(&self, state: Option<State>) -> Result<Vec<Entry>> {
+    fn list(&mut self, state: Option<State>) -> Result<Vec<Entry>> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, state, exp, at FROM ids ORDER BY at, id")
@@ -375,7 +375,7 @@ mod tests {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
         }
-        let ledger = SqliteLedger::open(&path, true).unwrap();
+        let mut ledger = SqliteLedger::open(&path, true).unwrap();
         assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Consumed));
     }
 

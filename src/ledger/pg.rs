@@ -1,0 +1,686 @@
+//! The PostgreSQL ledger store: one database that the processes of many hosts share.
+//!
+//! Invariants:
+//! - Every decision is one statement inside one transaction, on a primary key: of any number of
+//!   processes on any number of hosts refreshing one token, the database lets exactly one insert
+//!   its id; the others wait on that row and then see it (`reused`). No lock file, no
+//!   read-then-write.
+//! - A password never leaves this module: messages, records and `Debug` show the ledger as
+//!   [`Target::shown`], built from the host, port, user and database only.
+//! - TLS is rustls. `verify-full` (and `verify-ca`, which is checked as strictly) verifies the
+//!   server's certificate and host name against the platform's roots plus `sslrootcert`;
+//!   `require` and `prefer` encrypt without verifying, as libpq does, unless `sslrootcert` is
+//!   given, which makes them verify.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postgres::config::{Host, SslMode};
+use postgres::types::Type;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, revoked};
+use crate::error::{Error, Reason, Result};
+
+/// How long to wait for the server to answer a connection, unless `connect_timeout` says.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sent with the connection: no statement waits more than 10 s for a row another session holds
+/// (a refresh racing a stuck one), and nothing runs longer than 30 s.
+const SESSION_OPTIONS: &str = "-c lock_timeout=10s -c statement_timeout=30s";
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+    SELECT pg_advisory_xact_lock(7302858315260497);
+    CREATE TABLE IF NOT EXISTS jwtctl_schema (version integer NOT NULL);
+    CREATE TABLE IF NOT EXISTS jwtctl_ids (
+        id    text PRIMARY KEY,
+        state text NOT NULL CHECK (state IN ('consumed', 'revoked')),
+        exp   bigint NOT NULL,
+        at    bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS jwtctl_ids_by_exp ON jwtctl_ids (exp);
+    INSERT INTO jwtctl_schema (version)
+        SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM jwtctl_schema);
+";
+
+/// Whether a `--ledger` value names a PostgreSQL database rather than a SQLite file.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Where a ledger URL points, with the settings jwtctl handles itself.
+pub struct Target {
+    config: postgres::Config,
+    /// `sslmode` as given (or `prefer`): tokio-postgres knows only disable, prefer and require.
+    ssl_mode: String,
+    /// `sslrootcert`: a PEM file of CA certificates to trust besides the platform's.
+    root_cert: Option<String>,
+    /// The URL as messages show it: no password, ever.
+    pub shown: String,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target").field("url", &self.shown).finish()
+    }
+}
+
+fn url_error(why: &str) -> Error {
+    Error::usage(format!(
+        "the ledger URL cannot be used: {why}; write it as \
+         postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full (see README, \"Several hosts\")"
+    ))
+}
+
+/// Take `sslmode` and `sslrootcert` out of the URL's query (tokio-postgres refuses the values
+/// jwtctl handles itself); returns the rest of the URL and the two values.
+fn split_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None, None);
+    };
+    let (mut mode, mut root) = (None, None);
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some(("sslmode", v)) => {
+                mode = Some(v.to_string());
+                false
+            }
+            Some(("sslrootcert", v)) => {
+                root = Some(v.to_string());
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, mode, root)
+}
+
+/// A libpq environment variable, when set and not empty.
+fn pg_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Target {
+    /// Read a `postgres://` URL, filling what it leaves out from libpq's variables (`PGHOST`,
+    /// `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, `PGPASSFILE`, `PGSSLMODE`,
+    /// `PGSSLROOTCERT`, `PGCONNECT_TIMEOUT`) and libpq's defaults.
+    pub fn parse(url: &str) -> Result<Target> {
+        let (rest, mode, root) = split_tls_params(url);
+        let mut config: postgres::Config = rest
+            .parse()
+            .map_err(|_| url_error("it is not a PostgreSQL URL jwtctl can read"))?;
+        if config.get_hosts().is_empty() {
+            match pg_env("PGHOST") {
+                Some(host) => {
+                    config.host(&host);
+                }
+                None => {
+                    let dir = ["/var/run/postgresql", "/tmp"]
+                        .into_iter()
+                        .find(|d| std::path::Path::new(d).is_dir())
+                        .unwrap_or("/tmp");
+                    config.host_path(dir);
+                }
+            }
+        }
+        if config.get_ports().is_empty() {
+            if let Some(port) = pg_env("PGPORT") {
+                let port = port
+                    .parse()
+                    .map_err(|_| url_error("PGPORT is not a port number"))?;
+                config.port(port);
+            }
+        }
+        if config.get_user().is_none() {
+            let user = pg_env("PGUSER").or_else(|| crate::sys::user().1);
+            let user = user.ok_or_else(|| url_error("it names no user, and PGUSER is unset"))?;
+            config.user(&user);
+        }
+        if config.get_dbname().is_none() {
+            let db = pg_env("PGDATABASE").or_else(|| config.get_user().map(str::to_string));
+            if let Some(db) = db {
+                config.dbname(&db);
+            }
+        }
+        if config.get_connect_timeout().is_none() {
+            let secs = pg_env("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok());
+            config.connect_timeout(secs.map_or(CONNECT_TIMEOUT, Duration::from_secs));
+        }
+        let options = match config.get_options() {
+            Some(given) => format!("{SESSION_OPTIONS} {given}"),
+            None => SESSION_OPTIONS.to_string(),
+        };
+        config.options(&options);
+        config.application_name("jwtctl");
+        let ssl_mode = mode
+            .or_else(|| pg_env("PGSSLMODE"))
+            .unwrap_or_else(|| "prefer".into());
+        config.ssl_mode(match ssl_mode.as_str() {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" | "verify-ca" | "verify-full" => SslMode::Require,
+            _ => {
+                return Err(url_error(
+                    "sslmode takes disable, prefer, require, verify-ca or verify-full",
+                ));
+            }
+        });
+        let mut target = Target {
+            shown: String::new(),
+            config,
+            ssl_mode,
+            root_cert: root.or_else(|| pg_env("PGSSLROOTCERT")),
+        };
+        target.shown = target.show();
+        if target.config.get_password().is_none() {
+            if let Some(password) = pg_env("PGPASSWORD").or_else(|| target.passfile_password()) {
+                target.config.password(password);
+            }
+        }
+        Ok(target)
+    }
+
+    /// `postgres://user@host:port/db`, `postgres://user@/db?host=/dir` for a socket directory.
+    fn show(&self) -> String {
+        let user = self.config.get_user().unwrap_or("");
+        let db = self.config.get_dbname().unwrap_or("");
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let mut hosts = Vec::new();
+        let mut dirs = Vec::new();
+        for host in self.config.get_hosts() {
+            match host {
+                Host::Tcp(name) if name.contains(':') => hosts.push(format!("[{name}]:{port}")),
+                Host::Tcp(name) => hosts.push(format!("{name}:{port}")),
+                Host::Unix(dir) => dirs.push(dir.display().to_string()),
+            }
+        }
+        let mut shown = format!("postgres://{user}@{}/{db}", hosts.join(","));
+        if let Some(dir) = dirs.first() {
+            shown.push_str(&format!("?host={dir}"));
+        } else {
+            shown.push_str(&format!("?sslmode={}", self.ssl_mode));
+        }
+        shown
+    }
+
+    /// The password `PGPASSFILE` (default `~/.pgpass`) holds for this host, port, database and
+    /// user. As libpq does, a file others can read is ignored.
+    fn passfile_password(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let path = pg_env("PGPASSFILE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass"))
+            })?;
+        let meta = std::fs::metadata(&path).ok()?;
+        if !meta.is_file() || meta.mode() & 0o077 != 0 {
+            return None;
+        }
+        let text = crate::sys::read_file_bounded(&path).ok()?;
+        let text = String::from_utf8(text).ok()?;
+        let host = match self.config.get_hosts().first()? {
+            Host::Tcp(name) => name.clone(),
+            // libpq matches a socket connection as "localhost".
+            Host::Unix(_) => "localhost".into(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let want = [
+            host,
+            port.to_string(),
+            self.config.get_dbname().unwrap_or("").to_string(),
+            self.config.get_user().unwrap_or("").to_string(),
+        ];
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(passfile_fields)
+            .find(|fields| {
+                fields[..4]
+                    .iter()
+                    .zip(&want)
+                    .all(|(have, want)| have == "*" || have == want)
+            })
+            .map(|mut fields| fields.swap_remove(4))
+    }
+}
+
+/// The five `:`-separated fields of a `.pgpass` line, with `\:` and `\\` unescaped.
+fn passfile_fields(line: &str) -> Option<Vec<String>> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => fields.last_mut()?.push(chars.next()?),
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            c => fields.last_mut()?.push(c),
+        }
+    }
+    (fields.len() == 5).then_some(fields)
+}
+
+/// Accepts any server certificate (still checking the handshake's signatures): what libpq's
+/// `require` and `prefer` do without a root certificate. Encryption against a passive listener,
+/// no defence against an active one; the README says so and recommends `verify-full`.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The rustls client configuration `sslmode` and `sslrootcert` ask for.
+fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|_| tls_error(target, "no TLS version is available"))?;
+    let verify = target.ssl_mode.starts_with("verify-") || target.root_cert.is_some();
+    if !verify {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = &target.root_cert {
+        let pem = crate::sys::read_file_bounded(std::path::Path::new(path)).map_err(|e| {
+            tls_error(
+                target,
+                &format!("sslrootcert: {}", crate::error::io_words(&e)),
+            )
+        })?;
+        let certs: Vec<CertificateDer<'static>> = pem::parse_many(&pem)
+            .map_err(|_| tls_error(target, "sslrootcert is not a PEM file"))?
+            .into_iter()
+            .filter(|p| p.tag() == "CERTIFICATE")
+            .map(|p| CertificateDer::from(p.into_contents()))
+            .collect();
+        if certs.is_empty() {
+            return Err(tls_error(target, "sslrootcert holds no certificate"));
+        }
+        roots.add_parsable_certificates(certs);
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+fn tls_error(target: &Target, why: &str) -> Error {
+    Error::new(
+        Reason::LedgerError,
+        format!("cannot set up TLS to the ledger {}: {why}", target.shown),
+    )
+}
+
+/// A PostgreSQL failure in jwtctl's words, with what to check. The server's own message is
+/// not shown (it can echo SQL); its SQLSTATE class says what went wrong.
+fn pg_words(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return match db.code().code() {
+            "28P01" | "28000" => "the server refused the user or password; check the URL's user, \
+                                  PGPASSWORD or PGPASSFILE, and pg_hba.conf"
+                .into(),
+            "3D000" => {
+                "the database does not exist; create it (see README, \"Several hosts\")".into()
+            }
+            "42501" => "permission denied; grant the role the rights the README lists".into(),
+            "55P03" => "another session held the token's entry for over 10 s; try again".into(),
+            "57014" => "a statement ran for over 30 s and was cancelled; try again".into(),
+            "53100" => "the server is out of disk space".into(),
+            code if code.starts_with("08") || code.starts_with("57") => {
+                format!("the server ended the connection (SQLSTATE {code})")
+            }
+            code => format!("the server answered SQLSTATE {code}"),
+        };
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                return tls_words(tls);
+            }
+            return match io.kind() {
+                std::io::ErrorKind::TimedOut => {
+                    "no answer in time; check the host, port and firewall".into()
+                }
+                _ => format!(
+                    "{}; check that PostgreSQL runs there and listens (--ledger / JWTCTL_LEDGER)",
+                    crate::error::io_words(io)
+                ),
+            };
+        }
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return tls_words(tls);
+        }
+        source = cause.source();
+    }
+    if e.is_closed() {
+        return "the connection closed unexpectedly".into();
+    }
+    let text = e.to_string();
+    if text.contains("timeout") || text.contains("timed out") {
+        return "no answer in time; check the host, port and firewall".into();
+    }
+    if text.contains("TLS") || text.contains("tls") || text.contains("SSL") {
+        return "the server does not offer TLS, which sslmode requires".into();
+    }
+    "the connection failed".into()
+}
+
+/// A TLS failure: rustls's own words name the problem (an unknown issuer, a name mismatch)
+/// and carry nothing secret.
+fn tls_words(e: &rustls::Error) -> String {
+    format!(
+        "TLS failed: {e}; check sslmode, and sslrootcert (the CA that signed the server's certificate)"
+    )
+}
+
+/// The PostgreSQL store.
+pub struct PgLedger {
+    client: postgres::Client,
+    shown: String,
+}
+
+impl fmt::Debug for PgLedger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgLedger")
+            .field("url", &self.shown)
+            .finish()
+    }
+}
+
+impl PgLedger {
+    /// Connect, and create the schema on first use.
+    pub fn open(url: &str) -> Result<PgLedger> {
+        let target = Target::parse(url)?;
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&target)?);
+        let client = connect(&target, tls)?;
+        let mut ledger = PgLedger {
+            client,
+            shown: target.shown,
+        };
+        ledger.check_schema()?;
+        Ok(ledger)
+    }
+
+    fn error(&self, what: &str, e: &postgres::Error) -> Error {
+        ledger_error(&self.shown, what, &pg_words(e))
+    }
+
+    /// Create the tables when they are missing (under an advisory lock, so processes starting
+    /// together do not collide), and refuse a schema newer than this build.
+    fn check_schema(&mut self) -> Result<()> {
+        let version = match self
+            .client
+            .query_opt("SELECT max(version) FROM jwtctl_schema", &[])
+        {
+            Ok(row) => row.and_then(|r| r.get::<_, Option<i32>>(0)),
+            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42P01") => None,
+            Err(e) => return Err(self.error("read", &e)),
+        };
+        match version {
+            Some(v) if v > SCHEMA_VERSION => Err(ledger_error(
+                &self.shown,
+                "use",
+                &format!(
+                    "it has schema {v}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
+                ),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                let done = self.client.transaction().and_then(|mut tx| {
+                    tx.batch_execute(SCHEMA)?;
+                    tx.commit()
+                });
+                done.map_err(|e| self.error("set up", &e))
+            }
+        }
+    }
+
+    /// The state of `id` as committed now.
+    fn lookup(
+        client: &mut impl postgres::GenericClient,
+        id: &str,
+    ) -> std::result::Result<Option<State>, postgres::Error> {
+        let row = client.query_typed_opt(
+            "SELECT state FROM jwtctl_ids WHERE id = $1",
+            &[(&id, Type::TEXT)],
+        )?;
+        Ok(row.and_then(|r| State::parse(r.get::<_, &str>(0))))
+    }
+}
+
+/// Connect within the connect timeout, counted over the whole set-up (TCP, TLS, authentication)
+/// as libpq counts it: tokio-postgres's own timeout covers only the TCP connect, and a server
+/// that accepts and then says nothing would hold jwtctl forever. The attempt runs on a thread
+/// left behind on timeout; the process ends soon after.
+fn connect(
+    target: &Target,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+) -> Result<postgres::Client> {
+    let timeout = target
+        .config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    let config = target.config.clone();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(config.connect(tls));
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(ledger_error(&target.shown, "reach", &pg_words(&e))),
+        Err(_) => Err(ledger_error(
+            &target.shown,
+            "reach",
+            &format!(
+                "no answer in {}s; check the host, port and firewall (connect_timeout)",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
+    Error::new(
+        Reason::LedgerError,
+        format!("cannot {what} the ledger {shown}: {why}"),
+    )
+}
+
+fn reused() -> Error {
+    Error::rejected(
+        Reason::Reused,
+        "this token was already refreshed once; reuse is the mark of a stolen token, so sign in again",
+    )
+}
+
+impl LedgerStore for PgLedger {
+    fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
+        Self::lookup(&mut self.client, &id.id).map_err(|e| self.error("read", &e))
+    }
+
+    fn consume(
+        &mut self,
+        id: &TokenId,
+        exp: i64,
+        now: i64,
+        dry_run: bool,
+        record: RecordFn,
+    ) -> Result<()> {
+        let shown = self.shown.clone();
+        let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
+        let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
+        if dry_run {
+            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", &e))? {
+                Some(State::Revoked) => Err(revoked()),
+                Some(State::Consumed) => Err(reused()),
+                None => Ok(()),
+            };
+        }
+        // One statement decides: the insert succeeds for exactly one of any number of racing
+        // sessions (the others wait on the row, then do nothing); the same statement prunes.
+        let row = tx
+            .query_typed_one(
+                "WITH ins AS (
+                     INSERT INTO jwtctl_ids (id, state, exp, at) VALUES ($1, 'consumed', $2, $3)
+                     ON CONFLICT (id) DO NOTHING RETURNING 1
+                 ), pruned AS (
+                     DELETE FROM jwtctl_ids WHERE exp < $4
+                 )
+                 SELECT (SELECT count(*) FROM ins)",
+                &[
+                    (&id.id, Type::TEXT),
+                    (&exp, Type::INT8),
+                    (&now, Type::INT8),
+                    (&now.saturating_sub(KEEP_AFTER_EXP_SECS), Type::INT8),
+                ],
+            )
+            .map_err(|e| fail("write", &e))?;
+        if row.get::<_, i64>(0) == 0 {
+            // Someone holds the id: read what, as committed now (a fresh snapshot).
+            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", &e))? {
+                Some(State::Revoked) => Err(revoked()),
+                _ => Err(reused()),
+            };
+        }
+        record()?;
+        tx.commit().map_err(|e| fail("write", &e))
+    }
+
+    fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {
+        let shown = self.shown.clone();
+        let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
+        let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
+        tx.execute_typed(
+            "INSERT INTO jwtctl_ids (id, state, exp, at) VALUES ($1, 'revoked', $2, $3)
+             ON CONFLICT (id) DO UPDATE SET state = 'revoked', at = excluded.at",
+            &[(&id.id, Type::TEXT), (&exp, Type::INT8), (&now, Type::INT8)],
+        )
+        .map_err(|e| fail("write", &e))?;
+        record()?;
+        tx.commit().map_err(|e| fail("write", &e))
+    }
+
+    fn prune(&mut self, now: i64) -> Result<u64> {
+        let cutoff = now.saturating_sub(KEEP_AFTER_EXP_SECS);
+        self.client
+            .execute_typed(
+                "DELETE FROM jwtctl_ids WHERE exp < $1",
+                &[(&cutoff, Type::INT8)],
+            )
+            .map_err(|e| self.error("prune", &e))
+    }
+
+    fn list(&mut self, state: Option<State>) -> Result<Vec<Entry>> {
+        let rows = self
+            .client
+            .query_typed(
+                "SELECT id, state, exp, at FROM jwtctl_ids ORDER BY at, id",
+                &[],
+            )
+            .map_err(|e| self.error("read", &e))?;
+        let entries = rows.iter().filter_map(|row| {
+            // A state the schema's CHECK should have refused is skipped, never trusted.
+            let kind = State::parse(row.try_get::<_, &str>(1).ok()?)?;
+            Some(Entry {
+                id: row.try_get(0).ok()?,
+                state: kind.as_str(),
+                exp: row.try_get(2).ok()?,
+                at: row.try_get(3).ok()?,
+            })
+        });
+        Ok(entries
+            .filter(|e| state.is_none_or(|s| s.as_str() == e.state))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passfile_lines_split_on_unescaped_colons() {
+        assert_eq!(
+            passfile_fields(r"db.example:5432:*:app:p\:w\\d").unwrap(),
+            ["db.example", "5432", "*", "app", r"p:w\d"]
+        );
+        assert!(passfile_fields("too:few:fields").is_none());
+    }
+
+    #[test]
+    fn the_shown_url_never_carries_the_password() {
+        let target =
+            Target::parse("postgres://app:s3cret@db.example:6432/ledger?sslmode=verify-full")
+                .unwrap();
+        assert_eq!(
+            target.shown,
+            "postgres://app@db.example:6432/ledger?sslmode=verify-full"
+        );
+        assert!(!format!("{target:?}").contains("s3cret"));
+        let unix = Target::parse("postgresql://app@/ledger?host=/run/pg").unwrap();
+        assert_eq!(unix.shown, "postgres://app@/ledger?host=/run/pg");
+    }
+
+    #[test]
+    fn unknown_ssl_modes_are_refused_without_echoing_the_url() {
+        let err = Target::parse("postgres://u:hunter2@h/db?sslmode=maybe").unwrap_err();
+        assert!(err.to_string().contains("sslmode takes"));
+        assert!(!err.to_string().contains("hunter2"));
+        let err = Target::parse("postgres://u:hunter2@h/db?bogus=1").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,228 @@
+//! The PostgreSQL ledger for several hosts: connecting, TLS, passwords, schema, and races at
+//! scale. Skipped (with a note) when no server is configured; required in CI (`common::stores`).
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::process::{Command, Stdio};
+use std::thread;
+
+use crate::common::stores::{PgDb, postgres};
+use crate::common::{Env, assert_refused, mint, now, stderr, stdout};
+use serde_json::json;
+
+const PASSWORD: &str = "test-password-not-secret";
+
+/// `postgres://jwtctl_test@127.0.0.1:PORT/DB?...` over TCP, for a database the role owns.
+fn tcp_url(db: &PgDb, query: &str) -> String {
+    db.sql(&format!("ALTER DATABASE {} OWNER TO jwtctl_test", db.name));
+    let addr = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, port) = addr.rsplit_once(':').unwrap();
+    // `localhost`, the name the test server's certificate carries.
+    format!(
+        "postgres://jwtctl_test@localhost:{port}/{}?{query}",
+        db.name
+    )
+}
+
+fn ca() -> String {
+    std::env::var("JWTCTL_TEST_POSTGRES_CA").unwrap()
+}
+
+#[test]
+fn a_server_that_cannot_be_reached_is_exit_2_naming_the_host() {
+    // Refused at once, or (a listener that never answers) after connect_timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let env = Env::new();
+    let token = env.issue(&[]);
+    for (port, words) in [
+        (closed_port, "connection refused"),
+        (silent_port, "no answer in 1s"),
+    ] {
+        let url = format!("postgres://jwtctl@127.0.0.1:{port}/ledger?connect_timeout=1");
+        let started = std::time::Instant::now();
+        let out = env.run(&["refresh", "--ledger", &url, &token]);
+        assert!(started.elapsed().as_secs() < 5, "the timeout holds");
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(err.contains(words), "{err}");
+    }
+    drop(silent);
+}
+
+#[test]
+fn a_password_is_never_shown_and_never_taken_from_the_command_line() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    let url = "postgres://jwtctl:hunter2-secret@127.0.0.1:1/ledger";
+    let out = env.run(&["refresh", "--ledger", url, &token]);
+    assert_refused(&env, &out, 2, "usage");
+    assert!(stderr(&out).contains("PGPASSFILE"), "{}", stderr(&out));
+    // From the environment it is used, and still never shown.
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", url)
+        .args(["refresh", &token])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(stderr(&out).contains("postgres://jwtctl@127.0.0.1:1/ledger"));
+    for text in [stderr(&out), env.log_text()] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
+
+#[test]
+fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let token = env.issue(&[]);
+    let with = |url: &str, password: &str| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", url)
+            .env("PGPASSWORD", password)
+            .args(["refresh", &token])
+            .output()
+            .unwrap()
+    };
+    // The platform's roots do not know the test CA.
+    let out = with(&tcp_url(&db, "sslmode=verify-full"), PASSWORD);
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(stderr(&out).contains("TLS failed"), "{}", stderr(&out));
+    // A wrong password, over a verified channel.
+    let verified = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let out = with(&verified, "wrong");
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(stderr(&out).contains("refused the user or password"));
+    let out = with(&verified, PASSWORD);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 1);
+    // `require` encrypts without verifying, as libpq does.
+    let next = stdout(&out).trim().to_string();
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", tcp_url(&db, "sslmode=require"))
+        .env("PGPASSWORD", PASSWORD)
+        .args(["refresh", &next])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_password_file_is_read_as_libpq_reads_it() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let pgpass = env.write(
+        "pgpass",
+        &format!("# comment\nother:*:*:*:nope\nlocalhost:*:*:jwtctl_test:{PASSWORD}\n"),
+    );
+    let init = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(mode)).unwrap();
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", &url)
+            .env("PGPASSFILE", &pgpass)
+            .env_remove("PGPASSWORD")
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // A file others can read is ignored, as libpq ignores it.
+    assert_refused(&env, &init(0o644), 2, "ledger_error");
+    let out = init(0o600);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.count("SELECT version FROM jwtctl_schema"), 1);
+}
+
+#[test]
+fn the_schema_is_created_once_and_a_newer_one_is_refused() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let init = || {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // Eight processes creating it at once: all succeed, one version row.
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+                .current_dir(env.dir.path())
+                .env("JWTCTL_LEDGER", &db.url)
+                .args(["ledger", "init"])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(db.count("SELECT version FROM jwtctl_schema"), 1);
+    db.sql("UPDATE jwtctl_schema SET version = 99");
+    let out = init();
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(
+        stderr(&out).contains("newer than this jwtctl"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    for _ in 0..20 {
+        crate::ledger::race(&env, &db.url, 16);
+    }
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 20);
+}
+
+#[test]
+fn eight_workers_refresh_two_thousand_tokens_and_lose_none() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let tokens: Vec<String> = (0..2000)
+        .map(|i| {
+            mint(json!({"sub": format!("user{i}"), "jti": format!("t{i}"), "exp": now() + 600}))
+        })
+        .collect();
+    let bin = assert_cmd::cargo::cargo_bin("jwtctl");
+    thread::scope(|scope| {
+        for chunk in tokens.chunks(250) {
+            let (bin, env, url) = (&bin, &env, &db.url);
+            scope.spawn(move || {
+                for token in chunk {
+                    let out = Command::new(bin)
+                        .current_dir(env.dir.path())
+                        .env("JWTCTL_KEY_FILE", "test.key")
+                        .env("JWTCTL_LEDGER", url)
+                        .args(["--log-level", "info", "refresh", token])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{}", stderr(&out));
+                }
+            });
+        }
+    });
+    assert_eq!(
+        db.count("SELECT 1 FROM jwtctl_ids WHERE state = 'consumed'"),
+        2000
+    );
+    let refreshed = env
+        .log()
+        .iter()
+        .filter(|r| r["op"] == "refresh" && r["outcome"] == "success")
+        .count();
+    assert_eq!(refreshed, 2000);
+}
