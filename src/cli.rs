@@ -40,6 +40,10 @@ macro_rules! long_help {
     };
 }
 
+/// `--alg` as the verifying commands take it.
+const ALG_REPEATABLE: &str = "Algorithm to accept; defaults to the one the key implies (HS256, \
+    RS256, ES256, ES384, EdDSA). Repeat it to accept several";
+
 // Each subcommand's arguments are defined only when that subcommand runs (`defer`): building
 // every subcommand's argument list cost about a third of jwtctl's start-up.
 #[derive(Debug, Subcommand)]
@@ -307,8 +311,7 @@ pub struct KeyArgs {
     #[arg(long, value_name = "NAME")]
     pub secret_env: Option<String>,
 
-    /// Algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA).
-    /// `verify` and `refresh` accept it repeated, to allow several
+    /// Algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA)
     #[arg(long, value_name = "ALG", value_enum)]
     pub alg: Vec<Alg>,
 
@@ -517,6 +520,7 @@ impl VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("alg", |a| a.help(ALG_REPEATABLE)))]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub check: CheckArgs,
@@ -813,6 +817,7 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("alg", |a| a.help(ALG_REPEATABLE)))]
 pub struct RefreshArgs {
     #[command(flatten)]
     pub check: CheckArgs,

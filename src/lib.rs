@@ -164,23 +164,26 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     let first = first.strip_prefix("error: ").unwrap_or(first);
     let shown = match variable_at_fault(err, args) {
         Some(message) => message,
-        None => redact_values(first, err.kind() == ErrorKind::UnknownArgument),
+        None => redact_values(first, err.kind() == ErrorKind::UnknownArgument) + &hints(&rendered),
     };
+    let op = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find_map(|a| OPS.into_iter().find(|op| *op == a));
+    let help = op.map_or("jwtctl --help".to_string(), |op| {
+        format!("jwtctl {op} --help")
+    });
     if verify_json_in(args) {
-        let e = error::Error::usage(format!("{shown}; see 'jwtctl verify --help'"));
+        let e = error::Error::usage(format!("{shown}; see '{help}'"));
         let _ = print(
             &commands::verdict::Verdict::rejected(&e, None).line(),
             Exit::Config,
         );
     } else {
-        sys::eprint_line(&format!("jwtctl: {shown}; see 'jwtctl --help'"));
+        sys::eprint_line(&format!("jwtctl: {shown}; see '{help}'"));
     }
-    let op = args
-        .iter()
-        .skip(1)
-        .filter_map(|a| a.to_str())
-        .find_map(|a| OPS.into_iter().find(|op| *op == a))
-        .unwrap_or("jwtctl");
+    let op = op.unwrap_or("jwtctl");
     sys::restrict_umask();
     if let Ok(audit) = Audit::open(&settings_of_refused(args)) {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
@@ -305,6 +308,26 @@ fn drop_offender(args: &mut Vec<OsString>, err: &clap::Error) -> bool {
 ///
 /// Invariant: stderr never carries a token or secret given on the command line by mistake (a
 /// second token, a secret pasted where a flag or name was expected).
+/// What clap says below its first line that helps and echoes nothing the user typed: its
+/// suggestions ("a similar subcommand exists: 'verify'") and the values an option takes, folded
+/// into the one stderr line (scripts read one line; people still get "did you mean").
+fn hints(rendered: &str) -> String {
+    rendered
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter_map(|line| {
+            let tip = line.strip_prefix("tip: ").unwrap_or(line);
+            (tip.starts_with("a similar") || tip.starts_with("some similar"))
+                .then(|| format!(" ({tip})"))
+                .or_else(|| {
+                    line.starts_with("[possible values:")
+                        .then(|| format!(" {line}"))
+                })
+        })
+        .collect()
+}
+
 fn redact_values(message: &str, surplus: bool) -> String {
     let mut out = String::with_capacity(message.len());
     let mut parts = message.split('\'');

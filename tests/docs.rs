@@ -92,3 +92,47 @@ fn batch_refuses_output_text_rather_than_ignoring_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--output text"), "{}", stderr(&out));
 }
+
+#[test]
+fn alg_help_says_repeatable_only_where_it_is() {
+    let env = Env::new();
+    for (cmd, repeatable) in [
+        ("issue", false),
+        ("revoke", false),
+        ("verify", true),
+        ("refresh", true),
+    ] {
+        let help = stdout(&env.run(&[cmd, "--help"]));
+        assert_eq!(
+            help.contains("Repeat it to accept several"),
+            repeatable,
+            "{cmd}"
+        );
+        assert!(!help.contains("`verify` and `refresh`"), "{cmd}");
+    }
+}
+
+#[test]
+fn usage_errors_keep_clap_suggestions_and_values_on_their_one_line() {
+    let env = Env::new();
+    for (args, wanted) in [
+        (
+            &["verfy"][..],
+            "(a similar subcommand exists: 'verify'); see 'jwtctl --help'",
+        ),
+        (
+            &["verify", "--ouput", "json"][..],
+            "(a similar argument exists: '--output'); see 'jwtctl verify --help'",
+        ),
+        (
+            &["issue", "--log-level", "loud"][..],
+            "[possible values: error, warn, info, debug]; see 'jwtctl issue --help'",
+        ),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.trim_end().ends_with(wanted), "{err}");
+    }
+}
