@@ -23,7 +23,7 @@ if [ -f "$root/link/startup.ld" ]; then
   nm "$jwtctl" | awk '{print $NF}' | python3 -c '
 import bisect, fnmatch, re, sys
 symbols = sorted(set(sys.stdin.read().split()))
-def present(pattern):  # only the symbols sharing the pattern's literal start are tried
+def present(pattern):  # only symbols sharing the literal start of the pattern are tried
     start = pattern.split("*")[0]
     i = bisect.bisect_left(symbols, start)
     while i < len(symbols) and symbols[i].startswith(start):

@@ -461,11 +461,17 @@ impl PgLedger {
     /// Create the tables when they are missing (under an advisory lock, so processes starting
     /// together do not collide), and refuse a schema newer than this build.
     fn check_schema(&mut self) -> Result<()> {
+        // A simple query: one round trip, where a prepared one takes two.
         let version = match self
             .client
-            .query_opt("SELECT max(version) FROM jwtctl_schema", &[])
+            .simple_query("SELECT max(version) FROM jwtctl_schema")
         {
-            Ok(row) => row.and_then(|r| r.get::<_, Option<i32>>(0)),
+            Ok(messages) => messages.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => {
+                    row.get(0).and_then(|v| v.parse::<i32>().ok())
+                }
+                _ => None,
+            }),
             Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42P01") => None,
             Err(e) => return Err(self.error("read", &e)),
         };
