@@ -59,7 +59,9 @@ impl Group {
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let held = guard.as_mut()?;
         let mut result = Ok(());
-        let hour = |t: &DateTime<Utc>| t.format("%Y%m%d%H").to_string();
+        // UTC hours since the epoch: Unix time has no leap seconds, so an hour is 3600 of them
+        // (formatting the two times to compare them was a tenth of a batch record's cost).
+        let hour = |t: &DateTime<Utc>| t.timestamp().div_euclid(3600);
         if held
             .at
             .as_ref()
