@@ -177,18 +177,35 @@ pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
     }
 }
 
-/// Whether a ledger URL carries a password (`scheme://user:password@host`).
+/// Whether a ledger URL carries a password: `scheme://user:password@host`, or a `password`
+/// query parameter.
 fn has_password(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority
+    let in_userinfo = authority
         .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+    let in_query = rest.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("password"))
+    });
+    in_userinfo || in_query
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_is_found_in_the_userinfo_or_the_query() {
+        assert!(has_password("postgres://u:pw@h/db"));
+        assert!(has_password(
+            "postgresql://u@h/db?sslmode=require&password=pw"
+        ));
+        assert!(!has_password("postgres://u@h/db?sslmode=require"));
+        assert!(!has_password("postgres://u@/db?host=/run/a:b"));
+    }
 
     #[test]
     fn ids_key_jti_by_issuer_and_otherwise_hash_what_the_signature_covers() {

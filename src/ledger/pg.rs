@@ -503,7 +503,8 @@ impl PgLedger {
             "SELECT state FROM jwtctl_ids WHERE id = $1",
             &[(&id, Type::TEXT)],
         )?;
-        Ok(row.and_then(|r| State::parse(r.get::<_, &str>(0))))
+        // `try_get`, never `get` (which panics): a database's answer is input like any other.
+        Ok(row.and_then(|r| State::parse(r.try_get::<_, &str>(0).ok()?)))
     }
 }
 
@@ -595,7 +596,8 @@ impl LedgerStore for PgLedger {
                 ],
             )
             .map_err(|e| fail("write", &e))?;
-        if row.get::<_, i64>(0) == 0 {
+        // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
+        if row.try_get::<_, i64>(0).unwrap_or(0) == 0 {
             // Someone holds the id: read what, as committed now (a fresh snapshot).
             return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", &e))? {
                 Some(State::Revoked) => Err(revoked()),
