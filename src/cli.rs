@@ -755,7 +755,7 @@ pub struct KeyGenArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Encrypt the private key (PKCS#8, AES-256 and scrypt) with the password in FILE
+    /// Encrypt the private key (PKCS#8: PBKDF2-SHA256, 600,000 rounds, and AES-256-CBC) with the password in FILE
     #[arg(long, value_name = "FILE", conflicts_with_all = ["add_to", "password_env"])]
     pub password_file: Option<PathBuf>,
 
@@ -858,7 +858,7 @@ pub struct RevokeArgs {
     #[arg(value_name = "TOKEN", conflicts_with = "jti")]
     pub token: Option<std::ffi::OsString>,
 
-    /// Revoke by id, as the log records it, without the token (a kid may begin with `-`)
+    /// Revoke by id, as the log records it, without the token (an id may begin with `-`)
     #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub jti: Option<String>,
 

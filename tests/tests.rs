@@ -18,6 +18,7 @@ mod lifetime;
 mod log_safety;
 mod process;
 mod properties;
+mod readme;
 mod refresh;
 mod remote;
 mod verify;
