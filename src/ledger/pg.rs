@@ -112,6 +112,49 @@ fn pg_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// What the URL leaves out, from libpq's variables, else libpq's defaults: host (the socket
+/// directory), port, user (the login name), database (the user), connect timeout.
+fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
+    if config.get_hosts().is_empty() {
+        match pg_env("PGHOST") {
+            Some(host) => {
+                config.host(&host);
+            }
+            None => {
+                let dir = ["/var/run/postgresql", "/tmp"]
+                    .into_iter()
+                    .find(|d| std::path::Path::new(d).is_dir())
+                    .unwrap_or("/tmp");
+                config.host_path(dir);
+            }
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(port) = pg_env("PGPORT") {
+            let port = port
+                .parse()
+                .map_err(|_| url_error("PGPORT is not a port number"))?;
+            config.port(port);
+        }
+    }
+    if config.get_user().is_none() {
+        let user = pg_env("PGUSER").or_else(|| crate::sys::user().1);
+        let user = user.ok_or_else(|| url_error("it names no user, and PGUSER is unset"))?;
+        config.user(&user);
+    }
+    if config.get_dbname().is_none() {
+        let db = pg_env("PGDATABASE").or_else(|| config.get_user().map(str::to_string));
+        if let Some(db) = db {
+            config.dbname(&db);
+        }
+    }
+    if config.get_connect_timeout().is_none() {
+        let secs = pg_env("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok());
+        config.connect_timeout(secs.map_or(CONNECT_TIMEOUT, Duration::from_secs));
+    }
+    Ok(())
+}
+
 impl Target {
     /// Read a `postgres://` URL, filling what it leaves out from libpq's variables (`PGHOST`,
     /// `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, `PGPASSFILE`, `PGSSLMODE`,
@@ -121,43 +164,7 @@ impl Target {
         let mut config: postgres::Config = rest
             .parse()
             .map_err(|_| url_error("it is not a PostgreSQL URL jwtctl can read"))?;
-        if config.get_hosts().is_empty() {
-            match pg_env("PGHOST") {
-                Some(host) => {
-                    config.host(&host);
-                }
-                None => {
-                    let dir = ["/var/run/postgresql", "/tmp"]
-                        .into_iter()
-                        .find(|d| std::path::Path::new(d).is_dir())
-                        .unwrap_or("/tmp");
-                    config.host_path(dir);
-                }
-            }
-        }
-        if config.get_ports().is_empty() {
-            if let Some(port) = pg_env("PGPORT") {
-                let port = port
-                    .parse()
-                    .map_err(|_| url_error("PGPORT is not a port number"))?;
-                config.port(port);
-            }
-        }
-        if config.get_user().is_none() {
-            let user = pg_env("PGUSER").or_else(|| crate::sys::user().1);
-            let user = user.ok_or_else(|| url_error("it names no user, and PGUSER is unset"))?;
-            config.user(&user);
-        }
-        if config.get_dbname().is_none() {
-            let db = pg_env("PGDATABASE").or_else(|| config.get_user().map(str::to_string));
-            if let Some(db) = db {
-                config.dbname(&db);
-            }
-        }
-        if config.get_connect_timeout().is_none() {
-            let secs = pg_env("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok());
-            config.connect_timeout(secs.map_or(CONNECT_TIMEOUT, Duration::from_secs));
-        }
+        fill_from_env(&mut config)?;
         let options = match config.get_options() {
             Some(given) => format!("{SESSION_OPTIONS} {given}"),
             None => SESSION_OPTIONS.to_string(),
