@@ -4,7 +4,7 @@
 # driver issues N fresh tokens per store first (not timed), then times each refresh process,
 # alternating the two stores run by run so that drift hits both alike, and prints medians and
 # their ratio. Also `pgbench -C` (PostgreSQL's own connection set-up per transaction), for scale.
-# Usage: [N=300] scripts/bench-ledger.sh   (starts its own server with scripts/pg-test-server.sh)
+# Usage: [N=300] scripts/bench-ledger-stores.sh   (starts its own server with scripts/pg-test-server.sh)
 set -euo pipefail
 umask 077
 root=$(cd "$(dirname "$0")/.." && pwd)
