@@ -1,7 +1,9 @@
 //! Records as JSON lines: the `tracing` subscriber that formats each event and hands it to the sink.
 
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
 
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
@@ -20,6 +22,35 @@ pub(super) struct AuditSubscriber {
     pub(super) outcome: Arc<Outcome>,
     pub(super) group: Arc<Group>,
     pub(super) max_level: LevelFilter,
+    /// The timestamp up to the second (`2026-11-27T17:30:00`) and the second it is for: chrono
+    /// formats it once a second, not once a record (a batch writes thousands a second).
+    pub(super) second: Mutex<(i64, String)>,
+}
+
+impl AuditSubscriber {
+    /// Append `now` as RFC 3339 UTC with microseconds, as `to_rfc3339_opts(Micros, true)` does.
+    fn push_timestamp(&self, line: &mut String, now: DateTime<Utc>) {
+        let micros = now.timestamp_subsec_micros();
+        if micros >= 1_000_000 {
+            // A leap second (never from the system clock): chrono's own form.
+            line.push_str(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+            return;
+        }
+        let mut second = self.second.lock().unwrap_or_else(PoisonError::into_inner);
+        if second.0 != now.timestamp() || second.1.is_empty() {
+            *second = (now.timestamp(), now.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        line.push_str(&second.1);
+        let mut digits = [b'0'; 6];
+        let mut rest = micros;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        line.push('.');
+        line.extend(digits.iter().map(|&d| char::from(d)));
+        line.push('Z');
+    }
 }
 
 impl Subscriber for AuditSubscriber {
@@ -53,9 +84,8 @@ impl Subscriber for AuditSubscriber {
             return;
         }
         let now = chrono::Utc::now();
-        let timestamp = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         line.push_str("{\"timestamp\":\"");
-        line.push_str(&timestamp);
+        self.push_timestamp(&mut line, now);
         line.push_str("\",\"level\":\"");
         line.push_str(event.metadata().level().as_str());
         line.push('"');
@@ -86,6 +116,23 @@ impl JsonFields<'_> {
     }
 }
 
+/// Append `value` as a JSON string, cut to [`MAX_FIELD_BYTES`].
+pub(super) fn push_json_str(line: &mut String, value: &str) {
+    let value = bounded(value);
+    // Most values (ids, hashes, names) need no escaping: copy them as they are.
+    if value
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
+        line.push('"');
+        line.push_str(&value);
+        line.push('"');
+        return;
+    }
+    let escaped = serde_json::to_string(&value).unwrap_or_else(|_| "\"\"".into());
+    line.push_str(&escaped);
+}
+
 /// Cut `s` to at most [`MAX_FIELD_BYTES`] on a character boundary, marking the cut.
 fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
     if s.len() <= MAX_FIELD_BYTES {
@@ -101,19 +148,7 @@ fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        let value = bounded(value);
-        // Most values (ids, hashes, names) need no escaping: copy them as they are.
-        if value
-            .bytes()
-            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-        {
-            self.0.push('"');
-            self.0.push_str(&value);
-            self.0.push('"');
-            return;
-        }
-        let escaped = serde_json::to_string(&value).unwrap_or_else(|_| "\"\"".into());
-        self.0.push_str(&escaped);
+        push_json_str(self.0, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -132,6 +167,12 @@ impl Visit for JsonFields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == super::ORIGIN_FIELD {
+            // The process's own fields, serialised once (see `Origin::fields`): spliced in as
+            // they are, not as one string.
+            let _ = write!(self.0, ",{value:?}");
+            return;
+        }
         self.record_str(field, &format!("{value:?}"));
     }
 }
@@ -139,6 +180,26 @@ impl Visit for JsonFields<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_timestamps_read_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        let subscriber = AuditSubscriber {
+            sink: Arc::new(super::super::sink::Fanout(Vec::new())),
+            outcome: Arc::default(),
+            group: Arc::default(),
+            max_level: LevelFilter::INFO,
+            second: Mutex::new((0, String::new())),
+        };
+        let base = Utc.with_ymd_and_hms(2026, 11, 27, 17, 30, 59).unwrap();
+        // Same second twice (the cache), the next second, leading zeros, another day.
+        for micros in [0, 7, 999_999, 1_000_000, 1_000_042, 86_400_000_123] {
+            let at = base + chrono::Duration::microseconds(micros);
+            let mut line = String::new();
+            subscriber.push_timestamp(&mut line, at);
+            assert_eq!(line, at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        }
+    }
 
     #[test]
     fn long_values_are_cut_on_a_char_boundary_and_marked() {

@@ -17,7 +17,7 @@ mod syslog;
 
 pub use syslog::Target as SyslogTarget;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -182,21 +182,36 @@ pub fn token_sha256(token: &str) -> String {
 
 /// Who and where: the same for every record of this process, found on the first record written.
 struct Origin {
-    user: String,
-    uid: u32,
-    pid: u32,
-    host: String,
+    /// `"user":…,"uid":…,"pid":…,"host":…,"version":…` as the record's last fields, serialised
+    /// once per process rather than once per record.
+    fields: String,
 }
+
+/// The field that carries [`Origin::fields`] into the subscriber, which splices it in raw.
+pub(super) const ORIGIN_FIELD: &str = "origin";
 
 impl Origin {
     fn find() -> Self {
         let (uid, name) = sys::user();
-        Origin {
-            user: name.unwrap_or_else(|| uid.to_string()),
-            uid,
-            pid: std::process::id(),
-            host: sys::host().unwrap_or_default(),
-        }
+        let user = name.unwrap_or_else(|| uid.to_string());
+        let host = sys::host().unwrap_or_default();
+        let mut fields = String::from("\"user\":");
+        json::push_json_str(&mut fields, &user);
+        let _ = write!(fields, ",\"uid\":{uid},\"pid\":{}", std::process::id());
+        fields.push_str(",\"host\":");
+        json::push_json_str(&mut fields, &host);
+        fields.push_str(",\"version\":");
+        json::push_json_str(&mut fields, env!("CARGO_PKG_VERSION"));
+        Origin { fields }
+    }
+}
+
+/// Shows [`Origin::fields`] as they are (the subscriber writes the `Debug` form).
+struct Raw<'a>(&'a str);
+
+impl fmt::Debug for Raw<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
     }
 }
 
@@ -277,6 +292,7 @@ impl Audit {
             group: Arc::clone(&group),
             outcome: Arc::clone(&outcome),
             max_level,
+            second: Mutex::new((0, String::new())),
         };
         Ok(Audit {
             path,
@@ -357,11 +373,7 @@ impl Audit {
                     key_source = r.key_source.as_deref(),
                     key_fetch = r.key_fetch,
                     peer = self.peer.as_deref(),
-                    user = o.user.as_str(),
-                    uid = o.uid,
-                    pid = o.pid,
-                    host = o.host.as_str(),
-                    version = env!("CARGO_PKG_VERSION"),
+                    origin = ?Raw(&o.fields),
                 )
             };
         }
