@@ -79,7 +79,31 @@ pub fn parse(args: &[OsString]) -> std::result::Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let cmd = Box::leak(Box::new(Cli::command()));
     let matches = Box::leak(Box::new(cmd.try_get_matches_from_mut(args)?));
+    refuse_password_in_argv(matches).map_err(|e| e.format(cmd))?;
     Cli::from_arg_matches_mut(matches).map_err(|e| e.format(cmd))
+}
+
+/// Invariant: no password comes from the command line, where every user of the host can read
+/// it (`ps`). A `--ledger` URL with one is a usage error; from `JWTCTL_LEDGER` it is taken.
+fn refuse_password_in_argv(matches: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    let given = m
+        .try_get_raw("ledger")
+        .ok()
+        .flatten()
+        .and_then(|mut values| values.next())
+        .filter(|_| m.value_source("ledger") == Some(clap::parser::ValueSource::CommandLine));
+    match given {
+        Some(url) if ledger::url_has_password(url) => Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            "a password in --ledger is visible to every user of this host (ps); put it in \
+             PGPASSFILE or PGPASSWORD, or the whole URL in JWTCTL_LEDGER\n",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Open the log, run the command, print its result, and map the outcome to an exit code.

@@ -226,3 +226,54 @@ fn eight_workers_refresh_two_thousand_tokens_and_lose_none() {
         .count();
     assert_eq!(refreshed, 2000);
 }
+
+#[test]
+fn a_password_on_the_command_line_is_refused_however_it_is_spelled() {
+    let env = Env::new();
+    for url in [
+        "postgres://jwtctl:hunter2@127.0.0.1:1/ledger",
+        "Postgres://jwtctl:hunter2@127.0.0.1:1/ledger",
+        "postgresql://jwtctl@127.0.0.1:1/ledger?%70assword=hunter2",
+        "postgres://jwtctl:hun/ter2@127.0.0.1:1/ledger",
+    ] {
+        // Even when the same URL is also in JWTCTL_LEDGER: it is on the command line.
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", url)
+            .args(["ledger", "stats", "--ledger", url])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "usage");
+        assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+    }
+    // A mistyped scheme is never taken for a file path and echoed.
+    let out = env.run(&["ledger", "stats", "--ledger", "Postgres:/u:hunter2@h/x"]);
+    assert_refused(&env, &out, 2, "usage");
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_revocation_keeps_the_later_of_two_until_times() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let revoke = |until: &str| {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .args(["revoke", "--jti", "abc", "--until", until])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    revoke("2100-01-02T00:00:00Z");
+    revoke("2100-01-01T00:00:00Z");
+    let rows = db.sql("SELECT exp FROM jwtctl_ids WHERE id = 'jti:abc'");
+    let exp = rows
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(exp, "4102531200", "2100-01-02, the later one");
+}

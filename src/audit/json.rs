@@ -197,7 +197,10 @@ mod tests {
             let at = base + chrono::Duration::microseconds(micros);
             let mut line = String::new();
             subscriber.push_timestamp(&mut line, at);
-            assert_eq!(line, at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+            assert_eq!(
+                line,
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            );
         }
     }
 

@@ -154,43 +154,44 @@ pub struct Entry {
 /// An open ledger, whichever store holds it.
 pub type Ledger = Box<dyn LedgerStore>;
 
-/// Open the ledger at `location`: a `postgres://` or `postgresql://` URL, else a SQLite file
-/// path. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as durable as
-/// the server's `synchronous_commit` makes it).
-///
-/// Invariant: a password never comes from the command line, where every user of the host can
-/// read it (`ps`): a URL with one is refused unless it came from `JWTCTL_LEDGER`.
+/// Open the ledger at `location`: a `postgres://` or `postgresql://` URL (any case), else a
+/// SQLite file path. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as
+/// durable as the server's `synchronous_commit` makes it). A password in a URL given as
+/// `--ledger` is refused before this, where the command line is parsed (`lib::parse`).
 pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
-    match location.to_str().filter(|l| pg::is_url(l)) {
-        Some(url) => {
-            if has_password(url)
-                && std::env::var_os("JWTCTL_LEDGER").as_deref() != Some(location.as_os_str())
-            {
-                return Err(Error::usage(
-                    "a password in --ledger is visible to every user of this host (ps); put it \
-                     in PGPASSFILE or PGPASSWORD, or the whole URL in JWTCTL_LEDGER",
-                ));
-            }
-            Ok(Box::new(pg::PgLedger::open(url)?))
-        }
-        None => Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?)),
+    let text = location.to_str();
+    if let Some(url) = text.filter(|l| pg::is_url(l)) {
+        return Ok(Box::new(pg::PgLedger::open(url)?));
     }
+    // Anything URL-like that is not one jwtctl reads is refused without being shown: it may
+    // hold a password, and a SQLite error would print it as a path.
+    if text.is_some_and(looks_like_url) && !location.exists() {
+        return Err(Error::usage(
+            "the ledger is neither a postgres:// URL nor a file path jwtctl can use; check \
+             --ledger / JWTCTL_LEDGER",
+        ));
+    }
+    Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?))
 }
 
-/// Whether a ledger URL carries a password: `scheme://user:password@host`, or a `password`
-/// query parameter.
-fn has_password(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let in_userinfo = authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
-    let in_query = rest.split_once('?').is_some_and(|(_, query)| {
-        query
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some("password"))
-    });
-    in_userinfo || in_query
+/// `scheme:...`: what a mistyped URL (`Postgres:/`, `postgress://`) looks like.
+fn looks_like_url(location: &str) -> bool {
+    location
+        .trim_start()
+        .split_once(':')
+        .is_some_and(|(scheme, _)| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        })
+}
+
+/// Whether a `--ledger` value is a database URL carrying a password.
+pub fn url_has_password(location: &std::ffi::OsStr) -> bool {
+    location
+        .to_str()
+        .is_some_and(|l| pg::is_url(l) && pg::url_has_password(l))
 }
 
 #[cfg(test)]
@@ -198,13 +199,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_password_is_found_in_the_userinfo_or_the_query() {
-        assert!(has_password("postgres://u:pw@h/db"));
-        assert!(has_password(
-            "postgresql://u@h/db?sslmode=require&password=pw"
-        ));
-        assert!(!has_password("postgres://u@h/db?sslmode=require"));
-        assert!(!has_password("postgres://u@/db?host=/run/a:b"));
+    fn a_password_is_found_wherever_the_client_would_read_one() {
+        let has = |url: &str| url_has_password(std::ffi::OsStr::new(url));
+        assert!(has("postgres://u:pw@h/db"));
+        assert!(has("Postgres://u:pw@h/db"));
+        assert!(has("postgresql://u@h/db?sslmode=verify-full&password=pw"));
+        assert!(has("postgresql://u@h/db?%70assword=pw"));
+        assert!(has("postgres://u:pa/ss@h/db"));
+        assert!(has("postgres://u:pa?ss@h/db"));
+        assert!(!has("postgres://u@h/db?sslmode=require"));
+        assert!(!has("postgres://u@/db?host=/run/a:b"));
+        assert!(!has("ledger.db"));
+    }
+
+    #[test]
+    fn mistyped_urls_look_like_urls_and_paths_do_not() {
+        assert!(looks_like_url("Postgres:/u:pw@h/x"));
+        assert!(looks_like_url(" postgress://u@h/x"));
+        assert!(!looks_like_url("ledger.db"));
+        assert!(!looks_like_url("/var/lib/jwtctl/ledger.db"));
     }
 
     #[test]

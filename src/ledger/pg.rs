@@ -28,9 +28,19 @@ use crate::error::{Error, Reason, Result};
 /// How long to wait for the server to answer a connection, unless `connect_timeout` says.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sent with the connection: no statement waits more than 10 s for a row another session holds
-/// (a refresh racing a stuck one), and nothing runs longer than 30 s.
-const SESSION_OPTIONS: &str = "-c lock_timeout=10s -c statement_timeout=30s";
+/// Sent with the connection, enforced by the server: no statement waits more than 10 s for a
+/// row another session holds, nothing runs longer than 30 s, and a session left idle inside a
+/// transaction (a host that hung between its insert and its commit) is ended after 15 s, so it
+/// cannot hold its rows from every other host. (A server that stops answering altogether is
+/// not bounded on the client side after the connection is up: see SECURITY.md.)
+const SESSION_OPTIONS: &str =
+    "-c lock_timeout=10s -c statement_timeout=30s -c idle_in_transaction_session_timeout=15s";
+
+/// The prune cutoff, conservative across clocks: ids go a day after `exp` by both the server's
+/// clock and this host's (`$1`), so one host with a fast clock cannot delete the entry of a
+/// token other hosts still accept, and a refresh of it would succeed twice.
+const CUTOFF: &str = "LEAST(extract(epoch FROM now())::bigint, $1) - 86400";
+const _: () = assert!(KEEP_AFTER_EXP_SECS == 86400, "CUTOFF spells the day out");
 
 /// The schema version this build writes.
 const SCHEMA_VERSION: i32 = 1;
@@ -51,7 +61,25 @@ const SCHEMA: &str = "
 
 /// Whether a `--ledger` value names a PostgreSQL database rather than a SQLite file.
 pub fn is_url(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
+    let lower = location.get(..13).unwrap_or(location).to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// Whether a `postgres://` URL carries a password, as the client reads the URL (userinfo up to
+/// the first `@`, percent-encoded query keys): what a password on the command line is judged by.
+pub fn url_has_password(url: &str) -> bool {
+    let (rest, _, _) = split_tls_params(&normalise_scheme(url));
+    rest.parse::<postgres::Config>()
+        .is_ok_and(|config| config.get_password().is_some())
+}
+
+/// The URL with its scheme in lower case (tokio-postgres reads only `postgres://` and
+/// `postgresql://`).
+fn normalise_scheme(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => url.to_string(),
+    }
 }
 
 /// Where a ledger URL points, with the settings jwtctl handles itself.
@@ -160,7 +188,7 @@ impl Target {
     /// `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, `PGPASSFILE`, `PGSSLMODE`,
     /// `PGSSLROOTCERT`, `PGCONNECT_TIMEOUT`) and libpq's defaults.
     pub fn parse(url: &str) -> Result<Target> {
-        let (rest, mode, root) = split_tls_params(url);
+        let (rest, mode, root) = split_tls_params(&normalise_scheme(url));
         let mut config: postgres::Config = rest
             .parse()
             .map_err(|_| url_error("it is not a PostgreSQL URL jwtctl can read"))?;
@@ -174,8 +202,12 @@ impl Target {
         let ssl_mode = mode
             .or_else(|| pg_env("PGSSLMODE"))
             .unwrap_or_else(|| "prefer".into());
+        let root_cert = root.or_else(|| pg_env("PGSSLROOTCERT"));
         config.ssl_mode(match ssl_mode.as_str() {
             "disable" => SslMode::Disable,
+            // With a root certificate named, TLS is required: falling back to plaintext would
+            // let anyone on the path skip the verification it asks for.
+            "allow" | "prefer" if root_cert.is_some() => SslMode::Require,
             "allow" | "prefer" => SslMode::Prefer,
             "require" | "verify-ca" | "verify-full" => SslMode::Require,
             _ => {
@@ -188,7 +220,7 @@ impl Target {
             shown: String::new(),
             config,
             ssl_mode,
-            root_cert: root.or_else(|| pg_env("PGSSLROOTCERT")),
+            root_cert,
         };
         target.shown = target.show();
         if target.config.get_password().is_none() {
@@ -340,9 +372,14 @@ fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
             .with_no_client_auth());
     }
+    // As libpq: `sslrootcert` names the only CAs trusted; `system` (or none given, where libpq
+    // would look for ~/.postgresql/root.crt) means the platform's store.
     let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if let Some(path) = &target.root_cert {
+    let file = target.root_cert.as_deref().filter(|path| *path != "system");
+    if file.is_none() {
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
+    if let Some(path) = file {
         let pem = crate::sys::read_file_bounded(std::path::Path::new(path)).map_err(|e| {
             tls_error(
                 target,
@@ -585,22 +622,24 @@ impl LedgerStore for PgLedger {
             };
         }
         // One statement decides: the insert succeeds for exactly one of any number of racing
-        // sessions (the others wait on the row, then do nothing); the same statement prunes.
+        // sessions (the others wait on the row, then do nothing). The same statement prunes a
+        // few expired ids, skipping any another session holds, so no refresh waits on another
+        // one's housekeeping.
         let row = tx
             .query_typed_one(
-                "WITH ins AS (
-                     INSERT INTO jwtctl_ids (id, state, exp, at) VALUES ($1, 'consumed', $2, $3)
-                     ON CONFLICT (id) DO NOTHING RETURNING 1
-                 ), pruned AS (
-                     DELETE FROM jwtctl_ids WHERE exp < $4
-                 )
-                 SELECT (SELECT count(*) FROM ins)",
-                &[
-                    (&id.id, Type::TEXT),
-                    (&exp, Type::INT8),
-                    (&now, Type::INT8),
-                    (&now.saturating_sub(KEEP_AFTER_EXP_SECS), Type::INT8),
-                ],
+                &format!(
+                    "WITH ins AS (
+                         INSERT INTO jwtctl_ids (id, state, exp, at)
+                         VALUES ($2, 'consumed', $3, $1)
+                         ON CONFLICT (id) DO NOTHING RETURNING 1
+                     ), pruned AS (
+                         DELETE FROM jwtctl_ids WHERE id IN (
+                             SELECT id FROM jwtctl_ids WHERE exp < {CUTOFF}
+                             LIMIT 100 FOR UPDATE SKIP LOCKED)
+                     )
+                     SELECT (SELECT count(*) FROM ins)"
+                ),
+                &[(&now, Type::INT8), (&id.id, Type::TEXT), (&exp, Type::INT8)],
             )
             .map_err(|e| fail("write", &e))?;
         // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
@@ -621,7 +660,8 @@ impl LedgerStore for PgLedger {
         let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
         tx.execute_typed(
             "INSERT INTO jwtctl_ids (id, state, exp, at) VALUES ($1, 'revoked', $2, $3)
-             ON CONFLICT (id) DO UPDATE SET state = 'revoked', at = excluded.at",
+             ON CONFLICT (id) DO UPDATE SET state = 'revoked', at = excluded.at,
+                 exp = GREATEST(jwtctl_ids.exp, excluded.exp)",
             &[(&id.id, Type::TEXT), (&exp, Type::INT8), (&now, Type::INT8)],
         )
         .map_err(|e| fail("write", &e))?;
@@ -630,11 +670,10 @@ impl LedgerStore for PgLedger {
     }
 
     fn prune(&mut self, now: i64) -> Result<u64> {
-        let cutoff = now.saturating_sub(KEEP_AFTER_EXP_SECS);
         self.client
             .execute_typed(
-                "DELETE FROM jwtctl_ids WHERE exp < $1",
-                &[(&cutoff, Type::INT8)],
+                &format!("DELETE FROM jwtctl_ids WHERE exp < {CUTOFF}"),
+                &[(&now, Type::INT8)],
             )
             .map_err(|e| self.error("prune", &e))
     }
