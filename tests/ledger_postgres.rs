@@ -176,6 +176,17 @@ fn the_schema_is_created_once_and_a_newer_one_is_refused() {
         "{}",
         stderr(&out)
     );
+    // A refresh reads the version in the statement that decides, and consumes nothing.
+    let token = env.issue(&[]);
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &db.url)
+        .args(["refresh", &token])
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(stderr(&out).contains("newer than this jwtctl"));
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 0);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::ledger::{self, Ledger, State};
 pub fn run(action: &LedgerAction, ctx: &Ctx) -> Result<Done> {
     match action {
         LedgerAction::Init(args) => {
-            open(args, ctx)?;
+            open(args, ctx)?.ready()?;
             Ok(Done::Print("ready\n".into()))
         }
         LedgerAction::List(args) => list(args, ctx),

@@ -113,6 +113,11 @@ pub type RecordFn<'a> = &'a mut dyn FnMut() -> Result<()>;
 /// of several processes (or hosts) racing on one token exactly one wins. `Debug` never shows a
 /// password or a connection string's secrets.
 pub trait LedgerStore: fmt::Debug {
+    /// Make sure the store is set up (`ledger init`); stores that set up when opened need not.
+    fn ready(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// What the store knows of the token `id`, if anything.
     fn state(&mut self, id: &TokenId) -> Result<Option<State>>;
 

@@ -474,6 +474,8 @@ fn tls_words(e: &rustls::Error) -> String {
 pub struct PgLedger {
     client: postgres::Client,
     shown: String,
+    /// Whether this connection has checked the schema version (and created a missing schema).
+    checked: bool,
 }
 
 impl fmt::Debug for PgLedger {
@@ -490,12 +492,32 @@ impl PgLedger {
         let target = Target::parse(url)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&target)?);
         let client = connect(&target, tls)?;
-        let mut ledger = PgLedger {
+        // The schema is checked by the first operation: `consume` (every refresh) reads its
+        // version in the statement that decides, saving a round trip; the others check first.
+        Ok(PgLedger {
             client,
             shown: target.shown,
-        };
-        ledger.check_schema()?;
-        Ok(ledger)
+            checked: false,
+        })
+    }
+
+    /// Check the schema (creating it when missing) unless this connection already has.
+    fn ensure_schema(&mut self) -> Result<()> {
+        if !self.checked {
+            self.check_schema()?;
+            self.checked = true;
+        }
+        Ok(())
+    }
+
+    fn newer_schema(&self, version: i32) -> Error {
+        ledger_error(
+            &self.shown,
+            "use",
+            &format!(
+                "it has schema {version}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
+            ),
+        )
     }
 
     fn error(&self, what: &str, e: &postgres::Error) -> Error {
@@ -520,13 +542,7 @@ impl PgLedger {
             Err(e) => return Err(self.error("read", &e)),
         };
         match version {
-            Some(v) if v > SCHEMA_VERSION => Err(ledger_error(
-                &self.shown,
-                "use",
-                &format!(
-                    "it has schema {v}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
-                ),
-            )),
+            Some(v) if v > SCHEMA_VERSION => Err(self.newer_schema(v)),
             Some(_) => Ok(()),
             None => {
                 let done = self.client.transaction().and_then(|mut tx| {
@@ -536,6 +552,62 @@ impl PgLedger {
                 done.map_err(|e| self.error("set up", &e))
             }
         }
+    }
+
+    /// Consume `id` in one transaction: one statement inserts it (exactly one of any number of
+    /// racing sessions succeeds; the others wait on the row, then do nothing), prunes a few
+    /// expired ids (skipping rows another session holds, so no refresh waits on another's
+    /// housekeeping) and reads the schema version, which saves a round trip per refresh.
+    fn decide(
+        &mut self,
+        id: &TokenId,
+        exp: i64,
+        now: i64,
+        record: RecordFn,
+    ) -> std::result::Result<(), Decision> {
+        let shown = self.shown.clone();
+        let fail = |what: &str, e: postgres::Error| {
+            if e.as_db_error().is_some_and(|d| d.code().code() == "42P01") {
+                Decision::MissingSchema
+            } else {
+                Decision::Failed(ledger_error(&shown, what, &pg_words(&e)))
+            }
+        };
+        let mut tx = self.client.transaction().map_err(|e| fail("lock", e))?;
+        let row = tx
+            .query_typed_one(
+                &format!(
+                    "WITH ins AS (
+                         INSERT INTO jwtctl_ids (id, state, exp, at)
+                         VALUES ($2, 'consumed', $3, $1)
+                         ON CONFLICT (id) DO NOTHING RETURNING 1
+                     ), pruned AS (
+                         DELETE FROM jwtctl_ids WHERE id IN (
+                             SELECT id FROM jwtctl_ids WHERE exp < {CUTOFF}
+                             LIMIT 100 FOR UPDATE SKIP LOCKED)
+                     )
+                     SELECT (SELECT count(*) FROM ins),
+                            (SELECT max(version) FROM jwtctl_schema)"
+                ),
+                &[(&now, Type::INT8), (&id.id, Type::TEXT), (&exp, Type::INT8)],
+            )
+            .map_err(|e| fail("write", e))?;
+        // A newer schema: drop the transaction (a rollback) and refuse.
+        if let Ok(Some(version)) = row.try_get::<_, Option<i32>>(1) {
+            if version > SCHEMA_VERSION {
+                return Err(Decision::Newer(version));
+            }
+        }
+        // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
+        if row.try_get::<_, i64>(0).unwrap_or(0) == 0 {
+            // Someone holds the id: read what, as committed now (a fresh snapshot).
+            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", e))? {
+                Some(State::Revoked) => Err(Decision::Failed(revoked())),
+                _ => Err(Decision::Failed(reused())),
+            };
+        }
+        record().map_err(Decision::Failed)?;
+        tx.commit().map_err(|e| fail("write", e))
     }
 
     /// The state of `id` as committed now.
@@ -584,6 +656,26 @@ fn connect(
     }
 }
 
+/// Why [`PgLedger::decide`] did not consume: the tables are missing (set them up and try
+/// again), the schema is newer than this build, or any other refusal or failure.
+enum Decision {
+    MissingSchema,
+    Newer(i32),
+    Failed(Error),
+}
+
+impl Decision {
+    fn into_error(self, ledger: &PgLedger) -> Error {
+        match self {
+            Decision::MissingSchema => {
+                ledger_error(&ledger.shown, "set up", "its tables are still missing")
+            }
+            Decision::Newer(version) => ledger.newer_schema(version),
+            Decision::Failed(e) => e,
+        }
+    }
+}
+
 fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
     Error::new(
         Reason::LedgerError,
@@ -599,7 +691,12 @@ fn reused() -> Error {
 }
 
 impl LedgerStore for PgLedger {
+    fn ready(&mut self) -> Result<()> {
+        self.ensure_schema()
+    }
+
     fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
+        self.ensure_schema()?;
         Self::lookup(&mut self.client, &id.id).map_err(|e| self.error("read", &e))
     }
 
@@ -611,50 +708,26 @@ impl LedgerStore for PgLedger {
         dry_run: bool,
         record: RecordFn,
     ) -> Result<()> {
-        let shown = self.shown.clone();
-        let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
-        let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
         if dry_run {
-            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", &e))? {
+            self.ensure_schema()?;
+            return match self.state(id)? {
                 Some(State::Revoked) => Err(revoked()),
                 Some(State::Consumed) => Err(reused()),
                 None => Ok(()),
             };
         }
-        // One statement decides: the insert succeeds for exactly one of any number of racing
-        // sessions (the others wait on the row, then do nothing). The same statement prunes a
-        // few expired ids, skipping any another session holds, so no refresh waits on another
-        // one's housekeeping.
-        let row = tx
-            .query_typed_one(
-                &format!(
-                    "WITH ins AS (
-                         INSERT INTO jwtctl_ids (id, state, exp, at)
-                         VALUES ($2, 'consumed', $3, $1)
-                         ON CONFLICT (id) DO NOTHING RETURNING 1
-                     ), pruned AS (
-                         DELETE FROM jwtctl_ids WHERE id IN (
-                             SELECT id FROM jwtctl_ids WHERE exp < {CUTOFF}
-                             LIMIT 100 FOR UPDATE SKIP LOCKED)
-                     )
-                     SELECT (SELECT count(*) FROM ins)"
-                ),
-                &[(&now, Type::INT8), (&id.id, Type::TEXT), (&exp, Type::INT8)],
-            )
-            .map_err(|e| fail("write", &e))?;
-        // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
-        if row.try_get::<_, i64>(0).unwrap_or(0) == 0 {
-            // Someone holds the id: read what, as committed now (a fresh snapshot).
-            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", &e))? {
-                Some(State::Revoked) => Err(revoked()),
-                _ => Err(reused()),
-            };
+        match self.decide(id, exp, now, record) {
+            Err(Decision::MissingSchema) => {
+                self.ensure_schema()?;
+                self.decide(id, exp, now, record)
+                    .map_err(|d| d.into_error(self))
+            }
+            done => done.map_err(|d| d.into_error(self)),
         }
-        record()?;
-        tx.commit().map_err(|e| fail("write", &e))
     }
 
     fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {
+        self.ensure_schema()?;
         let shown = self.shown.clone();
         let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
         let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
@@ -670,6 +743,7 @@ impl LedgerStore for PgLedger {
     }
 
     fn prune(&mut self, now: i64) -> Result<u64> {
+        self.ensure_schema()?;
         self.client
             .execute_typed(
                 &format!("DELETE FROM jwtctl_ids WHERE exp < {CUTOFF}"),
@@ -679,6 +753,7 @@ impl LedgerStore for PgLedger {
     }
 
     fn list(&mut self, state: Option<State>) -> Result<Vec<Entry>> {
+        self.ensure_schema()?;
         let rows = self
             .client
             .query_typed(
