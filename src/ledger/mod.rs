@@ -100,6 +100,15 @@ impl TokenId {
     }
 }
 
+/// The rejection for a token refreshed before: reuse is the mark of a stolen token.
+pub fn reused() -> Error {
+    Error::rejected(
+        Reason::Reused,
+        "this token was already refreshed once; reuse is the mark of a stolen token, so sign in \
+         again",
+    )
+}
+
 /// The rejection for a revoked token.
 pub fn revoked() -> Error {
     Error::rejected(Reason::Revoked, "this token has been revoked")

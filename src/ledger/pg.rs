@@ -22,7 +22,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, revoked};
+use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 
 /// How long to wait for the server to answer a connection, unless `connect_timeout` says.
@@ -680,13 +680,6 @@ fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
     Error::new(
         Reason::LedgerError,
         format!("cannot {what} the ledger {shown}: {why}"),
-    )
-}
-
-fn reused() -> Error {
-    Error::rejected(
-        Reason::Reused,
-        "this token was already refreshed once; reuse is the mark of a stolen token, so sign in again",
     )
 }
 

@@ -5,7 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, revoked};
+use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -186,13 +186,7 @@ impl LedgerStore for SqliteLedger {
             .map_err(|e| ledger_error(&path, "lock", sqlite_words(&e)))?;
         match lookup(&tx, id).map_err(|e| ledger_error(&path, "read", sqlite_words(&e)))? {
             Some(State::Revoked) => return Err(revoked()),
-            Some(State::Consumed) => {
-                return Err(Error::rejected(
-                    Reason::Reused,
-                    "this token was already refreshed once; reuse is the mark of a stolen \
-                     token, so sign in again",
-                ));
-            }
+            Some(State::Consumed) => return Err(reused()),
             None => {}
         }
         if dry_run {
