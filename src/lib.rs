@@ -74,7 +74,7 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
 
 /// Parse the command line. The clap `Command` and the matches are leaked rather than dropped:
 /// the process ends soon after, and freeing their few hundred allocations one by one cost about
-/// 7% of a short run's instructions.
+/// 5% of a short run's instructions (callgrind, `verify`: 727k -> 690k).
 pub fn parse(args: &[OsString]) -> std::result::Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let cmd = Box::leak(Box::new(Cli::command()));
