@@ -462,6 +462,11 @@ fn pg_words(e: &postgres::Error) -> String {
     "the connection failed".into()
 }
 
+/// Whether the server answered "undefined table" (SQLSTATE 42P01): the schema is not set up.
+fn missing_table(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|d| d.code().code() == "42P01")
+}
+
 /// A TLS failure: rustls's own words name the problem (an unknown issuer, a name mismatch)
 /// and carry nothing secret.
 fn tls_words(e: &rustls::Error) -> String {
@@ -538,7 +543,7 @@ impl PgLedger {
                 }
                 _ => None,
             }),
-            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42P01") => None,
+            Err(e) if missing_table(&e) => None,
             Err(e) => return Err(self.error("read", &e)),
         };
         match version {
@@ -567,7 +572,7 @@ impl PgLedger {
     ) -> std::result::Result<(), Decision> {
         let shown = self.shown.clone();
         let fail = |what: &str, e: postgres::Error| {
-            if e.as_db_error().is_some_and(|d| d.code().code() == "42P01") {
+            if missing_table(&e) {
                 Decision::MissingSchema
             } else {
                 Decision::Failed(ledger_error(&shown, what, &pg_words(&e)))
