@@ -217,7 +217,7 @@ proptest! {
         jti in text(255),
         parent_jti in text(255),
         kid in text(255),
-        alg in text(255),
+        key_source in text(255),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("security.log");
@@ -228,7 +228,7 @@ proptest! {
             jti: Some(jti.clone()),
             parent_jti: Some(parent_jti.clone()),
             kid: Some(kid.clone()),
-            alg: Some(alg.clone()),
+            key_source: Some(key_source.clone()),
             ..Record::new("verify")
         };
         audit.emit(tracing::Level::ERROR, &record).unwrap();
@@ -244,7 +244,7 @@ proptest! {
             ("jti", &jti),
             ("parent_jti", &parent_jti),
             ("kid", &kid),
-            ("alg", &alg),
+            ("key_source", &key_source),
         ] {
             prop_assert_eq!(value.get(name).and_then(Value::as_str), Some(want.as_str()), "{}", name);
         }

@@ -1,9 +1,11 @@
 //! Records as JSON lines: the `tracing` subscriber that formats each event and hands it to the sink.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Timelike as _, Utc};
 
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
@@ -22,34 +24,51 @@ pub(super) struct AuditSubscriber {
     pub(super) outcome: Arc<Outcome>,
     pub(super) group: Arc<Group>,
     pub(super) max_level: LevelFilter,
-    /// The timestamp up to the second (`2026-11-27T17:30:00`) and the second it is for: chrono
-    /// formats it once a second, not once a record (a batch writes thousands a second).
-    pub(super) second: Mutex<(i64, String)>,
+    /// The second records are being written in, formatted once a second rather than once a
+    /// record (a batch writes thousands a second).
+    pub(super) second: Mutex<Second>,
+}
+
+/// A second of the clock: its Unix time, its timestamp text (`2026-11-27T17:30:00`), and the
+/// instant it starts.
+#[derive(Default)]
+pub(super) struct Second {
+    secs: i64,
+    text: String,
+    start: DateTime<Utc>,
 }
 
 impl AuditSubscriber {
-    /// Append `now` as RFC 3339 UTC with microseconds, as `to_rfc3339_opts(Micros, true)` does.
-    fn push_timestamp(&self, line: &mut String, now: DateTime<Utc>) {
-        let micros = now.timestamp_subsec_micros();
-        if micros >= 1_000_000 {
-            // A leap second (never from the system clock): chrono's own form.
+    /// Append the instant `since_epoch` (the system clock) as RFC 3339 UTC with microseconds,
+    /// as `to_rfc3339_opts(Micros, true)` writes it, and return it as the instant rotation
+    /// names the file from.
+    fn push_timestamp(&self, line: &mut String, since_epoch: Option<Duration>) -> DateTime<Utc> {
+        let Some(since) = since_epoch.filter(|d| i64::try_from(d.as_secs()).is_ok()) else {
+            // A clock set before 1970 (or past chrono's range): chrono's own way.
+            let now = Utc::now();
             line.push_str(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-            return;
-        }
+            return now;
+        };
+        let secs = since.as_secs() as i64;
         let mut second = self.second.lock().unwrap_or_else(PoisonError::into_inner);
-        if second.0 != now.timestamp() || second.1.is_empty() {
-            *second = (now.timestamp(), now.format("%Y-%m-%dT%H:%M:%S").to_string());
+        if second.secs != secs || second.text.is_empty() {
+            let start = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+            let text = start.format("%Y-%m-%dT%H:%M:%S").to_string();
+            *second = Second { secs, text, start };
         }
-        line.push_str(&second.1);
-        let mut digits = [b'0'; 6];
-        let mut rest = micros;
-        for digit in digits.iter_mut().rev() {
+        line.push_str(&second.text);
+        let mut digits = *b".000000Z";
+        let mut rest = since.subsec_micros();
+        for digit in digits[1..7].iter_mut().rev() {
             *digit = b'0' + (rest % 10) as u8;
             rest /= 10;
         }
-        line.push('.');
-        line.extend(digits.iter().map(|&d| char::from(d)));
-        line.push('Z');
+        // Only ASCII was written: this never falls back.
+        line.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        second
+            .start
+            .with_nanosecond(since.subsec_nanos())
+            .unwrap_or(second.start)
     }
 }
 
@@ -79,23 +98,21 @@ impl Subscriber for AuditSubscriber {
     fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut line = String::with_capacity(512);
         if !self.enabled(event.metadata()) {
             return;
         }
-        let now = chrono::Utc::now();
-        line.push_str("{\"timestamp\":\"");
-        self.push_timestamp(&mut line, now);
-        line.push_str("\",\"level\":\"");
-        line.push_str(event.metadata().level().as_str());
-        line.push('"');
-        event.record(&mut JsonFields(&mut line));
-        line.push_str("}\n");
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).ok();
         // Rotation names the file from the same clock reading as the record's timestamp.
-        let written = match self.group.hold(&*self.sink, &line, now) {
-            Some(held) => held,
-            None => self.sink.write_line(&line, now),
-        };
+        let written = self.group.add(&*self.sink, |line| {
+            line.push_str("{\"timestamp\":\"");
+            let at = self.push_timestamp(line, since_epoch);
+            line.push_str("\",\"level\":\"");
+            line.push_str(event.metadata().level().as_str());
+            line.push('"');
+            event.record(&mut JsonFields(line));
+            line.push_str("}\n");
+            at
+        });
         self.outcome.set(written);
     }
 
@@ -116,14 +133,31 @@ impl JsonFields<'_> {
     }
 }
 
+/// Append `n` in decimal (`write!` goes through the formatting machinery, a visible share of a
+/// batch record's cost).
+fn push_digits(line: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written: this never falls back.
+    line.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+}
+
 /// Append `value` as a JSON string, cut to [`MAX_FIELD_BYTES`].
 pub(super) fn push_json_str(line: &mut String, value: &str) {
     let value = bounded(value);
-    // Most values (ids, hashes, names) need no escaping: copy them as they are.
-    if value
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-    {
+    // Most values (ids, hashes, names) need no escaping: copy them as they are. The check reads
+    // every byte without stopping early, which lets the compiler check many at once.
+    if value.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    }) {
         line.push('"');
         line.push_str(&value);
         line.push('"');
@@ -147,18 +181,28 @@ fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
 
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == super::ORIGIN_FIELD {
+            // The process's own fields, serialised once (see `Origin::fields`): spliced in as
+            // they are, not as one string.
+            self.0.push(',');
+            self.0.push_str(value);
+            return;
+        }
         self.key(field);
         push_json_str(self.0, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.key(field);
-        let _ = write!(self.0, "{value}");
+        if value < 0 {
+            self.0.push('-');
+        }
+        push_digits(self.0, value.unsigned_abs());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.key(field);
-        let _ = write!(self.0, "{value}");
+        push_digits(self.0, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -167,13 +211,8 @@ impl Visit for JsonFields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == super::ORIGIN_FIELD {
-            // The process's own fields, serialised once (see `Origin::fields`): spliced in as
-            // they are, not as one string.
-            let _ = write!(self.0, ",{value:?}");
-            return;
-        }
-        self.record_str(field, &format!("{value:?}"));
+        self.key(field);
+        push_json_str(self.0, &format!("{value:?}"));
     }
 }
 
@@ -189,19 +228,33 @@ mod tests {
             outcome: Arc::default(),
             group: Arc::default(),
             max_level: LevelFilter::INFO,
-            second: Mutex::new((0, String::new())),
+            second: Mutex::default(),
         };
         let base = Utc.with_ymd_and_hms(2026, 11, 27, 17, 30, 59).unwrap();
         // Same second twice (the cache), the next second, leading zeros, another day.
         for micros in [0, 7, 999_999, 1_000_000, 1_000_042, 86_400_000_123] {
             let at = base + chrono::Duration::microseconds(micros);
+            let since = Duration::from_micros(at.timestamp_micros() as u64);
             let mut line = String::new();
-            subscriber.push_timestamp(&mut line, at);
+            assert_eq!(subscriber.push_timestamp(&mut line, Some(since)), at);
             assert_eq!(
                 line,
                 at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
             );
         }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for n in [0, 7, 10, 1_795_806_466, u64::MAX] {
+            let mut line = String::new();
+            push_digits(&mut line, n);
+            assert_eq!(line, n.to_string());
+        }
+        let min = i64::MIN;
+        let mut line = String::from("-");
+        push_digits(&mut line, min.unsigned_abs());
+        assert_eq!(line, min.to_string());
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tracing::level_filters::LevelFilter;
 
 use crate::error::io_words;
 use crate::error::{Error, Reason, Result};
+use crate::hash::Sha256Hex;
 use crate::sys;
 use json::AuditSubscriber;
 use sink::Outcome;
@@ -120,7 +121,7 @@ pub struct Record {
     pub jti: Option<String>,
     pub parent_jti: Option<String>,
     pub kid: Option<String>,
-    pub alg: Option<String>,
+    pub alg: Option<&'static str>,
     pub exp: Option<i64>,
     /// The token, written as `token_sha256` (the new token's, for a refresh).
     pub token: Option<TokenDigest>,
@@ -154,18 +155,30 @@ impl Record {
 }
 
 /// A token a record names. It is hashed only when the record is written (successes at the
-/// default level are not), and its Debug never shows the token.
+/// default level are not), unless the caller knows it will be ([`TokenDigest::hashed`]); its
+/// Debug never shows the token.
 #[derive(Clone)]
-pub struct TokenDigest(String);
+pub enum TokenDigest {
+    Text(String),
+    Hashed(Sha256Hex),
+}
 
 impl TokenDigest {
     pub fn of(token: &str) -> Self {
-        TokenDigest(token.to_owned())
+        TokenDigest::Text(token.to_owned())
+    }
+
+    /// Hash now, without keeping a copy of the token: for a record that will be written.
+    pub fn hashed(token: &str) -> Self {
+        TokenDigest::Hashed(Sha256Hex::of(token.as_bytes()))
     }
 
     /// The hex SHA-256 the record carries.
-    pub fn hex(&self) -> String {
-        token_sha256(&self.0)
+    pub fn hex(&self) -> Sha256Hex {
+        match self {
+            TokenDigest::Text(token) => Sha256Hex::of(token.as_bytes()),
+            TokenDigest::Hashed(hex) => *hex,
+        }
     }
 }
 
@@ -203,15 +216,6 @@ impl Origin {
         fields.push_str(",\"version\":");
         json::push_json_str(&mut fields, env!("CARGO_PKG_VERSION"));
         Origin { fields }
-    }
-}
-
-/// Shows [`Origin::fields`] as they are (the subscriber writes the `Debug` form).
-struct Raw<'a>(&'a str);
-
-impl fmt::Debug for Raw<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
     }
 }
 
@@ -292,7 +296,7 @@ impl Audit {
             group: Arc::clone(&group),
             outcome: Arc::clone(&outcome),
             max_level,
-            second: Mutex::new((0, String::new())),
+            second: Mutex::default(),
         };
         Ok(Audit {
             path,
@@ -360,10 +364,10 @@ impl Audit {
                     jti = r.jti.as_deref(),
                     parent_jti = r.parent_jti.as_deref(),
                     kid = r.kid.as_deref(),
-                    alg = r.alg.as_deref(),
+                    alg = r.alg,
                     exp = r.exp,
-                    token_sha256 = token_sha256.as_deref(),
-                    parent_token_sha256 = parent_token_sha256.as_deref(),
+                    token_sha256 = token_sha256.as_ref().map(Sha256Hex::as_str),
+                    parent_token_sha256 = parent_token_sha256.as_ref().map(Sha256Hex::as_str),
                     orig_iat = r.orig_iat,
                     grace_used = r.grace_used,
                     dry_run = r.dry_run,
@@ -373,7 +377,7 @@ impl Audit {
                     key_source = r.key_source.as_deref(),
                     key_fetch = r.key_fetch,
                     peer = self.peer.as_deref(),
-                    origin = ?Raw(&o.fields),
+                    origin = o.fields.as_str(),
                 )
             };
         }

@@ -28,71 +28,73 @@ impl Sink for Fanout {
     }
 }
 
-/// Records held back to be written together (`Audit::hold`): one `write(2)` for many records,
-/// as `verify --batch` at `--log-level info` needs. A group never spans two rotation periods:
-/// a record of a new hour writes the group so far first.
+/// The buffer every record is formatted into, and records held back to be written together
+/// (`Audit::hold`): one `write(2)` for many records, as `verify --batch` at `--log-level info`
+/// needs. A group never spans two rotation periods: a record of a new hour writes the group so
+/// far first. The buffer keeps its capacity from record to record and group to group, so a
+/// batch formats its records in place instead of allocating and copying each one.
 #[derive(Default)]
-pub(crate) struct Group(Mutex<Option<Held>>);
+pub(crate) struct Group(Mutex<Held>);
 
-pub(crate) struct Held {
+#[derive(Default)]
+struct Held {
+    /// Whether records are held (a group is open) or written one by one.
+    open: bool,
     lines: String,
+    /// The instant of the first record held.
     at: Option<DateTime<Utc>>,
 }
 
 impl Group {
     pub(crate) fn start(&self) {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        held.get_or_insert(Held {
-            lines: String::new(),
-            at: None,
-        });
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).open = true;
     }
 
-    /// Hold `line` when a group is open (writing the group so far first if `at` starts a new
-    /// hour); `None` when no group is open and the line must be written now.
-    pub(crate) fn hold(
+    /// Append one record, formatted by `format` (which returns the instant it is stamped with),
+    /// and write it now unless a group is open. A record of a new hour is written apart from
+    /// the group so far, which is written first.
+    pub(crate) fn add(
         &self,
         sink: &dyn Sink,
-        line: &str,
-        at: DateTime<Utc>,
-    ) -> Option<io::Result<()>> {
-        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = guard.as_mut()?;
-        let mut result = Ok(());
+        format: impl FnOnce(&mut String) -> DateTime<Utc>,
+    ) -> io::Result<()> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = held.lines.len();
+        let at = format(&mut held.lines);
         // UTC hours since the epoch: Unix time has no leap seconds, so an hour is 3600 of them
         // (formatting the two times to compare them was a tenth of a batch record's cost).
         let hour = |t: &DateTime<Utc>| t.timestamp().div_euclid(3600);
-        if held
-            .at
-            .as_ref()
-            .is_some_and(|first| hour(first) != hour(&at))
-        {
-            result = Self::write(sink, held);
+        let mut result = Ok(());
+        if let Some(first) = held.at.filter(|first| hour(first) != hour(&at)) {
+            let record = held.lines.split_off(start);
+            result = sink.write_line(&held.lines, first);
+            held.lines = record;
+            held.at = None;
         }
         held.at.get_or_insert(at);
-        held.lines.push_str(line);
-        Some(result)
-    }
-
-    /// Write what is held, in one write; the group stays open when `keep` is true.
-    pub(crate) fn release(&self, sink: &dyn Sink, keep: bool) -> io::Result<()> {
-        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = match guard.as_mut() {
-            Some(held) => Self::write(sink, held),
-            None => Ok(()),
-        };
-        if !keep {
-            *guard = None;
+        if !held.open {
+            result = Self::write(sink, &mut held);
         }
         result
     }
 
+    /// Write what is held, in one write; the group stays open when `keep` is true.
+    pub(crate) fn release(&self, sink: &dyn Sink, keep: bool) -> io::Result<()> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = Self::write(sink, &mut held);
+        held.open = keep;
+        result
+    }
+
+    /// Write the buffer, then empty it (keeping its capacity), whether or not the write worked:
+    /// a record that failed is reported, never retried behind its caller's back.
     fn write(sink: &dyn Sink, held: &mut Held) -> io::Result<()> {
         let Some(at) = held.at.take() else {
             return Ok(());
         };
-        let lines = std::mem::take(&mut held.lines);
-        sink.write_line(&lines, at)
+        let result = sink.write_line(&held.lines, at);
+        held.lines.clear();
+        result
     }
 }
 
@@ -114,5 +116,71 @@ impl Outcome {
 
     pub(crate) fn take(&self) -> Option<io::ErrorKind> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Keeps what it was given; fails every write while `failing` is set.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Mutex<Vec<(String, DateTime<Utc>)>>,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl Sink for Recorder {
+        fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
+            if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(io::ErrorKind::StorageFull.into());
+            }
+            self.writes.lock().unwrap().push((line.to_owned(), at));
+            Ok(())
+        }
+    }
+
+    fn add(group: &Group, sink: &Recorder, text: &str, at: DateTime<Utc>) -> io::Result<()> {
+        group.add(sink, |line| {
+            line.push_str(text);
+            at
+        })
+    }
+
+    #[test]
+    fn a_group_is_one_write_and_never_spans_two_hours() {
+        let (group, sink) = (Group::default(), Recorder::default());
+        let t = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 27, h, m, s).unwrap();
+        group.start();
+        add(&group, &sink, "a\n", t(10, 59, 58)).unwrap();
+        add(&group, &sink, "b\n", t(10, 59, 59)).unwrap();
+        assert!(
+            sink.writes.lock().unwrap().is_empty(),
+            "held until released"
+        );
+        add(&group, &sink, "c\n", t(11, 0, 0)).unwrap();
+        group.release(&sink, false).unwrap();
+        let writes = sink.writes.lock().unwrap().clone();
+        assert_eq!(
+            writes,
+            [
+                ("a\nb\n".to_owned(), t(10, 59, 58)),
+                ("c\n".to_owned(), t(11, 0, 0))
+            ]
+        );
+    }
+
+    #[test]
+    fn outside_a_group_each_record_is_written_at_once_and_a_failed_one_is_not_retried() {
+        let (group, sink) = (Group::default(), Recorder::default());
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
+        sink.failing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(add(&group, &sink, "lost\n", at).is_err());
+        sink.failing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        add(&group, &sink, "next\n", at).unwrap();
+        assert_eq!(*sink.writes.lock().unwrap(), [("next\n".to_owned(), at)]);
     }
 }

@@ -34,7 +34,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let batch = Batch {
         args,
         ctx,
-        alg: rec.alg.clone(),
+        alg: rec.alg,
         op: rec.op,
         policy: policy(check, algs)?,
         keys: RefCell::new(keys),
@@ -68,7 +68,7 @@ struct Batch<'a> {
     args: &'a VerifyArgs,
     ctx: &'a Ctx<'a>,
     op: &'static str,
-    alg: Option<String>,
+    alg: Option<&'static str>,
     policy: Policy,
     keys: RefCell<Keyring>,
     /// The remote set the keys came from, if any: one refetch per batch for a rotated key.
@@ -189,22 +189,26 @@ impl Batch<'_> {
         overflow: bool,
         result: &Result<Verified>,
     ) -> Result<()> {
-        let mut r = Record {
+        match result {
+            Ok(_) if !self.ctx.audit.keeps(Level::INFO) => return Ok(()),
+            Err(e) if !e.reason().is_rejection() => return Err(e.clone()),
+            _ => {}
+        }
+        let r = Record {
             line: Some(number),
             at: self.args.at,
-            alg: self.alg.clone(),
+            alg: self.alg,
             // An overlong line is recorded without a hash: a hash of its prefix would name
             // another token.
-            token: (!overflow && !text.is_empty()).then(|| TokenDigest::of(text)),
+            token: (!overflow && !text.is_empty()).then(|| TokenDigest::hashed(text)),
             ..Record::new(self.op)
         };
         match result {
-            Ok(verified) if self.ctx.audit.keeps(Level::INFO) => {
+            Ok(verified) => {
+                let mut r = r;
                 note_verified(&mut r, verified);
                 self.ctx.audit.success(r)
             }
-            Ok(_) => Ok(()),
-            Err(e) if !e.reason().is_rejection() => Err(e.clone()),
             Err(e) => self.ctx.audit.failure(r, e.reason()),
         }
     }

@@ -65,7 +65,7 @@ fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
         generated.key.jwk_kid = Some(kid.clone());
     }
     rec.kid = generated.key.jwk_kid.clone();
-    rec.alg = Some(format!("{:?}", generated.key.pick_alg(None)?));
+    rec.alg = Some(crate::token::alg_name(generated.key.pick_alg(None)?));
     rec.key_type = Some(type_name(spec.kind));
     let made = describe(&generated.key, spec, rec.kid.as_deref());
     let Some(out) = &args.out else {

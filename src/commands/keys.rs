@@ -195,7 +195,7 @@ pub fn signing_key(
             ));
         }
     };
-    rec.alg = Some(format!("{alg:?}"));
+    rec.alg = Some(crate::token::alg_name(alg));
     if key.check_strength(alg, args.allow_weak_secret)? {
         ctx.audit.warning(rec.op, "weak_secret_allowed")?;
     }
@@ -224,7 +224,7 @@ pub fn verifying_keys(
     };
     let algs = ring.algorithms(&algorithms(args))?;
     if let [one] = algs.as_slice() {
-        rec.alg = Some(format!("{one:?}"));
+        rec.alg = Some(crate::token::alg_name(*one));
     }
     if ring.check_strength(&algs, args.allow_weak_secret)? {
         ctx.audit.warning(rec.op, "weak_secret_allowed")?;

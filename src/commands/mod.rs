@@ -176,16 +176,13 @@ fn claim_rules(args: &CheckArgs) -> Result<Vec<ClaimRule>> {
 
 /// Copy what a verified token says about itself into the record.
 pub fn note_verified(rec: &mut Record, verified: &Authenticated) {
-    let claim = |name| {
-        verified
-            .claims
-            .get(name)
-            .and_then(|v: &serde_json::Value| v.as_str())
-    };
+    let claim = |name| token::claim(&verified.claims, name).and_then(serde_json::Value::as_str);
     rec.sub = claim("sub").map(str::to_owned);
     rec.jti = claim("jti").map(str::to_owned);
-    rec.kid = verified.header_str("kid").map(str::to_owned);
-    rec.alg = Some(format!("{:?}", verified.alg));
+    rec.kid = token::claim(&verified.header, "kid")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    rec.alg = Some(token::alg_name(verified.alg));
     rec.exp = token::seconds(&verified.claims, "exp");
 }
 

@@ -12,7 +12,7 @@ mod verify;
 pub use checks::{ClaimRule, DEFAULT_MAX_TOKEN_SIZE, Policy};
 pub use issue::{IssueRequest, issue_claims, parse_claim_flag, sign};
 pub use renew::{Lifetime, Renewal, renew};
-pub use text::{Claims, seconds};
+pub use text::{Claims, alg_name, claim, seconds};
 pub use verify::{
     Authenticated, Decoded, KeySource, Verified, authenticate, decode_unverified, grace_used,
     token_text, verify, verify_precise,
