@@ -23,7 +23,9 @@ for alg in HS256 RS256; do
   case $alg in HS256) tokens=hs.tokens key=hs.key verify_key=hs.key ;; RS256) tokens=rs.tokens key=rsa.pub verify_key=rsa.pub ;; esac
   [ "$("$bare" verify "$alg" "$verify_key" < "$tokens")" = "$n" ] || { echo "bare loop rejected tokens" >&2; exit 1; }
   "$jwtctl" verify --batch --quiet --key-file "$key" < "$tokens" || { echo "jwtctl rejected tokens" >&2; exit 1; }
-  hyperfine --warmup 3 --runs "${RUNS:-20}" --style none --export-json "$alg.json" \
+  # The info log is removed before each run: dirty pages of earlier runs flushed mid-run would
+  # time the kernel's writeback of another run (a run's own pages are written back ~30 s later).
+  hyperfine --warmup 3 --runs "${RUNS:-30}" --style none --export-json "$alg.json" --prepare 'rm -f info.log' \
     -n "bare jsonwebtoken loop" "$bare verify $alg $verify_key < $tokens" \
     -n "jwtctl verify --batch" "$jwtctl verify --batch --key-file $key < $tokens > /dev/null" \
     -n "jwtctl verify --batch --log-level info" "$jwtctl --log-level info --log-file info.log verify --batch --key-file $key < $tokens > /dev/null" >/dev/null
@@ -36,7 +38,11 @@ base = results[0]["median"]
 alg = sys.argv[1].split(".")[0]
 print(f"{alg}, {n} tokens (median of runs; ratio to the bare loop)")
 for r in results:
-    print(f"  {r['command']:40s} {r['median']*1e3:8.1f} ms  {n / r['median']:>10,.0f} tokens/s  {r['median'] / base:5.2f}x")
+    cpu = r["user"] + r["system"]
+    print(f"  {r['command']:40s} {r['median']*1e3:8.1f} ms  {n / r['median']:>10,.0f} tokens/s  {r['median'] / base:5.2f}x  (cpu {cpu*1e3:.1f} ms)")
+info, error = results[2], results[1]
+print(f"  info / error: {info['median'] / error['median']:.2f}x wall, "
+      f"{(info['user'] + info['system']) / (error['user'] + error['system']):.2f}x cpu (mean user+sys)")
 print(f"  peak RSS: bare loop {bare_rss} KiB, jwtctl --batch {jwtctl_rss} KiB")
 PY
 done

@@ -1,7 +1,7 @@
 //! The security log: levels, record fields, file safety and fail-closed writes.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-use crate::common::{Env, SECRET, assert_refused, mint, now, stdout};
+use crate::common::{Env, SECRET, assert_refused, mint, now, sha256sum, stdout};
 use serde_json::json;
 
 #[test]
@@ -166,11 +166,6 @@ fn help_and_version_answer_without_a_log() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("Usage"));
     env.jwtctl().arg("--version").assert().success();
-}
-
-fn sha256sum(text: &str) -> String {
-    let out = crate::common::pipe_through("sha256sum", &[], text.as_bytes());
-    String::from_utf8(out).unwrap()[..64].to_string()
 }
 
 #[test]

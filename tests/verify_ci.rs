@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use crate::common::{
-    Env, assert_refused, assert_rejected, fixture, fixture_text, mint, mint_raw, now, sign_raw,
-    stderr, stdout,
+    Env, assert_refused, assert_rejected, fixture, fixture_text, mint, mint_raw, now, sha256sum,
+    sign_raw, stderr, stdout,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -375,6 +375,21 @@ fn batch_answers_each_line_in_order_with_its_number() {
     let lines: Vec<i64> = log.iter().map(|r| r["line"].as_i64().unwrap()).collect();
     assert_eq!(lines, [1, 3, 4, 5, 6], "one record per token");
     assert_eq!(log[2]["reason"], "expired");
+    // Each record is its own line's: a failure after a success carries nothing of it.
+    assert_eq!(
+        (&log[1]["sub"], &log[1]["outcome"]),
+        (&json!("a"), &json!("success"))
+    );
+    for failed in &log[2..4] {
+        assert_eq!(failed["outcome"], "failure", "{failed}");
+        for field in ["sub", "jti", "kid", "exp"] {
+            assert!(failed.get(field).is_none(), "{field} in {failed}");
+        }
+    }
+    assert_eq!(log[2]["token_sha256"], sha256sum(&expired));
+    assert_eq!(log[3]["token_sha256"], sha256sum("garbage"));
+    assert_eq!(log[4]["token_sha256"], sha256sum(&good));
+    assert!(log[4].get("reason").is_none(), "{}", log[4]);
 
     let all_good = format!("{good}\n{good}\n");
     let out = env

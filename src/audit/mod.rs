@@ -152,6 +152,25 @@ impl Record {
             ..Record::default()
         }
     }
+
+    /// Make this a success record; returns its level: INFO, or WARN for a refresh granted
+    /// through the grace window.
+    pub fn succeed(&mut self) -> Level {
+        self.outcome = "success";
+        self.reason = None;
+        if self.grace_used.is_some() {
+            Level::WARN
+        } else {
+            Level::INFO
+        }
+    }
+
+    /// Make this a failure record (ERROR) with the error's stable reason code; returns its level.
+    pub fn fail(&mut self, reason: Reason) -> Level {
+        self.outcome = "failure";
+        self.reason = Some(reason.code());
+        Level::ERROR
+    }
 }
 
 /// A token a record names. It is hashed only when the record is written (successes at the
@@ -421,20 +440,14 @@ impl Audit {
 
     /// A success record: INFO, or WARN for a refresh granted through the grace window.
     pub fn success(&self, mut r: Record) -> Result<()> {
-        r.outcome = "success";
-        let level = if r.grace_used.is_some() {
-            Level::WARN
-        } else {
-            Level::INFO
-        };
+        let level = r.succeed();
         self.emit(level, &r)
     }
 
     /// A failure record (ERROR) with the error's stable reason code.
     pub fn failure(&self, mut r: Record, reason: Reason) -> Result<()> {
-        r.outcome = "failure";
-        r.reason = Some(reason.code());
-        self.emit(Level::ERROR, &r)
+        let level = r.fail(reason);
+        self.emit(level, &r)
     }
 
     /// A WARN record of its own, for loosened security or side effects such as a created key.

@@ -35,13 +35,17 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         args,
         ctx,
         alg: rec.alg,
-        op: rec.op,
         policy: policy(check, algs)?,
         keys: RefCell::new(keys),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
         ledger: RefCell::new(ledger),
         now: args.at.map_or(ctx.now_precise, |at| at as f64),
+        scratch: RefCell::new(Record {
+            at: args.at,
+            alg: rec.alg,
+            ..Record::new(rec.op)
+        }),
     };
     let stdin = io::stdin();
     if stdin.is_terminal() {
@@ -67,7 +71,6 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
 struct Batch<'a> {
     args: &'a VerifyArgs,
     ctx: &'a Ctx<'a>,
-    op: &'static str,
     alg: Option<&'static str>,
     policy: Policy,
     keys: RefCell<Keyring>,
@@ -77,6 +80,8 @@ struct Batch<'a> {
     /// A cell: a store's reads need `&mut` (one connection).
     ledger: RefCell<Option<Ledger>>,
     now: f64,
+    /// The record of the line being checked (see `record`).
+    scratch: RefCell<Record>,
 }
 
 impl Batch<'_> {
@@ -194,23 +199,24 @@ impl Batch<'_> {
             Err(e) if !e.reason().is_rejection() => return Err(e.clone()),
             _ => {}
         }
-        let r = Record {
-            line: Some(number),
-            at: self.args.at,
-            alg: self.alg,
-            // An overlong line is recorded without a hash: a hash of its prefix would name
-            // another token.
-            token: (!overflow && !text.is_empty()).then(|| TokenDigest::hashed(text)),
-            ..Record::new(self.op)
-        };
-        match result {
+        // One record serves every line, its strings reused: each field a line's record carries
+        // is set here or by `note_verified`, so nothing is left from the line before.
+        let mut r = self.scratch.borrow_mut();
+        r.line = Some(number);
+        // An overlong line is recorded without a hash: a hash of its prefix would name another
+        // token.
+        r.token = (!overflow && !text.is_empty()).then(|| TokenDigest::hashed(text));
+        let level = match result {
             Ok(verified) => {
-                let mut r = r;
                 note_verified(&mut r, verified);
-                self.ctx.audit.success(r)
+                r.succeed()
             }
-            Err(e) => self.ctx.audit.failure(r, e.reason()),
-        }
+            Err(e) => {
+                (r.sub, r.jti, r.kid, r.exp, r.alg) = (None, None, None, None, self.alg);
+                r.fail(e.reason())
+            }
+        };
+        self.ctx.audit.emit(level, &r)
     }
 }
 

@@ -177,13 +177,23 @@ fn claim_rules(args: &CheckArgs) -> Result<Vec<ClaimRule>> {
 /// Copy what a verified token says about itself into the record.
 pub fn note_verified(rec: &mut Record, verified: &Authenticated) {
     let claim = |name| token::claim(&verified.claims, name).and_then(serde_json::Value::as_str);
-    rec.sub = claim("sub").map(str::to_owned);
-    rec.jti = claim("jti").map(str::to_owned);
-    rec.kid = token::claim(&verified.header, "kid")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
+    put(&mut rec.sub, claim("sub"));
+    put(&mut rec.jti, claim("jti"));
+    let kid = token::claim(&verified.header, "kid").and_then(serde_json::Value::as_str);
+    put(&mut rec.kid, kid);
     rec.alg = Some(token::alg_name(verified.alg));
     rec.exp = token::seconds(&verified.claims, "exp");
+}
+
+/// Set `slot` to `value`, reusing the string already there (a batch reuses one record).
+fn put(slot: &mut Option<String>, value: Option<&str>) {
+    match (slot.as_mut(), value) {
+        (Some(kept), Some(value)) => {
+            kept.clear();
+            kept.push_str(value);
+        }
+        (_, value) => *slot = value.map(str::to_owned),
+    }
 }
 
 /// A token's id in the ledger and the `exp` it is kept by.

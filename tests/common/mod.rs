@@ -148,6 +148,12 @@ pub fn fixture_text(rel: &str) -> String {
     std::fs::read_to_string(fixture(rel)).unwrap()
 }
 
+/// The hex SHA-256 of `text`, as `sha256sum` (another implementation) prints it.
+pub fn sha256sum(text: &str) -> String {
+    let out = pipe_through("sha256sum", &[], text.as_bytes());
+    String::from_utf8(out).unwrap()[..64].to_string()
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
