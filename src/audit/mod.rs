@@ -108,6 +108,13 @@ impl LogConfig {
     }
 }
 
+/// A record field's key as the log writes it, `,"name":`, made at compile time.
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
+}
+
 /// One audit record. Values come from our own code or, escaped, from input; never a secret,
 /// never a whole token (tokens are written as their SHA-256), never library error text.
 #[derive(Debug, Default, Clone)]
@@ -151,6 +158,38 @@ impl Record {
             op,
             ..Record::default()
         }
+    }
+
+    /// Write the record's fields as JSON (`,"name":value` each; absent ones left out), in the
+    /// order the log has always had them. `peer` is the process's own `--log-peer`.
+    fn write_fields(&self, f: &mut json::Fields<'_>, peer: Option<&str>) {
+        let token_sha256 = self.token.as_ref().map(TokenDigest::hex);
+        let parent_token_sha256 = self.parent_token.as_ref().map(TokenDigest::hex);
+        f.str(key!("op"), Some(self.op));
+        f.str(key!("event"), self.event);
+        f.str(key!("outcome"), Some(self.outcome));
+        f.str(key!("reason"), self.reason);
+        f.str(key!("sub"), self.sub.as_deref());
+        f.str(key!("jti"), self.jti.as_deref());
+        f.str(key!("parent_jti"), self.parent_jti.as_deref());
+        f.str(key!("kid"), self.kid.as_deref());
+        f.str(key!("alg"), self.alg);
+        f.int(key!("exp"), self.exp);
+        f.str(
+            key!("token_sha256"),
+            token_sha256.as_ref().map(Sha256Hex::as_str),
+        );
+        let parent = parent_token_sha256.as_ref().map(Sha256Hex::as_str);
+        f.str(key!("parent_token_sha256"), parent);
+        f.int(key!("orig_iat"), self.orig_iat);
+        f.int(key!("grace_used"), self.grace_used);
+        f.bool(key!("dry_run"), self.dry_run);
+        f.int(key!("at"), self.at);
+        f.uint(key!("line"), self.line);
+        f.str(key!("key_type"), self.key_type);
+        f.str(key!("key_source"), self.key_source.as_deref());
+        f.str(key!("key_fetch"), self.key_fetch);
+        f.str(key!("peer"), peer);
     }
 
     /// Make this a success record; returns its level: INFO, or WARN for a refresh granted
@@ -219,8 +258,9 @@ struct Origin {
     fields: String,
 }
 
-/// The field that carries [`Origin::fields`] into the subscriber, which splices it in raw.
-pub(super) const ORIGIN_FIELD: &str = "origin";
+/// The one field of an audit event: the record's fields as JSON (`,"op":…` and so on, the
+/// origin's last), which the subscriber splices in raw.
+pub(super) const RECORD_FIELD: &str = "record";
 
 impl Origin {
     fn find() -> Self {
@@ -280,7 +320,8 @@ pub struct Audit {
     dispatch: tracing::Dispatch,
     /// Held from an event to the check of its write, so concurrent emitters never read each
     /// other's failures.
-    emitting: Mutex<()>,
+    /// Its buffer holds the record's fields as JSON, written once per record.
+    emitting: Mutex<String>,
     /// The log file's mode when others may read or write it.
     exposed: Option<u32>,
     sink: Arc<dyn sink::Sink>,
@@ -327,7 +368,7 @@ impl Audit {
             durable: config.sync,
             origin: std::sync::OnceLock::new(),
             dispatch: tracing::Dispatch::new(subscriber),
-            emitting: Mutex::new(()),
+            emitting: Mutex::default(),
             exposed,
         })
     }
@@ -368,45 +409,18 @@ impl Audit {
             return Ok(());
         }
         let o = self.origin.get_or_init(Origin::find);
-        let token_sha256 = r.token.as_ref().map(TokenDigest::hex);
-        let parent_token_sha256 = r.parent_token.as_ref().map(TokenDigest::hex);
-        macro_rules! event_at {
-            ($lvl:expr) => {
-                tracing::event!(
-                    target: TARGET,
-                    $lvl,
-                    op = r.op,
-                    event = r.event,
-                    outcome = r.outcome,
-                    reason = r.reason,
-                    sub = r.sub.as_deref(),
-                    jti = r.jti.as_deref(),
-                    parent_jti = r.parent_jti.as_deref(),
-                    kid = r.kid.as_deref(),
-                    alg = r.alg,
-                    exp = r.exp,
-                    token_sha256 = token_sha256.as_ref().map(Sha256Hex::as_str),
-                    parent_token_sha256 = parent_token_sha256.as_ref().map(Sha256Hex::as_str),
-                    orig_iat = r.orig_iat,
-                    grace_used = r.grace_used,
-                    dry_run = r.dry_run,
-                    at = r.at,
-                    line = r.line,
-                    key_type = r.key_type,
-                    key_source = r.key_source.as_deref(),
-                    key_fetch = r.key_fetch,
-                    peer = self.peer.as_deref(),
-                    origin = o.fields.as_str(),
-                )
-            };
-        }
-        let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut fields = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        fields.clear();
+        r.write_fields(&mut json::Fields(&mut fields), self.peer.as_deref());
+        fields.push(',');
+        fields.push_str(&o.fields);
+        let fields = fields.as_str();
         self.outcome.arm();
         tracing::dispatcher::with_default(&self.dispatch, || match level {
-            Level::ERROR => event_at!(Level::ERROR),
-            Level::WARN => event_at!(Level::WARN),
-            Level::INFO => event_at!(Level::INFO),
-            _ => event_at!(Level::DEBUG),
+            Level::ERROR => tracing::event!(target: TARGET, Level::ERROR, record = fields),
+            Level::WARN => tracing::event!(target: TARGET, Level::WARN, record = fields),
+            Level::INFO => tracing::event!(target: TARGET, Level::INFO, record = fields),
+            _ => tracing::event!(target: TARGET, Level::DEBUG, record = fields),
         });
         match self.outcome.take() {
             None => Ok(()),
