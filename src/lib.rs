@@ -169,7 +169,8 @@ const OPS: [&str; 10] = [
 ];
 
 /// Answer a command line clap refused: help and version as clap prints them; a usage error as
-/// one line, exit 2, and (best effort) an ERROR record in the log the arguments point to.
+/// one line with clap's whole message (suggestions, possible values, its usage line), exit 2,
+/// and (best effort) an ERROR record in the log the arguments point to.
 pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     use clap::error::ErrorKind;
     if matches!(
@@ -198,14 +199,16 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     let help = op.map_or("jwtctl --help".to_string(), |op| {
         format!("jwtctl {op} --help")
     });
+    let usage = usage_line(&rendered).map_or(String::new(), |usage| format!("; {usage}"));
+    let message = format!("{shown}{usage}; see '{help}'");
     if verify_json_in(args) {
-        let e = error::Error::usage(format!("{shown}; see '{help}'"));
+        let e = error::Error::usage(message);
         let _ = print(
             &commands::verdict::Verdict::rejected(&e, None).line(),
             Exit::Config,
         );
     } else {
-        sys::eprint_line(&format!("jwtctl: {shown}; see '{help}'"));
+        sys::eprint_line(&format!("jwtctl: {message}"));
     }
     let op = op.unwrap_or("jwtctl");
     sys::restrict_umask();
@@ -350,6 +353,12 @@ fn hints(rendered: &str) -> String {
                 })
         })
         .collect()
+}
+
+/// clap's usage line (`Usage: jwtctl verify [OPTIONS] [TOKEN]`), kept in the one stderr line
+/// (scripts read one line): it is made from jwtctl's own definition, never from what was typed.
+fn usage_line(rendered: &str) -> Option<&str> {
+    rendered.lines().find(|line| line.starts_with("Usage: "))
 }
 
 fn redact_values(message: &str, surplus: bool) -> String {

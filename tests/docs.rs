@@ -113,16 +113,23 @@ fn alg_help_says_repeatable_only_where_it_is() {
 }
 
 #[test]
-fn usage_errors_keep_clap_suggestions_and_values_on_their_one_line() {
+fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
     let env = Env::new();
     for (args, wanted) in [
         (
             &["verfy"][..],
-            "(a similar subcommand exists: 'verify'); see 'jwtctl --help'",
+            "(a similar subcommand exists: 'verify'); Usage: jwtctl [OPTIONS] <COMMAND>; \
+             see 'jwtctl --help'",
         ),
         (
             &["verify", "--ouput", "json"][..],
-            "(a similar argument exists: '--output'); see 'jwtctl verify --help'",
+            "(a similar argument exists: '--output'); Usage: jwtctl verify --output <FORMAT> \
+             [TOKEN]; see 'jwtctl verify --help'",
+        ),
+        (
+            &["verify", "--key-file", "k", "--jwks", "j", "t"][..],
+            "cannot be used with '--jwks <PATH>'; Usage: jwtctl verify --key-file <PATH> \
+             <TOKEN>; see 'jwtctl verify --help'",
         ),
         (
             &["issue", "--log-level", "loud"][..],
