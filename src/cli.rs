@@ -399,7 +399,7 @@ pub struct IssueArgs {
     pub jti: Option<String>,
 
     /// The header `typ` (RFC 7515 §4.1.9), e.g. `at+jwt` for an access token (RFC 9068)
-    #[arg(long, value_name = "TYP", default_value = "JWT")]
+    #[arg(long, value_name = "TYP", default_value = "JWT", value_parser = parse_typ)]
     pub typ: String,
 
     /// Sign with a key ring (a private JWK Set): the key --kid names, else the newest key in use
@@ -465,7 +465,7 @@ pub struct CheckArgs {
     pub claim_match: Vec<String>,
 
     /// The header `typ` required (case-insensitive); without it, `typ` must be absent or JWT
-    #[arg(long, value_name = "TYP")]
+    #[arg(long, value_name = "TYP", value_parser = parse_typ)]
     pub typ: Option<String>,
 
     /// Reject tokens that expire sooner than this
@@ -897,6 +897,17 @@ pub fn parse_not_before(s: &str) -> Result<NotBefore, String> {
         .map(NotBefore::At)
         .or_else(|_| parse_leeway(s).map(NotBefore::After))
         .map_err(|_| "expected a time (RFC 3339 or Unix seconds) or a duration such as 5m".into())
+}
+
+/// A header `typ`: a media type name (RFC 7515 §4.1.9), so printable ASCII without spaces, and
+/// not empty (a token with `"typ":""` is one no verifier expects).
+pub fn parse_typ(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 127 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "expected a media type such as JWT or at+jwt (printable ASCII, no spaces)".into(),
+        );
+    }
+    Ok(s.to_owned())
 }
 
 /// A positive duration such as `90s`, `30m`, `12h`, `7d` or `1h30m`.

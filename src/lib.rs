@@ -37,8 +37,8 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     // A result nobody can receive is not a success: find out before anything irreversible.
     let result = if cli.command.prints() && !sys::stdout_deliverable() {
         Err(error::Error::io(
-            "stdout is closed or its reader has gone, so the result could not be delivered; \
-             nothing was done",
+            "stdout cannot be written (closed, full, or its reader has gone), so the result \
+             could not be delivered; nothing was done",
         ))
     } else {
         dispatch(cli, &ctx, &mut rec)
@@ -123,10 +123,16 @@ pub fn execute(cli: &Cli) -> Exit {
         Ok(Done::Refused(e, Reply::Silent)) => e.exit_status(),
         // With `verify --output json`, configuration errors are verdicts on stdout too, so a
         // script piping into jq sees one; only a log failure (exit 3) leaves stdout empty.
-        Err(e) if wants_json(cli) && e.reason() != error::Reason::LogError => print(
-            &commands::verdict::Verdict::rejected(&e, None).line(),
-            e.exit_status(),
-        ),
+        Err(e)
+            if wants_json(cli)
+                && e.reason() != error::Reason::LogError
+                && sys::stdout_deliverable() =>
+        {
+            print(
+                &commands::verdict::Verdict::rejected(&e, None).line(),
+                e.exit_status(),
+            )
+        }
         Ok(Done::Refused(e, Reply::Stderr)) | Err(e) => {
             sys::eprint_line(&format!("jwtctl: {e}"));
             e.exit_status()
@@ -180,16 +186,14 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         let _ = err.print();
         return Exit::Success;
     }
-    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        let _ = err.print();
-        return Exit::Config;
-    }
     let rendered = err.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let shown = match variable_at_fault(err, args) {
-        Some(message) => message,
-        None => redact_values(first, err.kind() == ErrorKind::UnknownArgument) + &hints(&rendered),
+    let first = first_line(&rendered);
+    let shown = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        missing_command(args)
+    } else if let Some(message) = variable_at_fault(err, args) {
+        message
+    } else {
+        redact_values(&first, err.kind() == ErrorKind::UnknownArgument) + &hints(&rendered)
     };
     let op = args
         .iter()
@@ -353,6 +357,49 @@ fn hints(rendered: &str) -> String {
                 })
         })
         .collect()
+}
+
+/// clap's first line without its `error: `, with the list clap puts under a line that ends in
+/// a colon ("the following required arguments were not provided:" and the arguments' names, as
+/// jwtctl defines them) folded into it.
+fn first_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    if line.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        line.push(' ');
+        line.push_str(&listed.join(", "));
+    }
+    line
+}
+
+/// For a command line that names a command with subcommands but not which (`jwtctl key`), or no
+/// command at all: one line naming the choices, rather than the whole help on stderr.
+fn missing_command(args: &[OsString]) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut path = String::from("jwtctl");
+    for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if let Some(sub) = cmd.find_subcommand(word).cloned() {
+            path.push(' ');
+            path.push_str(word);
+            cmd = sub;
+        }
+    }
+    let names: Vec<&str> = cmd
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .filter(|name| *name != "help")
+        .collect();
+    format!(
+        "no command given after '{path}'; give one of: {}",
+        names.join(", ")
+    )
 }
 
 /// clap's usage line (`Usage: jwtctl verify [OPTIONS] [TOKEN]`), kept in the one stderr line

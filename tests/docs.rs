@@ -127,6 +127,21 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
              [TOKEN]; see 'jwtctl verify --help'",
         ),
         (
+            &["key"][..],
+            "no command given after 'jwtctl key'; give one of: gen, public, thumbprint, retire, \
+             remove; Usage: jwtctl key <COMMAND>; see 'jwtctl key --help'",
+        ),
+        (
+            &[][..],
+            "give one of: issue, verify, refresh, revoke, inspect, key, cache, ledger, \
+             completions, man; Usage: jwtctl [OPTIONS] <COMMAND>; see 'jwtctl --help'",
+        ),
+        (
+            &["completions"][..],
+            "the following required arguments were not provided: <SHELL>; Usage: jwtctl \
+             completions <SHELL>; see 'jwtctl completions --help'",
+        ),
+        (
             &["verify", "--key-file", "k", "--jwks", "j", "t"][..],
             "cannot be used with '--jwks <PATH>'; Usage: jwtctl verify --key-file <PATH> \
              <TOKEN>; see 'jwtctl verify --help'",

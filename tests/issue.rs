@@ -291,6 +291,13 @@ fn a_refused_issue_creates_no_default_key() {
         &["issue", "--alg", "RS256"][..],
         &["issue", "--claims", "missing.json"],
         &["issue", "--claim", "exp=1"],
+        &["issue", "--password-file", "missing.txt"],
+        &["issue", "--password-env", "JWTCTL_TEST_UNSET_PASSWORD"],
+        &["issue", "--secret-encoding", "hex"],
+        &["issue", "--secret-encoding", "base64"],
+        &["issue", "--nbf", "2020-13-45T00:00:00Z"],
+        &["issue", "--jti", ""],
+        &["issue", "--typ", ""],
     ] {
         let out = env.run_bare(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

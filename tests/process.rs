@@ -246,4 +246,21 @@ fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
         .output()
         .unwrap();
     assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    // verify --output json answers on stdout; when stdout is closed it says so on stderr.
+    let json = Command::new("sh")
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .arg("-c")
+        .arg(format!(
+            "exec '{}' verify --output json \"$0\" >&-",
+            assert_cmd::cargo::cargo_bin("jwtctl").display()
+        ))
+        .arg(&token)
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(2), "{}", stderr(&json));
+    assert!(
+        stderr(&json).contains("stdout cannot be written"),
+        "{json:?}"
+    );
 }

@@ -545,7 +545,7 @@ fn a_batch_whose_reader_goes_away_stops_quietly_with_the_verdicts_status() {
         .env("JWTCTL_KEY_FILE", "test.key")
         .arg("-c")
         .arg(format!(
-            "set -o pipefail; '{}' --log-level warn verify --batch < in.txt | head -1",
+            "set -o pipefail; '{}' verify --batch < in.txt | head -1",
             assert_cmd::cargo::cargo_bin("jwtctl").display()
         ))
         .output()
@@ -553,8 +553,10 @@ fn a_batch_whose_reader_goes_away_stops_quietly_with_the_verdicts_status() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 1);
     assert_eq!(stderr(&out), "", "quietly");
+    // Written at every level, the default `error` too; the exit status stays the verdicts'.
     let record = env.log().pop().unwrap();
     assert_eq!(record["event"], "stopped_early", "{record}");
+    assert_eq!(record["level"], "ERROR", "{record}");
 }
 
 #[test]

@@ -466,13 +466,23 @@ impl Audit {
 
     /// A WARN record of its own, for loosened security or side effects such as a created key.
     pub fn warning(&self, op: &'static str, event: &'static str) -> Result<()> {
+        self.side_record(Level::WARN, op, event)
+    }
+
+    /// A side record every level keeps (written at ERROR, though not a failure): for what the
+    /// log must show however it is set, such as a batch that stopped before its input ended.
+    pub fn notice(&self, op: &'static str, event: &'static str) -> Result<()> {
+        self.side_record(Level::ERROR, op, event)
+    }
+
+    fn side_record(&self, level: Level, op: &'static str, event: &'static str) -> Result<()> {
         let r = Record {
             op,
             event: Some(event),
             outcome: "warning",
             ..Record::default()
         };
-        self.emit(Level::WARN, &r)
+        self.emit(level, &r)
     }
 }
 

@@ -58,7 +58,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let stopped = stopped || reader_gone(out.flush())?;
     if stopped {
         // The reader went away (`| head -1`): stop quietly, as ripgrep does, and say so.
-        ctx.audit.warning(rec.op, "stopped_early")?;
+        ctx.audit.notice(rec.op, "stopped_early")?;
     }
     Ok(Done::Streamed(if rejected {
         Exit::Rejected

@@ -79,11 +79,13 @@ fn load_keys(
     create: bool,
 ) -> Result<Keyring> {
     let source = source(args, jwks)?;
+    // Read before a default key may be created: a flag that fails leaves no key behind.
+    let options = load_options(args)?;
     let material = match keys::read_source(&source, env_var)? {
         Some(material) => material,
-        None => default_key(&source, ctx, rec, create)?,
+        None => default_key(&source, args, ctx, rec, create)?,
     };
-    let ring = Keyring::load(&source, &material, &load_options(args)?)?;
+    let ring = Keyring::load(&source, &material, &options)?;
     if let Some(path) = source.file() {
         warn_if_loose(path, ring.has_secret(), ctx, rec)?;
     }
@@ -130,7 +132,13 @@ pub fn password(file: Option<&Path>, var: Option<&str>) -> Result<Option<Secret>
 
 /// The default key file that does not exist yet: `issue` creates it (and says so); any other
 /// command is told where a key can come from.
-fn default_key(source: &Source, ctx: &Ctx, rec: &Record, create: bool) -> Result<Secret> {
+fn default_key(
+    source: &Source,
+    args: &KeyArgs,
+    ctx: &Ctx,
+    rec: &Record,
+    create: bool,
+) -> Result<Secret> {
     let Source::DefaultFile(path) = source else {
         return Err(Error::key("the key source holds no key"));
     };
@@ -141,6 +149,17 @@ fn default_key(source: &Source, ctx: &Ctx, rec: &Record, create: bool) -> Result
             keys::KEY_FILE_VAR,
             keys::SECRET_VAR,
             keys::DEFAULT_KEY_FILE
+        )));
+    }
+    if !matches!(
+        args.secret_encoding,
+        SecretEncodingArg::Raw | SecretEncodingArg::Base64url
+    ) {
+        // The new key would be created only to be refused.
+        return Err(Error::usage(format!(
+            "--secret-encoding cannot read the key issue would create ({} holds base64url \
+             text); drop --secret-encoding or pass --key-file",
+            path.display()
         )));
     }
     if keys::create_default_key(path)? {
