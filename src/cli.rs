@@ -11,33 +11,39 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::audit::{LogConfig, LogLevel, LogRotate};
 
+/// The long help's closing sections (`--help`; `-h` stays short): the default files, examples,
+/// then the exit codes every command shares, last.
+macro_rules! long_help {
+    ($($example:literal),+ $(,)?) => {
+        concat!(
+            "Files: ./security.log (the log, --log-file) and ./jwtctl.key (the default key, which\n",
+            "only issue creates).\n",
+            "\nEXAMPLES:\n",
+            $("  ", $example, "\n",)+
+            "\nEXIT STATUS:\n",
+            "  0  success\n",
+            "  1  the token was rejected (the reason is on stderr and in the log)\n",
+            "  2  usage or configuration error (flags, key, input file, ledger, key set fetch)\n",
+            "  3  the security log could not be written; nothing was printed"
+        )
+    };
+}
+
 /// Issue, refresh and verify JSON Web Tokens, recording every operation in a security log.
 #[derive(Debug, Parser)]
 #[command(name = "jwtctl", version, about, max_term_width = 100)]
+#[command(after_long_help = long_help!(
+    "jwtctl issue --sub alice",
+    "jwtctl verify \"$TOKEN\"",
+    "jwtctl --log-level info refresh --ledger ledger.db \"$TOKEN\"",
+    "jwtctl completions bash > /etc/bash_completion.d/jwtctl"
+))]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// The long help's closing sections (`--help`; `-h` stays short): examples, then the exit codes
-/// every command shares.
-macro_rules! long_help {
-    ($($example:literal),+ $(,)?) => {
-        concat!(
-            "EXAMPLES:\n",
-            $("  ", $example, "\n",)+
-            "\nEXIT STATUS:\n",
-            "  0  success\n",
-            "  1  the token was rejected (the reason is on stderr and in the log)\n",
-            "  2  usage or configuration error (flags, key, input file, ledger, key set fetch)\n",
-            "  3  the security log could not be written; nothing was printed\n",
-            "\nFiles: ./security.log (the log, --log-file) and ./jwtctl.key (the default key, which\n",
-            "only issue creates)."
-        )
-    };
 }
 
 /// `--alg` as the verifying commands take it.
@@ -90,12 +96,29 @@ pub enum Command {
     ))]
     Key(KeyCmd),
     /// Show or empty the cache of fetched JWK Sets.
+    #[command(after_long_help = long_help!(
+        "jwtctl cache list",
+        "jwtctl cache clear --cache-dir /var/cache/jwtctl"
+    ))]
     Cache(CacheCmd),
     /// List, count or prune the ledger's consumed and revoked ids.
+    #[command(after_long_help = long_help!(
+        "jwtctl ledger init --ledger ledger.db",
+        "jwtctl ledger list --ledger ledger.db --state revoked",
+        "jwtctl ledger prune --ledger ledger.db"
+    ))]
     Ledger(LedgerCmd),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    #[command(after_long_help = long_help!(
+        "jwtctl completions bash > ~/.local/share/bash-completion/completions/jwtctl",
+        "jwtctl completions zsh > \"${fpath[1]}/_jwtctl\"",
+        "jwtctl completions fish > ~/.config/fish/completions/jwtctl.fish"
+    ))]
     Completions(CompletionsArgs),
     /// Write man pages, one per command, into a directory.
+    #[command(after_long_help = long_help!(
+        "mkdir -p man1 && jwtctl man --dir man1 && man -l man1/jwtctl-verify.1"
+    ))]
     Man(ManArgs),
 }
 
@@ -562,14 +585,27 @@ pub struct KeyCmd {
 #[derive(Debug, Subcommand)]
 pub enum KeyAction {
     /// Make a new key and write it, private, to a file (created 0600)
+    #[command(after_long_help = long_help!(
+        "jwtctl key gen --out ed.pem",
+        "jwtctl key gen --type rsa --bits 4096 --out rsa.pem",
+        "jwtctl key gen --type hmac --out hs.key",
+        "jwtctl key gen --add-to ring.json"
+    ))]
     Gen(KeyGenArgs),
     /// Print a key's public half: a JWK, a JWK Set, or SPKI PEM
+    #[command(after_long_help = long_help!(
+        "jwtctl key public --key-file ed.pem --format pem",
+        "jwtctl key public --jwks ring.json --format jwks > jwks.json"
+    ))]
     Public(KeyPublicArgs),
     /// Print a key's RFC 7638 thumbprint, the kid jwtctl gives it
+    #[command(after_long_help = long_help!("jwtctl key thumbprint --key-file ed.pem"))]
     Thumbprint(KeyThumbprintArgs),
     /// Stop signing with a key ring's key; it stays in the ring to verify tokens it signed
+    #[command(after_long_help = long_help!("jwtctl key retire --kid OLD_KID ring.json"))]
     Retire(KeyRingArgs),
     /// Delete a key from a key ring; tokens it signed no longer verify
+    #[command(after_long_help = long_help!("jwtctl key remove --kid OLD_KID ring.json"))]
     Remove(KeyRingArgs),
 }
 
@@ -582,12 +618,22 @@ pub struct LedgerCmd {
 #[derive(Debug, Subcommand)]
 pub enum LedgerAction {
     /// Create the ledger (its file, or its tables in PostgreSQL); first use also does
+    #[command(after_long_help = long_help!(
+        "jwtctl ledger init --ledger ledger.db",
+        "JWTCTL_LEDGER=postgres://jwtctl@db.internal/jwtctl jwtctl ledger init"
+    ))]
     Init(LedgerArgs),
     /// List the ids: state, id, exp, when recorded
+    #[command(after_long_help = long_help!(
+        "jwtctl ledger list --ledger ledger.db",
+        "jwtctl ledger list --ledger ledger.db --state revoked --output json | jq -r .id"
+    ))]
     List(LedgerListArgs),
     /// Count the ids by state, and the oldest entry
+    #[command(after_long_help = long_help!("jwtctl ledger stats --ledger ledger.db"))]
     Stats(LedgerArgs),
     /// Forget the ids whose tokens expired more than 24h ago
+    #[command(after_long_help = long_help!("jwtctl ledger prune --ledger ledger.db"))]
     Prune(LedgerArgs),
 }
 
@@ -644,8 +690,10 @@ pub struct CacheCmd {
 #[derive(Debug, Subcommand)]
 pub enum CacheAction {
     /// List the cached sets: URL, age in seconds, size in bytes
+    #[command(after_long_help = long_help!("jwtctl cache list"))]
     List(CacheArgs),
     /// Remove every cached set
+    #[command(after_long_help = long_help!("jwtctl cache clear"))]
     Clear(CacheArgs),
 }
 

@@ -65,18 +65,32 @@ fn every_command_and_option_is_in_the_completions_and_the_man_pages() {
 #[test]
 fn long_help_ends_with_examples_and_exit_status_and_short_help_stays_short() {
     let env = Env::new();
-    for cmd in ["issue", "verify", "refresh", "revoke", "inspect", "key"] {
-        let long = stdout(&env.run_bare(&[cmd, "--help"]));
+    // Every command, nested ones and jwtctl itself too.
+    for (page, _) in commands() {
+        let words: Vec<&str> = page.split('-').skip(1).collect();
+        let help = |flag| stdout(&env.run_bare(&[&words[..], &[flag]].concat()));
+        let long = help("--help");
+        let examples = long
+            .find("\nEXAMPLES:\n")
+            .unwrap_or_else(|| panic!("{page}: {long}"));
+        let exit = long
+            .find("\nEXIT STATUS:\n")
+            .unwrap_or_else(|| panic!("{page}"));
+        assert!(examples < exit, "{page}: EXAMPLES, then EXIT STATUS");
         assert!(
-            long.contains("EXAMPLES:") && long.contains("EXIT STATUS:"),
-            "{cmd}"
+            long.trim_end()
+                .ends_with("3  the security log could not be written; nothing was printed"),
+            "{page} does not end with EXIT STATUS: {long}"
         );
         assert!(
             long.contains("./security.log") && long.contains("./jwtctl.key"),
-            "{cmd}"
+            "{page}"
         );
-        let short = stdout(&env.run_bare(&[cmd, "-h"]));
-        assert!(!short.contains("EXIT STATUS:"), "{cmd} -h");
+        let short = help("-h");
+        assert!(
+            !short.contains("EXIT STATUS:") && !short.contains("EXAMPLES:"),
+            "{page} -h"
+        );
     }
 }
 
