@@ -69,6 +69,7 @@ fn an_unusable_log_path_fails_every_operation_with_exit_3() {
         ("link.log", "symbolic link"),
         ("missing/dir/security.log", "does not exist"),
         ("adir", "directory"),
+        ("/proc/no-such-log", "no such file"),
     ] {
         for args in [
             vec!["issue"],
@@ -82,6 +83,12 @@ fn an_unusable_log_path_fails_every_operation_with_exit_3() {
                 .output()
                 .unwrap();
             assert_log_failure(&out, words);
+            // Every refusal says how to choose another path.
+            assert!(
+                stderr(&out).contains("--log-file / JWTCTL_LOG_FILE"),
+                "{}",
+                stderr(&out)
+            );
         }
     }
     assert_eq!(

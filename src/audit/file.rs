@@ -21,6 +21,9 @@ use super::{LogConfig, LogRotate};
 use crate::error::io_words;
 use crate::error::{Error, Result};
 
+/// How every refusal to open the log ends: what to do instead.
+const OTHER_PATH: &str = "choose another path with --log-file / JWTCTL_LOG_FILE";
+
 /// The file records go to now, and the rotation suffix it was opened for.
 struct Current {
     suffix: String,
@@ -126,7 +129,8 @@ pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(FileSink, 
     let path = &config.path;
     let Some(name) = path.file_name() else {
         return Err(Error::log(format!(
-            "the log path {} does not name a file; give a file path with --log-file",
+            "the log path {} does not name a file; give a file path with --log-file / \
+             JWTCTL_LOG_FILE",
             path.display()
         )));
     };
@@ -171,7 +175,7 @@ fn check_dir(dir: &Path, log: &Path) -> Result<()> {
         Ok(_) | Err(_) => {
             return Err(Error::log(format!(
                 "the directory of the security log {} does not exist; create it first, or \
-                 choose another path with --log-file / JWTCTL_LOG_FILE",
+                 {OTHER_PATH}",
                 log.display()
             )));
         }
@@ -212,6 +216,15 @@ fn open_checked(path: &Path) -> Result<Current> {
     })
 }
 
+/// Whether the directory `path` would be created in exists (`/proc/x` is "not found" although
+/// `/proc` is there: no file can be created in it).
+fn parent_exists(path: &Path) -> bool {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.is_dir(),
+        _ => true,
+    }
+}
+
 /// Open the log for appending, creating it 0600, refusing a symbolic link, never blocking.
 fn open_no_follow(path: &Path) -> Result<File> {
     let shown = path.display();
@@ -225,18 +238,19 @@ fn open_no_follow(path: &Path) -> Result<File> {
         .open(path)
         .map_err(|e| match e.raw_os_error() {
             Some(libc::ELOOP) => Error::log(format!(
-                "the security log {shown} is a symbolic link; refusing to follow it"
+                "the security log {shown} is a symbolic link; refusing to follow it; {OTHER_PATH}"
             )),
             Some(libc::ENXIO) => Error::log(format!(
-                "the security log {shown} is not a regular file; give a file path"
+                "the security log {shown} is not a regular file; {OTHER_PATH}"
             )),
-            _ if e.kind() == io::ErrorKind::NotFound => Error::log(format!(
-                "the directory of the security log {shown} does not exist; create it first, or \
-                 choose another path with --log-file / JWTCTL_LOG_FILE"
-            )),
+            _ if e.kind() == io::ErrorKind::NotFound && !parent_exists(path) => {
+                Error::log(format!(
+                    "the directory of the security log {shown} does not exist; create it first, or \
+                 {OTHER_PATH}"
+                ))
+            }
             _ => Error::log(format!(
-                "cannot open the security log {shown}: {}; choose another path with \
-                 --log-file / JWTCTL_LOG_FILE",
+                "cannot open the security log {shown}: {}; {OTHER_PATH}",
                 io_words(&e)
             )),
         })
@@ -248,7 +262,7 @@ fn check_descriptor(file: &File, path: &Path) -> Result<u64> {
     let shown = path.display();
     let meta = file.metadata().map_err(|e| {
         Error::log(format!(
-            "cannot check the security log {shown}: {}",
+            "cannot check the security log {shown}: {}; {OTHER_PATH}",
             io_words(&e)
         ))
     })?;
@@ -262,20 +276,21 @@ fn check_descriptor(file: &File, path: &Path) -> Result<u64> {
             "not a regular file"
         };
         return Err(Error::log(format!(
-            "the security log {shown} is {what}; give a file path"
+            "the security log {shown} is {what}; {OTHER_PATH}"
         )));
     }
     if meta.nlink() != 1 {
         return Err(Error::log(format!(
             "the security log {shown} has {} hard links; a log must have exactly one, so \
-             nobody can make another name write into it",
+             nobody can make another name write into it; {OTHER_PATH}",
             meta.nlink()
         )));
     }
     let euid = crate::sys::effective_uid();
     if meta.uid() != euid && meta.uid() != 0 {
         return Err(Error::log(format!(
-            "the security log {shown} belongs to another user (uid {}); refusing to write to it",
+            "the security log {shown} belongs to another user (uid {}); refusing to write to \
+             it; {OTHER_PATH}",
             meta.uid()
         )));
     }
