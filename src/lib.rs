@@ -134,7 +134,16 @@ pub fn execute(cli: &Cli) -> Exit {
             )
         }
         Ok(Done::Refused(e, Reply::Stderr)) | Err(e) => {
-            sys::eprint_line(&format!("jwtctl: {e}"));
+            // A usage error points to the command's help, as clap's own do.
+            let help = if e.reason() == error::Reason::Usage {
+                format!(
+                    "; see 'jwtctl {} --help'",
+                    cli.command.op().replace('_', " ")
+                )
+            } else {
+                String::new()
+            };
+            sys::eprint_line(&format!("jwtctl: {e}{help}"));
             e.exit_status()
         }
     }
@@ -200,9 +209,7 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         .skip(1)
         .filter_map(|a| a.to_str())
         .find_map(|a| OPS.into_iter().find(|op| *op == a));
-    let help = op.map_or("jwtctl --help".to_string(), |op| {
-        format!("jwtctl {op} --help")
-    });
+    let help = format!("{} --help", named_command(args).0);
     let usage = usage_line(&rendered).map_or(String::new(), |usage| format!("; {usage}"));
     let message = format!("{shown}{usage}; see '{help}'");
     if verify_json_in(args) {
@@ -380,6 +387,21 @@ fn first_line(rendered: &str) -> String {
 /// For a command line that names a command with subcommands but not which (`jwtctl key`), or no
 /// command at all: one line naming the choices, rather than the whole help on stderr.
 fn missing_command(args: &[OsString]) -> String {
+    let (path, cmd) = named_command(args);
+    let names: Vec<&str> = cmd
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .filter(|name| *name != "help")
+        .collect();
+    format!(
+        "no command given after '{path}'; give one of: {}",
+        names.join(", ")
+    )
+}
+
+/// The (sub)command a refused command line names, as words (`jwtctl key gen`), and its clap
+/// definition. Built only on this error path.
+fn named_command(args: &[OsString]) -> (String, clap::Command) {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     cmd.build();
@@ -391,15 +413,7 @@ fn missing_command(args: &[OsString]) -> String {
             cmd = sub;
         }
     }
-    let names: Vec<&str> = cmd
-        .get_subcommands()
-        .map(clap::Command::get_name)
-        .filter(|name| *name != "help")
-        .collect();
-    format!(
-        "no command given after '{path}'; give one of: {}",
-        names.join(", ")
-    )
+    (path, cmd)
 }
 
 /// clap's usage line (`Usage: jwtctl verify [OPTIONS] [TOKEN]`), kept in the one stderr line

@@ -141,6 +141,16 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
              [TOKEN]; see 'jwtctl verify --help'",
         ),
         (
+            &["issue", "--claim", "x"][..],
+            "--claim takes KEY=VALUE, got 'x'; see 'jwtctl issue --help'",
+        ),
+        (
+            &[
+                "key", "gen", "--type", "rsa", "--alg", "ES256", "--out", "k.pem",
+            ][..],
+            "does not fit an RSA key; see 'jwtctl key gen --help'",
+        ),
+        (
             &["key"][..],
             "no command given after 'jwtctl key'; give one of: gen, public, thumbprint, retire, \
              remove; Usage: jwtctl key <COMMAND>; see 'jwtctl key --help'",
