@@ -287,6 +287,26 @@ fn records_go_to_syslog_over_a_unix_socket_and_tcp() {
         env.log_text().contains("malformed"),
         "the file still gets it"
     );
+    // A batch writes its records in groups; syslog still gets one message per record.
+    let out = env
+        .jwtctl()
+        .args(["--log-syslog", &target, "verify", "--batch"])
+        .write_stdin("a.b.c\nbad\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    for line in [1, 2] {
+        let n = listener.recv(&mut buf).unwrap();
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(msg.starts_with("<83>1 "), "one record per message: {msg}");
+        assert!(msg.contains(&format!(r#"line="{line}""#)), "{msg}");
+        assert_eq!(msg.matches("\"timestamp\"").count(), 1, "{msg}");
+    }
     // TCP with octet counting, and no file at all.
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = tcp.local_addr().unwrap();

@@ -111,16 +111,22 @@ fn shown(target: &Target) -> String {
 }
 
 impl Sink for SyslogSink {
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
-        let message = rfc5424(line, at, &self.host);
+    /// Each record its own message: a batch hands over a group of records (lines) at once, and
+    /// one message of many records would be neither a record a collector can read nor, over
+    /// UDP, a datagram that fits. The first failure stops the group and is reported.
+    fn write_line(&self, lines: &str, at: DateTime<Utc>) -> io::Result<()> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        match &mut *conn {
-            Conn::UnixDgram(socket) => socket.send(message.as_bytes()).map(drop),
-            Conn::Udp(socket) => socket.send(message.as_bytes()).map(drop),
-            // RFC 6587 §3.4.1 octet counting on streams.
-            Conn::UnixStream(stream) => framed(stream, &message),
-            Conn::Tcp(stream) => framed(stream, &message),
+        for line in lines.split_inclusive('\n') {
+            let message = rfc5424(line, at, &self.host);
+            match &mut *conn {
+                Conn::UnixDgram(socket) => socket.send(message.as_bytes()).map(drop),
+                Conn::Udp(socket) => socket.send(message.as_bytes()).map(drop),
+                // RFC 6587 §3.4.1 octet counting on streams.
+                Conn::UnixStream(stream) => framed(stream, &message),
+                Conn::Tcp(stream) => framed(stream, &message),
+            }?;
         }
+        Ok(())
     }
 }
 
