@@ -195,23 +195,23 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         let _ = err.print();
         return Exit::Success;
     }
-    let rendered = err.render().to_string();
-    let first = first_line(&rendered);
+    let surplus = err.kind() == ErrorKind::UnknownArgument;
+    let rendered = redact_typed(&err.render().to_string(), args, surplus);
+    let (path, cmd) = named_command(args);
     let shown = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        missing_command(args)
+        missing_command(&path, &cmd)
     } else if let Some(message) = variable_at_fault(err, args) {
         message
     } else {
-        redact_values(&first, err.kind() == ErrorKind::UnknownArgument) + &hints(&rendered)
+        let listed = err.kind() == ErrorKind::MissingRequiredArgument;
+        redact_values(&first_line(&rendered, listed), surplus) + &hints(&rendered)
     };
     let op = args
         .iter()
         .skip(1)
         .filter_map(|a| a.to_str())
         .find_map(|a| OPS.into_iter().find(|op| *op == a));
-    let help = format!("{} --help", named_command(args).0);
-    let usage = usage_line(&rendered).map_or(String::new(), |usage| format!("; {usage}"));
-    let message = format!("{shown}{usage}; see '{help}'");
+    let message = format!("{shown}; {}; see '{path} --help'", usage_line(&cmd));
     if verify_json_in(args) {
         let e = error::Error::usage(message);
         let _ = print(
@@ -340,15 +340,10 @@ fn drop_offender(args: &mut Vec<OsString>, err: &clap::Error) -> bool {
     true
 }
 
-/// clap's message with every quoted command-line value that could be a token or a secret
-/// replaced: option names stay (less any `=VALUE`), short plain words stay (a subcommand typo, an
-/// enum value), and with `surplus` (an unexpected argument) every non-option value goes.
-///
-/// Invariant: stderr never carries a token or secret given on the command line by mistake (a
-/// second token, a secret pasted where a flag or name was expected).
-/// What clap says below its first line that helps and echoes nothing the user typed: its
-/// suggestions ("a similar subcommand exists: 'verify'") and the values an option takes, folded
-/// into the one stderr line (scripts read one line; people still get "did you mean").
+/// What clap says below its first line that helps: its suggestions ("a similar subcommand
+/// exists: 'verify'", names from jwtctl's definition) and the values an option takes, folded into
+/// the one stderr line (scripts read one line; people still get "did you mean"). `rendered` has
+/// been through [`redact_typed`], so no typed value (say, one with a newline) can pose as one.
 fn hints(rendered: &str) -> String {
     rendered
         .lines()
@@ -366,28 +361,26 @@ fn hints(rendered: &str) -> String {
         .collect()
 }
 
-/// clap's first line without its `error: `, with the list clap puts under a line that ends in
-/// a colon ("the following required arguments were not provided:" and the arguments' names, as
-/// jwtctl defines them) folded into it.
-fn first_line(rendered: &str) -> String {
+/// clap's first line without its `error: `. With `listed` (missing required arguments), the
+/// arguments' names clap lists under it, as jwtctl defines them, are folded into it.
+fn first_line(rendered: &str, listed: bool) -> String {
     let mut lines = rendered.lines();
     let first = lines.next().unwrap_or("invalid arguments");
     let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-    if line.ends_with(':') {
-        let listed: Vec<&str> = lines
+    if listed && line.ends_with(':') {
+        let names: Vec<&str> = lines
             .take_while(|l| l.starts_with("  "))
             .map(str::trim)
             .collect();
         line.push(' ');
-        line.push_str(&listed.join(", "));
+        line.push_str(&names.join(", "));
     }
     line
 }
 
 /// For a command line that names a command with subcommands but not which (`jwtctl key`), or no
 /// command at all: one line naming the choices, rather than the whole help on stderr.
-fn missing_command(args: &[OsString]) -> String {
-    let (path, cmd) = named_command(args);
+fn missing_command(path: &str, cmd: &clap::Command) -> String {
     let names: Vec<&str> = cmd
         .get_subcommands()
         .map(clap::Command::get_name)
@@ -400,28 +393,74 @@ fn missing_command(args: &[OsString]) -> String {
 }
 
 /// The (sub)command a refused command line names, as words (`jwtctl key gen`), and its clap
-/// definition. Built only on this error path.
+/// definition, as clap's own parser finds them (an option's value that happens to be a command's
+/// name is not taken for one). Built only on this error path.
 fn named_command(args: &[OsString]) -> (String, clap::Command) {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     cmd.build();
+    let matches = cmd.clone().ignore_errors(true).try_get_matches_from(args);
     let mut path = String::from("jwtctl");
-    for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
-        if let Some(sub) = cmd.find_subcommand(word).cloned() {
-            path.push(' ');
-            path.push_str(word);
-            cmd = sub;
+    let mut m = matches.as_ref().ok();
+    while let Some((name, sub_matches)) = m.and_then(clap::ArgMatches::subcommand) {
+        let Some(sub) = cmd.find_subcommand(name).cloned() else {
+            break;
+        };
+        path.push(' ');
+        path.push_str(name);
+        cmd = sub;
+        m = Some(sub_matches);
+    }
+    // The parser stops at a nested command's own error (`key gen --bogus`): below a command it
+    // found, a word naming one of that command's subcommands is taken for it.
+    if path != "jwtctl" {
+        for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
+            if let Some(sub) = cmd.find_subcommand(word).cloned() {
+                path.push(' ');
+                path.push_str(word);
+                cmd = sub;
+            }
         }
     }
     (path, cmd)
 }
 
-/// clap's usage line (`Usage: jwtctl verify [OPTIONS] [TOKEN]`), kept in the one stderr line
-/// (scripts read one line): it is made from jwtctl's own definition, never from what was typed.
-fn usage_line(rendered: &str) -> Option<&str> {
-    rendered.lines().find(|line| line.starts_with("Usage: "))
+/// The command's usage line (`Usage: jwtctl verify [OPTIONS] [TOKEN]`), kept in the one stderr
+/// line (scripts read one line). It is rendered from jwtctl's own definition, not taken from
+/// clap's message, where a typed value could pose as one.
+fn usage_line(cmd: &clap::Command) -> String {
+    cmd.clone().render_usage().to_string()
 }
 
+/// clap's whole message with each command-line value that could be a token or a secret replaced
+/// wherever clap quotes it, the value as typed (newlines, quotes and all) or the `VALUE` of a
+/// `--flag=VALUE`. [`redact_values`] then handles the quoted parts clap forms itself.
+///
+/// Invariant: stderr never carries a token or secret given on the command line by mistake (a
+/// second token, a secret pasted where a flag or name was expected).
+fn redact_typed(rendered: &str, args: &[OsString], surplus: bool) -> String {
+    let mut typed: Vec<String> = Vec::new();
+    for arg in args.iter().skip(1) {
+        let arg = arg.to_string_lossy();
+        if let Some((_, value)) = arg.split_once('=').filter(|_| arg.starts_with("--")) {
+            typed.push(value.to_owned());
+        }
+        typed.push(arg.into_owned());
+    }
+    typed.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = rendered.to_owned();
+    for value in typed {
+        let shown = shown_value(&value, surplus);
+        if shown != value && !value.is_empty() {
+            out = out.replace(&format!("'{value}'"), &format!("'{shown}'"));
+        }
+    }
+    out
+}
+
+/// clap's message with every quoted command-line value that could be a token or a secret
+/// replaced: option names stay (less any `=VALUE`), short plain words stay (a subcommand typo, an
+/// enum value), and with `surplus` (an unexpected argument) every non-option value goes.
 fn redact_values(message: &str, surplus: bool) -> String {
     let mut out = String::with_capacity(message.len());
     let mut parts = message.split('\'');

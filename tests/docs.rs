@@ -137,8 +137,8 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
         ),
         (
             &["verify", "--ouput", "json"][..],
-            "(a similar argument exists: '--output'); Usage: jwtctl verify --output <FORMAT> \
-             [TOKEN]; see 'jwtctl verify --help'",
+            "(a similar argument exists: '--output'); Usage: jwtctl verify [OPTIONS] [TOKEN]; \
+             see 'jwtctl verify --help'",
         ),
         (
             &["issue", "--claim", "x"][..],
@@ -149,6 +149,16 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
                 "key", "gen", "--type", "rsa", "--alg", "ES256", "--out", "k.pem",
             ][..],
             "does not fit an RSA key; see 'jwtctl key gen --help'",
+        ),
+        (
+            &["key", "gen", "--bogus"][..],
+            "unexpected argument '--bogus' found; Usage: jwtctl key gen [OPTIONS]; see 'jwtctl \
+             key gen --help'",
+        ),
+        (
+            &["--log-file", "key"][..],
+            "requires a subcommand but one was not provided; Usage: jwtctl [OPTIONS] \
+             <COMMAND>; see 'jwtctl --help'",
         ),
         (
             &["key"][..],
@@ -163,16 +173,17 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
         (
             &["completions"][..],
             "the following required arguments were not provided: <SHELL>; Usage: jwtctl \
-             completions <SHELL>; see 'jwtctl completions --help'",
+             completions [OPTIONS] <SHELL>; see 'jwtctl completions --help'",
         ),
         (
             &["verify", "--key-file", "k", "--jwks", "j", "t"][..],
-            "cannot be used with '--jwks <PATH>'; Usage: jwtctl verify --key-file <PATH> \
-             <TOKEN>; see 'jwtctl verify --help'",
+            "cannot be used with '--jwks <PATH>'; Usage: jwtctl verify [OPTIONS] [TOKEN]; see \
+             'jwtctl verify --help'",
         ),
         (
             &["issue", "--log-level", "loud"][..],
-            "[possible values: error, warn, info, debug]; see 'jwtctl issue --help'",
+            "[possible values: error, warn, info, debug]; Usage: jwtctl issue [OPTIONS]; see 'jwtctl \
+             issue --help'",
         ),
     ] {
         let out = env.run(args);

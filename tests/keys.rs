@@ -664,10 +664,25 @@ fn stderr_never_repeats_a_token_or_a_secret_given_by_mistake() {
         (vec!["verify", &token, &token], token.as_str()),
         (vec![&token], token.as_str()),
         (vec!["verify", "--secret=hunter2hunter2", &token], "hunter2"),
+        // Values clap repeats in its message, however they are shaped: a quote inside, or
+        // newlines that could pose as clap's usage line, a suggestion or possible values.
+        (vec!["issue", "--typ", "it's hunter2 hunter2"], "hunter2"),
+        (vec!["issue", "--typ=it's hunter2"], "hunter2"),
+        (vec!["verify", &token, "x\nUsage: hunter2"], "hunter2"),
+        (vec!["verify", &token, "x\na similar hunter2"], "hunter2"),
+        (
+            vec!["verify", &token, "x\n  [possible values: hunter2]"],
+            "hunter2",
+        ),
+        (
+            vec!["verify", "--output", "json", &token, "x\nUsage: hunter2"],
+            "hunter2",
+        ),
     ] {
         let out = env.run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = stderr(&out);
+        // One line: on stderr, or with --output json the verdict on stdout.
+        let err = stderr(&out) + &crate::common::stdout(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(!err.contains(leaked), "{args:?} echoed: {err}");
         assert!(!env.log_text().contains(leaked), "the log holds it");

@@ -43,16 +43,17 @@ impl AuditSubscriber {
     /// as `to_rfc3339_opts(Micros, true)` writes it, and return it as the instant rotation
     /// names the file from.
     fn push_timestamp(&self, line: &mut String, since_epoch: Option<Duration>) -> DateTime<Utc> {
-        let Some(since) = since_epoch.filter(|d| i64::try_from(d.as_secs()).is_ok()) else {
-            // A clock set before 1970 (or past chrono's range): chrono's own way.
-            let now = Utc::now();
-            line.push_str(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-            return now;
+        let in_range = |secs: i64| DateTime::from_timestamp(secs, 0);
+        let Some((since, secs)) =
+            since_epoch.and_then(|d| i64::try_from(d.as_secs()).ok().map(|secs| (d, secs)))
+        else {
+            return push_timestamp_slowly(line);
         };
-        let secs = since.as_secs() as i64;
         let mut second = self.second.lock().unwrap_or_else(PoisonError::into_inner);
         if second.secs != secs || second.text.is_empty() {
-            let start = DateTime::from_timestamp(secs, 0).unwrap_or_default();
+            let Some(start) = in_range(secs) else {
+                return push_timestamp_slowly(line);
+            };
             let text = start.format("%Y-%m-%dT%H:%M:%S").to_string();
             *second = Second { secs, text, start };
         }
@@ -71,6 +72,14 @@ impl AuditSubscriber {
             .with_nanosecond(since.subsec_nanos())
             .unwrap_or(second.start)
     }
+}
+
+/// A clock set before 1970 or past chrono's range: chrono's own conversion and format (which
+/// handles times before the epoch, unlike `Utc::now`, which panics on them).
+fn push_timestamp_slowly(line: &mut String) -> DateTime<Utc> {
+    let now = DateTime::<Utc>::from(SystemTime::now());
+    line.push_str(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    now
 }
 
 impl Subscriber for AuditSubscriber {
