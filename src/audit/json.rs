@@ -144,6 +144,19 @@ impl Fields<'_> {
         }
     }
 
+    /// A value from jwtctl's own source (an op, outcome, reason code, alg name) or a hex digest:
+    /// printable ASCII without quotes or backslashes, written without the check input needs.
+    pub(super) fn name(&mut self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            debug_assert!(is_plain(value), "{value:?} needs escaping");
+            self.0.push_str(key);
+            self.0.reserve(value.len() + 2);
+            self.0.push('"');
+            self.0.push_str(value);
+            self.0.push('"');
+        }
+    }
+
     pub(super) fn int(&mut self, key: &str, value: Option<i64>) {
         if let Some(value) = value {
             self.0.push_str(key);
@@ -197,17 +210,18 @@ fn push_digits(line: &mut String, mut n: u64) {
     line.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
+/// Whether `value` can be written in quotes as it is: printable ASCII, no quote, no backslash.
+/// The check reads every byte without stopping early, which lets the compiler check many at once.
+fn is_plain(value: &str) -> bool {
+    value.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    })
+}
+
 /// Append `value` as a JSON string, cut to [`MAX_FIELD_BYTES`].
 pub(super) fn push_json_str(line: &mut String, value: &str) {
-    // Most values (ids, hashes, names) are short and need no escaping: copy them as they are.
-    // The check reads every byte without stopping early, which lets the compiler check many at
-    // once.
-    let plain = |value: &str| {
-        value.bytes().fold(true, |plain, b| {
-            plain & (b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-        })
-    };
-    if value.len() <= MAX_FIELD_BYTES && plain(value) {
+    // Most values (ids, names) are short and need no escaping: copy them as they are.
+    if value.len() <= MAX_FIELD_BYTES && is_plain(value) {
         line.reserve(value.len() + 2);
         line.push('"');
         line.push_str(value);

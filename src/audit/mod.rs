@@ -165,30 +165,30 @@ impl Record {
     fn write_fields(&self, f: &mut json::Fields<'_>, peer: Option<&str>) {
         let token_sha256 = self.token.as_ref().map(TokenDigest::hex);
         let parent_token_sha256 = self.parent_token.as_ref().map(TokenDigest::hex);
-        f.str(key!("op"), Some(self.op));
-        f.str(key!("event"), self.event);
-        f.str(key!("outcome"), Some(self.outcome));
-        f.str(key!("reason"), self.reason);
+        f.name(key!("op"), Some(self.op));
+        f.name(key!("event"), self.event);
+        f.name(key!("outcome"), Some(self.outcome));
+        f.name(key!("reason"), self.reason);
         f.str(key!("sub"), self.sub.as_deref());
         f.str(key!("jti"), self.jti.as_deref());
         f.str(key!("parent_jti"), self.parent_jti.as_deref());
         f.str(key!("kid"), self.kid.as_deref());
-        f.str(key!("alg"), self.alg);
+        f.name(key!("alg"), self.alg);
         f.int(key!("exp"), self.exp);
-        f.str(
+        f.name(
             key!("token_sha256"),
             token_sha256.as_ref().map(Sha256Hex::as_str),
         );
         let parent = parent_token_sha256.as_ref().map(Sha256Hex::as_str);
-        f.str(key!("parent_token_sha256"), parent);
+        f.name(key!("parent_token_sha256"), parent);
         f.int(key!("orig_iat"), self.orig_iat);
         f.int(key!("grace_used"), self.grace_used);
         f.bool(key!("dry_run"), self.dry_run);
         f.int(key!("at"), self.at);
         f.uint(key!("line"), self.line);
-        f.str(key!("key_type"), self.key_type);
+        f.name(key!("key_type"), self.key_type);
         f.str(key!("key_source"), self.key_source.as_deref());
-        f.str(key!("key_fetch"), self.key_fetch);
+        f.name(key!("key_fetch"), self.key_fetch);
         f.str(key!("peer"), peer);
     }
 
