@@ -191,22 +191,27 @@ fn every_input_file_is_bounded_and_a_fifo_without_writer_never_hangs() {
     assert_eq!(out.status.code(), Some(2), "a FIFO with no writer: {out:?}");
 }
 
-#[test]
-fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
-    let env = Env::new();
-    let token = env.issue(&["--sub", "alice"]);
-    let closed = Command::new("sh")
+/// `jwtctl WORDS TOKEN` in `env`'s dir with the test key and a ledger, its stdout closed.
+fn with_stdout_closed(env: &Env, words: &str, token: &str) -> std::process::Output {
+    Command::new("sh")
         .current_dir(env.dir.path())
         .env("JWTCTL_KEY_FILE", "test.key")
         .env("JWTCTL_LEDGER", "ledger.db")
         .arg("-c")
         .arg(format!(
-            "exec '{}' refresh \"$0\" >&-",
+            "exec '{}' {words} \"$0\" >&-",
             assert_cmd::cargo::cargo_bin("jwtctl").display()
         ))
-        .arg(&token)
+        .arg(token)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice"]);
+    let closed = with_stdout_closed(&env, "refresh", &token);
     assert_eq!(closed.status.code(), Some(2), "{}", stderr(&closed));
     assert!(stderr(&closed).contains("stdout"), "{}", stderr(&closed));
     let full = std::fs::OpenOptions::new()
@@ -234,30 +239,10 @@ fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
         stderr(&retry)
     );
     // verify -q prints nothing, so a closed stdout is fine for it.
-    let quiet = Command::new("sh")
-        .current_dir(env.dir.path())
-        .env("JWTCTL_KEY_FILE", "test.key")
-        .arg("-c")
-        .arg(format!(
-            "exec '{}' verify -q \"$0\" >&-",
-            assert_cmd::cargo::cargo_bin("jwtctl").display()
-        ))
-        .arg(&token)
-        .output()
-        .unwrap();
+    let quiet = with_stdout_closed(&env, "verify -q", &token);
     assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
     // verify --output json answers on stdout; when stdout is closed it says so on stderr.
-    let json = Command::new("sh")
-        .current_dir(env.dir.path())
-        .env("JWTCTL_KEY_FILE", "test.key")
-        .arg("-c")
-        .arg(format!(
-            "exec '{}' verify --output json \"$0\" >&-",
-            assert_cmd::cargo::cargo_bin("jwtctl").display()
-        ))
-        .arg(&token)
-        .output()
-        .unwrap();
+    let json = with_stdout_closed(&env, "verify --output json", &token);
     assert_eq!(json.status.code(), Some(2), "{}", stderr(&json));
     assert!(
         stderr(&json).contains("stdout cannot be written"),
