@@ -231,7 +231,7 @@ impl TokenDigest {
         TokenDigest::Hashed(Sha256Hex::of(token.as_bytes()))
     }
 
-    /// The hex SHA-256 the record carries.
+    /// The hex SHA-256 the record carries, as `printf %s "$TOKEN" | sha256sum` prints it.
     pub fn hex(&self) -> Sha256Hex {
         match self {
             TokenDigest::Text(token) => Sha256Hex::of(token.as_bytes()),
@@ -244,11 +244,6 @@ impl fmt::Debug for TokenDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenDigest(..)")
     }
-}
-
-/// Hex SHA-256 of a token's text, as `printf %s "$TOKEN" | sha256sum` prints it.
-pub fn token_sha256(token: &str) -> String {
-    crate::hash::sha256_hex(token.as_bytes())
 }
 
 /// Who and where: the same for every record of this process, found on the first record written.
