@@ -892,6 +892,11 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Refresh without a ledger: the same token can then be refreshed any number of times
+    /// (recorded at WARN); without it, refresh needs --ledger / JWTCTL_LEDGER
+    #[arg(long)]
+    pub no_ledger: bool,
+
     /// `text`: the token and a newline; `json`: {"token","jti","kid","exp","expires_at"}
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
     pub output: Output,

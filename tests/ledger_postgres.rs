@@ -98,6 +98,14 @@ fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
     let out = with(&verified, "wrong");
     assert_refused(&env, &out, 2, "ledger_error");
     assert!(stderr(&out).contains("refused the user or password"));
+    let init = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &verified)
+        .env("PGPASSWORD", PASSWORD)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
     let out = with(&verified, PASSWORD);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 1);
@@ -193,6 +201,7 @@ fn the_schema_is_created_once_and_a_newer_one_is_refused() {
 fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time() {
     let Some(db) = postgres() else { return };
     let env = Env::new();
+    db.init(&env);
     for _ in 0..20 {
         crate::ledger::race(&env, &db.url, 16);
     }
@@ -203,6 +212,7 @@ fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time(
 fn eight_workers_refresh_two_thousand_tokens_and_lose_none() {
     let Some(db) = postgres() else { return };
     let env = Env::new();
+    db.init(&env);
     let tokens: Vec<String> = (0..2000)
         .map(|i| {
             mint(json!({"sub": format!("user{i}"), "jti": format!("t{i}"), "exp": now() + 600}))
@@ -267,6 +277,7 @@ fn a_password_on_the_command_line_is_refused_however_it_is_spelled() {
 fn a_revocation_keeps_the_later_of_two_until_times() {
     let Some(db) = postgres() else { return };
     let env = Env::new();
+    db.init(&env);
     let revoke = |until: &str| {
         let out = env
             .jwtctl()

@@ -330,6 +330,7 @@ fn a_cache_directory_others_can_write_is_refused() {
 fn revoke_checks_the_signature_against_a_fetched_set() {
     let idp = Idp::new();
     let (url, token) = idp.warm();
+    crate::common::stores::init(&idp.env, "l.db");
     let out = idp
         .env
         .bare()
@@ -354,6 +355,7 @@ fn revoke_checks_the_signature_against_a_fetched_set() {
         .bare()
         .args([
             "refresh",
+            "--no-ledger",
             "--ca-file",
             "ca.pem",
             "--cache-dir",

@@ -14,6 +14,7 @@ mod key;
 mod keys;
 mod ledger;
 mod ledger_postgres;
+mod ledger_safety;
 mod lifetime;
 mod log_safety;
 mod process;

@@ -140,6 +140,8 @@ pub struct Record {
     /// recorded at WARN.
     pub grace_used: Option<i64>,
     pub dry_run: Option<bool>,
+    /// `refresh --no-ledger`: the token can be refreshed again; such a record is at WARN.
+    pub no_ledger: Option<bool>,
     /// The instant a token was verified as of (`verify --at`).
     pub at: Option<i64>,
     /// The input line of a token in `verify --batch`.
@@ -184,6 +186,7 @@ impl Record {
         f.int(key!("orig_iat"), self.orig_iat);
         f.int(key!("grace_used"), self.grace_used);
         f.bool(key!("dry_run"), self.dry_run);
+        f.bool(key!("no_ledger"), self.no_ledger);
         f.int(key!("at"), self.at);
         f.uint(key!("line"), self.line);
         f.name(key!("key_type"), self.key_type);
@@ -193,11 +196,11 @@ impl Record {
     }
 
     /// Make this a success record; returns its level: INFO, or WARN for a refresh granted
-    /// through the grace window.
+    /// through the grace window or without a ledger.
     pub fn succeed(&mut self) -> Level {
         self.outcome = "success";
         self.reason = None;
-        if self.grace_used.is_some() {
+        if self.grace_used.is_some() || self.no_ledger.is_some() {
             Level::WARN
         } else {
             Level::INFO

@@ -29,7 +29,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
     }
     let check = &args.check;
-    let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
+    let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx, rec.op)?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     let batch = Batch {
         args,

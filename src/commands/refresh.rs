@@ -6,8 +6,9 @@ use super::{
 };
 use crate::audit::{Record, TokenDigest};
 use crate::cli::RefreshArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::Keyring;
+use crate::ledger::Ledger;
 use crate::token::{self, Lifetime, Policy};
 
 /// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
@@ -33,9 +34,30 @@ fn lifetime(args: &RefreshArgs, policy: &Policy) -> Lifetime {
     }
 }
 
+/// The ledger that makes each token refresh once. Without one, a token refreshes any number of
+/// times: that takes `--no-ledger`, and such a refresh is recorded at WARN (`no_ledger`).
+fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Option<Ledger>> {
+    let check = &args.check;
+    match (&check.ledger, args.no_ledger) {
+        (Some(_), true) => Err(Error::usage(
+            "give either --ledger / JWTCTL_LEDGER or --no-ledger, not both",
+        )),
+        (None, false) => Err(Error::usage(
+            "refresh needs a ledger so each token refreshes once: pass --ledger PATH|URL or set \
+             JWTCTL_LEDGER (create it with jwtctl ledger init), or pass --no-ledger to allow \
+             refreshing the same token again",
+        )),
+        (None, true) => {
+            rec.no_ledger = Some(true);
+            Ok(None)
+        }
+        (Some(path), false) => open_ledger(Some(path), check.leeway + args.grace, ctx, rec.op),
+    }
+}
+
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
-    let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
+    let mut ledger = refresh_ledger(args, ctx, rec)?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     if let Keyring::One(key) = &keys {
         key.encoding("refresh")?;

@@ -7,7 +7,12 @@ use crate::error::{Error, Result};
 use crate::token;
 
 pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
-    let Some(mut ledger) = open_ledger(args.ledger.as_deref(), std::time::Duration::ZERO, ctx)?
+    let Some(mut ledger) = open_ledger(
+        args.ledger.as_deref(),
+        std::time::Duration::ZERO,
+        ctx,
+        rec.op,
+    )?
     else {
         return Err(Error::usage(
             "revoke needs a ledger: pass --ledger PATH or set JWTCTL_LEDGER \

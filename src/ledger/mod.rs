@@ -2,6 +2,7 @@
 //! see only [`LedgerStore`]; each store is a file of its own: `sqlite` for one host, `pg`
 //! (PostgreSQL) for several.
 
+mod files;
 mod pg;
 mod sqlite;
 
@@ -127,6 +128,11 @@ pub trait LedgerStore: fmt::Debug {
         Ok(())
     }
 
+    /// A warning to give when other users can read the store (a SQLite file's mode), if any.
+    fn exposed(&self) -> Option<String> {
+        None
+    }
+
     /// What the store knows of the token `id`, if anything.
     fn state(&mut self, id: &TokenId) -> Result<Option<State>>;
 
@@ -169,13 +175,14 @@ pub struct Entry {
 pub type Ledger = Box<dyn LedgerStore>;
 
 /// Open the ledger at `location`: a `postgres://` or `postgresql://` URL (any case), else a
-/// SQLite file path. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as
+/// SQLite file path. Only `create` (`ledger init`) creates a ledger (a file, or tables): a
+/// ledger named explicitly must exist, so a mistyped path never turns revocation off. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as
 /// durable as the server's `synchronous_commit` makes it). A password in a URL given as
 /// `--ledger` is refused before this, where the command line is parsed (`lib::parse`).
-pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
+pub fn open(location: &Path, durable: bool, create: bool) -> Result<Ledger> {
     let text = location.to_str();
     if let Some(url) = text.filter(|l| pg::is_url(l)) {
-        return Ok(Box::new(pg::PgLedger::open(url)?));
+        return Ok(Box::new(pg::PgLedger::open(url, create)?));
     }
     // Anything URL-like that is not one jwtctl reads is refused without being shown: it may
     // hold a password, and a SQLite error would print it as a path.
@@ -185,7 +192,9 @@ pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
              --ledger / JWTCTL_LEDGER",
         ));
     }
-    Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?))
+    Ok(Box::new(sqlite::SqliteLedger::open(
+        location, durable, create,
+    )?))
 }
 
 /// `scheme:...`: what a mistyped URL (`Postgres:/`, `postgress://`) looks like.

@@ -481,6 +481,8 @@ pub struct PgLedger {
     shown: String,
     /// Whether this connection has checked the schema version (and created a missing schema).
     checked: bool,
+    /// `ledger init`: create the tables when missing; otherwise missing tables are an error.
+    create: bool,
 }
 
 impl fmt::Debug for PgLedger {
@@ -492,8 +494,8 @@ impl fmt::Debug for PgLedger {
 }
 
 impl PgLedger {
-    /// Connect, and create the schema on first use.
-    pub fn open(url: &str) -> Result<PgLedger> {
+    /// Connect; with `create` (`ledger init`), create the schema when missing.
+    pub fn open(url: &str, create: bool) -> Result<PgLedger> {
         let target = Target::parse(url)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&target)?);
         let client = connect(&target, tls)?;
@@ -503,6 +505,7 @@ impl PgLedger {
             client,
             shown: target.shown,
             checked: false,
+            create,
         })
     }
 
@@ -521,6 +524,18 @@ impl PgLedger {
             "use",
             &format!(
                 "it has schema {version}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
+            ),
+        )
+    }
+
+    /// Missing tables: only `ledger init` creates them (see [`super::open`]).
+    fn not_set_up(&self) -> Error {
+        Error::new(
+            Reason::LedgerError,
+            format!(
+                "the ledger {} is not set up (its tables do not exist); create them with jwtctl \
+                 ledger init and the same --ledger / JWTCTL_LEDGER, or check it for a typo",
+                self.shown
             ),
         )
     }
@@ -549,6 +564,7 @@ impl PgLedger {
         match version {
             Some(v) if v > SCHEMA_VERSION => Err(self.newer_schema(v)),
             Some(_) => Ok(()),
+            None if !self.create => Err(self.not_set_up()),
             None => {
                 let done = self.client.transaction().and_then(|mut tx| {
                     tx.batch_execute(SCHEMA)?;
@@ -672,9 +688,7 @@ enum Decision {
 impl Decision {
     fn into_error(self, ledger: &PgLedger) -> Error {
         match self {
-            Decision::MissingSchema => {
-                ledger_error(&ledger.shown, "set up", "its tables are still missing")
-            }
+            Decision::MissingSchema => ledger.not_set_up(),
             Decision::Newer(version) => ledger.newer_schema(version),
             Decision::Failed(e) => e,
         }
@@ -714,14 +728,8 @@ impl LedgerStore for PgLedger {
                 None => Ok(()),
             };
         }
-        match self.decide(id, exp, now, record) {
-            Err(Decision::MissingSchema) => {
-                self.ensure_schema()?;
-                self.decide(id, exp, now, record)
-                    .map_err(|d| d.into_error(self))
-            }
-            done => done.map_err(|d| d.into_error(self)),
-        }
+        self.decide(id, exp, now, record)
+            .map_err(|d| d.into_error(self))
     }
 
     fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {

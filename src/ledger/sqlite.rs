@@ -1,14 +1,12 @@
 //! The SQLite ledger store: one file (WAL mode, 0600) for the processes of one host.
 
-use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// How long a process waits for another one holding the ledger's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -16,6 +14,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SqliteLedger {
     conn: Connection,
     path: PathBuf,
+    /// The mode of a ledger file others can read, for the warning.
+    exposed: Option<u32>,
 }
 
 impl std::fmt::Debug for SqliteLedger {
@@ -111,25 +111,19 @@ fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 impl SqliteLedger {
-    /// Open the ledger at `path`, creating it (mode 0600, WAL mode) when missing. With
-    /// `durable`, every commit is fsynced (SQLite `synchronous=FULL`); without it, a commit
-    /// survives a crash of jwtctl but the last ones may be lost to a power cut (`NORMAL`).
-    pub fn open(path: &Path, durable: bool) -> Result<SqliteLedger> {
-        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(ledger_error(path, "open", "it is a symbolic link"));
-        }
-        // Create the file ourselves so it is 0600 and never follows a link.
-        fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| ledger_error(path, "open", crate::error::io_words(&e)))?;
-        let mut conn =
-            Connection::open(path).map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
+    /// Open the ledger at `path`; with `create` (`ledger init`), create it (mode 0600, WAL
+    /// mode) when missing, else refuse a missing one. Its files are checked first (see
+    /// [`files`](super::files)). With `durable`, every commit is fsynced (SQLite
+    /// `synchronous=FULL`); without it, a commit survives a crash of jwtctl but the last ones
+    /// may be lost to a power cut (`NORMAL`).
+    pub fn open(path: &Path, durable: bool, create: bool) -> Result<SqliteLedger> {
+        // Created by us, 0600 and never through a link: SQLite gives its side files this mode.
+        let (_file, exposed) = super::files::open_checked(path, create)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let mut conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         // One short transaction per process: leave the WAL for the next process instead of
@@ -152,17 +146,30 @@ impl SqliteLedger {
                 ),
             ));
         }
+        if version == 0 && !create {
+            return Err(super::files::not_set_up(path, "is not set up"));
+        }
         if version < SCHEMA_VERSION {
             set_up(&mut conn).map_err(|e| ledger_error(path, "set up", sqlite_words(&e)))?;
         }
         Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
+            exposed,
         })
     }
 }
 
 impl LedgerStore for SqliteLedger {
+    fn exposed(&self) -> Option<String> {
+        let mode = self.exposed?;
+        Some(format!(
+            "the ledger {p} (or a side file of it) can be read by other users (mode {mode:04o}); \
+             run chmod 600 {p}*",
+            p = self.path.display()
+        ))
+    }
+
     /// What the ledger knows of the token `id`, if anything.
     fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
         lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))
@@ -298,7 +305,7 @@ mod tests {
     #[test]
     fn consume_once_then_reused_and_revoked_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
         ledger
             .consume(&id("a"), NOW + 60, NOW, true, &mut || Ok(()))
             .unwrap();
@@ -325,7 +332,7 @@ mod tests {
     #[test]
     fn ids_are_pruned_a_day_after_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
         ledger
             .consume(&id("old"), NOW, NOW - 10, false, &mut || Ok(()))
             .unwrap();
@@ -357,11 +364,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.db");
-        SqliteLedger::open(&path, true)
+        SqliteLedger::open(&path, true, true)
             .unwrap()
             .consume(&id("a"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
-        SqliteLedger::open(&path, true)
+        SqliteLedger::open(&path, true, true)
             .unwrap()
             .consume(&id("b"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
@@ -369,7 +376,7 @@ mod tests {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
         }
-        let mut ledger = SqliteLedger::open(&path, true).unwrap();
+        let mut ledger = SqliteLedger::open(&path, true, true).unwrap();
         assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Consumed));
     }
 
@@ -396,7 +403,7 @@ mod tests {
                 .unwrap();
             }
         }
-        let mut ledger = SqliteLedger::open(&path, false).unwrap();
+        let mut ledger = SqliteLedger::open(&path, false, true).unwrap();
         let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
         let with_iss = TokenId::of(&claims(serde_json::json!({"iss": "x", "jti": "abc"})), "t");
         assert_eq!(ledger.state(&with_iss).unwrap(), Some(State::Revoked));
@@ -415,7 +422,7 @@ mod tests {
     #[test]
     fn prune_forgets_ids_a_day_past_their_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
         ledger
             .revoke(&id("old"), NOW, NOW - 10, &mut || Ok(()))
             .unwrap();
