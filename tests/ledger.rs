@@ -394,7 +394,7 @@ fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 3, "{}", stdout(&list));
-        assert!(lines.iter().any(|e| e["id"] == "jti:-odd"));
+        assert!(lines.iter().any(|e| e["id"] == "any-iss+jti:-odd"));
         let stats: serde_json::Value =
             serde_json::from_str(&stdout(&run(&env, ledger, &["ledger", "stats"]))).unwrap();
         assert_eq!(stats["revoked"], 3);

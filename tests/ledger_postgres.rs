@@ -289,7 +289,7 @@ fn a_revocation_keeps_the_later_of_two_until_times() {
     };
     revoke("2100-01-02T00:00:00Z");
     revoke("2100-01-01T00:00:00Z");
-    let rows = db.sql("SELECT exp FROM jwtctl_ids WHERE id = 'jti:abc'");
+    let rows = db.sql("SELECT exp FROM jwtctl_ids WHERE id = 'any-iss+jti:abc'");
     let exp = rows
         .iter()
         .find_map(|m| match m {

@@ -232,3 +232,166 @@ fn a_ledger_others_can_change_is_refused_and_one_they_can_read_is_warned_about()
         "{warned:?}"
     );
 }
+
+#[test]
+fn revoke_jti_without_iss_revokes_that_jti_under_every_issuer_and_records_carry_iss() {
+    for store in crate::common::stores::stores() {
+        let env = Env::new();
+        let ledger = store.init(&env);
+        let token = |iss: Option<&str>, jti: &str| {
+            let mut claims = json!({"jti": jti, "exp": now() + 600});
+            if let Some(iss) = iss {
+                claims["iss"] = json!(iss);
+            }
+            mint(claims)
+        };
+        let a = token(Some("https://a.example"), "leaked");
+        let b = token(Some("https://b.example"), "leaked");
+        let bare = token(None, "leaked");
+        let other = token(Some("https://a.example"), "other");
+        // The operator reads jti and iss in the log of a verification.
+        let out = run(&env, ledger, &["--log-level", "info", "verify", &a]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let record = env.log().pop().unwrap();
+        assert_eq!(
+            (&record["jti"], &record["iss"]),
+            (&json!("leaked"), &json!("https://a.example"))
+        );
+        // Without --iss: the jti under every issuer, and without one.
+        let out = run(
+            &env,
+            ledger,
+            &["--log-level", "info", "revoke", "--jti", "leaked"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "any-iss+jti:leaked\n", "{}", store.name());
+        for t in [&a, &b, &bare] {
+            crate::common::assert_rejected(&env, &run(&env, ledger, &["verify", t]), "revoked");
+            crate::common::assert_rejected(&env, &run(&env, ledger, &["refresh", t]), "revoked");
+        }
+        assert!(run(&env, ledger, &["verify", &other]).status.success());
+        assert!(run(&env, ledger, &["refresh", &other]).status.success());
+        // With --iss, only that issuer's.
+        let c = token(Some("https://c.example"), "x2");
+        let d = token(Some("https://d.example"), "x2");
+        let out = run(
+            &env,
+            ledger,
+            &[
+                "--log-level",
+                "info",
+                "revoke",
+                "--jti",
+                "x2",
+                "--iss",
+                "https://c.example",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let record = env.log().pop().unwrap();
+        assert_eq!(record["iss"], "https://c.example", "{record}");
+        crate::common::assert_rejected(&env, &run(&env, ledger, &["verify", &c]), "revoked");
+        assert!(run(&env, ledger, &["verify", &d]).status.success());
+    }
+}
+
+#[test]
+fn an_eight_thousand_character_jti_is_revoked_and_consumed_on_every_store() {
+    for store in crate::common::stores::stores() {
+        let env = Env::new();
+        let ledger = store.init(&env);
+        let long = "j".repeat(8000);
+        let iss = "https://i.example/".repeat(50);
+        let revoked = mint(json!({"iss": iss, "jti": long, "exp": now() + 600}));
+        let out = run(&env, ledger, &["revoke", &revoked]);
+        assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
+        let out = run(&env, ledger, &["verify", &revoked]);
+        crate::common::assert_rejected(&env, &out, "revoked");
+        let out = run(&env, ledger, &["revoke", "--jti", &long]);
+        assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
+        let refreshed = mint(json!({"jti": format!("{long}r"), "exp": now() + 600}));
+        let out = run(&env, ledger, &["refresh", &refreshed]);
+        assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
+        let again = run(&env, ledger, &["refresh", &refreshed]);
+        crate::common::assert_rejected(&env, &again, "reused");
+        // The whole id is kept beside its key, and listed.
+        let list = stdout(&run(&env, ledger, &["ledger", "list", "--output", "json"]));
+        assert!(
+            list.contains(&format!("any-iss+jti:{long}\"")),
+            "{}",
+            store.name()
+        );
+    }
+}
+
+#[test]
+fn a_schema_2_sqlite_ledger_is_migrated_and_its_entries_still_count() {
+    let env = Env::new();
+    let token = mint(json!({"iss": "https://a.example", "jti": "r1", "exp": now() + 600}));
+    let consumed = mint(json!({"jti": "c1", "exp": now() + 600}));
+    {
+        let conn = rusqlite::Connection::open(env.path("old.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE ids (id TEXT PRIMARY KEY, state TEXT NOT NULL, exp INTEGER NOT NULL,
+                               at INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE INDEX ids_by_exp ON ids (exp);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        let exp = now() + 600;
+        for (id, state) in [
+            (r#"iss+jti:["https://a.example","r1"]"#, "revoked"),
+            ("jti:c1", "consumed"),
+        ] {
+            conn.execute(
+                "INSERT INTO ids VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![id, state, exp, now()],
+            )
+            .unwrap();
+        }
+    }
+    std::fs::set_permissions(env.path("old.db"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    crate::common::assert_rejected(&env, &run(&env, "old.db", &["verify", &token]), "revoked");
+    crate::common::assert_rejected(
+        &env,
+        &run(&env, "old.db", &["refresh", &consumed]),
+        "reused",
+    );
+    let list = stdout(&run(&env, "old.db", &["ledger", "list"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let conn = rusqlite::Connection::open(env.path("old.db")).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
+#[test]
+fn a_schema_1_postgres_ledger_is_migrated_and_its_entries_still_count() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    db.sql(
+        "CREATE TABLE jwtctl_schema (version integer NOT NULL);
+         INSERT INTO jwtctl_schema VALUES (1);
+         CREATE TABLE jwtctl_ids (
+             id text PRIMARY KEY,
+             state text NOT NULL CHECK (state IN ('consumed', 'revoked')),
+             exp bigint NOT NULL, at bigint NOT NULL);
+         CREATE INDEX jwtctl_ids_by_exp ON jwtctl_ids (exp);",
+    );
+    let exp = now() + 600;
+    db.sql(&format!(
+        "INSERT INTO jwtctl_ids VALUES ('jti:c1', 'consumed', {exp}, {exp}),
+             ('iss+jti:[\"https://a.example\",\"r1\"]', 'revoked', {exp}, {exp})"
+    ));
+    let revoked = mint(json!({"iss": "https://a.example", "jti": "r1", "exp": exp}));
+    let consumed = mint(json!({"jti": "c1", "exp": exp}));
+    // The first command of the new jwtctl is a refresh: it migrates, then decides.
+    let out = run(&env, &db.url, &["refresh", &consumed]);
+    crate::common::assert_rejected(&env, &out, "reused");
+    crate::common::assert_rejected(&env, &run(&env, &db.url, &["verify", &revoked]), "revoked");
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_schema WHERE version = 2"), 1);
+    let fresh = mint(json!({"jti": "n1", "exp": exp}));
+    assert!(run(&env, &db.url, &["refresh", &fresh]).status.success());
+}

@@ -125,6 +125,8 @@ pub struct Record {
     pub outcome: &'static str,
     pub reason: Option<&'static str>,
     pub sub: Option<String>,
+    /// The token's `iss`: with `jti`, what `revoke --jti ID --iss ISS` takes.
+    pub iss: Option<String>,
     pub jti: Option<String>,
     pub parent_jti: Option<String>,
     pub kid: Option<String>,
@@ -172,6 +174,7 @@ impl Record {
         f.name(key!("outcome"), Some(self.outcome));
         f.name(key!("reason"), self.reason);
         f.str(key!("sub"), self.sub.as_deref());
+        f.str(key!("iss"), self.iss.as_deref());
         f.str(key!("jti"), self.jti.as_deref());
         f.str(key!("parent_jti"), self.parent_jti.as_deref());
         f.str(key!("kid"), self.kid.as_deref());

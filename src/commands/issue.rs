@@ -43,6 +43,7 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     request.kid = request.kid.or_else(|| key.default_kid());
     let claims = token::issue_claims(&request, ctx.now, &jti)?;
     rec.sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+    rec.iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
     rec.kid = request.kid.clone();
     rec.exp = claims.get("exp").and_then(Value::as_i64);
     rec.jti = Some(jti);

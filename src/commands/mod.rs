@@ -178,6 +178,7 @@ fn claim_rules(args: &CheckArgs) -> Result<Vec<ClaimRule>> {
 pub fn note_verified(rec: &mut Record, verified: &Authenticated) {
     let claim = |name| token::claim(&verified.claims, name).and_then(serde_json::Value::as_str);
     put(&mut rec.sub, claim("sub"));
+    put(&mut rec.iss, claim("iss"));
     put(&mut rec.jti, claim("jti"));
     let kid = token::claim(&verified.header, "kid").and_then(serde_json::Value::as_str);
     put(&mut rec.kid, kid);

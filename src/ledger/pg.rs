@@ -43,20 +43,35 @@ const CUTOFF: &str = "LEAST(extract(epoch FROM now())::bigint, $1) - 86400";
 const _: () = assert!(KEEP_AFTER_EXP_SECS == 86400, "CUTOFF spells the day out");
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
+/// The advisory lock every schema change takes, so hosts starting together do not collide.
+const SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(7302858315260497)";
+
+/// Schema 2: entries keyed by the SHA-256 of their id (see [`TokenId`]), the id beside it (an
+/// id too long for a btree entry, SQLSTATE 54000, is then stored and found all the same).
 const SCHEMA: &str = "
-    SELECT pg_advisory_xact_lock(7302858315260497);
     CREATE TABLE IF NOT EXISTS jwtctl_schema (version integer NOT NULL);
     CREATE TABLE IF NOT EXISTS jwtctl_ids (
-        id    text PRIMARY KEY,
+        key   bytea PRIMARY KEY,
+        id    text NOT NULL,
         state text NOT NULL CHECK (state IN ('consumed', 'revoked')),
         exp   bigint NOT NULL,
         at    bigint NOT NULL
     );
     CREATE INDEX IF NOT EXISTS jwtctl_ids_by_exp ON jwtctl_ids (exp);
     INSERT INTO jwtctl_schema (version)
-        SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM jwtctl_schema);
+        SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM jwtctl_schema);
+";
+
+/// Schema 1 keyed entries by the id itself: add the key, fill it, make it the primary key.
+const MIGRATE_1_TO_2: &str = "
+    ALTER TABLE jwtctl_ids ADD COLUMN key bytea;
+    UPDATE jwtctl_ids SET key = sha256(convert_to(id, 'UTF8'));
+    ALTER TABLE jwtctl_ids DROP CONSTRAINT jwtctl_ids_pkey;
+    ALTER TABLE jwtctl_ids ALTER COLUMN key SET NOT NULL;
+    ALTER TABLE jwtctl_ids ADD PRIMARY KEY (key);
+    UPDATE jwtctl_schema SET version = 2;
 ";
 
 /// Whether a `--ledger` value names a PostgreSQL database rather than a SQLite file.
@@ -464,7 +479,12 @@ fn pg_words(e: &postgres::Error) -> String {
 
 /// Whether the server answered "undefined table" (SQLSTATE 42P01): the schema is not set up.
 fn missing_table(e: &postgres::Error) -> bool {
-    e.as_db_error().is_some_and(|d| d.code().code() == "42P01")
+    sqlstate(e) == Some("42P01")
+}
+
+/// The SQLSTATE of a server's error answer.
+fn sqlstate(e: &postgres::Error) -> Option<&str> {
+    e.as_db_error().map(|d| d.code().code())
 }
 
 /// A TLS failure: rustls's own words name the problem (an unknown issuer, a name mismatch)
@@ -563,16 +583,35 @@ impl PgLedger {
         };
         match version {
             Some(v) if v > SCHEMA_VERSION => Err(self.newer_schema(v)),
-            Some(_) => Ok(()),
+            Some(SCHEMA_VERSION) => Ok(()),
             None if !self.create => Err(self.not_set_up()),
-            None => {
-                let done = self.client.transaction().and_then(|mut tx| {
-                    tx.batch_execute(SCHEMA)?;
-                    tx.commit()
-                });
-                done.map_err(|e| self.error("set up", &e))
-            }
+            _ => self.set_up().map_err(|e| self.error("set up", &e)),
         }
+    }
+
+    /// Create the schema, or migrate an older one, under the advisory lock; the version is read
+    /// again under the lock, since another host may have done it meanwhile.
+    fn set_up(&mut self) -> std::result::Result<(), postgres::Error> {
+        let mut tx = self.client.transaction()?;
+        tx.batch_execute(SCHEMA_LOCK)?;
+        let exists = tx
+            .query_typed_one("SELECT to_regclass('jwtctl_schema') IS NOT NULL", &[])?
+            .try_get::<_, bool>(0)
+            .unwrap_or(false);
+        let version = if exists {
+            tx.query_typed_one("SELECT max(version) FROM jwtctl_schema", &[])?
+                .try_get::<_, Option<i32>>(0)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        match version {
+            None => tx.batch_execute(SCHEMA)?,
+            Some(1) => tx.batch_execute(MIGRATE_1_TO_2)?,
+            Some(_) => {}
+        }
+        tx.commit()
     }
 
     /// Consume `id` in one transaction: one statement inserts it (exactly one of any number of
@@ -590,27 +629,39 @@ impl PgLedger {
         let fail = |what: &str, e: postgres::Error| {
             if missing_table(&e) {
                 Decision::MissingSchema
+            } else if sqlstate(&e) == Some("42703") {
+                // No `key` column: an older schema, to migrate first.
+                Decision::OldSchema
             } else {
                 Decision::Failed(ledger_error(&shown, what, &pg_words(&e)))
             }
         };
+        let (own, _, any) = id.keys();
         let mut tx = self.client.transaction().map_err(|e| fail("lock", e))?;
         let row = tx
             .query_typed_one(
                 &format!(
-                    "WITH ins AS (
-                         INSERT INTO jwtctl_ids (id, state, exp, at)
-                         VALUES ($2, 'consumed', $3, $1)
-                         ON CONFLICT (id) DO NOTHING RETURNING 1
+                    "WITH barred AS (
+                         SELECT 1 FROM jwtctl_ids WHERE key = $5 AND state = 'revoked'
+                     ), ins AS (
+                         INSERT INTO jwtctl_ids (key, id, state, exp, at)
+                         SELECT $2, $4, 'consumed', $3, $1 WHERE NOT EXISTS (SELECT 1 FROM barred)
+                         ON CONFLICT (key) DO NOTHING RETURNING 1
                      ), pruned AS (
-                         DELETE FROM jwtctl_ids WHERE id IN (
-                             SELECT id FROM jwtctl_ids WHERE exp < {CUTOFF}
+                         DELETE FROM jwtctl_ids WHERE key IN (
+                             SELECT key FROM jwtctl_ids WHERE exp < {CUTOFF}
                              LIMIT 100 FOR UPDATE SKIP LOCKED)
                      )
                      SELECT (SELECT count(*) FROM ins),
                             (SELECT max(version) FROM jwtctl_schema)"
                 ),
-                &[(&now, Type::INT8), (&id.id, Type::TEXT), (&exp, Type::INT8)],
+                &[
+                    (&now, Type::INT8),
+                    (&&own[..], Type::BYTEA),
+                    (&exp, Type::INT8),
+                    (&id.id, Type::TEXT),
+                    (&&any[..], Type::BYTEA),
+                ],
             )
             .map_err(|e| fail("write", e))?;
         // A newer schema: drop the transaction (a rollback) and refuse.
@@ -622,7 +673,7 @@ impl PgLedger {
         // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
         if row.try_get::<_, i64>(0).unwrap_or(0) == 0 {
             // Someone holds the id: read what, as committed now (a fresh snapshot).
-            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", e))? {
+            return match Self::lookup(&mut tx, id).map_err(|e| fail("read", e))? {
                 Some(State::Revoked) => Err(Decision::Failed(revoked())),
                 _ => Err(Decision::Failed(reused())),
             };
@@ -634,11 +685,13 @@ impl PgLedger {
     /// The state of `id` as committed now.
     fn lookup(
         client: &mut impl postgres::GenericClient,
-        id: &str,
+        id: &TokenId,
     ) -> std::result::Result<Option<State>, postgres::Error> {
+        let (own, _, any) = id.keys();
         let row = client.query_typed_opt(
-            "SELECT state FROM jwtctl_ids WHERE id = $1",
-            &[(&id, Type::TEXT)],
+            "SELECT state FROM jwtctl_ids WHERE key = $1 OR (key = $2 AND state = 'revoked')
+             ORDER BY state = 'revoked' DESC LIMIT 1",
+            &[(&&own[..], Type::BYTEA), (&&any[..], Type::BYTEA)],
         )?;
         // `try_get`, never `get` (which panics): a database's answer is input like any other.
         Ok(row.and_then(|r| State::parse(r.try_get::<_, &str>(0).ok()?)))
@@ -681,6 +734,7 @@ fn connect(
 /// again), the schema is newer than this build, or any other refusal or failure.
 enum Decision {
     MissingSchema,
+    OldSchema,
     Newer(i32),
     Failed(Error),
 }
@@ -689,6 +743,11 @@ impl Decision {
     fn into_error(self, ledger: &PgLedger) -> Error {
         match self {
             Decision::MissingSchema => ledger.not_set_up(),
+            Decision::OldSchema => ledger_error(
+                &ledger.shown,
+                "use",
+                "its tables do not have the columns this jwtctl writes",
+            ),
             Decision::Newer(version) => ledger.newer_schema(version),
             Decision::Failed(e) => e,
         }
@@ -709,7 +768,7 @@ impl LedgerStore for PgLedger {
 
     fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
         self.ensure_schema()?;
-        Self::lookup(&mut self.client, &id.id).map_err(|e| self.error("read", &e))
+        Self::lookup(&mut self.client, id).map_err(|e| self.error("read", &e))
     }
 
     fn consume(
@@ -728,8 +787,15 @@ impl LedgerStore for PgLedger {
                 None => Ok(()),
             };
         }
-        self.decide(id, exp, now, record)
-            .map_err(|d| d.into_error(self))
+        match self.decide(id, exp, now, record) {
+            // The schema is read in the deciding statement; an older one is migrated, once.
+            Err(Decision::OldSchema) if !self.checked => {
+                self.ensure_schema()?;
+                self.decide(id, exp, now, record)
+                    .map_err(|d| d.into_error(self))
+            }
+            done => done.map_err(|d| d.into_error(self)),
+        }
     }
 
     fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {
@@ -738,10 +804,15 @@ impl LedgerStore for PgLedger {
         let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
         let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
         tx.execute_typed(
-            "INSERT INTO jwtctl_ids (id, state, exp, at) VALUES ($1, 'revoked', $2, $3)
-             ON CONFLICT (id) DO UPDATE SET state = 'revoked', at = excluded.at,
+            "INSERT INTO jwtctl_ids (key, id, state, exp, at) VALUES ($4, $1, 'revoked', $2, $3)
+             ON CONFLICT (key) DO UPDATE SET state = 'revoked', at = excluded.at,
                  exp = GREATEST(jwtctl_ids.exp, excluded.exp)",
-            &[(&id.id, Type::TEXT), (&exp, Type::INT8), (&now, Type::INT8)],
+            &[
+                (&id.id, Type::TEXT),
+                (&exp, Type::INT8),
+                (&now, Type::INT8),
+                (&&super::key(&id.id)[..], Type::BYTEA),
+            ],
         )
         .map_err(|e| fail("write", &e))?;
         record()?;

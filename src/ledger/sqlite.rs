@@ -57,15 +57,17 @@ fn sqlite_words(e: &rusqlite::Error) -> String {
     }
 }
 
+/// Schema 3: entries keyed by the SHA-256 of their id (see [`TokenId`]), the id beside it.
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS ids (
-        id    TEXT PRIMARY KEY,
+        key   BLOB PRIMARY KEY,
+        id    TEXT NOT NULL,
         state TEXT NOT NULL,
         exp   INTEGER NOT NULL,
         at    INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS ids_by_exp ON ids (exp);
-    PRAGMA user_version = 2;
+    PRAGMA user_version = 3;
 ";
 
 /// Schema 1 keyed ids by `jti` alone and by the hash of the whole token text. Its entries are
@@ -75,8 +77,34 @@ const MIGRATE_1_TO_2: &str = "
     PRAGMA user_version = 2;
 ";
 
+/// Schema 2 keyed entries by the id itself; schema 3 by its hash. The old table is renamed
+/// aside, its rows copied with their keys, then dropped, in the set-up transaction.
+const MIGRATE_2_TO_3_BEFORE: &str = "
+    DROP INDEX IF EXISTS ids_by_exp;
+    ALTER TABLE ids RENAME TO ids_v2;
+";
+
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Copy schema 2's entries into schema 3's table, keyed by the hash of their id.
+fn migrate_2_to_3(tx: &Connection) -> rusqlite::Result<()> {
+    tx.execute_batch(MIGRATE_2_TO_3_BEFORE)?;
+    tx.execute_batch(SCHEMA)?;
+    {
+        let mut read = tx.prepare("SELECT id, state, exp, at FROM ids_v2")?;
+        let mut write =
+            tx.prepare("INSERT INTO ids (key, id, state, exp, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let state: String = row.get(1)?;
+            let (exp, at): (i64, i64) = (row.get(2)?, row.get(3)?);
+            write.execute(params![&super::key(&id)[..], id, state, exp, at])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE ids_v2")
+}
 
 /// Put a new ledger in WAL mode and create its table, racing other processes doing the same.
 /// SQLite answers "busy" at once, without waiting, when two connections that both read the new
@@ -92,10 +120,14 @@ fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
                 // Read the version under the write lock: another process may have set up or
                 // migrated the ledger since this one looked.
                 let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                match version {
-                    0 => tx.execute_batch(SCHEMA)?,
-                    1 => tx.execute_batch(MIGRATE_1_TO_2)?,
-                    _ => {}
+                if version == 0 {
+                    tx.execute_batch(SCHEMA)?;
+                }
+                if version == 1 {
+                    tx.execute_batch(MIGRATE_1_TO_2)?;
+                }
+                if (1..=2).contains(&version) {
+                    migrate_2_to_3(&tx)?;
                 }
                 tx.commit()
             });
@@ -263,24 +295,29 @@ impl LedgerStore for SqliteLedger {
     }
 }
 
-/// The state of a token under its id or its migrated schema-1 id; revoked wins over consumed.
+/// The state of a token under its id or its migrated schema-1 id, or revoked for every issuer
+/// (`revoke --jti` without `--iss`); revoked wins over consumed.
 fn lookup(conn: &Connection, id: &TokenId) -> rusqlite::Result<Option<State>> {
+    let (own, legacy, any) = id.keys();
     let state: Option<String> = conn
         .query_row(
-            "SELECT state FROM ids WHERE id IN (?1, ?2) ORDER BY state = 'revoked' DESC LIMIT 1",
-            [&id.id, &id.legacy],
+            "SELECT state FROM ids WHERE key IN (?1, ?2) OR (key = ?3 AND state = 'revoked')
+             ORDER BY state = 'revoked' DESC LIMIT 1",
+            params![&own[..], &legacy[..], &any[..]],
             |r| r.get(0),
         )
         .optional()?;
     Ok(state.as_deref().and_then(State::parse))
 }
 
-/// Record `id` and prune ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] ago.
+/// Record `id` and prune ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] ago. A
+/// revocation keeps the later of two `exp`s.
 fn upsert(conn: &Connection, id: &str, state: State, exp: i64, now: i64) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO ids (id, state, exp, at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (id) DO UPDATE SET state = excluded.state, at = excluded.at",
-        params![id, state.as_str(), exp, now],
+        "INSERT INTO ids (key, id, state, exp, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, at = excluded.at,
+             exp = max(ids.exp, excluded.exp)",
+        params![&super::key(id)[..], id, state.as_str(), exp, now],
     )?;
     conn.execute(
         "DELETE FROM ids WHERE exp < ?1",
