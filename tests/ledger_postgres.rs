@@ -141,11 +141,60 @@ fn a_password_file_is_read_as_libpq_reads_it() {
             .output()
             .unwrap()
     };
-    // A file others can read is ignored, as libpq ignores it.
-    assert_refused(&env, &init(0o644), 2, "ledger_error");
+    // A file others can read is ignored, as libpq ignores it; the message says so and how to fix it.
+    let out = init(0o644);
+    assert_refused(&env, &out, 2, "ledger_error");
+    let err = stderr(&out);
+    assert!(
+        err.contains("asks for a password")
+            && err.contains("was ignored because other users can read it (mode 0644)")
+            && err.contains("chmod 600"),
+        "{err}"
+    );
     let out = init(0o600);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("SELECT version FROM jwtctl_schema"), 1);
+}
+
+#[test]
+fn a_missing_password_is_named_with_where_to_put_one() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let token = env.issue(&[]);
+    let run = |pgpass: Option<&std::path::Path>| {
+        let mut cmd = env.jwtctl();
+        cmd.env("JWTCTL_LEDGER", &url)
+            .env("HOME", env.dir.path())
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE");
+        if let Some(path) = pgpass {
+            cmd.env("PGPASSFILE", path);
+        }
+        cmd.args(["verify", &token]).output().unwrap()
+    };
+    // No password anywhere (a home without .pgpass).
+    let out = run(None);
+    assert_refused(&env, &out, 2, "ledger_error");
+    let err = stderr(&out);
+    assert!(
+        err.contains("the server asks for a password and no password is set"),
+        "{err}"
+    );
+    assert!(
+        err.contains("PGPASSWORD") && err.contains(".pgpass"),
+        "{err}"
+    );
+    assert!(!err.contains("the connection failed"), "{err}");
+    // A password file without a line for this server.
+    let pgpass = env.write("pgpass", "elsewhere:5432:*:*:nope\n");
+    let out = run(Some(&pgpass));
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(
+        stderr(&out).contains("has no line for localhost:"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

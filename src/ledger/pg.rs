@@ -106,6 +106,8 @@ pub struct Target {
     root_cert: Option<String>,
     /// The URL as messages show it: no password, ever.
     pub shown: String,
+    /// Why no password was found, for the message when the server asks for one.
+    no_password: String,
 }
 
 impl fmt::Debug for Target {
@@ -236,11 +238,15 @@ impl Target {
             config,
             ssl_mode,
             root_cert,
+            no_password: String::new(),
         };
         target.shown = target.show();
         if target.config.get_password().is_none() {
-            if let Some(password) = pg_env("PGPASSWORD").or_else(|| target.passfile_password()) {
-                target.config.password(password);
+            match pg_env("PGPASSWORD").map_or_else(|| target.passfile_password(), Ok) {
+                Ok(password) => {
+                    target.config.password(password);
+                }
+                Err(why) => target.no_password = why,
             }
         }
         Ok(target)
@@ -270,24 +276,33 @@ impl Target {
     }
 
     /// The password `PGPASSFILE` (default `~/.pgpass`) holds for this host, port, database and
-    /// user. As libpq does, a file others can read is ignored.
-    fn passfile_password(&self) -> Option<String> {
+    /// user, or why there is none (for the message, should the server ask for one). As libpq
+    /// does, a file others can read is ignored.
+    fn passfile_password(&self) -> std::result::Result<String, String> {
         use std::os::unix::fs::MetadataExt;
+        const SET_ONE: &str = "set PGPASSWORD, or put the password in ~/.pgpass or PGPASSFILE \
+                               (libpq's format, mode 0600), or the whole URL in JWTCTL_LEDGER";
         let path = pg_env("PGPASSFILE")
             .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass"))
-            })?;
-        let meta = std::fs::metadata(&path).ok()?;
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))
+            .ok_or_else(|| format!("no password is set; {SET_ONE}"))?;
+        let shown = path.display();
+        let meta = std::fs::metadata(&path)
+            .map_err(|_| format!("no password is set and {shown} does not exist; {SET_ONE}"))?;
         if !meta.is_file() || meta.mode() & 0o077 != 0 {
-            return None;
+            return Err(format!(
+                "the password file {shown} was ignored because other users can read it (mode \
+                 {:04o}), as libpq ignores it; run chmod 600 {shown}",
+                meta.mode() & 0o7777
+            ));
         }
-        let text = crate::sys::read_file_bounded(&path).ok()?;
-        let text = String::from_utf8(text).ok()?;
-        let host = match self.config.get_hosts().first()? {
-            Host::Tcp(name) => name.clone(),
+        let unreadable = || format!("the password file {shown} cannot be read; {SET_ONE}");
+        let text = crate::sys::read_file_bounded(&path).map_err(|_| unreadable())?;
+        let text = String::from_utf8(text).map_err(|_| unreadable())?;
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
             // libpq matches a socket connection as "localhost".
-            Host::Unix(_) => "localhost".into(),
+            Some(Host::Unix(_)) | None => "localhost".into(),
         };
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         let want = [
@@ -296,7 +311,8 @@ impl Target {
             self.config.get_dbname().unwrap_or("").to_string(),
             self.config.get_user().unwrap_or("").to_string(),
         ];
-        text.lines()
+        let line = text
+            .lines()
             .filter(|line| !line.starts_with('#'))
             .filter_map(passfile_fields)
             .find(|fields| {
@@ -304,8 +320,13 @@ impl Target {
                     .iter()
                     .zip(&want)
                     .all(|(have, want)| have == "*" || have == want)
-            })
-            .map(|mut fields| fields.swap_remove(4))
+            });
+        line.map(|mut fields| fields.swap_remove(4)).ok_or_else(|| {
+            format!(
+                "the password file {shown} has no line for {}; add HOST:PORT:DATABASE:USER:PASSWORD",
+                want.join(":")
+            )
+        })
     }
 }
 
@@ -480,6 +501,12 @@ fn pg_words(e: &postgres::Error) -> String {
 /// Whether the server answered "undefined table" (SQLSTATE 42P01): the schema is not set up.
 fn missing_table(e: &postgres::Error) -> bool {
     sqlstate(e) == Some("42P01")
+}
+
+/// Whether the client gave up because the server asked for a password and none was configured
+/// (tokio-postgres's configuration error, whose fixed text is matched here and never shown).
+fn password_missing(e: &postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|cause| cause.to_string() == "password missing")
 }
 
 /// The SQLSTATE of a server's error answer.
@@ -718,6 +745,11 @@ fn connect(
     });
     match receiver.recv_timeout(timeout) {
         Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) if password_missing(&e) => Err(ledger_error(
+            &target.shown,
+            "log in to",
+            &format!("the server asks for a password and {}", target.no_password),
+        )),
         Ok(Err(e)) => Err(ledger_error(&target.shown, "reach", &pg_words(&e))),
         Err(_) => Err(ledger_error(
             &target.shown,
