@@ -4,6 +4,8 @@
 
 mod files;
 mod pg;
+mod pg_conn;
+mod pg_store;
 mod sqlite;
 
 use std::fmt;
@@ -214,7 +216,7 @@ pub type Ledger = Box<dyn LedgerStore>;
 pub fn open(location: &Path, durable: bool, create: bool) -> Result<Ledger> {
     let text = location.to_str();
     if let Some(url) = text.filter(|l| pg::is_url(l)) {
-        return Ok(Box::new(pg::PgLedger::open(url, create)?));
+        return Ok(Box::new(pg_store::PgLedger::open(url, create)?));
     }
     // Anything URL-like that is not one jwtctl reads is refused without being shown: it may
     // hold a password, and a SQLite error would print it as a path.

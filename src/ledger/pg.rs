@@ -1,10 +1,7 @@
-//! The PostgreSQL ledger store: one database that the processes of many hosts share.
+//! Reaching the PostgreSQL ledger: its URL and libpq's settings, TLS, and failures in jwtctl's
+//! words (the store itself is `pg_store`, the deadlines `pg_conn`).
 //!
 //! Invariants:
-//! - Every decision is one statement inside one transaction, on a primary key: of any number of
-//!   processes on any number of hosts refreshing one token, the database lets exactly one insert
-//!   its id; the others wait on that row and then see it (`reused`). No lock file, no
-//!   read-then-write.
 //! - A password never leaves this module: messages, records and `Debug` show the ledger as
 //!   [`Target::shown`], built from the host, port, user and database only.
 //! - TLS is rustls. `verify-full` (and `verify-ca`, which is checked as strictly) verifies the
@@ -17,12 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::config::{Host, SslMode};
-use postgres::types::Type;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 
 /// How long to wait for the server to answer a connection, unless `connect_timeout` says.
@@ -31,48 +26,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sent with the connection, enforced by the server: no statement waits more than 10 s for a
 /// row another session holds, nothing runs longer than 30 s, and a session left idle inside a
 /// transaction (a host that hung between its insert and its commit) is ended after 15 s, so it
-/// cannot hold its rows from every other host. (A server that stops answering altogether is
-/// not bounded on the client side after the connection is up: see SECURITY.md.)
+/// cannot hold its rows from every other host. A server that stops answering altogether is
+/// bounded on the client side too (`pg_conn`).
 const SESSION_OPTIONS: &str =
     "-c lock_timeout=10s -c statement_timeout=30s -c idle_in_transaction_session_timeout=15s";
-
-/// The prune cutoff, conservative across clocks: ids go a day after `exp` by both the server's
-/// clock and this host's (`$1`), so one host with a fast clock cannot delete the entry of a
-/// token other hosts still accept, and a refresh of it would succeed twice.
-const CUTOFF: &str = "LEAST(extract(epoch FROM now())::bigint, $1) - 86400";
-const _: () = assert!(KEEP_AFTER_EXP_SECS == 86400, "CUTOFF spells the day out");
-
-/// The schema version this build writes.
-const SCHEMA_VERSION: i32 = 2;
-
-/// The advisory lock every schema change takes, so hosts starting together do not collide.
-const SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(7302858315260497)";
-
-/// Schema 2: entries keyed by the SHA-256 of their id (see [`TokenId`]), the id beside it (an
-/// id too long for a btree entry, SQLSTATE 54000, is then stored and found all the same).
-const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS jwtctl_schema (version integer NOT NULL);
-    CREATE TABLE IF NOT EXISTS jwtctl_ids (
-        key   bytea PRIMARY KEY,
-        id    text NOT NULL,
-        state text NOT NULL CHECK (state IN ('consumed', 'revoked')),
-        exp   bigint NOT NULL,
-        at    bigint NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS jwtctl_ids_by_exp ON jwtctl_ids (exp);
-    INSERT INTO jwtctl_schema (version)
-        SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM jwtctl_schema);
-";
-
-/// Schema 1 keyed entries by the id itself: add the key, fill it, make it the primary key.
-const MIGRATE_1_TO_2: &str = "
-    ALTER TABLE jwtctl_ids ADD COLUMN key bytea;
-    UPDATE jwtctl_ids SET key = sha256(convert_to(id, 'UTF8'));
-    ALTER TABLE jwtctl_ids DROP CONSTRAINT jwtctl_ids_pkey;
-    ALTER TABLE jwtctl_ids ALTER COLUMN key SET NOT NULL;
-    ALTER TABLE jwtctl_ids ADD PRIMARY KEY (key);
-    UPDATE jwtctl_schema SET version = 2;
-";
 
 /// Whether a `--ledger` value names a PostgreSQL database rather than a SQLite file.
 pub fn is_url(location: &str) -> bool {
@@ -99,7 +56,7 @@ fn normalise_scheme(url: &str) -> String {
 
 /// Where a ledger URL points, with the settings jwtctl handles itself.
 pub struct Target {
-    config: postgres::Config,
+    pub(super) config: postgres::Config,
     /// `sslmode` as given (or `prefer`): tokio-postgres knows only disable, prefer and require.
     ssl_mode: String,
     /// `sslrootcert`: a PEM file of CA certificates to trust besides the platform's.
@@ -107,7 +64,7 @@ pub struct Target {
     /// The URL as messages show it: no password, ever.
     pub shown: String,
     /// Why no password was found, for the message when the server asks for one.
-    no_password: String,
+    pub(super) no_password: String,
 }
 
 impl fmt::Debug for Target {
@@ -252,6 +209,26 @@ impl Target {
         Ok(target)
     }
 
+    /// How long one host may take to connect (TCP, TLS and authentication together).
+    pub(super) fn connect_timeout(&self) -> Duration {
+        self.config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT)
+    }
+
+    /// How long any later answer may take: the session's `statement_timeout` (ours, or a
+    /// shorter or longer one given in the URL's `options`), plus the connect timeout for the
+    /// network. Past it the server is taken to have stalled.
+    pub(super) fn answer_timeout(&self) -> Duration {
+        let statement = self
+            .config
+            .get_options()
+            .and_then(statement_timeout)
+            .unwrap_or(super::pg_store::DEFAULT_STATEMENT_TIMEOUT);
+        statement.saturating_add(self.connect_timeout())
+    }
+
     /// `postgres://user@host:port/db`, `postgres://user@/db?host=/dir` for a socket directory.
     fn show(&self) -> String {
         let user = self.config.get_user().unwrap_or("");
@@ -330,6 +307,25 @@ impl Target {
     }
 }
 
+/// The last `statement_timeout` an options string sets (`-c statement_timeout=5s`), in the
+/// units PostgreSQL takes (`ms`, `s`, `min`; a bare number is milliseconds). Zero (no limit on
+/// the server) and anything unreadable give None, the default.
+fn statement_timeout(options: &str) -> Option<Duration> {
+    let value = options
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("statement_timeout="))
+        .next_back()?;
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let number: u64 = digits.parse().ok()?;
+    let timeout = match &value[digits.len()..] {
+        "" | "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "min" => Duration::from_secs(number.saturating_mul(60)),
+        _ => return None,
+    };
+    (!timeout.is_zero()).then_some(timeout)
+}
+
 /// The five `:`-separated fields of a `.pgpass` line, with `\:` and `\\` unescaped.
 fn passfile_fields(line: &str) -> Option<Vec<String>> {
     let mut fields = vec![String::new()];
@@ -396,7 +392,7 @@ impl ServerCertVerifier for EncryptOnly {
 }
 
 /// The rustls client configuration `sslmode` and `sslrootcert` ask for.
-fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
+pub(super) fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -445,7 +441,7 @@ fn tls_error(target: &Target, why: &str) -> Error {
 
 /// A PostgreSQL failure in jwtctl's words, with what to check. The server's own message is
 /// not shown (it can echo SQL); its SQLSTATE class says what went wrong.
-fn pg_words(e: &postgres::Error) -> String {
+pub(super) fn pg_words(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return match db.code().code() {
             "28P01" | "28000" => "the server refused the user or password; check the URL's user, \
@@ -499,18 +495,18 @@ fn pg_words(e: &postgres::Error) -> String {
 }
 
 /// Whether the server answered "undefined table" (SQLSTATE 42P01): the schema is not set up.
-fn missing_table(e: &postgres::Error) -> bool {
+pub(super) fn missing_table(e: &postgres::Error) -> bool {
     sqlstate(e) == Some("42P01")
 }
 
 /// Whether the client gave up because the server asked for a password and none was configured
 /// (tokio-postgres's configuration error, whose fixed text is matched here and never shown).
-fn password_missing(e: &postgres::Error) -> bool {
+pub(super) fn password_missing(e: &postgres::Error) -> bool {
     std::error::Error::source(e).is_some_and(|cause| cause.to_string() == "password missing")
 }
 
 /// The SQLSTATE of a server's error answer.
-fn sqlstate(e: &postgres::Error) -> Option<&str> {
+pub(super) fn sqlstate(e: &postgres::Error) -> Option<&str> {
     e.as_db_error().map(|d| d.code().code())
 }
 
@@ -522,368 +518,11 @@ fn tls_words(e: &rustls::Error) -> String {
     )
 }
 
-/// The PostgreSQL store.
-pub struct PgLedger {
-    client: postgres::Client,
-    shown: String,
-    /// Whether this connection has checked the schema version (and created a missing schema).
-    checked: bool,
-    /// `ledger init`: create the tables when missing; otherwise missing tables are an error.
-    create: bool,
-}
-
-impl fmt::Debug for PgLedger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgLedger")
-            .field("url", &self.shown)
-            .finish()
-    }
-}
-
-impl PgLedger {
-    /// Connect; with `create` (`ledger init`), create the schema when missing.
-    pub fn open(url: &str, create: bool) -> Result<PgLedger> {
-        let target = Target::parse(url)?;
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&target)?);
-        let client = connect(&target, tls)?;
-        // The schema is checked by the first operation: `consume` (every refresh) reads its
-        // version in the statement that decides, saving a round trip; the others check first.
-        Ok(PgLedger {
-            client,
-            shown: target.shown,
-            checked: false,
-            create,
-        })
-    }
-
-    /// Check the schema (creating it when missing) unless this connection already has.
-    fn ensure_schema(&mut self) -> Result<()> {
-        if !self.checked {
-            self.check_schema()?;
-            self.checked = true;
-        }
-        Ok(())
-    }
-
-    fn newer_schema(&self, version: i32) -> Error {
-        ledger_error(
-            &self.shown,
-            "use",
-            &format!(
-                "it has schema {version}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
-            ),
-        )
-    }
-
-    /// Missing tables: only `ledger init` creates them (see [`super::open`]).
-    fn not_set_up(&self) -> Error {
-        Error::new(
-            Reason::LedgerError,
-            format!(
-                "the ledger {} is not set up (its tables do not exist); create them with jwtctl \
-                 ledger init and the same --ledger / JWTCTL_LEDGER, or check it for a typo",
-                self.shown
-            ),
-        )
-    }
-
-    fn error(&self, what: &str, e: &postgres::Error) -> Error {
-        ledger_error(&self.shown, what, &pg_words(e))
-    }
-
-    /// Create the tables when they are missing (under an advisory lock, so processes starting
-    /// together do not collide), and refuse a schema newer than this build.
-    fn check_schema(&mut self) -> Result<()> {
-        // A simple query: one round trip, where a prepared one takes two.
-        let version = match self
-            .client
-            .simple_query("SELECT max(version) FROM jwtctl_schema")
-        {
-            Ok(messages) => messages.iter().find_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => {
-                    row.get(0).and_then(|v| v.parse::<i32>().ok())
-                }
-                _ => None,
-            }),
-            Err(e) if missing_table(&e) => None,
-            Err(e) => return Err(self.error("read", &e)),
-        };
-        match version {
-            Some(v) if v > SCHEMA_VERSION => Err(self.newer_schema(v)),
-            Some(SCHEMA_VERSION) => Ok(()),
-            None if !self.create => Err(self.not_set_up()),
-            _ => self.set_up().map_err(|e| self.error("set up", &e)),
-        }
-    }
-
-    /// Create the schema, or migrate an older one, under the advisory lock; the version is read
-    /// again under the lock, since another host may have done it meanwhile.
-    fn set_up(&mut self) -> std::result::Result<(), postgres::Error> {
-        let mut tx = self.client.transaction()?;
-        tx.batch_execute(SCHEMA_LOCK)?;
-        let exists = tx
-            .query_typed_one("SELECT to_regclass('jwtctl_schema') IS NOT NULL", &[])?
-            .try_get::<_, bool>(0)
-            .unwrap_or(false);
-        let version = if exists {
-            tx.query_typed_one("SELECT max(version) FROM jwtctl_schema", &[])?
-                .try_get::<_, Option<i32>>(0)
-                .ok()
-                .flatten()
-        } else {
-            None
-        };
-        match version {
-            None => tx.batch_execute(SCHEMA)?,
-            Some(1) => tx.batch_execute(MIGRATE_1_TO_2)?,
-            Some(_) => {}
-        }
-        tx.commit()
-    }
-
-    /// Consume `id` in one transaction: one statement inserts it (exactly one of any number of
-    /// racing sessions succeeds; the others wait on the row, then do nothing), prunes a few
-    /// expired ids (skipping rows another session holds, so no refresh waits on another's
-    /// housekeeping) and reads the schema version, which saves a round trip per refresh.
-    fn decide(
-        &mut self,
-        id: &TokenId,
-        exp: i64,
-        now: i64,
-        record: RecordFn,
-    ) -> std::result::Result<(), Decision> {
-        let shown = self.shown.clone();
-        let fail = |what: &str, e: postgres::Error| {
-            if missing_table(&e) {
-                Decision::MissingSchema
-            } else if sqlstate(&e) == Some("42703") {
-                // No `key` column: an older schema, to migrate first.
-                Decision::OldSchema
-            } else {
-                Decision::Failed(ledger_error(&shown, what, &pg_words(&e)))
-            }
-        };
-        let (own, _, any) = id.keys();
-        let mut tx = self.client.transaction().map_err(|e| fail("lock", e))?;
-        let row = tx
-            .query_typed_one(
-                &format!(
-                    "WITH barred AS (
-                         SELECT 1 FROM jwtctl_ids WHERE key = $5 AND state = 'revoked'
-                     ), ins AS (
-                         INSERT INTO jwtctl_ids (key, id, state, exp, at)
-                         SELECT $2, $4, 'consumed', $3, $1 WHERE NOT EXISTS (SELECT 1 FROM barred)
-                         ON CONFLICT (key) DO NOTHING RETURNING 1
-                     ), pruned AS (
-                         DELETE FROM jwtctl_ids WHERE key IN (
-                             SELECT key FROM jwtctl_ids WHERE exp < {CUTOFF}
-                             LIMIT 100 FOR UPDATE SKIP LOCKED)
-                     )
-                     SELECT (SELECT count(*) FROM ins),
-                            (SELECT max(version) FROM jwtctl_schema)"
-                ),
-                &[
-                    (&now, Type::INT8),
-                    (&&own[..], Type::BYTEA),
-                    (&exp, Type::INT8),
-                    (&id.id, Type::TEXT),
-                    (&&any[..], Type::BYTEA),
-                ],
-            )
-            .map_err(|e| fail("write", e))?;
-        // A newer schema: drop the transaction (a rollback) and refuse.
-        if let Ok(Some(version)) = row.try_get::<_, Option<i32>>(1) {
-            if version > SCHEMA_VERSION {
-                return Err(Decision::Newer(version));
-            }
-        }
-        // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
-        if row.try_get::<_, i64>(0).unwrap_or(0) == 0 {
-            // Someone holds the id: read what, as committed now (a fresh snapshot).
-            return match Self::lookup(&mut tx, id).map_err(|e| fail("read", e))? {
-                Some(State::Revoked) => Err(Decision::Failed(revoked())),
-                _ => Err(Decision::Failed(reused())),
-            };
-        }
-        record().map_err(Decision::Failed)?;
-        tx.commit().map_err(|e| fail("write", e))
-    }
-
-    /// The state of `id` as committed now.
-    fn lookup(
-        client: &mut impl postgres::GenericClient,
-        id: &TokenId,
-    ) -> std::result::Result<Option<State>, postgres::Error> {
-        let (own, _, any) = id.keys();
-        let row = client.query_typed_opt(
-            "SELECT state FROM jwtctl_ids WHERE key = $1 OR (key = $2 AND state = 'revoked')
-             ORDER BY state = 'revoked' DESC LIMIT 1",
-            &[(&&own[..], Type::BYTEA), (&&any[..], Type::BYTEA)],
-        )?;
-        // `try_get`, never `get` (which panics): a database's answer is input like any other.
-        Ok(row.and_then(|r| State::parse(r.try_get::<_, &str>(0).ok()?)))
-    }
-}
-
-/// Connect within the connect timeout, counted over the whole set-up (TCP, TLS, authentication)
-/// as libpq counts it: tokio-postgres's own timeout covers only the TCP connect, and a server
-/// that accepts and then says nothing would hold jwtctl forever. The attempt runs on a thread
-/// left behind on timeout; the process ends soon after.
-fn connect(
-    target: &Target,
-    tls: tokio_postgres_rustls::MakeRustlsConnect,
-) -> Result<postgres::Client> {
-    let timeout = target
-        .config
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(CONNECT_TIMEOUT);
-    let config = target.config.clone();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(config.connect(tls));
-    });
-    match receiver.recv_timeout(timeout) {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) if password_missing(&e) => Err(ledger_error(
-            &target.shown,
-            "log in to",
-            &format!("the server asks for a password and {}", target.no_password),
-        )),
-        Ok(Err(e)) => Err(ledger_error(&target.shown, "reach", &pg_words(&e))),
-        Err(_) => Err(ledger_error(
-            &target.shown,
-            "reach",
-            &format!(
-                "no answer in {}s; check the host, port and firewall (connect_timeout)",
-                timeout.as_secs()
-            ),
-        )),
-    }
-}
-
-/// Why [`PgLedger::decide`] did not consume: the tables are missing (set them up and try
-/// again), the schema is newer than this build, or any other refusal or failure.
-enum Decision {
-    MissingSchema,
-    OldSchema,
-    Newer(i32),
-    Failed(Error),
-}
-
-impl Decision {
-    fn into_error(self, ledger: &PgLedger) -> Error {
-        match self {
-            Decision::MissingSchema => ledger.not_set_up(),
-            Decision::OldSchema => ledger_error(
-                &ledger.shown,
-                "use",
-                "its tables do not have the columns this jwtctl writes",
-            ),
-            Decision::Newer(version) => ledger.newer_schema(version),
-            Decision::Failed(e) => e,
-        }
-    }
-}
-
-fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
+pub(super) fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
     Error::new(
         Reason::LedgerError,
         format!("cannot {what} the ledger {shown}: {why}"),
     )
-}
-
-impl LedgerStore for PgLedger {
-    fn ready(&mut self) -> Result<()> {
-        self.ensure_schema()
-    }
-
-    fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
-        self.ensure_schema()?;
-        Self::lookup(&mut self.client, id).map_err(|e| self.error("read", &e))
-    }
-
-    fn consume(
-        &mut self,
-        id: &TokenId,
-        exp: i64,
-        now: i64,
-        dry_run: bool,
-        record: RecordFn,
-    ) -> Result<()> {
-        if dry_run {
-            self.ensure_schema()?;
-            return match self.state(id)? {
-                Some(State::Revoked) => Err(revoked()),
-                Some(State::Consumed) => Err(reused()),
-                None => Ok(()),
-            };
-        }
-        match self.decide(id, exp, now, record) {
-            // The schema is read in the deciding statement; an older one is migrated, once.
-            Err(Decision::OldSchema) if !self.checked => {
-                self.ensure_schema()?;
-                self.decide(id, exp, now, record)
-                    .map_err(|d| d.into_error(self))
-            }
-            done => done.map_err(|d| d.into_error(self)),
-        }
-    }
-
-    fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {
-        self.ensure_schema()?;
-        let shown = self.shown.clone();
-        let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
-        let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
-        tx.execute_typed(
-            "INSERT INTO jwtctl_ids (key, id, state, exp, at) VALUES ($4, $1, 'revoked', $2, $3)
-             ON CONFLICT (key) DO UPDATE SET state = 'revoked', at = excluded.at,
-                 exp = GREATEST(jwtctl_ids.exp, excluded.exp)",
-            &[
-                (&id.id, Type::TEXT),
-                (&exp, Type::INT8),
-                (&now, Type::INT8),
-                (&&super::key(&id.id)[..], Type::BYTEA),
-            ],
-        )
-        .map_err(|e| fail("write", &e))?;
-        record()?;
-        tx.commit().map_err(|e| fail("write", &e))
-    }
-
-    fn prune(&mut self, now: i64) -> Result<u64> {
-        self.ensure_schema()?;
-        self.client
-            .execute_typed(
-                &format!("DELETE FROM jwtctl_ids WHERE exp < {CUTOFF}"),
-                &[(&now, Type::INT8)],
-            )
-            .map_err(|e| self.error("prune", &e))
-    }
-
-    fn list(&mut self, state: Option<State>) -> Result<Vec<Entry>> {
-        self.ensure_schema()?;
-        let rows = self
-            .client
-            .query_typed(
-                "SELECT id, state, exp, at FROM jwtctl_ids ORDER BY at, id",
-                &[],
-            )
-            .map_err(|e| self.error("read", &e))?;
-        let entries = rows.iter().filter_map(|row| {
-            // A state the schema's CHECK should have refused is skipped, never trusted.
-            let kind = State::parse(row.try_get::<_, &str>(1).ok()?)?;
-            Some(Entry {
-                id: row.try_get(0).ok()?,
-                state: kind.as_str(),
-                exp: row.try_get(2).ok()?,
-                at: row.try_get(3).ok()?,
-            })
-        });
-        Ok(entries
-            .filter(|e| state.is_none_or(|s| s.as_str() == e.state))
-            .collect())
-    }
 }
 
 #[cfg(test)]
