@@ -348,3 +348,165 @@ fn a_revocation_keeps_the_later_of_two_until_times() {
         .unwrap();
     assert_eq!(exp, "4102531200", "2100-01-02, the later one");
 }
+
+/// What a hostile proxy in front of the test server does once the connection is up.
+#[derive(Clone, Copy)]
+enum After {
+    /// Forwards nothing more from the server, holding the connection open.
+    Stall,
+    /// Answers the first query with bytes that are not PostgreSQL's protocol.
+    Garbage,
+}
+
+/// A TCP proxy to the test server that passes the start-up and authentication through (until
+/// the server's first ReadyForQuery), then behaves as `after` says. Its port.
+fn hostile_proxy(after: After) -> u16 {
+    use std::net::TcpListener;
+    let upstream = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let upstream = upstream.clone();
+            thread::spawn(move || serve(client.unwrap(), &upstream, after));
+        }
+    });
+    port
+}
+
+/// One connection through [`hostile_proxy`].
+fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
+    use std::io::{Read, Write};
+    let mut server = std::net::TcpStream::connect(upstream).unwrap();
+    let limit = Some(std::time::Duration::from_secs(60));
+    for s in [&client, &server] {
+        s.set_read_timeout(limit).unwrap();
+    }
+    let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    thread::spawn(move || {
+        let _ = std::io::copy(&mut c_in, &mut s_out);
+    });
+    // Server to client, message by message: a tag byte, then a length that counts itself.
+    loop {
+        let mut head = [0u8; 5];
+        if server.read_exact(&mut head).is_err() {
+            break;
+        }
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len.saturating_sub(4)];
+        if server.read_exact(&mut body).is_err() {
+            break;
+        }
+        let _ = client
+            .write_all(&head)
+            .and_then(|()| client.write_all(&body));
+        if head[0] == b'Z' {
+            break;
+        }
+    }
+    if let After::Garbage = after {
+        let _ = client.write_all(b"\xee\x00\x00\x00\x09garbage!<html>");
+    }
+    // Hold the connection, answering nothing more, until the client goes.
+    let mut sink = [0u8; 1024];
+    while matches!(server.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+#[test]
+fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_time() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    // Set up through the real server, then talk to it through the proxy.
+    let direct = tcp_url(&db, "sslmode=disable");
+    let init = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &direct)
+        .env("PGPASSWORD", PASSWORD)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = env.issue(&[]);
+    for (after, words) in [
+        (After::Stall, "did not answer within 2s"),
+        (After::Garbage, "is not what PostgreSQL sends"),
+    ] {
+        let port = hostile_proxy(after);
+        // statement_timeout 1s and connect_timeout 1s: answers are awaited 2s.
+        let url = format!(
+            "postgres://jwtctl_test@127.0.0.1:{port}/{}?sslmode=disable&connect_timeout=1\
+             &options=-c%20statement_timeout%3D1s",
+            db.name
+        );
+        for args in [vec!["verify", &token], vec!["refresh", &token]] {
+            let started = std::time::Instant::now();
+            let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+                .current_dir(env.dir.path())
+                .env("JWTCTL_KEY_FILE", "test.key")
+                .env("JWTCTL_LEDGER", &url)
+                .env("PGPASSWORD", PASSWORD)
+                .args(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Bounded here too: a jwtctl that waits forever fails the test instead of hanging it.
+            while child.try_wait().unwrap().is_none() {
+                if started.elapsed().as_secs() > 15 {
+                    child.kill().unwrap();
+                    panic!("{args:?}: still waiting on the server after 15s");
+                }
+                thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "{args:?}: the deadline holds"
+            );
+            assert_refused(&env, &out, 2, "ledger_error");
+            let err = stderr(&out);
+            assert!(err.contains(words), "{args:?}: {err}");
+            assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        }
+    }
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 0, "nothing consumed");
+}
+
+#[test]
+fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    // The same database with the host and port left to PGHOST and PGPORT.
+    let (_, rest) = url.split_once('@').unwrap();
+    let (_, path) = rest.split_once('/').unwrap();
+    let hostless = format!("postgres://jwtctl_test@/{path}");
+    let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, real_port) = real.rsplit_once(':').unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = |hosts: &str, ports: &str| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", &hostless)
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGHOST", hosts)
+            .env("PGPORT", ports)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // The first host refuses; the second is the server.
+    let out = run("127.0.0.1,localhost", &format!("{closed},{real_port}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Three ports for two hosts: refused, saying what libpq takes.
+    let out = run("127.0.0.1,localhost", &format!("{closed},{real_port},1"));
+    assert_refused(&env, &out, 2, "usage");
+    assert!(
+        stderr(&out).contains("3 ports for 2 hosts"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -119,8 +119,15 @@ fn pg_env(name: &str) -> Option<String> {
 fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
     if config.get_hosts().is_empty() {
         match pg_env("PGHOST") {
-            Some(host) => {
-                config.host(&host);
+            // A list, as libpq takes it: each host is tried in turn until one connects.
+            Some(hosts) => {
+                for host in hosts.split(',') {
+                    if host.starts_with('/') {
+                        config.host_path(host);
+                    } else {
+                        config.host(host);
+                    }
+                }
             }
             None => {
                 let dir = ["/var/run/postgresql", "/tmp"]
@@ -132,12 +139,20 @@ fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
         }
     }
     if config.get_ports().is_empty() {
-        if let Some(port) = pg_env("PGPORT") {
-            let port = port
-                .parse()
-                .map_err(|_| url_error("PGPORT is not a port number"))?;
-            config.port(port);
+        if let Some(ports) = pg_env("PGPORT") {
+            for port in ports.split(',') {
+                let port = port
+                    .parse()
+                    .map_err(|_| url_error("PGPORT is not a port number (or a list of them)"))?;
+                config.port(port);
+            }
         }
+    }
+    let (hosts, ports) = (config.get_hosts().len(), config.get_ports().len());
+    if ports > 1 && ports != hosts {
+        return Err(url_error(&format!(
+            "it lists {ports} ports for {hosts} hosts; give one port for all, or one per host"
+        )));
     }
     if config.get_user().is_none() {
         let user = pg_env("PGUSER").or_else(|| crate::sys::user().1);
@@ -233,10 +248,12 @@ impl Target {
     fn show(&self) -> String {
         let user = self.config.get_user().unwrap_or("");
         let db = self.config.get_dbname().unwrap_or("");
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let ports = self.config.get_ports();
         let mut hosts = Vec::new();
         let mut dirs = Vec::new();
-        for host in self.config.get_hosts() {
+        for (i, host) in self.config.get_hosts().iter().enumerate() {
+            // One port for every host, or one each (checked in `fill_from_env`).
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
             match host {
                 Host::Tcp(name) if name.contains(':') => hosts.push(format!("[{name}]:{port}")),
                 Host::Tcp(name) => hosts.push(format!("{name}:{port}")),
@@ -460,6 +477,23 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
             code => format!("the server answered SQLSTATE {code}"),
         };
     }
+    // tokio-postgres's own fixed words for an answer outside the protocol or the expected
+    // shape; matched, never shown.
+    let text = e.to_string();
+    let garbled = [
+        "error parsing response from server",
+        "unexpected message from server",
+        "query returned an unexpected number of columns",
+        "query returned an unexpected number of rows",
+    ];
+    if garbled.contains(&text.as_str())
+        || text.starts_with("error deserializing column")
+        || text.starts_with("invalid column")
+    {
+        return "the server's answer is not what PostgreSQL sends; check that the URL reaches \
+                PostgreSQL itself (not another service or a broken proxy)"
+            .into();
+    }
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
@@ -484,7 +518,6 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
     if e.is_closed() {
         return "the connection closed unexpectedly".into();
     }
-    let text = e.to_string();
     if text.contains("timeout") || text.contains("timed out") {
         return "no answer in time; check the host, port and firewall".into();
     }
@@ -528,6 +561,26 @@ pub(super) fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_deadline_follows_the_sessions_statement_timeout() {
+        let read = |o| statement_timeout(o);
+        assert_eq!(
+            read("-c statement_timeout=1s"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            read("-c statement_timeout=1500"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            read("-c statement_timeout=30s -c statement_timeout=2min"),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(read("-c statement_timeout=0"), None);
+        assert_eq!(read("-c statement_timeout=1h"), None);
+        assert_eq!(read("-c lock_timeout=1s"), None);
+    }
 
     #[test]
     fn passfile_lines_split_on_unescaped_colons() {
