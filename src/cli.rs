@@ -617,7 +617,7 @@ pub struct LedgerCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerAction {
-    /// Create the ledger (its file, or its tables in PostgreSQL); first use also does
+    /// Create the ledger (its file, or its tables in PostgreSQL): the one command that does
     #[command(after_long_help = long_help!(
         "jwtctl ledger init --ledger ledger.db",
         "JWTCTL_LEDGER=postgres://jwtctl@db.internal/jwtctl jwtctl ledger init"

@@ -326,8 +326,12 @@ fn lookup(
          ORDER BY state = 'revoked' DESC LIMIT 1",
         &[(&&own[..], Type::BYTEA), (&&any[..], Type::BYTEA)],
     )?;
-    // `try_get`, never `get` (which panics): a database's answer is input like any other.
-    Ok(row.and_then(|r| State::parse(r.try_get::<_, &str>(0).ok()?)))
+    // `try_get`, never `get` (which panics): a database's answer is input like any other. An
+    // answer of the wrong type is an error, and a state this build does not know refuses the
+    // token: a row that is there is never taken for "not held".
+    let Some(row) = row else { return Ok(None) };
+    let state: &str = row.try_get(0)?;
+    Ok(Some(State::parse(state).unwrap_or(State::Revoked)))
 }
 
 /// A failed exchange in jwtctl's words.

@@ -307,7 +307,8 @@ fn lookup(conn: &Connection, id: &TokenId) -> rusqlite::Result<Option<State>> {
             |r| r.get(0),
         )
         .optional()?;
-    Ok(state.as_deref().and_then(State::parse))
+    // A state this build does not know refuses the token: never taken for "not held".
+    Ok(state.map(|s| State::parse(&s).unwrap_or(State::Revoked)))
 }
 
 /// Record `id` and prune ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] ago. A
@@ -454,6 +455,20 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_state_this_build_does_not_know_refuses_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
+        ledger
+            .conn
+            .execute(
+                "INSERT INTO ids VALUES (?1, 'jti:a', 'bogus', ?2, ?2)",
+                params![&crate::ledger::key("jti:a")[..], NOW + 60],
+            )
+            .unwrap();
+        assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Revoked));
     }
 
     #[test]
