@@ -915,7 +915,7 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub jti: Option<String>,
 
-    /// With --jti: the issuer the id belongs to (ids are unique per issuer)
+    /// With --jti: the issuer the id belongs to; without it, the id is revoked for every issuer
     #[arg(long, value_name = "ISS", requires = "jti")]
     pub iss: Option<String>,
 
