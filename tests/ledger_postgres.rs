@@ -429,7 +429,10 @@ fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_ti
     let token = env.issue(&[]);
     for (after, words) in [
         (After::Stall, "did not answer within 2s"),
-        (After::Garbage, "is not what PostgreSQL sends"),
+        (
+            After::Garbage,
+            "is not what PostgreSQL sends for a jwtctl ledger",
+        ),
     ] {
         let port = hostile_proxy(after);
         // statement_timeout 1s and connect_timeout 1s: answers are awaited 2s.
@@ -509,4 +512,34 @@ fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revoked() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    db.init(&env);
+    let token = env.issue(&[]);
+    let revoke = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &db.url)
+        .args(["revoke", &token])
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    // The state column altered to hold numbers: its answer can no longer be read as a state.
+    db.sql(
+        "ALTER TABLE jwtctl_ids DROP CONSTRAINT jwtctl_ids_state_check;
+         ALTER TABLE jwtctl_ids ALTER COLUMN state TYPE integer USING 7;",
+    );
+    for op in ["verify", "refresh"] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .args([op, &token])
+            .output()
+            .unwrap();
+        // Not accepted (the old reading took the row for "not held"): exit 2, named.
+        assert_refused(&env, &out, 2, "ledger_error");
+    }
 }

@@ -490,8 +490,9 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
         || text.starts_with("error deserializing column")
         || text.starts_with("invalid column")
     {
-        return "the server's answer is not what PostgreSQL sends; check that the URL reaches \
-                PostgreSQL itself (not another service or a broken proxy)"
+        return "the server's answer is not what PostgreSQL sends for a jwtctl ledger; check \
+                that the URL reaches PostgreSQL itself (not another service or a broken proxy) \
+                and that jwtctl's tables were not altered"
             .into();
     }
     let mut source = std::error::Error::source(e);
