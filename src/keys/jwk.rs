@@ -102,7 +102,7 @@ fn jwk_key(jwk: Jwk) -> Result<Key> {
         KeyParams::Oct { k } if k.0.is_empty() => {
             return Err(Error::key("the JWK's secret 'k' is empty"));
         }
-        KeyParams::Oct { k } => Key::secret(&k.0),
+        KeyParams::Oct { k } => Key::secret(&k.0)?,
         KeyParams::Rsa(rsa) => rsa_jwk(rsa)?,
         KeyParams::Ec { crv, x, y, d } => ec_jwk(&crv, &x.0, &y.0, d.as_ref())?,
         KeyParams::Okp { crv, x, d } => okp_jwk(&crv, &x.0, d.as_ref())?,
@@ -317,6 +317,20 @@ impl JwkSet {
             ));
         }
         Ok(key)
+    }
+
+    /// The key a ring signs with now: the newest private key that is not retired.
+    pub fn current_signer(&self) -> Result<&Key> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.can_sign() && !k.retired)
+            .ok_or_else(|| {
+                Error::key(
+                    "the key ring holds no private key in use; add one with 'jwtctl key gen \
+                     --add-to RING'",
+                )
+            })
     }
 
     /// The key for a token signed with `alg` carrying `kid`: the one with that exact `kid`; a

@@ -135,8 +135,17 @@ impl Key {
         }
     }
 
-    fn secret(bytes: &[u8]) -> Self {
-        Key {
+    /// An HMAC secret. Every secret, however it arrived (raw, decoded by `--secret-encoding`,
+    /// a JWK's `k`), passes here, and bytes that are key material are refused (see
+    /// [`key_material`]): the classification of [`classify`] holds for decoded bytes too.
+    fn secret(bytes: &[u8]) -> Result<Self> {
+        if let Some(what) = key_material(bytes) {
+            return Err(Error::key(format!(
+                "the HMAC secret's bytes are {what}, which may be public and is never an HMAC \
+                 secret; give the key file itself with --key-file (without --secret-encoding)"
+            )));
+        }
+        Ok(Key {
             kind: KeyKind::Hmac,
             encoding: Some(EncodingKey::from_secret(bytes)),
             decoding: DecodingKey::from_secret(bytes),
@@ -145,7 +154,7 @@ impl Key {
             jwk_kid: None,
             jwk_alg: None,
             retired: false,
-        }
+        })
     }
 
     pub fn decoding(&self) -> &DecodingKey {
@@ -158,7 +167,16 @@ impl Key {
     }
 
     /// The signing half, or a key error saying a private key is needed.
+    ///
+    /// Invariant: a retired key (a JWK whose `key_ops` lacks `sign`, as `key retire` leaves it)
+    /// verifies and never signs, whichever command asks and wherever the key came from.
     pub fn encoding(&self, op: &str) -> Result<&EncodingKey> {
+        if self.retired && self.encoding.is_some() {
+            return Err(Error::key(format!(
+                "{op} cannot sign with this key: it is retired (its JWK 'key_ops' lacks 'sign'); \
+                 it verifies old tokens only. Sign with the key in use (a key ring's newest)"
+            )));
+        }
         self.encoding.as_ref().ok_or_else(|| {
             Error::key(format!(
                 "{op} needs a private key, but the key is public ({}); pass the private key",
@@ -292,7 +310,29 @@ pub fn classify_with(material: &Secret, options: &LoadOptions) -> Result<Key> {
             "the HMAC secret is empty; put a long random secret in the key",
         ));
     }
-    Ok(Key::secret(&secret))
+    Key::secret(&secret)
+}
+
+/// What key material `bytes` are, if they are any (a PEM block, a JSON object or array, SSH or
+/// PuTTY key text, a DER structure), looking past a byte-order mark and leading whitespace as
+/// [`classify_with`] does; `None` for bytes that can only be a secret.
+fn key_material(bytes: &[u8]) -> Option<&'static str> {
+    let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let lead = text.trim_ascii_start();
+    if contains(text, b"-----BEGIN ") || contains(text, b"---- BEGIN ") {
+        Some("a PEM key or certificate")
+    } else if lead.first().is_some_and(|b| matches!(b, b'{' | b'['))
+        && serde_json::from_slice::<Value>(text).is_ok()
+    {
+        // Parsed, not sniffed: random bytes start with '{' once in 256.
+        Some("JSON (a JWK?)")
+    } else if other_key_text(lead).is_some() {
+        Some("SSH or PuTTY key text")
+    } else if der::sniff(bytes).is_some() {
+        Some("a DER structure (a key or certificate)")
+    } else {
+        None
+    }
 }
 
 /// The secret's bytes as `--secret-encoding` says they are stored. The strength rule applies to
