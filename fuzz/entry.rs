@@ -149,12 +149,13 @@ pub fn key_classify(data: &[u8]) {
         unreachable!()
     };
     let signer = key
-        .encoding("fuzz")
+        .signer("fuzz", alg, Some("k".into()))
         .expect("a key that can sign has a signing half");
-    let token = match token::sign(&claims, alg, Some("k"), Some("JWT"), signer) {
+    let token = match token::sign(&claims, Some("JWT"), &signer) {
         Ok(token) => token,
         Err(e) => panic!("a private {:?} key cannot sign: {}", key.kind, e.message()),
     };
+    drop(signer);
     let ring = Keyring::One(key);
     match token::verify(&token, &ring, &Policy::new(vec![alg]), NOW) {
         Ok(v) => assert_eq!(v.claims, claims),

@@ -7,21 +7,14 @@ use super::{
 use crate::audit::{Record, TokenDigest};
 use crate::cli::RefreshArgs;
 use crate::error::Result;
-use crate::keys::Keyring;
-use crate::token::{self, Lifetime, Policy};
-
-/// Who signs the new token, with which algorithm and under which kid.
-struct Signer<'k> {
-    key: &'k jsonwebtoken::EncodingKey,
-    alg: jsonwebtoken::Algorithm,
-    kid: Option<String>,
-}
+use crate::keys::{KeySigner, Keyring};
+use crate::token::{self, Lifetime, Policy, Signer as _};
 
 /// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
 /// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint). A key ring's
 /// retired key never signs: a token it signed is re-signed by the ring's current key, under that
 /// key's kid and (when it cannot serve the parent's algorithm) its own algorithm.
-fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<Signer<'k>> {
+fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner<'k>> {
     let key = keys.select(verified.alg, verified.header_str("kid"))?;
     if let (Keyring::Set(set), true) = (keys, key.retired && key.can_sign()) {
         let current = set.current_signer()?;
@@ -30,21 +23,13 @@ fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<Signer<'k
         } else {
             current.pick_alg(None)?
         };
-        return Ok(Signer {
-            key: current.encoding("refresh")?,
-            alg,
-            kid: current.default_kid(),
-        });
+        return current.signer("refresh", alg, current.default_kid());
     }
     let kid = verified
         .header_str("kid")
         .map(str::to_owned)
         .or_else(|| key.default_kid());
-    Ok(Signer {
-        key: key.encoding("refresh")?,
-        alg: verified.alg,
-        kid,
-    })
+    key.signer("refresh", verified.alg, kid)
 }
 
 /// The lifetime policy the flags ask for.
@@ -86,21 +71,15 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             serde_json::Value::from(renewal.claims)
         )));
     }
-    let token = token::sign(
-        &renewal.claims,
-        signer.alg,
-        signer.kid.as_deref(),
-        verified.header_str("typ"),
-        signer.key,
-    )?;
+    let token = token::sign(&renewal.claims, verified.header_str("typ"), &signer)?;
     // The record of a refresh that fails from here on (the ledger refuses the parent) describes
     // the presented token only: the new one was never printed, so it never existed.
     let mut done = rec.clone();
     done.parent_jti = done.jti.replace(jti);
     done.exp = Some(renewal.exp);
     done.orig_iat = Some(renewal.orig_iat);
-    done.alg = Some(token::alg_name(signer.alg));
-    done.kid = signer.kid.clone();
+    done.alg = Some(token::alg_name(signer.algorithm()));
+    done.kid = signer.kid().map(str::to_owned);
     done.token = Some(TokenDigest::of(&token));
     let printed = super::token_output(&token, &done, args.output);
     // Consume the parent only once the new token exists, and with its record written inside

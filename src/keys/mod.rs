@@ -8,6 +8,7 @@ mod jwk;
 mod pem;
 pub mod remote;
 pub mod ring;
+mod signer;
 mod source;
 
 use std::fmt;
@@ -21,6 +22,7 @@ pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
 
 pub use jwk::{JwkSet, from_jwk};
+pub use signer::KeySigner;
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
     read_source, resolve_source, write_private_file,
