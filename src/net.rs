@@ -1,6 +1,11 @@
 //! HTTPS GET for key sets and discovery documents, with jwtctl's rules: HTTPS only (plain HTTP only
 //! to loopback), at most 3 redirects and never from HTTPS to HTTP, connect and total timeouts, a
 //! 1 MiB cap on the body, TLS by rustls with the platform's trust store (plus `--ca-file`).
+//!
+//! Invariant: a loopback URL is fetched directly, never through a proxy named by `ALL_PROXY`,
+//! `HTTPS_PROXY`, `HTTP_PROXY` (any case) whatever `NO_PROXY` says; since plain HTTP is allowed
+//! only to loopback, nothing jwtctl fetches ever travels in clear through a proxy, which could
+//! answer with keys of its own. The proxy is decided per request, redirects included.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -51,10 +56,10 @@ pub fn unavailable(url: &str, why: &str) -> Error {
 
 /// A URL for messages and records: scheme, host and path, no user information or query.
 pub fn shown_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let bare = without_credentials(url);
+    let Some((scheme, rest)) = bare.split_once("://") else {
         return "(not a URL)".into();
     };
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     let shown: String = rest
         .chars()
@@ -64,23 +69,22 @@ pub fn shown_url(url: &str) -> String {
     format!("{scheme}://{shown}")
 }
 
+/// `url` without the user information of its authority (`https://u:pw@host/x` becomes
+/// `https://host/x`): what the cache is keyed by, so no credential is stored or hashed there.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{tail}")
+}
+
 /// Whether `url` may be fetched at all: `https://`, or `http://` to a loopback address.
 pub fn check_scheme(url: &str) -> Result<()> {
-    if url.starts_with("https://") {
+    if url.starts_with("https://") || (url.starts_with("http://") && is_loopback(url)) {
         return Ok(());
-    }
-    if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default(),
-            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-        };
-        let loopback =
-            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if loopback {
-            return Ok(());
-        }
     }
     Err(Error::usage(format!(
         "{} is not an https:// URL; plain http is allowed only to loopback addresses",
@@ -88,7 +92,67 @@ pub fn check_scheme(url: &str) -> Result<()> {
     )))
 }
 
-fn agent(policy: &FetchPolicy) -> Result<Agent> {
+/// The host of an `http(s)://` URL, lower-cased, without brackets, port or user information.
+pub fn host_of(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// Whether `url` names a loopback host: `localhost` or a loopback address (IPv4-mapped too).
+pub fn is_loopback(url: &str) -> bool {
+    let Some(host) = host_of(url) else {
+        return false;
+    };
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    host == "localhost"
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// A `jwks_uri` found in a discovery document fetched from `doc_url`: HTTPS, or plain HTTP only
+/// when the document itself came over plain HTTP from that same loopback host and port (the
+/// loopback exception covers what the user typed, never a downgrade a document asks for). A
+/// refusal is the provider's fault: `jwks_unavailable`, naming the URI.
+pub fn check_discovered(jwks_uri: &str, doc_url: &str) -> Result<()> {
+    if jwks_uri.starts_with("https://") {
+        return Ok(());
+    }
+    let same_origin = |u: &str| u.split('/').take(3).collect::<Vec<_>>().join("/");
+    let local_dev = jwks_uri.starts_with("http://")
+        && doc_url.starts_with("http://")
+        && is_loopback(jwks_uri)
+        && same_origin(jwks_uri) == same_origin(doc_url);
+    if local_dev {
+        return Ok(());
+    }
+    let shown: String = jwks_uri
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
+    let shown = if jwks_uri.contains('@') {
+        shown_url(jwks_uri)
+    } else {
+        shown
+    };
+    Err(unavailable(
+        doc_url,
+        &format!(
+            "its jwks_uri '{shown}' is not an https:// URL; the provider must publish its keys \
+             over HTTPS"
+        ),
+    ))
+}
+
+/// The TLS settings every request of one fetch shares: the platform's store, plus `--ca-file`.
+fn tls_config(policy: &FetchPolicy) -> Result<TlsConfig> {
     let roots = match &policy.ca_file {
         None => RootCerts::PlatformVerifier,
         // The platform's store plus the private CA (rustls-native-certs reads the store).
@@ -103,16 +167,27 @@ fn agent(policy: &FetchPolicy) -> Result<Agent> {
             RootCerts::new_with_certs(&certs)
         }
     };
+    Ok(TlsConfig::builder().root_certs(roots).build())
+}
+
+/// An agent for one request to `url`: through the proxy the environment names, except for a
+/// loopback URL, which is always fetched directly (see the module's invariant).
+fn agent(policy: &FetchPolicy, tls: &TlsConfig, url: &str) -> Agent {
+    let proxy = if is_loopback(url) {
+        None
+    } else {
+        ureq::Proxy::try_from_env()
+    };
     let config = Agent::config_builder()
         .timeout_connect(Some(policy.connect_timeout))
         .timeout_global(Some(policy.total_timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
-        .proxy(ureq::Proxy::try_from_env())
-        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .proxy(proxy)
+        .tls_config(tls.clone())
         .build();
-    Ok(Agent::new_with_config(config))
+    Agent::new_with_config(config)
 }
 
 fn ca_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
@@ -147,9 +222,10 @@ pub fn get(
     last_modified: Option<&str>,
 ) -> Result<Fetched> {
     check_scheme(url)?;
-    let agent = agent(policy)?;
+    let tls = tls_config(policy)?;
     let mut current = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
+        let agent = agent(policy, &tls, &current);
         let mut request = agent.get(&current).header("Accept", "application/json");
         if let Some(etag) = etag {
             request = request.header("If-None-Match", etag);
@@ -247,14 +323,51 @@ fn max_age(cache_control: &str) -> Option<u64> {
 fn transport_words(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(_) => "it did not answer in time (--fetch-timeout)".into(),
-        ureq::Error::Io(io) => io_words(io),
+        // rustls reports a refused handshake through the I/O layer, as `InvalidData`.
+        ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            Some(tls) => tls_words(tls).into(),
+            None => io_words(io),
+        },
+        ureq::Error::Rustls(tls) => tls_words(tls).into(),
         ureq::Error::HostNotFound => "the host name does not resolve".into(),
         ureq::Error::ConnectionFailed => "the connection failed".into(),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
-            "the TLS handshake failed (an untrusted certificate? see --ca-file)".into()
-        }
+        ureq::Error::Tls(_) => "the TLS connection could not be set up".into(),
         ureq::Error::BodyExceedsLimit(_) => "the response is over 1 MiB".into(),
         _ => "the request failed".into(),
+    }
+}
+
+/// Why a TLS handshake failed, in our words: which certificate check refused the server, and
+/// `--ca-file` where it is the fix.
+fn tls_words(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = e else {
+        return "the TLS handshake failed (the server and jwtctl share no protocol version or \
+                cipher, or the connection broke)";
+    };
+    match cert {
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "the server's certificate is not for this host name; check the URL's host"
+        }
+        C::Expired | C::ExpiredContext { .. } => {
+            "the server's certificate has expired; the provider must renew it (or check the \
+             clock)"
+        }
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "the server's certificate is not valid yet; check the clock"
+        }
+        C::UnknownIssuer => {
+            "the server's certificate is signed by a CA jwtctl does not trust; pass that CA \
+             with --ca-file"
+        }
+        C::Revoked => "the server's certificate is revoked",
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "the server's certificate is not meant for a TLS server"
+        }
+        _ => {
+            "the server's certificate was refused (a CA certificate used as the server's own, \
+             a bad signature or encoding); check it, or pass its CA with --ca-file"
+        }
     }
 }
 

@@ -21,5 +21,6 @@ mod properties;
 mod readme;
 mod refresh;
 mod remote;
+mod remote_trust;
 mod verify;
 mod verify_ci;

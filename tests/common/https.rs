@@ -1,5 +1,7 @@
 //! A local HTTPS server for the key-set tests: certificates made here (rcgen), TLS by rustls,
-//! canned answers per path, and a count of requests. Loopback only; nothing leaves the machine.
+//! canned answers per path, and a count of requests; the same over plain HTTP, and a forward
+//! proxy that answers every request with keys of its own. Loopback only; nothing leaves the
+//! machine.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -54,9 +56,37 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let (ca_pem, config) = tls_config();
+        Self::start_with(ca_pem, Some(config))
+    }
+
+    /// The same server over plain HTTP (`http://127.0.0.1:PORT`).
+    pub fn start_plain() -> Server {
+        Self::start_with(String::new(), None)
+    }
+
+    /// An HTTPS server presenting `cert_pem` / `key_pem` (made by the test, e.g. with openssl).
+    pub fn start_with_cert(cert_pem: &str, key_pem: &str) -> Server {
+        let cert = rustls::pki_types::CertificateDer::from(
+            pem::parse(cert_pem).unwrap().contents().to_vec(),
+        );
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            pem::parse(key_pem).unwrap().contents().to_vec().into(),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        Self::start_with(cert_pem.to_string(), Some(Arc::new(config)))
+    }
+
+    fn start_with(ca_pem: String, config: Option<Arc<rustls::ServerConfig>>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let scheme = if config.is_some() { "https" } else { "http" };
         let base = format!(
-            "https://127.0.0.1:{}",
+            "{scheme}://127.0.0.1:{}",
             listener.local_addr().unwrap().port()
         );
         let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
@@ -64,8 +94,19 @@ impl Server {
         let (r, h) = (Arc::clone(&routes), Arc::clone(&hits));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (config, r, h) = (Arc::clone(&config), Arc::clone(&r), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, config, &r, &h));
+                let (config, r, h) = (config.clone(), Arc::clone(&r), Arc::clone(&h));
+                std::thread::spawn(move || match config {
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let mut tls = rustls::StreamOwned::new(conn, stream);
+                        serve(&mut tls, &r, &h);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    }
+                    None => serve(&mut { stream }, &r, &h),
+                });
             }
         });
         Server {
@@ -74,6 +115,11 @@ impl Server {
             routes,
             hits,
         }
+    }
+
+    /// How many requests reached any path.
+    pub fn total_hits(&self) -> usize {
+        self.hits.lock().unwrap().values().sum()
     }
 
     pub fn set(&self, path: &str, reply: Reply) {
@@ -90,16 +136,11 @@ impl Server {
 }
 
 fn serve(
-    tcp: std::net::TcpStream,
-    config: Arc<rustls::ServerConfig>,
+    stream: &mut (impl std::io::Read + Write),
     routes: &Mutex<HashMap<String, Reply>>,
     hits: &Mutex<HashMap<String, usize>>,
 ) {
-    let Ok(conn) = rustls::ServerConnection::new(config) else {
-        return;
-    };
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let mut reader = BufReader::new(&mut tls);
+    let mut reader = BufReader::new(&mut *stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
@@ -142,11 +183,50 @@ fn serve(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    let _ = tls.write_all(head.as_bytes());
-    let _ = tls.write_all(&body);
-    let _ = tls.flush();
-    tls.conn.send_close_notify();
-    let _ = tls.flush();
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
+}
+
+/// A forward proxy an attacker runs: every request it gets (a plain `GET http://...` or a
+/// `CONNECT`) is counted and answered 200 with `body`, its own key set.
+pub struct Proxy {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    requests: Arc<Mutex<usize>>,
+}
+
+impl Proxy {
+    pub fn start(body: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let requests: Arc<Mutex<usize>> = Arc::default();
+        let (count, body) = (Arc::clone(&requests), body.to_string());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                *count.lock().unwrap() += 1;
+                let mut reader = BufReader::new(&mut stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \
+                     {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Proxy { url, requests }
+    }
+
+    /// How many connections the proxy was sent.
+    pub fn requests(&self) -> usize {
+        *self.requests.lock().unwrap()
+    }
 }
 
 /// A CA and a certificate for 127.0.0.1 and localhost signed by it.
