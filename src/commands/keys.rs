@@ -77,10 +77,14 @@ fn record_notes(
     loaded: bool,
 ) -> Result<()> {
     for warning in &notes.warnings {
-        if loaded && warning.event == "jwks_stale" {
+        let what = match warning.event {
+            "jwks_stale" => notes.url.as_deref().unwrap_or("the key set"),
+            "discovery_stale" => "the discovery document",
+            _ => "",
+        };
+        if loaded && !what.is_empty() {
             crate::sys::eprint_line(&format!(
-                "jwtctl: warning: {} could not be fetched; using a cached copy up to 24h old",
-                notes.url.as_deref().unwrap_or("the key set")
+                "jwtctl: warning: {what} could not be fetched; using a cached copy up to 24h old"
             ));
         }
         ctx.audit

@@ -59,6 +59,13 @@ impl Server {
         Self::start_with(ca_pem, Some(config))
     }
 
+    /// An HTTPS server whose certificate (from a CA of its own, in `ca_pem`) names only `names`,
+    /// and has expired when `expired`.
+    pub fn start_tls(names: &[&str], expired: bool) -> Server {
+        let (ca_pem, config) = leaf_config(names, expired);
+        Self::start_with(ca_pem, Some(config))
+    }
+
     /// The same server over plain HTTP (`http://127.0.0.1:PORT`).
     pub fn start_plain() -> Server {
         Self::start_with(String::new(), None)
@@ -231,16 +238,29 @@ impl Proxy {
 
 /// A CA and a certificate for 127.0.0.1 and localhost signed by it.
 fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
+    leaf_config(&["localhost", "127.0.0.1"], false)
+}
+
+/// A CA, and a certificate signed by it for `names` (host names or IP addresses), valid now or
+/// expired since 2020.
+fn leaf_config(names: &[&str], expired: bool) -> (String, Arc<rustls::ServerConfig>) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    leaf_params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let mut leaf_params = CertificateParams::new(Vec::new()).unwrap();
+    for name in names {
+        leaf_params.subject_alt_names.push(match name.parse() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName((*name).try_into().unwrap()),
+        });
+    }
+    if expired {
+        leaf_params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        leaf_params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)

@@ -165,7 +165,10 @@ fn discover(remote: &Remote, issuer: &str, now: i64, notes: &mut Notes) -> Resul
     );
     notes.url = Some(shown_url(&url));
     let good = |body: &str| jwks_uri_of(body, issuer, &url).map(|_| true);
-    let (body, _) = cached_fetch(remote, &url, now, good, notes)?;
+    let (body, freshness) = cached_fetch(remote, &url, now, good, notes)?;
+    if freshness == Freshness::Stale {
+        notes.warn("discovery_stale", None);
+    }
     let jwks_uri = jwks_uri_of(&body, issuer, &url)?;
     net::check_discovered(&jwks_uri, &url)?;
     Ok(jwks_uri)
