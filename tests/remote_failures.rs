@@ -198,3 +198,55 @@ fn tls_failures_say_which_check_refused_the_server() {
         assert!(!stderr(&out).contains("invalid data"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_self_signed_ca_true_server_certificate_given_with_ca_file_is_trusted() {
+    let idp = Idp::new();
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    let set = idp.set_of(&["ec256_pkcs8.pem"]);
+    let fetch = |server: &Server, n: usize| {
+        server.set("/jwks", Reply::json(&set));
+        let ca = format!("self{n}.pem");
+        idp.env.write(&ca, &server.ca_pem);
+        idp.env
+            .bare()
+            .args([
+                "verify",
+                "--cache-dir",
+                &format!("cache{n}"),
+                "--ca-file",
+                &ca,
+            ])
+            .args(["--jwks-url", &server.url("/jwks"), &token])
+            .output()
+            .unwrap()
+    };
+    let good = Server::start_self_signed(&["localhost", "127.0.0.1"], false);
+    let out = fetch(&good, 0);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Trusted as itself only: its names and dates still count.
+    let cases = [
+        (
+            Server::start_self_signed(&["idp.example"], false),
+            "not for this host name",
+        ),
+        (
+            Server::start_self_signed(&["127.0.0.1"], true),
+            "has expired",
+        ),
+    ];
+    for (n, (server, words)) in cases.iter().enumerate() {
+        let out = fetch(server, n + 1);
+        assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+        assert!(stderr(&out).contains(words), "{words}: {}", stderr(&out));
+    }
+    // Without --ca-file it is an unknown issuer.
+    let out = idp
+        .env
+        .bare()
+        .args(["verify", "--cache-dir", "cache9"])
+        .args(["--jwks-url", &good.url("/jwks"), &token])
+        .output()
+        .unwrap();
+    assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+}

@@ -66,6 +66,23 @@ impl Server {
         Self::start_with(ca_pem, Some(config))
     }
 
+    /// An HTTPS server with a self-signed certificate for `names` that says CA:TRUE, as
+    /// `openssl req -x509` makes one by default (`ca_pem` is that certificate); expired when
+    /// `expired`.
+    pub fn start_self_signed(names: &[&str], expired: bool) -> Server {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.subject_alt_names = sans(names);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        }
+        let cert = params.self_signed(&key).unwrap();
+        Self::start_with_cert(&cert.pem(), &key.serialize_pem())
+    }
+
     /// The same server over plain HTTP (`http://127.0.0.1:PORT`).
     pub fn start_plain() -> Server {
         Self::start_with(String::new(), None)
@@ -244,19 +261,14 @@ fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
 /// A CA, and a certificate signed by it for `names` (host names or IP addresses), valid now or
 /// expired since 2020.
 fn leaf_config(names: &[&str], expired: bool) -> (String, Arc<rustls::ServerConfig>) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let mut leaf_params = CertificateParams::new(Vec::new()).unwrap();
-    for name in names {
-        leaf_params.subject_alt_names.push(match name.parse() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName((*name).try_into().unwrap()),
-        });
-    }
+    leaf_params.subject_alt_names = sans(names);
     if expired {
         leaf_params.not_before = rcgen::date_time_ymd(2019, 1, 1);
         leaf_params.not_after = rcgen::date_time_ymd(2020, 1, 1);
@@ -273,4 +285,15 @@ fn leaf_config(names: &[&str], expired: bool) -> (String, Arc<rustls::ServerConf
         )
         .unwrap();
     (ca.pem(), Arc::new(config))
+}
+
+/// Subject alternative names: IP addresses as such, anything else as a DNS name.
+fn sans(names: &[&str]) -> Vec<rcgen::SanType> {
+    names
+        .iter()
+        .map(|name| match name.parse() {
+            Ok(ip) => rcgen::SanType::IpAddress(ip),
+            Err(_) => rcgen::SanType::DnsName((*name).try_into().unwrap()),
+        })
+        .collect()
 }

@@ -7,8 +7,11 @@
 //! only to loopback, nothing jwtctl fetches ever travels in clear through a proxy, which could
 //! answer with keys of its own. The proxy is decided per request, redirects included.
 
+mod trust_file;
+
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::Agent;
@@ -151,28 +154,37 @@ pub fn check_discovered(jwks_uri: &str, doc_url: &str) -> Result<()> {
     ))
 }
 
-/// The TLS settings every request of one fetch shares: the platform's store, plus `--ca-file`.
-fn tls_config(policy: &FetchPolicy) -> Result<TlsConfig> {
-    let roots = match &policy.ca_file {
-        None => RootCerts::PlatformVerifier,
-        // The platform's store plus the private CA (rustls-native-certs reads the store).
-        Some(path) => {
-            let mut certs: Vec<ureq::tls::Certificate<'static>> =
-                rustls_native_certs::load_native_certs()
-                    .certs
-                    .iter()
-                    .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-                    .collect();
-            certs.extend(ca_certs(path)?);
-            RootCerts::new_with_certs(&certs)
-        }
+/// How the requests of one fetch are secured: rustls with the platform's verifier, or, given
+/// `--ca-file`, with the platform's store plus that file (see `trust_file`).
+enum Tls {
+    Platform(TlsConfig),
+    TrustFile(Arc<rustls::ClientConfig>),
+}
+
+/// The TLS settings every request of one fetch shares.
+fn tls_config(policy: &FetchPolicy) -> Result<Tls> {
+    let Some(path) = &policy.ca_file else {
+        let platform = TlsConfig::builder()
+            .root_certs(RootCerts::PlatformVerifier)
+            .build();
+        return Ok(Tls::Platform(platform));
     };
-    Ok(TlsConfig::builder().root_certs(roots).build())
+    let listed: Vec<Vec<u8>> = ca_certs(path)?.iter().map(|c| c.der().to_vec()).collect();
+    trust_file::client_config(&listed)
+        .map(Tls::TrustFile)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--ca-file {} holds no certificate usable as a trust anchor",
+                path.display()
+            ))
+        })
 }
 
 /// An agent for one request to `url`: through the proxy the environment names, except for a
 /// loopback URL, which is always fetched directly (see the module's invariant).
-fn agent(policy: &FetchPolicy, tls: &TlsConfig, url: &str) -> Agent {
+fn agent(policy: &FetchPolicy, tls: &Tls, url: &str) -> Agent {
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
     let proxy = if is_loopback(url) {
         None
     } else {
@@ -184,10 +196,17 @@ fn agent(policy: &FetchPolicy, tls: &TlsConfig, url: &str) -> Agent {
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
-        .proxy(proxy)
-        .tls_config(tls.clone())
-        .build();
-    Agent::new_with_config(config)
+        .proxy(proxy);
+    match tls {
+        Tls::Platform(tls) => Agent::new_with_config(config.tls_config(tls.clone()).build()),
+        Tls::TrustFile(client) => {
+            let connector =
+                ().chain(ConnectProxyConnector::default())
+                    .chain(TcpConnector::default())
+                    .chain(trust_file::TrustFileTls(Arc::clone(client)));
+            Agent::with_parts(config.build(), connector, DefaultResolver::default())
+        }
+    }
 }
 
 fn ca_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
