@@ -323,6 +323,7 @@ fn a_cache_directory_others_can_write_is_refused() {
     let out = idp.verify(&["--jwks-url", &url], &[], &token);
     assert_refused(&idp.env, &out, 2, "usage");
     assert!(stderr(&out).contains("cache directory"), "{}", stderr(&out));
+    assert_eq!(idp.last_record()["key_source"], url.as_str());
     assert_eq!(idp.server.hits("/jwks"), 0);
 }
 

@@ -415,6 +415,35 @@ mod tests {
     }
 
     #[test]
+    fn only_the_authority_loses_its_user_information() {
+        assert_eq!(
+            without_credentials("https://u:pw@idp.example/jwks?x=1"),
+            "https://idp.example/jwks?x=1"
+        );
+        // An '@' in the path is no user information: the host shown is the real one.
+        assert_eq!(
+            shown_url("https://evil.example/@idp.example/jwks"),
+            "https://evil.example/@idp.example/jwks"
+        );
+    }
+
+    #[test]
+    fn loopback_is_localhost_or_a_loopback_address() {
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://LocalHost./x",
+            "https://[::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "http://u:p@127.0.0.2/x",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in ["https://idp.example/x", "http://localhost.evil.example/x"] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
+
+    #[test]
     fn max_age_is_read_from_cache_control() {
         assert_eq!(max_age("public, max-age=600"), Some(600));
         assert_eq!(max_age("no-store"), None);

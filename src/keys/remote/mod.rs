@@ -123,6 +123,9 @@ pub fn load(
     wanted_kid: Option<&str>,
     notes: &mut Notes,
 ) -> Result<RemoteSet> {
+    notes.url = Some(shown_url(match &remote.location {
+        Location::JwksUrl(url) | Location::Oidc(url) => url,
+    }));
     entry::check_dir(&remote.cache_dir)?;
     let url = match &remote.location {
         Location::JwksUrl(url) => url.clone(),
