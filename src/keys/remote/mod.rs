@@ -265,10 +265,32 @@ fn refetch(
     entry: Option<Entry>,
     good: &impl Fn(&str) -> Result<bool>,
 ) -> Result<(String, Freshness)> {
-    let dir = &remote.cache_dir;
+    match fetch_entry(remote, url, now, entry.as_ref(), good) {
+        Ok((new, freshness)) => {
+            entry::write(&remote.cache_dir, url, &new);
+            Ok((new.body.unwrap_or_default(), freshness))
+        }
+        Err(e) => {
+            let mut failed = entry.clone().unwrap_or_else(|| Entry::failed(url, now));
+            failed.last_refetch = now;
+            entry::write(&remote.cache_dir, url, &failed);
+            fall_back(entry, now, || e)
+        }
+    }
+}
+
+/// The entry a fetch of `url` gives (revalidating `old`): a new, valid copy, or `old` again
+/// when the server says it has not changed.
+fn fetch_entry(
+    remote: &Remote,
+    url: &str,
+    now: i64,
+    old: Option<&Entry>,
+    good: &impl Fn(&str) -> Result<bool>,
+) -> Result<(Entry, Freshness)> {
     // A refetch of a fresh copy (for an unknown kid) counts against the limit; a first fetch or
     // the renewal of an expired copy does not.
-    let last_refetch = match &entry {
+    let last_refetch = match old {
         Some(e) if e.fresh(now) => now,
         Some(e) => e.last_refetch,
         None => 0,
@@ -276,19 +298,19 @@ fn refetch(
     let fetched = net::get(
         url,
         &remote.policy,
-        entry.as_ref().and_then(|e| e.etag.as_deref()),
-        entry.as_ref().and_then(|e| e.last_modified.as_deref()),
-    );
-    let outcome = match (fetched, &entry) {
+        old.and_then(|e| e.etag.as_deref()),
+        old.and_then(|e| e.last_modified.as_deref()),
+    )?;
+    match (fetched, old) {
         (
-            Ok(Fetched::Body {
+            Fetched::Body {
                 body,
                 etag,
                 last_modified,
                 max_age,
-            }),
+            },
             _,
-        ) => valid_body(url, body, good).map(|body| {
+        ) => {
             let new = Entry {
                 url: shown_url(url),
                 fetched_at: now,
@@ -296,11 +318,11 @@ fn refetch(
                 etag,
                 last_modified,
                 last_refetch,
-                body: Some(body),
+                body: Some(valid_body(url, body, good)?),
             };
-            (new, Freshness::Network)
-        }),
-        (Ok(Fetched::NotModified { max_age }), Some(old)) if old.body.is_some() => {
+            Ok((new, Freshness::Network))
+        }
+        (Fetched::NotModified { max_age }, Some(old)) if old.body.is_some() => {
             let new = Entry {
                 fetched_at: now,
                 last_refetch,
@@ -309,23 +331,10 @@ fn refetch(
             };
             Ok((new, Freshness::Revalidated))
         }
-        (Ok(Fetched::NotModified { .. }), _) => Err(net::unavailable(
+        (Fetched::NotModified { .. }, _) => Err(net::unavailable(
             url,
             "the server answered 304 to an unconditional request",
         )),
-        (Err(e), _) => Err(e),
-    };
-    match outcome {
-        Ok((new, freshness)) => {
-            entry::write(dir, url, &new);
-            Ok((new.body.unwrap_or_default(), freshness))
-        }
-        Err(e) => {
-            let mut failed = entry.clone().unwrap_or_else(|| Entry::failed(url, now));
-            failed.last_refetch = now;
-            entry::write(dir, url, &failed);
-            fall_back(entry, now, || e)
-        }
     }
 }
 
