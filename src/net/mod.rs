@@ -5,7 +5,8 @@
 //! Invariant: a loopback URL is fetched directly, never through a proxy named by `ALL_PROXY`,
 //! `HTTPS_PROXY`, `HTTP_PROXY` (any case) whatever `NO_PROXY` says; since plain HTTP is allowed
 //! only to loopback, nothing jwtctl fetches ever travels in clear through a proxy, which could
-//! answer with keys of its own. The proxy is decided per request, redirects included.
+//! answer with keys of its own. The proxy is decided per request, redirects included, and a
+//! loopback name (`localhost`) only ever connects to loopback addresses, whatever resolves it.
 
 mod trust_file;
 
@@ -197,16 +198,63 @@ fn agent(policy: &FetchPolicy, tls: &Tls, url: &str) -> Agent {
         .max_redirects(0)
         .max_redirects_will_error(false)
         .proxy(proxy);
+    let resolver = LoopbackOnly {
+        inner: DefaultResolver::default(),
+        enforce: is_loopback(url),
+    };
     match tls {
-        Tls::Platform(tls) => Agent::new_with_config(config.tls_config(tls.clone()).build()),
+        Tls::Platform(tls) => Agent::with_parts(
+            config.tls_config(tls.clone()).build(),
+            ureq::unversioned::transport::DefaultConnector::default(),
+            resolver,
+        ),
         Tls::TrustFile(client) => {
             let connector =
                 ().chain(ConnectProxyConnector::default())
                     .chain(TcpConnector::default())
                     .chain(trust_file::TrustFileTls(Arc::clone(client)));
-            Agent::with_parts(config.build(), connector, DefaultResolver::default())
+            Agent::with_parts(config.build(), connector, resolver)
         }
     }
+}
+
+/// The system's resolver, keeping only loopback addresses for a loopback URL: `localhost` is
+/// fetched from this machine even if name resolution says otherwise (as curl resolves it).
+#[derive(Debug)]
+struct LoopbackOnly {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    enforce: bool,
+}
+
+impl ureq::unversioned::resolver::Resolver for LoopbackOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let found = self.inner.resolve(uri, config, timeout)?;
+        if !self.enforce {
+            return Ok(found);
+        }
+        let mut kept = self.empty();
+        for addr in loopback_only(&found) {
+            let _ = kept.try_push(addr);
+        }
+        if kept.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(kept)
+    }
+}
+
+/// The loopback addresses among `addrs`.
+fn loopback_only(addrs: &[std::net::SocketAddr]) -> Vec<std::net::SocketAddr> {
+    addrs
+        .iter()
+        .filter(|a| a.ip().to_canonical().is_loopback())
+        .copied()
+        .collect()
 }
 
 fn ca_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
@@ -441,6 +489,15 @@ mod tests {
         for url in ["https://idp.example/x", "http://localhost.evil.example/x"] {
             assert!(!is_loopback(url), "{url}");
         }
+    }
+
+    #[test]
+    fn a_loopback_name_connects_to_loopback_addresses_only() {
+        let addrs: Vec<std::net::SocketAddr> = ["203.0.113.7:80", "127.0.0.1:80", "[::1]:80"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(loopback_only(&addrs), addrs[1..]);
     }
 
     #[test]
