@@ -75,6 +75,11 @@ fn jwks_parse() {
 }
 
 #[test]
+fn jwks_remote() {
+    replay("jwks_remote");
+}
+
+#[test]
 fn claims_policy() {
     replay("claims_policy");
 }

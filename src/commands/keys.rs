@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::audit::Record;
 use crate::cli::{Alg, KeyArgs, SecretEncodingArg};
 use crate::error::{Error, Result};
-use crate::keys::remote::{Freshness, Remote};
+use crate::keys::remote::Remote;
 use crate::keys::{self, Key, Keyring, LoadOptions, Secret, SecretEncoding, Source};
 
 fn env_var(name: &str) -> Option<String> {
@@ -43,18 +43,54 @@ pub fn any_keys(args: &KeyArgs, jwks: Option<&Path>, ctx: &Ctx, rec: &Record) ->
 }
 
 /// A remote JWK Set (fetched or cached), noted in the record; a stale copy is warned about.
+/// The record names the URL (`key_source`) whether the load succeeds or fails.
 fn remote_keys(remote: &Remote, kid: Option<&str>, ctx: &Ctx, rec: &mut Record) -> Result<Keyring> {
-    let fetched = keys::remote::load(remote, ctx.now, kid)?;
-    rec.key_source = Some(crate::net::shown_url(&fetched.url));
+    let mut notes = keys::remote::Notes::default();
+    let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
+    rec.key_source.clone_from(&notes.url);
+    record_notes(&notes, ctx, rec.op, loaded.is_ok())?;
+    let fetched = loaded?;
     rec.key_fetch = Some(fetched.freshness.word());
-    if fetched.freshness == Freshness::Stale {
-        crate::sys::eprint_line(&format!(
-            "jwtctl: warning: {} could not be fetched; using a cached copy up to 24h old",
-            crate::net::shown_url(&fetched.url)
-        ));
-        ctx.audit.warning(rec.op, "jwks_stale")?;
-    }
     Ok(Keyring::Set(fetched.set))
+}
+
+/// Load a remote set again (a batch's refetch for a rotated key), writing its warnings.
+pub fn reload_remote(
+    remote: &Remote,
+    kid: Option<&str>,
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<Keyring> {
+    let mut notes = keys::remote::Notes::default();
+    let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
+    record_notes(&notes, ctx, op, loaded.is_ok())?;
+    Ok(Keyring::Set(loaded?.set))
+}
+
+/// The WARN records a remote load asked for (each naming the URL, and the kid of an ignored
+/// member). Only a stale copy is also said on stderr, and only when the load succeeded (a
+/// failed operation's stderr is its one error line); the others are for the auditor.
+fn record_notes(
+    notes: &keys::remote::Notes,
+    ctx: &Ctx,
+    op: &'static str,
+    loaded: bool,
+) -> Result<()> {
+    for warning in &notes.warnings {
+        let what = match warning.event {
+            "jwks_stale" => notes.url.as_deref().unwrap_or("the key set"),
+            "discovery_stale" => "the discovery document",
+            _ => "",
+        };
+        if loaded && !what.is_empty() {
+            crate::sys::eprint_line(&format!(
+                "jwtctl: warning: {what} could not be fetched; using a cached copy up to 24h old"
+            ));
+        }
+        ctx.audit
+            .warning_about(op, warning.event, warning.kid.clone(), notes.url.clone())?;
+    }
+    Ok(())
 }
 
 /// Where the key comes from: `--jwks`, else the key flags, the environment or the default file.

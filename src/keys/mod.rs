@@ -21,7 +21,7 @@ use crate::error::{Error, Reason, Result};
 pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
 
-pub use jwk::{JwkSet, from_jwk};
+pub use jwk::{Ignored, JwkSet, SetOrigin, from_jwk};
 pub use signer::KeySigner;
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
@@ -104,6 +104,8 @@ pub struct Key {
     jwk_alg: Option<Algorithm>,
     /// A key ring's key that is kept for verification only (its JWK `key_ops` lacks `sign`).
     pub retired: bool,
+    /// Whether the key may verify (a JWK whose `key_ops` lack `verify` may not).
+    pub verifies: bool,
 }
 
 impl fmt::Debug for Key {
@@ -134,6 +136,7 @@ impl Key {
             jwk_kid: None,
             jwk_alg: None,
             retired: false,
+            verifies: true,
         }
     }
 
@@ -156,6 +159,7 @@ impl Key {
             jwk_kid: None,
             jwk_alg: None,
             retired: false,
+            verifies: true,
         })
     }
 
@@ -438,6 +442,9 @@ impl Keyring {
     /// The key to check (or, when private, to re-sign) a token signed with `alg`.
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
         match self {
+            Keyring::One(key) if !key.verifies => Err(Error::key(
+                "the JWK's key_ops lack 'verify'; it cannot verify tokens",
+            )),
             Keyring::One(key) if key.kind.serves(alg) => Ok(key),
             Keyring::One(key) => Err(Error::rejected(
                 Reason::AlgNotAllowed,
@@ -459,9 +466,16 @@ impl Keyring {
     /// else what each key implies (its JWK `alg`, or its kind's default).
     pub fn algorithms(&self, requested: &[Algorithm]) -> Result<Vec<Algorithm>> {
         let mut algs = Vec::new();
+        if let Keyring::One(key) = self {
+            if !key.verifies {
+                return Err(Error::key(
+                    "the JWK's key_ops lack 'verify'; it cannot verify tokens",
+                ));
+            }
+        }
         match (self, requested) {
             (_, []) => {
-                for key in self.keys() {
+                for key in self.keys().iter().filter(|k| k.verifies) {
                     algs.push(key.pick_alg(None)?);
                 }
             }
@@ -474,7 +488,7 @@ impl Keyring {
                 algs.extend(
                     requested
                         .iter()
-                        .filter(|a| set.keys.iter().any(|k| k.kind.serves(**a))),
+                        .filter(|a| set.keys.iter().any(|k| k.verifies && k.kind.serves(**a))),
                 );
             }
         }
@@ -538,7 +552,7 @@ impl crate::token::KeySource for Keyring {
     fn could_serve(&self, alg: Algorithm) -> bool {
         self.keys()
             .iter()
-            .any(|k| k.kind.serves(alg) && k.jwk_alg.is_none_or(|a| a == alg))
+            .any(|k| k.verifies && k.kind.serves(alg) && k.jwk_alg.is_none_or(|a| a == alg))
     }
 }
 
