@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::common::{Env, stderr, stdout};
+use crate::common::{Env, Scrub, stderr, stdout};
 use serde_json::Value;
 
 #[test]
@@ -34,10 +34,7 @@ fn closed_standard_fds_are_never_taken_by_the_log() {
         .arg(r#"exec "$0" --log-level info issue --sub alice <&- 2>&-"#)
         .arg(assert_cmd::cargo::cargo_bin("jwtctl"))
         .current_dir(env.dir.path())
-        .env_remove("JWTCTL_KEY_FILE")
-        .env_remove("JWTCTL_SECRET")
-        .env_remove("JWTCTL_LOG_FILE")
-        .env_remove("JWTCTL_LOG_LEVEL")
+        .scrubbed()
         .stdin(Stdio::null())
         .output()
         .unwrap();

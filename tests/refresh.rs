@@ -147,3 +147,33 @@ fn refresh_applies_the_strict_checks_too() {
         .unwrap();
     assert_refused(&env, &out, 2, "key_error");
 }
+
+/// Issue 27 §13: a refresh the ledger refuses records the presented token (its hash, jti and
+/// exp), never the token it would have printed.
+#[test]
+fn a_refused_refresh_records_the_presented_token_not_one_never_printed() {
+    let env = Env::new();
+    let exp = now() + 600;
+    let token = mint(json!({"sub": "a", "jti": "parent-1", "exp": exp}));
+    crate::common::stores::init(&env, "l.db");
+    let refresh =
+        |env: &Env| env.run(&["--log-level", "info", "refresh", "--ledger", "l.db", &token]);
+    let first = refresh(&env);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let printed = stdout(&first).trim().to_string();
+    let ok = env.log().pop().unwrap();
+    assert_eq!(ok["parent_jti"], "parent-1");
+    assert_eq!(ok["token_sha256"], crate::common::sha256sum(&printed));
+    let again = refresh(&env);
+    assert_rejected(&env, &again, "reused");
+    let failed = env.log().pop().unwrap();
+    assert_eq!(failed["jti"], "parent-1", "{failed}");
+    assert_eq!(failed["exp"], exp, "{failed}");
+    assert_eq!(
+        failed["parent_token_sha256"],
+        crate::common::sha256sum(&token),
+        "{failed}"
+    );
+    assert!(failed.get("token_sha256").is_none(), "{failed}");
+    assert!(failed.get("parent_jti").is_none(), "{failed}");
+}

@@ -22,5 +22,7 @@ mod properties;
 mod readme;
 mod refresh;
 mod remote;
+mod remote_failures;
+mod remote_trust;
 mod verify;
 mod verify_ci;

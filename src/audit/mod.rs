@@ -470,6 +470,26 @@ impl Audit {
         self.side_record(Level::WARN, op, event)
     }
 
+    /// A WARN record of its own about a key source: the `kid` it names, if any, and where the
+    /// keys came from (a fetched set's ignored member, a refused cache entry, a stale copy).
+    pub fn warning_about(
+        &self,
+        op: &'static str,
+        event: &'static str,
+        kid: Option<String>,
+        key_source: Option<String>,
+    ) -> Result<()> {
+        let r = Record {
+            op,
+            event: Some(event),
+            outcome: "warning",
+            kid,
+            key_source,
+            ..Record::default()
+        };
+        self.emit(Level::WARN, &r)
+    }
+
     /// A side record every level keeps (written at ERROR, though not a failure): for what the
     /// log must show however it is set, such as a batch that stopped before its input ended.
     pub fn notice(&self, op: &'static str, event: &'static str) -> Result<()> {
