@@ -410,7 +410,7 @@ impl ServerCertVerifier for EncryptOnly {
 
 /// The rustls client configuration `sslmode` and `sslrootcert` ask for.
 pub(super) fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::net::tls_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|_| tls_error(target, "no TLS version is available"))?;

@@ -155,6 +155,13 @@ pub fn check_discovered(jwks_uri: &str, doc_url: &str) -> Result<()> {
     ))
 }
 
+/// The one TLS crypto provider jwtctl uses, for HTTPS fetches and the PostgreSQL ledger alike:
+/// rustls on aws-lc-rs, the library jsonwebtoken and jwtctl's hashing already use (one crypto
+/// stack; `ring` is not linked).
+pub fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
 /// How the requests of one fetch are secured: rustls with the platform's verifier, or, given
 /// `--ca-file`, with the platform's store plus that file (see `trust_file`).
 enum Tls {
@@ -167,6 +174,7 @@ fn tls_config(policy: &FetchPolicy) -> Result<Tls> {
     let Some(path) = &policy.ca_file else {
         let platform = TlsConfig::builder()
             .root_certs(RootCerts::PlatformVerifier)
+            .unversioned_rustls_crypto_provider(tls_provider())
             .build();
         return Ok(Tls::Platform(platform));
     };

@@ -35,7 +35,7 @@ pub fn client_config(listed: &[Vec<u8>]) -> Option<Arc<ClientConfig>> {
     for cert in &listed {
         let _ = roots.add(cert.clone());
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = super::tls_provider();
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .ok()?;

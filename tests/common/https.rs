@@ -96,7 +96,7 @@ impl Server {
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
             pem::parse(key_pem).unwrap().contents().to_vec().into(),
         );
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -274,7 +274,7 @@ fn leaf_config(names: &[&str], expired: bool) -> (String, Arc<rustls::ServerConf
         leaf_params.not_after = rcgen::date_time_ymd(2020, 1, 1);
     }
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
