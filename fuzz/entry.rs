@@ -32,13 +32,14 @@ pub const ES256_PEM: &[u8] = include_bytes!("../tests/fixtures/keys/ec256_pkcs8.
 pub type Target = fn(&[u8]);
 
 /// Every target, by name, as `tests/fuzz_replay.rs` runs them.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("verify_hmac", verify_hmac),
     ("verify_es256", verify_es256),
     ("key_classify", key_classify),
     ("jwks_parse", jwks_parse),
     ("claims_policy", claims_policy),
     ("batch_lines", batch_lines),
+    ("syslog_format", syslog_format),
 ];
 
 fn provider() {
@@ -369,4 +370,53 @@ pub fn batch_lines(data: &[u8]) {
         n += 1;
     }
     assert_eq!(n, expected.len(), "lines were lost");
+}
+
+/// Arbitrary bytes as the values of a record's fields (split at 0xff into op, sub, jti, kid and
+/// peer; lossy UTF-8), formatted as the syslog sink sends the record. The message holds no
+/// control, line-separator or bidi character, its header words are printable ASCII, its one
+/// SD-ELEMENT closes, and its MSG parses back to the very record.
+pub fn syslog_format(data: &[u8]) {
+    let mut parts = data.split(|&b| b == 0xff).map(String::from_utf8_lossy);
+    let mut record = serde_json::Map::new();
+    record.insert("timestamp".into(), "2027-01-15T08:00:00.000000Z".into());
+    record.insert("level".into(), "ERROR".into());
+    for name in ["op", "sub", "jti", "kid", "peer"] {
+        if let Some(value) = parts.next() {
+            record.insert(name.into(), Value::from(value.into_owned()));
+        }
+    }
+    let record = Value::Object(record);
+    let message = jwtctl::audit::syslog_message(&format!("{record}\n"), NOW, "host\nname");
+    let raw: Vec<char> = message
+        .chars()
+        .filter(|c| {
+            c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    assert!(raw.is_empty(), "raw {raw:?} in {message:?}");
+    let mut words = message.splitn(7, ' ');
+    for _ in 0..6 {
+        let word = words.next().expect("six header words");
+        assert!(word.chars().all(|c| c.is_ascii_graphic()), "{word:?}");
+    }
+    let rest = words.next().expect("structured data and a MSG");
+    assert!(rest.starts_with("[jwtctl@32473"), "{rest}");
+    let (mut chars, mut quoted) = (rest.char_indices(), false);
+    let end = loop {
+        match chars.next().expect("the SD-ELEMENT closes") {
+            (_, '\\') if quoted => {
+                chars.next();
+            }
+            (_, '"') => quoted = !quoted,
+            (i, ']') if !quoted => break i,
+            _ => {}
+        }
+    };
+    let msg = rest[end + 1..]
+        .strip_prefix(' ')
+        .expect("a space before the MSG");
+    let parsed: Value = serde_json::from_str(msg).expect("the MSG is JSON");
+    assert_eq!(parsed, record);
 }

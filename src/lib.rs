@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod escape;
 pub mod hash;
 pub mod keys;
 pub mod ledger;

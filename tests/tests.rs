@@ -21,5 +21,6 @@ mod properties;
 mod readme;
 mod refresh;
 mod remote;
+mod syslog;
 mod verify;
 mod verify_ci;

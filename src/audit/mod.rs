@@ -17,15 +17,20 @@ mod syslog;
 
 pub use syslog::Target as SyslogTarget;
 
+/// The RFC 5424 message the syslog sink sends for one record (a JSON line) stamped `at` (Unix
+/// seconds): for the fuzz target of the formatter.
+pub fn syslog_message(line: &str, at: i64, host: &str) -> String {
+    let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    syslog::rfc5424(line, at, host)
+}
+
 use std::fmt::{self, Write as _};
-use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 
-use crate::error::io_words;
 use crate::error::{Error, Reason, Result};
 use crate::hash::Sha256Hex;
 use crate::sys;
@@ -419,11 +424,7 @@ impl Audit {
         });
         match self.outcome.take() {
             None => Ok(()),
-            Some(kind) => Err(Error::log(format!(
-                "cannot write the security log {}: {}; nothing was done",
-                self.path.display(),
-                io_words(&io::Error::from(kind))
-            ))),
+            Some(failure) => Err(Error::log(format!("{failure}; nothing was done"))),
         }
     }
 
@@ -438,13 +439,9 @@ impl Audit {
     /// exit 3: none of the held records' results may be printed.
     pub fn release(&self, keep: bool) -> Result<()> {
         let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
-        self.group.release(&*self.sink, keep).map_err(|e| {
-            Error::log(format!(
-                "cannot write the security log {}: {}; nothing was done",
-                self.path.display(),
-                io_words(&e)
-            ))
-        })
+        self.group
+            .release(&*self.sink, keep)
+            .map_err(|failure| Error::log(format!("{failure}; nothing was done")))
     }
 
     /// A success record: INFO, or WARN for a refresh granted through the grace window.
