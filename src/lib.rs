@@ -112,10 +112,12 @@ pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let config = cli.log_settings();
-    let outcome = Audit::open(&config).and_then(|audit| {
-        audit.warn_if_exposed(cli.command.op())?;
-        run(cli, &audit, chrono::Utc::now())
+    let outcome = unrecorded(cli).unwrap_or_else(|| {
+        let config = cli.log_settings();
+        Audit::open(&config).and_then(|audit| {
+            audit.warn_if_exposed(cli.command.op())?;
+            run(cli, &audit, chrono::Utc::now())
+        })
     });
     match outcome {
         Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),
@@ -147,6 +149,17 @@ pub fn execute(cli: &Cli) -> Exit {
             sys::eprint_line(&format!("jwtctl: {e}{help}"));
             e.exit_status()
         }
+    }
+}
+
+/// Commands that do no token work (shell completions, man pages) run without the security log:
+/// they neither open nor create it, so they work in a read-only directory. Like `--help` and
+/// `--version`, they are not recorded. `None` for every other command.
+fn unrecorded(cli: &Cli) -> Option<Result<Done>> {
+    match &cli.command {
+        Command::Completions(args) => Some(commands::docs::completions(args)),
+        Command::Man(args) => Some(commands::docs::man(args)),
+        _ => None,
     }
 }
 
@@ -287,7 +300,7 @@ fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<String> {
 /// The log settings a refused command line meant: the arguments clap objected to are dropped
 /// one at a time until the rest parses, and the settings come from [`Cli::log_settings`], as
 /// for any other command line (flags before and after the subcommand, then the environment).
-/// When nothing parses, the environment and the defaults.
+/// When nothing parses, what clap can read leniently, then the environment and the defaults.
 fn settings_of_refused(args: &[OsString]) -> LogConfig {
     let mut args = args.to_vec();
     for _ in 0..16 {
@@ -297,11 +310,13 @@ fn settings_of_refused(args: &[OsString]) -> LogConfig {
             Err(_) => break,
         }
     }
-    // Only the program name: clap applies the environment and the defaults.
+    // What is left, leniently (a missing subcommand is not an error here): the log flags given
+    // before a missing or refused subcommand (`jwtctl --log-file b.log`), then the environment
+    // and the defaults.
     use clap::{CommandFactory, FromArgMatches};
     Cli::command()
         .ignore_errors(true)
-        .try_get_matches_from(&args[..args.len().min(1)])
+        .try_get_matches_from(&args)
         .ok()
         .and_then(|m| cli::LogArgs::from_arg_matches(&m).ok())
         .map_or_else(

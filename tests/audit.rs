@@ -377,3 +377,25 @@ fn a_stream_syslog_target_that_cannot_be_reached_fails_closed() {
         "--log-file none needs a syslog target"
     );
 }
+
+#[test]
+fn a_usage_error_without_a_subcommand_goes_to_the_log_file_given() {
+    let env = Env::new();
+    for args in [
+        &["--log-file", "b.log"][..],
+        &["--log-file", "b.log", "--bogus"],
+    ] {
+        let out = env.jwtctl().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert!(
+        !env.path("security.log").exists(),
+        "recorded in ./security.log"
+    );
+    let text = std::fs::read_to_string(env.path("b.log")).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.lines().all(|l| l.contains("\"reason\":\"usage\"")),
+        "{text}"
+    );
+}
