@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
-use jwtctl::commands::batch::read_line_bounded;
+use jwtctl::commands::batch::{Line, read_line_bounded};
 use jwtctl::error::{Error, Reason};
 use jwtctl::keys::{self, JwkSet, Keyring, Secret};
 use jwtctl::token::{self, Lifetime, Policy, Verified};
@@ -360,12 +360,25 @@ pub fn batch_lines(data: &[u8]) {
     let mut reader = BufReader::with_capacity(capacity, Cursor::new(input));
     let mut line = Vec::new();
     let mut n = 0;
-    while let Some(overflow) =
+    while let Some(end) =
         read_line_bounded(&mut reader, &mut line, limit).expect("reading memory cannot fail")
     {
         assert!(line.len() <= limit, "a line of {} bytes", line.len());
         let whole = expected.get(n).expect("more lines than the input has");
+        let overflow = matches!(end, Line::Cut(_));
         assert_eq!(overflow, whole.len() > limit);
+        // A cut line is hashed whole, as its token text (ASCII whitespace and `Bearer ` off).
+        if let (Line::Cut(hash), Ok(text)) = (end, std::str::from_utf8(whole)) {
+            let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+            let token = token::token_text(trimmed);
+            let lead = text.len() - text.trim_start().len();
+            let plain = token.len() == token.trim().len() && trimmed.len() == text.trim().len();
+            // The `Bearer ` scheme is looked for in the kept prefix (a batch keeps 64+ bytes).
+            if plain && lead + 7 <= limit {
+                let want = jwtctl::hash::sha256_hex(token.as_bytes());
+                assert_eq!(hash.as_str(), want, "the hash of a cut line");
+            }
+        }
         assert_eq!(&line[..], &whole[..whole.len().min(limit)]);
         n += 1;
     }
