@@ -333,4 +333,32 @@ mod tests {
         assert_eq!(suffix(LogRotate::Hourly, at), ".2026-11-26-09");
         assert_eq!(suffix(LogRotate::Never, at), "");
     }
+
+    /// Rotation happens mid-run only when the hour turns, which a test of the binary cannot
+    /// bring about (no clock override): the sink is driven with the next hour's instant.
+    #[test]
+    fn a_rotation_that_cannot_open_the_next_file_reports_its_own_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            rotate: LogRotate::Hourly,
+            ..LogConfig::at(dir.path().join("security.log"))
+        };
+        let nine = DateTime::from_timestamp(1_795_683_600, 0).unwrap(); // 09:00Z
+        let (sink, _) = open(&config, nine).unwrap();
+        sink.write_line("{}\n", nine).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("security.log.2026-11-26-10")).unwrap();
+        std::fs::create_dir(dir.path().join("security.log.2026-11-26-11")).unwrap();
+        let hour = chrono::Duration::hours(1);
+        let linked = sink.write_line("{}\n", nine + hour).unwrap_err().0;
+        assert!(
+            linked.contains("security.log.2026-11-26-10 is a symbolic link"),
+            "{linked}"
+        );
+        let dir_err = sink.write_line("{}\n", nine + hour * 2).unwrap_err().0;
+        assert!(dir_err.contains("security.log.2026-11-26-11"), "{dir_err}");
+        assert!(!dir_err.contains("permission denied"), "{dir_err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "");
+    }
 }
