@@ -47,12 +47,10 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Refused(e, reply)) => audit
-            .failure(rec, e.reason())
-            .map(|()| Done::Refused(e, reply)),
+        Ok(Done::Refused(e, reply)) => audit.failure_of(rec, &e).map(|()| Done::Refused(e, reply)),
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
-        Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
+        Err(e) => audit.failure_of(rec, &e).and(Err(e)),
     }
 }
 

@@ -129,6 +129,8 @@ pub struct Record {
     pub event: Option<&'static str>,
     pub outcome: &'static str,
     pub reason: Option<&'static str>,
+    /// The claim a rejection is about (`claim_mismatch`, `missing_claim`): its name only.
+    pub claim: Option<String>,
     pub sub: Option<String>,
     pub jti: Option<String>,
     pub parent_jti: Option<String>,
@@ -174,6 +176,7 @@ impl Record {
         f.name(key!("event"), self.event);
         f.name(key!("outcome"), Some(self.outcome));
         f.name(key!("reason"), self.reason);
+        f.str(key!("claim"), self.claim.as_deref());
         f.str(key!("sub"), self.sub.as_deref());
         f.str(key!("jti"), self.jti.as_deref());
         f.str(key!("parent_jti"), self.parent_jti.as_deref());
@@ -214,6 +217,12 @@ impl Record {
         self.outcome = "failure";
         self.reason = Some(reason.code());
         Level::ERROR
+    }
+
+    /// Make this the failure record of `error`: its reason, and the claim it is about.
+    pub fn fail_with(&mut self, error: &Error) -> Level {
+        self.claim = error.claim().map(str::to_owned);
+        self.fail(error.reason())
     }
 }
 
@@ -447,6 +456,12 @@ impl Audit {
     /// A success record: INFO, or WARN for a refresh granted through the grace window.
     pub fn success(&self, mut r: Record) -> Result<()> {
         let level = r.succeed();
+        self.emit(level, &r)
+    }
+
+    /// The failure record (ERROR) of `error`: its reason code and the claim it is about.
+    pub fn failure_of(&self, mut r: Record, error: &Error) -> Result<()> {
+        let level = r.fail_with(error);
         self.emit(level, &r)
     }
 

@@ -42,9 +42,12 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         refetched: Cell::new(false),
         ledger: RefCell::new(ledger),
         now: args.at.map_or(ctx.now_precise, |at| at as f64),
+        // Each line's record names where the keys came from, as a single verification's does.
         scratch: RefCell::new(Record {
             at: args.at,
             alg: rec.alg,
+            key_source: rec.key_source.clone(),
+            key_fetch: rec.key_fetch,
             ..Record::new(rec.op)
         }),
     };
@@ -218,11 +221,12 @@ impl Batch<'_> {
         let level = match result {
             Ok(verified) => {
                 note_verified(&mut r, verified);
+                r.claim = None;
                 r.succeed()
             }
             Err(e) => {
                 (r.sub, r.jti, r.kid, r.exp, r.alg) = (None, None, None, None, self.alg);
-                r.fail(e.reason())
+                r.fail_with(e)
             }
         };
         self.ctx.audit.emit(level, &r)
