@@ -296,3 +296,37 @@ fn a_syslog_host_that_does_not_resolve_says_so() {
     let out = env.run(&["--log-syslog", "tcp://127.0.0.1", "issue"]);
     assert!(common::stderr(&out).contains("has no port"));
 }
+
+#[test]
+fn a_unix_stream_collector_gets_framed_records_and_one_that_closes_fails_the_operation() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    let env = Env::new();
+    let sock = env.path("stream.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let target = format!("unix:{}", sock.display());
+    let (texts, text_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        texts.send(text).unwrap();
+        // The next connection is closed at once.
+        let (closed, _) = listener.accept().unwrap();
+        drop(closed);
+    });
+    let out = env.run(&["--log-syslog", &target, "verify", "bad"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let text = text_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (len, rest) = text.split_once(' ').unwrap();
+    assert_eq!(len.parse::<usize>().unwrap(), rest.len(), "{text}");
+    strict_parse(rest);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        tx.send(()).unwrap();
+    });
+    let out = batch_after(&env, &target, rx, "bad\n");
+    waiter.join().unwrap();
+    assert_sink_failed(&out, &target, "not confirmed");
+}

@@ -94,7 +94,9 @@ pub(super) fn open(target: &Target, host: String) -> Result<SyslogSink> {
                     Conn::UnixDgram(dgram)
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
-                    let stream = UnixStream::connect(path).map_err(failed)?;
+                    // A listener whose backlog is full would keep connect waiting.
+                    let path = path.clone();
+                    let stream = within(move || UnixStream::connect(path)).map_err(failed)?;
                     stream.set_write_timeout(Some(TIMEOUT)).map_err(failed)?;
                     Conn::UnixStream(stream)
                 }
@@ -137,16 +139,38 @@ fn resolve(addr: &str, shown: &str) -> Result<SocketAddr> {
              udp://HOST:PORT in --log-syslog / JWTCTL_LOG_SYSLOG"
         )));
     };
-    addr.to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| {
-            Error::log(format!(
-                "the syslog host {host} does not resolve (no address found for that name); \
-                 check its spelling and the resolver (/etc/hosts, DNS), or give an IP address \
-                 in --log-syslog / JWTCTL_LOG_SYSLOG"
-            ))
-        })
+    if let Ok(numeric) = addr.parse::<SocketAddr>() {
+        return Ok(numeric);
+    }
+    let name = addr.to_owned();
+    match within(move || name.to_socket_addrs().map(|mut addrs| addrs.next())) {
+        Ok(Some(found)) => Ok(found),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(Error::log(format!(
+            "the name service did not answer for the syslog host {host} within {} s; check \
+             the resolver (/etc/resolv.conf), or give an IP address in --log-syslog / \
+             JWTCTL_LOG_SYSLOG",
+            TIMEOUT.as_secs()
+        ))),
+        _ => Err(Error::log(format!(
+            "the syslog host {host} does not resolve (no address found for that name); \
+             check its spelling and the resolver (/etc/hosts, DNS), or give an IP address \
+             in --log-syslog / JWTCTL_LOG_SYSLOG"
+        ))),
+    }
+}
+
+/// Run `work` on a thread of its own and wait for it at most [`TIMEOUT`]: for the blocking calls
+/// that take no timeout (name resolution, connecting to a unix stream socket whose backlog is
+/// full). A call that overruns is left behind; the process ends without waiting for it.
+fn within<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(TIMEOUT)
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
 }
 
 fn shown(target: &Target) -> String {
@@ -168,10 +192,11 @@ fn reach_words(e: &io::Error) -> String {
         io::ErrorKind::UnexpectedEof => {
             "the collector closed the connection, so delivery is not confirmed".into()
         }
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
             "the collector reset the connection, so delivery is not confirmed".into()
+        }
+        io::ErrorKind::BrokenPipe => {
+            "the collector closed or reset the connection, so delivery is not confirmed".into()
         }
         _ => io_words(e),
     }
