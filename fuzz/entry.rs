@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use jwtctl::commands::batch::{Line, read_line_bounded};
 use jwtctl::error::{Error, Reason};
-use jwtctl::keys::{self, JwkSet, Keyring, Secret};
+use jwtctl::keys::{self, JwkSet, KeyKind, Keyring, Secret, SetOrigin};
 use jwtctl::token::{self, Lifetime, Policy, Verified};
 use serde_json::{Value, json};
 
@@ -32,11 +32,12 @@ pub const ES256_PEM: &[u8] = include_bytes!("../tests/fixtures/keys/ec256_pkcs8.
 pub type Target = fn(&[u8]);
 
 /// Every target, by name, as `tests/fuzz_replay.rs` runs them.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("verify_hmac", verify_hmac),
     ("verify_es256", verify_es256),
     ("key_classify", key_classify),
     ("jwks_parse", jwks_parse),
+    ("jwks_remote", jwks_remote),
     ("claims_policy", claims_policy),
     ("batch_lines", batch_lines),
     ("syslog_format", syslog_format),
@@ -150,12 +151,13 @@ pub fn key_classify(data: &[u8]) {
         unreachable!()
     };
     let signer = key
-        .encoding("fuzz")
+        .signer("fuzz", alg, Some("k".into()))
         .expect("a key that can sign has a signing half");
-    let token = match token::sign(&claims, alg, Some("k"), Some("JWT"), signer) {
+    let token = match token::sign(&claims, Some("JWT"), &signer) {
         Ok(token) => token,
         Err(e) => panic!("a private {:?} key cannot sign: {}", key.kind, e.message()),
     };
+    drop(signer);
     let ring = Keyring::One(key);
     match token::verify(&token, &ring, &Policy::new(vec![alg]), NOW) {
         Ok(v) => assert_eq!(v.claims, claims),
@@ -221,6 +223,59 @@ pub fn jwks_parse(data: &[u8]) {
             check_error(&e);
         }
     }
+}
+
+/// Arbitrary bytes as a JWK Set fetched from a provider (`--jwks-url`, `--oidc`). Whatever it
+/// holds, what loads is public asymmetric keys only: no key can sign, none is an HMAC secret, and
+/// every member with secret or private parts is ignored, by kid; then as `jwks_parse`.
+pub fn jwks_remote(data: &[u8]) {
+    provider();
+    let set = match JwkSet::parse_from(&Secret::new(data.to_vec()), SetOrigin::Remote) {
+        Ok(set) => set,
+        Err(e) => return check_error(&e),
+    };
+    let doc: Value = serde_json::from_slice(data).expect("a set that parsed is JSON");
+    let entries = doc["keys"].as_array().expect("a set that parsed has keys");
+    let private = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+    let hostile: Vec<Option<&str>> = entries
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|e| {
+            e.get("kty") == Some(&json!("oct")) || private.iter().any(|m| e.contains_key(*m))
+        })
+        .map(|e| e.get("kid").and_then(Value::as_str))
+        .collect();
+    let ignored: Vec<Option<&str>> = set.ignored.iter().map(|i| i.kid.as_deref()).collect();
+    assert_eq!(
+        ignored, hostile,
+        "the ignored members are exactly the secret and private ones"
+    );
+    let ring = Keyring::Set(set);
+    for key in ring.keys() {
+        assert!(!key.can_sign(), "a fetched set yielded a key that signs");
+        assert_ne!(
+            key.kind,
+            KeyKind::Hmac,
+            "a fetched set yielded an HMAC secret"
+        );
+        assert!(key.encoding("refresh").is_err());
+    }
+    let Keyring::Set(set) = ring else {
+        unreachable!()
+    };
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::ES256,
+        Algorithm::RS256,
+        Algorithm::EdDSA,
+    ] {
+        for kid in [None, Some("k"), Some("nope")] {
+            if let Ok(key) = set.select(alg, kid) {
+                assert!(key.verifies && key.kind.serves(alg) && !key.can_sign());
+            }
+        }
+    }
+    jwks_parse(data);
 }
 
 /// Sign `payload` (raw bytes) into an HS256 token with the fixed HMAC key.

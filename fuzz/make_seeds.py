@@ -133,6 +133,28 @@ sets = {
 for name, value in sets.items():
     write(T, name, json.dumps(value))
 
+# jwks_remote: the jwks_parse seeds, and sets a provider must not publish (secret and private
+# keys, mixed with public ones), as a fetched set is read.
+T = "jwks_remote"
+for f in sorted((CORPUS / "jwks_parse").iterdir()):
+    write(T, f.name, f.read_bytes())
+ec_private = json.loads((FIX / "pyjwt" / "ec256_private.jwk").read_text())
+ed_private = json.loads((FIX / "pyjwt" / "ed25519_private.jwk").read_text())
+rsa_private = json.loads((FIX / "formats" / "rsa_private_jose.jwk").read_text())
+hostile = {
+    "oct_beside_public": {"keys": [{**oct_key, "kid": "k"}, {**ec, "kid": "ec"}]},
+    "private_members": {"keys": [{**ec_private, "kid": "k"}, {**ed_private, "kid": "ed"},
+                                 {**rsa_private, "kid": "rsa"}, {**ec, "kid": "pub"}]},
+    "public_with_d_only": {"keys": [{**ec, "d": "AA", "kid": "k"}, {**ec, "kid": "pub"}]},
+    "only_secrets": {"keys": [{**oct_key, "kid": "a"}, {**ec_private, "kid": "b"}]},
+    "key_ops": {"keys": [{**ec, "kid": "k", "key_ops": ["encrypt"]},
+                         {**ec, "kid": "v", "key_ops": ["verify"]},
+                         {**ec, "kid": "w", "key_ops": ["wrapKey", "sign"]}]},
+    "oth_member": {"keys": [{**ec, "kid": "k", "oth": []}, {**ec, "kid": "pub"}]},
+}
+for name, value in hostile.items():
+    write(T, name, json.dumps(value))
+
 # claims_policy: claims objects against the strict and lenient policies of fuzz/entry.rs.
 T = "claims_policy"
 strict = {

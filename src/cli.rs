@@ -322,16 +322,21 @@ fn rotate_parser() -> impl clap::builder::TypedValueParser<Value = LogRotate> {
         .try_map(|name| LogRotate::from_name(&name).ok_or("not a rotation"))
 }
 
+/// The one group every key-source flag joins (`--key-file`, `--secret-env`, `--jwks`,
+/// `--jwks-url`, `--oidc`): at most one of them per command line. Which source wins when none
+/// is given is decided in one place, `keys::resolve_source`.
+const KEY_SOURCE: &str = "key_source";
+
 // Where the key comes from. Default: `./jwtctl.key` (created by `issue` when missing).
 #[derive(Debug, Args)]
 pub struct KeyArgs {
     /// Key file: PEM (RSA, EC P-256/P-384, Ed25519), a JWK, or else an HMAC secret
     /// [env: JWTCTL_KEY_FILE]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", group = KEY_SOURCE)]
     pub key_file: Option<PathBuf>,
 
     /// Read the HMAC secret from the environment variable NAME [default variable: JWTCTL_SECRET]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", group = KEY_SOURCE)]
     pub secret_env: Option<String>,
 
     /// Algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA)
@@ -426,7 +431,7 @@ pub struct IssueArgs {
     pub typ: String,
 
     /// Sign with a key ring (a private JWK Set): the key --kid names, else the newest key in use
-    #[arg(long, value_name = "RING", conflicts_with_all = ["key_file", "secret_env"])]
+    #[arg(long, value_name = "RING", group = KEY_SOURCE)]
     pub jwks: Option<PathBuf>,
 
     /// `text`: the token and a newline; `json`: {"token","jti","kid","exp","expires_at"}
@@ -468,7 +473,7 @@ pub struct CheckArgs {
     pub ledger: Option<PathBuf>,
 
     /// A JWK Set file; the key is chosen by the token's `kid`
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env", "jwks_url", "oidc"])]
+    #[arg(long, value_name = "PATH", group = KEY_SOURCE)]
     pub jwks: Option<PathBuf>,
 
     #[command(flatten)]
@@ -511,11 +516,11 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct RemoteArgs {
     /// Fetch the JWK Set from URL (HTTPS; plain http only to loopback), cached on disk
-    #[arg(long, value_name = "URL", conflicts_with_all = ["key_file", "secret_env", "oidc"])]
+    #[arg(long, value_name = "URL", group = KEY_SOURCE)]
     pub jwks_url: Option<String>,
 
     /// OpenID Connect discovery: use ISSUER's JWK Set, and require the token's `iss` to be ISSUER
-    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key_file", "secret_env"])]
+    #[arg(long, value_name = "ISSUER", group = KEY_SOURCE)]
     pub oidc: Option<String>,
 
     /// Trust the CA certificates in this PEM file for fetching, besides the platform's store
@@ -617,7 +622,7 @@ pub struct LedgerCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerAction {
-    /// Create the ledger (its file, or its tables in PostgreSQL); first use also does
+    /// Create the ledger (its file, or its tables in PostgreSQL): the one command that does
     #[command(after_long_help = long_help!(
         "jwtctl ledger init --ledger ledger.db",
         "JWTCTL_LEDGER=postgres://jwtctl@db.internal/jwtctl jwtctl ledger init"
@@ -818,7 +823,7 @@ pub struct KeyGenArgs {
 #[derive(Debug, Args)]
 pub struct KeyPublicArgs {
     /// A JWK Set (private or public) to publish instead of one key
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["key_file", "secret_env"])]
+    #[arg(long, value_name = "PATH", group = KEY_SOURCE)]
     pub jwks: Option<PathBuf>,
 
     /// How to print it
@@ -892,6 +897,11 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Refresh without a ledger: the same token can then be refreshed any number of times
+    /// (recorded at WARN); without it, refresh needs --ledger / JWTCTL_LEDGER
+    #[arg(long)]
+    pub no_ledger: bool,
+
     /// `text`: the token and a newline; `json`: {"token","jti","kid","exp","expires_at"}
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -910,7 +920,7 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub jti: Option<String>,
 
-    /// With --jti: the issuer the id belongs to (ids are unique per issuer)
+    /// With --jti: the issuer the id belongs to; without it, the id is revoked for every issuer
     #[arg(long, value_name = "ISS", requires = "jti")]
     pub iss: Option<String>,
 
@@ -1018,6 +1028,29 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn any_two_key_sources_on_one_command_line_conflict() {
+        let sources: [&[&str]; 5] = [
+            &["--key-file", "k"],
+            &["--secret-env", "S"],
+            &["--jwks", "j"],
+            &["--jwks-url", "https://idp.example/jwks"],
+            &["--oidc", "https://idp.example"],
+        ];
+        for (i, a) in sources.iter().enumerate() {
+            for b in &sources[i + 1..] {
+                let argv = [&["jwtctl", "verify"][..], a, b, &["t"]].concat();
+                let e = Cli::try_parse_from(&argv).expect_err("two key sources");
+                assert_eq!(
+                    e.kind(),
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "{argv:?}"
+                );
+            }
+        }
+        assert!(Cli::try_parse_from(["jwtctl", "verify", "--jwks", "j", "t"]).is_ok());
     }
 
     #[test]

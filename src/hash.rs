@@ -5,6 +5,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256Hex::of(bytes).as_str().to_owned()
 }
 
+/// The raw SHA-256 of `bytes`: the fixed-size key the ledger indexes an id by.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// A hex SHA-256 held in place (no allocation): what a batch record carries per token.
 #[derive(Clone, Copy)]
 pub struct Sha256Hex([u8; 64]);

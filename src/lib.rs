@@ -5,6 +5,11 @@
 //! keys from [`keys`], and leave one record in the [`audit`] log. [`error`] maps every failure to
 //! its reason code and exit code.
 
+// jwtctl is Unix-only: its log and ledger checks rest on file modes, owners, `O_NOFOLLOW` and
+// `flock` (see `sys`).
+#[cfg(not(unix))]
+compile_error!("jwtctl builds on Unix only (Linux, the BSDs, macOS)");
+
 pub mod audit;
 pub mod cli;
 pub mod commands;

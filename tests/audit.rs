@@ -105,7 +105,7 @@ fn neither_the_secret_nor_the_token_ever_reaches_the_log() {
         .assert()
         .success();
     env.jwtctl()
-        .args(["--log-level", "debug", "refresh", &token])
+        .args(["--log-level", "debug", "refresh", "--no-ledger", &token])
         .assert()
         .success();
     let forged = format!("{}x", &token);
@@ -178,6 +178,7 @@ fn records_name_the_token_by_hash_and_say_who_where_and_which_version() {
         "--peer",
         "203.0.113.7",
         "refresh",
+        "--no-ledger",
         &format!("Bearer {token}"),
     ]);
     let new = stdout(&out).trim().to_string();

@@ -75,6 +75,11 @@ fn jwks_parse() {
 }
 
 #[test]
+fn jwks_remote() {
+    replay("jwks_remote");
+}
+
+#[test]
 fn claims_policy() {
     replay("claims_policy");
 }
@@ -137,7 +142,9 @@ fn refresh_keeps_number_claims_exactly() {
     };
     let key = jwtctl::keys::classify(&jwtctl::keys::Secret::new(entry::HMAC_SECRET.to_vec()))
         .expect("the fuzz HMAC key");
-    let signer = key.encoding("refresh").expect("an HMAC key signs");
+    let signer = key
+        .signer("refresh", jsonwebtoken::Algorithm::HS256, None)
+        .expect("an HMAC key signs");
     let now = entry::NOW;
     let payload = format!(
         r#"{{"exp":{},"x":179999666666666666666666666666666699666666666666666666666666666}}"#,
@@ -150,14 +157,7 @@ fn refresh_keeps_number_claims_exactly() {
     let first = token::verify(&entry::hs256_token(payload.as_bytes()), &keys, &policy, now)
         .expect("a valid token");
     let renewal = token::renew(&first, now, life, "j").expect("a refresh");
-    let refreshed = token::sign(
-        &renewal.claims,
-        jsonwebtoken::Algorithm::HS256,
-        None,
-        None,
-        signer,
-    )
-    .expect("signing");
+    let refreshed = token::sign(&renewal.claims, None, &signer).expect("signing");
     let second = token::verify(&refreshed, &keys, &policy, now).expect("the refreshed token");
     assert_eq!(second.claims["x"], first.claims["x"]);
 }

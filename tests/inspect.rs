@@ -106,7 +106,9 @@ fn human_output_escapes_controls_and_bidi_on_every_path() {
             .output()
             .unwrap()
     };
-    assert!(run(&["revoke", &token]).status.success());
+    assert!(run(&["ledger", "init"]).status.success());
+    let revoked = run(&["revoke", &token]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
     let out = run(&["ledger", "list"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("revoked"), "{}", stdout(&out));

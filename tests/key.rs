@@ -369,7 +369,68 @@ fn refresh_names_an_asymmetric_key_by_its_thumbprint_when_the_token_had_no_kid()
         &jsonwebtoken::EncodingKey::from_ed_pem(&pem).unwrap(),
         jsonwebtoken::Algorithm::EdDSA,
     );
-    let out = env.run_bare(&["refresh", "--key-file", "ed.pem", &no_kid]);
+    let out = env.run_bare(&["refresh", "--no-ledger", "--key-file", "ed.pem", &no_kid]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(parts(stdout(&out).trim()).0["kid"], print.trim());
+}
+
+/// Invariant (issue 20 §6): a retired key verifies and never signs, on every command. `refresh`
+/// of a token a retired ring key signed is signed by the ring's current key, under its kid; a
+/// retired key given alone (a JWK whose key_ops lack "sign") signs nothing.
+#[test]
+fn a_retired_key_never_signs_again_not_even_through_refresh() {
+    let env = Env::new();
+    let keygen = |args: &[&str]| {
+        let out = env.run_bare(&[&["key", "gen"][..], args].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    keygen(&["--type", "ec", "--add-to", "ring.json"]);
+    let out = env.run_bare(&["issue", "--jwks", "ring.json", "--sub", "old"]);
+    let old = stdout(&out).trim().to_string();
+    keygen(&["--type", "ed25519", "--add-to", "ring.json"]);
+    let kid_a = kid_of(&old);
+    let out = env.run_bare(&["key", "retire", "--kid", &kid_a, "ring.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run_bare(&[
+        "--log-level",
+        "info",
+        "refresh",
+        "--no-ledger",
+        "--jwks",
+        "ring.json",
+        &old,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let new = stdout(&out).trim().to_string();
+    let (header, claims) = parts(&new);
+    assert_ne!(header["kid"], kid_a.as_str(), "signed by the retired key");
+    assert_eq!(header["alg"], "EdDSA", "the current key's own algorithm");
+    assert_eq!(claims["sub"], "old");
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["kid"], header["kid"], "{record}");
+    assert_eq!(record["alg"], "EdDSA", "{record}");
+    let out = env.run_bare(&["verify", "--jwks", "ring.json", &new]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A ring whose only private key is retired signs nothing at all.
+    let ring: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("ring.json")).unwrap()).unwrap();
+    let retired = ring["keys"][0].clone();
+    env.write(
+        "retired.json",
+        &serde_json::json!({"keys": [retired.clone()]}).to_string(),
+    );
+    let out = env.run_bare(&["refresh", "--no-ledger", "--jwks", "retired.json", &old]);
+    assert_refused(&env, &out, 2, "key_error");
+    // The retired key alone, as a JWK key file: it verifies, and neither issues nor refreshes.
+    env.write("retired.jwk", &retired.to_string());
+    let out = env.run_bare(&["verify", "--key-file", "retired.jwk", &old]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for args in [
+        &["issue", "--key-file", "retired.jwk"][..],
+        &["refresh", "--no-ledger", "--key-file", "retired.jwk", &old][..],
+    ] {
+        let out = env.run_bare(args);
+        assert_refused(&env, &out, 2, "key_error");
+        assert!(stderr(&out).contains("retired"), "{}", stderr(&out));
+    }
 }

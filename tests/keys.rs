@@ -203,8 +203,8 @@ fn weak_secrets_are_refused_unless_allowed_and_then_logged() {
         &jsonwebtoken::EncodingKey::from_secret(b"short-secret"),
     )
     .unwrap();
-    for op in ["verify", "refresh"] {
-        let out = env.run_bare(&[op, "--key-file", "weak.key", &weak]);
+    for op in [&["verify"][..], &["refresh", "--no-ledger"]] {
+        let out = env.run_bare(&[op, &["--key-file", "weak.key", &weak]].concat());
         assert_refused(&env, &out, 2, "key_error");
     }
     let out = env.run_bare(&[
@@ -545,7 +545,7 @@ fn private_der_and_jwk_keys_sign_with_their_own_algorithm() {
         // And the private JWK refreshes what it issued.
         let refreshed = env
             .bare()
-            .args(["refresh", "--key-file"])
+            .args(["refresh", "--no-ledger", "--key-file"])
             .arg(&path)
             .arg(&token)
             .output()
@@ -584,6 +584,7 @@ fn rsa_private_jwks_verify_tokens_from_jose_and_jwcrypto() {
 fn a_1024_bit_rsa_key_is_refused_for_its_size_by_every_command() {
     let env = Env::new();
     let token = crate::common::fixture_text("formats/rsa1024.jwt");
+    crate::common::stores::init(&env, "l.db");
     for rel in [
         "formats/rsa1024.pem",
         "formats/rsa1024_pub.pem",
@@ -592,7 +593,7 @@ fn a_1024_bit_rsa_key_is_refused_for_its_size_by_every_command() {
         let (path, _) = fixture_copy(&env, rel);
         for args in [
             &["verify", token.trim()][..],
-            &["refresh", token.trim()],
+            &["refresh", "--no-ledger", token.trim()],
             &["issue"],
             &["revoke", "--ledger", "l.db", token.trim()],
         ] {
@@ -846,4 +847,156 @@ fn an_encoded_secret_means_its_decoded_bytes() {
     ]);
     assert_refused(&env, &out, 2, "key_error");
     assert!(stderr(&out).contains("16 bytes"), "{}", stderr(&out));
+}
+
+/// Invariant (issue 20 §2): decoded secrets are classified as raw ones are. A token MACed with
+/// the bytes of a public key is refused whether those bytes reach jwtctl as base64, base64url or
+/// hex (in a file or a variable) or as an `oct` JWK's `k` (a key file or a JWK Set).
+#[test]
+fn key_material_is_never_an_hmac_secret_however_it_is_encoded() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let env = Env::new();
+    let pem = std::fs::read(fixture("keys/ec256_pub.pem")).unwrap();
+    let der = crate::common::pipe_through("openssl", &["pkey", "-pubin", "-outform", "DER"], &pem);
+    let jwk = stdout(&env.run_bare(&[
+        "key",
+        "public",
+        "--key-file",
+        fixture("keys/ec256_pub.pem").to_str().unwrap(),
+    ]));
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    // (what the file holds, --secret-encoding, the bytes a forger MACs with)
+    let cases: [(String, &str, &[u8]); 5] = [
+        (STANDARD.encode(&pem), "base64", &pem),
+        (URL_SAFE_NO_PAD.encode(&pem), "base64url", &pem),
+        (hex(&der), "hex", &der),
+        (STANDARD.encode(&der), "base64", &der),
+        (STANDARD.encode(jwk.as_bytes()), "base64", jwk.as_bytes()),
+    ];
+    for (i, (text, encoding, bytes)) in cases.iter().enumerate() {
+        let forged = crate::common::sign_raw(
+            r#"{"alg":"HS256"}"#,
+            &json!({"sub": "mallory", "exp": now() + 600}).to_string(),
+            &jsonwebtoken::EncodingKey::from_secret(bytes),
+            jsonwebtoken::Algorithm::HS256,
+        );
+        let file = format!("enc{i}.key");
+        env.write(&file, &format!("{text}\n"));
+        let out = env.run_bare(&[
+            "verify",
+            "--key-file",
+            &file,
+            "--secret-encoding",
+            encoding,
+            &forged,
+        ]);
+        assert_refused(&env, &out, 2, "key_error");
+        assert!(
+            stderr(&out).contains("never an HMAC secret"),
+            "{}",
+            stderr(&out)
+        );
+        let out = env
+            .bare()
+            .env("JWTCTL_SECRET", text)
+            .args(["verify", "--secret-encoding", encoding, &forged])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "key_error");
+    }
+    // An oct JWK whose k is a public PEM: refused as a key file and skipped in a set.
+    let k = URL_SAFE_NO_PAD.encode(&pem);
+    env.write("oct.json", &json!({"kty": "oct", "k": k}).to_string());
+    env.write(
+        "set.json",
+        &json!({"keys": [{"kty": "oct", "kid": "x", "k": k}]}).to_string(),
+    );
+    let forged = crate::common::sign_raw(
+        r#"{"alg":"HS256","kid":"x"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+        &jsonwebtoken::EncodingKey::from_secret(&pem),
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let out = env.run_bare(&["verify", "--key-file", "oct.json", &forged]);
+    assert_refused(&env, &out, 2, "key_error");
+    let out = env.run_bare(&["verify", "--jwks", "set.json", &forged]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    // A genuine random secret, base64-encoded, still works (the check is not a blanket refusal).
+    let raw: Vec<u8> = (0u8..48)
+        .map(|i| i.wrapping_mul(97).wrapping_add(13))
+        .collect();
+    env.write("good.key", &STANDARD.encode(&raw));
+    let token = crate::common::sign_raw(
+        r#"{"alg":"HS256"}"#,
+        &json!({"exp": now() + 600}).to_string(),
+        &jsonwebtoken::EncodingKey::from_secret(&raw),
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let out = env.run_bare(&[
+        "verify",
+        "--key-file",
+        "good.key",
+        "--secret-encoding",
+        "base64",
+        &token,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Invariant (issue 20 §16): a password is never empty, and a password file other users can
+/// read is warned about as a key file is.
+#[test]
+fn password_files_are_judged_like_key_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write("empty.txt", "\n");
+    let out = env.run_bare(&[
+        "key",
+        "gen",
+        "--type",
+        "ec",
+        "--out",
+        "k.pem",
+        "--password-file",
+        "empty.txt",
+    ]);
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+    assert!(
+        !env.path("k.pem").exists(),
+        "no key made before the refusal"
+    );
+    let (pw, _) = fixture_copy(&env, "formats/password.txt");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env
+        .bare()
+        .args([
+            "--log-level",
+            "info",
+            "key",
+            "gen",
+            "--type",
+            "ec",
+            "--out",
+            "k.pem",
+        ])
+        .arg("--password-file")
+        .arg(&pw)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("password file") && stderr(&out).contains("chmod 600"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.log()
+            .iter()
+            .any(|r| r["level"] == "WARN" && r["event"] == "password_file_exposed"),
+        "{}",
+        env.log_text()
+    );
 }

@@ -21,7 +21,7 @@ fn run(env: &Env, ledger: &str, args: &[&str]) -> std::process::Output {
 fn a_token_refreshes_once_and_reuse_is_an_error_record() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let token = env.issue(&["--sub", "alice"]);
         let first = run(&env, ledger, &["refresh", &token]);
         assert!(first.status.success(), "{}", stderr(&first));
@@ -46,7 +46,7 @@ fn a_token_refreshes_once_and_reuse_is_an_error_record() {
 fn tokens_without_jti_are_tracked_by_their_hash() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let legacy = mint(json!({"user_id": 7, "exp": now() + 600}));
         assert!(run(&env, ledger, &["refresh", &legacy]).status.success());
         assert_rejected(&env, &run(&env, ledger, &["refresh", &legacy]), "reused");
@@ -57,7 +57,7 @@ fn tokens_without_jti_are_tracked_by_their_hash() {
 fn dry_run_checks_the_ledger_but_consumes_nothing() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let token = env.issue(&[]);
         assert!(
             run(&env, ledger, &["refresh", "--dry-run", &token])
@@ -80,7 +80,7 @@ fn dry_run_checks_the_ledger_but_consumes_nothing() {
 fn revoked_tokens_are_rejected_by_verify_and_refresh() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let token = env.issue(&["--sub", "mallory"]);
         let (_, claims) = crate::common::parts(&token);
         let out = run(&env, ledger, &["--log-level", "info", "revoke", &token]);
@@ -105,7 +105,7 @@ fn revoked_tokens_are_rejected_by_verify_and_refresh() {
 fn an_expired_token_may_be_revoked_but_a_forged_one_may_not() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let expired = mint(json!({"exp": now() - 3600, "jti": "gone"}));
         assert!(run(&env, ledger, &["revoke", &expired]).status.success());
         let forged = jsonwebtoken::encode(
@@ -153,7 +153,7 @@ fn a_ledger_that_cannot_be_opened_or_read_is_exit_2_with_its_path() {
 fn leeway_and_grace_may_not_outlast_the_ledgers_memory() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let token = env.issue(&[]);
         let out = run(
             &env,
@@ -172,7 +172,7 @@ fn of_eight_concurrent_refreshes_exactly_one_wins() {
         let env = Env::new();
         let warm = env.issue(&[]);
         assert!(
-            run(&env, store.location(), &["refresh", &warm])
+            run(&env, store.init(&env), &["refresh", &warm])
                 .status
                 .success()
         );
@@ -183,7 +183,8 @@ fn of_eight_concurrent_refreshes_exactly_one_wins() {
 #[test]
 fn of_eight_concurrent_refreshes_on_a_new_ledger_exactly_one_wins() {
     for store in stores() {
-        race(&Env::new(), store.location(), 8);
+        let env = Env::new();
+        race(&env, store.init(&env), 8);
     }
 }
 
@@ -267,7 +268,7 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
         .flat_map(|c| stores().into_iter().map(move |s| (c, s)))
     {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let key_path = env.key(key);
         let pem = std::fs::read(&key_path).unwrap();
         let signer = jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap();
@@ -316,7 +317,7 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
 fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let claims = |iss: &str| json!({"iss": iss, "jti": "same-id", "exp": now() + 600});
         let a = mint(claims("https://a.example"));
         let b = mint(claims("https://b.example"));
@@ -340,7 +341,7 @@ fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti() {
 fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger() {
     for store in stores() {
         let env = Env::new();
-        let ledger = store.location();
+        let ledger = store.init(&env);
         let with_iss = env.issue(&["--iss", "https://a.example", "--sub", "x"]);
         let jti = crate::common::parts(&with_iss).1["jti"]
             .as_str()
@@ -393,7 +394,7 @@ fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 3, "{}", stdout(&list));
-        assert!(lines.iter().any(|e| e["id"] == "jti:-odd"));
+        assert!(lines.iter().any(|e| e["id"] == "any-iss+jti:-odd"));
         let stats: serde_json::Value =
             serde_json::from_str(&stdout(&run(&env, ledger, &["ledger", "stats"]))).unwrap();
         assert_eq!(stats["revoked"], 3);

@@ -98,6 +98,14 @@ fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
     let out = with(&verified, "wrong");
     assert_refused(&env, &out, 2, "ledger_error");
     assert!(stderr(&out).contains("refused the user or password"));
+    let init = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &verified)
+        .env("PGPASSWORD", PASSWORD)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
     let out = with(&verified, PASSWORD);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 1);
@@ -133,11 +141,60 @@ fn a_password_file_is_read_as_libpq_reads_it() {
             .output()
             .unwrap()
     };
-    // A file others can read is ignored, as libpq ignores it.
-    assert_refused(&env, &init(0o644), 2, "ledger_error");
+    // A file others can read is ignored, as libpq ignores it; the message says so and how to fix it.
+    let out = init(0o644);
+    assert_refused(&env, &out, 2, "ledger_error");
+    let err = stderr(&out);
+    assert!(
+        err.contains("asks for a password")
+            && err.contains("was ignored because other users can read it (mode 0644)")
+            && err.contains("chmod 600"),
+        "{err}"
+    );
     let out = init(0o600);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("SELECT version FROM jwtctl_schema"), 1);
+}
+
+#[test]
+fn a_missing_password_is_named_with_where_to_put_one() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let token = env.issue(&[]);
+    let run = |pgpass: Option<&std::path::Path>| {
+        let mut cmd = env.jwtctl();
+        cmd.env("JWTCTL_LEDGER", &url)
+            .env("HOME", env.dir.path())
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE");
+        if let Some(path) = pgpass {
+            cmd.env("PGPASSFILE", path);
+        }
+        cmd.args(["verify", &token]).output().unwrap()
+    };
+    // No password anywhere (a home without .pgpass).
+    let out = run(None);
+    assert_refused(&env, &out, 2, "ledger_error");
+    let err = stderr(&out);
+    assert!(
+        err.contains("the server asks for a password and no password is set"),
+        "{err}"
+    );
+    assert!(
+        err.contains("PGPASSWORD") && err.contains(".pgpass"),
+        "{err}"
+    );
+    assert!(!err.contains("the connection failed"), "{err}");
+    // A password file without a line for this server.
+    let pgpass = env.write("pgpass", "elsewhere:5432:*:*:nope\n");
+    let out = run(Some(&pgpass));
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(
+        stderr(&out).contains("has no line for localhost:"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -193,6 +250,7 @@ fn the_schema_is_created_once_and_a_newer_one_is_refused() {
 fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time() {
     let Some(db) = postgres() else { return };
     let env = Env::new();
+    db.init(&env);
     for _ in 0..20 {
         crate::ledger::race(&env, &db.url, 16);
     }
@@ -203,6 +261,7 @@ fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time(
 fn eight_workers_refresh_two_thousand_tokens_and_lose_none() {
     let Some(db) = postgres() else { return };
     let env = Env::new();
+    db.init(&env);
     let tokens: Vec<String> = (0..2000)
         .map(|i| {
             mint(json!({"sub": format!("user{i}"), "jti": format!("t{i}"), "exp": now() + 600}))
@@ -267,6 +326,7 @@ fn a_password_on_the_command_line_is_refused_however_it_is_spelled() {
 fn a_revocation_keeps_the_later_of_two_until_times() {
     let Some(db) = postgres() else { return };
     let env = Env::new();
+    db.init(&env);
     let revoke = |until: &str| {
         let out = env
             .jwtctl()
@@ -278,7 +338,7 @@ fn a_revocation_keeps_the_later_of_two_until_times() {
     };
     revoke("2100-01-02T00:00:00Z");
     revoke("2100-01-01T00:00:00Z");
-    let rows = db.sql("SELECT exp FROM jwtctl_ids WHERE id = 'jti:abc'");
+    let rows = db.sql("SELECT exp FROM jwtctl_ids WHERE id = 'any-iss+jti:abc'");
     let exp = rows
         .iter()
         .find_map(|m| match m {
@@ -287,4 +347,199 @@ fn a_revocation_keeps_the_later_of_two_until_times() {
         })
         .unwrap();
     assert_eq!(exp, "4102531200", "2100-01-02, the later one");
+}
+
+/// What a hostile proxy in front of the test server does once the connection is up.
+#[derive(Clone, Copy)]
+enum After {
+    /// Forwards nothing more from the server, holding the connection open.
+    Stall,
+    /// Answers the first query with bytes that are not PostgreSQL's protocol.
+    Garbage,
+}
+
+/// A TCP proxy to the test server that passes the start-up and authentication through (until
+/// the server's first ReadyForQuery), then behaves as `after` says. Its port.
+fn hostile_proxy(after: After) -> u16 {
+    use std::net::TcpListener;
+    let upstream = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let upstream = upstream.clone();
+            thread::spawn(move || serve(client.unwrap(), &upstream, after));
+        }
+    });
+    port
+}
+
+/// One connection through [`hostile_proxy`].
+fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
+    use std::io::{Read, Write};
+    let mut server = std::net::TcpStream::connect(upstream).unwrap();
+    let limit = Some(std::time::Duration::from_secs(60));
+    for s in [&client, &server] {
+        s.set_read_timeout(limit).unwrap();
+    }
+    let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    thread::spawn(move || {
+        let _ = std::io::copy(&mut c_in, &mut s_out);
+    });
+    // Server to client, message by message: a tag byte, then a length that counts itself.
+    loop {
+        let mut head = [0u8; 5];
+        if server.read_exact(&mut head).is_err() {
+            break;
+        }
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len.saturating_sub(4)];
+        if server.read_exact(&mut body).is_err() {
+            break;
+        }
+        let _ = client
+            .write_all(&head)
+            .and_then(|()| client.write_all(&body));
+        if head[0] == b'Z' {
+            break;
+        }
+    }
+    if let After::Garbage = after {
+        let _ = client.write_all(b"\xee\x00\x00\x00\x09garbage!<html>");
+    }
+    // Hold the connection, answering nothing more, until the client goes.
+    let mut sink = [0u8; 1024];
+    while matches!(server.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+#[test]
+fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_time() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    // Set up through the real server, then talk to it through the proxy.
+    let direct = tcp_url(&db, "sslmode=disable");
+    let init = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &direct)
+        .env("PGPASSWORD", PASSWORD)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = env.issue(&[]);
+    for (after, words) in [
+        (After::Stall, "did not answer within 2s"),
+        (
+            After::Garbage,
+            "is not what PostgreSQL sends for a jwtctl ledger",
+        ),
+    ] {
+        let port = hostile_proxy(after);
+        // statement_timeout 1s and connect_timeout 1s: answers are awaited 2s.
+        let url = format!(
+            "postgres://jwtctl_test@127.0.0.1:{port}/{}?sslmode=disable&connect_timeout=1\
+             &options=-c%20statement_timeout%3D1s",
+            db.name
+        );
+        for args in [vec!["verify", &token], vec!["refresh", &token]] {
+            let started = std::time::Instant::now();
+            let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+                .current_dir(env.dir.path())
+                .env("JWTCTL_KEY_FILE", "test.key")
+                .env("JWTCTL_LEDGER", &url)
+                .env("PGPASSWORD", PASSWORD)
+                .args(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Bounded here too: a jwtctl that waits forever fails the test instead of hanging it.
+            while child.try_wait().unwrap().is_none() {
+                if started.elapsed().as_secs() > 15 {
+                    child.kill().unwrap();
+                    panic!("{args:?}: still waiting on the server after 15s");
+                }
+                thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "{args:?}: the deadline holds"
+            );
+            assert_refused(&env, &out, 2, "ledger_error");
+            let err = stderr(&out);
+            assert!(err.contains(words), "{args:?}: {err}");
+            assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        }
+    }
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 0, "nothing consumed");
+}
+
+#[test]
+fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    // The same database with the host and port left to PGHOST and PGPORT.
+    let (_, rest) = url.split_once('@').unwrap();
+    let (_, path) = rest.split_once('/').unwrap();
+    let hostless = format!("postgres://jwtctl_test@/{path}");
+    let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, real_port) = real.rsplit_once(':').unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = |hosts: &str, ports: &str| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", &hostless)
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGHOST", hosts)
+            .env("PGPORT", ports)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // The first host refuses; the second is the server.
+    let out = run("127.0.0.1,localhost", &format!("{closed},{real_port}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Three ports for two hosts: refused, saying what libpq takes.
+    let out = run("127.0.0.1,localhost", &format!("{closed},{real_port},1"));
+    assert_refused(&env, &out, 2, "usage");
+    assert!(
+        stderr(&out).contains("3 ports for 2 hosts"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revoked() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    db.init(&env);
+    let token = env.issue(&[]);
+    let revoke = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &db.url)
+        .args(["revoke", &token])
+        .output()
+        .unwrap();
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    // The state column altered to hold numbers: its answer can no longer be read as a state.
+    db.sql(
+        "ALTER TABLE jwtctl_ids DROP CONSTRAINT jwtctl_ids_state_check;
+         ALTER TABLE jwtctl_ids ALTER COLUMN state TYPE integer USING 7;",
+    );
+    for op in ["verify", "refresh"] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .args([op, &token])
+            .output()
+            .unwrap();
+        // Not accepted (the old reading took the row for "not held"): exit 2, named.
+        assert_refused(&env, &out, 2, "ledger_error");
+    }
 }

@@ -370,7 +370,7 @@ fn control_characters_in_every_recorded_input_stay_on_one_line() {
     for args in [
         vec!["verify", &token],
         vec!["verify", &hostile],
-        vec!["refresh", &hostile],
+        vec!["refresh", "--no-ledger", &hostile],
     ] {
         let out = env
             .jwtctl()
@@ -641,6 +641,7 @@ fn a_record_that_cannot_be_written_consumes_and_revokes_nothing() {
     };
     let token = env.issue(&["--sub", "alice"]);
     let other = env.issue(&["--sub", "bob"]);
+    crate::common::stores::init(&env, "ledger.db");
     let filler = fill(&mnt);
     assert_log_failure(&run(&["refresh", &token]), "no space left on device");
     assert_log_failure(&run(&["revoke", &other]), "no space left on device");

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::common::{Env, stderr, stdout};
+use crate::common::{Env, Scrub, stderr, stdout};
 use serde_json::Value;
 
 #[test]
@@ -34,10 +34,7 @@ fn closed_standard_fds_are_never_taken_by_the_log() {
         .arg(r#"exec "$0" --log-level info issue --sub alice <&- 2>&-"#)
         .arg(assert_cmd::cargo::cargo_bin("jwtctl"))
         .current_dir(env.dir.path())
-        .env_remove("JWTCTL_KEY_FILE")
-        .env_remove("JWTCTL_SECRET")
-        .env_remove("JWTCTL_LOG_FILE")
-        .env_remove("JWTCTL_LOG_LEVEL")
+        .scrubbed()
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -107,15 +104,24 @@ fn no_duration_or_time_flag_value_ends_in_a_signal() {
     for d in durations {
         runs.push(vec!["issue".into(), "--ttl".into(), d.into()]);
         for flag in ["--leeway", "--min-remaining", "--max-age"] {
-            for op in ["verify", "refresh"] {
-                runs.push(vec![op.into(), flag.into(), d.into(), token.clone()]);
+            for op in ["verify", "refresh --no-ledger"] {
+                let mut run: Vec<String> = op.split(' ').map(String::from).collect();
+                run.extend([flag.into(), d.into(), token.clone()]);
+                runs.push(run);
             }
         }
         for flag in ["--ttl", "--max-lifetime", "--grace"] {
-            runs.push(vec!["refresh".into(), flag.into(), d.into(), token.clone()]);
+            runs.push(vec![
+                "refresh".into(),
+                "--no-ledger".into(),
+                flag.into(),
+                d.into(),
+                token.clone(),
+            ]);
         }
         runs.push(vec![
             "refresh".into(),
+            "--no-ledger".into(),
             "--leeway".into(),
             d.into(),
             "--grace".into(),
@@ -211,6 +217,7 @@ fn with_stdout_closed(env: &Env, words: &str, token: &str) -> std::process::Outp
 fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
     let env = Env::new();
     let token = env.issue(&["--sub", "alice"]);
+    crate::common::stores::init(&env, "ledger.db");
     let closed = with_stdout_closed(&env, "refresh", &token);
     assert_eq!(closed.status.code(), Some(2), "{}", stderr(&closed));
     assert!(stderr(&closed).contains("stdout"), "{}", stderr(&closed));

@@ -143,8 +143,10 @@ fn round_trip(keys: &Keyring, alg: Algorithm, case: Issued) -> Result<(), TestCa
     let key = keys
         .select(alg, None)
         .expect("the key serves the algorithm");
-    let signer = key.encoding("issue").expect("a private key");
-    let jwt = token::sign(&claims, alg, case.kid.as_deref(), Some("JWT"), signer)
+    let signer = key
+        .signer("issue", alg, case.kid.clone())
+        .expect("a private key");
+    let jwt = token::sign(&claims, Some("JWT"), &signer)
         .map_err(|e| TestCaseError::fail(format!("sign: {}", e.message())))?;
     let policy = Policy {
         iss: case.iss.clone(),

@@ -23,7 +23,15 @@ fn refresh_keeps_claims_and_kid_with_a_new_iat_jti_and_exp() {
         "--ttl",
         "5m",
     ]);
-    let out = env.run(&["--log-level", "info", "refresh", "--ttl", "2h", &old]);
+    let out = env.run(&[
+        "--log-level",
+        "info",
+        "refresh",
+        "--no-ledger",
+        "--ttl",
+        "2h",
+        &old,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let new = stdout(&out);
     assert_eq!(new.lines().count(), 1);
@@ -56,7 +64,7 @@ fn refresh_keeps_claims_and_kid_with_a_new_iat_jti_and_exp() {
 #[test]
 fn an_expired_token_is_not_refreshed() {
     let env = Env::new();
-    let out = env.run(&["refresh", &mint(json!({"exp": now() - 1}))]);
+    let out = env.run(&["refresh", "--no-ledger", &mint(json!({"exp": now() - 1}))]);
     assert_rejected(&env, &out, "expired");
 }
 
@@ -64,9 +72,13 @@ fn an_expired_token_is_not_refreshed() {
 fn refresh_applies_verify_flags() {
     let env = Env::new();
     let token = env.issue(&["--aud", "api"]);
-    assert_rejected(&env, &env.run(&["refresh", &token]), "claim_mismatch");
+    assert_rejected(
+        &env,
+        &env.run(&["refresh", "--no-ledger", &token]),
+        "claim_mismatch",
+    );
     env.jwtctl()
-        .args(["refresh", "--aud", "api", &token])
+        .args(["refresh", "--no-ledger", "--aud", "api", &token])
         .assert()
         .success();
 }
@@ -77,7 +89,7 @@ fn refresh_reads_stdin() {
     let token = env.issue(&["--sub", "s"]);
     let out = env
         .jwtctl()
-        .arg("refresh")
+        .args(["refresh", "--no-ledger"])
         .write_stdin(format!("Bearer {token}\n"))
         .output()
         .unwrap();
@@ -92,7 +104,7 @@ fn a_public_key_cannot_refresh() {
     let key = fixture("keys/ec256_pub.pem");
     let out = env
         .jwtctl()
-        .args(["refresh", "--key-file"])
+        .args(["refresh", "--no-ledger", "--key-file"])
         .arg(key)
         .arg(token.trim())
         .output()
@@ -105,9 +117,9 @@ fn a_public_key_cannot_refresh() {
 fn refresh_applies_the_strict_checks_too() {
     let env = Env::new();
     let token = env.issue(&["--sub", "a"]);
-    let out = env.run(&["refresh", "--require", "scope", &token]);
+    let out = env.run(&["refresh", "--no-ledger", "--require", "scope", &token]);
     assert_rejected(&env, &out, "missing_claim");
-    let out = env.run(&["refresh", "--typ", "at+jwt", &token]);
+    let out = env.run(&["refresh", "--no-ledger", "--typ", "at+jwt", &token]);
     assert_rejected(&env, &out, "typ_mismatch");
     // With a JWK Set, the key its kid chooses re-signs, when it is private.
     let k = URL_SAFE_NO_PAD.encode(SECRET);
@@ -122,16 +134,46 @@ fn refresh_applies_the_strict_checks_too() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap();
-    let out = env.run_bare(&["refresh", "--jwks", "set.json", &kid_token]);
+    let out = env.run_bare(&["refresh", "--no-ledger", "--jwks", "set.json", &kid_token]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = env.run_bare(&["verify", "--jwks", "set.json", stdout(&out).trim()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = env
         .bare()
-        .args(["refresh", "--jwks"])
+        .args(["refresh", "--no-ledger", "--jwks"])
         .arg(fixture("pyjwt/jwks.json"))
         .write_stdin(fixture_text("pyjwt/jwks_ec-1.jwt"))
         .output()
         .unwrap();
     assert_refused(&env, &out, 2, "key_error");
+}
+
+/// Issue 27 §13: a refresh the ledger refuses records the presented token (its hash, jti and
+/// exp), never the token it would have printed.
+#[test]
+fn a_refused_refresh_records_the_presented_token_not_one_never_printed() {
+    let env = Env::new();
+    let exp = now() + 600;
+    let token = mint(json!({"sub": "a", "jti": "parent-1", "exp": exp}));
+    crate::common::stores::init(&env, "l.db");
+    let refresh =
+        |env: &Env| env.run(&["--log-level", "info", "refresh", "--ledger", "l.db", &token]);
+    let first = refresh(&env);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let printed = stdout(&first).trim().to_string();
+    let ok = env.log().pop().unwrap();
+    assert_eq!(ok["parent_jti"], "parent-1");
+    assert_eq!(ok["token_sha256"], crate::common::sha256sum(&printed));
+    let again = refresh(&env);
+    assert_rejected(&env, &again, "reused");
+    let failed = env.log().pop().unwrap();
+    assert_eq!(failed["jti"], "parent-1", "{failed}");
+    assert_eq!(failed["exp"], exp, "{failed}");
+    assert_eq!(
+        failed["parent_token_sha256"],
+        crate::common::sha256sum(&token),
+        "{failed}"
+    );
+    assert!(failed.get("token_sha256").is_none(), "{failed}");
+    assert!(failed.get("parent_jti").is_none(), "{failed}");
 }

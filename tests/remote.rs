@@ -9,13 +9,13 @@ use crate::common::https::{Reply, Server};
 use crate::common::{Env, assert_refused, parts, stderr, stdout};
 
 /// An env with two EC keys (A: P-256, B: P-384), the server's CA, and helpers.
-struct Idp {
-    env: Env,
-    server: Server,
+pub struct Idp {
+    pub env: Env,
+    pub server: Server,
 }
 
 impl Idp {
-    fn new() -> Idp {
+    pub fn new() -> Idp {
         let env = Env::new();
         env.key("keys/ec256_pkcs8.pem");
         env.key("keys/ec384_pkcs8.pem");
@@ -25,7 +25,7 @@ impl Idp {
     }
 
     /// The public JWK Set of the given private key files.
-    fn set_of(&self, keys: &[&str]) -> String {
+    pub fn set_of(&self, keys: &[&str]) -> String {
         let jwks: Vec<Value> = keys
             .iter()
             .map(|k| {
@@ -36,7 +36,7 @@ impl Idp {
         json!({ "keys": jwks }).to_string()
     }
 
-    fn token(&self, key: &str, claims: &[&str]) -> String {
+    pub fn token(&self, key: &str, claims: &[&str]) -> String {
         let out = self
             .env
             .run_bare(&[&["issue", "--key-file", key][..], claims].concat());
@@ -44,7 +44,7 @@ impl Idp {
         stdout(&out).trim().to_string()
     }
 
-    fn verify(&self, source: &[&str], extra: &[&str], token: &str) -> std::process::Output {
+    pub fn verify(&self, source: &[&str], extra: &[&str], token: &str) -> std::process::Output {
         self.env
             .bare()
             .args([
@@ -64,7 +64,7 @@ impl Idp {
     }
 
     /// Serve key A's set at /jwks, and verify one of A's tokens through it (the cache is warm).
-    fn warm(&self) -> (String, String) {
+    pub fn warm(&self) -> (String, String) {
         let url = self.server.url("/jwks");
         self.server
             .set("/jwks", Reply::json(&self.set_of(&["ec256_pkcs8.pem"])));
@@ -74,7 +74,7 @@ impl Idp {
         (url, token)
     }
 
-    fn last_record(&self) -> Value {
+    pub fn last_record(&self) -> Value {
         self.env.log().pop().unwrap()
     }
 }
@@ -323,6 +323,7 @@ fn a_cache_directory_others_can_write_is_refused() {
     let out = idp.verify(&["--jwks-url", &url], &[], &token);
     assert_refused(&idp.env, &out, 2, "usage");
     assert!(stderr(&out).contains("cache directory"), "{}", stderr(&out));
+    assert_eq!(idp.last_record()["key_source"], url.as_str());
     assert_eq!(idp.server.hits("/jwks"), 0);
 }
 
@@ -330,6 +331,7 @@ fn a_cache_directory_others_can_write_is_refused() {
 fn revoke_checks_the_signature_against_a_fetched_set() {
     let idp = Idp::new();
     let (url, token) = idp.warm();
+    crate::common::stores::init(&idp.env, "l.db");
     let out = idp
         .env
         .bare()
@@ -354,6 +356,7 @@ fn revoke_checks_the_signature_against_a_fetched_set() {
         .bare()
         .args([
             "refresh",
+            "--no-ledger",
             "--ca-file",
             "ca.pem",
             "--cache-dir",

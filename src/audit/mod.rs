@@ -132,6 +132,8 @@ pub struct Record {
     /// The claim a rejection is about (`claim_mismatch`, `missing_claim`): its name only.
     pub claim: Option<String>,
     pub sub: Option<String>,
+    /// The token's `iss`: with `jti`, what `revoke --jti ID --iss ISS` takes.
+    pub iss: Option<String>,
     pub jti: Option<String>,
     pub parent_jti: Option<String>,
     pub kid: Option<String>,
@@ -147,6 +149,8 @@ pub struct Record {
     /// recorded at WARN.
     pub grace_used: Option<i64>,
     pub dry_run: Option<bool>,
+    /// `refresh --no-ledger`: the token can be refreshed again; such a record is at WARN.
+    pub no_ledger: Option<bool>,
     /// The instant a token was verified as of (`verify --at`).
     pub at: Option<i64>,
     /// The input line of a token in `verify --batch`.
@@ -178,6 +182,7 @@ impl Record {
         f.name(key!("reason"), self.reason);
         f.str(key!("claim"), self.claim.as_deref());
         f.str(key!("sub"), self.sub.as_deref());
+        f.str(key!("iss"), self.iss.as_deref());
         f.str(key!("jti"), self.jti.as_deref());
         f.str(key!("parent_jti"), self.parent_jti.as_deref());
         f.str(key!("kid"), self.kid.as_deref());
@@ -192,6 +197,7 @@ impl Record {
         f.int(key!("orig_iat"), self.orig_iat);
         f.int(key!("grace_used"), self.grace_used);
         f.bool(key!("dry_run"), self.dry_run);
+        f.bool(key!("no_ledger"), self.no_ledger);
         f.int(key!("at"), self.at);
         f.uint(key!("line"), self.line);
         f.name(key!("key_type"), self.key_type);
@@ -201,11 +207,11 @@ impl Record {
     }
 
     /// Make this a success record; returns its level: INFO, or WARN for a refresh granted
-    /// through the grace window.
+    /// through the grace window or without a ledger.
     pub fn succeed(&mut self) -> Level {
         self.outcome = "success";
         self.reason = None;
-        if self.grace_used.is_some() {
+        if self.grace_used.is_some() || self.no_ledger.is_some() {
             Level::WARN
         } else {
             Level::INFO
@@ -474,6 +480,26 @@ impl Audit {
     /// A WARN record of its own, for loosened security or side effects such as a created key.
     pub fn warning(&self, op: &'static str, event: &'static str) -> Result<()> {
         self.side_record(Level::WARN, op, event)
+    }
+
+    /// A WARN record of its own about a key source: the `kid` it names, if any, and where the
+    /// keys came from (a fetched set's ignored member, a refused cache entry, a stale copy).
+    pub fn warning_about(
+        &self,
+        op: &'static str,
+        event: &'static str,
+        kid: Option<String>,
+        key_source: Option<String>,
+    ) -> Result<()> {
+        let r = Record {
+            op,
+            event: Some(event),
+            outcome: "warning",
+            kid,
+            key_source,
+            ..Record::default()
+        };
+        self.emit(Level::WARN, &r)
     }
 
     /// A side record every level keeps (written at ERROR, though not a failure): for what the

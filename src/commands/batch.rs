@@ -30,7 +30,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
     }
     let check = &args.check;
-    let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx)?;
+    let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx, rec.op)?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     let batch = Batch {
         args,
@@ -173,9 +173,9 @@ impl Batch<'_> {
                 // A provider may have rotated since the set was fetched: one refetch per batch
                 // (and at most one a minute per URL, see keys::remote).
                 let kid = super::unverified_kid(text);
-                match crate::keys::remote::load(remote, self.ctx.now, kid.as_deref()) {
-                    Ok(fetched) => {
-                        *self.keys.borrow_mut() = Keyring::Set(fetched.set);
+                match super::keys::reload_remote(remote, kid.as_deref(), self.ctx, "verify") {
+                    Ok(keys) => {
+                        *self.keys.borrow_mut() = keys;
                         self.verify(text)
                     }
                     Err(_) => result,

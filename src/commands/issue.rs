@@ -39,20 +39,15 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx,
         rec,
     )?;
-    let encoding = key.encoding("issue")?;
     request.kid = request.kid.or_else(|| key.default_kid());
+    let signer = key.signer("issue", alg, request.kid.clone())?;
     let claims = token::issue_claims(&request, ctx.now, &jti)?;
     rec.sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+    rec.iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
     rec.kid = request.kid.clone();
     rec.exp = claims.get("exp").and_then(Value::as_i64);
     rec.jti = Some(jti);
-    let token = token::sign(
-        &claims,
-        alg,
-        request.kid.as_deref(),
-        Some(&args.typ),
-        encoding,
-    )?;
+    let token = token::sign(&claims, Some(&args.typ), &signer)?;
     rec.token = Some(TokenDigest::of(&token));
     Ok(Done::Print(super::token_output(&token, rec, args.output)))
 }
@@ -60,12 +55,14 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
 /// The default key `issue` creates is an HMAC secret: an `--alg` it cannot serve is refused
 /// before the key is made, with what to do instead.
 fn refuse_alg_for_default_key(args: &IssueArgs) -> Result<()> {
-    let no_source = args.key.key_file.is_none()
-        && args.key.secret_env.is_none()
-        && args.jwks.is_none()
-        && ["JWTCTL_KEY_FILE", "JWTCTL_SECRET"]
-            .iter()
-            .all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
+    // The one precedence rule (keys::resolve_source) decides whether the default key is used.
+    let source = crate::keys::resolve_source(
+        args.key.key_file.as_deref(),
+        args.key.secret_env.as_deref(),
+        |name| std::env::var(name).ok(),
+    );
+    let no_source =
+        args.jwks.is_none() && matches!(source, Ok(crate::keys::Source::DefaultFile(_)));
     let asymmetric = args.key.alg.iter().any(|a| {
         !matches!(
             a,

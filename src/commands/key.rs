@@ -13,7 +13,7 @@ use crate::keys::{self, Key, KeyKind, Keyring, Spec};
 
 pub fn run(action: &KeyAction, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     match action {
-        KeyAction::Gen(args) => generate(args, rec),
+        KeyAction::Gen(args) => generate(args, ctx, rec),
         KeyAction::Public(args) => public(args, ctx, rec),
         KeyAction::Thumbprint(args) => thumbprint(args, ctx, rec),
         KeyAction::Retire(args) => {
@@ -49,7 +49,7 @@ fn type_name(kind: KeyKind) -> &'static str {
     }
 }
 
-fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
+fn generate(args: &KeyGenArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let spec = Spec {
         kind: kind_of(args),
         rsa_bits: args.bits,
@@ -60,6 +60,16 @@ fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
             return Err(exists(out));
         }
     }
+    // Judged before the key is made: a bad password file leaves nothing behind.
+    let password = match &args.out {
+        Some(_) => super::password(
+            args.password_file.as_deref(),
+            args.password_env.as_deref(),
+            ctx,
+            rec,
+        )?,
+        None => None,
+    };
     let mut generated = keys::generate(spec)?;
     if let Some(kid) = &args.kid {
         generated.key.jwk_kid = Some(kid.clone());
@@ -74,7 +84,6 @@ fn generate(args: &KeyGenArgs, rec: &mut Record) -> Result<Done> {
         crate::sys::eprint_line(&format!("jwtctl: added {made} to {}", ring.display()));
         return Ok(Done::Print(String::new()));
     };
-    let password = super::password(args.password_file.as_deref(), args.password_env.as_deref())?;
     let text = match (args.format, &password) {
         (KeyFormat::Pem, None) => generated.pem(),
         (KeyFormat::Pem, Some(password)) => generated.encrypted_pem(password)?,

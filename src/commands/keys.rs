@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::audit::Record;
 use crate::cli::{Alg, KeyArgs, SecretEncodingArg};
 use crate::error::{Error, Result};
-use crate::keys::remote::{Freshness, Remote};
+use crate::keys::remote::Remote;
 use crate::keys::{self, Key, Keyring, LoadOptions, Secret, SecretEncoding, Source};
 
 fn env_var(name: &str) -> Option<String> {
@@ -43,18 +43,54 @@ pub fn any_keys(args: &KeyArgs, jwks: Option<&Path>, ctx: &Ctx, rec: &Record) ->
 }
 
 /// A remote JWK Set (fetched or cached), noted in the record; a stale copy is warned about.
+/// The record names the URL (`key_source`) whether the load succeeds or fails.
 fn remote_keys(remote: &Remote, kid: Option<&str>, ctx: &Ctx, rec: &mut Record) -> Result<Keyring> {
-    let fetched = keys::remote::load(remote, ctx.now, kid)?;
-    rec.key_source = Some(crate::net::shown_url(&fetched.url));
+    let mut notes = keys::remote::Notes::default();
+    let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
+    rec.key_source.clone_from(&notes.url);
+    record_notes(&notes, ctx, rec.op, loaded.is_ok())?;
+    let fetched = loaded?;
     rec.key_fetch = Some(fetched.freshness.word());
-    if fetched.freshness == Freshness::Stale {
-        crate::sys::eprint_line(&format!(
-            "jwtctl: warning: {} could not be fetched; using a cached copy up to 24h old",
-            crate::net::shown_url(&fetched.url)
-        ));
-        ctx.audit.warning(rec.op, "jwks_stale")?;
-    }
     Ok(Keyring::Set(fetched.set))
+}
+
+/// Load a remote set again (a batch's refetch for a rotated key), writing its warnings.
+pub fn reload_remote(
+    remote: &Remote,
+    kid: Option<&str>,
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<Keyring> {
+    let mut notes = keys::remote::Notes::default();
+    let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
+    record_notes(&notes, ctx, op, loaded.is_ok())?;
+    Ok(Keyring::Set(loaded?.set))
+}
+
+/// The WARN records a remote load asked for (each naming the URL, and the kid of an ignored
+/// member). Only a stale copy is also said on stderr, and only when the load succeeded (a
+/// failed operation's stderr is its one error line); the others are for the auditor.
+fn record_notes(
+    notes: &keys::remote::Notes,
+    ctx: &Ctx,
+    op: &'static str,
+    loaded: bool,
+) -> Result<()> {
+    for warning in &notes.warnings {
+        let what = match warning.event {
+            "jwks_stale" => notes.url.as_deref().unwrap_or("the key set"),
+            "discovery_stale" => "the discovery document",
+            _ => "",
+        };
+        if loaded && !what.is_empty() {
+            crate::sys::eprint_line(&format!(
+                "jwtctl: warning: {what} could not be fetched; using a cached copy up to 24h old"
+            ));
+        }
+        ctx.audit
+            .warning_about(op, warning.event, warning.kid.clone(), notes.url.clone())?;
+    }
+    Ok(())
 }
 
 /// Where the key comes from: `--jwks`, else the key flags, the environment or the default file.
@@ -89,33 +125,53 @@ fn load_keys(
 ) -> Result<Keyring> {
     let source = source(args, jwks)?;
     // Read before a default key may be created: a flag that fails leaves no key behind.
-    let options = load_options(args)?;
+    let options = load_options(args, ctx, rec)?;
     let material = match keys::read_source(&source, env_var)? {
         Some(material) => material,
         None => default_key(&source, args, ctx, rec, create)?,
     };
     let ring = Keyring::load(&source, &material, &options)?;
     if let Some(path) = source.file() {
-        warn_if_loose(path, ring.has_secret(), ctx, rec)?;
+        warn_if_loose(path, "key file", ring.has_secret(), ctx, rec)?;
     }
     Ok(ring)
 }
 
 /// The password and secret encoding the key flags give.
-fn load_options(args: &KeyArgs) -> Result<LoadOptions> {
+fn load_options(args: &KeyArgs, ctx: &Ctx, rec: &Record) -> Result<LoadOptions> {
     let encoding = match args.secret_encoding {
         SecretEncodingArg::Raw => SecretEncoding::Raw,
         SecretEncodingArg::Base64 => SecretEncoding::Base64,
         SecretEncodingArg::Base64url => SecretEncoding::Base64Url,
         SecretEncodingArg::Hex => SecretEncoding::Hex,
     };
-    let password = password(args.password_file.as_deref(), args.password_env.as_deref())?;
+    let password = password(
+        args.password_file.as_deref(),
+        args.password_env.as_deref(),
+        ctx,
+        rec,
+    )?;
     Ok(LoadOptions { password, encoding })
 }
 
 /// A password from a file (less one trailing newline) or an environment variable, never from
 /// the command line.
-pub fn password(file: Option<&Path>, var: Option<&str>) -> Result<Option<Secret>> {
+///
+/// Invariant: a password is never empty (a key "encrypted" with "" is a key in the clear), and
+/// a password file gets the key files' rule: one that other users can read or change is warned
+/// about, on stderr and with a WARN record (`password_file_exposed`).
+pub fn password(
+    file: Option<&Path>,
+    var: Option<&str>,
+    ctx: &Ctx,
+    rec: &Record,
+) -> Result<Option<Secret>> {
+    let empty = |what: String| {
+        Error::key(format!(
+            "{what} is empty; a key encrypted with an empty password is not protected, so put \
+             a password in it"
+        ))
+    };
     if let Some(path) = file {
         let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
             Error::key(format!(
@@ -128,6 +184,10 @@ pub fn password(file: Option<&Path>, var: Option<&str>) -> Result<Option<Secret>
             .strip_suffix(b"\r\n")
             .or_else(|| bytes.strip_suffix(b"\n"))
             .unwrap_or(&bytes);
+        if trimmed.is_empty() {
+            return Err(empty(format!("the password file {}", path.display())));
+        }
+        warn_if_loose(path, "password file", true, ctx, rec)?;
         return Ok(Some(Secret::new(trimmed.to_vec())));
     }
     let Some(name) = var else { return Ok(None) };
@@ -182,9 +242,16 @@ fn default_key(
         .ok_or_else(|| Error::key(format!("cannot read key file {}", path.display())))
 }
 
-/// Warn, on stderr and with a WARN record, about a key file other users can get at (see
-/// `keys::loose_mode`). A warning, not a refusal: the key still works, and fixing it is one chmod.
-fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<()> {
+/// Warn, on stderr and with a WARN record, about a key or password file other users can get at
+/// (see `keys::loose_mode`). A warning, not a refusal: the file still works, and fixing it is
+/// one chmod.
+fn warn_if_loose(
+    path: &Path,
+    what: &'static str,
+    secret: bool,
+    ctx: &Ctx,
+    rec: &Record,
+) -> Result<()> {
     let Some(mode) = keys::loose_mode(path, secret) else {
         return Ok(());
     };
@@ -194,11 +261,16 @@ fn warn_if_loose(path: &Path, secret: bool, ctx: &Ctx, rec: &Record) -> Result<(
         ("changed", "go-w")
     };
     crate::sys::eprint_line(&format!(
-        "jwtctl: warning: key file {p} can be {who} by other users (mode {mode:04o}); \
+        "jwtctl: warning: {what} {p} can be {who} by other users (mode {mode:04o}); \
          run chmod {fix} {p}",
         p = path.display()
     ));
-    ctx.audit.warning(rec.op, "key_file_exposed")
+    let event = if what == "key file" {
+        "key_file_exposed"
+    } else {
+        "password_file_exposed"
+    };
+    ctx.audit.warning(rec.op, event)
 }
 
 /// The signing key and its one algorithm, for `issue`.

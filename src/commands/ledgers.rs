@@ -11,20 +11,23 @@ use crate::ledger::{self, Ledger, State};
 pub fn run(action: &LedgerAction, ctx: &Ctx) -> Result<Done> {
     match action {
         LedgerAction::Init(args) => {
-            open(args, ctx)?.ready()?;
+            // The one command that creates a ledger.
+            let mut ledger = ledger::open(&args.ledger, ctx.durable, true)?;
+            super::warn_if_exposed(&ledger, ctx, "ledger_init")?;
+            ledger.ready()?;
             Ok(Done::Print("ready\n".into()))
         }
         LedgerAction::List(args) => list(args, ctx),
         LedgerAction::Stats(args) => stats(args, ctx),
         LedgerAction::Prune(args) => {
-            let removed = open(args, ctx)?.prune(ctx.now)?;
+            let removed = open(args, ctx, "ledger_prune")?.prune(ctx.now)?;
             Ok(Done::Print(format!("{removed}\n")))
         }
     }
 }
 
-fn open(args: &LedgerArgs, ctx: &Ctx) -> Result<Ledger> {
-    ledger::open(&args.ledger, ctx.durable)
+fn open(args: &LedgerArgs, ctx: &Ctx, op: &'static str) -> Result<Ledger> {
+    super::open_existing(&args.ledger, ctx, op)
 }
 
 fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
@@ -33,7 +36,7 @@ fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
         Some("revoked") => Some(State::Revoked),
         _ => None,
     };
-    let entries = open(&args.common, ctx)?.list(state)?;
+    let entries = open(&args.common, ctx, "ledger_list")?.list(state)?;
     let text: String = entries
         .iter()
         .map(|e| match args.output {
@@ -52,7 +55,7 @@ fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
 }
 
 fn stats(args: &LedgerArgs, ctx: &Ctx) -> Result<Done> {
-    let entries = open(args, ctx)?.list(None)?;
+    let entries = open(args, ctx, "ledger_stats")?.list(None)?;
     let count = |s: &str| entries.iter().filter(|e| e.state == s).count();
     let oldest = entries.iter().map(|e| e.at).min();
     let stats = json!({

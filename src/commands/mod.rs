@@ -178,6 +178,7 @@ fn claim_rules(args: &CheckArgs) -> Result<Vec<ClaimRule>> {
 pub fn note_verified(rec: &mut Record, verified: &Authenticated) {
     let claim = |name| token::claim(&verified.claims, name).and_then(serde_json::Value::as_str);
     put(&mut rec.sub, claim("sub"));
+    put(&mut rec.iss, claim("iss"));
     put(&mut rec.jti, claim("jti"));
     let kid = token::claim(&verified.header, "kid").and_then(serde_json::Value::as_str);
     put(&mut rec.kid, kid);
@@ -202,16 +203,39 @@ pub fn ledger_entry(verified: &Authenticated, text: &str, now: i64) -> (TokenId,
     (TokenId::of(&verified.claims, text), exp)
 }
 
-/// Open the ledger when one is configured. Ids are pruned a day after `exp`, so no tolerance
-/// past `exp` may reach further than that while a ledger is in use.
-pub fn open_ledger(path: Option<&Path>, tolerance: Duration, ctx: &Ctx) -> Result<Option<Ledger>> {
+/// Open the ledger when one is configured (it must exist: see [`ledger::open`]). Ids are pruned
+/// a day after `exp`, so no tolerance past `exp` may reach further than that while a ledger is
+/// in use.
+pub fn open_ledger(
+    path: Option<&Path>,
+    tolerance: Duration,
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<Option<Ledger>> {
     let Some(path) = path else { return Ok(None) };
     if tolerance.as_secs() > ledger::KEEP_AFTER_EXP_SECS as u64 {
         return Err(Error::usage(
             "with --ledger, --leeway plus --grace may not exceed 24h (ids are kept 24h past exp)",
         ));
     }
-    ledger::open(path, ctx.durable).map(Some)
+    open_existing(path, ctx, op).map(Some)
+}
+
+/// Open a ledger that must exist (everything but `ledger init`), warning on stderr and with a
+/// WARN record when other users can read it.
+pub fn open_existing(path: &Path, ctx: &Ctx, op: &'static str) -> Result<Ledger> {
+    let ledger = ledger::open(path, ctx.durable, false)?;
+    warn_if_exposed(&ledger, ctx, op)?;
+    Ok(ledger)
+}
+
+/// The warning for a ledger others can read: on stderr, and a WARN record.
+pub fn warn_if_exposed(ledger: &Ledger, ctx: &Ctx, op: &'static str) -> Result<()> {
+    let Some(warning) = ledger.exposed() else {
+        return Ok(());
+    };
+    crate::sys::eprint_line(&format!("jwtctl: warning: {warning}"));
+    ctx.audit.warning(op, "ledger_exposed")
 }
 
 /// A new token as `issue` and `refresh` print it: the token and a newline, or with

@@ -6,22 +6,31 @@ use super::{
 };
 use crate::audit::{Record, TokenDigest};
 use crate::cli::RefreshArgs;
-use crate::error::Result;
-use crate::keys::Keyring;
-use crate::token::{self, Lifetime, Policy};
+use crate::error::{Error, Result};
+use crate::keys::{KeySigner, Keyring};
+use crate::ledger::Ledger;
+use crate::token::{self, Lifetime, Policy, Signer as _};
 
 /// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
-/// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint).
-fn signer<'k>(
-    keys: &'k Keyring,
-    verified: &token::Verified,
-) -> Result<(&'k jsonwebtoken::EncodingKey, Option<String>)> {
+/// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint). A key ring's
+/// retired key never signs: a token it signed is re-signed by the ring's current key, under that
+/// key's kid and (when it cannot serve the parent's algorithm) its own algorithm.
+fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner<'k>> {
     let key = keys.select(verified.alg, verified.header_str("kid"))?;
+    if let (Keyring::Set(set), true) = (keys, key.retired && key.can_sign()) {
+        let current = set.current_signer()?;
+        let alg = if current.fits(verified.alg, false) {
+            verified.alg
+        } else {
+            current.pick_alg(None)?
+        };
+        return current.signer("refresh", alg, current.default_kid());
+    }
     let kid = verified
         .header_str("kid")
         .map(str::to_owned)
         .or_else(|| key.default_kid());
-    Ok((key.encoding("refresh")?, kid))
+    key.signer("refresh", verified.alg, kid)
 }
 
 /// The lifetime policy the flags ask for.
@@ -33,9 +42,30 @@ fn lifetime(args: &RefreshArgs, policy: &Policy) -> Lifetime {
     }
 }
 
+/// The ledger that makes each token refresh once. Without one, a token refreshes any number of
+/// times: that takes `--no-ledger`, and such a refresh is recorded at WARN (`no_ledger`).
+fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Option<Ledger>> {
+    let check = &args.check;
+    match (&check.ledger, args.no_ledger) {
+        (Some(_), true) => Err(Error::usage(
+            "give either --ledger / JWTCTL_LEDGER or --no-ledger, not both",
+        )),
+        (None, false) => Err(Error::usage(
+            "refresh needs a ledger so each token refreshes once: pass --ledger PATH|URL or set \
+             JWTCTL_LEDGER (create it with jwtctl ledger init), or pass --no-ledger to allow \
+             refreshing the same token again",
+        )),
+        (None, true) => {
+            rec.no_ledger = Some(true);
+            Ok(None)
+        }
+        (Some(path), false) => open_ledger(Some(path), check.leeway + args.grace, ctx, rec.op),
+    }
+}
+
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
-    let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway + args.grace, ctx)?;
+    let mut ledger = refresh_ledger(args, ctx, rec)?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     if let Keyring::One(key) = &keys {
         key.encoding("refresh")?;
@@ -47,14 +77,11 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let text = read_token(check.token.as_deref(), rec, true)?;
     let verified = token::verify_precise(&text, &keys, &policy, ctx.now_precise)?;
     note_verified(rec, &verified);
-    let (signer, kid) = signer(&keys, &verified)?;
+    let signer = signer(&keys, &verified)?;
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = lifetime(args, &policy);
     let jti = new_jti()?;
     let renewal = token::renew(&verified, ctx.now, life, &jti)?;
-    rec.parent_jti = rec.jti.replace(jti);
-    rec.exp = Some(renewal.exp);
-    rec.orig_iat = Some(renewal.orig_iat);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     if args.dry_run {
         rec.dry_run = Some(true);
@@ -66,22 +93,26 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             serde_json::Value::from(renewal.claims)
         )));
     }
-    let token = token::sign(
-        &renewal.claims,
-        verified.alg,
-        kid.as_deref(),
-        verified.header_str("typ"),
-        signer,
-    )?;
-    rec.token = Some(TokenDigest::of(&token));
-    let printed = super::token_output(&token, rec, args.output);
+    let token = token::sign(&renewal.claims, verified.header_str("typ"), &signer)?;
+    // The record of a refresh that fails from here on (the ledger refuses the parent) describes
+    // the presented token only: the new one was never printed, so it never existed.
+    let mut done = rec.clone();
+    done.parent_jti = done.jti.replace(jti);
+    done.exp = Some(renewal.exp);
+    done.orig_iat = Some(renewal.orig_iat);
+    done.alg = Some(token::alg_name(signer.algorithm()));
+    done.kid = signer.kid().map(str::to_owned);
+    done.token = Some(TokenDigest::of(&token));
+    let printed = super::token_output(&token, &done, args.output);
     // Consume the parent only once the new token exists, and with its record written inside
     // the ledger transaction: the two happen together or not at all.
     let Some(ledger) = &mut ledger else {
+        *rec = done;
         return Ok(Done::Print(printed));
     };
     ledger.consume(&id, exp, ctx.now, false, &mut || {
-        ctx.audit.success(rec.clone())
+        ctx.audit.success(done.clone())
     })?;
+    *rec = done;
     Ok(Done::Recorded(printed))
 }

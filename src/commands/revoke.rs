@@ -7,7 +7,12 @@ use crate::error::{Error, Result};
 use crate::token;
 
 pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
-    let Some(mut ledger) = open_ledger(args.ledger.as_deref(), std::time::Duration::ZERO, ctx)?
+    let Some(mut ledger) = open_ledger(
+        args.ledger.as_deref(),
+        std::time::Duration::ZERO,
+        ctx,
+        rec.op,
+    )?
     else {
         return Err(Error::usage(
             "revoke needs a ledger: pass --ledger PATH or set JWTCTL_LEDGER \
@@ -34,8 +39,8 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     Ok(Done::Recorded(format!("{}\n", id.id)))
 }
 
-/// `revoke --jti ID [--iss ISS] [--until TIME]`: the id an operator read in the log, revoked
-/// without the token; kept until `--until` (default: a day from now, the longest a refreshed
+/// `revoke --jti ID [--iss ISS] [--until TIME]`: the id (and issuer) an operator read in the
+/// log, revoked without the token (without `--iss`: for every issuer); kept until `--until` (default: a day from now, the longest a refreshed
 /// family lives by default).
 fn revoke_by_id(
     args: &RevokeArgs,
@@ -44,11 +49,17 @@ fn revoke_by_id(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<Done> {
-    let id = crate::ledger::TokenId::of_jti(args.iss.as_deref(), jti);
+    // Without --iss, the jti is revoked under every issuer (and without one): an operator
+    // reading the log may not know the issuer, and a revocation must never miss its token.
+    let id = match args.iss.as_deref() {
+        Some(iss) => crate::ledger::TokenId::of_jti(iss, jti),
+        None => crate::ledger::TokenId::any_issuer(jti),
+    };
     let exp = args
         .until
         .unwrap_or_else(|| ctx.now.saturating_add(crate::ledger::KEEP_AFTER_EXP_SECS));
     rec.jti = Some(jti.to_string());
+    rec.iss.clone_from(&args.iss);
     rec.exp = Some(exp);
     ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
     Ok(Done::Recorded(format!("{}\n", id.id)))

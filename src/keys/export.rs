@@ -108,20 +108,21 @@ fn spki_der(public: &Public) -> Result<Vec<u8>> {
     let (algorithm, key) = match public {
         Public::Hmac => return required_members(public).map(|_| Vec::new()),
         Public::Rsa { n, e } => {
-            let rsa = rsa::RsaPublicKey::new(
-                rsa::BigUint::from_bytes_be(n),
-                rsa::BigUint::from_bytes_be(e),
-            )
-            .map_err(|_| Error::key("the RSA public key cannot be encoded"))?;
-            use rsa::pkcs1::EncodeRsaPublicKey;
-            let pkcs1 = rsa.to_pkcs1_der().map_err(|_| Error::key("no SPKI"))?;
+            // RFC 8017 A.1.1 RSAPublicKey, encoded by `pkcs1` (DER only, no big-number maths).
+            let cannot = |_| Error::key("the RSA public key cannot be encoded");
+            let pkcs1 = pkcs1::RsaPublicKey {
+                modulus: der::asn1::UintRef::new(n).map_err(cannot)?,
+                public_exponent: der::asn1::UintRef::new(e).map_err(cannot)?,
+            }
+            .to_der()
+            .map_err(cannot)?;
             let null = der::asn1::AnyRef::NULL;
             (
                 spki::AlgorithmIdentifier {
                     oid: RSA,
                     parameters: Some(null),
                 },
-                pkcs1.as_bytes().to_vec(),
+                pkcs1,
             )
         }
         Public::Ec { point } => {

@@ -104,27 +104,24 @@ fn rsa_pair(bits: usize) -> Result<Generated> {
     })
 }
 
-/// `d`, `p`, `q`, `dp`, `dq`, `qi` of an RSA PKCS#8 key (RFC 7518 §6.3.2), read by the `rsa`
-/// crate (aws-lc does not expose them).
+/// `d`, `p`, `q`, `dp`, `dq`, `qi` of an RSA PKCS#8 key (RFC 7518 §6.3.2), read from its
+/// RFC 8017 RSAPrivateKey by `pkcs1` (DER only; aws-lc does not expose the members).
 fn rsa_private_members(pkcs8: &[u8]) -> Result<Map<String, Value>> {
-    use rsa::pkcs8::DecodePrivateKey;
-    use rsa::traits::PrivateKeyParts;
-    let key = rsa::RsaPrivateKey::from_pkcs8_der(pkcs8).map_err(|_| failed("an RSA JWK"))?;
-    let b = |n: &rsa::BigUint| Value::from(URL_SAFE_NO_PAD.encode(n.to_bytes_be()));
-    let primes = key.primes();
-    let (Some(dp), Some(dq), Some(qi), [p, q]) =
-        (key.dp(), key.dq(), key.crt_coefficient(), primes)
-    else {
-        return Err(failed("an RSA JWK"));
-    };
+    use der::Decode;
+    let info = pkcs8::PrivateKeyInfo::from_der(pkcs8).map_err(|_| failed("an RSA JWK"))?;
+    let key = pkcs1::RsaPrivateKey::from_der(info.private_key).map_err(|_| failed("an RSA JWK"))?;
+    if key.other_prime_infos.is_some() {
+        return Err(failed("an RSA JWK (a multi-prime key)"));
+    }
+    let b = |n: der::asn1::UintRef<'_>| Value::from(URL_SAFE_NO_PAD.encode(n.as_bytes()));
     let mut m = Map::new();
     for (name, value) in [
-        ("d", b(key.d())),
-        ("p", b(p)),
-        ("q", b(q)),
-        ("dp", b(dp)),
-        ("dq", b(dq)),
-        ("qi", b(&qi)),
+        ("d", b(key.private_exponent)),
+        ("p", b(key.prime1)),
+        ("q", b(key.prime2)),
+        ("dp", b(key.exponent1)),
+        ("dq", b(key.exponent2)),
+        ("qi", b(key.coefficient)),
     ] {
         m.insert(name.into(), value);
     }

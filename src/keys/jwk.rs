@@ -94,7 +94,17 @@ pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Key> {
             "the JWK's 'use' is not 'sig'; it is not a signing key",
         ));
     }
+    if !has_op(jwk.key_ops.as_deref(), "sign") && !has_op(jwk.key_ops.as_deref(), "verify") {
+        return Err(Error::key(
+            "the JWK's 'key_ops' allow neither 'sign' nor 'verify'; it is not a signing key",
+        ));
+    }
     jwk_key(jwk)
+}
+
+/// Whether a JWK's `key_ops` (RFC 7517 §4.3) allow `op`; a JWK without `key_ops` allows any.
+fn has_op(key_ops: Option<&[String]>, op: &str) -> bool {
+    key_ops.is_none_or(|ops| ops.iter().any(|o| o == op))
 }
 
 fn jwk_key(jwk: Jwk) -> Result<Key> {
@@ -102,7 +112,7 @@ fn jwk_key(jwk: Jwk) -> Result<Key> {
         KeyParams::Oct { k } if k.0.is_empty() => {
             return Err(Error::key("the JWK's secret 'k' is empty"));
         }
-        KeyParams::Oct { k } => Key::secret(&k.0),
+        KeyParams::Oct { k } => Key::secret(&k.0)?,
         KeyParams::Rsa(rsa) => rsa_jwk(rsa)?,
         KeyParams::Ec { crv, x, y, d } => ec_jwk(&crv, &x.0, &y.0, d.as_ref())?,
         KeyParams::Okp { crv, x, d } => okp_jwk(&crv, &x.0, d.as_ref())?,
@@ -116,9 +126,8 @@ fn jwk_key(jwk: Jwk) -> Result<Key> {
         key.jwk_alg = Some(alg);
     }
     key.jwk_kid = jwk.kid;
-    key.retired = jwk
-        .key_ops
-        .is_some_and(|ops| !ops.iter().any(|op| op == "sign"));
+    key.retired = !has_op(jwk.key_ops.as_deref(), "sign");
+    key.verifies = has_op(jwk.key_ops.as_deref(), "verify");
     Ok(key)
 }
 
@@ -224,6 +233,56 @@ fn rsa_without_crt(n: &[u8], e: &[u8], d: &[u8]) -> Result<Key> {
     pkcs1_private(pkcs1.as_bytes())
 }
 
+/// Where a JWK Set comes from, which decides what it may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOrigin {
+    /// The operator's own file (`--jwks`, a key ring): any key jwtctl reads, private ones too.
+    Local,
+    /// Fetched from a provider (`--jwks-url`, `--oidc`): public asymmetric keys only.
+    Remote,
+}
+
+/// A member of a fetched set that was ignored, and why (the event of its WARN record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    pub kid: Option<String>,
+    /// `jwks_secret_key_ignored` (an `oct` key) or `jwks_private_key_ignored` (`d`, ...).
+    pub event: &'static str,
+}
+
+/// The members of a JWK that only a secret or private key has (RFC 7518 §6.2.2, §6.3.2, §6.4;
+/// RFC 8037 §2).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Why a fetched set's member is no candidate at all, if it is not: an `oct` key, or any key
+/// with private members. Anyone who can GET the set holds what it publishes, and OpenID Connect
+/// Core §10.1.1 says a `jwks_uri` set holds public keys only.
+fn remote_refusal(entry: &Map<String, Value>) -> Option<&'static str> {
+    if entry.get("kty").and_then(Value::as_str) == Some("oct") {
+        return Some("jwks_secret_key_ignored");
+    }
+    PRIVATE_MEMBERS
+        .iter()
+        .any(|m| entry.contains_key(*m))
+        .then_some("jwks_private_key_ignored")
+}
+
+/// The error for a set with no usable key, saying why.
+fn no_usable_key(origin: SetOrigin, refused: &[(Option<String>, Error)], ignored: usize) -> Error {
+    let why = refused.first().map_or(String::new(), |(_, e)| {
+        format!(" (the first refused: {})", e.message())
+    });
+    match origin {
+        SetOrigin::Local => Error::key(format!(
+            "the JWK Set has no usable signing key (RSA, EC P-256/P-384, Ed25519 or oct){why}"
+        )),
+        SetOrigin::Remote => Error::key(format!(
+            "the JWK Set has no usable public key (RSA, EC P-256/P-384 or Ed25519); {ignored} \
+             secret or private keys were ignored, as a published set must not hold them{why}"
+        )),
+    }
+}
+
 /// A JWK Set: the keys a token is chosen against by its `kid`.
 #[derive(Debug)]
 pub struct JwkSet {
@@ -232,6 +291,8 @@ pub struct JwkSet {
     /// Entries of the set that could not be loaded (a weak RSA key, bad members), by `kid`: a
     /// token that names one is told why, instead of only that no key matched.
     refused: Vec<(Option<String>, Error)>,
+    /// Members of a fetched set ignored for holding secret or private material.
+    pub ignored: Vec<Ignored>,
     /// How many entries the set has in all, counted before any filtering.
     total: usize,
     /// `--allow-weak-secret`: `oct` keys shorter than their algorithm's hash are candidates.
@@ -239,28 +300,51 @@ pub struct JwkSet {
 }
 
 impl JwkSet {
-    /// Parse a JWK Set. Entries whose `use` is not `sig`, and keys that cannot be loaded, are no
-    /// candidates (they are skipped); a set with no usable key is an error that says why.
+    /// Parse a JWK Set file of the operator's own (see [`JwkSet::parse_from`]).
     pub fn parse(material: &Secret) -> Result<JwkSet> {
+        Self::parse_from(material, SetOrigin::Local)
+    }
+
+    /// Parse a JWK Set. Entries whose `use` is not `sig`, and keys that cannot be loaded, are no
+    /// candidates (they are skipped); a set with no usable key is an error that says why. From
+    /// a provider (`Remote`), `oct` keys and members with private parts are ignored (listed in
+    /// `ignored`), so a fetched set yields public verification keys only and can never sign.
+    pub fn parse_from(material: &Secret, origin: SetOrigin) -> Result<JwkSet> {
+        let what = match origin {
+            SetOrigin::Local => "the --jwks file",
+            SetOrigin::Remote => "the fetched JWK Set",
+        };
         let value: Value = serde_json::from_slice(material.expose()).map_err(|_| {
             let bytes = material.expose();
-            if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+            if origin == SetOrigin::Local && bytes.windows(11).any(|w| w == b"-----BEGIN ") {
                 Error::key(
                     "the --jwks file is a PEM key or certificate, not a JWK Set; give it with \
                      --key-file",
                 )
             } else {
-                Error::key("the --jwks file is not valid JSON; a JWK Set is {\"keys\":[...]}")
+                Error::key(format!(
+                    "{what} is not valid JSON; a JWK Set is {{\"keys\":[...]}}"
+                ))
             }
         })?;
         let Some(Value::Array(entries)) = value.get("keys") else {
-            return Err(Error::key(
-                "the --jwks file has no \"keys\" array; a single JWK goes to --key-file",
-            ));
+            return Err(Error::key(match origin {
+                SetOrigin::Local => {
+                    "the --jwks file has no \"keys\" array; a single JWK goes to --key-file"
+                }
+                SetOrigin::Remote => "the fetched JWK Set has no \"keys\" array",
+            }));
         };
-        let (mut keys, mut refused) = (Vec::new(), Vec::new());
+        let (mut keys, mut refused, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
         for entry in entries.iter().filter_map(Value::as_object) {
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            if let Some(event) = (origin == SetOrigin::Remote)
+                .then(|| remote_refusal(entry))
+                .flatten()
+            {
+                ignored.push(Ignored { kid, event });
+                continue;
+            }
             match typed(entry) {
                 Ok(jwk) if jwk.use_.as_deref().is_some_and(|u| u != "sig") => {}
                 Ok(jwk) => match jwk_key(jwk) {
@@ -271,16 +355,12 @@ impl JwkSet {
             }
         }
         if keys.is_empty() {
-            let why = refused.first().map_or(String::new(), |(_, e)| {
-                format!(" (the first refused: {})", e.message())
-            });
-            return Err(Error::key(format!(
-                "the JWK Set has no usable signing key (RSA, EC P-256/P-384, Ed25519 or oct){why}"
-            )));
+            return Err(no_usable_key(origin, &refused, ignored.len()));
         }
         Ok(JwkSet {
             keys,
             refused,
+            ignored,
             total: entries.len(),
             allow_weak: false,
         })
@@ -319,12 +399,27 @@ impl JwkSet {
         Ok(key)
     }
 
+    /// The key a ring signs with now: the newest private key that is not retired.
+    pub fn current_signer(&self) -> Result<&Key> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.can_sign() && !k.retired)
+            .ok_or_else(|| {
+                Error::key(
+                    "the key ring holds no private key in use; add one with 'jwtctl key gen \
+                     --add-to RING'",
+                )
+            })
+    }
+
     /// The key for a token signed with `alg` carrying `kid`: the one with that exact `kid`; a
     /// token without `kid` may use the set's only key. A key whose `alg` differs, or an `oct` key
     /// too short for `alg`, is no candidate.
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
         let no_match = |why: String| Error::rejected(Reason::NoMatchingKey, why);
-        let fits = |key: &&Key| key.fits(alg, self.allow_weak);
+        // A key whose `key_ops` lack `verify` is no verification candidate (RFC 7517 §4.3).
+        let fits = |key: &&Key| key.verifies && key.fits(alg, self.allow_weak);
         match kid {
             Some(kid) => self
                 .keys
@@ -333,6 +428,15 @@ impl JwkSet {
                 .find(fits)
                 .ok_or_else(|| {
                     let shown: String = kid.chars().take(40).flat_map(char::escape_debug).collect();
+                    let named = |k: &&Key| k.jwk_kid.as_deref() == Some(kid);
+                    if self.keys.iter().filter(named).all(|k| !k.verifies)
+                        && self.keys.iter().any(|k| named(&k))
+                    {
+                        return no_match(format!(
+                            "the JWK Set's key '{shown}' is not for verifying (its key_ops lack \
+                             'verify')"
+                        ));
+                    }
                     match self.refused.iter().find(|(k, _)| k.as_deref() == Some(kid)) {
                         Some((_, e)) => no_match(format!(
                             "the JWK Set's key '{shown}' cannot be used: {}",

@@ -8,6 +8,7 @@ mod jwk;
 mod pem;
 pub mod remote;
 pub mod ring;
+mod signer;
 mod source;
 
 use std::fmt;
@@ -20,7 +21,8 @@ use crate::error::{Error, Reason, Result};
 pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
 
-pub use jwk::{JwkSet, from_jwk};
+pub use jwk::{Ignored, JwkSet, SetOrigin, from_jwk};
+pub use signer::KeySigner;
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
     read_source, resolve_source, write_private_file,
@@ -102,6 +104,8 @@ pub struct Key {
     jwk_alg: Option<Algorithm>,
     /// A key ring's key that is kept for verification only (its JWK `key_ops` lacks `sign`).
     pub retired: bool,
+    /// Whether the key may verify (a JWK whose `key_ops` lack `verify` may not).
+    pub verifies: bool,
 }
 
 impl fmt::Debug for Key {
@@ -132,11 +136,21 @@ impl Key {
             jwk_kid: None,
             jwk_alg: None,
             retired: false,
+            verifies: true,
         }
     }
 
-    fn secret(bytes: &[u8]) -> Self {
-        Key {
+    /// An HMAC secret. Every secret, however it arrived (raw, decoded by `--secret-encoding`,
+    /// a JWK's `k`), passes here, and bytes that are key material are refused (see
+    /// [`key_material`]): the classification of [`classify`] holds for decoded bytes too.
+    fn secret(bytes: &[u8]) -> Result<Self> {
+        if let Some(what) = key_material(bytes) {
+            return Err(Error::key(format!(
+                "the HMAC secret's bytes are {what}, which may be public and is never an HMAC \
+                 secret; give the key file itself with --key-file (without --secret-encoding)"
+            )));
+        }
+        Ok(Key {
             kind: KeyKind::Hmac,
             encoding: Some(EncodingKey::from_secret(bytes)),
             decoding: DecodingKey::from_secret(bytes),
@@ -145,7 +159,8 @@ impl Key {
             jwk_kid: None,
             jwk_alg: None,
             retired: false,
-        }
+            verifies: true,
+        })
     }
 
     pub fn decoding(&self) -> &DecodingKey {
@@ -158,7 +173,16 @@ impl Key {
     }
 
     /// The signing half, or a key error saying a private key is needed.
+    ///
+    /// Invariant: a retired key (a JWK whose `key_ops` lacks `sign`, as `key retire` leaves it)
+    /// verifies and never signs, whichever command asks and wherever the key came from.
     pub fn encoding(&self, op: &str) -> Result<&EncodingKey> {
+        if self.retired && self.encoding.is_some() {
+            return Err(Error::key(format!(
+                "{op} cannot sign with this key: it is retired (its JWK 'key_ops' lacks 'sign'); \
+                 it verifies old tokens only. Sign with the key in use (a key ring's newest)"
+            )));
+        }
         self.encoding.as_ref().ok_or_else(|| {
             Error::key(format!(
                 "{op} needs a private key, but the key is public ({}); pass the private key",
@@ -292,7 +316,29 @@ pub fn classify_with(material: &Secret, options: &LoadOptions) -> Result<Key> {
             "the HMAC secret is empty; put a long random secret in the key",
         ));
     }
-    Ok(Key::secret(&secret))
+    Key::secret(&secret)
+}
+
+/// What key material `bytes` are, if they are any (a PEM block, a JSON object or array, SSH or
+/// PuTTY key text, a DER structure), looking past a byte-order mark and leading whitespace as
+/// [`classify_with`] does; `None` for bytes that can only be a secret.
+fn key_material(bytes: &[u8]) -> Option<&'static str> {
+    let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let lead = text.trim_ascii_start();
+    if contains(text, b"-----BEGIN ") || contains(text, b"---- BEGIN ") {
+        Some("a PEM key or certificate")
+    } else if lead.first().is_some_and(|b| matches!(b, b'{' | b'['))
+        && serde_json::from_slice::<Value>(text).is_ok()
+    {
+        // Parsed, not sniffed: random bytes start with '{' once in 256.
+        Some("JSON (a JWK?)")
+    } else if other_key_text(lead).is_some() {
+        Some("SSH or PuTTY key text")
+    } else if der::sniff(bytes).is_some() {
+        Some("a DER structure (a key or certificate)")
+    } else {
+        None
+    }
 }
 
 /// The secret's bytes as `--secret-encoding` says they are stored. The strength rule applies to
@@ -396,6 +442,9 @@ impl Keyring {
     /// The key to check (or, when private, to re-sign) a token signed with `alg`.
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key> {
         match self {
+            Keyring::One(key) if !key.verifies => Err(Error::key(
+                "the JWK's key_ops lack 'verify'; it cannot verify tokens",
+            )),
             Keyring::One(key) if key.kind.serves(alg) => Ok(key),
             Keyring::One(key) => Err(Error::rejected(
                 Reason::AlgNotAllowed,
@@ -417,9 +466,16 @@ impl Keyring {
     /// else what each key implies (its JWK `alg`, or its kind's default).
     pub fn algorithms(&self, requested: &[Algorithm]) -> Result<Vec<Algorithm>> {
         let mut algs = Vec::new();
+        if let Keyring::One(key) = self {
+            if !key.verifies {
+                return Err(Error::key(
+                    "the JWK's key_ops lack 'verify'; it cannot verify tokens",
+                ));
+            }
+        }
         match (self, requested) {
             (_, []) => {
-                for key in self.keys() {
+                for key in self.keys().iter().filter(|k| k.verifies) {
                     algs.push(key.pick_alg(None)?);
                 }
             }
@@ -432,7 +488,7 @@ impl Keyring {
                 algs.extend(
                     requested
                         .iter()
-                        .filter(|a| set.keys.iter().any(|k| k.kind.serves(**a))),
+                        .filter(|a| set.keys.iter().any(|k| k.verifies && k.kind.serves(**a))),
                 );
             }
         }
@@ -496,7 +552,7 @@ impl crate::token::KeySource for Keyring {
     fn could_serve(&self, alg: Algorithm) -> bool {
         self.keys()
             .iter()
-            .any(|k| k.kind.serves(alg) && k.jwk_alg.is_none_or(|a| a == alg))
+            .any(|k| k.verifies && k.kind.serves(alg) && k.jwk_alg.is_none_or(|a| a == alg))
     }
 }
 

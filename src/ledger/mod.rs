@@ -2,7 +2,10 @@
 //! see only [`LedgerStore`]; each store is a file of its own: `sqlite` for one host, `pg`
 //! (PostgreSQL) for several.
 
+mod files;
 mod pg;
+mod pg_conn;
+mod pg_store;
 mod sqlite;
 
 use std::fmt;
@@ -46,6 +49,10 @@ impl State {
 /// Invariant: the id depends only on what the signature covers, never on the signature itself,
 /// so nobody without the key can make a second text of a token with another id (an ECDSA twin
 /// `(r, n - s)`, another valid RSA-PSS signature, a re-encoded signature segment). See README.
+///
+/// Stores key each entry by the SHA-256 of its id ([`TokenId::key`]), with the id beside it: an
+/// id is as long as the token's `jti` and `iss` (an 8,000-character `jti` passes `verify`), and a
+/// fixed-size key fits every index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenId {
     /// `jti:<jti>` (no `iss`), `iss+jti:["<iss>","<jti>"]`, or `signed:<hex>` for a token without
@@ -54,21 +61,37 @@ pub struct TokenId {
     /// What schema 1 wrote: `jti:<jti>` or `sha256:<hex of the whole text>`; entries migrated
     /// from such a ledger carry the prefix [`LEGACY_PREFIX`] and are matched by it until pruned.
     pub(crate) legacy: String,
+    /// For a token with a string `jti`: `any-iss+jti:<jti>`, the id `revoke --jti` without
+    /// `--iss` revokes, which counts (as revoked only) for that `jti` under every issuer.
+    pub(crate) any_issuer: Option<String>,
 }
 
 /// Prefix given to the ids of a schema-1 ledger when it is migrated.
 pub(crate) const LEGACY_PREFIX: &str = "v1:";
 
+/// The fixed-size key a store indexes an id by: its SHA-256.
+pub(crate) fn key(id: &str) -> [u8; 32] {
+    crate::hash::sha256(id.as_bytes())
+}
+
 impl TokenId {
-    /// The id of a token known only by its `jti` (and issuer), as `revoke --jti` takes it: the
-    /// same id [`TokenId::of`] gives the token itself.
-    pub fn of_jti(iss: Option<&str>, jti: &str) -> TokenId {
+    /// The id of a token known only by its `jti` and issuer, as `revoke --jti ID --iss ISS`
+    /// takes it: the same id [`TokenId::of`] gives the token itself.
+    pub fn of_jti(iss: &str, jti: &str) -> TokenId {
         let mut claims = Claims::new();
-        if let Some(iss) = iss {
-            claims.insert("iss".into(), Value::from(iss));
-        }
+        claims.insert("iss".into(), Value::from(iss));
         claims.insert("jti".into(), Value::from(jti));
         TokenId::of(&claims, "")
+    }
+
+    /// The id `revoke --jti ID` (no `--iss`) revokes: `ID` under every issuer, and without one.
+    pub fn any_issuer(jti: &str) -> TokenId {
+        let id = format!("any-iss+jti:{jti}");
+        TokenId {
+            legacy: id.clone(),
+            any_issuer: Some(id.clone()),
+            id,
+        }
     }
 
     /// The id of a token whose signature has been checked: `claims` are its verified claims and
@@ -93,10 +116,22 @@ impl TokenId {
                 format!("signed:{}", sha256_hex(signing_input.as_bytes()))
             }
         };
+        let any_issuer = match claims.get("jti") {
+            Some(Value::String(jti)) => Some(format!("any-iss+jti:{jti}")),
+            _ => None,
+        };
         TokenId {
             id,
             legacy: format!("{LEGACY_PREFIX}{legacy}"),
+            any_issuer,
         }
+    }
+
+    /// The keys a lookup matches in any state (the id, its schema-1 form) and the key that
+    /// counts only when revoked (`revoke --jti` for every issuer; the id's own key if none).
+    pub(crate) fn keys(&self) -> ([u8; 32], [u8; 32], [u8; 32]) {
+        let any = self.any_issuer.as_deref().unwrap_or(&self.id);
+        (key(&self.id), key(&self.legacy), key(any))
     }
 }
 
@@ -125,6 +160,11 @@ pub trait LedgerStore: fmt::Debug {
     /// Make sure the store is set up (`ledger init`); stores that set up when opened need not.
     fn ready(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// A warning to give when other users can read the store (a SQLite file's mode), if any.
+    fn exposed(&self) -> Option<String> {
+        None
     }
 
     /// What the store knows of the token `id`, if anything.
@@ -169,13 +209,14 @@ pub struct Entry {
 pub type Ledger = Box<dyn LedgerStore>;
 
 /// Open the ledger at `location`: a `postgres://` or `postgresql://` URL (any case), else a
-/// SQLite file path. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as
+/// SQLite file path. Only `create` (`ledger init`) creates a ledger (a file, or tables): a
+/// ledger named explicitly must exist, so a mistyped path never turns revocation off. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as
 /// durable as the server's `synchronous_commit` makes it). A password in a URL given as
 /// `--ledger` is refused before this, where the command line is parsed (`lib::parse`).
-pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
+pub fn open(location: &Path, durable: bool, create: bool) -> Result<Ledger> {
     let text = location.to_str();
     if let Some(url) = text.filter(|l| pg::is_url(l)) {
-        return Ok(Box::new(pg::PgLedger::open(url)?));
+        return Ok(Box::new(pg_store::PgLedger::open(url, create)?));
     }
     // Anything URL-like that is not one jwtctl reads is refused without being shown: it may
     // hold a password, and a SQLite error would print it as a path.
@@ -185,7 +226,9 @@ pub fn open(location: &Path, durable: bool) -> Result<Ledger> {
              --ledger / JWTCTL_LEDGER",
         ));
     }
-    Ok(Box::new(sqlite::SqliteLedger::open(location, durable)?))
+    Ok(Box::new(sqlite::SqliteLedger::open(
+        location, durable, create,
+    )?))
 }
 
 /// `scheme:...`: what a mistyped URL (`Postgres:/`, `postgress://`) looks like.

@@ -1,10 +1,7 @@
-//! The PostgreSQL ledger store: one database that the processes of many hosts share.
+//! Reaching the PostgreSQL ledger: its URL and libpq's settings, TLS, and failures in jwtctl's
+//! words (the store itself is `pg_store`, the deadlines `pg_conn`).
 //!
 //! Invariants:
-//! - Every decision is one statement inside one transaction, on a primary key: of any number of
-//!   processes on any number of hosts refreshing one token, the database lets exactly one insert
-//!   its id; the others wait on that row and then see it (`reused`). No lock file, no
-//!   read-then-write.
 //! - A password never leaves this module: messages, records and `Debug` show the ledger as
 //!   [`Target::shown`], built from the host, port, user and database only.
 //! - TLS is rustls. `verify-full` (and `verify-ca`, which is checked as strictly) verifies the
@@ -17,12 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::config::{Host, SslMode};
-use postgres::types::Type;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 
 /// How long to wait for the server to answer a connection, unless `connect_timeout` says.
@@ -31,33 +26,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sent with the connection, enforced by the server: no statement waits more than 10 s for a
 /// row another session holds, nothing runs longer than 30 s, and a session left idle inside a
 /// transaction (a host that hung between its insert and its commit) is ended after 15 s, so it
-/// cannot hold its rows from every other host. (A server that stops answering altogether is
-/// not bounded on the client side after the connection is up: see SECURITY.md.)
+/// cannot hold its rows from every other host. A server that stops answering altogether is
+/// bounded on the client side too (`pg_conn`).
 const SESSION_OPTIONS: &str =
     "-c lock_timeout=10s -c statement_timeout=30s -c idle_in_transaction_session_timeout=15s";
-
-/// The prune cutoff, conservative across clocks: ids go a day after `exp` by both the server's
-/// clock and this host's (`$1`), so one host with a fast clock cannot delete the entry of a
-/// token other hosts still accept, and a refresh of it would succeed twice.
-const CUTOFF: &str = "LEAST(extract(epoch FROM now())::bigint, $1) - 86400";
-const _: () = assert!(KEEP_AFTER_EXP_SECS == 86400, "CUTOFF spells the day out");
-
-/// The schema version this build writes.
-const SCHEMA_VERSION: i32 = 1;
-
-const SCHEMA: &str = "
-    SELECT pg_advisory_xact_lock(7302858315260497);
-    CREATE TABLE IF NOT EXISTS jwtctl_schema (version integer NOT NULL);
-    CREATE TABLE IF NOT EXISTS jwtctl_ids (
-        id    text PRIMARY KEY,
-        state text NOT NULL CHECK (state IN ('consumed', 'revoked')),
-        exp   bigint NOT NULL,
-        at    bigint NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS jwtctl_ids_by_exp ON jwtctl_ids (exp);
-    INSERT INTO jwtctl_schema (version)
-        SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM jwtctl_schema);
-";
 
 /// Whether a `--ledger` value names a PostgreSQL database rather than a SQLite file.
 pub fn is_url(location: &str) -> bool {
@@ -84,13 +56,15 @@ fn normalise_scheme(url: &str) -> String {
 
 /// Where a ledger URL points, with the settings jwtctl handles itself.
 pub struct Target {
-    config: postgres::Config,
+    pub(super) config: postgres::Config,
     /// `sslmode` as given (or `prefer`): tokio-postgres knows only disable, prefer and require.
     ssl_mode: String,
     /// `sslrootcert`: a PEM file of CA certificates to trust besides the platform's.
     root_cert: Option<String>,
     /// The URL as messages show it: no password, ever.
     pub shown: String,
+    /// Why no password was found, for the message when the server asks for one.
+    pub(super) no_password: String,
 }
 
 impl fmt::Debug for Target {
@@ -145,8 +119,15 @@ fn pg_env(name: &str) -> Option<String> {
 fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
     if config.get_hosts().is_empty() {
         match pg_env("PGHOST") {
-            Some(host) => {
-                config.host(&host);
+            // A list, as libpq takes it: each host is tried in turn until one connects.
+            Some(hosts) => {
+                for host in hosts.split(',') {
+                    if host.starts_with('/') {
+                        config.host_path(host);
+                    } else {
+                        config.host(host);
+                    }
+                }
             }
             None => {
                 let dir = ["/var/run/postgresql", "/tmp"]
@@ -158,12 +139,20 @@ fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
         }
     }
     if config.get_ports().is_empty() {
-        if let Some(port) = pg_env("PGPORT") {
-            let port = port
-                .parse()
-                .map_err(|_| url_error("PGPORT is not a port number"))?;
-            config.port(port);
+        if let Some(ports) = pg_env("PGPORT") {
+            for port in ports.split(',') {
+                let port = port
+                    .parse()
+                    .map_err(|_| url_error("PGPORT is not a port number (or a list of them)"))?;
+                config.port(port);
+            }
         }
+    }
+    let (hosts, ports) = (config.get_hosts().len(), config.get_ports().len());
+    if ports > 1 && ports != hosts {
+        return Err(url_error(&format!(
+            "it lists {ports} ports for {hosts} hosts; give one port for all, or one per host"
+        )));
     }
     if config.get_user().is_none() {
         let user = pg_env("PGUSER").or_else(|| crate::sys::user().1);
@@ -221,24 +210,50 @@ impl Target {
             config,
             ssl_mode,
             root_cert,
+            no_password: String::new(),
         };
         target.shown = target.show();
         if target.config.get_password().is_none() {
-            if let Some(password) = pg_env("PGPASSWORD").or_else(|| target.passfile_password()) {
-                target.config.password(password);
+            match pg_env("PGPASSWORD").map_or_else(|| target.passfile_password(), Ok) {
+                Ok(password) => {
+                    target.config.password(password);
+                }
+                Err(why) => target.no_password = why,
             }
         }
         Ok(target)
+    }
+
+    /// How long one host may take to connect (TCP, TLS and authentication together).
+    pub(super) fn connect_timeout(&self) -> Duration {
+        self.config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT)
+    }
+
+    /// How long any later answer may take: the session's `statement_timeout` (ours, or a
+    /// shorter or longer one given in the URL's `options`), plus the connect timeout for the
+    /// network. Past it the server is taken to have stalled.
+    pub(super) fn answer_timeout(&self) -> Duration {
+        let statement = self
+            .config
+            .get_options()
+            .and_then(statement_timeout)
+            .unwrap_or(super::pg_store::DEFAULT_STATEMENT_TIMEOUT);
+        statement.saturating_add(self.connect_timeout())
     }
 
     /// `postgres://user@host:port/db`, `postgres://user@/db?host=/dir` for a socket directory.
     fn show(&self) -> String {
         let user = self.config.get_user().unwrap_or("");
         let db = self.config.get_dbname().unwrap_or("");
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let ports = self.config.get_ports();
         let mut hosts = Vec::new();
         let mut dirs = Vec::new();
-        for host in self.config.get_hosts() {
+        for (i, host) in self.config.get_hosts().iter().enumerate() {
+            // One port for every host, or one each (checked in `fill_from_env`).
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
             match host {
                 Host::Tcp(name) if name.contains(':') => hosts.push(format!("[{name}]:{port}")),
                 Host::Tcp(name) => hosts.push(format!("{name}:{port}")),
@@ -255,24 +270,33 @@ impl Target {
     }
 
     /// The password `PGPASSFILE` (default `~/.pgpass`) holds for this host, port, database and
-    /// user. As libpq does, a file others can read is ignored.
-    fn passfile_password(&self) -> Option<String> {
+    /// user, or why there is none (for the message, should the server ask for one). As libpq
+    /// does, a file others can read is ignored.
+    fn passfile_password(&self) -> std::result::Result<String, String> {
         use std::os::unix::fs::MetadataExt;
+        const SET_ONE: &str = "set PGPASSWORD, or put the password in ~/.pgpass or PGPASSFILE \
+                               (libpq's format, mode 0600), or the whole URL in JWTCTL_LEDGER";
         let path = pg_env("PGPASSFILE")
             .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass"))
-            })?;
-        let meta = std::fs::metadata(&path).ok()?;
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pgpass")))
+            .ok_or_else(|| format!("no password is set; {SET_ONE}"))?;
+        let shown = path.display();
+        let meta = std::fs::metadata(&path)
+            .map_err(|_| format!("no password is set and {shown} does not exist; {SET_ONE}"))?;
         if !meta.is_file() || meta.mode() & 0o077 != 0 {
-            return None;
+            return Err(format!(
+                "the password file {shown} was ignored because other users can read it (mode \
+                 {:04o}), as libpq ignores it; run chmod 600 {shown}",
+                meta.mode() & 0o7777
+            ));
         }
-        let text = crate::sys::read_file_bounded(&path).ok()?;
-        let text = String::from_utf8(text).ok()?;
-        let host = match self.config.get_hosts().first()? {
-            Host::Tcp(name) => name.clone(),
+        let unreadable = || format!("the password file {shown} cannot be read; {SET_ONE}");
+        let text = crate::sys::read_file_bounded(&path).map_err(|_| unreadable())?;
+        let text = String::from_utf8(text).map_err(|_| unreadable())?;
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
             // libpq matches a socket connection as "localhost".
-            Host::Unix(_) => "localhost".into(),
+            Some(Host::Unix(_)) | None => "localhost".into(),
         };
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         let want = [
@@ -281,7 +305,8 @@ impl Target {
             self.config.get_dbname().unwrap_or("").to_string(),
             self.config.get_user().unwrap_or("").to_string(),
         ];
-        text.lines()
+        let line = text
+            .lines()
             .filter(|line| !line.starts_with('#'))
             .filter_map(passfile_fields)
             .find(|fields| {
@@ -289,9 +314,33 @@ impl Target {
                     .iter()
                     .zip(&want)
                     .all(|(have, want)| have == "*" || have == want)
-            })
-            .map(|mut fields| fields.swap_remove(4))
+            });
+        line.map(|mut fields| fields.swap_remove(4)).ok_or_else(|| {
+            format!(
+                "the password file {shown} has no line for {}; add HOST:PORT:DATABASE:USER:PASSWORD",
+                want.join(":")
+            )
+        })
     }
+}
+
+/// The last `statement_timeout` an options string sets (`-c statement_timeout=5s`), in the
+/// units PostgreSQL takes (`ms`, `s`, `min`; a bare number is milliseconds). Zero (no limit on
+/// the server) and anything unreadable give None, the default.
+fn statement_timeout(options: &str) -> Option<Duration> {
+    let value = options
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("statement_timeout="))
+        .next_back()?;
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let number: u64 = digits.parse().ok()?;
+    let timeout = match &value[digits.len()..] {
+        "" | "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "min" => Duration::from_secs(number.saturating_mul(60)),
+        _ => return None,
+    };
+    (!timeout.is_zero()).then_some(timeout)
 }
 
 /// The five `:`-separated fields of a `.pgpass` line, with `\:` and `\\` unescaped.
@@ -360,7 +409,7 @@ impl ServerCertVerifier for EncryptOnly {
 }
 
 /// The rustls client configuration `sslmode` and `sslrootcert` ask for.
-fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
+pub(super) fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -409,7 +458,7 @@ fn tls_error(target: &Target, why: &str) -> Error {
 
 /// A PostgreSQL failure in jwtctl's words, with what to check. The server's own message is
 /// not shown (it can echo SQL); its SQLSTATE class says what went wrong.
-fn pg_words(e: &postgres::Error) -> String {
+pub(super) fn pg_words(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return match db.code().code() {
             "28P01" | "28000" => "the server refused the user or password; check the URL's user, \
@@ -427,6 +476,24 @@ fn pg_words(e: &postgres::Error) -> String {
             }
             code => format!("the server answered SQLSTATE {code}"),
         };
+    }
+    // tokio-postgres's own fixed words for an answer outside the protocol or the expected
+    // shape; matched, never shown.
+    let text = e.to_string();
+    let garbled = [
+        "error parsing response from server",
+        "unexpected message from server",
+        "query returned an unexpected number of columns",
+        "query returned an unexpected number of rows",
+    ];
+    if garbled.contains(&text.as_str())
+        || text.starts_with("error deserializing column")
+        || text.starts_with("invalid column")
+    {
+        return "the server's answer is not what PostgreSQL sends for a jwtctl ledger; check \
+                that the URL reaches PostgreSQL itself (not another service or a broken proxy) \
+                and that jwtctl's tables were not altered"
+            .into();
     }
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -452,7 +519,6 @@ fn pg_words(e: &postgres::Error) -> String {
     if e.is_closed() {
         return "the connection closed unexpectedly".into();
     }
-    let text = e.to_string();
     if text.contains("timeout") || text.contains("timed out") {
         return "no answer in time; check the host, port and firewall".into();
     }
@@ -463,8 +529,19 @@ fn pg_words(e: &postgres::Error) -> String {
 }
 
 /// Whether the server answered "undefined table" (SQLSTATE 42P01): the schema is not set up.
-fn missing_table(e: &postgres::Error) -> bool {
-    e.as_db_error().is_some_and(|d| d.code().code() == "42P01")
+pub(super) fn missing_table(e: &postgres::Error) -> bool {
+    sqlstate(e) == Some("42P01")
+}
+
+/// Whether the client gave up because the server asked for a password and none was configured
+/// (tokio-postgres's configuration error, whose fixed text is matched here and never shown).
+pub(super) fn password_missing(e: &postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|cause| cause.to_string() == "password missing")
+}
+
+/// The SQLSTATE of a server's error answer.
+pub(super) fn sqlstate(e: &postgres::Error) -> Option<&str> {
+    e.as_db_error().map(|d| d.code().code())
 }
 
 /// A TLS failure: rustls's own words name the problem (an unknown issuer, a name mismatch)
@@ -475,309 +552,36 @@ fn tls_words(e: &rustls::Error) -> String {
     )
 }
 
-/// The PostgreSQL store.
-pub struct PgLedger {
-    client: postgres::Client,
-    shown: String,
-    /// Whether this connection has checked the schema version (and created a missing schema).
-    checked: bool,
-}
-
-impl fmt::Debug for PgLedger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgLedger")
-            .field("url", &self.shown)
-            .finish()
-    }
-}
-
-impl PgLedger {
-    /// Connect, and create the schema on first use.
-    pub fn open(url: &str) -> Result<PgLedger> {
-        let target = Target::parse(url)?;
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&target)?);
-        let client = connect(&target, tls)?;
-        // The schema is checked by the first operation: `consume` (every refresh) reads its
-        // version in the statement that decides, saving a round trip; the others check first.
-        Ok(PgLedger {
-            client,
-            shown: target.shown,
-            checked: false,
-        })
-    }
-
-    /// Check the schema (creating it when missing) unless this connection already has.
-    fn ensure_schema(&mut self) -> Result<()> {
-        if !self.checked {
-            self.check_schema()?;
-            self.checked = true;
-        }
-        Ok(())
-    }
-
-    fn newer_schema(&self, version: i32) -> Error {
-        ledger_error(
-            &self.shown,
-            "use",
-            &format!(
-                "it has schema {version}, newer than this jwtctl ({SCHEMA_VERSION}); upgrade jwtctl"
-            ),
-        )
-    }
-
-    fn error(&self, what: &str, e: &postgres::Error) -> Error {
-        ledger_error(&self.shown, what, &pg_words(e))
-    }
-
-    /// Create the tables when they are missing (under an advisory lock, so processes starting
-    /// together do not collide), and refuse a schema newer than this build.
-    fn check_schema(&mut self) -> Result<()> {
-        // A simple query: one round trip, where a prepared one takes two.
-        let version = match self
-            .client
-            .simple_query("SELECT max(version) FROM jwtctl_schema")
-        {
-            Ok(messages) => messages.iter().find_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => {
-                    row.get(0).and_then(|v| v.parse::<i32>().ok())
-                }
-                _ => None,
-            }),
-            Err(e) if missing_table(&e) => None,
-            Err(e) => return Err(self.error("read", &e)),
-        };
-        match version {
-            Some(v) if v > SCHEMA_VERSION => Err(self.newer_schema(v)),
-            Some(_) => Ok(()),
-            None => {
-                let done = self.client.transaction().and_then(|mut tx| {
-                    tx.batch_execute(SCHEMA)?;
-                    tx.commit()
-                });
-                done.map_err(|e| self.error("set up", &e))
-            }
-        }
-    }
-
-    /// Consume `id` in one transaction: one statement inserts it (exactly one of any number of
-    /// racing sessions succeeds; the others wait on the row, then do nothing), prunes a few
-    /// expired ids (skipping rows another session holds, so no refresh waits on another's
-    /// housekeeping) and reads the schema version, which saves a round trip per refresh.
-    fn decide(
-        &mut self,
-        id: &TokenId,
-        exp: i64,
-        now: i64,
-        record: RecordFn,
-    ) -> std::result::Result<(), Decision> {
-        let shown = self.shown.clone();
-        let fail = |what: &str, e: postgres::Error| {
-            if missing_table(&e) {
-                Decision::MissingSchema
-            } else {
-                Decision::Failed(ledger_error(&shown, what, &pg_words(&e)))
-            }
-        };
-        let mut tx = self.client.transaction().map_err(|e| fail("lock", e))?;
-        let row = tx
-            .query_typed_one(
-                &format!(
-                    "WITH ins AS (
-                         INSERT INTO jwtctl_ids (id, state, exp, at)
-                         VALUES ($2, 'consumed', $3, $1)
-                         ON CONFLICT (id) DO NOTHING RETURNING 1
-                     ), pruned AS (
-                         DELETE FROM jwtctl_ids WHERE id IN (
-                             SELECT id FROM jwtctl_ids WHERE exp < {CUTOFF}
-                             LIMIT 100 FOR UPDATE SKIP LOCKED)
-                     )
-                     SELECT (SELECT count(*) FROM ins),
-                            (SELECT max(version) FROM jwtctl_schema)"
-                ),
-                &[(&now, Type::INT8), (&id.id, Type::TEXT), (&exp, Type::INT8)],
-            )
-            .map_err(|e| fail("write", e))?;
-        // A newer schema: drop the transaction (a rollback) and refuse.
-        if let Ok(Some(version)) = row.try_get::<_, Option<i32>>(1) {
-            if version > SCHEMA_VERSION {
-                return Err(Decision::Newer(version));
-            }
-        }
-        // An answer that cannot be read counts as "not inserted": refused, never refreshed twice.
-        if row.try_get::<_, i64>(0).unwrap_or(0) == 0 {
-            // Someone holds the id: read what, as committed now (a fresh snapshot).
-            return match Self::lookup(&mut tx, &id.id).map_err(|e| fail("read", e))? {
-                Some(State::Revoked) => Err(Decision::Failed(revoked())),
-                _ => Err(Decision::Failed(reused())),
-            };
-        }
-        record().map_err(Decision::Failed)?;
-        tx.commit().map_err(|e| fail("write", e))
-    }
-
-    /// The state of `id` as committed now.
-    fn lookup(
-        client: &mut impl postgres::GenericClient,
-        id: &str,
-    ) -> std::result::Result<Option<State>, postgres::Error> {
-        let row = client.query_typed_opt(
-            "SELECT state FROM jwtctl_ids WHERE id = $1",
-            &[(&id, Type::TEXT)],
-        )?;
-        // `try_get`, never `get` (which panics): a database's answer is input like any other.
-        Ok(row.and_then(|r| State::parse(r.try_get::<_, &str>(0).ok()?)))
-    }
-}
-
-/// Connect within the connect timeout, counted over the whole set-up (TCP, TLS, authentication)
-/// as libpq counts it: tokio-postgres's own timeout covers only the TCP connect, and a server
-/// that accepts and then says nothing would hold jwtctl forever. The attempt runs on a thread
-/// left behind on timeout; the process ends soon after.
-fn connect(
-    target: &Target,
-    tls: tokio_postgres_rustls::MakeRustlsConnect,
-) -> Result<postgres::Client> {
-    let timeout = target
-        .config
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(CONNECT_TIMEOUT);
-    let config = target.config.clone();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(config.connect(tls));
-    });
-    match receiver.recv_timeout(timeout) {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(ledger_error(&target.shown, "reach", &pg_words(&e))),
-        Err(_) => Err(ledger_error(
-            &target.shown,
-            "reach",
-            &format!(
-                "no answer in {}s; check the host, port and firewall (connect_timeout)",
-                timeout.as_secs()
-            ),
-        )),
-    }
-}
-
-/// Why [`PgLedger::decide`] did not consume: the tables are missing (set them up and try
-/// again), the schema is newer than this build, or any other refusal or failure.
-enum Decision {
-    MissingSchema,
-    Newer(i32),
-    Failed(Error),
-}
-
-impl Decision {
-    fn into_error(self, ledger: &PgLedger) -> Error {
-        match self {
-            Decision::MissingSchema => {
-                ledger_error(&ledger.shown, "set up", "its tables are still missing")
-            }
-            Decision::Newer(version) => ledger.newer_schema(version),
-            Decision::Failed(e) => e,
-        }
-    }
-}
-
-fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
+pub(super) fn ledger_error(shown: &str, what: &str, why: &str) -> Error {
     Error::new(
         Reason::LedgerError,
         format!("cannot {what} the ledger {shown}: {why}"),
     )
 }
 
-impl LedgerStore for PgLedger {
-    fn ready(&mut self) -> Result<()> {
-        self.ensure_schema()
-    }
-
-    fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
-        self.ensure_schema()?;
-        Self::lookup(&mut self.client, &id.id).map_err(|e| self.error("read", &e))
-    }
-
-    fn consume(
-        &mut self,
-        id: &TokenId,
-        exp: i64,
-        now: i64,
-        dry_run: bool,
-        record: RecordFn,
-    ) -> Result<()> {
-        if dry_run {
-            self.ensure_schema()?;
-            return match self.state(id)? {
-                Some(State::Revoked) => Err(revoked()),
-                Some(State::Consumed) => Err(reused()),
-                None => Ok(()),
-            };
-        }
-        match self.decide(id, exp, now, record) {
-            Err(Decision::MissingSchema) => {
-                self.ensure_schema()?;
-                self.decide(id, exp, now, record)
-                    .map_err(|d| d.into_error(self))
-            }
-            done => done.map_err(|d| d.into_error(self)),
-        }
-    }
-
-    fn revoke(&mut self, id: &TokenId, exp: i64, now: i64, record: RecordFn) -> Result<()> {
-        self.ensure_schema()?;
-        let shown = self.shown.clone();
-        let fail = |what: &str, e: &postgres::Error| ledger_error(&shown, what, &pg_words(e));
-        let mut tx = self.client.transaction().map_err(|e| fail("lock", &e))?;
-        tx.execute_typed(
-            "INSERT INTO jwtctl_ids (id, state, exp, at) VALUES ($1, 'revoked', $2, $3)
-             ON CONFLICT (id) DO UPDATE SET state = 'revoked', at = excluded.at,
-                 exp = GREATEST(jwtctl_ids.exp, excluded.exp)",
-            &[(&id.id, Type::TEXT), (&exp, Type::INT8), (&now, Type::INT8)],
-        )
-        .map_err(|e| fail("write", &e))?;
-        record()?;
-        tx.commit().map_err(|e| fail("write", &e))
-    }
-
-    fn prune(&mut self, now: i64) -> Result<u64> {
-        self.ensure_schema()?;
-        self.client
-            .execute_typed(
-                &format!("DELETE FROM jwtctl_ids WHERE exp < {CUTOFF}"),
-                &[(&now, Type::INT8)],
-            )
-            .map_err(|e| self.error("prune", &e))
-    }
-
-    fn list(&mut self, state: Option<State>) -> Result<Vec<Entry>> {
-        self.ensure_schema()?;
-        let rows = self
-            .client
-            .query_typed(
-                "SELECT id, state, exp, at FROM jwtctl_ids ORDER BY at, id",
-                &[],
-            )
-            .map_err(|e| self.error("read", &e))?;
-        let entries = rows.iter().filter_map(|row| {
-            // A state the schema's CHECK should have refused is skipped, never trusted.
-            let kind = State::parse(row.try_get::<_, &str>(1).ok()?)?;
-            Some(Entry {
-                id: row.try_get(0).ok()?,
-                state: kind.as_str(),
-                exp: row.try_get(2).ok()?,
-                at: row.try_get(3).ok()?,
-            })
-        });
-        Ok(entries
-            .filter(|e| state.is_none_or(|s| s.as_str() == e.state))
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_deadline_follows_the_sessions_statement_timeout() {
+        let read = |o| statement_timeout(o);
+        assert_eq!(
+            read("-c statement_timeout=1s"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            read("-c statement_timeout=1500"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            read("-c statement_timeout=30s -c statement_timeout=2min"),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(read("-c statement_timeout=0"), None);
+        assert_eq!(read("-c statement_timeout=1h"), None);
+        assert_eq!(read("-c lock_timeout=1s"), None);
+    }
 
     #[test]
     fn passfile_lines_split_on_unescaped_colons() {

@@ -1,14 +1,12 @@
 //! The SQLite ledger store: one file (WAL mode, 0600) for the processes of one host.
 
-use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// How long a process waits for another one holding the ledger's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -16,6 +14,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SqliteLedger {
     conn: Connection,
     path: PathBuf,
+    /// The mode of a ledger file others can read, for the warning.
+    exposed: Option<u32>,
 }
 
 impl std::fmt::Debug for SqliteLedger {
@@ -57,15 +57,17 @@ fn sqlite_words(e: &rusqlite::Error) -> String {
     }
 }
 
+/// Schema 3: entries keyed by the SHA-256 of their id (see [`TokenId`]), the id beside it.
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS ids (
-        id    TEXT PRIMARY KEY,
+        key   BLOB PRIMARY KEY,
+        id    TEXT NOT NULL,
         state TEXT NOT NULL,
         exp   INTEGER NOT NULL,
         at    INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS ids_by_exp ON ids (exp);
-    PRAGMA user_version = 2;
+    PRAGMA user_version = 3;
 ";
 
 /// Schema 1 keyed ids by `jti` alone and by the hash of the whole token text. Its entries are
@@ -75,8 +77,34 @@ const MIGRATE_1_TO_2: &str = "
     PRAGMA user_version = 2;
 ";
 
+/// Schema 2 keyed entries by the id itself; schema 3 by its hash. The old table is renamed
+/// aside, its rows copied with their keys, then dropped, in the set-up transaction.
+const MIGRATE_2_TO_3_BEFORE: &str = "
+    DROP INDEX IF EXISTS ids_by_exp;
+    ALTER TABLE ids RENAME TO ids_v2;
+";
+
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Copy schema 2's entries into schema 3's table, keyed by the hash of their id.
+fn migrate_2_to_3(tx: &Connection) -> rusqlite::Result<()> {
+    tx.execute_batch(MIGRATE_2_TO_3_BEFORE)?;
+    tx.execute_batch(SCHEMA)?;
+    {
+        let mut read = tx.prepare("SELECT id, state, exp, at FROM ids_v2")?;
+        let mut write =
+            tx.prepare("INSERT INTO ids (key, id, state, exp, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let state: String = row.get(1)?;
+            let (exp, at): (i64, i64) = (row.get(2)?, row.get(3)?);
+            write.execute(params![&super::key(&id)[..], id, state, exp, at])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE ids_v2")
+}
 
 /// Put a new ledger in WAL mode and create its table, racing other processes doing the same.
 /// SQLite answers "busy" at once, without waiting, when two connections that both read the new
@@ -92,10 +120,14 @@ fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
                 // Read the version under the write lock: another process may have set up or
                 // migrated the ledger since this one looked.
                 let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                match version {
-                    0 => tx.execute_batch(SCHEMA)?,
-                    1 => tx.execute_batch(MIGRATE_1_TO_2)?,
-                    _ => {}
+                if version == 0 {
+                    tx.execute_batch(SCHEMA)?;
+                }
+                if version == 1 {
+                    tx.execute_batch(MIGRATE_1_TO_2)?;
+                }
+                if (1..=2).contains(&version) {
+                    migrate_2_to_3(&tx)?;
                 }
                 tx.commit()
             });
@@ -111,25 +143,19 @@ fn set_up(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 impl SqliteLedger {
-    /// Open the ledger at `path`, creating it (mode 0600, WAL mode) when missing. With
-    /// `durable`, every commit is fsynced (SQLite `synchronous=FULL`); without it, a commit
-    /// survives a crash of jwtctl but the last ones may be lost to a power cut (`NORMAL`).
-    pub fn open(path: &Path, durable: bool) -> Result<SqliteLedger> {
-        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(ledger_error(path, "open", "it is a symbolic link"));
-        }
-        // Create the file ourselves so it is 0600 and never follows a link.
-        fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| ledger_error(path, "open", crate::error::io_words(&e)))?;
-        let mut conn =
-            Connection::open(path).map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
+    /// Open the ledger at `path`; with `create` (`ledger init`), create it (mode 0600, WAL
+    /// mode) when missing, else refuse a missing one. Its files are checked first (see
+    /// [`files`](super::files)). With `durable`, every commit is fsynced (SQLite
+    /// `synchronous=FULL`); without it, a commit survives a crash of jwtctl but the last ones
+    /// may be lost to a power cut (`NORMAL`).
+    pub fn open(path: &Path, durable: bool, create: bool) -> Result<SqliteLedger> {
+        // Created by us, 0600 and never through a link: SQLite gives its side files this mode.
+        let (_file, exposed) = super::files::open_checked(path, create)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let mut conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         // One short transaction per process: leave the WAL for the next process instead of
@@ -152,17 +178,30 @@ impl SqliteLedger {
                 ),
             ));
         }
+        if version == 0 && !create {
+            return Err(super::files::not_set_up(path, "is not set up"));
+        }
         if version < SCHEMA_VERSION {
             set_up(&mut conn).map_err(|e| ledger_error(path, "set up", sqlite_words(&e)))?;
         }
         Ok(SqliteLedger {
             conn,
             path: path.to_path_buf(),
+            exposed,
         })
     }
 }
 
 impl LedgerStore for SqliteLedger {
+    fn exposed(&self) -> Option<String> {
+        let mode = self.exposed?;
+        Some(format!(
+            "the ledger {p} (or a side file of it) can be read by other users (mode {mode:04o}); \
+             run chmod 600 {p}*",
+            p = self.path.display()
+        ))
+    }
+
     /// What the ledger knows of the token `id`, if anything.
     fn state(&mut self, id: &TokenId) -> Result<Option<State>> {
         lookup(&self.conn, id).map_err(|e| ledger_error(&self.path, "read", sqlite_words(&e)))
@@ -256,24 +295,30 @@ impl LedgerStore for SqliteLedger {
     }
 }
 
-/// The state of a token under its id or its migrated schema-1 id; revoked wins over consumed.
+/// The state of a token under its id or its migrated schema-1 id, or revoked for every issuer
+/// (`revoke --jti` without `--iss`); revoked wins over consumed.
 fn lookup(conn: &Connection, id: &TokenId) -> rusqlite::Result<Option<State>> {
+    let (own, legacy, any) = id.keys();
     let state: Option<String> = conn
         .query_row(
-            "SELECT state FROM ids WHERE id IN (?1, ?2) ORDER BY state = 'revoked' DESC LIMIT 1",
-            [&id.id, &id.legacy],
+            "SELECT state FROM ids WHERE key IN (?1, ?2) OR (key = ?3 AND state = 'revoked')
+             ORDER BY state = 'revoked' DESC LIMIT 1",
+            params![&own[..], &legacy[..], &any[..]],
             |r| r.get(0),
         )
         .optional()?;
-    Ok(state.as_deref().and_then(State::parse))
+    // A state this build does not know refuses the token: never taken for "not held".
+    Ok(state.map(|s| State::parse(&s).unwrap_or(State::Revoked)))
 }
 
-/// Record `id` and prune ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] ago.
+/// Record `id` and prune ids whose tokens expired more than [`KEEP_AFTER_EXP_SECS`] ago. A
+/// revocation keeps the later of two `exp`s.
 fn upsert(conn: &Connection, id: &str, state: State, exp: i64, now: i64) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO ids (id, state, exp, at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (id) DO UPDATE SET state = excluded.state, at = excluded.at",
-        params![id, state.as_str(), exp, now],
+        "INSERT INTO ids (key, id, state, exp, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, at = excluded.at,
+             exp = max(ids.exp, excluded.exp)",
+        params![&super::key(id)[..], id, state.as_str(), exp, now],
     )?;
     conn.execute(
         "DELETE FROM ids WHERE exp < ?1",
@@ -298,7 +343,7 @@ mod tests {
     #[test]
     fn consume_once_then_reused_and_revoked_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
         ledger
             .consume(&id("a"), NOW + 60, NOW, true, &mut || Ok(()))
             .unwrap();
@@ -325,7 +370,7 @@ mod tests {
     #[test]
     fn ids_are_pruned_a_day_after_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
         ledger
             .consume(&id("old"), NOW, NOW - 10, false, &mut || Ok(()))
             .unwrap();
@@ -357,11 +402,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.db");
-        SqliteLedger::open(&path, true)
+        SqliteLedger::open(&path, true, true)
             .unwrap()
             .consume(&id("a"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
-        SqliteLedger::open(&path, true)
+        SqliteLedger::open(&path, true, true)
             .unwrap()
             .consume(&id("b"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
@@ -369,7 +414,7 @@ mod tests {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
         }
-        let mut ledger = SqliteLedger::open(&path, true).unwrap();
+        let mut ledger = SqliteLedger::open(&path, true, true).unwrap();
         assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Consumed));
     }
 
@@ -396,7 +441,7 @@ mod tests {
                 .unwrap();
             }
         }
-        let mut ledger = SqliteLedger::open(&path, false).unwrap();
+        let mut ledger = SqliteLedger::open(&path, false, true).unwrap();
         let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
         let with_iss = TokenId::of(&claims(serde_json::json!({"iss": "x", "jti": "abc"})), "t");
         assert_eq!(ledger.state(&with_iss).unwrap(), Some(State::Revoked));
@@ -413,9 +458,23 @@ mod tests {
     }
 
     #[test]
+    fn a_state_this_build_does_not_know_refuses_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
+        ledger
+            .conn
+            .execute(
+                "INSERT INTO ids VALUES (?1, 'jti:a', 'bogus', ?2, ?2)",
+                params![&crate::ledger::key("jti:a")[..], NOW + 60],
+            )
+            .unwrap();
+        assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Revoked));
+    }
+
+    #[test]
     fn prune_forgets_ids_a_day_past_their_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false).unwrap();
+        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
         ledger
             .revoke(&id("old"), NOW, NOW - 10, &mut || Ok(()))
             .unwrap();

@@ -1,7 +1,6 @@
 //! Issuing: claims from flags and files (reserved claims refused), and signing them.
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::text::{Claims, shown};
 use crate::error::{Error, Result};
@@ -129,22 +128,42 @@ pub fn parse_claim_flag(flag: &str) -> Result<(String, Value)> {
     Ok((name.to_string(), value))
 }
 
-/// Sign claims into a compact JWS.
-pub fn sign(
-    claims: &Claims,
-    alg: Algorithm,
-    kid: Option<&str>,
-    typ: Option<&str>,
-    key: &EncodingKey,
-) -> Result<String> {
-    let mut header = Header::new(alg);
-    header.kid = kid.map(str::to_owned);
-    header.typ = typ.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, key).map_err(|_| {
-        Error::key(format!(
-            "signing with {alg:?} failed; check that the key is valid"
-        ))
-    })
+/// What the token core needs of a key that signs, wherever the key lives (a file or ring in
+/// memory today; a hardware token or a KMS is one more implementation). The core never sees
+/// the key itself, only its algorithm, its `kid` and signatures.
+pub trait Signer {
+    /// The JOSE `alg` this signer signs with (RFC 7518 §3.1 names, RFC 9864 ones too).
+    fn alg(&self) -> &'static str;
+    /// The `kid` the token's header names, if any.
+    fn kid(&self) -> Option<&str>;
+    /// The JWS signature over `signing_input` (`BASE64URL(header).BASE64URL(payload)`), as the
+    /// raw bytes JWS carries (ECDSA as the fixed-length `r || s`).
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// Sign claims into a compact JWS (RFC 7515 §7.1): the header names `typ` (when given), the
+/// signer's `alg` and `kid`, in that order.
+pub fn sign(claims: &Claims, typ: Option<&str>, signer: &dyn Signer) -> Result<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut header = Map::new();
+    if let Some(typ) = typ {
+        header.insert("typ".into(), Value::from(typ));
+    }
+    header.insert("alg".into(), Value::from(signer.alg()));
+    if let Some(kid) = signer.kid() {
+        header.insert("kid".into(), Value::from(kid));
+    }
+    let json = |value: &Map<String, Value>| {
+        serde_json::to_vec(value).map_err(|_| Error::usage("the claims cannot be written as JSON"))
+    };
+    let mut text = URL_SAFE_NO_PAD.encode(json(&header)?);
+    text.push('.');
+    URL_SAFE_NO_PAD.encode_string(json(claims)?, &mut text);
+    let signature = signer.sign(text.as_bytes())?;
+    text.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut text);
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -175,6 +194,39 @@ mod tests {
             (c["iat"].as_i64(), c["exp"].as_i64()),
             (Some(NOW), Some(NOW + 60))
         );
+    }
+
+    /// A signer that lives elsewhere (a hardware token, say): the core hands it the signing
+    /// input and writes whatever algorithm name and signature it returns.
+    struct Remote(std::cell::RefCell<Vec<u8>>);
+
+    impl Signer for Remote {
+        fn alg(&self) -> &'static str {
+            "ES512"
+        }
+        fn kid(&self) -> Option<&str> {
+            Some("hsm-1")
+        }
+        fn sign(&self, input: &[u8]) -> Result<Vec<u8>> {
+            *self.0.borrow_mut() = input.to_vec();
+            Ok(vec![0xff, 0x00, 0x7f])
+        }
+    }
+
+    #[test]
+    fn any_signer_signs_what_the_core_frames() {
+        use base64::Engine as _;
+        let signer = Remote(Default::default());
+        let claims: Claims = serde_json::from_str(r#"{"sub":"a"}"#).unwrap();
+        let token = sign(&claims, Some("JWT"), &signer).unwrap();
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        assert_eq!(signer.0.borrow().as_slice(), input.as_bytes());
+        assert_eq!(signature, "_wB_");
+        let header = input.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        assert_eq!(header, br#"{"typ":"JWT","alg":"ES512","kid":"hsm-1"}"#);
     }
 
     #[test]

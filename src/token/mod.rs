@@ -10,7 +10,7 @@ mod text;
 mod verify;
 
 pub use checks::{ClaimRule, DEFAULT_MAX_TOKEN_SIZE, Policy};
-pub use issue::{IssueRequest, issue_claims, parse_claim_flag, sign};
+pub use issue::{IssueRequest, Signer, issue_claims, parse_claim_flag, sign};
 pub use renew::{Lifetime, Renewal, renew};
 pub use text::{Claims, alg_name, claim, seconds};
 pub use verify::{

@@ -1,5 +1,7 @@
 //! A local HTTPS server for the key-set tests: certificates made here (rcgen), TLS by rustls,
-//! canned answers per path, and a count of requests. Loopback only; nothing leaves the machine.
+//! canned answers per path, and a count of requests; the same over plain HTTP, and a forward
+//! proxy that answers every request with keys of its own. Loopback only; nothing leaves the
+//! machine.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -54,9 +56,61 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let (ca_pem, config) = tls_config();
+        Self::start_with(ca_pem, Some(config))
+    }
+
+    /// An HTTPS server whose certificate (from a CA of its own, in `ca_pem`) names only `names`,
+    /// and has expired when `expired`.
+    pub fn start_tls(names: &[&str], expired: bool) -> Server {
+        let (ca_pem, config) = leaf_config(names, expired);
+        Self::start_with(ca_pem, Some(config))
+    }
+
+    /// An HTTPS server with a self-signed certificate for `names` that says CA:TRUE, as
+    /// `openssl req -x509` makes one by default (`ca_pem` is that certificate); expired when
+    /// `expired`.
+    pub fn start_self_signed(names: &[&str], expired: bool) -> Server {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.subject_alt_names = sans(names);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        }
+        let cert = params.self_signed(&key).unwrap();
+        Self::start_with_cert(&cert.pem(), &key.serialize_pem())
+    }
+
+    /// The same server over plain HTTP (`http://127.0.0.1:PORT`).
+    pub fn start_plain() -> Server {
+        Self::start_with(String::new(), None)
+    }
+
+    /// An HTTPS server presenting `cert_pem` / `key_pem` (made by the test, e.g. with openssl).
+    pub fn start_with_cert(cert_pem: &str, key_pem: &str) -> Server {
+        let cert = rustls::pki_types::CertificateDer::from(
+            pem::parse(cert_pem).unwrap().contents().to_vec(),
+        );
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            pem::parse(key_pem).unwrap().contents().to_vec().into(),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        Self::start_with(cert_pem.to_string(), Some(Arc::new(config)))
+    }
+
+    fn start_with(ca_pem: String, config: Option<Arc<rustls::ServerConfig>>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let scheme = if config.is_some() { "https" } else { "http" };
         let base = format!(
-            "https://127.0.0.1:{}",
+            "{scheme}://127.0.0.1:{}",
             listener.local_addr().unwrap().port()
         );
         let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
@@ -64,8 +118,19 @@ impl Server {
         let (r, h) = (Arc::clone(&routes), Arc::clone(&hits));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (config, r, h) = (Arc::clone(&config), Arc::clone(&r), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, config, &r, &h));
+                let (config, r, h) = (config.clone(), Arc::clone(&r), Arc::clone(&h));
+                std::thread::spawn(move || match config {
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let mut tls = rustls::StreamOwned::new(conn, stream);
+                        serve(&mut tls, &r, &h);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    }
+                    None => serve(&mut { stream }, &r, &h),
+                });
             }
         });
         Server {
@@ -74,6 +139,11 @@ impl Server {
             routes,
             hits,
         }
+    }
+
+    /// How many requests reached any path.
+    pub fn total_hits(&self) -> usize {
+        self.hits.lock().unwrap().values().sum()
     }
 
     pub fn set(&self, path: &str, reply: Reply) {
@@ -90,16 +160,11 @@ impl Server {
 }
 
 fn serve(
-    tcp: std::net::TcpStream,
-    config: Arc<rustls::ServerConfig>,
+    stream: &mut (impl std::io::Read + Write),
     routes: &Mutex<HashMap<String, Reply>>,
     hits: &Mutex<HashMap<String, usize>>,
 ) {
-    let Ok(conn) = rustls::ServerConnection::new(config) else {
-        return;
-    };
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let mut reader = BufReader::new(&mut tls);
+    let mut reader = BufReader::new(&mut *stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
@@ -142,25 +207,72 @@ fn serve(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    let _ = tls.write_all(head.as_bytes());
-    let _ = tls.write_all(&body);
-    let _ = tls.flush();
-    tls.conn.send_close_notify();
-    let _ = tls.flush();
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
+}
+
+/// A forward proxy an attacker runs: every request it gets (a plain `GET http://...` or a
+/// `CONNECT`) is counted and answered 200 with `body`, its own key set.
+pub struct Proxy {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    requests: Arc<Mutex<usize>>,
+}
+
+impl Proxy {
+    pub fn start(body: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let requests: Arc<Mutex<usize>> = Arc::default();
+        let (count, body) = (Arc::clone(&requests), body.to_string());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                *count.lock().unwrap() += 1;
+                let mut reader = BufReader::new(&mut stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \
+                     {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Proxy { url, requests }
+    }
+
+    /// How many connections the proxy was sent.
+    pub fn requests(&self) -> usize {
+        *self.requests.lock().unwrap()
+    }
 }
 
 /// A CA and a certificate for 127.0.0.1 and localhost signed by it.
 fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    leaf_config(&["localhost", "127.0.0.1"], false)
+}
+
+/// A CA, and a certificate signed by it for `names` (host names or IP addresses), valid now or
+/// expired since 2020.
+fn leaf_config(names: &[&str], expired: bool) -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    leaf_params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let mut leaf_params = CertificateParams::new(Vec::new()).unwrap();
+    leaf_params.subject_alt_names = sans(names);
+    if expired {
+        leaf_params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        leaf_params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -173,4 +285,15 @@ fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
         )
         .unwrap();
     (ca.pem(), Arc::new(config))
+}
+
+/// Subject alternative names: IP addresses as such, anything else as a DNS name.
+fn sans(names: &[&str]) -> Vec<rcgen::SanType> {
+    names
+        .iter()
+        .map(|name| match name.parse() {
+            Ok(ip) => rcgen::SanType::IpAddress(ip),
+            Err(_) => rcgen::SanType::DnsName((*name).try_into().unwrap()),
+        })
+        .collect()
 }

@@ -18,14 +18,37 @@ use tempfile::TempDir;
 /// The HMAC secret in every environment's `test.key` (45 bytes: strong enough for HS256).
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnopqrstuv";
 
-/// Variables that would leak the developer's own configuration into a test.
-const JWTCTL_VARS: [&str; 5] = [
-    "JWTCTL_KEY_FILE",
-    "JWTCTL_SECRET",
-    "JWTCTL_LOG_FILE",
-    "JWTCTL_LOG_LEVEL",
-    "RUST_LOG",
-];
+/// The variables of this process that would leak the developer's own configuration into a
+/// test: every `JWTCTL_*` (the tests' own `JWTCTL_TEST_*` settings are read here, never by
+/// jwtctl), every libpq `PG*`, the proxy variables in either case, and `RUST_LOG`. A test that
+/// needs one sets it on its command.
+pub fn foreign_vars() -> Vec<std::ffi::OsString> {
+    const PROXIES: [&str; 4] = ["http_proxy", "https_proxy", "all_proxy", "no_proxy"];
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let text = name.to_string_lossy();
+            text.starts_with("JWTCTL_")
+                || text.starts_with("PG")
+                || text == "RUST_LOG"
+                || PROXIES.iter().any(|p| text.eq_ignore_ascii_case(p))
+        })
+        .collect()
+}
+
+/// Remove [`foreign_vars`] from a command that runs jwtctl (directly or through a shell).
+pub trait Scrub {
+    fn scrubbed(&mut self) -> &mut Self;
+}
+
+impl Scrub for std::process::Command {
+    fn scrubbed(&mut self) -> &mut Self {
+        for var in foreign_vars() {
+            self.env_remove(var);
+        }
+        self
+    }
+}
 
 pub struct Env {
     pub dir: TempDir,
@@ -52,7 +75,7 @@ impl Env {
     pub fn bare(&self) -> Command {
         let mut cmd = Command::cargo_bin("jwtctl").unwrap();
         cmd.current_dir(self.dir.path());
-        for var in JWTCTL_VARS {
+        for var in foreign_vars() {
             cmd.env_remove(var);
         }
         cmd

@@ -21,12 +21,30 @@ impl Store {
         }
     }
 
+    /// Create the ledger (`jwtctl ledger init`, the one command that creates one) in `env`'s
+    /// dir; its location.
+    pub fn init(&self, env: &crate::common::Env) -> &str {
+        init(env, self.location());
+        self.location()
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Store::Sqlite => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
+}
+
+/// `jwtctl ledger init` for the ledger at `location`, run in `env`'s dir; it must succeed.
+pub fn init(env: &crate::common::Env, location: &str) {
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", location)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
 }
 
 /// Every store configured here, each with a fresh ledger.
@@ -85,6 +103,11 @@ impl PgDb {
             name,
             url,
         }
+    }
+
+    /// `jwtctl ledger init` on this database (as the administrator).
+    pub fn init(&self, env: &crate::common::Env) {
+        init(env, &self.url);
     }
 
     /// Run SQL in the test's database as the administrator.
