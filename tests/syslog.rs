@@ -256,6 +256,27 @@ fn a_full_local_syslog_socket_is_exit_3_within_seconds() {
     assert!(started.elapsed() < Duration::from_secs(20), "no hang");
     assert_sink_failed(&out, &target, "within 5 s");
     assert_eq!(common::stdout(&out), "", "no verdict without its record");
+    // One record per process, as a script calling `verify` in a loop does: the queue fills
+    // (net.unix.max_dgram_qlen), and the next process ends with exit 3 instead of hanging.
+    let sock = env.path("stalled2.sock");
+    let _stalled = UnixDatagram::bind(&sock).unwrap();
+    let target = format!("unix:{}", sock.display());
+    for _ in 0..2000 {
+        let started = Instant::now();
+        let out = env
+            .jwtctl()
+            .args(["--log-syslog", &target, "verify", "bad"])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        if out.status.code() == Some(1) {
+            continue;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no hang");
+        assert_sink_failed(&out, &target, "within 5 s");
+        return;
+    }
+    panic!("2000 datagrams queued on a socket nobody reads");
 }
 
 #[test]
