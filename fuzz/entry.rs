@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
-use jwtctl::commands::batch::read_line_bounded;
+use jwtctl::commands::batch::{Line, read_line_bounded};
 use jwtctl::error::{Error, Reason};
 use jwtctl::keys::{self, JwkSet, KeyKind, Keyring, Secret, SetOrigin};
 use jwtctl::token::{self, Lifetime, Policy, Verified};
@@ -32,7 +32,7 @@ pub const ES256_PEM: &[u8] = include_bytes!("../tests/fixtures/keys/ec256_pkcs8.
 pub type Target = fn(&[u8]);
 
 /// Every target, by name, as `tests/fuzz_replay.rs` runs them.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("verify_hmac", verify_hmac),
     ("verify_es256", verify_es256),
     ("key_classify", key_classify),
@@ -40,6 +40,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("jwks_remote", jwks_remote),
     ("claims_policy", claims_policy),
     ("batch_lines", batch_lines),
+    ("syslog_format", syslog_format),
 ];
 
 fn provider() {
@@ -414,14 +415,76 @@ pub fn batch_lines(data: &[u8]) {
     let mut reader = BufReader::with_capacity(capacity, Cursor::new(input));
     let mut line = Vec::new();
     let mut n = 0;
-    while let Some(overflow) =
+    while let Some(end) =
         read_line_bounded(&mut reader, &mut line, limit).expect("reading memory cannot fail")
     {
         assert!(line.len() <= limit, "a line of {} bytes", line.len());
         let whole = expected.get(n).expect("more lines than the input has");
+        let overflow = matches!(end, Line::Cut(_));
         assert_eq!(overflow, whole.len() > limit);
+        // A cut line is hashed whole, as its token text (ASCII whitespace and `Bearer ` off).
+        if let (Line::Cut(hash), Ok(text)) = (end, std::str::from_utf8(whole)) {
+            let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+            let token = token::token_text(trimmed);
+            let lead = text.len() - text.trim_start().len();
+            let plain = token.len() == token.trim().len() && trimmed.len() == text.trim().len();
+            // The `Bearer ` scheme is looked for in the kept prefix (a batch keeps 64+ bytes).
+            if plain && lead + 7 <= limit {
+                let want = jwtctl::hash::sha256_hex(token.as_bytes());
+                assert_eq!(hash.as_str(), want, "the hash of a cut line");
+            }
+        }
         assert_eq!(&line[..], &whole[..whole.len().min(limit)]);
         n += 1;
     }
     assert_eq!(n, expected.len(), "lines were lost");
+}
+
+/// Arbitrary bytes as the values of a record's fields (split at 0xff into op, sub, jti, kid and
+/// peer; lossy UTF-8), formatted as the syslog sink sends the record. The message holds no
+/// control, line-separator or bidi character, its header words are printable ASCII, its one
+/// SD-ELEMENT closes, and its MSG parses back to the very record.
+pub fn syslog_format(data: &[u8]) {
+    let mut parts = data.split(|&b| b == 0xff).map(String::from_utf8_lossy);
+    let mut record = serde_json::Map::new();
+    record.insert("timestamp".into(), "2027-01-15T08:00:00.000000Z".into());
+    record.insert("level".into(), "ERROR".into());
+    for name in ["op", "sub", "jti", "kid", "peer"] {
+        if let Some(value) = parts.next() {
+            record.insert(name.into(), Value::from(value.into_owned()));
+        }
+    }
+    let record = Value::Object(record);
+    let message = jwtctl::audit::syslog_message(&format!("{record}\n"), NOW, "host\nname");
+    let raw: Vec<char> = message
+        .chars()
+        .filter(|c| {
+            c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    assert!(raw.is_empty(), "raw {raw:?} in {message:?}");
+    let mut words = message.splitn(7, ' ');
+    for _ in 0..6 {
+        let word = words.next().expect("six header words");
+        assert!(word.chars().all(|c| c.is_ascii_graphic()), "{word:?}");
+    }
+    let rest = words.next().expect("structured data and a MSG");
+    assert!(rest.starts_with("[jwtctl@32473"), "{rest}");
+    let (mut chars, mut quoted) = (rest.char_indices(), false);
+    let end = loop {
+        match chars.next().expect("the SD-ELEMENT closes") {
+            (_, '\\') if quoted => {
+                chars.next();
+            }
+            (_, '"') => quoted = !quoted,
+            (i, ']') if !quoted => break i,
+            _ => {}
+        }
+    };
+    let msg = rest[end + 1..]
+        .strip_prefix(' ')
+        .expect("a space before the MSG");
+    let parsed: Value = serde_json::from_str(msg).expect("the MSG is JSON");
+    assert_eq!(parsed, record);
 }

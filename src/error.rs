@@ -149,6 +149,8 @@ impl Exit {
 pub struct Error {
     reason: Reason,
     message: String,
+    /// The claim a rejection is about (its name, never its value), for the record's `claim`.
+    claim: Option<String>,
 }
 
 impl Error {
@@ -156,6 +158,7 @@ impl Error {
         Error {
             reason,
             message: message.into(),
+            claim: None,
         }
     }
 
@@ -177,6 +180,17 @@ impl Error {
 
     pub fn rejected(reason: Reason, message: impl Into<String>) -> Self {
         Error::new(reason, message)
+    }
+
+    /// Name the claim this rejection is about (a name from jwtctl or its command line).
+    pub fn with_claim(mut self, name: &str) -> Self {
+        self.claim = Some(name.to_owned());
+        self
+    }
+
+    /// The claim this rejection is about, if it is about one.
+    pub fn claim(&self) -> Option<&str> {
+        self.claim.as_deref()
     }
 
     pub fn reason(&self) -> Reason {

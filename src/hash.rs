@@ -19,6 +19,13 @@ pub struct Sha256Hex([u8; 64]);
 
 impl Sha256Hex {
     pub fn of(bytes: &[u8]) -> Self {
+        Self::of_digest(&aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            bytes,
+        ))
+    }
+
+    fn of_digest(digest: &aws_lc_rs::digest::Digest) -> Self {
         // A table of each byte's two digits, not `write!("{:02x}")`: formatting was most of the
         // cost of a batch record.
         const PAIRS: [[u8; 2]; 256] = {
@@ -31,7 +38,6 @@ impl Sha256Hex {
             }
             pairs
         };
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
         let mut hex = [0u8; 64];
         for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.as_ref()) {
             pair.copy_from_slice(&PAIRS[usize::from(*byte)]);
@@ -39,9 +45,27 @@ impl Sha256Hex {
         Sha256Hex(hex)
     }
 
+    /// Hash bytes given piece by piece (a line too long to keep).
+    pub fn stream() -> Sha256Stream {
+        Sha256Stream(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and letters are ever written: this never falls back.
         std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// A SHA-256 being computed; see [`Sha256Hex::stream`].
+pub struct Sha256Stream(aws_lc_rs::digest::Context);
+
+impl Sha256Stream {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> Sha256Hex {
+        Sha256Hex::of_digest(&self.0.finish())
     }
 }
 

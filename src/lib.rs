@@ -14,6 +14,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod escape;
 pub mod hash;
 pub mod keys;
 pub mod ledger;
@@ -51,12 +52,10 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Refused(e, reply)) => audit
-            .failure(rec, e.reason())
-            .map(|()| Done::Refused(e, reply)),
+        Ok(Done::Refused(e, reply)) => audit.failure_of(rec, &e).map(|()| Done::Refused(e, reply)),
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
-        Err(e) => audit.failure(rec, e.reason()).and(Err(e)),
+        Err(e) => audit.failure_of(rec, &e).and(Err(e)),
     }
 }
 
@@ -116,10 +115,12 @@ pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let config = cli.log_settings();
-    let outcome = Audit::open(&config).and_then(|audit| {
-        audit.warn_if_exposed(cli.command.op())?;
-        run(cli, &audit, chrono::Utc::now())
+    let outcome = unrecorded(cli).unwrap_or_else(|| {
+        let config = cli.log_settings();
+        Audit::open(&config).and_then(|audit| {
+            audit.warn_if_exposed(cli.command.op())?;
+            run(cli, &audit, chrono::Utc::now())
+        })
     });
     match outcome {
         Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),
@@ -151,6 +152,17 @@ pub fn execute(cli: &Cli) -> Exit {
             sys::eprint_line(&format!("jwtctl: {e}{help}"));
             e.exit_status()
         }
+    }
+}
+
+/// Commands that do no token work (shell completions, man pages) run without the security log:
+/// they neither open nor create it, so they work in a read-only directory. Like `--help` and
+/// `--version`, they are not recorded. `None` for every other command.
+fn unrecorded(cli: &Cli) -> Option<Result<Done>> {
+    match &cli.command {
+        Command::Completions(args) => Some(commands::docs::completions(args)),
+        Command::Man(args) => Some(commands::docs::man(args)),
+        _ => None,
     }
 }
 
@@ -291,7 +303,7 @@ fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<String> {
 /// The log settings a refused command line meant: the arguments clap objected to are dropped
 /// one at a time until the rest parses, and the settings come from [`Cli::log_settings`], as
 /// for any other command line (flags before and after the subcommand, then the environment).
-/// When nothing parses, the environment and the defaults.
+/// When nothing parses, what clap can read leniently, then the environment and the defaults.
 fn settings_of_refused(args: &[OsString]) -> LogConfig {
     let mut args = args.to_vec();
     for _ in 0..16 {
@@ -301,11 +313,13 @@ fn settings_of_refused(args: &[OsString]) -> LogConfig {
             Err(_) => break,
         }
     }
-    // Only the program name: clap applies the environment and the defaults.
+    // What is left, leniently (a missing subcommand is not an error here): the log flags given
+    // before a missing or refused subcommand (`jwtctl --log-file b.log`), then the environment
+    // and the defaults.
     use clap::{CommandFactory, FromArgMatches};
     Cli::command()
         .ignore_errors(true)
-        .try_get_matches_from(&args[..args.len().min(1)])
+        .try_get_matches_from(&args)
         .ok()
         .and_then(|m| cli::LogArgs::from_arg_matches(&m).ok())
         .map_or_else(

@@ -139,8 +139,12 @@ pub fn user() -> (u32, Option<String>) {
 /// Write one line to stderr, ignoring failure: an unwritable or closed stderr must never change
 /// the exit code or abort the process (`eprintln!` panics when the write fails, and jwtctl is
 /// built with `panic = "abort"`).
+///
+/// Every message reaches the terminal escaped (see `escape`): a claim value, kid or path quoted
+/// in it cannot move the cursor, retitle the window or reorder the text (C1, bidi overrides).
 pub fn eprint_line(line: &str) {
     use std::io::Write;
+    let line = crate::escape::json_escaped(line);
     let mut err = std::io::stderr().lock();
     let _ = err
         .write_all(line.as_bytes())
@@ -232,6 +236,47 @@ pub fn host() -> Option<String> {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// Bytes written to a TCP socket that its peer's TCP has not acknowledged yet (SIOCOUTQ, the
+/// same request number as TIOCOUTQ: unacknowledged plus unsent bytes).
+pub fn unacknowledged_bytes(socket: &std::net::TcpStream) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut queued: c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int into `queued`; the descriptor is kept open by `socket`.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(usize::try_from(queued).unwrap_or(0))
+}
+
+/// Whether the peer of a connected stream socket has closed its end (a FIN was received), without
+/// waiting or consuming anything (`recv` with `MSG_PEEK | MSG_DONTWAIT`). A reset connection is
+/// the returned error (`ConnectionReset`).
+pub fn peer_closed(socket: &impl std::os::fd::AsRawFd) -> std::io::Result<bool> {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: recv writes at most one byte into `byte`; the descriptor is kept open by
+        // `socket`.
+        let n = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            return Ok(n == 0);
+        }
+        let e = std::io::Error::last_os_error();
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock => return Ok(false),
+            std::io::ErrorKind::Interrupted => {}
+            _ => return Err(e),
+        }
+    }
 }
 
 /// An exclusive `flock(2)` on an open file, released when dropped.

@@ -378,3 +378,62 @@ fn a_stream_syslog_target_that_cannot_be_reached_fails_closed() {
         "--log-file none needs a syslog target"
     );
 }
+
+#[test]
+fn a_usage_error_without_a_subcommand_goes_to_the_log_file_given() {
+    let env = Env::new();
+    for args in [
+        &["--log-file", "b.log"][..],
+        &["--log-file", "b.log", "--bogus"],
+    ] {
+        let out = env.jwtctl().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert!(
+        !env.path("security.log").exists(),
+        "recorded in ./security.log"
+    );
+    let text = std::fs::read_to_string(env.path("b.log")).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.lines().all(|l| l.contains("\"reason\":\"usage\"")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_claim_rule_failure_names_the_claim_never_its_value_and_key_files_are_a_key_source() {
+    let env = Env::new();
+    let token = mint(json!({"sub": "alice", "ref": "refs/heads/feature-x", "exp": now() + 600}));
+    let out = env.verify(&["--claim-eq", "ref=\"refs/heads/main\""], &token);
+    assert_refused(&env, &out, 1, "claim_mismatch");
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["claim"], "ref", "{record}");
+    assert_eq!(record["key_source"], "file", "{record}");
+    let out = env.verify(&["--claim-match", "environment=prod*"], &token);
+    assert_refused(&env, &out, 1, "missing_claim");
+    assert_eq!(env.log().pop().unwrap()["claim"], "environment");
+    // In a batch too, and a success after a failure carries no claim.
+    let out = env
+        .jwtctl()
+        .args(["--log-level", "info", "verify", "--batch"])
+        .args(["--claim-match", "ref=refs/heads/f*"])
+        .write_stdin(format!("{}\n{token}\n", mint(json!({"exp": now() + 600}))))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let records = env.log();
+    let (failed, passed) = (&records[records.len() - 2], &records[records.len() - 1]);
+    assert_eq!(
+        (&failed["reason"], &failed["claim"]),
+        (&json!("missing_claim"), &json!("ref"))
+    );
+    assert_eq!(passed["outcome"], "success");
+    assert!(passed.get("claim").is_none(), "{passed}");
+    assert_eq!(passed["key_source"], "file");
+    let text = env.log_text();
+    assert!(
+        !text.contains("refs/heads"),
+        "a claim's value or a rule's value logged: {text}"
+    );
+}

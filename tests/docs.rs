@@ -193,3 +193,83 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
         assert!(err.trim_end().ends_with(wanted), "{err}");
     }
 }
+
+#[test]
+fn man_replaces_planted_links_instead_of_following_them_and_writes_pages_0644() {
+    use std::os::unix::fs::{MetadataExt, symlink};
+    let env = Env::new();
+    let dir = env.path("man");
+    std::fs::create_dir(&dir).unwrap();
+    // Links another user could plant in a shared directory: to a file of the victim's, and a
+    // dangling one that would create a file wherever it points.
+    let victim = env.write("victim.conf", "precious\n");
+    symlink(&victim, dir.join("jwtctl.1")).unwrap();
+    symlink(env.path("created-elsewhere"), dir.join("jwtctl-verify.1")).unwrap();
+    let out = env.run_bare(&["man", "--dir", "man"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        !env.path("created-elsewhere").exists(),
+        "a dangling link was followed"
+    );
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        assert!(
+            name.ends_with(".1") && !name.starts_with('.'),
+            "left behind: {name}"
+        );
+        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+        assert!(meta.file_type().is_file(), "{name} is not a regular file");
+        assert_eq!(
+            meta.mode() & 0o777,
+            0o644,
+            "{name}: other users read man pages"
+        );
+    }
+    let page = std::fs::read_to_string(dir.join("jwtctl.1")).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
+}
+
+#[test]
+fn completions_man_help_and_version_need_no_log() {
+    let env = Env::new();
+    // /proc: no file can be created there, whoever runs the test (root too).
+    for args in [
+        &["completions", "bash"][..],
+        &["--help"],
+        &["--version"],
+        &["verify", "--help"],
+    ] {
+        let out = env.bare().current_dir("/proc").args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(!stdout(&out).is_empty(), "{args:?}");
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    let out = env
+        .bare()
+        .current_dir("/proc")
+        .args(["man", "--dir"])
+        .arg(env.path("pages"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no such directory yet: {}",
+        stderr(&out)
+    );
+    std::fs::create_dir(env.path("pages")).unwrap();
+    let out = env
+        .bare()
+        .current_dir("/proc")
+        .args(["man", "--dir"])
+        .arg(env.path("pages"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // And where a log could be written, none is: these operations are not recorded.
+    let out = env.run_bare(&["--log-level", "info", "completions", "zsh"]);
+    assert!(out.status.success());
+    assert!(!env.path("security.log").exists());
+}

@@ -161,3 +161,8 @@ fn refresh_keeps_number_claims_exactly() {
     let second = token::verify(&refreshed, &keys, &policy, now).expect("the refreshed token");
     assert_eq!(second.claims["x"], first.claims["x"]);
 }
+
+#[test]
+fn syslog_format() {
+    replay("syslog_format");
+}

@@ -45,6 +45,7 @@ fn character() -> impl Strategy<Value = char> {
         2 => prop::sample::select(vec![
             '\0', '\n', '\r', '\t', '\u{8}', '\u{c}', '"', '\\', '/', '\u{7f}', '\u{1b}',
             '\u{85}', '\u{2028}', '\u{2029}', '\u{feff}', '\u{fffd}', 'é', '\u{1f600}',
+            '\u{9b}', '\u{9d}', '\u{202e}', '\u{2066}', ']',
         ]),
         1 => (0x20u8..0x7f).prop_map(char::from),
     ]
@@ -251,5 +252,28 @@ proptest! {
             prop_assert_eq!(value.get(name).and_then(Value::as_str), Some(want.as_str()), "{}", name);
         }
         prop_assert_eq!(value.get("op").and_then(Value::as_str), Some("verify"));
+    }
+
+    /// The same record lines as syslog messages: no control, separator or bidi character
+    /// anywhere, and the MSG (after the structured data) parses back to the record.
+    #[test]
+    fn any_record_strings_make_a_clean_syslog_message(sub in text(255), kid in text(255)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("security.log");
+        let audit = Audit::open(&LogConfig::at(path.clone())).unwrap();
+        let record = Record { sub: Some(sub), kid: Some(kid), ..Record::new("verify") };
+        audit.emit(tracing::Level::ERROR, &record).unwrap();
+        drop(audit);
+        let line = log_lines(&path).pop().unwrap();
+        let message = jwtctl::audit::syslog_message(&line, NOW, "host");
+        let raw: Vec<char> = message
+            .chars()
+            .filter(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+            .collect();
+        prop_assert!(raw.is_empty(), "{:?} in {:?}", raw, message);
+        let want: Value = serde_json::from_str(&line).unwrap();
+        let json = &message[message.rfind(" {\"timestamp\"").unwrap() + 1..];
+        let got: Value = serde_json::from_str(json).unwrap();
+        prop_assert_eq!(got, want);
     }
 }

@@ -24,5 +24,6 @@ mod refresh;
 mod remote;
 mod remote_failures;
 mod remote_trust;
+mod syslog;
 mod verify;
 mod verify_ci;

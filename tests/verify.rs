@@ -308,9 +308,11 @@ fn one_verdict_for_one_input_whichever_way_it_comes() {
 }
 
 #[test]
-fn an_overlong_batch_line_is_recorded_without_a_prefix_hash() {
+fn an_overlong_batch_line_is_recorded_with_the_hash_of_the_whole_token() {
     let env = Env::new();
-    let line = format!("{}\n", "a".repeat(200));
+    // A real token, far over the limit, presented as `Bearer` with whitespace around it.
+    let token = mint(json!({"sub": "x".repeat(300_000), "exp": now() + 600}));
+    let line = format!("  Bearer {token} \r\nshort\n");
     let out = env
         .jwtctl()
         .args(["verify", "--batch", "--max-token-size", "100"])
@@ -318,9 +320,16 @@ fn an_overlong_batch_line_is_recorded_without_a_prefix_hash() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let record = env.log().pop().unwrap();
-    assert_eq!(record["reason"], "too_large");
-    assert!(record.get("token_sha256").is_none(), "{record}");
+    let records = env.log();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["reason"], "too_large");
+    assert_eq!(records[0]["line"], 1);
+    // Not the hash of a prefix: the token's own, so "every record of one token" finds it.
+    assert_eq!(records[0]["token_sha256"], crate::common::sha256sum(&token));
+    assert_eq!(
+        records[1]["token_sha256"],
+        crate::common::sha256sum("short")
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::sink::Sink;
+use super::sink::{Sink, SinkError, SinkResult};
 use super::{LogConfig, LogRotate};
 use crate::error::io_words;
 use crate::error::{Error, Result};
@@ -46,13 +46,20 @@ pub(super) struct FileSink {
 impl Sink for FileSink {
     /// Write one record (a whole line) stamped `at`: to the file rotation names for `at`, opened
     /// and checked when it differs from the current one.
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
+    fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let suffix = suffix(self.rotate, at);
         if suffix != current.suffix {
+            // The next file's own refusal (a link, another owner, a missing directory, a full
+            // disk), not a flattened kind: the operator must know what to fix.
             match open_checked(&self.file_path(&suffix)) {
                 Ok(next) => *current = next.with_suffix(suffix),
-                Err(_) => return Err(io::ErrorKind::PermissionDenied.into()),
+                Err(e) => {
+                    return Err(SinkError(format!(
+                        "cannot rotate the security log: {}",
+                        e.message()
+                    )));
+                }
             }
         }
         // Every record is written holding an exclusive `flock` on the file, so the tail check
@@ -61,10 +68,19 @@ impl Sink for FileSink {
         // wrongly start a new line). A failing lock (a file system without locks) is not a
         // reason to lose the record: it is written anyway.
         let Current {
-            file, first_write, ..
+            file,
+            first_write,
+            path,
+            ..
         } = &mut *current;
         let _lock = crate::sys::FileLock::exclusive(file);
-        write_record(file, first_write, line, self.sync)
+        write_record(file, first_write, line, self.sync).map_err(|e| {
+            SinkError(format!(
+                "cannot write the security log {}: {}",
+                path.display(),
+                io_words(&e)
+            ))
+        })
     }
 }
 
@@ -316,5 +332,33 @@ mod tests {
         assert_eq!(suffix(LogRotate::Daily, at), ".2026-11-26");
         assert_eq!(suffix(LogRotate::Hourly, at), ".2026-11-26-09");
         assert_eq!(suffix(LogRotate::Never, at), "");
+    }
+
+    /// Rotation happens mid-run only when the hour turns, which a test of the binary cannot
+    /// bring about (no clock override): the sink is driven with the next hour's instant.
+    #[test]
+    fn a_rotation_that_cannot_open_the_next_file_reports_its_own_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            rotate: LogRotate::Hourly,
+            ..LogConfig::at(dir.path().join("security.log"))
+        };
+        let nine = DateTime::from_timestamp(1_795_683_600, 0).unwrap(); // 09:00Z
+        let (sink, _) = open(&config, nine).unwrap();
+        sink.write_line("{}\n", nine).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("security.log.2026-11-26-10")).unwrap();
+        std::fs::create_dir(dir.path().join("security.log.2026-11-26-11")).unwrap();
+        let hour = chrono::Duration::hours(1);
+        let linked = sink.write_line("{}\n", nine + hour).unwrap_err().0;
+        assert!(
+            linked.contains("security.log.2026-11-26-10 is a symbolic link"),
+            "{linked}"
+        );
+        let dir_err = sink.write_line("{}\n", nine + hour * 2).unwrap_err().0;
+        assert!(dir_err.contains("security.log.2026-11-26-11"), "{dir_err}");
+        assert!(!dir_err.contains("permission denied"), "{dir_err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "");
     }
 }

@@ -17,15 +17,20 @@ mod syslog;
 
 pub use syslog::Target as SyslogTarget;
 
+/// The RFC 5424 message the syslog sink sends for one record (a JSON line) stamped `at` (Unix
+/// seconds): for the fuzz target of the formatter.
+pub fn syslog_message(line: &str, at: i64, host: &str) -> String {
+    let at = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    syslog::rfc5424(line, at, host)
+}
+
 use std::fmt::{self, Write as _};
-use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 
-use crate::error::io_words;
 use crate::error::{Error, Reason, Result};
 use crate::hash::Sha256Hex;
 use crate::sys;
@@ -124,6 +129,8 @@ pub struct Record {
     pub event: Option<&'static str>,
     pub outcome: &'static str,
     pub reason: Option<&'static str>,
+    /// The claim a rejection is about (`claim_mismatch`, `missing_claim`): its name only.
+    pub claim: Option<String>,
     pub sub: Option<String>,
     /// The token's `iss`: with `jti`, what `revoke --jti ID --iss ISS` takes.
     pub iss: Option<String>,
@@ -173,6 +180,7 @@ impl Record {
         f.name(key!("event"), self.event);
         f.name(key!("outcome"), Some(self.outcome));
         f.name(key!("reason"), self.reason);
+        f.str(key!("claim"), self.claim.as_deref());
         f.str(key!("sub"), self.sub.as_deref());
         f.str(key!("iss"), self.iss.as_deref());
         f.str(key!("jti"), self.jti.as_deref());
@@ -215,6 +223,12 @@ impl Record {
         self.outcome = "failure";
         self.reason = Some(reason.code());
         Level::ERROR
+    }
+
+    /// Make this the failure record of `error`: its reason, and the claim it is about.
+    pub fn fail_with(&mut self, error: &Error) -> Level {
+        self.claim = error.claim().map(str::to_owned);
+        self.fail(error.reason())
     }
 }
 
@@ -425,11 +439,7 @@ impl Audit {
         });
         match self.outcome.take() {
             None => Ok(()),
-            Some(kind) => Err(Error::log(format!(
-                "cannot write the security log {}: {}; nothing was done",
-                self.path.display(),
-                io_words(&io::Error::from(kind))
-            ))),
+            Some(failure) => Err(Error::log(format!("{failure}; nothing was done"))),
         }
     }
 
@@ -444,18 +454,20 @@ impl Audit {
     /// exit 3: none of the held records' results may be printed.
     pub fn release(&self, keep: bool) -> Result<()> {
         let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
-        self.group.release(&*self.sink, keep).map_err(|e| {
-            Error::log(format!(
-                "cannot write the security log {}: {}; nothing was done",
-                self.path.display(),
-                io_words(&e)
-            ))
-        })
+        self.group
+            .release(&*self.sink, keep)
+            .map_err(|failure| Error::log(format!("{failure}; nothing was done")))
     }
 
     /// A success record: INFO, or WARN for a refresh granted through the grace window.
     pub fn success(&self, mut r: Record) -> Result<()> {
         let level = r.succeed();
+        self.emit(level, &r)
+    }
+
+    /// The failure record (ERROR) of `error`: its reason code and the claim it is about.
+    pub fn failure_of(&self, mut r: Record, error: &Error) -> Result<()> {
+        let level = r.fail_with(error);
         self.emit(level, &r)
     }
 

@@ -1,15 +1,30 @@
-//! The log sink seam: where formatted records go (the checked file today; room for syslog).
+//! The log sink seam: where formatted records go (the checked file, syslog), and how a failed
+//! delivery is reported.
 
-use std::io;
+use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
+/// A failed or unconfirmed delivery, as one line in our words that names the sink that failed
+/// (the log file's path, the syslog target) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SinkError(pub(crate) String);
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub(crate) type SinkResult = Result<(), SinkError>;
+
 /// Takes one record, formatted as one line, stamped with the instant of its timestamp. A sink
-/// reports a failed or partial delivery as the returned error; it never swallows one.
+/// reports a failed, partial or unconfirmed delivery as the returned error; it never swallows
+/// one, and every write ends within a deadline.
 pub(crate) trait Sink: Send + Sync {
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()>;
+    fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult;
 }
 
 /// Several sinks (the file and syslog): a record goes to each; the first failure is reported,
@@ -17,7 +32,7 @@ pub(crate) trait Sink: Send + Sync {
 pub(crate) struct Fanout(pub(crate) Vec<Box<dyn Sink>>);
 
 impl Sink for Fanout {
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
+    fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
         let mut result = Ok(());
         for sink in &self.0 {
             let written = sink.write_line(line, at);
@@ -58,7 +73,7 @@ impl Group {
         &self,
         sink: &dyn Sink,
         format: impl FnOnce(&mut String) -> DateTime<Utc>,
-    ) -> io::Result<()> {
+    ) -> SinkResult {
         let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let start = held.lines.len();
         let at = format(&mut held.lines);
@@ -80,7 +95,7 @@ impl Group {
     }
 
     /// Write what is held, in one write; the group stays open when `keep` is true.
-    pub(crate) fn release(&self, sink: &dyn Sink, keep: bool) -> io::Result<()> {
+    pub(crate) fn release(&self, sink: &dyn Sink, keep: bool) -> SinkResult {
         let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let result = Self::write(sink, &mut held);
         held.open = keep;
@@ -89,7 +104,7 @@ impl Group {
 
     /// Write the buffer, then empty it (keeping its capacity), whether or not the write worked:
     /// a record that failed is reported, never retried behind its caller's back.
-    fn write(sink: &dyn Sink, held: &mut Held) -> io::Result<()> {
+    fn write(sink: &dyn Sink, held: &mut Held) -> SinkResult {
         let Some(at) = held.at.take() else {
             return Ok(());
         };
@@ -106,8 +121,8 @@ impl Group {
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     state: AtomicU8,
-    /// The failure's kind, when `state` is `FAILED`.
-    kind: Mutex<Option<io::ErrorKind>>,
+    /// The failure, when `state` is `FAILED`.
+    failure: Mutex<Option<SinkError>>,
 }
 
 const DELIVERED: u8 = 0;
@@ -121,28 +136,29 @@ impl Outcome {
         self.state.store(ARMED, Ordering::SeqCst);
     }
 
-    pub(crate) fn set(&self, result: io::Result<()>) {
+    pub(crate) fn set(&self, result: SinkResult) {
         match result {
             Ok(()) => self.state.store(DELIVERED, Ordering::SeqCst),
             Err(e) => {
-                *self.kind.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.kind());
+                *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                 self.state.store(FAILED, Ordering::SeqCst);
             }
         }
     }
 
-    /// The failure of the last event (an armed event that was never delivered is `Other`),
+    /// The failure of the last event (an armed event that was never delivered is one too),
     /// leaving the outcome delivered.
-    pub(crate) fn take(&self) -> Option<io::ErrorKind> {
+    pub(crate) fn take(&self) -> Option<SinkError> {
+        let never = || SinkError("the record never reached the security log".into());
         match self.state.swap(DELIVERED, Ordering::SeqCst) {
             DELIVERED => None,
-            ARMED => Some(io::ErrorKind::Other),
+            ARMED => Some(never()),
             _ => Some(
-                self.kind
+                self.failure
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .take()
-                    .unwrap_or(io::ErrorKind::Other),
+                    .unwrap_or_else(never),
             ),
         }
     }
@@ -161,16 +177,16 @@ mod tests {
     }
 
     impl Sink for Recorder {
-        fn write_line(&self, line: &str, at: DateTime<Utc>) -> io::Result<()> {
+        fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
             if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(io::ErrorKind::StorageFull.into());
+                return Err(SinkError("full".into()));
             }
             self.writes.lock().unwrap().push((line.to_owned(), at));
             Ok(())
         }
     }
 
-    fn add(group: &Group, sink: &Recorder, text: &str, at: DateTime<Utc>) -> io::Result<()> {
+    fn add(group: &Group, sink: &Recorder, text: &str, at: DateTime<Utc>) -> SinkResult {
         group.add(sink, |line| {
             line.push_str(text);
             at

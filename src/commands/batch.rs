@@ -11,6 +11,7 @@ use crate::audit::{Record, TokenDigest};
 use crate::cli::VerifyArgs;
 use crate::error::io_words;
 use crate::error::{Error, Exit, Reason, Result};
+use crate::hash::Sha256Hex;
 use crate::keys::Keyring;
 use crate::keys::remote::Remote;
 use crate::ledger::Ledger;
@@ -41,9 +42,12 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         refetched: Cell::new(false),
         ledger: RefCell::new(ledger),
         now: args.at.map_or(ctx.now_precise, |at| at as f64),
+        // Each line's record names where the keys came from, as a single verification's does.
         scratch: RefCell::new(Record {
             at: args.at,
             alg: rec.alg,
+            key_source: rec.key_source.clone(),
+            key_fetch: rec.key_fetch,
             ..Record::new(rec.op)
         }),
     };
@@ -114,10 +118,15 @@ impl Batch<'_> {
         let mut line = Vec::new();
         let (mut number, mut rejected, mut held) = (0u64, false, 0usize);
         let limit = self.policy.max_size.saturating_add(LINE_SLACK);
-        while let Some(overflow) = read_line_bounded(input, &mut line, limit)
+        while let Some(end) = read_line_bounded(input, &mut line, limit)
             .map_err(|e| Error::io(format!("cannot read stdin: {}", io_words(&e))))?
         {
             number += 1;
+            let cut = match end {
+                Line::Whole => None,
+                Line::Cut(hash) => Some(hash),
+            };
+            let overflow = cut.is_some();
             let utf8 = std::str::from_utf8(&line).ok();
             let text = utf8.map_or("", token::token_text);
             if utf8.is_some() && text.is_empty() && !overflow {
@@ -125,7 +134,7 @@ impl Batch<'_> {
             }
             let result = self.check(text, utf8.is_some(), overflow);
             rejected |= result.is_err();
-            self.record(number, text, overflow, &result)?;
+            self.record(number, text, cut, &result)?;
             held += 1;
             if !self.args.quiet {
                 pending.extend_from_slice(Verdict::of(&result, Some(number)).line().as_bytes());
@@ -191,7 +200,7 @@ impl Batch<'_> {
         &self,
         number: u64,
         text: &str,
-        overflow: bool,
+        cut: Option<Sha256Hex>,
         result: &Result<Verified>,
     ) -> Result<()> {
         match result {
@@ -203,17 +212,21 @@ impl Batch<'_> {
         // is set here or by `note_verified`, so nothing is left from the line before.
         let mut r = self.scratch.borrow_mut();
         r.line = Some(number);
-        // An overlong line is recorded without a hash: a hash of its prefix would name another
-        // token.
-        r.token = (!overflow && !text.is_empty()).then(|| TokenDigest::hashed(text));
+        // An overlong line carries the hash of its whole token text, computed as it was read
+        // and discarded (a hash of its prefix would name another token).
+        r.token = match cut {
+            Some(hash) => Some(TokenDigest::Hashed(hash)),
+            None => (!text.is_empty()).then(|| TokenDigest::hashed(text)),
+        };
         let level = match result {
             Ok(verified) => {
                 note_verified(&mut r, verified);
+                r.claim = None;
                 r.succeed()
             }
             Err(e) => {
                 (r.sub, r.jti, r.kid, r.exp, r.alg) = (None, None, None, None, self.alg);
-                r.fail(e.reason())
+                r.fail_with(e)
             }
         };
         self.ctx.audit.emit(level, &r)
@@ -229,31 +242,108 @@ fn reader_gone(written: io::Result<()>) -> Result<bool> {
     }
 }
 
+/// How a line was read: whole, or cut at the limit, with the SHA-256 of the whole line's token
+/// text (what `printf %s "$TOKEN" | sha256sum` gives for the token on it), so its record names
+/// the token like any other.
+#[derive(Clone, Copy)]
+pub enum Line {
+    Whole,
+    Cut(Sha256Hex),
+}
+
 /// Read one line (without its `\n`) into `buf`, keeping at most `limit` bytes so memory stays
-/// flat however long the line. `None` at the end of input; `Some(true)` when the line was cut.
+/// flat however long the line; the rest of a longer line is hashed as it is discarded. `None` at
+/// the end of input.
 pub fn read_line_bounded(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
-) -> io::Result<Option<bool>> {
+) -> io::Result<Option<Line>> {
     buf.clear();
-    let (mut seen, mut overflow) = (false, false);
+    let (mut seen, mut cut) = (false, None::<CutDigest>);
+    let end = |cut: Option<CutDigest>| cut.map_or(Line::Whole, |d| Line::Cut(d.finish()));
     loop {
         let available = r.fill_buf()?;
         if available.is_empty() {
-            return Ok(seen.then_some(overflow));
+            return Ok(seen.then(|| end(cut)));
         }
         seen = true;
         let newline = available.iter().position(|&b| b == b'\n');
         let chunk = &available[..newline.unwrap_or(available.len())];
-        let room = limit.saturating_sub(buf.len());
-        overflow |= chunk.len() > room;
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        match &mut cut {
+            Some(digest) => digest.feed(chunk),
+            None => {
+                let room = limit.saturating_sub(buf.len());
+                let kept = chunk.len().min(room);
+                buf.extend_from_slice(&chunk[..kept]);
+                if chunk.len() > room {
+                    let mut digest = CutDigest::starting(buf);
+                    digest.feed(&chunk[kept..]);
+                    cut = Some(digest);
+                }
+            }
+        }
         let used = newline.map_or(available.len(), |i| i + 1);
         r.consume(used);
         if newline.is_some() {
-            return Ok(Some(overflow));
+            return Ok(Some(end(cut)));
         }
+    }
+}
+
+/// The hash of an overlong line's token text, computed as the line streams past: the line less
+/// surrounding ASCII whitespace and a leading `Bearer ` (as `token::token_text`). Trailing
+/// whitespace is held back until more text follows; past [`MAX_HELD`] it is hashed as text (the
+/// hash of an absurd line may then differ from its trimmed token's; memory stays bounded).
+struct CutDigest {
+    hash: crate::hash::Sha256Stream,
+    /// Whether the token text has started (leading whitespace is skipped until it does).
+    started: bool,
+    held: Vec<u8>,
+}
+
+/// The most trailing whitespace held back from the hash.
+const MAX_HELD: usize = 1 << 16;
+
+impl CutDigest {
+    /// Start with the kept `prefix` of the line (`limit` bytes, where a `Bearer ` scheme is).
+    fn starting(prefix: &[u8]) -> CutDigest {
+        let text = prefix.trim_ascii_start();
+        let text = match text.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => text[7..].trim_ascii_start(),
+            _ => text,
+        };
+        let mut digest = CutDigest {
+            hash: Sha256Hex::stream(),
+            started: false,
+            held: Vec::new(),
+        };
+        digest.feed(text);
+        digest
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        if !self.started {
+            bytes = bytes.trim_ascii_start();
+            self.started = !bytes.is_empty();
+        }
+        match bytes.iter().rposition(|b| !b.is_ascii_whitespace()) {
+            Some(last) => {
+                self.hash.update(&self.held);
+                self.held.clear();
+                self.hash.update(&bytes[..=last]);
+                self.held.extend_from_slice(&bytes[last + 1..]);
+            }
+            None => self.held.extend_from_slice(bytes),
+        }
+        if self.held.len() > MAX_HELD {
+            self.hash.update(&self.held);
+            self.held.clear();
+        }
+    }
+
+    fn finish(self) -> Sha256Hex {
+        self.hash.finish()
     }
 }
 
@@ -261,30 +351,42 @@ pub fn read_line_bounded(
 mod tests {
     use super::*;
 
+    fn read(input: &mut io::Cursor<Vec<u8>>, buf: &mut Vec<u8>) -> Option<bool> {
+        read_line_bounded(input, buf, 8)
+            .unwrap()
+            .map(|end| matches!(end, Line::Cut(_)))
+    }
+
+    #[test]
+    fn a_cut_line_is_hashed_whole_as_its_token_text() {
+        let token = "eyJ.".repeat(5000);
+        let line = format!("  Bearer  {token} \r\nnext\n");
+        let mut input = io::BufReader::with_capacity(7, io::Cursor::new(line.into_bytes()));
+        let mut buf = Vec::new();
+        let Some(Line::Cut(hash)) = read_line_bounded(&mut input, &mut buf, 100).unwrap() else {
+            panic!("the line is cut");
+        };
+        assert_eq!(hash.as_str(), Sha256Hex::of(token.as_bytes()).as_str());
+        assert_eq!(buf.len(), 100);
+        assert!(matches!(
+            read_line_bounded(&mut input, &mut buf, 100).unwrap(),
+            Some(Line::Whole)
+        ));
+        assert_eq!(buf, b"next");
+    }
+
     #[test]
     fn lines_are_read_whole_or_cut_at_the_limit() {
         let mut input = io::Cursor::new(b"abc\n\nlong-line-here\nlast".to_vec());
         let mut buf = Vec::new();
-        assert_eq!(
-            read_line_bounded(&mut input, &mut buf, 8).unwrap(),
-            Some(false)
-        );
+        assert_eq!(read(&mut input, &mut buf), Some(false));
         assert_eq!(buf, b"abc");
-        assert_eq!(
-            read_line_bounded(&mut input, &mut buf, 8).unwrap(),
-            Some(false)
-        );
+        assert_eq!(read(&mut input, &mut buf), Some(false));
         assert_eq!(buf, b"");
-        assert_eq!(
-            read_line_bounded(&mut input, &mut buf, 8).unwrap(),
-            Some(true)
-        );
+        assert_eq!(read(&mut input, &mut buf), Some(true));
         assert_eq!(buf, b"long-lin");
-        assert_eq!(
-            read_line_bounded(&mut input, &mut buf, 8).unwrap(),
-            Some(false)
-        );
+        assert_eq!(read(&mut input, &mut buf), Some(false));
         assert_eq!(buf, b"last");
-        assert_eq!(read_line_bounded(&mut input, &mut buf, 8).unwrap(), None);
+        assert_eq!(read(&mut input, &mut buf), None);
     }
 }

@@ -11,7 +11,10 @@ pub fn run(action: &CacheAction, ctx: &Ctx) -> Result<Done> {
             let rows = remote::list(&dir(args), ctx.now);
             let text: String = rows
                 .iter()
-                .map(|(url, age, size)| format!("{url}\t{age}\t{size}\n"))
+                .map(|(url, age, size)| {
+                    let url = crate::escape::json_escaped(url);
+                    format!("{url}\t{age}\t{size}\n")
+                })
                 .collect();
             Ok(Done::Print(text))
         }

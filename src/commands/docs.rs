@@ -1,6 +1,11 @@
 //! `jwtctl completions SHELL` and `jwtctl man --dir DIR`: shell completions and man pages, made
 //! from the same clap definition as the help (clap_complete, clap_mangen).
 
+use std::fs;
+use std::io::{self, Write as _};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
 use clap::CommandFactory;
 
 use super::Done;
@@ -30,12 +35,7 @@ pub fn man(args: &ManArgs) -> Result<Done> {
     Ok(Done::Print(String::new()))
 }
 
-fn write_pages(
-    cmd: &clap::Command,
-    name: &str,
-    dir: &std::path::Path,
-    written: &mut usize,
-) -> Result<()> {
+fn write_pages(cmd: &clap::Command, name: &str, dir: &Path, written: &mut usize) -> Result<()> {
     // clap names are 'static; a one-shot command can leak the few page names it makes.
     let page = cmd
         .clone()
@@ -45,9 +45,9 @@ fn write_pages(
         .render(&mut out)
         .map_err(|e| Error::io(format!("cannot render the man page: {}", io_words(&e))))?;
     let path = dir.join(format!("{name}.1"));
-    std::fs::write(&path, out).map_err(|e| {
+    install(dir, &format!("{name}.1"), &out).map_err(|e| {
         Error::io(format!(
-            "cannot write {}: {}; give an existing directory with --dir",
+            "cannot write {}: {}; give an existing directory you can write with --dir",
             path.display(),
             io_words(&e)
         ))
@@ -57,4 +57,29 @@ fn write_pages(
         write_pages(sub, &format!("{name}-{}", sub.get_name()), dir, written)?;
     }
     Ok(())
+}
+
+/// Put `bytes` at `dir/name`, mode 0644 (man pages are for every user), replacing what is there.
+///
+/// Invariant: `man --dir` creates or replaces its own files only. The page is written to a new
+/// file created exclusively and without following links (`O_EXCL | O_NOFOLLOW`) in `dir`, then
+/// renamed over `name`: a symbolic link planted at `name` is replaced, never followed, so its
+/// target is never written.
+fn install(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&temp)?;
+    // The umask (077, see sys::restrict_umask) applies to `mode`: set it on the descriptor.
+    let written = file
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .and_then(|()| file.write_all(bytes))
+        .and_then(|()| fs::rename(&temp, dir.join(name)));
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
 }

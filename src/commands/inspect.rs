@@ -6,6 +6,7 @@ use super::{Ctx, Done, read_token};
 use crate::audit::Record;
 use crate::cli::{InspectArgs, Output};
 use crate::error::Result;
+use crate::escape::json_escaped;
 use crate::token;
 
 pub fn run(args: &InspectArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
@@ -15,14 +16,17 @@ pub fn run(args: &InspectArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         "jwtctl: warning: nothing was verified (not the signature, not the times, not the \
          audience); use 'jwtctl verify' to trust this token",
     );
+    // Invariant: an unverified token's text reaches the terminal with every control, separator
+    // and bidi/format character as a JSON escape (`\u202e`): the same JSON to a reader, and no
+    // escape sequence (C1 CSI/OSC) or reordered text on the screen.
     if args.output == Output::Json {
         let out = json!({"header": decoded.header, "claims": decoded.claims});
-        return Ok(Done::Print(format!("{out}\n")));
+        return Ok(Done::Print(format!("{}\n", json_escaped(&out.to_string()))));
     }
     let mut out = format!(
         "header: {}\nclaims: {}\n",
-        Value::from(decoded.header),
-        Value::from(decoded.claims.clone())
+        json_escaped(&Value::from(decoded.header).to_string()),
+        json_escaped(&Value::from(decoded.claims.clone()).to_string())
     );
     for name in ["exp", "nbf", "iat", "orig_iat"] {
         if let Some(secs) = decoded.claims.get(name).and_then(Value::as_f64) {

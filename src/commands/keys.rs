@@ -105,6 +105,15 @@ fn source(args: &KeyArgs, jwks: Option<&Path>) -> Result<Source> {
     }
 }
 
+/// How a record names a local key source: `file` (a key file, the default key, a `--jwks`
+/// file) or `env` (a secret in an environment variable).
+fn local_source_word(source: &Source) -> &'static str {
+    match source {
+        Source::Env(_) => "env",
+        Source::File(_) | Source::DefaultFile(_) | Source::JwkSet(_) => "file",
+    }
+}
+
 /// Find, read and load the keys. `create` lets `issue` make `./jwtctl.key` when no source is
 /// named and it is missing.
 fn load_keys(
@@ -310,7 +319,11 @@ pub fn verifying_keys(
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
     let mut ring = match set {
-        KeySet::Local(jwks) => load_keys(args, jwks, ctx, rec, false)?,
+        KeySet::Local(jwks) => {
+            // Every verification's record names where its keys came from, as a remote one does.
+            rec.key_source = Some(local_source_word(&source(args, jwks)?).to_owned());
+            load_keys(args, jwks, ctx, rec, false)?
+        }
         KeySet::Remote(remote, kid) => remote_keys(remote, kid, ctx, rec)?,
     };
     let algs = ring.algorithms(&algorithms(args))?;

@@ -25,9 +25,12 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             note_verified(rec, &verified);
             Ok(Done::Print(match (args.quiet, args.output()) {
                 (true, _) => String::new(),
+                // Claims reach the terminal with controls and bidi characters escaped.
                 (false, Output::Text) => format!(
                     "{}\n",
-                    serde_json::Value::from(verified.into_inner().claims)
+                    crate::escape::json_escaped(
+                        &serde_json::Value::from(verified.into_inner().claims).to_string()
+                    )
                 ),
                 (false, Output::Json) => Verdict::valid(&verified, None).line(),
             }))

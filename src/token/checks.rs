@@ -173,7 +173,8 @@ pub(super) fn check_claims(claims: &Claims, policy: &Policy, now: f64) -> Result
         return Err(reject(
             Reason::MissingClaim,
             "the token has no 'exp'; every token must expire",
-        ));
+        )
+        .with_claim("exp"));
     };
     check_required(claims, policy)?;
     let times = Times { exp, nbf, iat };
@@ -198,7 +199,8 @@ fn check_rule(claims: &Claims, rule: &ClaimRule) -> Result<()> {
         return Err(reject(
             Reason::MissingClaim,
             format!("the token has no '{}' ({flag})", shown(name)),
-        ));
+        )
+        .with_claim(name));
     };
     let holds = match rule {
         ClaimRule::Equals(_, want) => value == want,
@@ -210,7 +212,8 @@ fn check_rule(claims: &Claims, rule: &ClaimRule) -> Result<()> {
         Err(reject(
             Reason::ClaimMismatch,
             format!("'{}' is not what {flag} asks", shown(name)),
-        ))
+        )
+        .with_claim(name))
     }
 }
 
@@ -253,7 +256,8 @@ fn check_required(claims: &Claims, policy: &Policy) -> Result<()> {
         Some(name) => Err(reject(
             Reason::MissingClaim,
             format!("the token has no '{}' (--require)", shown(name)),
-        )),
+        )
+        .with_claim(name)),
         None => Ok(()),
     }
 }
@@ -305,7 +309,8 @@ fn check_limits(t: &Times, policy: &Policy, now: f64) -> Result<()> {
         return Err(reject(
             Reason::MissingClaim,
             "the token has no 'iat' but --max-age was given",
-        ));
+        )
+        .with_claim("iat"));
     };
     if now - iat > max_age as f64 + policy.leeway_secs as f64 {
         return Err(reject(
@@ -321,6 +326,10 @@ fn check_limits(t: &Times, policy: &Policy, now: f64) -> Result<()> {
 
 /// RFC 7519 §4.1.3: a token with an audience is refused unless one of its audiences is accepted.
 fn check_audience(have: Option<Vec<&str>>, want: &[String]) -> Result<()> {
+    audience_matches(have, want).map_err(|e| e.with_claim("aud"))
+}
+
+fn audience_matches(have: Option<Vec<&str>>, want: &[String]) -> Result<()> {
     match (have, want) {
         (None, []) => Ok(()),
         (Some(_), []) => Err(reject(
@@ -340,6 +349,10 @@ fn check_audience(have: Option<Vec<&str>>, want: &[String]) -> Result<()> {
 }
 
 fn expect_string(name: &str, have: Option<&str>, want: Option<&str>) -> Result<()> {
+    string_matches(name, have, want).map_err(|e| e.with_claim(name))
+}
+
+fn string_matches(name: &str, have: Option<&str>, want: Option<&str>) -> Result<()> {
     match (have, want) {
         (_, None) => Ok(()),
         (None, Some(_)) => Err(reject(

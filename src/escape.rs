@@ -1,0 +1,88 @@
+//! Characters that must never reach a terminal or a line-based log raw, and their escapes.
+//!
+//! Invariant: no value from a token, a key set or the command line puts a C0 or C1 control
+//! character, DEL, a line or paragraph separator, or a Unicode bidi/format character onto a
+//! terminal (human output, stderr) or into a syslog message: each is written as `\uXXXX`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Whether `c` can change what a terminal or a line-based reader shows: C0 and C1 controls,
+/// DEL, U+2028/U+2029, and the format characters (Unicode category Cf: bidi overrides and
+/// isolates, zero-width characters, the BOM, tags, and the rest).
+pub fn is_hostile(c: char) -> bool {
+    matches!(
+        c,
+        '\0'..='\x1f'
+            | '\x7f'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
+}
+
+/// `text` with every [`is_hostile`] character written as a JSON escape (`\u202e`; a surrogate
+/// pair beyond the BMP). Inside a JSON string the result is the same string to a JSON reader.
+pub fn json_escaped(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_hostile) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_hostile(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_separators_and_bidi_become_json_escapes() {
+        assert_eq!(json_escaped("plain é ✓"), "plain é ✓");
+        assert_eq!(
+            json_escaped("a\nb\u{7f}\u{9b}\u{202e}\u{2028}"),
+            "a\\u000ab\\u007f\\u009b\\u202e\\u2028"
+        );
+        assert_eq!(json_escaped("\u{e0041}"), "\\udb40\\udc41");
+        let decoded: String =
+            serde_json::from_str(&format!("\"{}\"", json_escaped("x\u{9d}\u{2066}y"))).unwrap();
+        assert_eq!(decoded, "x\u{9d}\u{2066}y");
+    }
+
+    #[test]
+    fn rust_debug_escapes_cover_the_same_characters() {
+        // Messages show token values through `escape_debug`; it must escape these too.
+        for c in [
+            '\u{9b}', '\u{9d}', '\u{202e}', '\u{2066}', '\u{2028}', '\u{feff}',
+        ] {
+            assert!(c.escape_debug().len() > 1, "{:x}", c as u32);
+        }
+    }
+}
