@@ -395,3 +395,82 @@ fn a_schema_1_postgres_ledger_is_migrated_and_its_entries_still_count() {
     let fresh = mint(json!({"jti": "n1", "exp": exp}));
     assert!(run(&env, &db.url, &["refresh", &fresh]).status.success());
 }
+
+/// Issue 21: `verify`, `ledger list` and `ledger stats` open the ledger read-only: they work on a
+/// ledger the caller may read but not write (the service's, `chmod 644`), still see revocations,
+/// and leave every byte of it as it was. As root (CI) the caller is `nobody`; as anyone else, the
+/// files are made read-only to their owner.
+#[test]
+fn verify_reads_a_ledger_it_cannot_write_and_never_changes_it() {
+    use std::process::Command;
+    let env = Env::new();
+    let ledger = Store::Sqlite.init(&env);
+    let revoked = env.issue(&["--sub", "gone"]);
+    let good = env.issue(&["--sub", "kept"]);
+    assert!(run(&env, ledger, &["revoke", &revoked]).status.success());
+    let files = ["", "-wal", "-shm"].map(|s| env.path(&format!("{ledger}{s}")));
+    let root = running_as_root();
+    let mode = if root { 0o644 } else { 0o444 };
+    for file in files.iter().filter(|f| f.exists()) {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::set_permissions(env.path("test.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The caller's own log, in a directory it owns.
+    let logs = env.path("logs");
+    std::fs::create_dir(&logs).unwrap();
+    if root {
+        assert!(
+            Command::new("chown")
+                .arg("nobody")
+                .arg(&logs)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_default())
+        .collect();
+    let jwtctl = |args: &[&str]| {
+        let mut cmd = if root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(assert_cmd::cargo::cargo_bin("jwtctl"));
+            c
+        } else {
+            Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        };
+        crate::common::Scrub::scrubbed(&mut cmd)
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .env("JWTCTL_LEDGER", ledger)
+            .arg("--log-file")
+            .arg(logs.join("security.log"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = jwtctl(&["verify", &good]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = jwtctl(&["verify", &revoked]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    let out = jwtctl(&["ledger", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    // A command that writes is refused, and says why.
+    let out = jwtctl(&["revoke", &good]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let after: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_default())
+        .collect();
+    assert!(before == after, "a reader changed the ledger's files");
+}
+
+fn running_as_root() -> bool {
+    let out = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}

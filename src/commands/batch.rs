@@ -30,7 +30,13 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
     }
     let check = &args.check;
-    let ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx, rec.op)?;
+    let ledger = open_ledger(
+        check.ledger.as_deref(),
+        check.leeway,
+        crate::ledger::Access::Read,
+        ctx,
+        rec.op,
+    )?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     let batch = Batch {
         args,

@@ -6,13 +6,13 @@ use serde_json::json;
 use super::{Ctx, Done};
 use crate::cli::{LedgerAction, LedgerArgs, LedgerListArgs, Output};
 use crate::error::Result;
-use crate::ledger::{self, Ledger, State};
+use crate::ledger::{self, Access, Ledger, State};
 
 pub fn run(action: &LedgerAction, ctx: &Ctx) -> Result<Done> {
     match action {
         LedgerAction::Init(args) => {
             // The one command that creates a ledger.
-            let mut ledger = ledger::open(&args.ledger, ctx.durable, true)?;
+            let mut ledger = ledger::open(&args.ledger, ctx.durable, Access::Create)?;
             super::warn_if_exposed(&ledger, ctx, "ledger_init")?;
             ledger.ready()?;
             Ok(Done::Print("ready\n".into()))
@@ -20,14 +20,14 @@ pub fn run(action: &LedgerAction, ctx: &Ctx) -> Result<Done> {
         LedgerAction::List(args) => list(args, ctx),
         LedgerAction::Stats(args) => stats(args, ctx),
         LedgerAction::Prune(args) => {
-            let removed = open(args, ctx, "ledger_prune")?.prune(ctx.now)?;
+            let removed = open(args, Access::Write, ctx, "ledger_prune")?.prune(ctx.now)?;
             Ok(Done::Print(format!("{removed}\n")))
         }
     }
 }
 
-fn open(args: &LedgerArgs, ctx: &Ctx, op: &'static str) -> Result<Ledger> {
-    super::open_existing(&args.ledger, ctx, op)
+fn open(args: &LedgerArgs, access: Access, ctx: &Ctx, op: &'static str) -> Result<Ledger> {
+    super::open_existing(&args.ledger, access, ctx, op)
 }
 
 fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
@@ -36,7 +36,7 @@ fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
         Some("revoked") => Some(State::Revoked),
         _ => None,
     };
-    let entries = open(&args.common, ctx, "ledger_list")?.list(state)?;
+    let entries = open(&args.common, Access::Read, ctx, "ledger_list")?.list(state)?;
     let text: String = entries
         .iter()
         .map(|e| match args.output {
@@ -55,7 +55,7 @@ fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
 }
 
 fn stats(args: &LedgerArgs, ctx: &Ctx) -> Result<Done> {
-    let entries = open(args, ctx, "ledger_stats")?.list(None)?;
+    let entries = open(args, Access::Read, ctx, "ledger_stats")?.list(None)?;
     let count = |s: &str| entries.iter().filter(|e| e.state == s).count();
     let oldest = entries.iter().map(|e| e.at).min();
     let stats = json!({

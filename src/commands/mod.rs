@@ -209,6 +209,7 @@ pub fn ledger_entry(verified: &Authenticated, text: &str, now: i64) -> (TokenId,
 pub fn open_ledger(
     path: Option<&Path>,
     tolerance: Duration,
+    access: ledger::Access,
     ctx: &Ctx,
     op: &'static str,
 ) -> Result<Option<Ledger>> {
@@ -218,13 +219,18 @@ pub fn open_ledger(
             "with --ledger, --leeway plus --grace may not exceed 24h (ids are kept 24h past exp)",
         ));
     }
-    open_existing(path, ctx, op).map(Some)
+    open_existing(path, access, ctx, op).map(Some)
 }
 
 /// Open a ledger that must exist (everything but `ledger init`), warning on stderr and with a
 /// WARN record when other users can read it.
-pub fn open_existing(path: &Path, ctx: &Ctx, op: &'static str) -> Result<Ledger> {
-    let ledger = ledger::open(path, ctx.durable, false)?;
+pub fn open_existing(
+    path: &Path,
+    access: ledger::Access,
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<Ledger> {
+    let ledger = ledger::open(path, ctx.durable, access)?;
     warn_if_exposed(&ledger, ctx, op)?;
     Ok(ledger)
 }

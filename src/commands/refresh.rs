@@ -59,7 +59,13 @@ fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Opt
             rec.no_ledger = Some(true);
             Ok(None)
         }
-        (Some(path), false) => open_ledger(Some(path), check.leeway + args.grace, ctx, rec.op),
+        (Some(path), false) => open_ledger(
+            Some(path),
+            check.leeway + args.grace,
+            crate::ledger::Access::Write,
+            ctx,
+            rec.op,
+        ),
     }
 }
 

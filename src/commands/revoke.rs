@@ -10,6 +10,7 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let Some(mut ledger) = open_ledger(
         args.ledger.as_deref(),
         std::time::Duration::ZERO,
+        crate::ledger::Access::Write,
         ctx,
         rec.op,
     )?

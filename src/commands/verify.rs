@@ -9,7 +9,13 @@ use crate::error::Result;
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     rec.at = args.at;
-    let mut ledger = open_ledger(check.ledger.as_deref(), check.leeway, ctx, rec.op)?;
+    let mut ledger = open_ledger(
+        check.ledger.as_deref(),
+        check.leeway,
+        crate::ledger::Access::Read,
+        ctx,
+        rec.op,
+    )?;
     let text = read_token(check.token.as_deref(), rec, false)?;
     let kid = super::unverified_kid(&text);
     let (keys, algs) = super::check_keys(check, kid.as_deref(), ctx, rec)?;

@@ -11,6 +11,7 @@ use std::fs::{self, File, Metadata};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::Access;
 use crate::error::{Error, Reason, Result};
 
 /// SQLite's side files beside the ledger. SQLite gives each the mode of the ledger itself
@@ -19,11 +20,12 @@ const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// The ledger's file, opened (and with `create`, created 0600) without following a link, and
 /// checked. Returns the file and the mode of any file others can read (a warning).
-pub fn open_checked(path: &Path, create: bool) -> Result<(File, Option<u32>)> {
+pub fn open_checked(path: &Path, access: Access) -> Result<(File, Option<u32>)> {
     check_dir(path)?;
+    let create = access == Access::Create;
     let file = fs::OpenOptions::new()
         .read(true)
-        .write(true)
+        .write(access != Access::Read)
         .create(create)
         .truncate(false)
         .mode(0o600)

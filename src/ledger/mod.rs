@@ -208,15 +208,32 @@ pub struct Entry {
 /// An open ledger, whichever store holds it.
 pub type Ledger = Box<dyn LedgerStore>;
 
+/// What a command may do to a ledger it opens.
+///
+/// Invariant: only `ledger init` creates a ledger (a file, or tables), and a command that only
+/// reads it (`verify`, `ledger list`, `ledger stats`) opens a SQLite ledger read-only, so it works
+/// on a ledger it may not write (the service's, `chmod 644`) and can never change one. The one
+/// exception is an upgrade: a ledger of an older schema is migrated once by whichever command
+/// meets it first, and a reader that cannot write it is told to run `ledger init` as its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Create,
+}
+
 /// Open the ledger at `location`: a `postgres://` or `postgresql://` URL (any case), else a
 /// SQLite file path. Only `create` (`ledger init`) creates a ledger (a file, or tables): a
 /// ledger named explicitly must exist, so a mistyped path never turns revocation off. With `durable`, every SQLite commit is synced (a PostgreSQL commit is as
 /// durable as the server's `synchronous_commit` makes it). A password in a URL given as
 /// `--ledger` is refused before this, where the command line is parsed (`lib::parse`).
-pub fn open(location: &Path, durable: bool, create: bool) -> Result<Ledger> {
+pub fn open(location: &Path, durable: bool, access: Access) -> Result<Ledger> {
     let text = location.to_str();
     if let Some(url) = text.filter(|l| pg::is_url(l)) {
-        return Ok(Box::new(pg_store::PgLedger::open(url, create)?));
+        return Ok(Box::new(pg_store::PgLedger::open(
+            url,
+            access == Access::Create,
+        )?));
     }
     // Anything URL-like that is not one jwtctl reads is refused without being shown: it may
     // hold a password, and a SQLite error would print it as a path.
@@ -227,7 +244,7 @@ pub fn open(location: &Path, durable: bool, create: bool) -> Result<Ledger> {
         ));
     }
     Ok(Box::new(sqlite::SqliteLedger::open(
-        location, durable, create,
+        location, durable, access,
     )?))
 }
 

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
+use super::{
+    Access, Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked,
+};
 use crate::error::{Error, Reason, Result};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -148,12 +150,15 @@ impl SqliteLedger {
     /// [`files`](super::files)). With `durable`, every commit is fsynced (SQLite
     /// `synchronous=FULL`); without it, a commit survives a crash of jwtctl but the last ones
     /// may be lost to a power cut (`NORMAL`).
-    pub fn open(path: &Path, durable: bool, create: bool) -> Result<SqliteLedger> {
+    pub fn open(path: &Path, durable: bool, access: Access) -> Result<SqliteLedger> {
+        let create = access == Access::Create;
         // Created by us, 0600 and never through a link: SQLite gives its side files this mode.
-        let (_file, exposed) = super::files::open_checked(path, create)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let (_file, exposed) = super::files::open_checked(path, access)?;
+        let mode = match access {
+            Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Access::Write | Access::Create => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        };
+        let flags = mode | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let mut conn = Connection::open_with_flags(path, flags)
             .map_err(|e| ledger_error(path, "open", sqlite_words(&e)))?;
         conn.busy_timeout(BUSY_TIMEOUT)
@@ -180,6 +185,21 @@ impl SqliteLedger {
         }
         if version == 0 && !create {
             return Err(super::files::not_set_up(path, "is not set up"));
+        }
+        if version < SCHEMA_VERSION && access == Access::Read {
+            // An upgrade is the one write a reader makes (see `Access`).
+            drop(conn);
+            return Self::open(path, durable, Access::Write).map_err(|_| {
+                ledger_error(
+                    path,
+                    "upgrade",
+                    format!(
+                        "it has schema {version} and this jwtctl reads {SCHEMA_VERSION}; run \
+                         'jwtctl ledger init --ledger {}' as its owner to upgrade it",
+                        path.display()
+                    ),
+                )
+            });
         }
         if version < SCHEMA_VERSION {
             set_up(&mut conn).map_err(|e| ledger_error(path, "set up", sqlite_words(&e)))?;
@@ -343,7 +363,8 @@ mod tests {
     #[test]
     fn consume_once_then_reused_and_revoked_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
+        let mut ledger =
+            SqliteLedger::open(&dir.path().join("l.db"), false, Access::Create).unwrap();
         ledger
             .consume(&id("a"), NOW + 60, NOW, true, &mut || Ok(()))
             .unwrap();
@@ -370,7 +391,8 @@ mod tests {
     #[test]
     fn ids_are_pruned_a_day_after_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
+        let mut ledger =
+            SqliteLedger::open(&dir.path().join("l.db"), false, Access::Create).unwrap();
         ledger
             .consume(&id("old"), NOW, NOW - 10, false, &mut || Ok(()))
             .unwrap();
@@ -402,11 +424,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.db");
-        SqliteLedger::open(&path, true, true)
+        SqliteLedger::open(&path, true, Access::Create)
             .unwrap()
             .consume(&id("a"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
-        SqliteLedger::open(&path, true, true)
+        SqliteLedger::open(&path, true, Access::Create)
             .unwrap()
             .consume(&id("b"), NOW + 60, NOW, false, &mut || Ok(()))
             .unwrap();
@@ -414,7 +436,7 @@ mod tests {
             let meta = std::fs::metadata(dir.path().join(name)).unwrap();
             assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
         }
-        let mut ledger = SqliteLedger::open(&path, true, true).unwrap();
+        let mut ledger = SqliteLedger::open(&path, true, Access::Create).unwrap();
         assert_eq!(ledger.state(&id("a")).unwrap(), Some(State::Consumed));
     }
 
@@ -441,7 +463,7 @@ mod tests {
                 .unwrap();
             }
         }
-        let mut ledger = SqliteLedger::open(&path, false, true).unwrap();
+        let mut ledger = SqliteLedger::open(&path, false, Access::Create).unwrap();
         let claims = |v| -> Claims { serde_json::from_value(v).unwrap() };
         let with_iss = TokenId::of(&claims(serde_json::json!({"iss": "x", "jti": "abc"})), "t");
         assert_eq!(ledger.state(&with_iss).unwrap(), Some(State::Revoked));
@@ -460,7 +482,8 @@ mod tests {
     #[test]
     fn a_state_this_build_does_not_know_refuses_the_token() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
+        let mut ledger =
+            SqliteLedger::open(&dir.path().join("l.db"), false, Access::Create).unwrap();
         ledger
             .conn
             .execute(
@@ -474,7 +497,8 @@ mod tests {
     #[test]
     fn prune_forgets_ids_a_day_past_their_exp() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteLedger::open(&dir.path().join("l.db"), false, true).unwrap();
+        let mut ledger =
+            SqliteLedger::open(&dir.path().join("l.db"), false, Access::Create).unwrap();
         ledger
             .revoke(&id("old"), NOW, NOW - 10, &mut || Ok(()))
             .unwrap();
