@@ -30,6 +30,8 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
     }
     let check = &args.check;
+    // Judged before anything is opened or fetched: a usage error follows no side effect.
+    let mut policy = policy(check, Vec::new())?;
     let ledger = open_ledger(
         check.ledger.as_deref(),
         check.leeway,
@@ -38,11 +40,12 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         rec.op,
     )?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
+    policy.algs = algs;
     let batch = Batch {
         args,
         ctx,
         alg: rec.alg,
-        policy: policy(check, algs)?,
+        policy,
         keys: RefCell::new(keys),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),

@@ -71,15 +71,17 @@ fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Opt
 
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
+    // Judged before anything is opened or fetched: a usage error follows no side effect.
+    let mut policy = Policy {
+        grace_secs: secs(args.grace),
+        ..policy(check, Vec::new())?
+    };
     let mut ledger = refresh_ledger(args, ctx, rec)?;
     let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
     if let Keyring::One(key) = &keys {
         key.encoding("refresh")?;
     }
-    let policy = Policy {
-        grace_secs: secs(args.grace),
-        ..policy(check, algs)?
-    };
+    policy.algs = algs;
     let text = read_token(check.token.as_deref(), rec, true)?;
     let verified = token::verify_precise(&text, &keys, &policy, ctx.now_precise)?;
     note_verified(rec, &verified);

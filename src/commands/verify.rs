@@ -9,6 +9,8 @@ use crate::error::Result;
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     rec.at = args.at;
+    // Judged before anything is read, opened or fetched: a usage error follows no side effect.
+    let mut policy = policy(check, Vec::new())?;
     let mut ledger = open_ledger(
         check.ledger.as_deref(),
         check.leeway,
@@ -19,7 +21,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let text = read_token(check.token.as_deref(), rec, false)?;
     let kid = super::unverified_kid(&text);
     let (keys, algs) = super::check_keys(check, kid.as_deref(), ctx, rec)?;
-    let policy = policy(check, algs)?;
+    policy.algs = algs;
     match verify_one(
         &text,
         &keys,
