@@ -76,15 +76,18 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     }
 }
 
-/// Parse the command line. The clap `Command` and the matches are leaked rather than dropped:
-/// the process ends soon after, and freeing their few hundred allocations one by one cost about
-/// 5% of a short run's instructions (callgrind, `verify`: 727k -> 690k).
-pub fn parse(args: &[OsString]) -> std::result::Result<Cli, clap::Error> {
-    use clap::{CommandFactory, FromArgMatches};
-    let cmd = Box::leak(Box::new(Cli::command()));
-    let matches = Box::leak(Box::new(cmd.try_get_matches_from_mut(args)?));
-    refuse_password_in_argv(matches).map_err(|e| e.format(cmd))?;
-    Cli::from_arg_matches_mut(matches).map_err(|e| e.format(cmd))
+/// Parse the command line with `cmd`, jwtctl's clap definition (`Cli::command()`). The matches
+/// are returned beside the arguments so that the caller decides when, or whether, they are freed
+/// (`main` never frees them, nor `cmd`: see there).
+pub fn parse(
+    cmd: &mut clap::Command,
+    args: &[OsString],
+) -> std::result::Result<(Cli, clap::ArgMatches), clap::Error> {
+    use clap::FromArgMatches;
+    let mut matches = cmd.try_get_matches_from_mut(args)?;
+    refuse_password_in_argv(&matches).map_err(|e| e.format(cmd))?;
+    let cli = Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(cmd))?;
+    Ok((cli, matches))
 }
 
 /// Invariant: no password comes from the command line, where every user of the host can read

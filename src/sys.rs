@@ -75,15 +75,18 @@ fn prepare_fds() -> bool {
 }
 
 /// Unset every `JWTCTL_*` variable that is set but empty, so that an empty variable counts as
-/// unset for every setting (clap would take it as an empty value). Call it before any thread
-/// starts: the environment is process-global.
-pub fn unset_empty_settings() {
+/// unset for every setting (clap would take it as an empty value).
+///
+/// # Safety
+/// No other thread may be running: the environment is process-global, and reading it from one
+/// thread while another changes it is undefined behaviour (`std::env::remove_var`).
+pub unsafe fn unset_empty_settings() {
     let empty: Vec<OsString> = std::env::vars_os()
         .filter(|(name, value)| name.as_bytes().starts_with(b"JWTCTL_") && value.is_empty())
         .map(|(name, _)| name)
         .collect();
     for name in empty {
-        // SAFETY: called from main before jwtctl starts any thread (see the doc comment).
+        // SAFETY: the caller vouches that no other thread runs (see `# Safety`).
         unsafe { std::env::remove_var(name) };
     }
 }
@@ -149,6 +152,30 @@ pub fn eprint_line(line: &str) {
     let _ = err
         .write_all(line.as_bytes())
         .and_then(|()| err.write_all(b"\n"));
+}
+
+/// `open(2)` flags for a file jwtctl opens by name where another user may have planted a link:
+/// never follow a symbolic link (`ELOOP` instead, see [`is_link_refused`]), never leak the
+/// descriptor into a child.
+pub const OPEN_NOFOLLOW: i32 = libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
+/// [`OPEN_NOFOLLOW`], and never block on a FIFO planted where a regular file was expected.
+pub const OPEN_NOFOLLOW_NONBLOCK: i32 = OPEN_NOFOLLOW | libc::O_NONBLOCK;
+
+/// Whether an open with [`OPEN_NOFOLLOW`] failed because the name is a symbolic link.
+pub fn is_link_refused(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// Whether an open failed because the name is a FIFO or socket with nobody at the other end
+/// (`ENXIO`, as a write-only open of a FIFO without a reader fails).
+pub fn is_no_device(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENXIO)
+}
+
+/// Whether a datagram `connect(2)` to a unix socket failed because the socket is a stream one.
+pub fn is_wrong_socket_type(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EPROTOTYPE)
 }
 
 /// The largest key, JWK Set or claims file jwtctl reads: 1 MiB.

@@ -250,13 +250,13 @@ fn open_no_follow(path: &Path) -> Result<File> {
         .create(true)
         .mode(0o600)
         // O_NONBLOCK: a FIFO swapped in at the path must not block the open.
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW_NONBLOCK)
         .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => Error::log(format!(
+        .map_err(|e| match () {
+            _ if crate::sys::is_link_refused(&e) => Error::log(format!(
                 "the security log {shown} is a symbolic link; refusing to follow it; {OTHER_PATH}"
             )),
-            Some(libc::ENXIO) => Error::log(format!(
+            _ if crate::sys::is_no_device(&e) => Error::log(format!(
                 "the security log {shown} is not a regular file; {OTHER_PATH}"
             )),
             _ if e.kind() == io::ErrorKind::NotFound && !parent_exists(path) => {

@@ -93,7 +93,7 @@ pub(super) fn open(target: &Target, host: String) -> Result<SyslogSink> {
                     dgram.set_write_timeout(Some(TIMEOUT)).map_err(failed)?;
                     Conn::UnixDgram(dgram)
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+                Err(e) if crate::sys::is_wrong_socket_type(&e) => {
                     // A listener whose backlog is full would keep connect waiting.
                     let path = path.clone();
                     let stream = within(move || UnixStream::connect(path)).map_err(failed)?;

@@ -71,7 +71,7 @@ fn install(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
         .write(true)
         .create_new(true)
         .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW)
         .open(&temp)?;
     // The umask (077, see sys::restrict_umask) applies to `mode`: set it on the descriptor.
     let written = file

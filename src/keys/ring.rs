@@ -110,7 +110,7 @@ fn lock(path: &Path) -> Result<fs::File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW)
         .open(&lock_path)
         .map_err(|e| cannot("lock", path, &e))?;
     crate::sys::lock_exclusive(&file).map_err(|e| cannot("lock", path, &e))?;

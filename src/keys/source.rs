@@ -188,7 +188,7 @@ pub fn write_private_file(path: &Path, bytes: &[u8], replace: bool) -> io::Resul
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW)
         .open(&tmp)
         .and_then(|mut file| {
             file.write_all(bytes)?;

@@ -29,11 +29,13 @@ pub fn open_checked(path: &Path, access: Access) -> Result<(File, Option<u32>)> 
         .create(create)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW_NONBLOCK)
         .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) if !create => not_set_up(path, "does not exist"),
-            Some(libc::ELOOP) => refused(path, "it is a symbolic link"),
+        .map_err(|e| match () {
+            _ if e.kind() == std::io::ErrorKind::NotFound && !create => {
+                not_set_up(path, "does not exist")
+            }
+            _ if crate::sys::is_link_refused(&e) => refused(path, "it is a symbolic link"),
             _ => open_error(path, crate::error::io_words(&e)),
         })?;
     let meta = file

@@ -91,7 +91,7 @@ enum Checked {
 fn read_checked(path: &Path) -> Checked {
     let opened = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW_NONBLOCK)
         .open(path);
     let file = match opened {
         Ok(file) => file,
