@@ -1000,3 +1000,81 @@ fn password_files_are_judged_like_key_files() {
         env.log_text()
     );
 }
+
+/// Issue 20 §2, found by an outside attack: key material dressed as text is key material too.
+/// Each (file contents, --secret-encoding, bytes a forger MACs with) is refused through a key
+/// file and through JWTCTL_SECRET, and an oct JWK's `k` with such bytes is refused.
+#[test]
+fn key_material_dressed_as_text_is_never_an_hmac_secret() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let env = Env::new();
+    let read = |rel: &str| std::fs::read(fixture(rel)).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let spki = read("formats/rsa_pub_spki.der");
+    let cert = read("formats/ec256_cert.der");
+    let pem = read("keys/ec256_pub.pem");
+    let ssh = String::from_utf8(read("formats/ssh_ed25519.pub")).unwrap();
+    let ssh_body = ssh.split_whitespace().nth(1).unwrap().to_string();
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in String::from_utf8(pem.clone()).unwrap().encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let jwk = stdout(&env.run_bare(&[
+        "key",
+        "public",
+        "--key-file",
+        fixture("keys/ec256_pub.pem").to_str().unwrap(),
+    ]));
+    let mut jwk_nul = jwk.trim_end().as_bytes().to_vec();
+    jwk_nul.push(0);
+    let mut der_nl = spki.clone();
+    der_nl.push(b'\n');
+    let raw = |text: String| (text.into_bytes(), "raw");
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        raw(STANDARD.encode(&spki)), // a "public key" as Keycloak shows it
+        raw(STANDARD.encode(&cert)), // an x5c value
+        raw(hex(&spki)),             // hex text of DER
+        raw(ssh_body.clone()),       // an SSH key's body
+        (utf16.clone(), "raw"),      // PowerShell's `>`
+        (hex(STANDARD.encode(&pem).as_bytes()).into_bytes(), "hex"), // hex of base64 of a PEM
+        (STANDARD.encode(&jwk_nul).into_bytes(), "base64"), // a JWK and a NUL
+        (STANDARD.encode(&der_nl).into_bytes(), "base64"), // DER and a newline
+    ];
+    for (i, (contents, encoding)) in cases.iter().enumerate() {
+        let file = format!("dressed{i}.key");
+        std::fs::write(env.path(&file), contents).unwrap();
+        let forged = crate::common::sign_raw(
+            r#"{"alg":"HS256"}"#,
+            &json!({"sub": "mallory", "exp": now() + 600}).to_string(),
+            &jsonwebtoken::EncodingKey::from_secret(contents),
+            jsonwebtoken::Algorithm::HS256,
+        );
+        let out = env.run_bare(&[
+            "verify",
+            "--key-file",
+            &file,
+            "--secret-encoding",
+            encoding,
+            &forged,
+        ]);
+        assert_refused(&env, &out, 2, "key_error");
+        if let Ok(text) = std::str::from_utf8(contents) {
+            let out = env
+                .bare()
+                .env("JWTCTL_SECRET", text)
+                .args(["issue", "--secret-encoding", encoding, "--sub", "admin"])
+                .output()
+                .unwrap();
+            assert_refused(&env, &out, 2, "key_error");
+        }
+    }
+    for k in [&der_nl, &jwk_nul, &STANDARD.encode(&spki).into_bytes()] {
+        env.write(
+            "oct.json",
+            &json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(k)}).to_string(),
+        );
+        let out = env.run_bare(&["issue", "--key-file", "oct.json"]);
+        assert_refused(&env, &out, 2, "key_error");
+    }
+}

@@ -5,6 +5,7 @@ mod der;
 mod export;
 mod generate;
 mod jwk;
+mod material;
 mod pem;
 pub mod remote;
 pub mod ring;
@@ -144,7 +145,7 @@ impl Key {
     /// a JWK's `k`), passes here, and bytes that are key material are refused (see
     /// [`key_material`]): the classification of [`classify`] holds for decoded bytes too.
     fn secret(bytes: &[u8]) -> Result<Self> {
-        if let Some(what) = key_material(bytes) {
+        if let Some(what) = material::key_material(bytes) {
             return Err(Error::key(format!(
                 "the HMAC secret's bytes are {what}, which may be public and is never an HMAC \
                  secret; give the key file itself with --key-file (without --secret-encoding)"
@@ -317,28 +318,6 @@ pub fn classify_with(material: &Secret, options: &LoadOptions) -> Result<Key> {
         ));
     }
     Key::secret(&secret)
-}
-
-/// What key material `bytes` are, if they are any (a PEM block, a JSON object or array, SSH or
-/// PuTTY key text, a DER structure), looking past a byte-order mark and leading whitespace as
-/// [`classify_with`] does; `None` for bytes that can only be a secret.
-fn key_material(bytes: &[u8]) -> Option<&'static str> {
-    let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    let lead = text.trim_ascii_start();
-    if contains(text, b"-----BEGIN ") || contains(text, b"---- BEGIN ") {
-        Some("a PEM key or certificate")
-    } else if lead.first().is_some_and(|b| matches!(b, b'{' | b'['))
-        && serde_json::from_slice::<Value>(text).is_ok()
-    {
-        // Parsed, not sniffed: random bytes start with '{' once in 256.
-        Some("JSON (a JWK?)")
-    } else if other_key_text(lead).is_some() {
-        Some("SSH or PuTTY key text")
-    } else if der::sniff(bytes).is_some() {
-        Some("a DER structure (a key or certificate)")
-    } else {
-        None
-    }
 }
 
 /// The secret's bytes as `--secret-encoding` says they are stored. The strength rule applies to
