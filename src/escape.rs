@@ -47,26 +47,31 @@ pub fn is_hostile(c: char) -> bool {
 /// a compact JSON document (`serde_json::to_string`, whose strings hold no raw C0 and whose
 /// structure holds no whitespace), and a stderr message.
 pub fn json_escaped(text: &str) -> Cow<'_, str> {
-    escaped_except(text, &[])
+    escaped(text, false)
 }
 
-/// A whole answer for stdout, its line structure (newline, and the tab between the columns of a
-/// listing) kept and every other [`is_hostile`] character escaped as in [`json_escaped`]: the
-/// last guard every answer passes, so no path can put a C1 CSI/OSC, ESC or bidi override on a
-/// terminal. JSON lines stay JSON that reads back to the same values (raw C1 and format
-/// characters only ever occur inside their strings; serde_json escapes C0 there itself).
+/// A whole answer for stdout, its line structure (a newline or CRLF, as a PEM block ends its
+/// lines, and the tab between the columns of a listing) kept and every other [`is_hostile`]
+/// character escaped as in [`json_escaped`] (a lone CR too): the last guard every answer passes,
+/// so no path can put a C1 CSI/OSC, ESC or bidi override on a terminal. JSON stays JSON that
+/// reads back to the same values (raw C1 and format characters only ever occur inside its
+/// strings, where serde_json has escaped C0 itself).
 pub fn output_escaped(text: &str) -> Cow<'_, str> {
-    escaped_except(text, &['\n', '\t'])
+    escaped(text, true)
 }
 
-fn escaped_except<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
-    let escapes = |c: char| is_hostile(c) && !keep.contains(&c);
-    if !text.chars().any(escapes) {
+/// `text` escaped; with `lines`, newlines, tabs and the CR of a CRLF kept.
+fn escaped(text: &str, lines: bool) -> Cow<'_, str> {
+    let escapes = |at: usize, c: char| {
+        let structure = matches!(c, '\n' | '\t') || (c == '\r' && text[at..].starts_with("\r\n"));
+        is_hostile(c) && !(lines && structure)
+    };
+    if !text.char_indices().any(|(at, c)| escapes(at, c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if escapes(c) {
+    for (at, c) in text.char_indices() {
+        if escapes(at, c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 let _ = write!(out, "\\u{unit:04x}");
@@ -97,7 +102,8 @@ mod tests {
 
     #[test]
     fn an_answer_keeps_its_lines_and_columns_and_stays_json() {
-        assert_eq!(output_escaped("a\tb\n"), "a\tb\n");
+        assert_eq!(output_escaped("a\tb\n-----END\r\n"), "a\tb\n-----END\r\n");
+        assert_eq!(output_escaped("over\rwrite\r"), "over\\u000dwrite\\u000d");
         assert_eq!(
             output_escaped("x\u{1b}[2J\r\u{85}\u{9b}\u{202e}\n"),
             "x\\u001b[2J\\u000d\\u0085\\u009b\\u202e\n"
