@@ -2,7 +2,8 @@
 //!
 //! Invariant: no value from a token, a key set or the command line puts a C0 or C1 control
 //! character, DEL, a line or paragraph separator, or a Unicode bidi/format character onto a
-//! terminal (human output, stderr) or into a syslog message: each is written as `\uXXXX`.
+//! terminal (stdout, text or JSON, and stderr) or into a syslog message: each is written as
+//! `\uXXXX`, which a JSON reader reads back as the same character.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -41,13 +42,36 @@ pub fn is_hostile(c: char) -> bool {
 
 /// `text` with every [`is_hostile`] character written as a JSON escape (`\u202e`; a surrogate
 /// pair beyond the BMP). Inside a JSON string the result is the same string to a JSON reader.
+///
+/// The one escape for one line: a value placed in a line of text output (a ledger id, a URL),
+/// a compact JSON document (`serde_json::to_string`, whose strings hold no raw C0 and whose
+/// structure holds no whitespace), and a stderr message.
 pub fn json_escaped(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hostile) {
+    escaped(text, false)
+}
+
+/// A whole answer for stdout, its line structure (a newline or CRLF, as a PEM block ends its
+/// lines, and the tab between the columns of a listing) kept and every other [`is_hostile`]
+/// character escaped as in [`json_escaped`] (a lone CR too): the last guard every answer passes,
+/// so no path can put a C1 CSI/OSC, ESC or bidi override on a terminal. JSON stays JSON that
+/// reads back to the same values (raw C1 and format characters only ever occur inside its
+/// strings, where serde_json has escaped C0 itself).
+pub fn output_escaped(text: &str) -> Cow<'_, str> {
+    escaped(text, true)
+}
+
+/// `text` escaped; with `lines`, newlines, tabs and the CR of a CRLF kept.
+fn escaped(text: &str, lines: bool) -> Cow<'_, str> {
+    let escapes = |at: usize, c: char| {
+        let structure = matches!(c, '\n' | '\t') || (c == '\r' && text[at..].starts_with("\r\n"));
+        is_hostile(c) && !(lines && structure)
+    };
+    if !text.char_indices().any(|(at, c)| escapes(at, c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if is_hostile(c) {
+    for (at, c) in text.char_indices() {
+        if escapes(at, c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 let _ = write!(out, "\\u{unit:04x}");
@@ -74,6 +98,22 @@ mod tests {
         let decoded: String =
             serde_json::from_str(&format!("\"{}\"", json_escaped("x\u{9d}\u{2066}y"))).unwrap();
         assert_eq!(decoded, "x\u{9d}\u{2066}y");
+    }
+
+    #[test]
+    fn an_answer_keeps_its_lines_and_columns_and_stays_json() {
+        assert_eq!(output_escaped("a\tb\n-----END\r\n"), "a\tb\n-----END\r\n");
+        assert_eq!(output_escaped("over\rwrite\r"), "over\\u000dwrite\\u000d");
+        assert_eq!(
+            output_escaped("x\u{1b}[2J\r\u{85}\u{9b}\u{202e}\n"),
+            "x\\u001b[2J\\u000d\\u0085\\u009b\\u202e\n"
+        );
+        let value = serde_json::json!({"kid": "A\u{85}C\u{202e}E\u{9b}K\n\u{1b}"});
+        let line = format!("{}\n", serde_json::to_string_pretty(&value).unwrap());
+        let shown = output_escaped(&line);
+        assert!(!shown.contains(['\u{85}', '\u{202e}', '\u{9b}', '\u{1b}']));
+        let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back, value);
     }
 
     #[test]

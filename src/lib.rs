@@ -175,8 +175,10 @@ fn wants_json(cli: &Cli) -> bool {
         if args.output() == cli::Output::Json && !args.batch && !args.quiet)
 }
 
-/// Write a command's answer to stdout; a stdout that cannot be written is exit 2.
+/// Write a command's answer to stdout; a stdout that cannot be written is exit 2. Every answer
+/// passes [`escape::output_escaped`]: whatever a path forgot, nothing hostile reaches a terminal.
 fn print(text: &str, status: Exit) -> Exit {
+    let text = escape::output_escaped(text);
     let mut stdout = std::io::stdout().lock();
     if stdout
         .write_all(text.as_bytes())

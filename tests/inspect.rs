@@ -52,7 +52,7 @@ fn inspect_text_shows_times_as_rfc_3339_and_how_far_off() {
 }
 
 /// Characters that must not reach a terminal raw (checked independently of jwtctl's own list).
-fn raw_on_screen(text: &str) -> Vec<char> {
+pub fn raw_on_screen(text: &str) -> Vec<char> {
     text.chars()
         .filter(|&c| {
             (c.is_control() && c != '\n' && c != '\t')
@@ -63,7 +63,7 @@ fn raw_on_screen(text: &str) -> Vec<char> {
 }
 
 /// CSI and OSC as C1 characters, ESC, DEL, NEL, a line separator, bidi override and isolate.
-const TERMINAL_ATTACK: &str =
+pub const TERMINAL_ATTACK: &str =
     "\u{9b}2J\u{9d}0;owned\u{7}\u{1b}[31m\u{7f}\u{85}\u{2028}\u{202e}txt.exe\u{2066}\u{200b}";
 
 #[test]

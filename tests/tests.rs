@@ -26,5 +26,6 @@ mod remote;
 mod remote_failures;
 mod remote_trust;
 mod syslog;
+mod terminal;
 mod verify;
 mod verify_ci;

@@ -44,7 +44,7 @@ fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
             Output::Text => format!(
                 "{}\t{}\t{}\t{}\n",
                 e.state,
-                e.id.escape_debug(),
+                crate::escape::json_escaped(&e.id),
                 e.exp,
                 e.at
             ),

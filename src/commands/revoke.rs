@@ -37,7 +37,7 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     // The revocation and its record happen together or not at all.
     ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
-    Ok(Done::Recorded(format!("{}\n", id.id)))
+    Ok(Done::Recorded(shown(&id)))
 }
 
 /// `revoke --jti ID [--iss ISS] [--until TIME]`: the id (and issuer) an operator read in the
@@ -63,5 +63,11 @@ fn revoke_by_id(
     rec.iss.clone_from(&args.iss);
     rec.exp = Some(exp);
     ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
-    Ok(Done::Recorded(format!("{}\n", id.id)))
+    Ok(Done::Recorded(shown(&id)))
+}
+
+/// The revoked id as `ledger list` shows it: from a token or argv, so escaped (a newline in a
+/// jti cannot forge a second line, a C1 CSI or bidi override cannot reach the terminal).
+fn shown(id: &crate::ledger::TokenId) -> String {
+    format!("{}\n", crate::escape::json_escaped(&id.id))
 }

@@ -75,11 +75,11 @@ impl<'a> Verdict<'a> {
         }
     }
 
-    /// One line of JSON and its newline.
+    /// One line of JSON and its newline; header and claims come from the token, so C1 controls
+    /// and bidi/format characters in them are `\uXXXX` escapes (serde_json escapes only C0).
     pub fn line(&self) -> String {
-        let mut text = serde_json::to_string(self).unwrap_or_default();
-        text.push('\n');
-        text
+        let text = serde_json::to_string(self).unwrap_or_default();
+        format!("{}\n", crate::escape::json_escaped(&text))
     }
 }
 
