@@ -1000,3 +1000,67 @@ fn password_files_are_judged_like_key_files() {
         env.log_text()
     );
 }
+
+/// A password of nothing but whitespace, NULs or a byte-order mark is what an editor or `echo`
+/// leaves, never one anyone chose: refused as empty, from a file and from a variable, for
+/// reading a key and for writing one (`key gen`), and no key is written.
+#[test]
+fn a_blank_password_is_refused_as_empty() {
+    let env = Env::new();
+    let (key, _) = fixture_copy(&env, "formats/rsa_pkcs8_encrypted.pem");
+    let blanks: [&[u8]; 7] = [
+        b"   ",
+        b" \n",
+        b"\t\n",
+        b"\n\n",
+        b"\0",
+        b"\xEF\xBB\xBF",
+        b"\xEF\xBB\xBF \r\n",
+    ];
+    for blank in blanks {
+        std::fs::write(env.path("pw.txt"), blank).unwrap();
+        for args in [
+            vec!["issue", "--key-file", key.to_str().unwrap()],
+            vec!["key", "gen", "--out", "new.pem"],
+        ] {
+            let out = env
+                .bare()
+                .args(&args)
+                .args(["--password-file", "pw.txt"])
+                .output()
+                .unwrap();
+            assert_refused(&env, &out, 2, "key_error");
+            assert!(
+                stderr(&out).contains("the password file pw.txt is empty"),
+                "{blank:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                !env.path("new.pem").exists(),
+                "{blank:?}: a key was written"
+            );
+        }
+    }
+    for blank in ["  ", " \t\n"] {
+        let out = env
+            .bare()
+            .env("KEY_PASSWORD", blank)
+            .args([
+                "key",
+                "gen",
+                "--out",
+                "new.pem",
+                "--password-env",
+                "KEY_PASSWORD",
+            ])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "key_error");
+        assert!(
+            stderr(&out).contains("variable KEY_PASSWORD is empty"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!env.path("new.pem").exists());
+    }
+}
