@@ -15,7 +15,7 @@ fn sign_then_verify(env: &Env, private: &str, public: &str) -> std::process::Out
     let token = stdout(&out);
     env.bare()
         .args(["verify", "--key-file"])
-        .arg(fixture(public))
+        .arg(env.key(public))
         .arg(token.trim())
         .output()
         .unwrap()
@@ -537,7 +537,7 @@ fn private_der_and_jwk_keys_sign_with_their_own_algorithm() {
         let verified = env
             .bare()
             .args(["verify", "--key-file"])
-            .arg(fixture(public))
+            .arg(env.key(public))
             .arg(&token)
             .output()
             .unwrap();
@@ -714,7 +714,7 @@ fn encrypted_pkcs8_keys_work_with_a_password_from_a_file_or_a_variable() {
         let checked = env
             .bare()
             .args(["verify", "--key-file"])
-            .arg(fixture("keys/rsa_pub_spki.pem"))
+            .arg(env.key("keys/rsa_pub_spki.pem"))
             .arg(&token)
             .output()
             .unwrap();
@@ -863,7 +863,7 @@ fn key_material_is_never_an_hmac_secret_however_it_is_encoded() {
         "key",
         "public",
         "--key-file",
-        fixture("keys/ec256_pub.pem").to_str().unwrap(),
+        env.key("keys/ec256_pub.pem").to_str().unwrap(),
     ]));
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     // (what the file holds, --secret-encoding, the bytes a forger MACs with)
