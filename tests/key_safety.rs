@@ -197,6 +197,21 @@ fn key_type_files_another_user_owns_are_refused() {
             "belongs to another user (uid 65534)",
         );
     }
+    // The PostgreSQL ledger's CA file, read by jwtctl before it connects.
+    let ledger = "postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=ca.pem";
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", ledger)
+        .args(["verify", &token])
+        .output()
+        .unwrap();
+    assert_file_refused(
+        &env,
+        &out,
+        "ledger_error",
+        "sslrootcert ca.pem",
+        "belongs to another user (uid 65534)",
+    );
     assert!(!env.path("new.pem").exists(), "no key written");
     assert_eq!(
         std::fs::read_to_string(env.path("ring.json")).unwrap(),

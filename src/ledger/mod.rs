@@ -265,8 +265,13 @@ fn looks_like_url(location: &str) -> bool {
 /// (`password=`, in any case) or `user:secret@` user information in a mistyped URL
 /// (`postgres//u:pw@host/db`). Such a location is never shown, and never taken from argv.
 fn may_hold_credential(location: &str) -> bool {
+    // Past a leading `scheme://`, a colon before the last `@` separates a user from a secret.
+    let rest = match location.split_once("://") {
+        Some((scheme, rest)) if looks_like_url(&format!("{scheme}:")) => rest,
+        _ => location,
+    };
     location.to_ascii_lowercase().contains("password=")
-        || location
+        || rest
             .rsplit_once('@')
             .is_some_and(|(before, _)| before.contains(':'))
 }
@@ -275,8 +280,11 @@ fn may_hold_credential(location: &str) -> bool {
 /// is no existing file and may hold one (see [`may_hold_credential`]).
 pub fn url_has_password(location: &std::ffi::OsStr) -> bool {
     location.to_str().is_some_and(|l| {
-        (pg::is_url(l) && pg::url_has_password(l))
-            || (may_hold_credential(l) && !Path::new(l).exists())
+        if pg::is_url(l) {
+            pg::url_has_password(l)
+        } else {
+            may_hold_credential(l) && !Path::new(l).exists()
+        }
     })
 }
 
@@ -304,7 +312,13 @@ mod tests {
         assert!(may_hold_credential("postgres//u:pw@h:1/db"));
         assert!(may_hold_credential("u:pa@ss@h/db"));
         assert!(!may_hold_credential("ledger.db"));
+        assert!(may_hold_credential("Postgres:/u:pw@h/x"));
+        assert!(may_hold_credential("postgres//u:pa/ss@h/db"));
+        assert!(may_hold_credential("u:pw@h/db"));
+        assert!(may_hold_credential("postgress://u:pw@h/db"));
         assert!(!may_hold_credential("/var/lib/jwtctl/a@b.db"));
+        assert!(!may_hold_credential("postgres://u@h/db"));
+        assert!(!may_hold_credential("postgress://u@/db?host=/run/a:b"));
     }
 
     #[test]
