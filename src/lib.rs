@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod net;
 pub mod sys;
 pub mod token;
+pub mod trusted;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -185,7 +185,12 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// not grow memory until the process dies), without ever blocking on a FIFO nobody writes to.
 /// A pipe with a writer (`--key-file <(pass show jwt)`) is read to its end as usual.
 pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
+    read_bounded(&open_for_reading(path)?)
+}
+
+/// Open a file for reading without ever blocking on a FIFO nobody writes to (the descriptor is
+/// switched back to blocking reads: a pipe's writer may be slower than us).
+pub fn open_for_reading(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
     // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
@@ -195,13 +200,19 @@ pub fn read_file_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
         .open(path)?;
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own, reading and setting its status flags only. Reads
-    // block again (a pipe's writer may be slower than us); a FIFO without a writer reads as EOF.
+    // block again; a FIFO without a writer reads as EOF.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
         if flags >= 0 {
             libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
         }
     }
+    Ok(file)
+}
+
+/// Read an open file to its end, at most [`MAX_FILE_BYTES`] (`FileTooLarge` beyond).
+pub fn read_bounded(file: &std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {

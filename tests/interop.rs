@@ -117,7 +117,7 @@ fn a_token_assembled_by_openssl_verifies() {
     let out = env
         .bare()
         .args(["verify", "--key-file"])
-        .arg(fixture("keys/ec256_pub.pem"))
+        .arg(env.key("keys/ec256_pub.pem"))
         .arg(&token)
         .output()
         .unwrap();

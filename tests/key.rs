@@ -434,3 +434,50 @@ fn a_retired_key_never_signs_again_not_even_through_refresh() {
         assert!(stderr(&out).contains("retired"), "{}", stderr(&out));
     }
 }
+
+/// A hand-edited ring with two keys under one kid: `key retire` retires both, and nothing signs
+/// from the ring (not `issue`, not `refresh`) until one kid is left; the refusal names the kid.
+#[test]
+fn a_ring_with_a_duplicate_kid_retires_every_copy_and_signs_nothing() {
+    let env = Env::new();
+    for _ in 0..2 {
+        let out = env.run_bare(&["key", "gen", "--type", "ec", "--add-to", "ring.json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // Hand-edit: both keys now say kid "B".
+    let mut ring: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("ring.json")).unwrap()).unwrap();
+    for key in ring["keys"].as_array_mut().unwrap() {
+        key["kid"] = Value::from("B");
+    }
+    env.write("ring.json", &ring.to_string());
+    let token = {
+        // A token under kid B from the first copy, for refresh.
+        let mut first = ring.clone();
+        first["keys"].as_array_mut().unwrap().truncate(1);
+        env.write("first.json", &first.to_string());
+        let out = env.run_bare(&["issue", "--jwks", "first.json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    let refused = |args: &[&str]| {
+        let out = env.run_bare(args);
+        assert_refused(&env, &out, 2, "key_error");
+        assert!(
+            stderr(&out).contains("more than one key with kid 'B'"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    };
+    refused(&["issue", "--jwks", "ring.json"]);
+    refused(&["issue", "--jwks", "ring.json", "--kid", "B"]);
+    refused(&["refresh", "--no-ledger", "--jwks", "ring.json", &token]);
+    let out = env.run_bare(&["key", "retire", "--kid", "B", "ring.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("ring.json")).unwrap()).unwrap();
+    for key in after["keys"].as_array().unwrap() {
+        assert_eq!(key["key_ops"], serde_json::json!(["verify"]), "{after}");
+    }
+    refused(&["issue", "--jwks", "ring.json"]);
+}

@@ -15,7 +15,7 @@ fn sign_then_verify(env: &Env, private: &str, public: &str) -> std::process::Out
     let token = stdout(&out);
     env.bare()
         .args(["verify", "--key-file"])
-        .arg(fixture(public))
+        .arg(env.key(public))
         .arg(token.trim())
         .output()
         .unwrap()
@@ -537,7 +537,7 @@ fn private_der_and_jwk_keys_sign_with_their_own_algorithm() {
         let verified = env
             .bare()
             .args(["verify", "--key-file"])
-            .arg(fixture(public))
+            .arg(env.key(public))
             .arg(&token)
             .output()
             .unwrap();
@@ -714,7 +714,7 @@ fn encrypted_pkcs8_keys_work_with_a_password_from_a_file_or_a_variable() {
         let checked = env
             .bare()
             .args(["verify", "--key-file"])
-            .arg(fixture("keys/rsa_pub_spki.pem"))
+            .arg(env.key("keys/rsa_pub_spki.pem"))
             .arg(&token)
             .output()
             .unwrap();
@@ -863,7 +863,7 @@ fn key_material_is_never_an_hmac_secret_however_it_is_encoded() {
         "key",
         "public",
         "--key-file",
-        fixture("keys/ec256_pub.pem").to_str().unwrap(),
+        env.key("keys/ec256_pub.pem").to_str().unwrap(),
     ]));
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     // (what the file holds, --secret-encoding, the bytes a forger MACs with)
@@ -1020,12 +1020,8 @@ fn key_material_dressed_as_text_is_never_an_hmac_secret() {
     for unit in String::from_utf8(pem.clone()).unwrap().encode_utf16() {
         utf16.extend_from_slice(&unit.to_le_bytes());
     }
-    let jwk = stdout(&env.run_bare(&[
-        "key",
-        "public",
-        "--key-file",
-        fixture("keys/ec256_pub.pem").to_str().unwrap(),
-    ]));
+    let (pub_pem, _) = fixture_copy(&env, "keys/ec256_pub.pem");
+    let jwk = stdout(&env.run_bare(&["key", "public", "--key-file", pub_pem.to_str().unwrap()]));
     let mut jwk_nul = jwk.trim_end().as_bytes().to_vec();
     jwk_nul.push(0);
     let mut der_nl = spki.clone();
@@ -1076,5 +1072,69 @@ fn key_material_dressed_as_text_is_never_an_hmac_secret() {
         );
         let out = env.run_bare(&["issue", "--key-file", "oct.json"]);
         assert_refused(&env, &out, 2, "key_error");
+    }
+}
+
+/// A password of nothing but whitespace, NULs or a byte-order mark is what an editor or `echo`
+/// leaves, never one anyone chose: refused as empty, from a file and from a variable, for
+/// reading a key and for writing one (`key gen`), and no key is written.
+#[test]
+fn a_blank_password_is_refused_as_empty() {
+    let env = Env::new();
+    let (key, _) = fixture_copy(&env, "formats/rsa_pkcs8_encrypted.pem");
+    let blanks: [&[u8]; 7] = [
+        b"   ",
+        b" \n",
+        b"\t\n",
+        b"\n\n",
+        b"\0",
+        b"\xEF\xBB\xBF",
+        b"\xEF\xBB\xBF \r\n",
+    ];
+    for blank in blanks {
+        std::fs::write(env.path("pw.txt"), blank).unwrap();
+        for args in [
+            vec!["issue", "--key-file", key.to_str().unwrap()],
+            vec!["key", "gen", "--out", "new.pem"],
+        ] {
+            let out = env
+                .bare()
+                .args(&args)
+                .args(["--password-file", "pw.txt"])
+                .output()
+                .unwrap();
+            assert_refused(&env, &out, 2, "key_error");
+            assert!(
+                stderr(&out).contains("the password file pw.txt is empty"),
+                "{blank:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                !env.path("new.pem").exists(),
+                "{blank:?}: a key was written"
+            );
+        }
+    }
+    for blank in ["  ", " \t\n"] {
+        let out = env
+            .bare()
+            .env("KEY_PASSWORD", blank)
+            .args([
+                "key",
+                "gen",
+                "--out",
+                "new.pem",
+                "--password-env",
+                "KEY_PASSWORD",
+            ])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "key_error");
+        assert!(
+            stderr(&out).contains("variable KEY_PASSWORD is empty"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!env.path("new.pem").exists());
     }
 }

@@ -543,3 +543,31 @@ fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revok
         assert_refused(&env, &out, 2, "ledger_error");
     }
 }
+
+/// A location that may hold a password but is neither a postgres:// URL nor a file (a libpq
+/// keyword/value string, a URL missing its colon) is never shown: refused on the command line
+/// as a password there is, and from JWTCTL_LEDGER refused without being echoed.
+#[test]
+fn a_mistyped_ledger_location_with_a_password_is_never_shown() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    for location in [
+        "host=127.0.0.1 port=1 password=SECRETPW",
+        "host=127.0.0.1 PASSWORD=SECRETPW",
+        "postgres//u:SECRETPW@127.0.0.1:1/db",
+    ] {
+        let out = env.run(&["verify", "--ledger", location, &token]);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(stderr(&out).contains("PGPASSFILE"), "{}", stderr(&out));
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", location)
+            .args(["verify", &token])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "usage");
+        for text in [stderr(&out), env.log_text()] {
+            assert!(!text.contains("SECRETPW"), "{location}: {text}");
+        }
+    }
+}

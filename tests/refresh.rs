@@ -6,8 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use crate::common::{
-    Env, SECRET, assert_refused, assert_rejected, fixture, fixture_text, mint, now, parts, stderr,
-    stdout,
+    Env, SECRET, assert_refused, assert_rejected, fixture_text, mint, now, parts, stderr, stdout,
 };
 
 #[test]
@@ -101,7 +100,7 @@ fn refresh_reads_stdin() {
 fn a_public_key_cannot_refresh() {
     let env = Env::new();
     let token = crate::common::fixture_text("pyjwt/es256.jwt");
-    let key = fixture("keys/ec256_pub.pem");
+    let key = env.key("keys/ec256_pub.pem");
     let out = env
         .jwtctl()
         .args(["refresh", "--no-ledger", "--key-file"])
@@ -141,7 +140,7 @@ fn refresh_applies_the_strict_checks_too() {
     let out = env
         .bare()
         .args(["refresh", "--no-ledger", "--jwks"])
-        .arg(fixture("pyjwt/jwks.json"))
+        .arg(env.key("pyjwt/jwks.json"))
         .write_stdin(fixture_text("pyjwt/jwks_ec-1.jwt"))
         .output()
         .unwrap();

@@ -11,6 +11,7 @@ mod inspect;
 mod interop;
 mod issue;
 mod key;
+mod key_safety;
 mod keys;
 mod ledger;
 mod ledger_postgres;

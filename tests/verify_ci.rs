@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 fn with_jwks(env: &Env, flags: &[&str], token: &str) -> std::process::Output {
     env.bare()
         .args(["verify", "--iss", "pyjwt", "--jwks"])
-        .arg(fixture("pyjwt/jwks.json"))
+        .arg(env.key("pyjwt/jwks.json"))
         .args(flags)
         .write_stdin(token.to_string())
         .output()
@@ -84,7 +84,7 @@ fn no_matching_key_covers_kid_use_alg_and_missing_kid() {
     let out = env
         .bare()
         .args(["verify", "--jwks"])
-        .arg(fixture("pyjwt/jwks_single.json"))
+        .arg(env.key("pyjwt/jwks_single.json"))
         .args(["--iss", "pyjwt"])
         .write_stdin(fixture_text("pyjwt/jwks_nokid.jwt"))
         .output()

@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -196,16 +196,12 @@ fn check_dir(dir: &Path, log: &Path) -> Result<()> {
             )));
         }
     };
-    let mode = meta.permissions().mode();
-    let sticky = mode & 0o1000 != 0;
-    let group_writable = mode & 0o020 != 0 && meta.gid() != 0;
-    if !sticky && (mode & 0o002 != 0 || group_writable) {
+    if let Some(mode) = crate::trusted::open_dir_mode(&meta) {
         return Err(Error::log(format!(
-            "the directory of the security log {} can be written by other users (mode {:04o}) \
+            "the directory of the security log {} can be written by other users (mode {mode:04o}) \
              and has no sticky bit, so they could replace the log; run chmod go-w {} or choose \
              another path with --log-file / JWTCTL_LOG_FILE",
             log.display(),
-            mode & 0o7777,
             dir.display()
         )));
     }
@@ -302,12 +298,10 @@ fn check_descriptor(file: &File, path: &Path) -> Result<u64> {
             meta.nlink()
         )));
     }
-    let euid = crate::sys::effective_uid();
-    if meta.uid() != euid && meta.uid() != 0 {
+    if let Some(uid) = crate::trusted::foreign_owner(&meta) {
         return Err(Error::log(format!(
-            "the security log {shown} belongs to another user (uid {}); refusing to write to \
-             it; {OTHER_PATH}",
-            meta.uid()
+            "the security log {shown} belongs to another user (uid {uid}); refusing to write to \
+             it; {OTHER_PATH}"
         )));
     }
     Ok(meta.len())

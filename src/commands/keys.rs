@@ -10,7 +10,8 @@ use crate::audit::Record;
 use crate::cli::{Alg, KeyArgs, SecretEncodingArg};
 use crate::error::{Error, Result};
 use crate::keys::remote::Remote;
-use crate::keys::{self, Key, Keyring, LoadOptions, Secret, SecretEncoding, Source};
+use crate::keys::{self, Key, Keyring, LoadOptions, Material, Secret, SecretEncoding, Source};
+use crate::trusted::ReadError;
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -48,7 +49,7 @@ fn remote_keys(remote: &Remote, kid: Option<&str>, ctx: &Ctx, rec: &mut Record) 
     let mut notes = keys::remote::Notes::default();
     let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
     rec.key_source.clone_from(&notes.url);
-    record_notes(&notes, ctx, rec.op, loaded.is_ok())?;
+    record_notes(remote, &notes, ctx, rec.op, loaded.is_ok())?;
     let fetched = loaded?;
     rec.key_fetch = Some(fetched.freshness.word());
     Ok(Keyring::Set(fetched.set))
@@ -63,7 +64,7 @@ pub fn reload_remote(
 ) -> Result<Keyring> {
     let mut notes = keys::remote::Notes::default();
     let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
-    record_notes(&notes, ctx, op, loaded.is_ok())?;
+    record_notes(remote, &notes, ctx, op, loaded.is_ok())?;
     Ok(Keyring::Set(loaded?.set))
 }
 
@@ -71,6 +72,7 @@ pub fn reload_remote(
 /// member). Only a stale copy is also said on stderr, and only when the load succeeded (a
 /// failed operation's stderr is its one error line); the others are for the auditor.
 fn record_notes(
+    remote: &Remote,
     notes: &keys::remote::Notes,
     ctx: &Ctx,
     op: &'static str,
@@ -85,6 +87,14 @@ fn record_notes(
         if loaded && !what.is_empty() {
             crate::sys::eprint_line(&format!(
                 "jwtctl: warning: {what} could not be fetched; using a cached copy up to 24h old"
+            ));
+        }
+        if let (true, "ca_file_exposed", Some(path)) =
+            (loaded, warning.event, remote.policy.ca_file.as_deref())
+        {
+            crate::sys::eprint_line(&format!(
+                "jwtctl: warning: --ca-file {p} can be changed by other users; run chmod go-w {p}",
+                p = path.display()
             ));
         }
         ctx.audit
@@ -130,9 +140,9 @@ fn load_keys(
         Some(material) => material,
         None => default_key(&source, args, ctx, rec, create)?,
     };
-    let ring = Keyring::load(&source, &material, &options)?;
-    if let Some(path) = source.file() {
-        warn_if_loose(path, "key file", ring.has_secret(), ctx, rec)?;
+    let ring = Keyring::load(&source, &material.secret, &options)?;
+    if let (Some(path), Some(mode)) = (source.file(), material.mode) {
+        warn_if_loose(path, mode, "key file", ring.has_secret(), ctx, rec)?;
     }
     Ok(ring)
 }
@@ -173,29 +183,50 @@ pub fn password(
         ))
     };
     if let Some(path) = file {
-        let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
-            Error::key(format!(
+        let contents = crate::trusted::read(path).map_err(|e| match e {
+            ReadError::Io(e) => Error::key(format!(
                 "cannot read the password file {}: {}",
                 path.display(),
                 crate::error::io_words(&e)
-            ))
+            )),
+            ReadError::Refused(refusal) => Error::key(refusal.message("password file", path)),
         })?;
+        let bytes = contents.bytes;
         let trimmed = bytes
             .strip_suffix(b"\r\n")
             .or_else(|| bytes.strip_suffix(b"\n"))
             .unwrap_or(&bytes);
-        if trimmed.is_empty() {
+        if blank(trimmed) {
             return Err(empty(format!("the password file {}", path.display())));
         }
-        warn_if_loose(path, "password file", true, ctx, rec)?;
+        warn_if_loose(path, contents.mode, "password file", true, ctx, rec)?;
         return Ok(Some(Secret::new(trimmed.to_vec())));
     }
     let Some(name) = var else { return Ok(None) };
     match std::env::var_os(name).filter(|v| !v.is_empty()) {
+        Some(value) if blank(value.as_encoded_bytes()) => {
+            Err(empty(format!("the --password-env variable {name}")))
+        }
         Some(value) => Ok(Some(Secret::new(value.into_encoded_bytes()))),
         None => Err(Error::key(
             "the --password-env variable is unset or empty; export the password in it",
         )),
+    }
+}
+
+/// Whether a password holds nothing but whitespace, NULs and byte-order marks: what an editor
+/// or `echo` leaves in a file meant to hold one, never a password anyone chose.
+fn blank(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    loop {
+        rest = rest.trim_ascii_start();
+        if let Some(after) = rest.strip_prefix(b"\xEF\xBB\xBF".as_slice()) {
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix(b"\0".as_slice()) {
+            rest = after;
+        } else {
+            return rest.is_empty();
+        }
     }
 }
 
@@ -207,7 +238,7 @@ fn default_key(
     ctx: &Ctx,
     rec: &Record,
     create: bool,
-) -> Result<Secret> {
+) -> Result<Material> {
     let Source::DefaultFile(path) = source else {
         return Err(Error::key("the key source holds no key"));
     };
@@ -247,12 +278,13 @@ fn default_key(
 /// one chmod.
 fn warn_if_loose(
     path: &Path,
+    mode: u32,
     what: &'static str,
     secret: bool,
     ctx: &Ctx,
     rec: &Record,
 ) -> Result<()> {
-    let Some(mode) = keys::loose_mode(path, secret) else {
+    let Some(mode) = keys::loose_mode(mode, secret) else {
         return Ok(());
     };
     let (who, fix) = if secret {

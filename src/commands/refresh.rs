@@ -16,6 +16,9 @@ use crate::token::{self, Lifetime, Policy, Signer as _};
 /// retired key never signs: a token it signed is re-signed by the ring's current key, under that
 /// key's kid and (when it cannot serve the parent's algorithm) its own algorithm.
 fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner<'k>> {
+    if let Keyring::Set(set) = keys {
+        set.check_unique_kids()?;
+    }
     let key = keys.select(verified.alg, verified.header_str("kid"))?;
     if let (Keyring::Set(set), true) = (keys, key.retired && key.can_sign()) {
         let current = set.current_signer()?;

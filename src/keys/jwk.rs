@@ -366,6 +366,29 @@ impl JwkSet {
         })
     }
 
+    /// Refuse to sign from a set where two keys share a `kid` (a hand-edited ring): a verifier
+    /// picks its key by kid, so which one signed would be anyone's guess, and retiring one
+    /// copy must not leave the other signing under the retired kid.
+    pub fn check_unique_kids(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        let twice = self
+            .keys
+            .iter()
+            .filter_map(|k| k.jwk_kid.as_deref())
+            .find(|kid| !seen.insert(*kid));
+        match twice {
+            None => Ok(()),
+            Some(kid) => {
+                let shown: String = kid.chars().take(60).flat_map(char::escape_debug).collect();
+                Err(Error::key(format!(
+                    "the key ring holds more than one key with kid '{shown}', so it signs \
+                     nothing; keep one of them (jwtctl key remove --kid removes them all) or \
+                     give each its own kid"
+                )))
+            }
+        }
+    }
+
     /// Whether the set has a usable key with this `kid`.
     pub fn has_kid(&self, kid: &str) -> bool {
         self.keys.iter().any(|k| k.jwk_kid.as_deref() == Some(kid))
@@ -373,7 +396,12 @@ impl JwkSet {
 
     /// The key a key ring signs with: the one named by `kid`, else the newest usable signing key
     /// (the last private key in the set that is not retired).
+    ///
+    /// Invariant: a ring holding two keys under one `kid` signs nothing. A verifier picks a key
+    /// by kid, so a token signed under a kid that `key retire` retired (in one copy) must not
+    /// come from the other copy.
     pub fn into_signing_key(mut self, kid: Option<&str>) -> Result<Key> {
+        self.check_unique_kids()?;
         let usable = |k: &Key| k.can_sign() && !k.retired;
         let found = match kid {
             Some(kid) => self
@@ -401,6 +429,7 @@ impl JwkSet {
 
     /// The key a ring signs with now: the newest private key that is not retired.
     pub fn current_signer(&self) -> Result<&Key> {
+        self.check_unique_kids()?;
         self.keys
             .iter()
             .rev()

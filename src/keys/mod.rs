@@ -25,8 +25,8 @@ pub use generate::{Generated, Spec, generate};
 pub use jwk::{Ignored, JwkSet, SetOrigin, from_jwk};
 pub use signer::KeySigner;
 pub use source::{
-    DEFAULT_KEY_FILE, KEY_FILE_VAR, SECRET_VAR, Secret, Source, create_default_key, loose_mode,
-    read_source, resolve_source, write_private_file,
+    DEFAULT_KEY_FILE, KEY_FILE_VAR, Material, SECRET_VAR, Secret, Source, create_default_key,
+    loose_mode, read_source, resolve_source, write_private_file,
 };
 
 /// What kind of key this is; decides which algorithms it can serve.

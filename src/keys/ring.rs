@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::source::write_private_file;
 use crate::error::{Error, Result, io_words};
+use crate::trusted::ReadError;
 
 /// Run `change` on the ring at `path` (created empty when missing) under its lock, and write
 /// the result back.
@@ -39,17 +40,18 @@ pub fn add(path: &Path, jwk: Map<String, Value>) -> Result<()> {
     })
 }
 
-/// Keep the key `kid` for verification only: its `key_ops` become `["verify"]`.
+/// Keep the key `kid` for verification only: its `key_ops` become `["verify"]`. Every key with
+/// that kid is retired (a hand-edited ring may hold two), so none of them signs on under it.
 pub fn retire(path: &Path, kid: &str) -> Result<()> {
     update(path, |keys| {
-        let key = keys
-            .iter_mut()
-            .find(|k| kid_of(k) == Some(kid))
-            .ok_or_else(|| no_kid(kid))?;
-        if let Value::Object(jwk) = key {
-            jwk.insert("key_ops".into(), json!(["verify"]));
+        let mut found = false;
+        for key in keys.iter_mut().filter(|k| kid_of(k) == Some(kid)) {
+            if let Value::Object(jwk) = key {
+                jwk.insert("key_ops".into(), json!(["verify"]));
+                found = true;
+            }
         }
-        Ok(())
+        if found { Ok(()) } else { Err(no_kid(kid)) }
     })
 }
 
@@ -84,10 +86,13 @@ fn cannot(what: &str, path: &Path, e: &io::Error) -> Error {
 
 /// The ring's keys; a missing ring is an empty one.
 fn read(path: &Path) -> Result<Vec<Value>> {
-    let bytes = match crate::sys::read_file_bounded(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(cannot("read", path, &e)),
+    let bytes = match crate::trusted::read(path) {
+        Ok(contents) => contents.bytes,
+        Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(ReadError::Io(e)) => return Err(cannot("read", path, &e)),
+        Err(ReadError::Refused(refusal)) => {
+            return Err(Error::key(refusal.message("key ring", path)));
+        }
     };
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(mut set)) => match set.remove("keys") {

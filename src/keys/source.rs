@@ -4,13 +4,14 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{Error, Result, io_words};
+use crate::trusted::ReadError;
 
 /// The key file used when no other source is named.
 pub const DEFAULT_KEY_FILE: &str = "jwtctl.key";
@@ -101,52 +102,69 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Key material and, when it came from a file, that file's permission bits (read from the
+/// descriptor the bytes came through).
+#[derive(Debug)]
+pub struct Material {
+    pub secret: Secret,
+    pub mode: Option<u32>,
+}
+
 /// Read the raw key material a source names. `None` means the default file does not exist.
+/// A file another user owns, or whose directory others can write without the sticky bit, is
+/// refused (see `crate::trusted`): whoever can replace it decides which tokens pass.
 pub fn read_source(
     source: &Source,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Secret>> {
-    match source {
-        Source::Env(name) => match env(name).filter(|v| !v.is_empty()) {
-            Some(value) => Ok(Some(Secret::new(value.into_bytes()))),
-            None => Err(Error::key(format!(
-                "environment variable {name} is unset or empty; export the HMAC secret in it"
-            ))),
-        },
-        Source::File(path) => match crate::sys::read_file_bounded(path) {
-            Ok(bytes) => Ok(Some(Secret::new(bytes))),
-            Err(e) => Err(Error::key(format!(
-                "cannot read key file {}: {}; check --key-file / {KEY_FILE_VAR}",
-                path.display(),
-                io_words(&e)
-            ))),
-        },
-        Source::JwkSet(path) => match crate::sys::read_file_bounded(path) {
-            Ok(bytes) => Ok(Some(Secret::new(bytes))),
-            Err(e) => Err(Error::key(format!(
-                "cannot read the JWK Set {}: {}; check --jwks",
-                path.display(),
-                io_words(&e)
-            ))),
-        },
-        Source::DefaultFile(path) => match crate::sys::read_file_bounded(path) {
-            Ok(bytes) => Ok(Some(Secret::new(bytes))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::key(format!(
-                "cannot read key file {}: {}",
-                path.display(),
-                io_words(&e)
-            ))),
-        },
+) -> Result<Option<Material>> {
+    let (path, what, check) = match source {
+        Source::Env(name) => {
+            return match env(name).filter(|v| !v.is_empty()) {
+                Some(value) => Ok(Some(Material {
+                    secret: Secret::new(value.into_bytes()),
+                    mode: None,
+                })),
+                None => Err(Error::key(format!(
+                    "environment variable {name} is unset or empty; export the HMAC secret in it"
+                ))),
+            };
+        }
+        Source::File(path) => (
+            path,
+            "key file",
+            format!("; check --key-file / {KEY_FILE_VAR}"),
+        ),
+        Source::JwkSet(path) => (path, "JWK Set", "; check --jwks".to_owned()),
+        Source::DefaultFile(path) => (path, "key file", String::new()),
+    };
+    match crate::trusted::read(path) {
+        Ok(contents) => Ok(Some(Material {
+            secret: Secret::new(contents.bytes),
+            mode: Some(contents.mode),
+        })),
+        Err(ReadError::Io(e))
+            if e.kind() == io::ErrorKind::NotFound && matches!(source, Source::DefaultFile(_)) =>
+        {
+            Ok(None)
+        }
+        Err(ReadError::Io(e)) => Err(Error::key(format!(
+            "cannot read {} {}: {}{check}",
+            if what == "key file" {
+                "key file"
+            } else {
+                "the JWK Set"
+            },
+            path.display(),
+            io_words(&e)
+        ))),
+        Err(ReadError::Refused(refusal)) => Err(Error::key(refusal.message(what, path))),
     }
 }
 
-/// A key file's permission bits when they let other users at it: read or change a file holding
-/// a secret or private key (any group or other bit, as ssh judges private keys), or change any
-/// key file (a public key someone else can replace decides which tokens pass). `None` when the
-/// mode is tight or cannot be read.
-pub fn loose_mode(path: &Path, secret: bool) -> Option<u32> {
-    let mode = fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+/// A key file's permission bits `mode` when they let other users at it: read or change a file
+/// holding a secret or private key (any group or other bit, as ssh judges private keys), or
+/// change any key file (a public key someone else can replace decides which tokens pass).
+pub fn loose_mode(mode: u32, secret: bool) -> Option<u32> {
     let others = if secret { 0o077 } else { 0o022 };
     (mode & others != 0).then_some(mode)
 }

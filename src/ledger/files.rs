@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Access;
@@ -68,8 +68,7 @@ fn check_file(path: &Path, meta: &Metadata) -> Result<Option<u32>> {
     if !meta.is_file() {
         return Err(refused(path, "it is not a regular file"));
     }
-    let uid = meta.uid();
-    if uid != crate::sys::effective_uid() && uid != 0 {
+    if let Some(uid) = crate::trusted::foreign_owner(meta) {
         return Err(refused(
             path,
             &format!("it belongs to another user (uid {uid}), who could change it"),
@@ -99,23 +98,18 @@ fn check_dir(path: &Path) -> Result<()> {
         Ok(meta) if meta.is_dir() => meta,
         _ => return Err(open_error(path, "its directory does not exist")),
     };
-    let uid = meta.uid();
-    if uid != crate::sys::effective_uid() && uid != 0 {
+    if let Some(uid) = crate::trusted::foreign_owner(&meta) {
         return Err(refused(
             path,
             &format!("its directory belongs to another user (uid {uid}), who could replace it"),
         ));
     }
-    let mode = meta.permissions().mode();
-    let sticky = mode & 0o1000 != 0;
-    let group_writable = mode & 0o020 != 0 && meta.gid() != 0;
-    if !sticky && (mode & 0o002 != 0 || group_writable) {
+    if let Some(mode) = crate::trusted::open_dir_mode(&meta) {
         return Err(refused(
             path,
             &format!(
-                "other users can write its directory (mode {:04o}, no sticky bit) and replace \
-                 it; run chmod go-w {}",
-                mode & 0o7777,
+                "other users can write its directory (mode {mode:04o}, no sticky bit) and \
+                 replace it; run chmod go-w {}",
                 dir.display()
             ),
         ));

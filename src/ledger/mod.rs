@@ -237,7 +237,7 @@ pub fn open(location: &Path, durable: bool, access: Access) -> Result<Ledger> {
     }
     // Anything URL-like that is not one jwtctl reads is refused without being shown: it may
     // hold a password, and a SQLite error would print it as a path.
-    if text.is_some_and(looks_like_url) && !location.exists() {
+    if text.is_some_and(|l| looks_like_url(l) || may_hold_credential(l)) && !location.exists() {
         return Err(Error::usage(
             "the ledger is neither a postgres:// URL nor a file path jwtctl can use; check \
              --ledger / JWTCTL_LEDGER",
@@ -261,11 +261,31 @@ fn looks_like_url(location: &str) -> bool {
         })
 }
 
-/// Whether a `--ledger` value is a database URL carrying a password.
+/// Whether a location that is not a file may carry a password: a libpq keyword/value string
+/// (`password=`, in any case) or `user:secret@` user information in a mistyped URL
+/// (`postgres//u:pw@host/db`). Such a location is never shown, and never taken from argv.
+fn may_hold_credential(location: &str) -> bool {
+    // Past a leading `scheme://`, a colon before the last `@` separates a user from a secret.
+    let rest = match location.split_once("://") {
+        Some((scheme, rest)) if looks_like_url(&format!("{scheme}:")) => rest,
+        _ => location,
+    };
+    location.to_ascii_lowercase().contains("password=")
+        || rest
+            .rsplit_once('@')
+            .is_some_and(|(before, _)| before.contains(':'))
+}
+
+/// Whether a `--ledger` value carries a password: a database URL with one, or a location that
+/// is no existing file and may hold one (see [`may_hold_credential`]).
 pub fn url_has_password(location: &std::ffi::OsStr) -> bool {
-    location
-        .to_str()
-        .is_some_and(|l| pg::is_url(l) && pg::url_has_password(l))
+    location.to_str().is_some_and(|l| {
+        if pg::is_url(l) {
+            pg::url_has_password(l)
+        } else {
+            may_hold_credential(l) && !Path::new(l).exists()
+        }
+    })
 }
 
 #[cfg(test)]
@@ -284,6 +304,21 @@ mod tests {
         assert!(!has("postgres://u@h/db?sslmode=require"));
         assert!(!has("postgres://u@/db?host=/run/a:b"));
         assert!(!has("ledger.db"));
+    }
+
+    #[test]
+    fn keyword_strings_and_userinfo_may_hold_a_password() {
+        assert!(may_hold_credential("host=h port=1 PassWord=pw"));
+        assert!(may_hold_credential("postgres//u:pw@h:1/db"));
+        assert!(may_hold_credential("u:pa@ss@h/db"));
+        assert!(!may_hold_credential("ledger.db"));
+        assert!(may_hold_credential("Postgres:/u:pw@h/x"));
+        assert!(may_hold_credential("postgres//u:pa/ss@h/db"));
+        assert!(may_hold_credential("u:pw@h/db"));
+        assert!(may_hold_credential("postgress://u:pw@h/db"));
+        assert!(!may_hold_credential("/var/lib/jwtctl/a@b.db"));
+        assert!(!may_hold_credential("postgres://u@h/db"));
+        assert!(!may_hold_credential("postgress://u@/db?host=/run/a:b"));
     }
 
     #[test]

@@ -429,12 +429,20 @@ pub(super) fn tls_config(target: &Target) -> Result<rustls::ClientConfig> {
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     }
     if let Some(path) = file {
-        let pem = crate::sys::read_file_bounded(std::path::Path::new(path)).map_err(|e| {
-            tls_error(
-                target,
-                &format!("sslrootcert: {}", crate::error::io_words(&e)),
-            )
-        })?;
+        // The CA file decides which server is the ledger: the owner and directory rule of
+        // `crate::trusted` applies, as to every file that decides what is trusted.
+        let pem = crate::trusted::read(std::path::Path::new(path))
+            .map_err(|e| match e {
+                crate::trusted::ReadError::Io(e) => tls_error(
+                    target,
+                    &format!("sslrootcert: {}", crate::error::io_words(&e)),
+                ),
+                crate::trusted::ReadError::Refused(refusal) => tls_error(
+                    target,
+                    &refusal.message("sslrootcert", std::path::Path::new(path)),
+                ),
+            })?
+            .bytes;
         let certs: Vec<CertificateDer<'static>> = pem::parse_many(&pem)
             .map_err(|_| tls_error(target, "sslrootcert is not a PEM file"))?
             .into_iter()

@@ -178,7 +178,7 @@ fn tls_config(policy: &FetchPolicy) -> Result<Tls> {
             .build();
         return Ok(Tls::Platform(platform));
     };
-    let listed: Vec<Vec<u8>> = ca_certs(path)?.iter().map(|c| c.der().to_vec()).collect();
+    let listed: Vec<Vec<u8>> = ca_certs(path)?.0.iter().map(|c| c.der().to_vec()).collect();
     trust_file::client_config(&listed)
         .map(Tls::TrustFile)
         .ok_or_else(|| {
@@ -265,14 +265,29 @@ fn loopback_only(addrs: &[std::net::SocketAddr]) -> Vec<std::net::SocketAddr> {
         .collect()
 }
 
-fn ca_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
-    let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
-        Error::usage(format!(
+/// Read and judge `--ca-file` before anything is fetched or taken from the cache: a file other
+/// users can replace is refused (see `crate::trusted`), as it decides which servers are trusted.
+/// Returns its mode when others can write it (a warning, `ca_file_exposed`).
+pub fn check_ca_file(policy: &FetchPolicy) -> Result<Option<u32>> {
+    match &policy.ca_file {
+        Some(path) => Ok(ca_certs(path)?.1).map(|mode| (mode & 0o022 != 0).then_some(mode)),
+        None => Ok(None),
+    }
+}
+
+/// The certificates in `--ca-file` and the file's mode.
+fn ca_certs(path: &Path) -> Result<(Vec<ureq::tls::Certificate<'static>>, u32)> {
+    let contents = crate::trusted::read(path).map_err(|e| match e {
+        crate::trusted::ReadError::Io(e) => Error::usage(format!(
             "cannot read --ca-file {}: {}",
             path.display(),
             io_words(&e)
-        ))
+        )),
+        crate::trusted::ReadError::Refused(refusal) => {
+            Error::usage(refusal.message("--ca-file", path))
+        }
     })?;
+    let bytes = contents.bytes;
     let certs: Vec<_> = ureq::tls::parse_pem(&bytes)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
@@ -285,7 +300,7 @@ fn ca_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
             path.display()
         )));
     }
-    Ok(certs)
+    Ok((certs, contents.mode))
 }
 
 /// GET `url` (revalidating with `etag` / `last_modified` when given), following at most 3

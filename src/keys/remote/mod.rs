@@ -127,6 +127,9 @@ pub fn load(
         Location::JwksUrl(url) | Location::Oidc(url) => url,
     }));
     entry::check_dir(&remote.cache_dir)?;
+    if net::check_ca_file(&remote.policy)?.is_some() {
+        notes.warn("ca_file_exposed", None);
+    }
     let url = match &remote.location {
         Location::JwksUrl(url) => url.clone(),
         Location::Oidc(issuer) => discover(remote, issuer, now, notes)?,

@@ -1,0 +1,109 @@
+//! The owner and directory rule for files whose contents jwtctl trusts (the log, the ledger, keys).
+//!
+//! Invariant: a file that decides which tokens pass, or how keys are read (a key file, a JWK Set
+//! or key ring, a password file, a CA file), is used only when no other user can replace it: it
+//! belongs to the running user or root, and its directory is not writable by others unless it
+//! has the sticky bit. The owner is judged from the descriptor the bytes are read through
+//! (`fstat`), never from a second look by name, so a swap between check and read cannot pass.
+//! Modes that let others read or write the file are the caller's warning, not a refusal.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The uid of a file's owner when that is another user (root aside), who could replace it.
+pub fn foreign_owner(meta: &Metadata) -> Option<u32> {
+    let uid = meta.uid();
+    (uid != crate::sys::effective_uid() && uid != 0).then_some(uid)
+}
+
+/// A directory's mode when other users can write it without the sticky bit (as sshd's
+/// StrictModes judges): world-writable, or group-writable by a group other than root's.
+pub fn open_dir_mode(meta: &Metadata) -> Option<u32> {
+    let mode = meta.permissions().mode();
+    let sticky = mode & 0o1000 != 0;
+    let group_writable = mode & 0o020 != 0 && meta.gid() != 0;
+    (!sticky && (mode & 0o002 != 0 || group_writable)).then_some(mode & 0o7777)
+}
+
+/// The directory a path's file lives in (`.` for a bare name).
+pub fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Why a file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It belongs to another user (this uid).
+    Owner(u32),
+    /// Its directory (this one, with this mode) can be written by others and is not sticky.
+    Dir(PathBuf, u32),
+}
+
+impl Refusal {
+    /// One sentence naming `what` (e.g. "key file") at `path` and the fix.
+    pub fn message(&self, what: &str, path: &Path) -> String {
+        let p = path.display();
+        match self {
+            Refusal::Owner(uid) => format!(
+                "refusing the {what} {p}: it belongs to another user (uid {uid}), who could \
+                 replace it; use a copy you own (or one root owns)"
+            ),
+            Refusal::Dir(dir, mode) => format!(
+                "refusing the {what} {p}: its directory {} can be written by other users (mode \
+                 {mode:04o}) and has no sticky bit, so they could replace it; run chmod go-w {} \
+                 or move the file",
+                dir.display(),
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// What [`read`] found: the bytes and the file's permission bits.
+pub struct Contents {
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+/// Why [`read`] gave no contents.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    Refused(Refusal),
+}
+
+/// Read `path` (at most 1 MiB, never blocking on a FIFO) if no other user can replace it: the
+/// owner from the open descriptor, then the directory of the name given and, for a link, of the
+/// file it leads to.
+pub fn read(path: &Path) -> Result<Contents, ReadError> {
+    let file = crate::sys::open_for_reading(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if let Some(uid) = foreign_owner(&meta) {
+        return Err(ReadError::Refused(Refusal::Owner(uid)));
+    }
+    check_dir(&dir_of(path))?;
+    if let Ok(real) = fs::canonicalize(path) {
+        check_dir(&dir_of(&real))?;
+    }
+    let bytes = crate::sys::read_bounded(&file).map_err(ReadError::Io)?;
+    Ok(Contents {
+        bytes,
+        mode: meta.permissions().mode() & 0o7777,
+    })
+}
+
+fn check_dir(dir: &Path) -> Result<(), ReadError> {
+    match fs::metadata(dir) {
+        Ok(meta) => match open_dir_mode(&meta) {
+            Some(mode) => Err(ReadError::Refused(Refusal::Dir(dir.to_path_buf(), mode))),
+            None => Ok(()),
+        },
+        // A name that opened has a directory; one we cannot stat is not ours to judge.
+        Err(_) => Ok(()),
+    }
+}
