@@ -280,6 +280,7 @@ fn cache_file(idp: &Idp, dir: &str) -> std::path::PathBuf {
     let mut files: Vec<_> = std::fs::read_dir(idp.env.path(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     files.pop().unwrap()
