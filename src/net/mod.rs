@@ -364,20 +364,17 @@ pub fn get(
     Err(unavailable(url, "more than 3 redirects"))
 }
 
-/// Where a redirect points, refused when it leaves HTTPS for HTTP or is not a URL we fetch.
+/// Where a redirect points: its Location resolved against `from` as RFC 3986 §5 says (by the
+/// `url` crate: `//host/x` is another host, `x` and `../x` are relative to `from`'s path), then
+/// held to the rules `from` was: refused when it leaves HTTPS for HTTP or is not a URL we fetch.
 fn redirect_target(from: &str, response: &ureq::http::Response<ureq::Body>) -> Result<String> {
     let location = response
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unavailable(from, "a redirect without a Location"))?;
-    let target = if location.starts_with('/') {
-        let (scheme, rest) = from.split_once("://").unwrap_or(("https", from));
-        let authority = rest.split('/').next().unwrap_or_default();
-        format!("{scheme}://{authority}{location}")
-    } else {
-        location.to_string()
-    };
+    let target = resolve(from, location)
+        .ok_or_else(|| unavailable(from, "it redirects to a Location that is not a URL"))?;
     if from.starts_with("https://") && !target.starts_with("https://") {
         return Err(unavailable(
             from,
@@ -386,6 +383,13 @@ fn redirect_target(from: &str, response: &ureq::http::Response<ureq::Body>) -> R
     }
     check_scheme(&target).map_err(|_| unavailable(from, "it redirects to a URL jwtctl refuses"))?;
     Ok(target)
+}
+
+/// `location` resolved against `base` (RFC 3986 §5.2), without a fragment.
+fn resolve(base: &str, location: &str) -> Option<String> {
+    let mut target = url::Url::parse(base).ok()?.join(location).ok()?;
+    target.set_fragment(None);
+    Some(target.to_string())
 }
 
 fn read_response(url: &str, response: ureq::http::Response<ureq::Body>) -> Result<Fetched> {
@@ -632,6 +636,16 @@ mod tests {
             .map(|a| a.parse().unwrap())
             .collect();
         assert_eq!(loopback_only(&addrs), addrs[1..]);
+    }
+
+    #[test]
+    fn redirect_locations_are_resolved_as_rfc_3986_says() {
+        let resolve = |from: &str, location: &str| resolve(from, location).unwrap();
+        let from = "https://idp.example/a/jwks";
+        assert_eq!(resolve(from, "//192.0.2.1/x"), "https://192.0.2.1/x");
+        assert_eq!(resolve(from, "/keys"), "https://idp.example/keys");
+        assert_eq!(resolve(from, "keys"), "https://idp.example/a/keys");
+        assert_eq!(resolve(from, "../keys#f"), "https://idp.example/keys");
     }
 
     #[test]
