@@ -74,6 +74,19 @@ fn an_unwritable_cache_directory_is_warned_about() {
     }
     // Nothing was cached: each process fetched.
     assert_eq!(idp.server.hits("/jwks"), dirs.len() * 2);
+    // Once per process, however many documents it fetches (discovery, then the set).
+    let issuer = idp.server.url("/idp");
+    let doc = serde_json::json!({"issuer": issuer, "jwks_uri": url}).to_string();
+    idp.server
+        .set("/idp/.well-known/openid-configuration", Reply::json(&doc));
+    let token = idp.token("ec256_pkcs8.pem", &["--iss", &issuer]);
+    let mut cmd = idp.env.bare();
+    cmd.args(["--log-level", "info", "verify", "--ca-file", "ca.pem"])
+        .args(["--cache-dir", "/proc", "--oidc", &issuer, &token]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert_eq!(unwritable_records(&idp), dirs.len() * 2 + 1);
 }
 
 #[test]
