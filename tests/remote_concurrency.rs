@@ -78,7 +78,13 @@ fn processes_at_once_against_a_slow_provider_wait_for_one_request() {
     assert_eq!(idp.server.hits("/slow"), 1, "one GET for eight processes");
     for out in &outs {
         assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
-        assert!(stderr(out).contains("in time"), "{}", stderr(out));
+        // The holder's timeout, taken from its record or (on a machine too loaded for it to
+        // store that within the wait) the wait's own end: never a second request.
+        let err = stderr(out);
+        assert!(
+            err.contains("in time") || err.contains("did not finish"),
+            "{err}"
+        );
     }
 }
 
