@@ -229,6 +229,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Our words for an I/O error (the OS text, without the library's decoration).
 pub fn io_words(e: &std::io::Error) -> String {
     use std::io;
+    if is_name_lookup_failure(e) {
+        return "the host name does not resolve".into();
+    }
     match e.kind() {
         io::ErrorKind::NotFound => "no such file".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -239,6 +242,17 @@ pub fn io_words(e: &std::io::Error) -> String {
             .into(),
         _ => e.kind().to_string(),
     }
+}
+
+/// Whether `e` is a failed name lookup (getaddrinfo), which std reports with an error kind of
+/// no name ("uncategorized") and a message of its own that names the lookup; recognised by that
+/// fixed prefix only, so no resolver or attacker text is ever passed on.
+pub fn is_name_lookup_failure(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| {
+        inner
+            .to_string()
+            .starts_with("failed to lookup address information")
+    })
 }
 
 #[cfg(test)]
@@ -253,6 +267,15 @@ mod tests {
             e.to_string(),
             "token rejected: expired: the token expired 5s ago"
         );
+    }
+
+    #[test]
+    fn a_failed_name_lookup_is_said_in_our_words() {
+        use std::net::ToSocketAddrs;
+        let e = "nohost.invalid:443".to_socket_addrs().unwrap_err();
+        assert_eq!(io_words(&e), "the host name does not resolve");
+        let other = std::io::Error::other("failed");
+        assert!(!is_name_lookup_failure(&other));
     }
 
     #[test]

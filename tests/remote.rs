@@ -74,6 +74,18 @@ impl Idp {
         (url, token)
     }
 
+    /// The cache entries in `cache` (its `*.json` files; the `*.lock` files beside them are
+    /// not entries).
+    pub fn entries(&self) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(self.env.path("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+    }
+
     pub fn last_record(&self) -> Value {
         self.env.log().pop().unwrap()
     }
@@ -177,8 +189,7 @@ fn a_stale_copy_is_used_with_a_warning_when_the_provider_is_down() {
     let idp = Idp::new();
     let (url, token) = idp.warm();
     // Age the cached copy by two hours, then take the provider down.
-    for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in idp.entries() {
         let mut cached: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         cached["fetched_at"] = json!(cached["fetched_at"].as_i64().unwrap() - 7200);
         std::fs::write(&path, cached.to_string()).unwrap();
@@ -421,8 +432,7 @@ fn an_expired_copy_is_revalidated_with_its_etag() {
     );
     // Two hours later the copy is no longer fresh (1 h without max-age): a conditional GET
     // answered 304 keeps it.
-    for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in idp.entries() {
         let mut cached: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         cached["fetched_at"] = json!(cached["fetched_at"].as_i64().unwrap() - 7200);
         std::fs::write(&path, cached.to_string()).unwrap();

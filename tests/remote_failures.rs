@@ -11,8 +11,7 @@ use crate::remote::Idp;
 
 /// Move every cache entry `secs` into the past: its copy and its last refetch.
 fn age_cache(idp: &Idp, secs: i64) {
-    for entry in std::fs::read_dir(idp.env.path("cache")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in idp.entries() {
         let mut cached: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         for field in ["fetched_at", "last_refetch"] {
             cached[field] = json!(cached[field].as_i64().unwrap() - secs);
@@ -99,9 +98,9 @@ fn warm_oidc(idp: &Idp) -> (String, String) {
 
 /// The cached body of the entry whose URL is `url`.
 fn cached_body(idp: &Idp, url: &str) -> String {
-    std::fs::read_dir(idp.env.path("cache"))
-        .unwrap()
-        .map(|e| serde_json::from_slice::<Value>(&std::fs::read(e.unwrap().path()).unwrap()))
+    idp.entries()
+        .into_iter()
+        .map(|p| serde_json::from_slice::<Value>(&std::fs::read(p).unwrap()))
         .map(Result::unwrap)
         .find(|e| e["url"] == url)
         .unwrap()["body"]

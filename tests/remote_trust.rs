@@ -280,6 +280,7 @@ fn cache_file(idp: &Idp, dir: &str) -> std::path::PathBuf {
     let mut files: Vec<_> = std::fs::read_dir(idp.env.path(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     files.pop().unwrap()
@@ -368,4 +369,69 @@ fn url_credentials_are_never_stored_shown_or_logged() {
     let out = idp.verify(&["--jwks-url", &url], &[], &token);
     assert!(out.status.success());
     assert_eq!(idp.last_record()["key_fetch"], "cache");
+}
+
+#[test]
+fn redirect_locations_are_resolved_per_rfc_3986_and_judged_again() {
+    let idp = Idp::new();
+    let token = idp.token("ec256_pkcs8.pem", &[]);
+    let other = Server::start();
+    other.set("/keys", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    idp.server
+        .set("/dir/keys", Reply::json(&idp.set_of(&["ec256_pkcs8.pem"])));
+    idp.env.write(
+        "both.pem",
+        &format!("{}{}", idp.server.ca_pem, other.ca_pem),
+    );
+    let host = other.base.trim_start_matches("https://");
+    let redirect = |location: &str| Reply::status(302).with_header("Location", location);
+    let cases = [
+        // A network-path reference names another host (and keeps the scheme).
+        (
+            "/a",
+            redirect(&format!("//{host}/keys")),
+            ("other", "/keys"),
+        ),
+        // A relative-path reference is relative to the redirecting URL's path.
+        ("/dir/b", redirect("keys"), ("self", "/dir/keys")),
+        (
+            "/dir/sub/c",
+            redirect("../keys#frag"),
+            ("self", "/dir/keys"),
+        ),
+    ];
+    for (n, (path, reply, (server, landed))) in cases.into_iter().enumerate() {
+        idp.server.set(path, reply);
+        let out = idp
+            .env
+            .bare()
+            .args(["verify", "--ca-file", "both.pem"])
+            .args(["--cache-dir", &format!("cache{n}")])
+            .args(["--jwks-url", &idp.server.url(path), &token])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{path}: {}", stderr(&out));
+        let hits = match server {
+            "other" => other.hits(landed),
+            _ => idp.server.hits(landed),
+        };
+        assert!(hits >= 1, "{path} landed on {server}{landed}");
+    }
+    // The target is judged as a typed URL would be: `//192.0.2.1/x` from plain-HTTP loopback is
+    // plain HTTP to another host, refused without a request.
+    let plain = Server::start_plain();
+    plain.set("/jwks", redirect("//192.0.2.1/x"));
+    let out = idp
+        .env
+        .bare()
+        .args(["verify", "--cache-dir", "cache9", "--fetch-timeout", "2s"])
+        .args(["--jwks-url", &plain.url("/jwks"), &token])
+        .output()
+        .unwrap();
+    crate::common::assert_refused(&idp.env, &out, 2, "jwks_unavailable");
+    assert!(
+        stderr(&out).contains("redirects to a URL jwtctl refuses"),
+        "{}",
+        stderr(&out)
+    );
 }

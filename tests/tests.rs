@@ -24,6 +24,8 @@ mod properties;
 mod readme;
 mod refresh;
 mod remote;
+mod remote_concurrency;
+mod remote_environment;
 mod remote_failures;
 mod remote_trust;
 mod syslog;

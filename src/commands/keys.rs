@@ -84,6 +84,9 @@ fn record_notes(
             "discovery_stale" => "the discovery document",
             _ => "",
         };
+        if let Some(said) = warning.said.as_deref().filter(|_| loaded) {
+            crate::sys::eprint_line(&format!("jwtctl: warning: {said}"));
+        }
         if loaded && !what.is_empty() {
             crate::sys::eprint_line(&format!(
                 "jwtctl: warning: {what} could not be fetched; using a cached copy up to 24h old"

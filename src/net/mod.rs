@@ -18,7 +18,7 @@ use std::time::Duration;
 use ureq::Agent;
 use ureq::tls::{RootCerts, TlsConfig};
 
-use crate::error::{Error, Reason, Result, io_words};
+use crate::error::{Error, Reason, Result, io_words, is_name_lookup_failure};
 
 /// The largest response body read: 1 MiB.
 pub const MAX_BODY: u64 = 1 << 20;
@@ -162,6 +162,18 @@ pub fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// What a fetch under `policy` trusts, to tell settings apart: the platform's store, or it and a
+/// `--ca-file` with these contents (a hash of them).
+pub fn trust_id(policy: &FetchPolicy) -> String {
+    match &policy.ca_file {
+        None => "platform".into(),
+        Some(path) => match crate::sys::read_file_bounded(path) {
+            Ok(bytes) => format!("ca-file:{}", crate::hash::sha256_hex(&bytes)),
+            Err(_) => "ca-file:unreadable".into(),
+        },
+    }
+}
+
 /// How the requests of one fetch are secured: rustls with the platform's verifier, or, given
 /// `--ca-file`, with the platform's store plus that file (see `trust_file`).
 enum Tls {
@@ -189,19 +201,42 @@ fn tls_config(policy: &FetchPolicy) -> Result<Tls> {
         })
 }
 
-/// An agent for one request to `url`: through the proxy the environment names, except for a
-/// loopback URL, which is always fetched directly (see the module's invariant).
-fn agent(policy: &FetchPolicy, tls: &Tls, url: &str) -> Agent {
+/// The proxy a request to `url` goes through, and the variable that named it: the one the
+/// environment names, except for a loopback URL, which is always fetched directly (see the
+/// module's invariant).
+fn proxy_for(url: &str) -> Option<(ureq::Proxy, &'static str)> {
+    if is_loopback(url) {
+        return None;
+    }
+    let proxy = ureq::Proxy::try_from_env()?;
+    // The variables ureq reads, in its order: the first set to a proxy URL is the one in use.
+    let named = [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .into_iter()
+    .find(|v| std::env::var(v).is_ok_and(|p| ureq::Proxy::new(&p).is_ok()))
+    .unwrap_or("the proxy variable");
+    Some((proxy, named))
+}
+
+/// An agent for one request, through `proxy` if any, with `left` of the fetch's time.
+fn agent(
+    policy: &FetchPolicy,
+    tls: &Tls,
+    url: &str,
+    proxy: Option<ureq::Proxy>,
+    left: Duration,
+) -> Agent {
     use ureq::unversioned::resolver::DefaultResolver;
     use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
-    let proxy = if is_loopback(url) {
-        None
-    } else {
-        ureq::Proxy::try_from_env()
-    };
     let config = Agent::config_builder()
-        .timeout_connect(Some(policy.connect_timeout))
-        .timeout_global(Some(policy.total_timeout))
+        .timeout_connect(Some(policy.connect_timeout.min(left)))
+        .timeout_global(Some(left))
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
@@ -313,9 +348,17 @@ pub fn get(
 ) -> Result<Fetched> {
     check_scheme(url)?;
     let tls = tls_config(policy)?;
+    // --fetch-timeout bounds the whole fetch, redirects included.
+    let deadline = std::time::Instant::now() + policy.total_timeout;
     let mut current = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
-        let agent = agent(policy, &tls, &current);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(unavailable(&current, &timeout_words(None)));
+        }
+        let proxy = proxy_for(&current);
+        let via = proxy.as_ref().map(|(p, var)| Via::of(p, var));
+        let agent = agent(policy, &tls, &current, proxy.map(|(p, _)| p), left);
         let mut request = agent.get(&current).header("Accept", "application/json");
         if let Some(etag) = etag {
             request = request.header("If-None-Match", etag);
@@ -325,7 +368,7 @@ pub fn get(
         }
         let response = request
             .call()
-            .map_err(|e| unavailable(&current, &transport_words(&e)))?;
+            .map_err(|e| unavailable(&current, &transport_words(&e, &current, via.as_ref())))?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) && status != 304 {
             current = redirect_target(&current, &response)?;
@@ -336,20 +379,17 @@ pub fn get(
     Err(unavailable(url, "more than 3 redirects"))
 }
 
-/// Where a redirect points, refused when it leaves HTTPS for HTTP or is not a URL we fetch.
+/// Where a redirect points: its Location resolved against `from` as RFC 3986 §5 says (by the
+/// `url` crate: `//host/x` is another host, `x` and `../x` are relative to `from`'s path), then
+/// held to the rules `from` was: refused when it leaves HTTPS for HTTP or is not a URL we fetch.
 fn redirect_target(from: &str, response: &ureq::http::Response<ureq::Body>) -> Result<String> {
     let location = response
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unavailable(from, "a redirect without a Location"))?;
-    let target = if location.starts_with('/') {
-        let (scheme, rest) = from.split_once("://").unwrap_or(("https", from));
-        let authority = rest.split('/').next().unwrap_or_default();
-        format!("{scheme}://{authority}{location}")
-    } else {
-        location.to_string()
-    };
+    let target = resolve(from, location)
+        .ok_or_else(|| unavailable(from, "it redirects to a Location that is not a URL"))?;
     if from.starts_with("https://") && !target.starts_with("https://") {
         return Err(unavailable(
             from,
@@ -358,6 +398,13 @@ fn redirect_target(from: &str, response: &ureq::http::Response<ureq::Body>) -> R
     }
     check_scheme(&target).map_err(|_| unavailable(from, "it redirects to a URL jwtctl refuses"))?;
     Ok(target)
+}
+
+/// `location` resolved against `base` (RFC 3986 §5.2), without a fragment.
+fn resolve(base: &str, location: &str) -> Option<String> {
+    let mut target = url::Url::parse(base).ok()?.join(location).ok()?;
+    target.set_fragment(None);
+    Some(target.to_string())
 }
 
 fn read_response(url: &str, response: ureq::http::Response<ureq::Body>) -> Result<Fetched> {
@@ -383,7 +430,7 @@ fn read_response(url: &str, response: ureq::http::Response<ureq::Body>) -> Resul
                     ureq::Error::BodyExceedsLimit(_) => {
                         unavailable(url, "the response is over 1 MiB; refusing it")
                     }
-                    other => unavailable(url, &transport_words(&other)),
+                    other => unavailable(url, &transport_words(&other, url, None)),
                 })?;
             Ok(Fetched::Body {
                 body,
@@ -409,18 +456,101 @@ fn max_age(cache_control: &str) -> Option<u64> {
     })
 }
 
-/// A transport failure in our words (ureq's text can echo what the server sent).
-fn transport_words(e: &ureq::Error) -> String {
+/// The proxy a request went through, as messages name it: host and port (never its
+/// credentials) and the variable that set it.
+struct Via {
+    shown: String,
+    var: &'static str,
+}
+
+impl Via {
+    fn of(proxy: &ureq::Proxy, var: &'static str) -> Via {
+        let shown: String = format!("{}:{}", proxy.host(), proxy.port())
+            .chars()
+            .take(200)
+            .flat_map(char::escape_debug)
+            .collect();
+        Via { shown, var }
+    }
+
+    fn named(&self) -> String {
+        format!("the proxy {} ({})", self.shown, self.var)
+    }
+}
+
+fn timeout_words(via: Option<&Via>) -> String {
+    match via {
+        None => "it did not answer in time (--fetch-timeout)".into(),
+        Some(via) => format!(
+            "{} did not get an answer in time (--fetch-timeout); check {}",
+            via.named(),
+            via.var
+        ),
+    }
+}
+
+/// A transport failure of a request to `url` (through `via`, when a proxy was used) in our
+/// words: ureq's text can echo what the server sent. A failure to reach the proxy, resolve its
+/// name or have it open a tunnel names the proxy and its variable.
+fn transport_words(e: &ureq::Error, url: &str, via: Option<&Via>) -> String {
+    let host: String = host_of(url)
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
+    let not_found = |io: Option<&std::io::Error>| {
+        matches!(e, ureq::Error::HostNotFound) || io.is_some_and(is_name_lookup_failure)
+    };
+    let io = match e {
+        ureq::Error::Io(io) => Some(io),
+        _ => None,
+    };
+    if let Some(via) = via {
+        if not_found(io) {
+            return format!(
+                "the host name of {} does not resolve; fix or unset {}",
+                via.named(),
+                via.var
+            );
+        }
+        match e {
+            ureq::Error::Timeout(_) => return timeout_words(Some(via)),
+            ureq::Error::ConnectProxyFailed(_) => {
+                return format!(
+                    "{} refused to open a tunnel to {host}; check {} (or NO_PROXY)",
+                    via.named(),
+                    via.var
+                );
+            }
+            ureq::Error::ConnectionFailed => {
+                return format!("{} cannot be reached; check {}", via.named(), via.var);
+            }
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return format!("{} cannot be reached; check {}", via.named(), via.var);
+            }
+            _ => {}
+        }
+        return format!("{} (through {})", direct_words(e, &host), via.named());
+    }
+    if not_found(io) {
+        return format!("the host name {host} does not resolve");
+    }
+    direct_words(e, &host)
+}
+
+/// A transport failure of a direct request to `host`, in our words.
+fn direct_words(e: &ureq::Error, host: &str) -> String {
     match e {
-        ureq::Error::Timeout(_) => "it did not answer in time (--fetch-timeout)".into(),
+        ureq::Error::Timeout(_) => timeout_words(None),
         // rustls reports a refused handshake through the I/O layer, as `InvalidData`.
         ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             Some(tls) => tls_words(tls).into(),
             None => io_words(io),
         },
         ureq::Error::Rustls(tls) => tls_words(tls).into(),
-        ureq::Error::HostNotFound => "the host name does not resolve".into(),
-        ureq::Error::ConnectionFailed => "the connection failed".into(),
+        ureq::Error::HostNotFound => format!("the host name {host} does not resolve"),
+        ureq::Error::ConnectionFailed => format!("the connection to {host} failed"),
         ureq::Error::Tls(_) => "the TLS connection could not be set up".into(),
         ureq::Error::BodyExceedsLimit(_) => "the response is over 1 MiB".into(),
         _ => "the request failed".into(),
@@ -521,6 +651,16 @@ mod tests {
             .map(|a| a.parse().unwrap())
             .collect();
         assert_eq!(loopback_only(&addrs), addrs[1..]);
+    }
+
+    #[test]
+    fn redirect_locations_are_resolved_as_rfc_3986_says() {
+        let resolve = |from: &str, location: &str| resolve(from, location).unwrap();
+        let from = "https://idp.example/a/jwks";
+        assert_eq!(resolve(from, "//192.0.2.1/x"), "https://192.0.2.1/x");
+        assert_eq!(resolve(from, "/keys"), "https://idp.example/keys");
+        assert_eq!(resolve(from, "keys"), "https://idp.example/a/keys");
+        assert_eq!(resolve(from, "../keys#f"), "https://idp.example/keys");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,12 @@ pub struct Entry {
     pub last_refetch: i64,
     #[serde(default)]
     pub body: Option<String>,
+    /// Why the last refetch failed (the error line, in our words), while it is remembered.
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// The trust settings that failure happened under (`net::trust_id`).
+    #[serde(default)]
+    pub failed_trust: Option<String>,
 }
 
 impl Entry {
@@ -45,6 +52,8 @@ impl Entry {
             last_modified: None,
             last_refetch: now,
             body: None,
+            failure: None,
+            failed_trust: None,
         }
     }
 
@@ -117,14 +126,74 @@ fn read_checked(path: &Path) -> Checked {
 }
 
 /// Write a cache entry, 0600, atomically. A cache that cannot be written costs a refetch later,
-/// never the verification at hand.
-pub fn write(dir: &Path, url: &str, entry: &Entry) {
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
+/// never the verification at hand: the caller is told why, to warn.
+pub fn write(dir: &Path, url: &str, entry: &Entry) -> std::result::Result<(), String> {
+    let text = serde_json::to_vec(entry).map_err(|_| "the entry cannot be encoded".to_string())?;
+    write_private_file(&path(dir, url), &text, true).map_err(|e| crate::error::io_words(&e))
+}
+
+/// What asking for the fetch lock of a URL came to.
+pub enum Lock {
+    /// This process fetches; the lock is held until the file is dropped.
+    Held(#[allow(dead_code)] std::fs::File),
+    /// No lock file could be had (why): this process goes on alone.
+    Unavailable(String),
+    /// Another process is fetching and did not finish within the wait.
+    Busy,
+}
+
+/// Take the lock that makes one process at a time decide, fetch and store `url`: an exclusive
+/// `flock` on `<entry>.lock` beside the entry, created 0600 and held to the entry's rules (opened
+/// without following a link, a regular file of ours no one else can write; anything else is
+/// removed, noted as `cache_entry_refused`, and made anew). The wait is bounded by `wait`.
+pub fn lock(dir: &Path, url: &str, wait: Duration, notes: &mut Notes) -> Lock {
+    let path = path(dir, url).with_extension("lock");
+    let file = match open_lock(&path) {
+        Ok(file) => file,
+        Err(None) => {
+            let _ = std::fs::remove_file(&path);
+            notes.warn("cache_entry_refused", None);
+            match open_lock(&path) {
+                Ok(file) => file,
+                Err(_) => return Lock::Unavailable("its lock file is refused".into()),
+            }
+        }
+        Err(Some(e)) => return Lock::Unavailable(crate::error::io_words(&e)),
+    };
+    // flock(2) has no timeout: a thread waits for it, and hands the locked file over unless the
+    // wait is over (then the file, and so the lock, is dropped as soon as it is had).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if crate::sys::lock_exclusive(&file).is_ok() {
+            let _ = tx.send(file);
+        }
+    });
+    match rx.recv_timeout(wait) {
+        Ok(file) => Lock::Held(file),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Lock::Busy,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Lock::Unavailable("the file system cannot lock files".into())
+        }
     }
-    if let Ok(text) = serde_json::to_vec(entry) {
-        let _ = write_private_file(&path(dir, url), &text, true);
+}
+
+/// Open (creating, 0600) the lock file at `path` and check it as an entry is checked:
+/// `Err(None)` when what is there is refused, `Err(Some(e))` when it cannot be opened at all.
+fn open_lock(path: &Path) -> std::result::Result<std::fs::File, Option<std::io::Error>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(crate::sys::OPEN_NOFOLLOW_NONBLOCK)
+        .open(path)
+        .map_err(|e| (!crate::sys::is_link_refused(&e)).then_some(e))?;
+    let meta = file.metadata().map_err(Some)?;
+    let ours = meta.uid() == crate::sys::effective_uid();
+    if !meta.file_type().is_file() || !ours || meta.mode() & 0o022 != 0 {
+        return Err(None);
     }
+    Ok(file)
 }
 
 /// A cache directory other users can write would let them plant a key set: refuse it. A missing

@@ -16,7 +16,9 @@
 
 mod entry;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -93,12 +95,77 @@ pub struct Notes {
 pub struct Warning {
     pub event: &'static str,
     pub kid: Option<String>,
+    /// What to say on stderr too, if anything (after `jwtctl: warning: `).
+    pub said: Option<String>,
 }
 
 impl Notes {
     fn warn(&mut self, event: &'static str, kid: Option<String>) {
-        self.warnings.push(Warning { event, kid });
+        self.warnings.push(Warning {
+            event,
+            kid,
+            said: None,
+        });
     }
+
+    /// Once per process: the cache in `dir` cannot be written (`why`), so every process fetches
+    /// on its own and the once-a-minute limit does not hold; say so, and what to do.
+    fn cache_unwritable(&mut self, dir: &Path, why: &str) {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if WARNED.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.warnings.push(Warning {
+            event: "cache_unwritable",
+            kid: None,
+            said: Some(format!(
+                "cannot write the key-set cache {} ({why}), so nothing is cached and the \
+                 once-a-minute limit on fetches is off; pass --cache-dir DIR naming a directory \
+                 jwtctl can write",
+                dir.display()
+            )),
+        });
+    }
+}
+
+/// Why the cache directory `dir` may not be created, if it may not: the default one is made
+/// only under an existing home (`$XDG_CACHE_HOME`'s parent, else `$HOME`), so `HOME=/nonexistent`
+/// never gets a `/nonexistent/.cache/jwtctl`. A `--cache-dir` is made as given.
+fn not_creatable(dir: &Path) -> Option<String> {
+    if dir != default_cache_dir() {
+        return None;
+    }
+    match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(xdg) => {
+            let parent = Path::new(&xdg).parent().unwrap_or(Path::new("/"));
+            (!parent.is_dir()).then(|| {
+                format!(
+                    "XDG_CACHE_HOME is under {}, which does not exist",
+                    parent.display()
+                )
+            })
+        }
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => (!Path::new(&home).is_dir()).then(|| {
+                format!(
+                    "HOME is {}, which does not exist",
+                    Path::new(&home).display()
+                )
+            }),
+            None => Some("HOME is not set".into()),
+        },
+    }
+}
+
+/// Make the cache directory if it is missing (0700: the umask is 077); why not, if it cannot be.
+fn ensure_dir(dir: &Path) -> std::result::Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(why) = not_creatable(dir) {
+        return Err(why);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::io_words(&e))
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/jwtctl`, else `~/.cache/jwtctl`.
@@ -208,6 +275,12 @@ fn jwks_uri_of(body: &str, issuer: &str, url: &str) -> Result<String> {
 /// the entry) unless the last refetch was less than a minute ago, else a stale copy up to 24 h
 /// old. `good` validates a body: `Err` for an invalid one (never cached), `Ok(false)` for a
 /// valid one that lacks what is wanted (an unknown kid).
+///
+/// Invariant: processes running at once make one request per URL between them. Deciding to
+/// fetch, fetching and storing the outcome happen under the URL's lock (`entry::lock`); a process
+/// that waited for it reads the entry again and takes the outcome the holder stored (a fresh
+/// copy, or the failure it remembered). The wait is bounded by `--fetch-timeout` (and a second):
+/// after it, the copy at hand is used, or the fetch is reported as not finished, never repeated.
 fn cached_fetch(
     remote: &Remote,
     url: &str,
@@ -215,32 +288,97 @@ fn cached_fetch(
     good: impl Fn(&str) -> Result<bool>,
     notes: &mut Notes,
 ) -> Result<(String, Freshness)> {
-    let entry = entry::read(&remote.cache_dir, url, notes);
-    let limited = entry
-        .as_ref()
-        .is_some_and(|e| now.saturating_sub(e.last_refetch) < REFETCH_EVERY);
-    if let Some(e) = entry.as_ref().filter(|e| e.fresh(now)) {
+    let dir = &remote.cache_dir;
+    let entry = entry::read(dir, url, notes);
+    if let Some(done) = decide(remote, url, now, entry.as_ref(), &good) {
+        return done;
+    }
+    if let Err(why) = ensure_dir(dir) {
+        notes.cache_unwritable(dir, &why);
+        return refetch(remote, url, now, entry, &good, notes);
+    }
+    let wait = remote.policy.total_timeout + Duration::from_secs(1);
+    let _held = match entry::lock(dir, url, wait, notes) {
+        entry::Lock::Held(file) => file,
+        entry::Lock::Unavailable(why) => {
+            notes.cache_unwritable(dir, &why);
+            return refetch(remote, url, now, entry, &good, notes);
+        }
+        entry::Lock::Busy => {
+            let entry = entry::read(dir, url, notes);
+            if let Some(done) = decide(remote, url, now, entry.as_ref(), &good) {
+                return done;
+            }
+            return fall_back(entry, now, || {
+                net::unavailable(
+                    url,
+                    "another jwtctl process is fetching it and did not finish within \
+                     --fetch-timeout; try again",
+                )
+            });
+        }
+    };
+    let entry = entry::read(dir, url, notes);
+    if let Some(done) = decide(remote, url, now, entry.as_ref(), &good) {
+        return done;
+    }
+    refetch(remote, url, now, entry, &good, notes)
+}
+
+/// What `entry` settles without a fetch, if anything: a fresh copy `good` accepts (or any fresh
+/// copy while a refetch is not allowed, or offline), or, when no fetch may be made, the copy to
+/// fall back on or the error to give.
+fn decide(
+    remote: &Remote,
+    url: &str,
+    now: i64,
+    entry: Option<&Entry>,
+    good: &impl Fn(&str) -> Result<bool>,
+) -> Option<Result<(String, Freshness)>> {
+    let limited = entry.is_some_and(|e| limits(e, now, &remote.policy));
+    if let Some(e) = entry.filter(|e| e.fresh(now)) {
         let body = e.body.clone().unwrap_or_default();
         if good(&body).unwrap_or(false) || limited || remote.offline {
-            return Ok((body, Freshness::Cache));
+            return Some(Ok((body, Freshness::Cache)));
         }
     }
     if remote.offline {
-        return fall_back(entry, now, || {
+        return Some(fall_back(entry.cloned(), now, || {
             net::unavailable(url, "--offline and no usable cached copy")
-        });
+        }));
     }
-    if limited {
-        // No fresh copy, and a refetch less than a minute ago: it failed (a success would have
-        // left a fresh copy). Do not ask again yet.
-        return fall_back(entry, now, || {
-            net::unavailable(
-                url,
-                "it failed less than a minute ago; jwtctl asks at most once a minute",
-            )
-        });
-    }
-    refetch(remote, url, now, entry, &good)
+    let e = entry.filter(|_| limited)?;
+    // No fresh copy, and a refetch less than a minute ago: it failed (a success would have left a
+    // fresh copy). Do not ask again yet; say why it failed.
+    Some(fall_back(Some(e.clone()), now, || remembered(url, e, now)))
+}
+
+/// Whether `e` forbids a refetch now: the last one was less than a minute ago, unless it failed
+/// under other trust settings (a `--ca-file` given or changed since, as a TLS error advises).
+fn limits(e: &Entry, now: i64, policy: &FetchPolicy) -> bool {
+    let recent = now.saturating_sub(e.last_refetch) < REFETCH_EVERY;
+    let other_trust = e.failure.is_some()
+        && e.failed_trust
+            .as_deref()
+            .is_some_and(|t| t != net::trust_id(policy));
+    recent && !other_trust
+}
+
+/// The error for a failure remembered in `e`: its cause again, when it happened, and what to do.
+fn remembered(url: &str, e: &Entry, now: i64) -> Error {
+    let ago = now.saturating_sub(e.last_refetch).max(0);
+    let cause = e
+        .failure
+        .clone()
+        .unwrap_or_else(|| format!("cannot fetch {}: it failed", shown_url(url)));
+    Error::new(
+        crate::error::Reason::JwksUnavailable,
+        format!(
+            "{cause} ({ago}s ago; jwtctl asks at most once a minute per URL: try again in {}s, \
+             or run `jwtctl cache clear`)",
+            REFETCH_EVERY - ago
+        ),
+    )
 }
 
 /// A copy to use when no fetch can be made or it failed: a fresh one (a kid refetch failed),
@@ -259,24 +397,35 @@ fn fall_back(
     }
 }
 
-/// Fetch `url` (revalidating `entry`) and store what came if it is valid; on any failure,
-/// remember it (so the next minute asks no more) and fall back on the copy at hand.
+/// Fetch `url` (revalidating `entry`) and store what came if it is valid; on a failure of the
+/// provider's, remember it with its cause (so the next minute asks no more) and fall back on the
+/// copy at hand. A local failure (an unreadable `--ca-file`) made no request and is not kept.
 fn refetch(
     remote: &Remote,
     url: &str,
     now: i64,
     entry: Option<Entry>,
     good: &impl Fn(&str) -> Result<bool>,
+    notes: &mut Notes,
 ) -> Result<(String, Freshness)> {
+    let dir = &remote.cache_dir;
     match fetch_entry(remote, url, now, entry.as_ref(), good) {
         Ok((new, freshness)) => {
-            entry::write(&remote.cache_dir, url, &new);
+            if let Err(why) = entry::write(dir, url, &new) {
+                notes.cache_unwritable(dir, &why);
+            }
             Ok((new.body.unwrap_or_default(), freshness))
         }
         Err(e) => {
-            let mut failed = entry.clone().unwrap_or_else(|| Entry::failed(url, now));
-            failed.last_refetch = now;
-            entry::write(&remote.cache_dir, url, &failed);
+            if e.reason() == crate::error::Reason::JwksUnavailable {
+                let mut failed = entry.clone().unwrap_or_else(|| Entry::failed(url, now));
+                failed.last_refetch = now;
+                failed.failure = Some(e.message().to_string());
+                failed.failed_trust = Some(net::trust_id(&remote.policy));
+                if let Err(why) = entry::write(dir, url, &failed) {
+                    notes.cache_unwritable(dir, &why);
+                }
+            }
             fall_back(entry, now, || e)
         }
     }
@@ -322,6 +471,8 @@ fn fetch_entry(
                 last_modified,
                 last_refetch,
                 body: Some(valid_body(url, body, good)?),
+                failure: None,
+                failed_trust: None,
             };
             Ok((new, Freshness::Network))
         }
@@ -330,6 +481,8 @@ fn fetch_entry(
                 fetched_at: now,
                 last_refetch,
                 max_age: clamp(max_age),
+                failure: None,
+                failed_trust: None,
                 ..old.clone()
             };
             Ok((new, Freshness::Revalidated))
