@@ -82,7 +82,7 @@ pub(super) fn open(target: &Target, host: String) -> Result<SyslogSink> {
     let failed = |e: io::Error| {
         Error::log(format!(
             "cannot reach the syslog target {shown}: {}; {CHECK}",
-            reach_words(&e)
+            reach_words(&e, "did not accept the connection")
         ))
     };
     let conn = match target {
@@ -181,11 +181,12 @@ fn shown(target: &Target) -> String {
     }
 }
 
-/// Our words for a failed connection or delivery.
-fn reach_words(e: &io::Error) -> String {
+/// Our words for a failed connection or delivery; `late` says what did not happen in time (a
+/// collector that reads, but too slowly, did take something: it did not take the whole record).
+fn reach_words(e: &io::Error, late: &str) -> String {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-            "it took nothing within {} s (a stopped, full or overloaded collector)",
+            "it {late} within {} s (a stopped, full, overloaded or slow collector)",
             TIMEOUT.as_secs()
         ),
         io::ErrorKind::ConnectionRefused => "connection refused (nothing listens there)".into(),
@@ -207,7 +208,7 @@ impl SyslogSink {
         SinkError(format!(
             "cannot deliver the record to the syslog target {}: {}; {CHECK}",
             self.shown,
-            reach_words(e)
+            reach_words(e, "did not take the record")
         ))
     }
 }
@@ -245,6 +246,10 @@ impl Sink for SyslogSink {
             Conn::UnixDgram(_) | Conn::Udp(_) => Ok(()),
         }
         .map_err(|e| self.failure(&e))
+    }
+
+    fn name(&self) -> String {
+        self.shown.clone()
     }
 }
 
