@@ -610,3 +610,40 @@ fn a_slow_collector_is_said_not_to_take_the_record_in_time() {
     assert_sink_failed(&out, &target, "did not take the record within 5 s");
     assert!(!common::stderr(&out).contains("took nothing"));
 }
+
+/// L2: a target written wrong says how to write it, before any operation (exit 3, as every
+/// target that cannot be used): an IPv6 address needs brackets, a port is 1 to 65535, a unix
+/// target needs a path.
+#[test]
+fn a_syslog_target_written_wrong_says_how_to_write_it() {
+    let env = Env::new();
+    for (target, words) in [
+        ("tcp://::1", "tcp://[::1]:514"),
+        ("udp://::1:514", "IPv6 address without brackets"),
+        ("tcp://127.0.0.1:99999", "port 99999, which is out of range"),
+        ("udp://127.0.0.1:0", "from 1 to 65535"),
+        ("tcp://127.0.0.1:", "has no port"),
+        ("unix:", "no socket path; write it as unix:PATH"),
+    ] {
+        let out = env.run(&["--log-syslog", target, "issue"]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{target}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(words), "{target}: {err}");
+        assert!(
+            !err.contains("does not resolve") && !err.contains("invalid input"),
+            "{err}"
+        );
+        assert_eq!(common::stdout(&out), "");
+    }
+    // Brackets and a port: it connects (and a closed port is refused, naming the target).
+    let port = TcpListener::bind("[::1]:0").map(|l| l.local_addr().unwrap().port());
+    if let Ok(port) = port {
+        let out = env.run(&["--log-syslog", &format!("tcp://[::1]:{port}"), "issue"]);
+        assert!(
+            common::stderr(&out).contains("connection refused"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+}
