@@ -85,10 +85,27 @@ pub fn parse(
     args: &[OsString],
 ) -> std::result::Result<(Cli, clap::ArgMatches), clap::Error> {
     use clap::FromArgMatches;
-    let mut matches = cmd.try_get_matches_from_mut(args)?;
+    let mut matches = match cmd.try_get_matches_from_mut(args) {
+        Ok(matches) => matches,
+        Err(e) if runs_without_log(args) => {
+            // Invariant: a command that uses no log never fails on log settings. Its command
+            // line is parsed again without the environment (`JWTCTL_LOG_LEVEL=bogus` is
+            // ignored); a flag typed on its command line is still checked.
+            *cmd = <Cli as clap::CommandFactory>::command().mut_args(|a| a.env(None));
+            cmd.try_get_matches_from_mut(args).map_err(|_| e)?
+        }
+        Err(e) => return Err(e),
+    };
     refuse_password_in_argv(&matches).map_err(|e| e.format(cmd))?;
     let cli = Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(cmd))?;
     Ok((cli, matches))
+}
+
+/// Whether the command line names a command that runs without the log (see [`unrecorded`]),
+/// as clap's own parser finds it (an option's value that names one does not count).
+fn runs_without_log(args: &[OsString]) -> bool {
+    let (path, _) = named_command(args);
+    ["jwtctl completions", "jwtctl man"].contains(&path.as_str())
 }
 
 /// Invariant: no password comes from the command line, where every user of the host can read
@@ -215,7 +232,15 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         err.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
-        let _ = err.print();
+        // Help and version are output like any other: one that cannot be written is exit 2.
+        if err
+            .print()
+            .and_then(|()| std::io::stdout().flush())
+            .is_err()
+        {
+            sys::eprint_line("jwtctl: cannot write to stdout");
+            return Exit::Config;
+        }
         return Exit::Success;
     }
     let surplus = err.kind() == ErrorKind::UnknownArgument;
@@ -246,6 +271,10 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     }
     let op = op.unwrap_or("jwtctl");
     sys::restrict_umask();
+    // A command that uses no log does not open (or create) one for its usage error either.
+    if runs_without_log(args) {
+        return Exit::Config;
+    }
     if let Ok(audit) = Audit::open(&settings_of_refused(args)) {
         let _ = audit.failure(Record::new(op), error::Reason::Usage);
     }

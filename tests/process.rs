@@ -256,3 +256,73 @@ fn a_refresh_whose_result_cannot_be_delivered_consumes_nothing() {
         "{json:?}"
     );
 }
+
+/// L7: help, version and completions are output like any result: a stdout that cannot take them
+/// (a full disk) is exit 2 with one stderr line, never a silent success.
+#[test]
+fn help_version_and_completions_that_cannot_be_written_are_exit_2() {
+    let env = Env::new();
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["-V"],
+        &["verify", "--help"],
+        &["key", "gen", "-h"],
+        &["completions", "bash"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+            .current_dir(env.dir.path())
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err, "jwtctl: cannot write to stdout\n", "{args:?}");
+    }
+}
+
+/// L7: commands that use no log (completions, man) do not fail on log settings from the
+/// environment, and do not open or create a log for a usage error of their own; a log flag
+/// typed on their command line is still checked.
+#[test]
+fn commands_without_a_log_ignore_log_settings_in_the_environment() {
+    let env = Env::new();
+    let out = env.run_bare(&["--log-level", "bogus", "completions", "bash"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!env.path("security.log").exists(), "no log for completions");
+    let pages = env.path("pages");
+    std::fs::create_dir(&pages).unwrap();
+    for (var, value) in [
+        ("JWTCTL_LOG_LEVEL", "bogus"),
+        ("JWTCTL_LOG_ROTATE", "weekly"),
+        ("JWTCTL_LOG_SYNC", "maybe"),
+        ("JWTCTL_LOG_SYSLOG", "ftp://x"),
+    ] {
+        let out = env
+            .bare()
+            .env(var, value)
+            .args(["completions", "bash"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{var}: {}", stderr(&out));
+        assert!(stdout(&out).contains("_jwtctl"));
+        let out = env
+            .bare()
+            .env(var, value)
+            .arg("man")
+            .arg("--dir")
+            .arg(&pages)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{var}: {}", stderr(&out));
+        // A command that uses the log still refuses the setting.
+        let out = env.bare().env(var, value).args(["issue"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}: {}", stderr(&out));
+        assert!(stderr(&out).contains(var), "{}", stderr(&out));
+    }
+}

@@ -82,6 +82,10 @@ impl Sink for FileSink {
             ))
         })
     }
+
+    fn name(&self) -> String {
+        self.path().display().to_string()
+    }
 }
 
 /// Append `line` (one whole record) to `file`, first starting a new line when this is its

@@ -291,7 +291,7 @@ mod tests {
     fn cached_timestamps_read_as_chrono_writes_them() {
         use chrono::TimeZone;
         let subscriber = AuditSubscriber {
-            sink: Arc::new(super::super::sink::Fanout(Vec::new())),
+            sink: Arc::new(super::super::sink::Fanout::new(Vec::new())),
             outcome: Arc::default(),
             group: Arc::default(),
             max_level: LevelFilter::INFO,

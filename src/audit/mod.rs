@@ -161,6 +161,9 @@ pub struct Record {
     pub key_source: Option<String>,
     /// How it was obtained: `cache`, `network`, `revalidated` or `stale`.
     pub key_fetch: Option<&'static str>,
+    /// The sink (log file path or syslog target) that failed to take the record a `not_done`
+    /// record withdraws.
+    pub failed_sink: Option<String>,
 }
 
 impl Record {
@@ -203,6 +206,7 @@ impl Record {
         f.name(key!("key_type"), self.key_type);
         f.str(key!("key_source"), self.key_source.as_deref());
         f.name(key!("key_fetch"), self.key_fetch);
+        f.str(key!("failed_sink"), self.failed_sink.as_deref());
         f.str(key!("peer"), peer);
     }
 
@@ -316,10 +320,13 @@ fn open_sinks(config: &LogConfig) -> Result<(Arc<dyn sink::Sink>, PathBuf, Optio
     }
     let sink: Arc<dyn sink::Sink> = match sinks.len() {
         1 => Arc::from(sinks.remove(0)),
-        _ => Arc::new(sink::Fanout(sinks)),
+        _ => Arc::new(sink::Fanout::new(sinks)),
     };
     Ok((sink, path, exposed))
 }
+
+/// What a failed delivery means for the operation, as its message says.
+const NOT_DONE: &str = "nothing was done";
 
 /// The target of every audit event; the subscriber takes no other.
 pub(crate) const TARGET: &str = "jwtctl::audit";
@@ -341,6 +348,8 @@ pub struct Audit {
     exposed: Option<u32>,
     sink: Arc<dyn sink::Sink>,
     group: Arc<sink::Group>,
+    /// The operation whose records are held (`hold`), for the record that withdraws them.
+    group_op: Mutex<&'static str>,
 }
 
 impl fmt::Debug for Audit {
@@ -385,6 +394,7 @@ impl Audit {
             dispatch: tracing::Dispatch::new(subscriber),
             emitting: Mutex::default(),
             exposed,
+            group_op: Mutex::new("jwtctl"),
         })
     }
 
@@ -417,16 +427,29 @@ impl Audit {
         level <= self.max_level
     }
 
-    /// Emit one record at `level` and confirm it reached the file (when the level policy keeps
+    /// Emit one record at `level` and confirm it reached every sink (when the level policy keeps
     /// it). An error here is exit 3: the caller must not print its result.
+    ///
+    /// Invariant: no sink keeps an unwithdrawn record of an operation that was not done. When
+    /// some sinks took the record and another failed, the operation fails (exit 3) and each sink
+    /// that took it gets a `not_done` ERROR record for the same operation (see [`Audit::withdraw`]).
     pub fn emit(&self, level: Level, r: &Record) -> Result<()> {
         if !self.keeps(level) {
             return Ok(());
         }
-        let o = self.origin.get_or_init(Origin::find);
         let mut fields = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.send(level, r, &mut fields) {
+            None => Ok(()),
+            Some(failure) => Err(self.withdraw(r.clone(), &failure, &mut fields)),
+        }
+    }
+
+    /// Format `r` into `fields` and dispatch it; the failure of its delivery, if any. The caller
+    /// holds the emit lock (`fields` is its buffer).
+    fn send(&self, level: Level, r: &Record, fields: &mut String) -> Option<sink::SinkError> {
+        let o = self.origin.get_or_init(Origin::find);
         fields.clear();
-        r.write_fields(&mut json::Fields(&mut fields), self.peer.as_deref());
+        r.write_fields(&mut json::Fields(fields), self.peer.as_deref());
         fields.push(',');
         fields.push_str(&o.fields);
         let fields = fields.as_str();
@@ -437,26 +460,56 @@ impl Audit {
             Level::INFO => tracing::event!(target: TARGET, Level::INFO, record = fields),
             _ => tracing::event!(target: TARGET, Level::DEBUG, record = fields),
         });
-        match self.outcome.take() {
-            None => Ok(()),
-            Some(failure) => Err(Error::log(format!("{failure}; nothing was done"))),
+        self.outcome.take()
+    }
+
+    /// After `failure`: when some sinks took `r` all the same, write to those sinks only a
+    /// `not_done` ERROR record of the same operation (its fields, `reason` `log_error`, the
+    /// failed sink in `failed_sink`), so none keeps a record of work that was not done. Returns
+    /// the error (exit 3) saying so.
+    fn withdraw(&self, mut r: Record, failure: &sink::SinkError, fields: &mut String) -> Error {
+        let Some(split) = self.sink.take_split() else {
+            return Error::log(format!("{failure}; {NOT_DONE}"));
+        };
+        r.fail(Reason::LogError);
+        r.event = Some("not_done");
+        r.failed_sink = Some(split.failed);
+        self.sink.restrict(Some(split.took));
+        let again = self.send(Level::ERROR, &r, fields);
+        self.sink.restrict(None);
+        match again {
+            None => Error::log(format!(
+                "{failure}; {NOT_DONE} (a not_done record in {} says so)",
+                split.took_names
+            )),
+            Some(also) => Error::log(format!(
+                "{failure}; {NOT_DONE}, but {} kept the record and could not be told so: {also}",
+                split.took_names
+            )),
         }
     }
 
     /// Hold the records emitted from now on, to be written together by [`Audit::release`]: many
     /// records in one `write(2)`. The caller must not act on (print the result of) a held record
-    /// before releasing it.
-    pub fn hold(&self) {
+    /// before releasing it. `op` names the operation the records are of.
+    pub fn hold(&self, op: &'static str) {
+        *self.group_op.lock().unwrap_or_else(PoisonError::into_inner) = op;
         self.group.start();
     }
 
     /// Write the held records (one write), keeping the group open when `keep`. An error here is
-    /// exit 3: none of the held records' results may be printed.
+    /// exit 3: none of the held records' results may be printed. When some sinks took the group
+    /// and another failed, those sinks get one `not_done` record of the group's operation: the
+    /// records of this process (`pid`) since its last printed result were not acted on.
     pub fn release(&self, keep: bool) -> Result<()> {
-        let _emitting = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
-        self.group
-            .release(&*self.sink, keep)
-            .map_err(|failure| Error::log(format!("{failure}; nothing was done")))
+        let mut fields = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
+        let Err(failure) = self.group.release(&*self.sink, keep) else {
+            return Ok(());
+        };
+        // Closed: the record that withdraws the group is written at once.
+        let _ = self.group.release(&*self.sink, false);
+        let op = *self.group_op.lock().unwrap_or_else(PoisonError::into_inner);
+        Err(self.withdraw(Record::new(op), &failure, &mut fields))
     }
 
     /// A success record: INFO, or WARN for a refresh granted through the grace window.

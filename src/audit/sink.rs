@@ -25,22 +25,95 @@ pub(crate) type SinkResult = Result<(), SinkError>;
 /// one, and every write ends within a deadline.
 pub(crate) trait Sink: Send + Sync {
     fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult;
+
+    /// The sink as a record names it: the log file's path, the syslog target.
+    fn name(&self) -> String;
+
+    /// After a failed write: which sinks took it all the same (only several sinks can split).
+    fn take_split(&self) -> Option<Split> {
+        None
+    }
+
+    /// Send the next writes only to the sinks `only` lists (all of them again with `None`).
+    fn restrict(&self, _only: Option<Vec<usize>>) {}
+}
+
+/// A write some sinks took and others did not: the sinks that took it (their indices and names)
+/// and the names of those that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Split {
+    pub(crate) took: Vec<usize>,
+    pub(crate) took_names: String,
+    pub(crate) failed: String,
 }
 
 /// Several sinks (the file and syslog): a record goes to each; the first failure is reported,
-/// after every sink was tried.
-pub(crate) struct Fanout(pub(crate) Vec<Box<dyn Sink>>);
+/// after every sink was tried, and a write some sinks took is kept as a [`Split`] so that those
+/// sinks can be told the operation was not done (see `Audit::emit`).
+pub(crate) struct Fanout {
+    sinks: Vec<Box<dyn Sink>>,
+    only: Mutex<Option<Vec<usize>>>,
+    split: Mutex<Option<Split>>,
+}
+
+impl Fanout {
+    pub(crate) fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
+        Fanout {
+            sinks,
+            only: Mutex::default(),
+            split: Mutex::default(),
+        }
+    }
+}
 
 impl Sink for Fanout {
     fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
+        let only = self.only.lock().unwrap_or_else(PoisonError::into_inner);
         let mut result = Ok(());
-        for sink in &self.0 {
-            let written = sink.write_line(line, at);
-            if result.is_ok() {
-                result = written;
+        let (mut took, mut failed) = (Vec::new(), Vec::new());
+        for (i, sink) in self.sinks.iter().enumerate() {
+            if only.as_ref().is_some_and(|only| !only.contains(&i)) {
+                continue;
+            }
+            match sink.write_line(line, at) {
+                Ok(()) => took.push(i),
+                Err(e) => {
+                    failed.push(sink.name());
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
             }
         }
+        let split = (!took.is_empty() && !failed.is_empty()).then(|| Split {
+            took_names: self.names(&took),
+            took,
+            failed: failed.join(", "),
+        });
+        *self.split.lock().unwrap_or_else(PoisonError::into_inner) = split;
         result
+    }
+
+    fn name(&self) -> String {
+        self.names(&(0..self.sinks.len()).collect::<Vec<_>>())
+    }
+
+    fn take_split(&self) -> Option<Split> {
+        self.split
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn restrict(&self, only: Option<Vec<usize>>) {
+        *self.only.lock().unwrap_or_else(PoisonError::into_inner) = only;
+    }
+}
+
+impl Fanout {
+    fn names(&self, which: &[usize]) -> String {
+        let names: Vec<String> = which.iter().map(|&i| self.sinks[i].name()).collect();
+        names.join(", ")
     }
 }
 
@@ -183,6 +256,10 @@ mod tests {
             }
             self.writes.lock().unwrap().push((line.to_owned(), at));
             Ok(())
+        }
+
+        fn name(&self) -> String {
+            "recorder".into()
         }
     }
 

@@ -82,10 +82,16 @@ pub(super) fn open(target: &Target, host: String) -> Result<SyslogSink> {
     let failed = |e: io::Error| {
         Error::log(format!(
             "cannot reach the syslog target {shown}: {}; {CHECK}",
-            reach_words(&e)
+            reach_words(&e, "did not accept the connection")
         ))
     };
     let conn = match target {
+        Target::Unix(path) if path.as_os_str().is_empty() => {
+            return Err(Error::log(
+                "the syslog target unix: has no socket path; write it as unix:PATH, e.g. \
+                 unix:/dev/log, in --log-syslog / JWTCTL_LOG_SYSLOG",
+            ));
+        }
         Target::Unix(path) => {
             let dgram = UnixDatagram::unbound().map_err(failed)?;
             match dgram.connect(path) {
@@ -128,17 +134,33 @@ pub(super) fn open(target: &Target, host: String) -> Result<SyslogSink> {
     })
 }
 
-/// The first address of `HOST:PORT`; a name that does not resolve says so and how to fix it.
+/// The first address of `HOST:PORT`; a target written wrong (an IPv6 address without brackets,
+/// no port, a port out of range) or a name that does not resolve says so and how to fix it.
 fn resolve(addr: &str, shown: &str) -> Result<SocketAddr> {
-    let Some((host, Ok(_))) = addr
-        .rsplit_once(':')
-        .map(|(host, port)| (host, port.parse::<u16>()))
-    else {
+    const FIX: &str = "in --log-syslog / JWTCTL_LOG_SYSLOG";
+    if !addr.starts_with('[') && addr.matches(':').count() > 1 {
         return Err(Error::log(format!(
-            "the syslog target {shown} has no port; write it as tcp://HOST:PORT or \
-             udp://HOST:PORT in --log-syslog / JWTCTL_LOG_SYSLOG"
+            "the syslog target {shown} looks like an IPv6 address without brackets; write it \
+             with brackets and a port, e.g. tcp://[::1]:514, {FIX}"
         )));
-    };
+    }
+    let (host, port) = addr.rsplit_once(':').unwrap_or((addr, ""));
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    match port.parse::<u16>() {
+        Ok(1..) => {}
+        _ if digits => {
+            return Err(Error::log(format!(
+                "the syslog target {shown} has port {port}, which is out of range; give a port \
+                 from 1 to 65535 {FIX}"
+            )));
+        }
+        _ => {
+            return Err(Error::log(format!(
+                "the syslog target {shown} has no port; write it as tcp://HOST:PORT or \
+                 udp://HOST:PORT {FIX}"
+            )));
+        }
+    }
     if let Ok(numeric) = addr.parse::<SocketAddr>() {
         return Ok(numeric);
     }
@@ -181,11 +203,12 @@ fn shown(target: &Target) -> String {
     }
 }
 
-/// Our words for a failed connection or delivery.
-fn reach_words(e: &io::Error) -> String {
+/// Our words for a failed connection or delivery; `late` says what did not happen in time (a
+/// collector that reads, but too slowly, did take something: it did not take the whole record).
+fn reach_words(e: &io::Error, late: &str) -> String {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-            "it took nothing within {} s (a stopped, full or overloaded collector)",
+            "it {late} within {} s (a stopped, full, overloaded or slow collector)",
             TIMEOUT.as_secs()
         ),
         io::ErrorKind::ConnectionRefused => "connection refused (nothing listens there)".into(),
@@ -207,7 +230,7 @@ impl SyslogSink {
         SinkError(format!(
             "cannot deliver the record to the syslog target {}: {}; {CHECK}",
             self.shown,
-            reach_words(e)
+            reach_words(e, "did not take the record")
         ))
     }
 }
@@ -245,6 +268,10 @@ impl Sink for SyslogSink {
             Conn::UnixDgram(_) | Conn::Udp(_) => Ok(()),
         }
         .map_err(|e| self.failure(&e))
+    }
+
+    fn name(&self) -> String {
+        self.shown.clone()
     }
 }
 

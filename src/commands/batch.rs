@@ -67,7 +67,9 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
     }
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let (rejected, stopped) = batch.stream(&mut stdin.lock(), &mut out)?;
+    let (rejected, stopped) = batch
+        .stream(&mut stdin.lock(), &mut out)
+        .map_err(|e| after_printed(e, &mut out))?;
     let stopped = stopped || reader_gone(out.flush())?;
     if stopped {
         // The reader went away (`| head -1`): stop quietly, as ripgrep does, and say so.
@@ -78,6 +80,22 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     } else {
         Exit::Success
     }))
+}
+
+/// A log failure in the middle of a batch: the verdicts printed before it stand (each had its
+/// record), so the message says that rather than "nothing was done"; they are flushed first.
+fn after_printed(e: Error, out: &mut impl Write) -> Error {
+    if e.reason() != Reason::LogError {
+        return e;
+    }
+    let _ = out.flush();
+    let stand = "; the results printed before this line stand, no result was printed for the \
+                 lines after them";
+    let message = e.message();
+    Error::log(match message.contains("; nothing was done") {
+        true => message.replacen("; nothing was done", stand, 1),
+        false => format!("{message}{stand}"),
+    })
 }
 
 /// What every line of a batch is checked with.
@@ -106,7 +124,7 @@ impl Batch<'_> {
     /// record on disk, even after a SIGKILL.
     fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<(bool, bool)> {
         let audit = self.ctx.audit;
-        audit.hold();
+        audit.hold(self.scratch.borrow().op);
         let mut pending = Vec::new();
         let result = self.stream_held(input, out, &mut pending);
         // Whatever happened, what was recorded is written before anything more is printed.
