@@ -541,5 +541,222 @@ fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revok
             .unwrap();
         // Not accepted (the old reading took the row for "not held"): exit 2, named.
         assert_refused(&env, &out, 2, "ledger_error");
+        assert!(
+            stderr(&out).contains("its tables are not as jwtctl made them")
+                || stderr(&out).contains("jwtctl's tables were not altered"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// A listener that accepts connections and, reading what the client sends, answers each with
+/// `answer` (nothing: it stalls after the start-up message) and then holds it open. Its port.
+fn fake_server(answer: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            thread::spawn(move || {
+                let mut first = [0u8; 8];
+                if stream.read_exact(&mut first).is_ok() {
+                    let _ = stream.write_all(answer);
+                }
+                let mut sink = [0u8; 1024];
+                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn each_host_of_a_list_has_its_own_deadline_and_one_that_stalls_or_babbles_is_skipped() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, real_port) = real.rsplit_once(':').unwrap();
+    // The same database with the host and port left to PGHOST and PGPORT.
+    let hostless = |mode: &str| {
+        db.sql(&format!("ALTER DATABASE {} OWNER TO jwtctl_test", db.name));
+        format!("postgres://jwtctl_test@/{}?{mode}", db.name)
+    };
+    let verified = hostless(&format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let plain = hostless("sslmode=disable");
+    let run = |url: &str, args: &[&str], hosts: &str, ports: &str| {
+        let started = std::time::Instant::now();
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", url)
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGCONNECT_TIMEOUT", "2")
+            .env("PGHOST", hosts)
+            .env("PGPORT", ports)
+            .args(args)
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let (init, _) = run(&verified, &["ledger", "init"], "localhost", real_port);
+    assert!(init.status.success(), "{}", stderr(&init));
+    // One accepts and never answers (under TLS, the SSLRequest; without, the start-up
+    // message); one answers with something that is not PostgreSQL.
+    let stall = fake_server(b"");
+    let babble = fake_server(b"\xee\x00\x00\x00\x09garbage!<html>");
+    for url in [&verified, &plain] {
+        for first in [stall, babble] {
+            let (out, took) = run(
+                url,
+                &["ledger", "stats"],
+                "127.0.0.1,localhost",
+                &format!("{first},{real_port}"),
+            );
+            assert!(out.status.success(), "{url} {first}: {}", stderr(&out));
+            assert!(took.as_secs() < 4, "{first}: one host's deadline, {took:?}");
+            assert!(!stdout(&out).is_empty(), "the stats are printed");
+        }
+    }
+    // Every host failing: each is named with its own failure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (out, took) = run(
+        &plain,
+        &["ledger", "stats"],
+        "127.0.0.1,127.0.0.1,127.0.0.1",
+        &format!("{stall},{babble},{closed}"),
+    );
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(took.as_secs() < 6, "{took:?}");
+    let err = stderr(&out);
+    for each in [
+        format!("127.0.0.1:{stall}: no answer in 2s"),
+        format!("127.0.0.1:{babble}: the server's answer is not what PostgreSQL sends"),
+        format!("127.0.0.1:{closed}: connection refused"),
+    ] {
+        assert!(err.contains(&each), "{each}: {err}");
+    }
+}
+
+#[test]
+fn pgconnect_timeout_zero_means_the_default_and_a_non_number_is_a_usage_error() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let with = |timeout: &str| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .env("PGCONNECT_TIMEOUT", timeout)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // libpq's "no limit": jwtctl keeps its 5 s bound, as for the URL's connect_timeout=0.
+    for timeout in ["0", "-1", " 3 "] {
+        let out = with(timeout);
+        assert!(out.status.success(), "{timeout:?}: {}", stderr(&out));
+    }
+    for timeout in ["abc", "2.5", "5s"] {
+        let out = with(timeout);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(
+            stderr(&out).contains("PGCONNECT_TIMEOUT is not a whole number of seconds"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_password_file_that_is_a_directory_is_named_so_never_given_chmod() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let sticky = env.path("shared");
+    std::fs::create_dir(&sticky).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    for dir in [sticky.as_path(), std::path::Path::new("/dev/null")] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &url)
+            .env("PGPASSFILE", dir)
+            .env_remove("PGPASSWORD")
+            .args(["ledger", "init"])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(err.contains("is not a password file"), "{err}");
+        assert!(!err.contains("chmod"), "{err}");
+    }
+}
+
+#[test]
+fn a_tls_failure_is_told_in_words_with_what_to_set() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, port) = real.rsplit_once(':').unwrap();
+    let run = |url: String| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", url)
+            .env("PGPASSWORD", PASSWORD)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // A CA the platform does not know; a name the certificate does not carry (reached at the
+    // server's address through hostaddr).
+    let unknown = run(tcp_url(&db, "sslmode=verify-full"));
+    let misnamed = run(format!(
+        "postgres://jwtctl_test@wrong-name.invalid:{port}/{}?sslmode=verify-full&\
+         hostaddr=127.0.0.1&sslrootcert={}",
+        db.name,
+        ca()
+    ));
+    for (out, words) in [
+        (
+            unknown,
+            "signed by a CA jwtctl does not trust; pass that CA with sslrootcert",
+        ),
+        (misnamed, "not for this host name"),
+    ] {
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(err.contains(words), "{err}");
+        assert!(
+            !err.contains("UnknownIssuer") && !err.contains("NotValidFor"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn tables_altered_out_of_shape_are_named_as_such() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    db.init(&env);
+    let token = env.issue(&[]);
+    // The key column made an integer: jwtctl's typed statements no longer fit (SQLSTATE 42883).
+    db.sql("ALTER TABLE jwtctl_ids ALTER COLUMN key TYPE integer USING 1");
+    for op in ["verify", "refresh", "revoke"] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .args([op, &token])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(
+            err.contains("its tables are not as jwtctl made them") && err.contains("backup"),
+            "{op}: {err}"
+        );
     }
 }

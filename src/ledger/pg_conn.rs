@@ -35,15 +35,14 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connect with `config` within `connect_timeout` (for all hosts of a list together:
-    /// `connect_timeout` times their number); answers are then awaited for `answer_timeout`.
+    /// Connect with `config` (one host: see `Target::per_host`) within `connect_timeout`;
+    /// answers are then awaited for `answer_timeout`.
     pub fn open(
         config: postgres::Config,
         tls: tokio_postgres_rustls::MakeRustlsConnect,
         connect_timeout: Duration,
         answer_timeout: Duration,
     ) -> Result<Conn, Failed> {
-        let hosts = u32::try_from(config.get_hosts().len().max(1)).unwrap_or(u32::MAX);
         let (ready, connected) = mpsc::channel();
         let (jobs, queue) = mpsc::channel::<Job>();
         let (closing, closed) = mpsc::channel();
@@ -60,7 +59,7 @@ impl Conn {
                 let _ = ready.send(Err(e));
             }
         });
-        let limit = connect_timeout.saturating_mul(hosts);
+        let limit = connect_timeout;
         match connected.recv_timeout(limit) {
             Ok(Ok(())) => Ok(Conn {
                 jobs: Some(jobs),

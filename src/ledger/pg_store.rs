@@ -83,29 +83,7 @@ impl PgLedger {
     pub fn open(url: &str, create: bool) -> Result<PgLedger> {
         let target = Target::parse(url)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(super::pg::tls_config(&target)?);
-        let connect_timeout = target.connect_timeout();
-        let conn = Conn::open(
-            target.config.clone(),
-            tls,
-            connect_timeout,
-            target.answer_timeout(),
-        )
-        .map_err(|failed| match failed {
-            Failed::Pg(e) if password_missing(&e) => ledger_error(
-                &target.shown,
-                "log in to",
-                &format!("the server asks for a password and {}", target.no_password),
-            ),
-            Failed::Pg(e) => ledger_error(&target.shown, "reach", &pg_words(&e)),
-            Failed::TimedOut(limit) => ledger_error(
-                &target.shown,
-                "reach",
-                &format!(
-                    "no answer in {}s; check the host, port and firewall (connect_timeout)",
-                    limit.as_secs()
-                ),
-            ),
-        })?;
+        let conn = connect(&target, &tls)?;
         // The schema is checked by the first operation: `consume` (every refresh) reads its
         // version in the statement that decides, saving a round trip; the others check first.
         Ok(PgLedger {
@@ -332,6 +310,62 @@ fn lookup(
     let Some(row) = row else { return Ok(None) };
     let state: &str = row.try_get(0)?;
     Ok(Some(State::parse(state).unwrap_or(State::Revoked)))
+}
+
+/// Connect to the first host of the list that answers, as libpq does: each host has its own
+/// `connect_timeout`, and one that is refused, stalls, answers garbage or fails TLS is skipped
+/// for the next. A server's own refusal (the password, the database) ends the search: the
+/// hosts of a list are one database, and libpq does not try the rest after it either.
+fn connect(target: &Target, tls: &tokio_postgres_rustls::MakeRustlsConnect) -> Result<Conn> {
+    let hosts = target.per_host();
+    let mut failures = Vec::new();
+    for (label, config) in hosts.iter().cloned() {
+        let timeout = target.connect_timeout();
+        match Conn::open(config, tls.clone(), timeout, target.answer_timeout()) {
+            Ok(conn) => return Ok(conn),
+            Err(Failed::Pg(e)) if password_missing(&e) => {
+                return Err(ledger_error(
+                    &target.shown,
+                    "log in to",
+                    &format!("the server asks for a password and {}", target.no_password),
+                ));
+            }
+            Err(Failed::Pg(e)) if e.as_db_error().is_some() => {
+                return Err(ledger_error(&target.shown, "reach", &pg_words(&e)));
+            }
+            Err(failed) => failures.push((label, failed)),
+        }
+    }
+    let why = match &failures[..] {
+        [(_, failed)] => connect_words(failed),
+        _ => {
+            let each: Vec<String> = failures
+                .iter()
+                .map(|(label, failed)| {
+                    let words = connect_words(failed);
+                    let brief = words.split(';').next().unwrap_or(&words).to_string();
+                    format!("{label}: {brief}")
+                })
+                .collect();
+            format!(
+                "no host of the list connected ({}); check that PostgreSQL runs on them and \
+                 that the hosts, ports and firewall are right (connect_timeout is per host)",
+                each.join("; ")
+            )
+        }
+    };
+    Err(ledger_error(&target.shown, "reach", &why))
+}
+
+/// Why one host did not connect.
+fn connect_words(failed: &Failed) -> String {
+    match failed {
+        Failed::Pg(e) => pg_words(e),
+        Failed::TimedOut(limit) => format!(
+            "no answer in {}s; check the host, port and firewall (connect_timeout)",
+            limit.as_secs()
+        ),
+    }
 }
 
 /// A failed exchange in jwtctl's words.
