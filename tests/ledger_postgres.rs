@@ -356,6 +356,10 @@ enum After {
     Stall,
     /// Answers the first query with bytes that are not PostgreSQL's protocol.
     Garbage,
+    /// Answers the first query with an error message 0x7ffffff0 bytes long, and streams zeros.
+    Flood,
+    /// Passes the first query's answer through, then floods as [`After::Flood`].
+    FloodSecond,
 }
 
 /// A TCP proxy to the test server that passes the start-up and authentication through (until
@@ -387,6 +391,7 @@ fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
         let _ = std::io::copy(&mut c_in, &mut s_out);
     });
     // Server to client, message by message: a tag byte, then a length that counts itself.
+    let mut ready = 0;
     loop {
         let mut head = [0u8; 5];
         if server.read_exact(&mut head).is_err() {
@@ -401,11 +406,24 @@ fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
             .write_all(&head)
             .and_then(|()| client.write_all(&body));
         if head[0] == b'Z' {
-            break;
+            ready += 1;
+            if ready == if let After::FloodSecond = after { 2 } else { 1 } {
+                break;
+            }
         }
     }
-    if let After::Garbage = after {
-        let _ = client.write_all(b"\xee\x00\x00\x00\x09garbage!<html>");
+    match after {
+        After::Garbage => {
+            let _ = client.write_all(b"\xee\x00\x00\x00\x09garbage!<html>");
+        }
+        After::Flood | After::FloodSecond => {
+            let zeros = vec![0u8; 1 << 16];
+            let mut flood = client.write_all(b"E\x7f\xff\xff\xf0");
+            while flood.is_ok() {
+                flood = client.write_all(&zeros);
+            }
+        }
+        After::Stall => {}
     }
     // Hold the connection, answering nothing more, until the client goes.
     let mut sink = [0u8; 1024];
@@ -759,4 +777,79 @@ fn tables_altered_out_of_shape_are_named_as_such() {
             "{op}: {err}"
         );
     }
+}
+
+#[test]
+fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let direct = tcp_url(&db, "sslmode=disable");
+    let init = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &direct)
+        .env("PGPASSWORD", PASSWORD)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = env.issue(&[]);
+    // The default deadlines (35 s for an answer): only the cap ends this quickly.
+    let url = |after| {
+        format!(
+            "postgres://jwtctl_test@127.0.0.1:{}/{}?sslmode=disable",
+            hostile_proxy(after),
+            db.name
+        )
+    };
+    // The first query (the schema's version), and a listing's (after the schema check).
+    for (args, url, limit) in [
+        (
+            vec!["verify", token.as_str()],
+            url(After::Flood),
+            "over 1 MiB",
+        ),
+        (
+            vec!["refresh", token.as_str()],
+            url(After::Flood),
+            "over 1 MiB",
+        ),
+        (
+            vec!["ledger", "list"],
+            url(After::FloodSecond),
+            "over 256 MiB",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .env("JWTCTL_LEDGER", &url)
+            .env("PGPASSWORD", PASSWORD)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed().as_secs() > 20 {
+                child.kill().unwrap();
+                panic!("{args:?}: still reading the flood after 20s");
+            }
+            thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "{args:?}: {:?}",
+            started.elapsed()
+        );
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("the server sent an answer {limit}"))
+                && err.contains("not behaving like PostgreSQL"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 0, "nothing consumed");
 }

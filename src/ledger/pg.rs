@@ -244,7 +244,7 @@ impl Target {
     /// configuration that names it alone: each is given its own `connect_timeout`, as libpq
     /// gives it (tokio-postgres bounds only the TCP connect, so a host that accepts and then
     /// stalls would hold every later one).
-    pub(super) fn per_host(&self) -> Vec<(String, postgres::Config)> {
+    pub(super) fn per_host(&self) -> Vec<(String, tokio_postgres::Config)> {
         let c = &self.config;
         let ports = c.get_ports();
         c.get_hosts()
@@ -277,9 +277,9 @@ impl Target {
     }
 
     /// This configuration with every setting but the hosts, their addresses and ports.
-    fn without_hosts(&self) -> postgres::Config {
+    fn without_hosts(&self) -> tokio_postgres::Config {
         let c = &self.config;
-        let mut one = postgres::Config::new();
+        let mut one = tokio_postgres::Config::new();
         if let Some(user) = c.get_user() {
             one.user(user);
         }
@@ -609,23 +609,7 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                return tls_words(tls);
-            }
-            return match io.kind() {
-                std::io::ErrorKind::TimedOut => {
-                    "no answer in time; check the host, port and firewall".into()
-                }
-                // The protocol's decoder refusing what arrived (an unknown message tag, a
-                // length under 4): not PostgreSQL.
-                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
-                    GARBLED.into()
-                }
-                _ => format!(
-                    "{}; check that PostgreSQL runs there and listens (--ledger / JWTCTL_LEDGER)",
-                    crate::error::io_words(io)
-                ),
-            };
+            return io_failure_words(io);
         }
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return tls_words(tls);
@@ -642,6 +626,25 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
         return "the server does not offer TLS, which sslmode requires".into();
     }
     "the connection failed".into()
+}
+
+/// An I/O failure on the connection (opening the socket, TLS, reading) in jwtctl's words.
+pub(super) fn io_failure_words(io: &std::io::Error) -> String {
+    if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return tls_words(tls);
+    }
+    match io.kind() {
+        std::io::ErrorKind::TimedOut => {
+            "no answer in time; check the host, port and firewall".into()
+        }
+        // The protocol's decoder refusing what arrived (an unknown message tag, a
+        // length under 4): not PostgreSQL.
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => GARBLED.into(),
+        _ => format!(
+            "{}; check that PostgreSQL runs there and listens (--ledger / JWTCTL_LEDGER)",
+            crate::error::io_words(io)
+        ),
+    }
 }
 
 /// Whether a SQLSTATE says jwtctl's own statements do not fit the tables: an operator or a

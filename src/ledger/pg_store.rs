@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use postgres::types::Type;
 
-use super::pg::{Target, ledger_error, missing_table, password_missing, pg_words, sqlstate};
-use super::pg_conn::{Conn, Failed};
+use super::pg::{
+    Target, io_failure_words, ledger_error, missing_table, password_missing, pg_words, sqlstate,
+};
+use super::pg_conn::{Client, Conn, Failed, MAX_LIST_ANSWER};
 use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 
@@ -236,8 +238,8 @@ impl PgLedger {
 /// Run `work` after `BEGIN`; on an error or a refusal, `ROLLBACK`. On success the transaction
 /// is left open for the record and the `COMMIT` ([`PgLedger::finish`]).
 fn in_transaction<T>(
-    c: &mut postgres::Client,
-    work: impl FnOnce(&mut postgres::Client) -> std::result::Result<T, postgres::Error>,
+    c: &mut Client,
+    work: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
 ) -> std::result::Result<T, postgres::Error>
 where
     T: Committable,
@@ -269,33 +271,34 @@ impl Committable for () {
 
 /// Create the schema, or migrate an older one, under the advisory lock; the version is read
 /// again under the lock, since another host may have done it meanwhile.
-fn set_up(c: &mut postgres::Client) -> std::result::Result<(), postgres::Error> {
-    let mut tx = c.transaction()?;
-    tx.batch_execute(SCHEMA_LOCK)?;
-    let exists = tx
-        .query_typed_one("SELECT to_regclass('jwtctl_schema') IS NOT NULL", &[])?
-        .try_get::<_, bool>(0)
-        .unwrap_or(false);
-    let version = if exists {
-        tx.query_typed_one("SELECT max(version) FROM jwtctl_schema", &[])?
-            .try_get::<_, Option<i32>>(0)
-            .ok()
-            .flatten()
-    } else {
-        None
-    };
-    match version {
-        None => tx.batch_execute(SCHEMA)?,
-        Some(1) => tx.batch_execute(MIGRATE_1_TO_2)?,
-        Some(_) => {}
-    }
-    tx.commit()
+fn set_up(c: &mut Client) -> std::result::Result<(), postgres::Error> {
+    in_transaction(c, |tx| {
+        tx.batch_execute(SCHEMA_LOCK)?;
+        let exists = tx
+            .query_typed_one("SELECT to_regclass('jwtctl_schema') IS NOT NULL", &[])?
+            .try_get::<_, bool>(0)
+            .unwrap_or(false);
+        let version = if exists {
+            tx.query_typed_one("SELECT max(version) FROM jwtctl_schema", &[])?
+                .try_get::<_, Option<i32>>(0)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        match version {
+            None => tx.batch_execute(SCHEMA),
+            Some(1) => tx.batch_execute(MIGRATE_1_TO_2),
+            Some(_) => Ok(()),
+        }
+    })?;
+    c.batch_execute("COMMIT")
 }
 
 /// The state of `id` as committed now: its own entry, or a revocation of its jti for every
 /// issuer; revoked wins.
 fn lookup(
-    client: &mut impl postgres::GenericClient,
+    client: &mut Client,
     id: &TokenId,
 ) -> std::result::Result<Option<State>, postgres::Error> {
     let (own, _, any) = id.keys();
@@ -365,6 +368,13 @@ fn connect_words(failed: &Failed) -> String {
             "no answer in {}s; check the host, port and firewall (connect_timeout)",
             limit.as_secs()
         ),
+        Failed::TooLarge(limit) => format!(
+            "the server sent an answer over {} MiB; it is not behaving like PostgreSQL (check \
+             that the URL reaches PostgreSQL itself, and use sslmode=verify-full)",
+            limit >> 20
+        ),
+        Failed::ReadOnly => "it is a read-only server (target_session_attrs=read-write)".into(),
+        Failed::Io(e) => io_failure_words(e),
     }
 }
 
@@ -381,6 +391,7 @@ fn failure(shown: &str, what: &str, failed: &Failed) -> Error {
                 limit.as_secs()
             ),
         ),
+        failed => ledger_error(shown, what, &connect_words(failed)),
     }
 }
 
@@ -457,7 +468,7 @@ impl LedgerStore for PgLedger {
         self.ensure_schema()?;
         let rows = self
             .conn
-            .call(|c| {
+            .call_reading(MAX_LIST_ANSWER, |c| {
                 c.query_typed(
                     "SELECT id, state, exp, at FROM jwtctl_ids ORDER BY at, id",
                     &[],
