@@ -853,3 +853,33 @@ fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
     }
     assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 0, "nothing consumed");
 }
+
+#[test]
+fn target_session_attrs_is_honoured_host_by_host() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let init = |attrs: &str| {
+        env.jwtctl()
+            .env(
+                "JWTCTL_LEDGER",
+                tcp_url(
+                    &db,
+                    &format!("sslmode=disable&target_session_attrs={attrs}"),
+                ),
+            )
+            .env("PGPASSWORD", PASSWORD)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // The test server is a primary: read-only is refused, read-write accepted.
+    let out = init("read-only");
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(
+        stderr(&out).contains("not the kind of server target_session_attrs asks for"),
+        "{}",
+        stderr(&out)
+    );
+    let out = init("read-write");
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -42,8 +42,8 @@ pub enum Failed {
     TimedOut(Duration),
     /// The answer ran past this many bytes; the connection is abandoned.
     TooLarge(u64),
-    /// `target_session_attrs=read-write` and this host is a read-only standby.
-    ReadOnly,
+    /// The host is not what `target_session_attrs` asks for (read-write or read-only).
+    WrongSession,
     /// The socket could not be opened.
     Io(std::io::Error),
 }
@@ -137,7 +137,8 @@ async fn connect(
             }
         }
     });
-    if config.get_target_session_attrs() == TargetSessionAttrs::ReadWrite {
+    let attrs = config.get_target_session_attrs();
+    if attrs != TargetSessionAttrs::Any {
         let answer = client
             .simple_query("SHOW transaction_read_only")
             .await
@@ -145,8 +146,8 @@ async fn connect(
         let read_only = answer
             .iter()
             .any(|m| matches!(m, SimpleQueryMessage::Row(row) if row.get(0) == Some("on")));
-        if read_only {
-            return Err(Failed::ReadOnly);
+        if read_only != (attrs == TargetSessionAttrs::ReadOnly) {
+            return Err(Failed::WrongSession);
         }
     }
     Ok((client, driver))

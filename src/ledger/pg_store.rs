@@ -373,7 +373,9 @@ fn connect_words(failed: &Failed) -> String {
              that the URL reaches PostgreSQL itself, and use sslmode=verify-full)",
             limit >> 20
         ),
-        Failed::ReadOnly => "it is a read-only server (target_session_attrs=read-write)".into(),
+        Failed::WrongSession => "it is not the kind of server target_session_attrs asks for \
+                                 (read-write or read-only)"
+            .into(),
         Failed::Io(e) => io_failure_words(e),
     }
 }
