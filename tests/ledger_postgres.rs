@@ -356,6 +356,10 @@ enum After {
     Stall,
     /// Answers the first query with bytes that are not PostgreSQL's protocol.
     Garbage,
+    /// Answers the first query with an error message 0x7ffffff0 bytes long, and streams zeros.
+    Flood,
+    /// Passes the first query's answer through, then floods as [`After::Flood`].
+    FloodSecond,
 }
 
 /// A TCP proxy to the test server that passes the start-up and authentication through (until
@@ -387,6 +391,7 @@ fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
         let _ = std::io::copy(&mut c_in, &mut s_out);
     });
     // Server to client, message by message: a tag byte, then a length that counts itself.
+    let mut ready = 0;
     loop {
         let mut head = [0u8; 5];
         if server.read_exact(&mut head).is_err() {
@@ -401,11 +406,24 @@ fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
             .write_all(&head)
             .and_then(|()| client.write_all(&body));
         if head[0] == b'Z' {
-            break;
+            ready += 1;
+            if ready == if let After::FloodSecond = after { 2 } else { 1 } {
+                break;
+            }
         }
     }
-    if let After::Garbage = after {
-        let _ = client.write_all(b"\xee\x00\x00\x00\x09garbage!<html>");
+    match after {
+        After::Garbage => {
+            let _ = client.write_all(b"\xee\x00\x00\x00\x09garbage!<html>");
+        }
+        After::Flood | After::FloodSecond => {
+            let zeros = vec![0u8; 1 << 16];
+            let mut flood = client.write_all(b"E\x7f\xff\xff\xf0");
+            while flood.is_ok() {
+                flood = client.write_all(&zeros);
+            }
+        }
+        After::Stall => {}
     }
     // Hold the connection, answering nothing more, until the client goes.
     let mut sink = [0u8; 1024];
@@ -541,6 +559,12 @@ fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revok
             .unwrap();
         // Not accepted (the old reading took the row for "not held"): exit 2, named.
         assert_refused(&env, &out, 2, "ledger_error");
+        assert!(
+            stderr(&out).contains("its tables are not as jwtctl made them")
+                || stderr(&out).contains("jwtctl's tables were not altered"),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
@@ -570,4 +594,320 @@ fn a_mistyped_ledger_location_with_a_password_is_never_shown() {
             assert!(!text.contains("SECRETPW"), "{location}: {text}");
         }
     }
+}
+
+/// A listener that accepts connections and, reading what the client sends, answers each with
+/// `answer` (nothing: it stalls after the start-up message) and then holds it open. Its port.
+fn fake_server(answer: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            thread::spawn(move || {
+                let mut first = [0u8; 8];
+                if stream.read_exact(&mut first).is_ok() {
+                    let _ = stream.write_all(answer);
+                }
+                let mut sink = [0u8; 1024];
+                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn each_host_of_a_list_has_its_own_deadline_and_one_that_stalls_or_babbles_is_skipped() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, real_port) = real.rsplit_once(':').unwrap();
+    // The same database with the host and port left to PGHOST and PGPORT.
+    let hostless = |mode: &str| {
+        db.sql(&format!("ALTER DATABASE {} OWNER TO jwtctl_test", db.name));
+        format!("postgres://jwtctl_test@/{}?{mode}", db.name)
+    };
+    let verified = hostless(&format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let plain = hostless("sslmode=disable");
+    let run = |url: &str, args: &[&str], hosts: &str, ports: &str| {
+        let started = std::time::Instant::now();
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", url)
+            .env("PGPASSWORD", PASSWORD)
+            .env("PGCONNECT_TIMEOUT", "2")
+            .env("PGHOST", hosts)
+            .env("PGPORT", ports)
+            .args(args)
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let (init, _) = run(&verified, &["ledger", "init"], "localhost", real_port);
+    assert!(init.status.success(), "{}", stderr(&init));
+    // One accepts and never answers (under TLS, the SSLRequest; without, the start-up
+    // message); one answers with something that is not PostgreSQL.
+    let stall = fake_server(b"");
+    let babble = fake_server(b"\xee\x00\x00\x00\x09garbage!<html>");
+    for url in [&verified, &plain] {
+        for first in [stall, babble] {
+            let (out, took) = run(
+                url,
+                &["ledger", "stats"],
+                "127.0.0.1,localhost",
+                &format!("{first},{real_port}"),
+            );
+            assert!(out.status.success(), "{url} {first}: {}", stderr(&out));
+            assert!(took.as_secs() < 4, "{first}: one host's deadline, {took:?}");
+            assert!(!stdout(&out).is_empty(), "the stats are printed");
+        }
+    }
+    // Every host failing: each is named with its own failure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (out, took) = run(
+        &plain,
+        &["ledger", "stats"],
+        "127.0.0.1,127.0.0.1,127.0.0.1",
+        &format!("{stall},{babble},{closed}"),
+    );
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(took.as_secs() < 6, "{took:?}");
+    let err = stderr(&out);
+    for each in [
+        format!("127.0.0.1:{stall}: no answer in 2s"),
+        format!("127.0.0.1:{babble}: the server's answer is not what PostgreSQL sends"),
+        format!("127.0.0.1:{closed}: connection refused"),
+    ] {
+        assert!(err.contains(&each), "{each}: {err}");
+    }
+}
+
+#[test]
+fn pgconnect_timeout_zero_means_the_default_and_a_non_number_is_a_usage_error() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let with = |timeout: &str| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .env("PGCONNECT_TIMEOUT", timeout)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // libpq's "no limit": jwtctl keeps its 5 s bound, as for the URL's connect_timeout=0.
+    for timeout in ["0", "-1", " 3 "] {
+        let out = with(timeout);
+        assert!(out.status.success(), "{timeout:?}: {}", stderr(&out));
+    }
+    for timeout in ["abc", "2.5", "5s"] {
+        let out = with(timeout);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(
+            stderr(&out).contains("PGCONNECT_TIMEOUT is not a whole number of seconds"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_password_file_that_is_a_directory_is_named_so_never_given_chmod() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
+    let sticky = env.path("shared");
+    std::fs::create_dir(&sticky).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    for dir in [sticky.as_path(), std::path::Path::new("/dev/null")] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &url)
+            .env("PGPASSFILE", dir)
+            .env_remove("PGPASSWORD")
+            .args(["ledger", "init"])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(err.contains("is not a password file"), "{err}");
+        assert!(!err.contains("chmod"), "{err}");
+    }
+}
+
+#[test]
+fn a_tls_failure_is_told_in_words_with_what_to_set() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
+    let (_, port) = real.rsplit_once(':').unwrap();
+    let run = |url: String| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", url)
+            .env("PGPASSWORD", PASSWORD)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // A CA the platform does not know; a name the certificate does not carry (reached at the
+    // server's address through hostaddr).
+    let unknown = run(tcp_url(&db, "sslmode=verify-full"));
+    let misnamed = run(format!(
+        "postgres://jwtctl_test@wrong-name.invalid:{port}/{}?sslmode=verify-full&\
+         hostaddr=127.0.0.1&sslrootcert={}",
+        db.name,
+        ca()
+    ));
+    for (out, words) in [
+        (
+            unknown,
+            "signed by a CA jwtctl does not trust; pass that CA with sslrootcert",
+        ),
+        (misnamed, "not for this host name"),
+    ] {
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(err.contains(words), "{err}");
+        assert!(
+            !err.contains("UnknownIssuer") && !err.contains("NotValidFor"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn tables_altered_out_of_shape_are_named_as_such() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    db.init(&env);
+    let token = env.issue(&[]);
+    // The key column made an integer: jwtctl's typed statements no longer fit (SQLSTATE 42883).
+    db.sql("ALTER TABLE jwtctl_ids ALTER COLUMN key TYPE integer USING 1");
+    for op in ["verify", "refresh", "revoke"] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", &db.url)
+            .args([op, &token])
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(
+            err.contains("its tables are not as jwtctl made them") && err.contains("backup"),
+            "{op}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let direct = tcp_url(&db, "sslmode=disable");
+    let init = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", &direct)
+        .env("PGPASSWORD", PASSWORD)
+        .args(["ledger", "init"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = env.issue(&[]);
+    // The default deadlines (35 s for an answer): only the cap ends this quickly.
+    let url = |after| {
+        format!(
+            "postgres://jwtctl_test@127.0.0.1:{}/{}?sslmode=disable",
+            hostile_proxy(after),
+            db.name
+        )
+    };
+    // The first query (the schema's version), and a listing's (after the schema check).
+    for (args, url, limit) in [
+        (
+            vec!["verify", token.as_str()],
+            url(After::Flood),
+            "over 1 MiB",
+        ),
+        (
+            vec!["refresh", token.as_str()],
+            url(After::Flood),
+            "over 1 MiB",
+        ),
+        (
+            vec!["ledger", "list"],
+            url(After::FloodSecond),
+            "over 256 MiB",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+            .current_dir(env.dir.path())
+            .env("JWTCTL_KEY_FILE", "test.key")
+            .env("JWTCTL_LEDGER", &url)
+            .env("PGPASSWORD", PASSWORD)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed().as_secs() > 20 {
+                child.kill().unwrap();
+                panic!("{args:?}: still reading the flood after 20s");
+            }
+            thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed().as_secs() < 15,
+            "{args:?}: {:?}",
+            started.elapsed()
+        );
+        assert_refused(&env, &out, 2, "ledger_error");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("the server sent an answer {limit}"))
+                && err.contains("not behaving like PostgreSQL"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(db.count("SELECT 1 FROM jwtctl_ids"), 0, "nothing consumed");
+}
+
+#[test]
+fn target_session_attrs_is_honoured_host_by_host() {
+    let Some(db) = postgres() else { return };
+    let env = Env::new();
+    let init = |attrs: &str| {
+        env.jwtctl()
+            .env(
+                "JWTCTL_LEDGER",
+                tcp_url(
+                    &db,
+                    &format!("sslmode=disable&target_session_attrs={attrs}"),
+                ),
+            )
+            .env("PGPASSWORD", PASSWORD)
+            .args(["ledger", "init"])
+            .output()
+            .unwrap()
+    };
+    // The test server is a primary: read-only is refused, read-write accepted.
+    let out = init("read-only");
+    assert_refused(&env, &out, 2, "ledger_error");
+    assert!(
+        stderr(&out).contains("not the kind of server target_session_attrs asks for"),
+        "{}",
+        stderr(&out)
+    );
+    let out = init("read-write");
+    assert!(out.status.success(), "{}", stderr(&out));
 }

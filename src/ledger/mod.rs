@@ -6,6 +6,7 @@ mod files;
 mod pg;
 mod pg_conn;
 mod pg_store;
+mod pg_stream;
 mod sqlite;
 
 use std::fmt;

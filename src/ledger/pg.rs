@@ -166,10 +166,26 @@ fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
         }
     }
     if config.get_connect_timeout().is_none() {
-        let secs = pg_env("PGCONNECT_TIMEOUT").and_then(|s| s.parse().ok());
+        let secs = match pg_env("PGCONNECT_TIMEOUT") {
+            Some(value) => connect_timeout_secs(&value)?,
+            None => None,
+        };
         config.connect_timeout(secs.map_or(CONNECT_TIMEOUT, Duration::from_secs));
     }
     Ok(())
+}
+
+/// `PGCONNECT_TIMEOUT` read as the URL's `connect_timeout` is: whole seconds, where 0 or a
+/// negative number (libpq's "no limit") gives None, jwtctl's default, since jwtctl never waits
+/// without a bound; anything else is a usage error rather than a silent default.
+fn connect_timeout_secs(value: &str) -> Result<Option<u64>> {
+    let secs: i64 = value.trim().parse().map_err(|_| {
+        Error::usage(
+            "PGCONNECT_TIMEOUT is not a whole number of seconds; set it to one (such as 10), or \
+             unset it for the 5 s default",
+        )
+    })?;
+    Ok(u64::try_from(secs).ok().filter(|s| *s > 0))
 }
 
 impl Target {
@@ -222,6 +238,80 @@ impl Target {
             }
         }
         Ok(target)
+    }
+
+    /// The hosts of the list in order, each as `host:port` (or the socket directory) and a
+    /// configuration that names it alone: each is given its own `connect_timeout`, as libpq
+    /// gives it (tokio-postgres bounds only the TCP connect, so a host that accepts and then
+    /// stalls would hold every later one).
+    pub(super) fn per_host(&self) -> Vec<(String, tokio_postgres::Config)> {
+        let c = &self.config;
+        let ports = c.get_ports();
+        c.get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                let mut one = self.without_hosts();
+                let label = match host {
+                    Host::Tcp(name) => {
+                        one.host(name);
+                        if name.contains(':') {
+                            format!("[{name}]:{port}")
+                        } else {
+                            format!("{name}:{port}")
+                        }
+                    }
+                    Host::Unix(dir) => {
+                        one.host_path(dir);
+                        dir.display().to_string()
+                    }
+                };
+                if let Some(addr) = c.get_hostaddrs().get(i) {
+                    one.hostaddr(*addr);
+                }
+                one.port(port);
+                (label, one)
+            })
+            .collect()
+    }
+
+    /// This configuration with every setting but the hosts, their addresses and ports.
+    fn without_hosts(&self) -> tokio_postgres::Config {
+        let c = &self.config;
+        let mut one = tokio_postgres::Config::new();
+        if let Some(user) = c.get_user() {
+            one.user(user);
+        }
+        if let Some(password) = c.get_password() {
+            one.password(password);
+        }
+        if let Some(db) = c.get_dbname() {
+            one.dbname(db);
+        }
+        if let Some(options) = c.get_options() {
+            one.options(options);
+        }
+        if let Some(name) = c.get_application_name() {
+            one.application_name(name);
+        }
+        if let Some(t) = c.get_tcp_user_timeout() {
+            one.tcp_user_timeout(*t);
+        }
+        if let Some(t) = c.get_keepalives_interval() {
+            one.keepalives_interval(t);
+        }
+        if let Some(n) = c.get_keepalives_retries() {
+            one.keepalives_retries(n);
+        }
+        one.connect_timeout(self.connect_timeout())
+            .ssl_mode(c.get_ssl_mode())
+            .ssl_negotiation(c.get_ssl_negotiation())
+            .keepalives(c.get_keepalives())
+            .keepalives_idle(c.get_keepalives_idle())
+            .target_session_attrs(c.get_target_session_attrs())
+            .channel_binding(c.get_channel_binding());
+        one
     }
 
     /// How long one host may take to connect (TCP, TLS and authentication together).
@@ -283,7 +373,20 @@ impl Target {
         let shown = path.display();
         let meta = std::fs::metadata(&path)
             .map_err(|_| format!("no password is set and {shown} does not exist; {SET_ONE}"))?;
-        if !meta.is_file() || meta.mode() & 0o077 != 0 {
+        // A directory (or a device, a FIFO) is no password file, whatever its mode: chmod is
+        // never the advice for it (`chmod 600 /tmp` would break the host).
+        if !meta.is_file() {
+            return Err(format!(
+                "{shown} is not a password file ({}); point PGPASSFILE at a regular file in \
+                 libpq's format, mode 0600, or set PGPASSWORD",
+                if meta.is_dir() {
+                    "it is a directory"
+                } else {
+                    "it is not a regular file"
+                }
+            ));
+        }
+        if meta.mode() & 0o077 != 0 {
             return Err(format!(
                 "the password file {shown} was ignored because other users can read it (mode \
                  {:04o}), as libpq ignores it; run chmod 600 {shown}",
@@ -464,6 +567,11 @@ fn tls_error(target: &Target, why: &str) -> Error {
     )
 }
 
+/// An answer outside PostgreSQL's protocol, or not of the shape jwtctl's tables give.
+const GARBLED: &str = "the server's answer is not what PostgreSQL sends for a jwtctl ledger; \
+                       check that the URL reaches PostgreSQL itself (not another service or a \
+                       broken proxy) and that jwtctl's tables were not altered";
+
 /// A PostgreSQL failure in jwtctl's words, with what to check. The server's own message is
 /// not shown (it can echo SQL); its SQLSTATE class says what went wrong.
 pub(super) fn pg_words(e: &postgres::Error) -> String {
@@ -479,6 +587,12 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
             "55P03" => "another session held the token's entry for over 10 s; try again".into(),
             "57014" => "a statement ran for over 30 s and was cancelled; try again".into(),
             "53100" => "the server is out of disk space".into(),
+            code if schema_damaged(code) => format!(
+                "its tables are not as jwtctl made them (SQLSTATE {code}: a column or table was \
+                 altered, or this database is not a jwtctl ledger); restore the ledger from a \
+                 backup, or point --ledger at a jwtctl ledger (jwtctl ledger init sets one up in \
+                 an empty database)"
+            ),
             code if code.starts_with("08") || code.starts_with("57") => {
                 format!("the server ended the connection (SQLSTATE {code})")
             }
@@ -498,26 +612,12 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
         || text.starts_with("error deserializing column")
         || text.starts_with("invalid column")
     {
-        return "the server's answer is not what PostgreSQL sends for a jwtctl ledger; check \
-                that the URL reaches PostgreSQL itself (not another service or a broken proxy) \
-                and that jwtctl's tables were not altered"
-            .into();
+        return GARBLED.into();
     }
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                return tls_words(tls);
-            }
-            return match io.kind() {
-                std::io::ErrorKind::TimedOut => {
-                    "no answer in time; check the host, port and firewall".into()
-                }
-                _ => format!(
-                    "{}; check that PostgreSQL runs there and listens (--ledger / JWTCTL_LEDGER)",
-                    crate::error::io_words(io)
-                ),
-            };
+            return io_failure_words(io);
         }
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return tls_words(tls);
@@ -536,6 +636,36 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
     "the connection failed".into()
 }
 
+/// An I/O failure on the connection (opening the socket, TLS, reading) in jwtctl's words.
+pub(super) fn io_failure_words(io: &std::io::Error) -> String {
+    if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return tls_words(tls);
+    }
+    match io.kind() {
+        std::io::ErrorKind::TimedOut => {
+            "no answer in time; check the host, port and firewall".into()
+        }
+        // The protocol's decoder refusing what arrived (an unknown message tag, a
+        // length under 4): not PostgreSQL.
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => GARBLED.into(),
+        _ => format!(
+            "{}; check that PostgreSQL runs there and listens (--ledger / JWTCTL_LEDGER)",
+            crate::error::io_words(io)
+        ),
+    }
+}
+
+/// Whether a SQLSTATE says jwtctl's own statements do not fit the tables: an operator or a
+/// function missing for a column's type (42883), a column of another type (42804) or missing
+/// (42703), a value its type cannot hold (22P02), a constraint jwtctl's rows break (class 23).
+/// The statements are fixed and typed, so only a schema someone altered answers so.
+fn schema_damaged(code: &str) -> bool {
+    matches!(
+        code,
+        "42883" | "42804" | "42703" | "42P18" | "22P02" | "42846"
+    ) || code.starts_with("23")
+}
+
 /// Whether the server answered "undefined table" (SQLSTATE 42P01): the schema is not set up.
 pub(super) fn missing_table(e: &postgres::Error) -> bool {
     sqlstate(e) == Some("42P01")
@@ -552,12 +682,9 @@ pub(super) fn sqlstate(e: &postgres::Error) -> Option<&str> {
     e.as_db_error().map(|d| d.code().code())
 }
 
-/// A TLS failure: rustls's own words name the problem (an unknown issuer, a name mismatch)
-/// and carry nothing secret.
+/// A TLS failure in the words HTTPS fetches use (`net::tls_words`), naming `sslrootcert`.
 fn tls_words(e: &rustls::Error) -> String {
-    format!(
-        "TLS failed: {e}; check sslmode, and sslrootcert (the CA that signed the server's certificate)"
-    )
+    format!("TLS failed: {}", crate::net::tls_words(e, "sslrootcert"))
 }
 
 pub(super) fn ledger_error(shown: &str, what: &str, why: &str) -> Error {

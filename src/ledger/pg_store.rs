@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use postgres::types::Type;
 
-use super::pg::{Target, ledger_error, missing_table, password_missing, pg_words, sqlstate};
-use super::pg_conn::{Conn, Failed};
+use super::pg::{
+    Target, io_failure_words, ledger_error, missing_table, password_missing, pg_words, sqlstate,
+};
+use super::pg_conn::{Client, Conn, Failed, MAX_LIST_ANSWER};
 use super::{Entry, KEEP_AFTER_EXP_SECS, LedgerStore, RecordFn, State, TokenId, reused, revoked};
 use crate::error::{Error, Reason, Result};
 
@@ -83,29 +85,7 @@ impl PgLedger {
     pub fn open(url: &str, create: bool) -> Result<PgLedger> {
         let target = Target::parse(url)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(super::pg::tls_config(&target)?);
-        let connect_timeout = target.connect_timeout();
-        let conn = Conn::open(
-            target.config.clone(),
-            tls,
-            connect_timeout,
-            target.answer_timeout(),
-        )
-        .map_err(|failed| match failed {
-            Failed::Pg(e) if password_missing(&e) => ledger_error(
-                &target.shown,
-                "log in to",
-                &format!("the server asks for a password and {}", target.no_password),
-            ),
-            Failed::Pg(e) => ledger_error(&target.shown, "reach", &pg_words(&e)),
-            Failed::TimedOut(limit) => ledger_error(
-                &target.shown,
-                "reach",
-                &format!(
-                    "no answer in {}s; check the host, port and firewall (connect_timeout)",
-                    limit.as_secs()
-                ),
-            ),
-        })?;
+        let conn = connect(&target, &tls)?;
         // The schema is checked by the first operation: `consume` (every refresh) reads its
         // version in the statement that decides, saving a round trip; the others check first.
         Ok(PgLedger {
@@ -258,8 +238,8 @@ impl PgLedger {
 /// Run `work` after `BEGIN`; on an error or a refusal, `ROLLBACK`. On success the transaction
 /// is left open for the record and the `COMMIT` ([`PgLedger::finish`]).
 fn in_transaction<T>(
-    c: &mut postgres::Client,
-    work: impl FnOnce(&mut postgres::Client) -> std::result::Result<T, postgres::Error>,
+    c: &mut Client,
+    work: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
 ) -> std::result::Result<T, postgres::Error>
 where
     T: Committable,
@@ -291,33 +271,34 @@ impl Committable for () {
 
 /// Create the schema, or migrate an older one, under the advisory lock; the version is read
 /// again under the lock, since another host may have done it meanwhile.
-fn set_up(c: &mut postgres::Client) -> std::result::Result<(), postgres::Error> {
-    let mut tx = c.transaction()?;
-    tx.batch_execute(SCHEMA_LOCK)?;
-    let exists = tx
-        .query_typed_one("SELECT to_regclass('jwtctl_schema') IS NOT NULL", &[])?
-        .try_get::<_, bool>(0)
-        .unwrap_or(false);
-    let version = if exists {
-        tx.query_typed_one("SELECT max(version) FROM jwtctl_schema", &[])?
-            .try_get::<_, Option<i32>>(0)
-            .ok()
-            .flatten()
-    } else {
-        None
-    };
-    match version {
-        None => tx.batch_execute(SCHEMA)?,
-        Some(1) => tx.batch_execute(MIGRATE_1_TO_2)?,
-        Some(_) => {}
-    }
-    tx.commit()
+fn set_up(c: &mut Client) -> std::result::Result<(), postgres::Error> {
+    in_transaction(c, |tx| {
+        tx.batch_execute(SCHEMA_LOCK)?;
+        let exists = tx
+            .query_typed_one("SELECT to_regclass('jwtctl_schema') IS NOT NULL", &[])?
+            .try_get::<_, bool>(0)
+            .unwrap_or(false);
+        let version = if exists {
+            tx.query_typed_one("SELECT max(version) FROM jwtctl_schema", &[])?
+                .try_get::<_, Option<i32>>(0)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        match version {
+            None => tx.batch_execute(SCHEMA),
+            Some(1) => tx.batch_execute(MIGRATE_1_TO_2),
+            Some(_) => Ok(()),
+        }
+    })?;
+    c.batch_execute("COMMIT")
 }
 
 /// The state of `id` as committed now: its own entry, or a revocation of its jti for every
 /// issuer; revoked wins.
 fn lookup(
-    client: &mut impl postgres::GenericClient,
+    client: &mut Client,
     id: &TokenId,
 ) -> std::result::Result<Option<State>, postgres::Error> {
     let (own, _, any) = id.keys();
@@ -334,6 +315,71 @@ fn lookup(
     Ok(Some(State::parse(state).unwrap_or(State::Revoked)))
 }
 
+/// Connect to the first host of the list that answers, as libpq does: each host has its own
+/// `connect_timeout`, and one that is refused, stalls, answers garbage or fails TLS is skipped
+/// for the next. A server's own refusal (the password, the database) ends the search: the
+/// hosts of a list are one database, and libpq does not try the rest after it either.
+fn connect(target: &Target, tls: &tokio_postgres_rustls::MakeRustlsConnect) -> Result<Conn> {
+    let hosts = target.per_host();
+    let mut failures = Vec::new();
+    for (label, config) in hosts.iter().cloned() {
+        let timeout = target.connect_timeout();
+        match Conn::open(config, tls.clone(), timeout, target.answer_timeout()) {
+            Ok(conn) => return Ok(conn),
+            Err(Failed::Pg(e)) if password_missing(&e) => {
+                return Err(ledger_error(
+                    &target.shown,
+                    "log in to",
+                    &format!("the server asks for a password and {}", target.no_password),
+                ));
+            }
+            Err(Failed::Pg(e)) if e.as_db_error().is_some() => {
+                return Err(ledger_error(&target.shown, "reach", &pg_words(&e)));
+            }
+            Err(failed) => failures.push((label, failed)),
+        }
+    }
+    let why = match &failures[..] {
+        [(_, failed)] => connect_words(failed),
+        _ => {
+            let each: Vec<String> = failures
+                .iter()
+                .map(|(label, failed)| {
+                    let words = connect_words(failed);
+                    let brief = words.split(';').next().unwrap_or(&words).to_string();
+                    format!("{label}: {brief}")
+                })
+                .collect();
+            format!(
+                "no host of the list connected ({}); check that PostgreSQL runs on them and \
+                 that the hosts, ports and firewall are right (connect_timeout is per host)",
+                each.join("; ")
+            )
+        }
+    };
+    Err(ledger_error(&target.shown, "reach", &why))
+}
+
+/// Why one host did not connect.
+fn connect_words(failed: &Failed) -> String {
+    match failed {
+        Failed::Pg(e) => pg_words(e),
+        Failed::TimedOut(limit) => format!(
+            "no answer in {}s; check the host, port and firewall (connect_timeout)",
+            limit.as_secs()
+        ),
+        Failed::TooLarge(limit) => format!(
+            "the server sent an answer over {} MiB; it is not behaving like PostgreSQL (check \
+             that the URL reaches PostgreSQL itself, and use sslmode=verify-full)",
+            limit >> 20
+        ),
+        Failed::WrongSession => "it is not the kind of server target_session_attrs asks for \
+                                 (read-write or read-only)"
+            .into(),
+        Failed::Io(e) => io_failure_words(e),
+    }
+}
+
 /// A failed exchange in jwtctl's words.
 fn failure(shown: &str, what: &str, failed: &Failed) -> Error {
     match failed {
@@ -347,6 +393,7 @@ fn failure(shown: &str, what: &str, failed: &Failed) -> Error {
                 limit.as_secs()
             ),
         ),
+        failed => ledger_error(shown, what, &connect_words(failed)),
     }
 }
 
@@ -423,7 +470,7 @@ impl LedgerStore for PgLedger {
         self.ensure_schema()?;
         let rows = self
             .conn
-            .call(|c| {
+            .call_reading(MAX_LIST_ANSWER, |c| {
                 c.query_typed(
                     "SELECT id, state, exp, at FROM jwtctl_ids ORDER BY at, id",
                     &[],

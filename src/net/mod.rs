@@ -545,10 +545,10 @@ fn direct_words(e: &ureq::Error, host: &str) -> String {
         ureq::Error::Timeout(_) => timeout_words(None),
         // rustls reports a refused handshake through the I/O layer, as `InvalidData`.
         ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-            Some(tls) => tls_words(tls).into(),
+            Some(tls) => tls_words(tls, "--ca-file"),
             None => io_words(io),
         },
-        ureq::Error::Rustls(tls) => tls_words(tls).into(),
+        ureq::Error::Rustls(tls) => tls_words(tls, "--ca-file"),
         ureq::Error::HostNotFound => format!("the host name {host} does not resolve"),
         ureq::Error::ConnectionFailed => format!("the connection to {host} failed"),
         ureq::Error::Tls(_) => "the TLS connection could not be set up".into(),
@@ -558,36 +558,37 @@ fn direct_words(e: &ureq::Error, host: &str) -> String {
 }
 
 /// Why a TLS handshake failed, in our words: which certificate check refused the server, and
-/// `--ca-file` where it is the fix.
-fn tls_words(e: &rustls::Error) -> &'static str {
+/// `ca_option` (`--ca-file` for HTTPS, `sslrootcert` for the PostgreSQL ledger) where it is the
+/// fix. The one wording for both: rustls's own names (`UnknownIssuer`) are never shown.
+pub fn tls_words(e: &rustls::Error, ca_option: &str) -> String {
     use rustls::CertificateError as C;
     let rustls::Error::InvalidCertificate(cert) = e else {
         return "the TLS handshake failed (the server and jwtctl share no protocol version or \
-                cipher, or the connection broke)";
+                cipher, or the connection broke)"
+            .into();
     };
     match cert {
         C::NotValidForName | C::NotValidForNameContext { .. } => {
-            "the server's certificate is not for this host name; check the URL's host"
+            "the server's certificate is not for this host name; check the URL's host".into()
         }
-        C::Expired | C::ExpiredContext { .. } => {
-            "the server's certificate has expired; the provider must renew it (or check the \
-             clock)"
-        }
+        C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired; its \
+                                                  owner must renew it (or check the clock)"
+            .into(),
         C::NotValidYet | C::NotValidYetContext { .. } => {
-            "the server's certificate is not valid yet; check the clock"
+            "the server's certificate is not valid yet; check the clock".into()
         }
-        C::UnknownIssuer => {
+        C::UnknownIssuer => format!(
             "the server's certificate is signed by a CA jwtctl does not trust; pass that CA \
-             with --ca-file"
-        }
-        C::Revoked => "the server's certificate is revoked",
+             with {ca_option}"
+        ),
+        C::Revoked => "the server's certificate is revoked".into(),
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-            "the server's certificate is not meant for a TLS server"
+            "the server's certificate is not meant for a TLS server".into()
         }
-        _ => {
+        _ => format!(
             "the server's certificate was refused (a CA certificate used as the server's own, \
-             a bad signature or encoding); check it, or pass its CA with --ca-file"
-        }
+             a bad signature or encoding); check it, or pass its CA with {ca_option}"
+        ),
     }
 }
 
