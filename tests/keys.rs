@@ -447,16 +447,16 @@ fn a_token_maced_with_a_key_files_bytes_is_never_accepted() {
         }
         // The same bytes in the secret variable are judged the same way (text formats only:
         // a variable cannot hold a NUL byte).
-        if let Ok(text) = std::str::from_utf8(&bytes).map(|t| t.replace('\0', "")) {
-            if text.len() == bytes.len() {
-                let out = env
-                    .bare()
-                    .env("JWTCTL_SECRET", &text)
-                    .args(["verify", &forged])
-                    .output()
-                    .unwrap();
-                assert_ne!(out.status.code(), Some(0), "{rel} in JWTCTL_SECRET");
-            }
+        if let Ok(text) = std::str::from_utf8(&bytes).map(|t| t.replace('\0', ""))
+            && text.len() == bytes.len()
+        {
+            let out = env
+                .bare()
+                .env("JWTCTL_SECRET", &text)
+                .args(["verify", &forged])
+                .output()
+                .unwrap();
+            assert_ne!(out.status.code(), Some(0), "{rel} in JWTCTL_SECRET");
         }
     }
 }

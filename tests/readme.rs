@@ -108,10 +108,10 @@ fn sh_blocks(readme: &str) -> Vec<Block> {
         } else if let Some(m) = marker(line, at) {
             assert!(pending.is_none(), "README.md:{at}: two markers in a row");
             pending = Some((at, m));
-        } else if !line.trim().is_empty() {
-            if let Some((marked, _)) = pending {
-                panic!("README.md:{marked}: the marker is not followed by a ```sh block");
-            }
+        } else if !line.trim().is_empty()
+            && let Some((marked, _)) = pending
+        {
+            panic!("README.md:{marked}: the marker is not followed by a ```sh block");
         }
     }
     assert!(pending.is_none(), "README.md ends with a marker");

@@ -55,10 +55,11 @@ fn generate(args: &KeyGenArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         rsa_bits: args.bits,
         alg: args.alg.map(algorithm),
     };
-    if let Some(out) = args.out.as_deref().filter(|o| o.as_os_str() != "-") {
-        if !args.force && out.exists() {
-            return Err(exists(out));
-        }
+    if let Some(out) = args.out.as_deref().filter(|o| o.as_os_str() != "-")
+        && !args.force
+        && out.exists()
+    {
+        return Err(exists(out));
     }
     // Judged before the key is made: a bad password file leaves nothing behind.
     let password = match &args.out {

@@ -202,10 +202,10 @@ pub(super) fn ed_private(pair: &Ed25519KeyPair) -> Result<Key> {
 }
 
 pub(super) fn pkcs8_private(der: &[u8]) -> Result<Key> {
-    if let Ok(info) = pkcs8::PrivateKeyInfo::from_der(der) {
-        if info.algorithm.oid == RSA_ENCRYPTION {
-            return pkcs1_private(info.private_key);
-        }
+    if let Ok(info) = pkcs8::PrivateKeyInfo::from_der(der)
+        && info.algorithm.oid == RSA_ENCRYPTION
+    {
+        return pkcs1_private(info.private_key);
     }
     for (kind, alg) in EC_CURVES {
         if let Ok(pair) = EcdsaKeyPair::from_pkcs8(alg, der) {

@@ -445,12 +445,12 @@ impl Keyring {
     /// else what each key implies (its JWK `alg`, or its kind's default).
     pub fn algorithms(&self, requested: &[Algorithm]) -> Result<Vec<Algorithm>> {
         let mut algs = Vec::new();
-        if let Keyring::One(key) = self {
-            if !key.verifies {
-                return Err(Error::key(
-                    "the JWK's key_ops lack 'verify'; it cannot verify tokens",
-                ));
-            }
+        if let Keyring::One(key) = self
+            && !key.verifies
+        {
+            return Err(Error::key(
+                "the JWK's key_ops lack 'verify'; it cannot verify tokens",
+            ));
         }
         match (self, requested) {
             (_, []) => {

@@ -138,14 +138,14 @@ fn fill_from_env(config: &mut postgres::Config) -> Result<()> {
             }
         }
     }
-    if config.get_ports().is_empty() {
-        if let Some(ports) = pg_env("PGPORT") {
-            for port in ports.split(',') {
-                let port = port
-                    .parse()
-                    .map_err(|_| url_error("PGPORT is not a port number (or a list of them)"))?;
-                config.port(port);
-            }
+    if config.get_ports().is_empty()
+        && let Some(ports) = pg_env("PGPORT")
+    {
+        for port in ports.split(',') {
+            let port = port
+                .parse()
+                .map_err(|_| url_error("PGPORT is not a port number (or a list of them)"))?;
+            config.port(port);
         }
     }
     let (hosts, ports) = (config.get_hosts().len(), config.get_ports().len());

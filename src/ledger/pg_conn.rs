@@ -131,10 +131,10 @@ async fn connect(
         .map_err(|_| Failed::Io(std::io::Error::other("no TLS for this host name")))?;
     let (client, connection) = config.connect_raw(stream, tls).await.map_err(Failed::Pg)?;
     let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            if let Ok(mut slot) = ended.lock() {
-                *slot = Some(e);
-            }
+        if let Err(e) = connection.await
+            && let Ok(mut slot) = ended.lock()
+        {
+            *slot = Some(e);
         }
     });
     let attrs = config.get_target_session_attrs();

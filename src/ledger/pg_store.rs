@@ -193,10 +193,10 @@ impl PgLedger {
                     ],
                 )?;
                 // A newer schema: roll back and refuse.
-                if let Ok(Some(version)) = row.try_get::<_, Option<i32>>(1) {
-                    if version > SCHEMA_VERSION {
-                        return Ok(Found::Newer(version));
-                    }
+                if let Ok(Some(version)) = row.try_get::<_, Option<i32>>(1)
+                    && version > SCHEMA_VERSION
+                {
+                    return Ok(Found::Newer(version));
                 }
                 // An answer that cannot be read counts as "not inserted": refused, never
                 // refreshed twice.

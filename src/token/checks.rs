@@ -291,16 +291,16 @@ fn check_times(t: &Times, policy: &Policy, now: f64) -> Result<()> {
 
 /// `--min-remaining` and `--max-age`.
 fn check_limits(t: &Times, policy: &Policy, now: f64) -> Result<()> {
-    if let Some(min) = policy.min_remaining_secs {
-        if t.exp - now < min as f64 {
-            return Err(reject(
-                Reason::ExpiresTooSoon,
-                format!(
-                    "the token expires at {}, sooner than --min-remaining allows",
-                    when(t.exp)
-                ),
-            ));
-        }
+    if let Some(min) = policy.min_remaining_secs
+        && t.exp - now < min as f64
+    {
+        return Err(reject(
+            Reason::ExpiresTooSoon,
+            format!(
+                "the token expires at {}, sooner than --min-remaining allows",
+                when(t.exp)
+            ),
+        ));
     }
     let Some(max_age) = policy.max_age_secs else {
         return Ok(());

@@ -42,12 +42,12 @@ fn family_start(claims: &Claims, now: i64, leeway_secs: i64) -> Result<i64> {
             .ok_or_else(|| invalid(&format!("'{name}' must be a number of seconds"))),
     };
     let (orig_iat, iat, exp) = (number("orig_iat")?, number("iat")?, number("exp")?);
-    if let (Some(iat), Some(exp)) = (iat, exp) {
-        if iat > exp {
-            return Err(invalid(
-                "'iat' is later than 'exp'; the token contradicts itself",
-            ));
-        }
+    if let (Some(iat), Some(exp)) = (iat, exp)
+        && iat > exp
+    {
+        return Err(invalid(
+            "'iat' is later than 'exp'; the token contradicts itself",
+        ));
     }
     // A start within the leeway ahead of now counts from now: the new token's iat is now, and a
     // family may not start after its token (that would refuse the next refresh).
