@@ -42,4 +42,7 @@ as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
   -c "CREATE ROLE jwtctl_test LOGIN CREATEDB PASSWORD 'test-password-not-secret'" >/dev/null
 echo "export JWTCTL_TEST_POSTGRES='postgres://postgres@/postgres?host=$dir&port=$port'"
 echo "export JWTCTL_TEST_POSTGRES_TCP='127.0.0.1:$port'"
-echo "export JWTCTL_TEST_POSTGRES_CA='$dir/ca.pem'"
+# Clients get the CA from a directory of the caller's own: jwtctl refuses a CA file in a
+# directory another user (here the server's) owns, as someone who could replace it.
+mkdir -p "$dir.client" && cp "$dir/ca.pem" "$dir.client/ca.pem"
+echo "export JWTCTL_TEST_POSTGRES_CA='$dir.client/ca.pem'"

@@ -2,8 +2,9 @@
 //!
 //! Invariant: a file that decides which tokens pass, or how keys are read (a key file, a JWK Set
 //! or key ring, a password file, a CA file), is used only when no other user can replace it: it
-//! belongs to the running user or root, and its directory is not writable by others unless it
-//! has the sticky bit. The owner is judged from the descriptor the bytes are read through
+//! belongs to the running user or root, and so does its directory, which others may not write
+//! unless it has the sticky bit (the directory of the name given, and of the file a link leads
+//! to; directories above those are not judged). The owner is judged from the descriptor the bytes are read through
 //! (`fstat`), never from a second look by name, so a swap between check and read cannot pass.
 //! Modes that let others read or write the file are the caller's warning, not a refusal.
 
@@ -42,6 +43,9 @@ pub enum Refusal {
     Owner(u32),
     /// Its directory (this one, with this mode) can be written by others and is not sticky.
     Dir(PathBuf, u32),
+    /// Its directory (this one) belongs to another user (this uid), who can replace any file
+    /// in it, or plant a link there to a file of root's whose contents they know.
+    DirOwner(PathBuf, u32),
 }
 
 impl Refusal {
@@ -58,6 +62,11 @@ impl Refusal {
                  {mode:04o}) and has no sticky bit, so they could replace it; run chmod go-w {} \
                  or move the file",
                 dir.display(),
+                dir.display()
+            ),
+            Refusal::DirOwner(dir, uid) => format!(
+                "refusing the {what} {p}: its directory {} belongs to another user (uid {uid}), \
+                 who could replace it; keep it in a directory you (or root) own",
                 dir.display()
             ),
         }
@@ -99,9 +108,13 @@ pub fn read(path: &Path) -> Result<Contents, ReadError> {
 
 fn check_dir(dir: &Path) -> Result<(), ReadError> {
     match fs::metadata(dir) {
-        Ok(meta) => match open_dir_mode(&meta) {
-            Some(mode) => Err(ReadError::Refused(Refusal::Dir(dir.to_path_buf(), mode))),
-            None => Ok(()),
+        Ok(meta) => match (foreign_owner(&meta), open_dir_mode(&meta)) {
+            (Some(uid), _) => Err(ReadError::Refused(Refusal::DirOwner(
+                dir.to_path_buf(),
+                uid,
+            ))),
+            (None, Some(mode)) => Err(ReadError::Refused(Refusal::Dir(dir.to_path_buf(), mode))),
+            (None, None) => Ok(()),
         },
         // A name that opened has a directory; one we cannot stat is not ours to judge.
         Err(_) => Ok(()),

@@ -360,3 +360,42 @@ fn a_ca_file_others_can_write_is_warned_about() {
         env.log_text()
     );
 }
+
+/// Found by an outside attack: a directory another user owns (even 0755) lets them plant a link
+/// to a file of root's whose contents they know; the link's target passes the owner check, so the
+/// directory's owner is judged too.
+#[test]
+fn a_key_file_in_a_directory_another_user_owns_is_refused_even_as_a_link_to_roots_file() {
+    if !running_as_root() {
+        eprintln!("skipped: chown to another user needs root (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    // A file of root's that anyone can read and whose bytes the attacker knows.
+    let known = env.write("known.txt", &format!("{PLANTED}\n"));
+    chmod(&known, 0o644);
+    let theirs = env.path("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    chmod(&theirs, 0o755);
+    std::os::unix::fs::symlink(&known, theirs.join("key")).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let out = env
+        .bare()
+        .args(["verify", "--key-file", "theirs/key", &planted_token()])
+        .output()
+        .unwrap();
+    assert_file_refused(
+        &env,
+        &out,
+        "key_error",
+        "theirs/key",
+        "belongs to another user",
+    );
+    // The same file through a directory of our own is fine.
+    let out = env
+        .bare()
+        .args(["verify", "--key-file", "known.txt", &planted_token()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -42,7 +42,10 @@ fn look(bytes: &[u8], depth: usize) -> Option<&'static str> {
     if other_key_text(lead).is_some() || ssh_wire(core) {
         return Some("SSH or PuTTY key text");
     }
-    if der::sniff(bytes).is_some() || der::sniff(core).is_some() {
+    // The bytes as given: any one DER structure (the rule for a raw binary secret). Anything
+    // found by trimming or decoding text: only DER that reads as a key or certificate, or one
+    // random secret in 65,536 stored as hex or base64 (`0x30 0x1e ...`) would be refused.
+    if (depth == 0 && der::sniff(bytes).is_some()) || is_key_der(core) {
         return Some("a DER structure (a key or certificate)");
     }
     if depth < MAX_DEPTH {
@@ -53,6 +56,15 @@ fn look(bytes: &[u8], depth: usize) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Whether `bytes` are DER that jwtctl reads as a key or certificate (not merely one SEQUENCE).
+fn is_key_der(bytes: &[u8]) -> bool {
+    match der::sniff(bytes) {
+        None => false,
+        Some(der::DerKind::Other) => der::from_der(bytes, der::DerKind::Other, None).is_ok(),
+        Some(_) => true,
+    }
 }
 
 /// The bytes less trailing ASCII whitespace and NULs.
@@ -165,6 +177,19 @@ mod tests {
         ] {
             assert_eq!(key_material(secret), None);
         }
+    }
+
+    #[test]
+    fn a_random_secret_that_looks_like_one_der_sequence_is_still_a_secret_as_text() {
+        // `openssl rand -hex 32` can start with 30 1e: one SEQUENCE of 30 bytes, no key.
+        let mut raw = vec![0x30, 0x1e];
+        raw.extend((0u8..30).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+        assert_eq!(key_material(hex.as_bytes()), None);
+        assert_eq!(key_material(b64.as_bytes()), None);
+        // Raw binary bytes that form one DER structure keep the older, stricter rule.
+        assert!(key_material(&raw).is_some());
     }
 
     #[test]
