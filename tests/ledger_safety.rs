@@ -474,3 +474,65 @@ fn running_as_root() -> bool {
     let out = std::process::Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
+
+/// Unmounts a tmpfs when the test ends, however it ends.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Found by an outside review: a ledger change whose COMMIT fails after its success record was
+/// written (here a full disk under the ledger) leaves that success withdrawn by a `not_done`
+/// failure record of the same operation (same jti), for refresh and revoke alike.
+#[test]
+fn a_ledger_commit_that_fails_after_its_record_withdraws_the_record() {
+    use std::io::Write;
+    if !running_as_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
+        return;
+    }
+    let env = Env::new();
+    let mnt = env.path("disk");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount failed");
+    let _mount = Tmpfs(mnt.clone());
+    let ledger = "disk/l.db";
+    assert!(
+        env.run(&["ledger", "init", "--ledger", ledger])
+            .status
+            .success()
+    );
+    let first = env.issue(&["--sub", "a"]);
+    assert!(run(&env, ledger, &["refresh", &first]).status.success());
+    let (parent, victim) = (env.issue(&["--sub", "b"]), env.issue(&["--sub", "c"]));
+    let mut filler = std::fs::File::create(mnt.join("filler")).unwrap();
+    while filler.write_all(&[b'x'; 512]).is_ok() {}
+    for args in [vec!["refresh", &parent], vec!["revoke", &victim]] {
+        let out = env
+            .jwtctl()
+            .env("JWTCTL_LEDGER", ledger)
+            .arg("--log-level")
+            .arg("info")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_refused(&env, &out, 2, "ledger_error");
+        let log = env.log();
+        let (success, failure) = (&log[log.len() - 2], &log[log.len() - 1]);
+        assert_eq!(success["outcome"], "success", "{success}");
+        assert_eq!(failure["event"], "not_done", "{failure}");
+        assert_eq!(failure["op"], success["op"]);
+        assert_eq!(
+            failure["jti"], success["jti"],
+            "the same operation: {failure}"
+        );
+    }
+}

@@ -197,6 +197,32 @@ fn put(slot: &mut Option<String>, value: Option<&str>) {
     }
 }
 
+/// Make a ledger change whose success record (`done`) is written inside its transaction
+/// (`change` hands the record writer to the store).
+///
+/// Invariant: the log never keeps an unwithdrawn success of a change that did not happen. When
+/// the store fails after the record was written (its COMMIT failed: a full disk, a lost
+/// connection), `rec`, from which the caller writes the failure record, becomes that same
+/// operation marked `not_done`, as a failed log sink's withdrawal is (`audit::Audit::emit`).
+pub fn recorded_change(
+    rec: &mut Record,
+    done: &Record,
+    ctx: &Ctx,
+    change: impl FnOnce(ledger::RecordFn) -> Result<()>,
+) -> Result<()> {
+    let mut written = false;
+    let result = change(&mut || {
+        ctx.audit.success(done.clone())?;
+        written = true;
+        Ok(())
+    });
+    if result.is_err() && written {
+        *rec = done.clone();
+        rec.event = Some("not_done");
+    }
+    result
+}
+
 /// A token's id in the ledger and the `exp` it is kept by.
 pub fn ledger_entry(verified: &Authenticated, text: &str, now: i64) -> (TokenId, i64) {
     let exp = token::seconds(&verified.claims, "exp").unwrap_or(now);

@@ -121,8 +121,8 @@ pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         *rec = done;
         return Ok(Done::Print(printed));
     };
-    ledger.consume(&id, exp, ctx.now, false, &mut || {
-        ctx.audit.success(done.clone())
+    super::recorded_change(rec, &done, ctx, |record| {
+        ledger.consume(&id, exp, ctx.now, false, record)
     })?;
     *rec = done;
     Ok(Done::Recorded(printed))

@@ -36,7 +36,10 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     note_verified(rec, &verified);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     // The revocation and its record happen together or not at all.
-    ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
+    let done = rec.clone();
+    super::recorded_change(rec, &done, ctx, |record| {
+        ledger.revoke(&id, exp, ctx.now, record)
+    })?;
     Ok(Done::Recorded(shown(&id)))
 }
 
@@ -62,7 +65,10 @@ fn revoke_by_id(
     rec.jti = Some(jti.to_string());
     rec.iss.clone_from(&args.iss);
     rec.exp = Some(exp);
-    ledger.revoke(&id, exp, ctx.now, &mut || ctx.audit.success(rec.clone()))?;
+    let done = rec.clone();
+    super::recorded_change(rec, &done, ctx, |record| {
+        ledger.revoke(&id, exp, ctx.now, record)
+    })?;
     Ok(Done::Recorded(shown(&id)))
 }
 
