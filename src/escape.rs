@@ -62,6 +62,11 @@ pub fn output_escaped(text: &str) -> Cow<'_, str> {
 
 /// `text` escaped; with `lines`, newlines, tabs and the CR of a CRLF kept.
 fn escaped(text: &str, lines: bool) -> Cow<'_, str> {
+    // Printable ASCII (most answers, whole) needs no look at characters: one byte scan.
+    let plain = |b: &u8| matches!(b, 0x20..=0x7e) || (lines && matches!(b, b'\n' | b'\t'));
+    if text.as_bytes().iter().all(plain) {
+        return Cow::Borrowed(text);
+    }
     let escapes = |at: usize, c: char| {
         let structure = matches!(c, '\n' | '\t') || (c == '\r' && text[at..].starts_with("\r\n"));
         is_hostile(c) && !(lines && structure)
