@@ -3,8 +3,8 @@
 //! Invariant: a file that decides which tokens pass, or how keys are read (a key file, a JWK Set
 //! or key ring, a password file, a CA file), is used only when no other user can replace it: it
 //! belongs to the running user or root, and so does its directory, which others may not write
-//! unless it has the sticky bit (the directory of the name given, and of the file a link leads
-//! to; directories above those are not judged). The owner is judged from the descriptor the bytes are read through
+//! unless it has the sticky bit (the directory of the name given and of every name a link
+//! chain leads through; directories above those are not judged). The owner is judged from the descriptor the bytes are read through
 //! (`fstat`), never from a second look by name, so a swap between check and read cannot pass.
 //! Modes that let others read or write the file are the caller's warning, not a refusal.
 
@@ -95,15 +95,28 @@ pub fn read(path: &Path) -> Result<Contents, ReadError> {
     if let Some(uid) = foreign_owner(&meta) {
         return Err(ReadError::Refused(Refusal::Owner(uid)));
     }
-    check_dir(&dir_of(path))?;
-    if let Ok(real) = fs::canonicalize(path) {
-        check_dir(&dir_of(&real))?;
-    }
+    check_links(path)?;
     let bytes = crate::sys::read_bounded(&file).map_err(ReadError::Io)?;
     Ok(Contents {
         bytes,
         mode: meta.permissions().mode() & 0o7777,
     })
+}
+
+/// The directory of `path` and, link by link, of every name a symbolic link leads through: a
+/// link in another user's directory could be pointed at any file (`~/k -> /srv/bob/k -> ...`).
+fn check_links(path: &Path) -> Result<(), ReadError> {
+    let mut at = path.to_path_buf();
+    // As the kernel, give up on a chain longer than 40 links (ELOOP).
+    for _ in 0..40 {
+        check_dir(&dir_of(&at))?;
+        match fs::read_link(&at) {
+            Ok(target) if target.is_absolute() => at = target,
+            Ok(target) => at = dir_of(&at).join(target),
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 fn check_dir(dir: &Path) -> Result<(), ReadError> {

@@ -391,6 +391,27 @@ fn a_key_file_in_a_directory_another_user_owns_is_refused_even_as_a_link_to_root
         "theirs/key",
         "belongs to another user",
     );
+    // Through a chain of links that passes their directory on the way: refused too.
+    std::os::unix::fs::symlink(theirs.join("key"), env.path("mine")).unwrap();
+    let out = env
+        .bare()
+        .args(["verify", "--key-file", "mine", &planted_token()])
+        .output()
+        .unwrap();
+    assert_file_refused(&env, &out, "key_error", "mine", "belongs to another user");
+    // A security log in their directory is refused as well (exit 3), never written.
+    let out = env
+        .jwtctl()
+        .args(["--log-file", "theirs/security.log", "issue"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to another user"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!theirs.join("security.log").exists());
     // The same file through a directory of our own is fine.
     let out = env
         .bare()

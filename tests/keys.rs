@@ -1026,6 +1026,16 @@ fn key_material_dressed_as_text_is_never_an_hmac_secret() {
     jwk_nul.push(0);
     let mut der_nl = spki.clone();
     der_nl.push(b'\n');
+    let rsa1024 = crate::common::pipe_through(
+        "openssl",
+        &["pkey", "-pubin", "-outform", "DER"],
+        &read("formats/rsa1024_pub.pem"),
+    );
+    let csr_body: String = String::from_utf8(read("keys/csr.pem"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let raw = |text: String| (text.into_bytes(), "raw");
     let cases: Vec<(Vec<u8>, &str)> = vec![
         raw(STANDARD.encode(&spki)), // a "public key" as Keycloak shows it
@@ -1036,6 +1046,8 @@ fn key_material_dressed_as_text_is_never_an_hmac_secret() {
         (hex(STANDARD.encode(&pem).as_bytes()).into_bytes(), "hex"), // hex of base64 of a PEM
         (STANDARD.encode(&jwk_nul).into_bytes(), "base64"), // a JWK and a NUL
         (STANDARD.encode(&der_nl).into_bytes(), "base64"), // DER and a newline
+        raw(hex(&rsa1024)),          // a key jwtctl itself refuses (1024 bits)
+        raw(csr_body.clone()),       // a certificate request's body
     ];
     for (i, (contents, encoding)) in cases.iter().enumerate() {
         let file = format!("dressed{i}.key");

@@ -535,4 +535,12 @@ fn a_ledger_commit_that_fails_after_its_record_withdraws_the_record() {
             "the same operation: {failure}"
         );
     }
+    // At the default level no success was written, so there is nothing to withdraw: the
+    // failure describes the presented token, with no not_done.
+    let other = env.issue(&["--sub", "d"]);
+    let out = run(&env, ledger, &["refresh", &other]);
+    assert_refused(&env, &out, 2, "ledger_error");
+    let failure = env.log().pop().unwrap();
+    assert!(failure.get("event").is_none(), "{failure}");
+    assert!(failure.get("parent_jti").is_none(), "{failure}");
 }

@@ -200,6 +200,14 @@ fn check_dir(dir: &Path, log: &Path) -> Result<()> {
             )));
         }
     };
+    if let Some(uid) = crate::trusted::foreign_owner(&meta) {
+        return Err(Error::log(format!(
+            "the directory of the security log {} belongs to another user (uid {uid}), who \
+             could remove or replace the log; choose a directory you (or root) own with \
+             --log-file / JWTCTL_LOG_FILE",
+            log.display()
+        )));
+    }
     if let Some(mode) = crate::trusted::open_dir_mode(&meta) {
         return Err(Error::log(format!(
             "the directory of the security log {} can be written by other users (mode {mode:04o}) \

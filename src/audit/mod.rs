@@ -513,9 +513,15 @@ impl Audit {
     }
 
     /// A success record: INFO, or WARN for a refresh granted through the grace window.
-    pub fn success(&self, mut r: Record) -> Result<()> {
+    pub fn success(&self, r: Record) -> Result<()> {
+        self.success_kept(r).map(drop)
+    }
+
+    /// [`Audit::success`], saying whether the record was written (the level policy may drop it).
+    pub fn success_kept(&self, mut r: Record) -> Result<bool> {
         let level = r.succeed();
-        self.emit(level, &r)
+        self.emit(level, &r)?;
+        Ok(self.keeps(level))
     }
 
     /// The failure record (ERROR) of `error`: its reason code and the claim it is about.

@@ -29,6 +29,11 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             "--batch prints one JSON result per line; drop --output text",
         ));
     }
+    if io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "--batch reads tokens from stdin, but stdin is a terminal",
+        ));
+    }
     let check = &args.check;
     // Judged before anything is opened or fetched: a usage error follows no side effect.
     let mut policy = policy(check, Vec::new())?;
@@ -61,11 +66,6 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         }),
     };
     let stdin = io::stdin();
-    if stdin.is_terminal() {
-        return Err(Error::usage(
-            "--batch reads tokens from stdin, but stdin is a terminal",
-        ));
-    }
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let (rejected, stopped) = batch
         .stream(&mut stdin.lock(), &mut out)

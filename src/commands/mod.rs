@@ -212,8 +212,7 @@ pub fn recorded_change(
 ) -> Result<()> {
     let mut written = false;
     let result = change(&mut || {
-        ctx.audit.success(done.clone())?;
-        written = true;
+        written = ctx.audit.success_kept(done.clone())?;
         Ok(())
     });
     if result.is_err() && written {

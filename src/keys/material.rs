@@ -58,11 +58,31 @@ fn look(bytes: &[u8], depth: usize) -> Option<&'static str> {
     None
 }
 
-/// Whether `bytes` are DER that jwtctl reads as a key or certificate (not merely one SEQUENCE).
+/// Whether `bytes` are DER shaped like a key, certificate or request, judged by structure and
+/// not by whether jwtctl can use it (a 1024-bit RSA key, a DSA or P-521 key, a CSR are key
+/// material too): a SEQUENCE jwtctl names (SPKI, PKCS#8, a certificate), or one whose content is
+/// two or more whole DER elements. A random secret that happens to be one SEQUENCE (`30 1e`
+/// and 30 random bytes) almost never has such content.
 fn is_key_der(bytes: &[u8]) -> bool {
+    use ::der::{Decode, Reader, SliceReader};
     match der::sniff(bytes) {
         None => false,
-        Some(der::DerKind::Other) => der::from_der(bytes, der::DerKind::Other, None).is_ok(),
+        Some(der::DerKind::Other) => {
+            let Ok(outer) = ::der::asn1::AnyRef::from_der(bytes) else {
+                return false;
+            };
+            let Ok(mut reader) = SliceReader::new(outer.value()) else {
+                return false;
+            };
+            let mut elements = 0;
+            while !reader.is_finished() {
+                if ::der::asn1::AnyRef::decode(&mut reader).is_err() {
+                    return false;
+                }
+                elements += 1;
+            }
+            elements >= 2
+        }
         Some(_) => true,
     }
 }
