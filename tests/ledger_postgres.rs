@@ -151,6 +151,25 @@ fn a_password_file_is_read_as_libpq_reads_it() {
             && err.contains("chmod 600"),
         "{err}"
     );
+    // One another user owns is refused as a key file is (they could change the password the
+    // ledger is reached with, or swap in their own server's); as root, CI checks it.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
+    if root {
+        std::os::unix::fs::chown(&pgpass, Some(65534), Some(65534)).unwrap();
+        let out = init(0o600);
+        assert_refused(&env, &out, 2, "ledger_error");
+        assert!(
+            stderr(&out).contains("belongs to another user"),
+            "{}",
+            stderr(&out)
+        );
+        std::os::unix::fs::chown(&pgpass, Some(0), Some(0)).unwrap();
+    }
     let out = init(0o600);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("SELECT version FROM jwtctl_schema"), 1);

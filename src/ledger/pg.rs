@@ -363,7 +363,6 @@ impl Target {
     /// user, or why there is none (for the message, should the server ask for one). As libpq
     /// does, a file others can read is ignored.
     fn passfile_password(&self) -> std::result::Result<String, String> {
-        use std::os::unix::fs::MetadataExt;
         const SET_ONE: &str = "set PGPASSWORD, or put the password in ~/.pgpass or PGPASSFILE \
                                (libpq's format, mode 0600), or the whole URL in JWTCTL_LEDGER";
         let path = pg_env("PGPASSFILE")
@@ -386,16 +385,21 @@ impl Target {
                 }
             ));
         }
-        if meta.mode() & 0o077 != 0 {
+        // Read once, through `trusted` (the owner and directory rule of key files), and judged
+        // by the mode of the descriptor read, not by a second look at the name.
+        let unreadable = || format!("the password file {shown} cannot be read; {SET_ONE}");
+        let contents = crate::trusted::read(&path).map_err(|e| match e {
+            crate::trusted::ReadError::Refused(why) => why.message("password file", &path),
+            crate::trusted::ReadError::Io(_) => unreadable(),
+        })?;
+        if contents.mode & 0o077 != 0 {
             return Err(format!(
                 "the password file {shown} was ignored because other users can read it (mode \
                  {:04o}), as libpq ignores it; run chmod 600 {shown}",
-                meta.mode() & 0o7777
+                contents.mode
             ));
         }
-        let unreadable = || format!("the password file {shown} cannot be read; {SET_ONE}");
-        let text = crate::sys::read_file_bounded(&path).map_err(|_| unreadable())?;
-        let text = String::from_utf8(text).map_err(|_| unreadable())?;
+        let text = String::from_utf8(contents.bytes).map_err(|_| unreadable())?;
         let host = match self.config.get_hosts().first() {
             Some(Host::Tcp(name)) => name.clone(),
             // libpq matches a socket connection as "localhost".
