@@ -95,7 +95,7 @@ pub fn read(path: &Path) -> Result<Contents, ReadError> {
     if let Some(uid) = foreign_owner(&meta) {
         return Err(ReadError::Refused(Refusal::Owner(uid)));
     }
-    check_links(path)?;
+    check_links(path).map_err(ReadError::Refused)?;
     let bytes = crate::sys::read_bounded(&file).map_err(ReadError::Io)?;
     Ok(Contents {
         bytes,
@@ -103,9 +103,16 @@ pub fn read(path: &Path) -> Result<Contents, ReadError> {
     })
 }
 
+/// Whether a file may be created at `path` under this rule (its directory, and the directories
+/// of a link chain already there, are ours or root's and not open to others): judged before a
+/// key ring or the default key is created, so a refused place is left as it was.
+pub fn check_place(path: &Path) -> Result<(), Refusal> {
+    check_links(path)
+}
+
 /// The directory of `path` and, link by link, of every name a symbolic link leads through: a
 /// link in another user's directory could be pointed at any file (`~/k -> /srv/bob/k -> ...`).
-fn check_links(path: &Path) -> Result<(), ReadError> {
+fn check_links(path: &Path) -> Result<(), Refusal> {
     let mut at = path.to_path_buf();
     // As the kernel, give up on a chain longer than 40 links (ELOOP).
     for _ in 0..40 {
@@ -119,14 +126,11 @@ fn check_links(path: &Path) -> Result<(), ReadError> {
     Ok(())
 }
 
-fn check_dir(dir: &Path) -> Result<(), ReadError> {
+fn check_dir(dir: &Path) -> Result<(), Refusal> {
     match fs::metadata(dir) {
         Ok(meta) => match (foreign_owner(&meta), open_dir_mode(&meta)) {
-            (Some(uid), _) => Err(ReadError::Refused(Refusal::DirOwner(
-                dir.to_path_buf(),
-                uid,
-            ))),
-            (None, Some(mode)) => Err(ReadError::Refused(Refusal::Dir(dir.to_path_buf(), mode))),
+            (Some(uid), _) => Err(Refusal::DirOwner(dir.to_path_buf(), uid)),
+            (None, Some(mode)) => Err(Refusal::Dir(dir.to_path_buf(), mode)),
             (None, None) => Ok(()),
         },
         // A name that opened has a directory; one we cannot stat is not ours to judge.

@@ -412,6 +412,38 @@ fn a_key_file_in_a_directory_another_user_owns_is_refused_even_as_a_link_to_root
         stderr(&out)
     );
     assert!(!theirs.join("security.log").exists());
+    // Nothing is created there either: a key ring, its lock, or the default key.
+    let out = env
+        .bare()
+        .args(["key", "gen", "--add-to", "theirs/ring.json"])
+        .output()
+        .unwrap();
+    assert_file_refused(
+        &env,
+        &out,
+        "key_error",
+        "theirs/ring.json",
+        "belongs to another user",
+    );
+    assert!(!theirs.join("ring.json").exists() && !theirs.join("ring.json.lock").exists());
+    let out = env
+        .bare()
+        .current_dir(&theirs)
+        .args([
+            "--log-file",
+            env.path("security.log").to_str().unwrap(),
+            "issue",
+        ])
+        .output()
+        .unwrap();
+    assert_file_refused(
+        &env,
+        &out,
+        "key_error",
+        "jwtctl.key",
+        "belongs to another user",
+    );
+    assert!(!theirs.join("jwtctl.key").exists());
     // The same file through a directory of our own is fine.
     let out = env
         .bare()

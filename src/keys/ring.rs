@@ -19,6 +19,8 @@ use crate::trusted::ReadError;
 /// Run `change` on the ring at `path` (created empty when missing) under its lock, and write
 /// the result back.
 pub fn update(path: &Path, change: impl FnOnce(&mut Vec<Value>) -> Result<()>) -> Result<()> {
+    // Judged before the lock file or the ring is created: a refused place is left as it was.
+    crate::trusted::check_place(path).map_err(|why| Error::key(why.message("key ring", path)))?;
     let _lock = lock(path)?;
     let mut keys = read(path)?;
     change(&mut keys)?;

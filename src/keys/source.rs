@@ -172,6 +172,9 @@ pub fn loose_mode(mode: u32, secret: bool) -> Option<u32> {
 /// Create the default key file: 48 random bytes as 64 base64url characters, mode 0600.
 /// Returns `Ok(false)` when another process created it first.
 pub fn create_default_key(path: &Path) -> Result<bool> {
+    // Judged before the key is written: a key in a directory others could replace it in would be
+    // refused when read, and left behind.
+    crate::trusted::check_place(path).map_err(|why| Error::key(why.message("key file", path)))?;
     let mut raw = [0u8; 48];
     crate::sys::random_bytes(&mut raw)
         .map_err(|_| Error::key("no randomness available from the OS"))?;
