@@ -480,25 +480,7 @@ fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_ti
         );
         for args in [vec!["verify", &token], vec!["refresh", &token]] {
             let started = std::time::Instant::now();
-            let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
-                .current_dir(env.dir.path())
-                .env("JWTCTL_KEY_FILE", "test.key")
-                .env("JWTCTL_LEDGER", &url)
-                .env("PGPASSWORD", PASSWORD)
-                .args(&args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            // Bounded here too: a jwtctl that waits forever fails the test instead of hanging it.
-            while child.try_wait().unwrap().is_none() {
-                if started.elapsed().as_secs() > 15 {
-                    child.kill().unwrap();
-                    panic!("{args:?}: still waiting on the server after 15s");
-                }
-                thread::sleep(std::time::Duration::from_millis(50));
-            }
-            let out = child.wait_with_output().unwrap();
+            let out = run_bounded(&env, &url, &args, 15);
             assert!(
                 started.elapsed().as_secs() < 10,
                 "{args:?}: the deadline holds"
@@ -867,24 +849,7 @@ fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
         ),
     ] {
         let started = std::time::Instant::now();
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
-            .current_dir(env.dir.path())
-            .env("JWTCTL_KEY_FILE", "test.key")
-            .env("JWTCTL_LEDGER", &url)
-            .env("PGPASSWORD", PASSWORD)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed().as_secs() > 20 {
-                child.kill().unwrap();
-                panic!("{args:?}: still reading the flood after 20s");
-            }
-            thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = run_bounded(&env, &url, &args, 20);
         assert!(
             started.elapsed().as_secs() < 15,
             "{args:?}: {:?}",
@@ -929,4 +894,30 @@ fn target_session_attrs_is_honoured_host_by_host() {
     );
     let out = init("read-write");
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `jwtctl ARGS` against the ledger at `url`, killed (and the test failed) past `limit` seconds:
+/// a jwtctl that waits forever on a hostile server fails the test instead of hanging it.
+fn run_bounded(env: &Env, url: &str, args: &[&str], limit: u64) -> std::process::Output {
+    use crate::common::Scrub;
+    let started = std::time::Instant::now();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .scrubbed()
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .env("JWTCTL_LEDGER", url)
+        .env("PGPASSWORD", PASSWORD)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() > limit {
+            child.kill().unwrap();
+            panic!("{args:?}: still running after {limit}s");
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }
