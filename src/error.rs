@@ -54,6 +54,8 @@ pub enum Reason {
     JwksUnavailable,
     /// The security log could not be opened or written.
     LogError,
+    /// `log verify` found the log's chain or seals broken.
+    LogTampered,
 }
 
 impl Reason {
@@ -84,6 +86,7 @@ impl Reason {
             Reason::LedgerError => "ledger_error",
             Reason::JwksUnavailable => "jwks_unavailable",
             Reason::LogError => "log_error",
+            Reason::LogTampered => "log_tampered",
         }
     }
 
@@ -112,7 +115,8 @@ impl Reason {
             | Reason::CritUnsupported
             | Reason::TypMismatch
             | Reason::ExpiresTooSoon
-            | Reason::TooOld => Exit::Rejected,
+            | Reason::TooOld
+            | Reason::LogTampered => Exit::Rejected,
             Reason::KeyError
             | Reason::Usage
             | Reason::IoError

@@ -14,7 +14,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// A hex SHA-256 held in place (no allocation): what a batch record carries per token.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Sha256Hex([u8; 64]);
 
 impl Sha256Hex {
@@ -43,6 +43,15 @@ impl Sha256Hex {
             pair.copy_from_slice(&PAIRS[usize::from(*byte)]);
         }
         Sha256Hex(hex)
+    }
+
+    /// Read 64 lowercase hex digits as a hash (as `as_str` writes it).
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes: [u8; 64] = text.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .then_some(Sha256Hex(bytes))
     }
 
     /// Hash bytes given piece by piece (a line too long to keep).

@@ -272,7 +272,7 @@ proptest! {
             .collect();
         prop_assert!(raw.is_empty(), "{:?} in {:?}", raw, message);
         let want: Value = serde_json::from_str(&line).unwrap();
-        let json = &message[message.rfind(" {\"timestamp\"").unwrap() + 1..];
+        let json = &message[message.rfind(" {\"seq\"").unwrap() + 1..];
         let got: Value = serde_json::from_str(json).unwrap();
         prop_assert_eq!(got, want);
     }

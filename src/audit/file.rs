@@ -16,6 +16,7 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
+use super::chain::{self, State};
 use super::sink::{Sink, SinkError, SinkResult};
 use super::{LogConfig, LogRotate};
 use crate::error::io_words;
@@ -41,12 +42,17 @@ pub(super) struct FileSink {
     rotate: LogRotate,
     sync: bool,
     current: Mutex<Current>,
+    /// The chain head and seal key (`<log>.state`), checked as the log is; every write holds
+    /// an exclusive lock on it (see `chain`).
+    /// Opened at the first write (a command that records nothing leaves no state file).
+    state: std::sync::OnceLock<File>,
+    state_path: PathBuf,
 }
 
 impl Sink for FileSink {
     /// Write one record (a whole line) stamped `at`: to the file rotation names for `at`, opened
     /// and checked when it differs from the current one.
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
+    fn write_line(&self, line: &mut String, at: DateTime<Utc>) -> SinkResult {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let suffix = suffix(self.rotate, at);
         if suffix != current.suffix {
@@ -73,14 +79,47 @@ impl Sink for FileSink {
             path,
             ..
         } = &mut *current;
+        // The state's lock first: it is one file for the whole log, so writers to two rotated
+        // files (a clock just past the hour) are still one chain.
+        let state_file = self
+            .state_file()
+            .map_err(|e| SinkError(e.message().to_owned()))?;
+        let _chain = crate::sys::FileLock::exclusive(state_file);
         let _lock = crate::sys::FileLock::exclusive(file);
-        write_record(file, first_write, line, self.sync).map_err(|e| {
-            SinkError(format!(
-                "cannot write the security log {}: {}",
-                path.display(),
+        let state = self.read_state(state_file)?;
+        let tail = chain::tail_head(file).map_err(|e| self.cannot_write(path, &e))?;
+        let state = State {
+            head: chain::choose(state.head, tail),
+            ..state
+        };
+        let epoch = state.seal.as_ref().map(|s| s.epoch);
+        let stamped = chain::stamp(line, state, Utc::now());
+        let before = file.metadata().map(|m| m.len()).ok();
+        write_record(file, first_write, &stamped.text, self.sync)
+            .map_err(|e| self.cannot_write(path, &e))?;
+        // A new epoch's key is synced at once (the old one must not come back after a crash);
+        // the head needs no sync: after a crash the log's own tail is further on, and wins.
+        let evolved = stamped.state.seal.as_ref().map(|s| s.epoch) != epoch;
+        let kept = stamped
+            .state
+            .write(state_file)
+            .and_then(|()| match evolved {
+                true => state_file.sync_data(),
+                false => Ok(()),
+            });
+        if let Err(e) = kept {
+            // The state could not follow: take the records back, so that nothing was done.
+            if let Some(before) = before {
+                let _ = file.set_len(before);
+            }
+            return Err(SinkError(format!(
+                "cannot update the log state {}: {}; nothing was kept",
+                self.state_path.display(),
                 io_words(&e)
-            ))
-        })
+            )));
+        }
+        *line = stamped.text;
+        Ok(())
     }
 
     fn name(&self) -> String {
@@ -114,6 +153,74 @@ fn write_record(file: &File, first_write: &mut bool, line: &str, sync: bool) -> 
 }
 
 impl FileSink {
+    fn cannot_write(&self, path: &Path, e: &io::Error) -> SinkError {
+        SinkError(format!(
+            "cannot write the security log {}: {}",
+            path.display(),
+            io_words(e)
+        ))
+    }
+
+    /// The state file, opened (created 0600) and checked as the log is, at its first use.
+    fn state_file(&self) -> Result<&File> {
+        if let Some(file) = self.state.get() {
+            return Ok(file);
+        }
+        let file = open_no_follow(&self.state_path, false)?;
+        check_descriptor(&file, &self.state_path)?;
+        let _ = self.state.set(file);
+        self.state
+            .get()
+            .ok_or_else(|| Error::log("the log state could not be kept open"))
+    }
+
+    /// The state file's content; one we did not write is a failure (never silently restarted).
+    fn read_state(&self, file: &File) -> Result<State, SinkError> {
+        match State::read(file) {
+            Ok(Some(state)) => Ok(state),
+            Ok(None) => Err(SinkError(format!(
+                "the log state {} is damaged; restore it from a backup, or move it away to \
+                 start a new chain (and sealing) after a verified log",
+                self.state_path.display()
+            ))),
+            Err(e) => Err(SinkError(format!(
+                "cannot read the log state {}: {}",
+                self.state_path.display(),
+                io_words(&e)
+            ))),
+        }
+    }
+
+    /// Run `f` on the state, holding its lock, and write what it returns.
+    pub(super) fn update_state<T>(&self, f: impl FnOnce(State) -> Result<(State, T)>) -> Result<T> {
+        let file = self.state_file()?;
+        let _chain = crate::sys::FileLock::exclusive(file);
+        let state = self.read_state(file).map_err(|e| Error::log(e.0))?;
+        let (state, out) = f(state)?;
+        state
+            .write(file)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| {
+                Error::log(format!(
+                    "cannot update the log state {}: {}",
+                    self.state_path.display(),
+                    io_words(&e)
+                ))
+            })?;
+        Ok(out)
+    }
+
+    /// The state as it is now (read under its lock).
+    pub(super) fn state(&self) -> Result<State> {
+        let file = self.state_file()?;
+        let _chain = crate::sys::FileLock::exclusive(file);
+        self.read_state(file).map_err(|e| Error::log(e.0))
+    }
+
+    pub(super) fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
     /// The path of the file records go to now.
     pub(super) fn path(&self) -> PathBuf {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
@@ -163,6 +270,10 @@ pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(FileSink, 
     let mut file_name = name.to_os_string();
     file_name.push(&suffix);
     let current = open_checked(&dir.join(file_name))?.with_suffix(suffix);
+    let mut state_name = name.to_os_string();
+    state_name.push(".state");
+    let state_path = dir.join(state_name);
+
     let mode = current
         .file
         .metadata()
@@ -174,6 +285,8 @@ pub(super) fn open(config: &LogConfig, now: DateTime<Utc>) -> Result<(FileSink, 
         rotate: config.rotate,
         sync: config.sync,
         current: Mutex::new(current),
+        state: std::sync::OnceLock::new(),
+        state_path,
     };
     Ok((sink, (mode & 0o077 != 0).then_some(mode)))
 }
@@ -230,7 +343,7 @@ impl Current {
 /// Open (creating mode 0600 if missing) the log file at `path` without following a link, then
 /// check the descriptor itself: a regular file, one link, owned by the running user or root.
 fn open_checked(path: &Path) -> Result<Current> {
-    let file = open_no_follow(path)?;
+    let file = open_no_follow(path, true)?;
     check_descriptor(&file, path)?;
     Ok(Current {
         suffix: String::new(),
@@ -249,12 +362,14 @@ fn parent_exists(path: &Path) -> bool {
     }
 }
 
-/// Open the log for appending, creating it 0600, refusing a symbolic link, never blocking.
-fn open_no_follow(path: &Path) -> Result<File> {
+/// Open the log for appending (its state file for writing in place: `append` false), creating
+/// it 0600, refusing a symbolic link, never blocking.
+fn open_no_follow(path: &Path, append: bool) -> Result<File> {
     let shown = path.display();
     fs::OpenOptions::new()
         .read(true)
-        .append(true)
+        .append(append)
+        .write(true)
         .create(true)
         .mode(0o600)
         // O_NONBLOCK: a FIFO swapped in at the path must not block the open.
@@ -351,18 +466,24 @@ mod tests {
         };
         let nine = DateTime::from_timestamp(1_795_683_600, 0).unwrap(); // 09:00Z
         let (sink, _) = open(&config, nine).unwrap();
-        sink.write_line("{}\n", nine).unwrap();
+        sink.write_line(&mut "{}\n".to_owned(), nine).unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "").unwrap();
         std::os::unix::fs::symlink(&victim, dir.path().join("security.log.2026-11-26-10")).unwrap();
         std::fs::create_dir(dir.path().join("security.log.2026-11-26-11")).unwrap();
         let hour = chrono::Duration::hours(1);
-        let linked = sink.write_line("{}\n", nine + hour).unwrap_err().0;
+        let linked = sink
+            .write_line(&mut "{}\n".to_owned(), nine + hour)
+            .unwrap_err()
+            .0;
         assert!(
             linked.contains("security.log.2026-11-26-10 is a symbolic link"),
             "{linked}"
         );
-        let dir_err = sink.write_line("{}\n", nine + hour * 2).unwrap_err().0;
+        let dir_err = sink
+            .write_line(&mut "{}\n".to_owned(), nine + hour * 2)
+            .unwrap_err()
+            .0;
         assert!(dir_err.contains("security.log.2026-11-26-11"), "{dir_err}");
         assert!(!dir_err.contains("permission denied"), "{dir_err}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "");

@@ -10,6 +10,11 @@
 //! another thread would not see), and the subscriber takes only jwtctl's own audit events: events
 //! of dependencies (an HTTP or database client using `tracing`) never enter the log.
 
+mod chain;
+mod read;
+pub(crate) mod verify;
+
+pub(crate) use chain::{Head, Seal, genesis};
 mod file;
 mod json;
 mod sink;
@@ -164,6 +169,10 @@ pub struct Record {
     /// The sink (log file path or syslog target) that failed to take the record a `not_done`
     /// record withdraws.
     pub failed_sink: Option<String>,
+    /// `log seal init`: the sealing's id, the start of its epoch 0 and its interval (seconds).
+    pub seal_id: Option<String>,
+    pub seal_start: Option<i64>,
+    pub seal_interval: Option<u64>,
 }
 
 impl Record {
@@ -207,6 +216,9 @@ impl Record {
         f.str(key!("key_source"), self.key_source.as_deref());
         f.name(key!("key_fetch"), self.key_fetch);
         f.str(key!("failed_sink"), self.failed_sink.as_deref());
+        f.name(key!("seal_id"), self.seal_id.as_deref());
+        f.int(key!("seal_start"), self.seal_start);
+        f.uint(key!("seal_interval"), self.seal_interval);
         f.str(key!("peer"), peer);
     }
 
@@ -299,7 +311,14 @@ impl Origin {
 
 /// The sinks `config` names: the checked file (unless `--log-file none` with syslog) and the
 /// syslog target; the path messages name, and the file's mode when others can get at it.
-fn open_sinks(config: &LogConfig) -> Result<(Arc<dyn sink::Sink>, PathBuf, Option<u32>)> {
+type Opened = (
+    Arc<dyn sink::Sink>,
+    Option<Arc<file::FileSink>>,
+    PathBuf,
+    Option<u32>,
+);
+
+fn open_sinks(config: &LogConfig) -> Result<Opened> {
     let no_file = config.path.as_os_str() == "none";
     if no_file && config.syslog.is_none() {
         return Err(Error::usage(
@@ -307,11 +326,13 @@ fn open_sinks(config: &LogConfig) -> Result<(Arc<dyn sink::Sink>, PathBuf, Optio
         ));
     }
     let mut sinks: Vec<Box<dyn sink::Sink>> = Vec::new();
-    let (mut path, mut exposed) = (PathBuf::from("(syslog)"), None);
+    let (mut path, mut exposed, mut file) = (PathBuf::from("(syslog)"), None, None);
     if !no_file {
         let (file_sink, mode) = file::open(config, chrono::Utc::now())?;
         path = file_sink.path();
         exposed = mode;
+        let file_sink = Arc::new(file_sink);
+        file = Some(Arc::clone(&file_sink));
         sinks.push(Box::new(file_sink));
     }
     if let Some(target) = &config.syslog {
@@ -322,7 +343,7 @@ fn open_sinks(config: &LogConfig) -> Result<(Arc<dyn sink::Sink>, PathBuf, Optio
         1 => Arc::from(sinks.remove(0)),
         _ => Arc::new(sink::Fanout::new(sinks)),
     };
-    Ok((sink, path, exposed))
+    Ok((sink, file, path, exposed))
 }
 
 /// What a failed delivery means for the operation, as its message says.
@@ -347,6 +368,8 @@ pub struct Audit {
     /// The log file's mode when others may read or write it.
     exposed: Option<u32>,
     sink: Arc<dyn sink::Sink>,
+    /// The log file (absent with `--log-file none`): where the chain and seal state live.
+    file: Option<Arc<file::FileSink>>,
     group: Arc<sink::Group>,
     /// The operation whose records are held (`hold`), for the record that withdraws them.
     group_op: Mutex<&'static str>,
@@ -371,7 +394,7 @@ impl Audit {
     /// Open (creating if needed) the security log and route audit events to it. Fails with exit
     /// 3 when the log cannot be opened, before any operation runs.
     pub fn open(config: &LogConfig) -> Result<Audit> {
-        let (sink, path, exposed) = open_sinks(config)?;
+        let (sink, file, path, exposed) = open_sinks(config)?;
         let max_level = level_filter(config.level);
         let outcome = Arc::new(Outcome::default());
         let group = Arc::new(sink::Group::default());
@@ -386,6 +409,7 @@ impl Audit {
             path,
             outcome,
             sink,
+            file,
             group,
             max_level,
             peer: config.peer.clone(),
@@ -401,6 +425,57 @@ impl Audit {
     /// The path of the log file records go to now.
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+
+    /// The chain and seal state of the log file, read under its lock; `None` without a file.
+    pub(crate) fn chain_state(&self) -> Result<Option<(Option<Head>, Option<Seal>)>> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        let state = file.state()?;
+        Ok(Some((state.head, state.seal)))
+    }
+
+    /// Set sealing up for the log file with epochs of `interval` seconds from `now`; returns the
+    /// new sealing (its verify key goes to the operator). Refused when it is set up already.
+    pub(crate) fn seal_init(&self, interval: u64, now: i64) -> Result<Seal> {
+        let Some(file) = &self.file else {
+            return Err(Error::usage(
+                "sealing needs a log file: --log-file none writes only to syslog",
+            ));
+        };
+        let state_path = file.state_path().display().to_string();
+        file.update_state(|mut state| {
+            if let Some(seal) = &state.seal {
+                return Err(Error::usage(format!(
+                    "sealing is already set up for this log (since {}, see {state_path}); \
+                     a log is sealed once, with one verify key",
+                    chrono::DateTime::from_timestamp(seal.start, 0).unwrap_or_default()
+                )));
+            }
+            let seal = Seal::new(interval, now)
+                .map_err(|e| Error::log(format!("cannot make a seal key: {e}")))?;
+            state.seal = Some(seal.clone());
+            Ok((state, seal))
+        })
+    }
+
+    /// Take back a sealing `seal_init` set up (its record could not be written).
+    pub(crate) fn seal_undo(&self, id: &str) -> Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        file.update_state(|mut state| {
+            if state.seal.as_ref().is_some_and(|s| s.id == id) {
+                state.seal = None;
+            }
+            Ok((state, ()))
+        })
+    }
+
+    /// The path of the chain and seal state, when there is a log file.
+    pub(crate) fn state_path(&self) -> Option<PathBuf> {
+        self.file.as_ref().map(|f| f.state_path().to_path_buf())
     }
 
     /// Warn, on stderr and with a WARN record `log_file_exposed`, when other users may read or

@@ -20,11 +20,12 @@ impl fmt::Display for SinkError {
 
 pub(crate) type SinkResult = Result<(), SinkError>;
 
-/// Takes one record, formatted as one line, stamped with the instant of its timestamp. A sink
-/// reports a failed, partial or unconfirmed delivery as the returned error; it never swallows
+/// Takes records (whole lines), stamped with the instant of the first one's timestamp. A sink
+/// that chains records (the log file) stamps them in place with `seq` and `prev`, so the sinks
+/// after it (syslog) get the same lines. A sink reports a failed, partial or unconfirmed delivery as the returned error; it never swallows
 /// one, and every write ends within a deadline.
 pub(crate) trait Sink: Send + Sync {
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult;
+    fn write_line(&self, line: &mut String, at: DateTime<Utc>) -> SinkResult;
 
     /// The sink as a record names it: the log file's path, the syslog target.
     fn name(&self) -> String;
@@ -36,6 +37,24 @@ pub(crate) trait Sink: Send + Sync {
 
     /// Send the next writes only to the sinks `only` lists (all of them again with `None`).
     fn restrict(&self, _only: Option<Vec<usize>>) {}
+}
+
+impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
+    fn write_line(&self, line: &mut String, at: DateTime<Utc>) -> SinkResult {
+        (**self).write_line(line, at)
+    }
+
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    fn take_split(&self) -> Option<Split> {
+        (**self).take_split()
+    }
+
+    fn restrict(&self, only: Option<Vec<usize>>) {
+        (**self).restrict(only)
+    }
 }
 
 /// A write some sinks took and others did not: the sinks that took it (their indices and names)
@@ -67,7 +86,7 @@ impl Fanout {
 }
 
 impl Sink for Fanout {
-    fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
+    fn write_line(&self, line: &mut String, at: DateTime<Utc>) -> SinkResult {
         let only = self.only.lock().unwrap_or_else(PoisonError::into_inner);
         let mut result = Ok(());
         let (mut took, mut failed) = (Vec::new(), Vec::new());
@@ -156,7 +175,7 @@ impl Group {
         let mut result = Ok(());
         if let Some(first) = held.at.filter(|first| hour(first) != hour(&at)) {
             let record = held.lines.split_off(start);
-            result = sink.write_line(&held.lines, first);
+            result = sink.write_line(&mut held.lines, first);
             held.lines = record;
             held.at = None;
         }
@@ -181,7 +200,7 @@ impl Group {
         let Some(at) = held.at.take() else {
             return Ok(());
         };
-        let result = sink.write_line(&held.lines, at);
+        let result = sink.write_line(&mut held.lines, at);
         held.lines.clear();
         result
     }
@@ -250,7 +269,7 @@ mod tests {
     }
 
     impl Sink for Recorder {
-        fn write_line(&self, line: &str, at: DateTime<Utc>) -> SinkResult {
+        fn write_line(&self, line: &mut String, at: DateTime<Utc>) -> SinkResult {
             if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(SinkError("full".into()));
             }

@@ -240,7 +240,8 @@ impl Sink for SyslogSink {
     /// one message of many records would be neither a record a collector can read nor, over
     /// UDP, a datagram that fits. The first failure stops the group and is reported; the whole
     /// group has one deadline, and on a stream it is confirmed once, after its last record.
-    fn write_line(&self, lines: &str, at: DateTime<Utc>) -> SinkResult {
+    fn write_line(&self, lines: &mut String, at: DateTime<Utc>) -> SinkResult {
+        let lines = lines.as_str();
         let deadline = Instant::now() + TIMEOUT;
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         for line in lines.split_inclusive('\n') {

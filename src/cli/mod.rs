@@ -111,6 +111,14 @@ pub enum Command {
         "jwtctl ledger prune --ledger ledger.db"
     ))]
     Ledger(LedgerCmd),
+    /// Prove the security log was not touched: verify its chain and seals, seal it, show its head.
+    #[command(after_long_help = long_help!(
+        "jwtctl log seal init --interval 15m --verify-key-out /secure/offline/jwtctl-seal.key",
+        "jwtctl log verify --verify-key /secure/offline/jwtctl-seal.key",
+        "jwtctl log head >> /audit/anchors.txt",
+        "jwtctl log verify --expect-head \"$(tail -n1 /audit/anchors.txt)\" security.log"
+    ))]
+    Log(LogCmd),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     #[command(after_long_help = long_help!(
         "jwtctl completions bash > ~/.local/share/bash-completion/completions/jwtctl",
@@ -147,6 +155,11 @@ impl Command {
                 LedgerAction::Stats(_) => "ledger_stats",
                 LedgerAction::Prune(_) => "ledger_prune",
             },
+            Command::Log(log) => match log.action {
+                LogAction::Verify(_) => "log_verify",
+                LogAction::Head(_) => "log_head",
+                LogAction::Seal(_) => "log_seal_init",
+            },
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
             Command::Cache(cache) => match cache.action {
@@ -180,6 +193,11 @@ impl Command {
                 LedgerAction::Init(args)
                 | LedgerAction::Stats(args)
                 | LedgerAction::Prune(args) => &args.log,
+            },
+            Command::Log(log) => match &log.action {
+                LogAction::Verify(args) => &args.log,
+                LogAction::Head(args) => &args.log,
+                LogAction::Seal(args) => &args.log,
             },
             Command::Completions(args) => &args.log,
             Command::Man(args) => &args.log,
@@ -578,6 +596,111 @@ pub struct CacheArgs {
 
     #[command(flatten)]
     pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct LogCmd {
+    #[command(subcommand)]
+    pub action: LogAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogAction {
+    /// Check the log's chain (and, with --verify-key, its seals); exit 0 intact, 1 tampered
+    #[command(after_long_help = long_help!(
+        "jwtctl log verify",
+        "jwtctl log verify --verify-key seal.key --output json security.log.1 security.log",
+        "jwtctl log verify --expect-head 1042:9f86d081884c7d65… copy-of-security.log"
+    ))]
+    Verify(LogVerifyArgs),
+    /// Print the log's head, SEQ:HASH, to keep elsewhere and pass to verify --expect-head later
+    #[command(after_long_help = long_help!("jwtctl log head | logger -t jwtctl-anchor"))]
+    Head(LogHeadArgs),
+    /// Set up forward-secure sealing of the log: `log seal init`
+    #[command(after_long_help = long_help!(
+        "jwtctl log seal init --verify-key-out /media/offline/seal.key",
+        "jwtctl log seal init --interval 1h | gpg -e -r auditor@example > seal.key.gpg"
+    ))]
+    Seal(SealInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogVerifyArgs {
+    /// Log files to check, oldest first [default: the security log, --log-file]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The verify key `log seal init` printed: check every seal with its own epoch's key
+    #[arg(long, value_name = "FILE")]
+    pub verify_key: Option<PathBuf>,
+
+    /// A head noted earlier (`log head`): the log must still hold that record, unchanged
+    #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+    pub expect_head: Option<(u64, String)>,
+
+    /// `text`: one line on stderr; `json`: the report on stdout
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct LogHeadArgs {
+    /// `text`: SEQ:HASH; `json`: seq, hash and the sealing's state
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+/// What `log seal` does (one action today; a word, so that more can follow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SealVerb {
+    /// Start sealing the log: print the verify key once (keep it off this host)
+    Init,
+}
+
+#[derive(Debug, Args)]
+pub struct SealInitArgs {
+    /// `init`: start sealing the log and print the verify key once
+    #[arg(value_name = "ACTION", value_enum)]
+    pub action: SealVerb,
+
+    /// How often an epoch ends and is sealed: 1s to 24h
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Write the verify key to this new file (mode 0600) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub verify_key_out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+/// `SEQ:HASH` as `log head` prints it.
+pub fn parse_head(s: &str) -> Result<(u64, String), String> {
+    let bad = || "expected SEQ:HASH as jwtctl log head prints it (1042:9f86d0…, 64 hex digits)";
+    let (seq, hash) = s.trim().split_once(':').ok_or_else(bad)?;
+    let seq: u64 = seq.parse().map_err(|_| bad())?;
+    let hash = hash.to_ascii_lowercase();
+    if seq == 0 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad().into());
+    }
+    Ok((seq, hash))
+}
+
+/// A seal interval: 1s to 24h, whole seconds.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|_| "expected a duration from 1s to 24h, such as 15m".to_string())?;
+    if d.subsec_nanos() != 0 || d.as_secs() < 1 || d.as_secs() > 24 * 3600 {
+        return Err("the interval is whole seconds from 1s to 24h".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

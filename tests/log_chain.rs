@@ -1,0 +1,400 @@
+//! The chained, sealed security log: `log verify`, `log head`, `log seal init`, and what each
+//! kind of tampering looks like to them.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::process::Output;
+use std::thread::sleep;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{Env, assert_refused, sha256sum, stderr, stdout};
+
+/// The log's lines.
+fn lines(env: &Env) -> Vec<String> {
+    env.log_text().lines().map(str::to_owned).collect()
+}
+
+fn write_lines(env: &Env, name: &str, lines: &[String]) {
+    env.write(name, &(lines.join("\n") + "\n"));
+}
+
+/// Write `n` INFO records (issue at --log-level info).
+fn records(env: &Env, n: usize) {
+    for i in 0..n {
+        let out = env.run(&["--log-level", "info", "issue", "--sub", &format!("u{i}")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+fn log_verify(env: &Env, args: &[&str]) -> Output {
+    env.jwtctl()
+        .args(["log", "verify", "--output", "json"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The report of a `log verify --output json`.
+fn report(out: &Output) -> Value {
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|_| panic!("{}", stderr(out)))
+}
+
+/// Assert `log verify` found the log tampered with: exit 1, the kind, a failure record.
+fn assert_tampered(env: &Env, out: &Output, kind: &str) -> Value {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let r = report(out);
+    assert_eq!(r["intact"], false);
+    assert_eq!(r["break"]["kind"], kind, "{r}");
+    let last = env.log().pop().unwrap();
+    assert_eq!(last["op"], "log_verify");
+    assert_eq!(last["reason"], "log_tampered");
+    r
+}
+
+#[test]
+fn records_form_one_chain_from_the_genesis() {
+    let env = Env::new();
+    records(&env, 4);
+    let lines = lines(&env);
+    assert_eq!(lines.len(), 4);
+    let mut prev = sha256sum("jwtctl security log v1");
+    for (i, line) in lines.iter().enumerate() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["seq"], i as u64 + 1, "{line}");
+        assert_eq!(r["prev"], prev.as_str(), "{line}");
+        assert!(
+            line.starts_with("{\"seq\":"),
+            "seq and prev come first: {line}"
+        );
+        prev = sha256sum(line);
+    }
+    let head = env.run(&["log", "head"]);
+    assert_eq!(stdout(&head), format!("4:{prev}\n"));
+
+    let out = env.run(&["log", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let said = stderr(&out);
+    assert!(said.starts_with("jwtctl: log intact: 4 records"), "{said}");
+    assert!(
+        said.contains("NOT sealed"),
+        "an unsealed log says so: {said}"
+    );
+    let r = report(&log_verify(&env, &[]));
+    assert_eq!(r["intact"], true);
+    assert_eq!(r["sealed"], false);
+    assert_eq!(r["head"], format!("4:{prev}"));
+}
+
+#[test]
+fn each_kind_of_change_is_named_with_its_place() {
+    let env = Env::new();
+    records(&env, 6);
+    let orig = lines(&env);
+    let check = |name: &str, lines: Vec<String>, kind: &str, line: u64| {
+        write_lines(&env, name, &lines);
+        let out = log_verify(&env, &[name]);
+        let r = assert_tampered(&env, &out, kind);
+        assert_eq!(r["break"]["line"], line, "{name}: {r}");
+        assert!(r["break"]["file"].as_str().unwrap().ends_with(name));
+        // One human line says the same without --output json.
+        let text = env.run(&["log", "verify", name]);
+        assert_refused(&env, &text, 1, "log_tampered");
+        assert!(stderr(&text).contains(kind), "{}", stderr(&text));
+    };
+    let mut deleted = orig.clone();
+    deleted.remove(2);
+    check("deleted.log", deleted, "deleted", 3);
+
+    let mut edited = orig.clone();
+    edited[1] = edited[1].replace("\"sub\":\"u1\"", "\"sub\":\"admin\"");
+    check("edited.log", edited, "edited", 2);
+
+    let mut swapped = orig.clone();
+    swapped.swap(2, 3);
+    check("swapped.log", swapped, "reordered", 3);
+
+    let mut inserted = orig.clone();
+    inserted.insert(3, orig[2].clone());
+    check("inserted.log", inserted, "inserted", 4);
+
+    let mut foreign = orig.clone();
+    foreign.insert(
+        2,
+        r#"{"op":"issue","outcome":"success","sub":"mallory"}"#.to_owned(),
+    );
+    check("foreign.log", foreign, "inserted", 3);
+
+    let mut garbage = orig.clone();
+    garbage[4] = "not json".into();
+    check("garbage.log", garbage, "unparsable", 5);
+
+    // An edit whose chain was recomputed (an attacker needs no key for that) passes the chain
+    // alone: only a noted head or a seal catches it. Here the head noted before catches it.
+    let head = format!("6:{}", sha256sum(&orig[5]));
+    let recomputed = rechain(&orig, 1, |r| r["sub"] = "admin".into());
+    write_lines(&env, "recomputed.log", &recomputed);
+    assert_eq!(log_verify(&env, &["recomputed.log"]).status.code(), Some(0));
+    let out = log_verify(&env, &["--expect-head", &head, "recomputed.log"]);
+    assert_tampered(&env, &out, "edited");
+}
+
+/// Rewrite record `at` with `change` and recompute every later `prev` as an attacker without
+/// the seal key would.
+fn rechain(lines: &[String], at: usize, change: impl Fn(&mut Value)) -> Vec<String> {
+    let mut out: Vec<String> = lines[..at].to_vec();
+    for (i, line) in lines.iter().enumerate().skip(at) {
+        let mut r: Value = serde_json::from_str(line).unwrap();
+        if i == at {
+            change(&mut r);
+        }
+        if i > 0 {
+            r["prev"] = sha256sum(&out[i - 1]).into();
+        }
+        out.push(r.to_string());
+    }
+    out
+}
+
+#[test]
+fn a_cut_tail_is_caught_by_the_noted_head_and_by_the_state_file() {
+    let env = Env::new();
+    records(&env, 5);
+    let head = stdout(&env.run(&["log", "head"])).trim().to_owned();
+    let mut cut = lines(&env);
+    cut.truncate(3);
+    write_lines(&env, "copy.log", &cut);
+    let out = log_verify(&env, &["--expect-head", &head, "copy.log"]);
+    let r = assert_tampered(&env, &out, "truncated");
+    assert_eq!(r["records"], 3);
+
+    // The live log cut back: its state file still names seq 5.
+    write_lines(&env, "security.log", &cut);
+    let out = log_verify(&env, &[]);
+    assert_tampered(&env, &out, "truncated");
+    // And a record written after the cut continues from the state's head, so the gap stays.
+    records(&env, 1);
+    let next: Value = env.log()[3].clone();
+    assert!(next["seq"].as_u64().unwrap() > 5, "{next}");
+    let out = log_verify(&env, &["security.log"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_removed_rotated_file_breaks_the_chain() {
+    let env = Env::new();
+    records(&env, 6);
+    let all = lines(&env);
+    write_lines(&env, "a.log", &all[..2]);
+    write_lines(&env, "b.log", &all[2..4]);
+    write_lines(&env, "c.log", &all[4..]);
+    let out = log_verify(&env, &["a.log", "b.log", "c.log"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["records"], 6);
+    let out = log_verify(&env, &["a.log", "c.log"]);
+    let r = assert_tampered(&env, &out, "deleted");
+    assert!(r["break"]["file"].as_str().unwrap().ends_with("c.log"));
+    let out = log_verify(&env, &["b.log", "c.log"]);
+    assert_tampered(&env, &out, "deleted");
+}
+
+/// A log sealed every second, with the verify key in `seal.key`, holding `epochs` sealed epochs.
+fn sealed(env: &Env, epochs: usize) {
+    let out = env.run(&[
+        "log",
+        "seal",
+        "init",
+        "--interval",
+        "1s",
+        "--verify-key-out",
+        "seal.key",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "the key went to the file");
+    for _ in 0..epochs {
+        records(env, 2);
+        sleep(Duration::from_millis(1100));
+    }
+    records(env, 1);
+}
+
+#[test]
+fn a_sealed_log_verifies_with_its_key_and_names_a_forged_seal() {
+    let env = Env::new();
+    sealed(&env, 2);
+    let key = std::fs::read_to_string(env.path("seal.key")).unwrap();
+    assert!(key.starts_with("jwtctl-seal-v1:"), "{key}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.path("seal.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let state = std::fs::read_to_string(env.path("security.log.state")).unwrap();
+    assert!(
+        !state.contains(key.trim().rsplit(':').next().unwrap()),
+        "the initial key is not kept"
+    );
+
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&out);
+    assert_eq!(r["seals_checked"], true);
+    assert!(r["seals"].as_u64().unwrap() >= 2, "{r}");
+    let text = env.run(&["log", "verify"]);
+    assert!(stderr(&text).contains("NOT checked"), "{}", stderr(&text));
+
+    // An edited record whose chain was recomputed: the seal after it no longer covers it.
+    let orig = lines(&env);
+    let recomputed = rechain(&orig, 2, |r| r["sub"] = "admin".into());
+    write_lines(&env, "copy.log", &recomputed);
+    let out = log_verify(&env, &["--verify-key", "seal.key", "copy.log"]);
+    assert_tampered(&env, &out, "bad_seal");
+
+    // A seal removed (chain recomputed): the next seal's epochs do not follow.
+    let seal_at = orig
+        .iter()
+        .position(|l| l.contains("\"op\":\"log_seal\""))
+        .unwrap();
+    let mut without: Vec<String> = orig.clone();
+    without.remove(seal_at);
+    let without = rechain(&without, seal_at, |_| ());
+    let renumbered: Vec<String> = without
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut r: Value = serde_json::from_str(l).unwrap();
+            r["seq"] = (i as u64 + 1).into();
+            r.to_string()
+        })
+        .collect();
+    let renumbered = rechain(&renumbered, 1, |_| ());
+    write_lines(&env, "noseal.log", &renumbered);
+    let out = log_verify(&env, &["--verify-key", "seal.key", "noseal.log"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let kind = report(&out)["break"]["kind"].as_str().unwrap().to_owned();
+    assert!(
+        ["bad_seal", "epoch_gap", "not_sealed"].contains(&kind.as_str()),
+        "{kind}"
+    );
+}
+
+#[test]
+fn a_log_set_up_for_sealing_but_never_sealed_is_not_sealed() {
+    let env = Env::new();
+    sealed(&env, 1);
+    // Keep the init record and the records, drop every seal, recompute the chain.
+    let kept: Vec<String> = lines(&env)
+        .into_iter()
+        .filter(|l| !l.contains("\"op\":\"log_seal\""))
+        .enumerate()
+        .map(|(i, l)| {
+            let mut r: Value = serde_json::from_str(&l).unwrap();
+            r["seq"] = (i as u64 + 1).into();
+            r.to_string()
+        })
+        .collect();
+    let kept = rechain(&kept, 1, |_| ());
+    write_lines(&env, "copy.log", &kept);
+    let out = log_verify(&env, &["--verify-key", "seal.key", "copy.log"]);
+    assert_tampered(&env, &out, "not_sealed");
+    // And a log that was never set up, checked with a key: not sealed either.
+    let other = Env::new();
+    records(&other, 2);
+    std::fs::copy(env.path("seal.key"), other.path("seal.key")).unwrap();
+    let out = log_verify(&other, &["--verify-key", "seal.key"]);
+    assert_tampered(&other, &out, "not_sealed");
+}
+
+#[test]
+fn sealing_is_set_up_once_and_its_key_file_must_be_new() {
+    let env = Env::new();
+    let out = env.run(&["log", "seal", "init", "--interval", "1h"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("jwtctl-seal-v1:"),
+        "on stdout without --verify-key-out"
+    );
+    let init = env.log().pop().unwrap();
+    assert_eq!(init["op"], "log_seal_init");
+    assert_eq!(init["seal_interval"], 3600);
+    let again = env.run(&["log", "seal", "init"]);
+    assert_refused(&env, &again, 2, "usage");
+    assert!(
+        stderr(&again).contains("already set up"),
+        "{}",
+        stderr(&again)
+    );
+
+    let other = Env::new();
+    other.write("taken.key", "x");
+    let out = other.run(&["log", "seal", "init", "--verify-key-out", "taken.key"]);
+    assert_refused(&other, &out, 2, "usage");
+    assert_eq!(
+        std::fs::read_to_string(other.path("taken.key")).unwrap(),
+        "x"
+    );
+    for bad in ["0s", "25h", "1.5s", "soon"] {
+        let out = other.run(&["log", "seal", "init", "--interval", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+    }
+    let state = std::fs::read_to_string(other.path("security.log.state")).unwrap_or_default();
+    assert!(
+        !state.contains("seal=") || state.contains("seal=none"),
+        "{state}"
+    );
+}
+
+#[test]
+fn many_writers_at_once_keep_one_gapless_chain() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    let batch: String = (0..100).map(|_| format!("{token}\n")).collect();
+    let path = env.write("batch.txt", &batch);
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    let out = env
+                        .jwtctl()
+                        .args(["--log-level", "info", "verify", "--batch"])
+                        .pipe_stdin(&path)
+                        .unwrap()
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{}", stderr(&out));
+                    let out = env.run(&["--log-level", "info", "issue"]);
+                    assert!(out.status.success(), "{}", stderr(&out));
+                }
+            });
+        }
+    });
+    let out = log_verify(&env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["records"], 16 * 3 * 101);
+}
+
+#[test]
+fn a_state_file_that_cannot_be_used_is_a_log_failure() {
+    let env = Env::new();
+    records(&env, 1);
+    let state = env.path("security.log.state");
+    std::fs::remove_file(&state).unwrap();
+    std::fs::create_dir(&state).unwrap();
+    let out = env.run(&["--log-level", "info", "issue"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("security.log.state"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir(&state).unwrap();
+    std::fs::write(&state, "garbage").unwrap();
+    let before = env.log_text();
+    let out = env.run(&["--log-level", "info", "issue"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(env.log_text(), before, "nothing was written");
+}
