@@ -36,8 +36,9 @@ use commands::present::{self, Shown, Style};
 use commands::{Ctx, Done};
 use error::{Exit, Result};
 
-/// Run one parsed command against an open security log. Returns what goes to stdout; the
-/// operation's record has been written (when the level policy keeps it) before this returns.
+/// Run one parsed command against an open security log. Returns its outcome for
+/// [`commands::present`]; the operation's record (a success, a rejection, a failure) has been
+/// written (when the level policy keeps it) before this returns.
 pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Result<Done> {
     let ctx = Ctx {
         audit,
@@ -137,7 +138,8 @@ fn refuse_password_in_argv(matches: &clap::ArgMatches) -> std::result::Result<()
     }
 }
 
-/// Open the log, run the command, print its result, and map the outcome to an exit code.
+/// Open the log, run the command, and show its outcome (through [`commands::present`]) with its
+/// exit code.
 pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
