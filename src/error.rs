@@ -1,4 +1,5 @@
-//! The error type, its stable reason codes, and the one mapping to exit codes.
+//! The error type, the rejection a token verdict carries, their stable reason codes, and the one
+//! mapping to exit codes.
 
 use std::fmt;
 
@@ -226,6 +227,61 @@ impl fmt::Display for Error {
     }
 }
 
+/// Why a token was refused: a normal result (exit 1), not a failure. The token core and the
+/// ledger raise it as an [`Error`] with a rejection reason; [`Error::into_rejection`] takes it
+/// out at the boundary where a verdict is made (`token::Verdict::of`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    reason: Reason,
+    message: String,
+    /// The claim the rejection is about (its name, never its value), for the record's `claim`.
+    claim: Option<String>,
+}
+
+impl Rejection {
+    /// The stable reason code's reason: always one with exit 1 ([`Reason::is_rejection`]).
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// What is wrong with the token, in our words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The claim this rejection is about, if it is about one.
+    pub fn claim(&self) -> Option<&str> {
+        self.claim.as_deref()
+    }
+}
+
+impl fmt::Display for Rejection {
+    /// The stderr line, less the `jwtctl: ` prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "token rejected: {}: {}",
+            self.reason.code(),
+            self.message
+        )
+    }
+}
+
+impl Error {
+    /// The rejection this error carries, or the error itself when it is a failure (usage,
+    /// configuration, I/O, log).
+    pub fn into_rejection(self) -> Result<Rejection, Error> {
+        if !self.reason.is_rejection() {
+            return Err(self);
+        }
+        Ok(Rejection {
+            reason: self.reason,
+            message: self.message,
+            claim: self.claim,
+        })
+    }
+}
+
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -271,6 +327,18 @@ mod tests {
             e.to_string(),
             "token rejected: expired: the token expired 5s ago"
         );
+    }
+
+    #[test]
+    fn a_rejection_leaves_the_error_type_and_a_failure_stays() {
+        let e = Error::rejected(Reason::ClaimMismatch, "aud is not api").with_claim("aud");
+        let r = e.clone().into_rejection().unwrap();
+        assert_eq!(
+            (r.reason(), r.claim()),
+            (Reason::ClaimMismatch, Some("aud"))
+        );
+        assert_eq!(r.to_string(), e.to_string());
+        assert_eq!(Error::key("x").into_rejection(), Err(Error::key("x")));
     }
 
     #[test]

@@ -32,11 +32,13 @@ use cli::usage::{
     settings_of_refused, usage_line, variable_at_fault, verify_json_in,
 };
 use cli::{Cli, Command};
-use commands::{Ctx, Done, Reply};
+use commands::present::{self, Shown, Style};
+use commands::{Ctx, Done};
 use error::{Exit, Result};
 
-/// Run one parsed command against an open security log. Returns what goes to stdout; the
-/// operation's record has been written (when the level policy keeps it) before this returns.
+/// Run one parsed command against an open security log. Returns its outcome for
+/// [`commands::present`]; the operation's record (a success, a rejection, a failure) has been
+/// written (when the level policy keeps it) before this returns.
 pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Result<Done> {
     let ctx = Ctx {
         audit,
@@ -57,7 +59,9 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Refused(e, reply)) => audit.failure_of(rec, &e).map(|()| Done::Refused(e, reply)),
+        Ok(Done::Valid(token)) => audit.success(rec).map(|()| Done::Valid(token)),
+        Ok(Done::Rejected(r)) => audit.rejection(rec, &r).map(|()| Done::Rejected(r)),
+        Ok(broken @ Done::Broken { reason, .. }) => audit.failure(rec, reason).map(|()| broken),
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure_of(rec, &e).and(Err(e)),
@@ -136,7 +140,8 @@ fn refuse_password_in_argv(matches: &clap::ArgMatches) -> std::result::Result<()
     }
 }
 
-/// Open the log, run the command, print its result, and map the outcome to an exit code.
+/// Open the log, run the command, and show its outcome (through [`commands::present`]) with its
+/// exit code.
 pub fn execute(cli: &Cli) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
@@ -148,37 +153,27 @@ pub fn execute(cli: &Cli) -> Exit {
             run(cli, &audit, chrono::Utc::now())
         })
     });
-    match outcome {
-        Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),
-        Ok(Done::Streamed(exit)) => exit,
-        Ok(Done::Refused(e, Reply::Stdout(answer))) => print(&answer, e.exit_status()),
-        Ok(Done::Refused(e, Reply::Silent)) => e.exit_status(),
-        // With `verify --output json`, configuration errors are verdicts on stdout too, so a
-        // script piping into jq sees one; only a log failure (exit 3) leaves stdout empty.
-        Err(e)
-            if wants_json(cli)
-                && e.reason() != error::Reason::LogError
-                && sys::stdout_deliverable() =>
-        {
-            print(
-                &commands::verdict::Verdict::rejected(&e, None).line(),
-                e.exit_status(),
-            )
-        }
-        Ok(Done::Refused(e, Reply::Stderr)) | Err(e) => {
-            // A usage error points to the command's help, as clap's own do.
-            let help = if e.reason() == error::Reason::Usage {
-                format!(
-                    "; see 'jwtctl {} --help'",
-                    cli.command.op().replace('_', " ")
-                )
-            } else {
-                String::new()
+    let style = Style::of(&cli.command);
+    let shown = match outcome {
+        Ok(Done::Streamed(exit)) => return exit,
+        Ok(Done::Print(out) | Done::Recorded(out)) => present::result(out),
+        Ok(Done::Valid(token)) => present::valid(&token, style),
+        Ok(Done::Rejected(rejection)) => present::rejected(&rejection, style),
+        Ok(Done::Broken {
+            reason,
+            message,
+            stdout,
+        }) => present::broken(reason, &message, stdout),
+        // A failure goes to stdout as a JSON verdict only when stdout can take it.
+        Err(e) => {
+            let style = match style {
+                Style::Json if !sys::stdout_deliverable() => Style::Text,
+                style => style,
             };
-            sys::eprint_line(&format!("jwtctl: {e}{help}"));
-            e.exit_status()
+            present::failure(&e, style, Some(cli.command.op()))
         }
-    }
+    };
+    show(&shown)
 }
 
 /// Commands that do no token work (shell completions, man pages) run without the security log:
@@ -192,10 +187,15 @@ fn unrecorded(cli: &Cli) -> Option<Result<Done>> {
     }
 }
 
-/// Whether the command is a single `verify --output json`.
-fn wants_json(cli: &Cli) -> bool {
-    matches!(&cli.command, Command::Verify(args)
-        if args.output() == cli::Output::Json && !args.batch && !args.quiet)
+/// Deliver what the presenter made: its stderr line, its stdout text, its exit code.
+fn show(shown: &Shown) -> Exit {
+    if let Some(line) = &shown.stderr {
+        sys::eprint_line(line);
+    }
+    if shown.stdout.is_empty() {
+        return shown.exit;
+    }
+    print(&shown.stdout, shown.exit)
 }
 
 /// Write a command's answer to stdout; a stdout that cannot be written is exit 2. Every answer
@@ -266,15 +266,16 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         .filter_map(|a| a.to_str())
         .find_map(|a| OPS.into_iter().find(|op| *op == a));
     let message = format!("{shown}; {}; see '{path} --help'", usage_line(&cmd));
-    if verify_json_in(args) {
-        let e = error::Error::usage(message);
-        let _ = print(
-            &commands::verdict::Verdict::rejected(&e, None).line(),
-            Exit::Config,
-        );
-    } else {
-        sys::eprint_line(&format!("jwtctl: {message}"));
-    }
+    // With `verify --output json`, the usage error is a verdict on stdout, as any failure is.
+    let style = match verify_json_in(args) {
+        true => Style::Json,
+        false => Style::Text,
+    };
+    let _ = show(&present::failure(
+        &error::Error::usage(message),
+        style,
+        None,
+    ));
     let op = op.unwrap_or("jwtctl");
     sys::restrict_umask();
     // A command that uses no log does not open (or create) one for its usage error either.

@@ -308,6 +308,39 @@ fn one_verdict_for_one_input_whichever_way_it_comes() {
 }
 
 #[test]
+fn a_token_rejected_as_it_is_read_is_a_verdict_like_any_other() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let not_utf8 = std::ffi::OsStr::from_bytes(b"eyJ\xff.a.b");
+    // -q: nothing on stdout or stderr for a rejected token, only the exit code (README).
+    let out = env
+        .jwtctl()
+        .args(["verify", "-q"])
+        .arg(not_utf8)
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), stdout(&out), stderr(&out)),
+        (Some(1), String::new(), String::new())
+    );
+    assert_eq!(env.log().pop().unwrap()["reason"], "malformed");
+    // --output json: the verdict on stdout, no stderr line.
+    let out = env
+        .jwtctl()
+        .args(["verify", "--output", "json"])
+        .write_stdin("a".repeat(2 << 20))
+        .output()
+        .unwrap();
+    assert_eq!((out.status.code(), stderr(&out)), (Some(1), String::new()));
+    let verdict: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (&verdict["valid"], &verdict["reason"]),
+        (&json!(false), &json!("too_large"))
+    );
+    assert_eq!(env.log().pop().unwrap()["reason"], "too_large");
+}
+
+#[test]
 fn an_overlong_batch_line_is_recorded_with_the_hash_of_the_whole_token() {
     let env = Env::new();
     // A real token, far over the limit, presented as `Bearer` with whitespace around it.

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 
-use crate::error::{Error, Reason, Result};
+use crate::error::{Error, Reason, Rejection, Result};
 use crate::hash::Sha256Hex;
 use crate::sys;
 use json::AuditSubscriber;
@@ -245,6 +245,12 @@ impl Record {
     pub fn fail_with(&mut self, error: &Error) -> Level {
         self.claim = error.claim().map(str::to_owned);
         self.fail(error.reason())
+    }
+
+    /// Make this the failure record of a rejected token: its reason, and the claim it is about.
+    pub fn reject(&mut self, rejection: &Rejection) -> Level {
+        self.claim = rejection.claim().map(str::to_owned);
+        self.fail(rejection.reason())
     }
 }
 
@@ -602,6 +608,12 @@ impl Audit {
     /// The failure record (ERROR) of `error`: its reason code and the claim it is about.
     pub fn failure_of(&self, mut r: Record, error: &Error) -> Result<()> {
         let level = r.fail_with(error);
+        self.emit(level, &r)
+    }
+
+    /// The failure record (ERROR) of a rejected token: its reason code and the claim it is about.
+    pub fn rejection(&self, mut r: Record, rejection: &Rejection) -> Result<()> {
+        let level = r.reject(rejection);
         self.emit(level, &r)
     }
 

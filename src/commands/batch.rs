@@ -5,8 +5,8 @@ use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 
 use tracing::Level;
 
-use super::verdict::{Verdict, verify_one};
-use super::{Ctx, Done, note_verified, open_ledger, policy};
+use super::verify::verify_one;
+use super::{Ctx, Done, note_verified, open_ledger, policy, present};
 use crate::audit::{Record, TokenDigest};
 use crate::cli::VerifyArgs;
 use crate::error::io_words;
@@ -15,7 +15,7 @@ use crate::hash::Sha256Hex;
 use crate::keys::Keyring;
 use crate::keys::remote::Remote;
 use crate::ledger::Ledger;
-use crate::token::{self, Policy, Verified};
+use crate::token::{self, Policy, Verdict};
 
 /// How many records a batch writes together (one `write(2)`), before printing their verdicts.
 const GROUP: usize = 256;
@@ -159,12 +159,13 @@ impl Batch<'_> {
             if utf8.is_some() && text.is_empty() && !overflow {
                 continue;
             }
-            let result = self.check(text, utf8.is_some(), overflow);
-            rejected |= result.is_err();
-            self.record(number, text, cut, &result)?;
+            // A failure (a ledger that cannot be read, a log) ends the batch.
+            let verdict = self.check(text, utf8.is_some(), overflow)?;
+            rejected |= !verdict.is_valid();
+            self.record(number, text, cut, &verdict)?;
             held += 1;
             if !self.args.quiet {
-                pending.extend_from_slice(Verdict::of(&result, Some(number)).line().as_bytes());
+                pending.extend_from_slice(present::batch_line(&verdict, number).as_bytes());
             }
             if held >= GROUP {
                 self.ctx.audit.release(true)?;
@@ -179,23 +180,26 @@ impl Batch<'_> {
         Ok((rejected, false))
     }
 
-    fn check(&self, text: &str, utf8: bool, overflow: bool) -> Result<Verified> {
+    fn check(&self, text: &str, utf8: bool, overflow: bool) -> Result<Verdict> {
         if overflow {
-            return Err(Error::rejected(
+            return Verdict::of(Err(Error::rejected(
                 Reason::TooLarge,
                 format!(
                     "the line is over the {}-byte limit (--max-token-size)",
                     self.policy.max_size
                 ),
-            ));
+            )));
         }
         if !utf8 {
-            return Err(Error::rejected(Reason::Malformed, "the line is not UTF-8"));
+            return Verdict::of(Err(Error::rejected(
+                Reason::Malformed,
+                "the line is not UTF-8",
+            )));
         }
-        let result = self.verify(text);
-        match (&result, &self.remote) {
-            (Err(e), Some(remote))
-                if e.reason() == Reason::NoMatchingKey && !self.refetched.replace(true) =>
+        let verdict = self.verify(text)?;
+        match (&verdict, &self.remote) {
+            (Verdict::Rejected(r), Some(remote))
+                if r.reason() == Reason::NoMatchingKey && !self.refetched.replace(true) =>
             {
                 // A provider may have rotated since the set was fetched: one refetch per batch
                 // (and at most one a minute per URL, see keys::remote).
@@ -205,14 +209,14 @@ impl Batch<'_> {
                         *self.keys.borrow_mut() = keys;
                         self.verify(text)
                     }
-                    Err(_) => result,
+                    Err(_) => Ok(verdict),
                 }
             }
-            _ => result,
+            _ => Ok(verdict),
         }
     }
 
-    fn verify(&self, text: &str) -> Result<Verified> {
+    fn verify(&self, text: &str) -> Result<Verdict> {
         verify_one(
             text,
             &*self.keys.borrow(),
@@ -222,18 +226,16 @@ impl Batch<'_> {
         )
     }
 
-    /// The line's record, as the level policy says; a configuration error ends the batch.
+    /// The line's record, as the level policy says.
     fn record(
         &self,
         number: u64,
         text: &str,
         cut: Option<Sha256Hex>,
-        result: &Result<Verified>,
+        verdict: &Verdict,
     ) -> Result<()> {
-        match result {
-            Ok(_) if !self.ctx.audit.keeps(Level::INFO) => return Ok(()),
-            Err(e) if !e.reason().is_rejection() => return Err(e.clone()),
-            _ => {}
+        if verdict.is_valid() && !self.ctx.audit.keeps(Level::INFO) {
+            return Ok(());
         }
         // One record serves every line, its strings reused: each field a line's record carries
         // is set here or by `note_verified`, so nothing is left from the line before.
@@ -245,15 +247,15 @@ impl Batch<'_> {
             Some(hash) => Some(TokenDigest::Hashed(hash)),
             None => (!text.is_empty()).then(|| TokenDigest::hashed(text)),
         };
-        let level = match result {
-            Ok(verified) => {
+        let level = match verdict {
+            Verdict::Valid(verified) => {
                 note_verified(&mut r, verified);
                 r.claim = None;
                 r.succeed()
             }
-            Err(e) => {
+            Verdict::Rejected(rejection) => {
                 (r.sub, r.jti, r.kid, r.exp, r.alg) = (None, None, None, None, self.alg);
-                r.fail_with(e)
+                r.reject(rejection)
             }
         };
         self.ctx.audit.emit(level, &r)

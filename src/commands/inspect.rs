@@ -9,7 +9,13 @@ use crate::error::Result;
 use crate::escape::json_escaped;
 use crate::token;
 
+/// Decode the token, or say why it cannot be read (`malformed`, `too_large`): the command's
+/// verdict, not an error.
 pub fn run(args: &InspectArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    super::judged(inspect(args, ctx, rec))
+}
+
+fn inspect(args: &InspectArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let text = read_token(args.token.as_deref(), rec, false)?;
     let decoded = token::decode_unverified(&text, token::DEFAULT_MAX_TOKEN_SIZE)?;
     crate::sys::eprint_line(

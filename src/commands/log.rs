@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use tracing::Level;
 
-use super::{Ctx, Done, Reply};
+use super::{Ctx, Done};
 use crate::audit::verify::{self, Report};
 use crate::audit::{Head, Record, Seal};
 use crate::cli::{LogAction, LogHeadArgs, LogVerifyArgs, Output, SealInitArgs, SealVerb};
@@ -131,15 +131,11 @@ fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
                 b.kind,
                 b.detail
             );
-            let reply = if json_out {
-                Reply::Stdout(doc)
-            } else {
-                Reply::Stderr
-            };
-            Ok(Done::Refused(
-                Error::new(Reason::LogTampered, message),
-                reply,
-            ))
+            Ok(Done::Broken {
+                reason: Reason::LogTampered,
+                message,
+                stdout: if json_out { doc } else { String::new() },
+            })
         }
         None => {
             crate::sys::eprint_line(&format!("jwtctl: {}", summary(&report)));

@@ -1,5 +1,6 @@
 //! One file per subcommand, and what they share: the context, how a command finishes, the
-//! verification policy from flags, and the ledger helpers; key loading in `keys`, input in `input`.
+//! verification policy from flags, and the ledger helpers; key loading in `keys`, input in
+//! `input`, and the one presenter of every outcome in `present`.
 
 pub mod batch;
 pub mod cache;
@@ -11,9 +12,9 @@ pub mod key;
 mod keys;
 pub mod ledgers;
 pub mod log;
+pub mod present;
 pub mod refresh;
 pub mod revoke;
-pub mod verdict;
 pub mod verify;
 
 pub use input::{read_stdin, read_token};
@@ -26,12 +27,12 @@ use jsonwebtoken::Algorithm;
 
 use crate::audit::{Audit, Record};
 use crate::cli::{CheckArgs, RemoteArgs};
-use crate::error::{Error, Exit, Result};
+use crate::error::{Error, Exit, Rejection, Result};
 use crate::keys::Keyring;
 use crate::keys::remote::{Location, Remote};
 use crate::ledger::{self, Ledger, TokenId};
 use crate::net::FetchPolicy;
-use crate::token::{self, Authenticated, ClaimRule, Policy};
+use crate::token::{self, Authenticated, ClaimRule, Policy, Verdict, Verified};
 
 /// What every command gets besides its arguments.
 pub struct Ctx<'a> {
@@ -44,28 +45,38 @@ pub struct Ctx<'a> {
     pub durable: bool,
 }
 
-/// How a command finished.
+/// How a command finished. A rejected token is a verdict, not an error: `Err` is left for usage,
+/// configuration, I/O and log failures. [`present`] shows each.
+#[derive(Debug)]
 pub enum Done {
     /// Print this on stdout once the operation's record is written.
     Print(String),
     /// Print this on stdout: the operation's record is written already (it was written inside
     /// the ledger transaction it describes).
     Recorded(String),
-    /// The token was rejected: record the failure, then reply as the command was asked to.
-    Refused(Error, Reply),
+    /// `verify` found the token valid: record the success, then present it as asked.
+    Valid(Verified),
+    /// The token was rejected: record the rejection, then present it as asked.
+    Rejected(Rejection),
     /// Records and output were written as the command went (`verify --batch`).
     Streamed(Exit),
+    /// A verdict on something other than a token (`log verify` found the log tampered with):
+    /// recorded as a failure with `reason`; shown as `stdout` when there is one (a JSON
+    /// report), else as the one stderr line `message`.
+    Broken {
+        reason: crate::error::Reason,
+        message: String,
+        stdout: String,
+    },
 }
 
-/// Where a rejection is reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// One line on stderr (the default).
-    Stderr,
-    /// This text on stdout instead (`verify --output json`).
-    Stdout(String),
-    /// Nothing at all (`verify --quiet`): the exit code tells.
-    Silent,
+/// A command's result with a rejection taken out as a verdict: for the commands whose core and
+/// ledger raise rejections on their way (`refresh`, `revoke`, `inspect`).
+pub fn judged(result: Result<Done>) -> Result<Done> {
+    Ok(match Verdict::of(result)? {
+        Verdict::Valid(done) => done,
+        Verdict::Rejected(rejection) => Done::Rejected(rejection),
+    })
 }
 
 /// The verification policy the flags ask for, with the accepted algorithms.

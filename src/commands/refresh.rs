@@ -72,7 +72,13 @@ fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Opt
     }
 }
 
+/// Refresh the token, or say why it is refused: a rejection on the way (the token, its lifetime,
+/// the ledger's "already refreshed") is the command's verdict, not an error.
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    super::judged(refresh(args, ctx, rec))
+}
+
+fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     // Judged before anything is opened or fetched: a usage error follows no side effect.
     let mut policy = Policy {

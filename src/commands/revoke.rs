@@ -6,7 +6,13 @@ use crate::cli::RevokeArgs;
 use crate::error::{Error, Result};
 use crate::token;
 
+/// Revoke the token, or say why it is refused (a bad signature, a malformed token): the
+/// command's verdict, not an error.
 pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    super::judged(revoke(args, ctx, rec))
+}
+
+fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let Some(mut ledger) = open_ledger(
         args.ledger.as_deref(),
         std::time::Duration::ZERO,

@@ -1,10 +1,12 @@
-//! `jwtctl verify`: check a token with pinned algorithms and report the result as text or JSON.
+//! `jwtctl verify`: check a token with pinned algorithms and, with a ledger, that it is not
+//! revoked; the verdict is presented as text or JSON by `present`.
 
-use super::verdict::{Verdict, verify_one};
-use super::{Ctx, Done, Reply, note_verified, open_ledger, policy, read_token};
+use super::{Ctx, Done, ledger_entry, note_verified, open_ledger, policy, read_token};
 use crate::audit::Record;
-use crate::cli::{Output, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::error::Result;
+use crate::ledger::{Ledger, State, revoked};
+use crate::token::{self, KeySource, Policy, Verdict};
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
@@ -18,40 +20,38 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx,
         rec.op,
     )?;
-    let text = read_token(check.token.as_deref(), rec, false)?;
-    let kid = super::unverified_kid(&text);
-    let (keys, algs) = super::check_keys(check, kid.as_deref(), ctx, rec)?;
-    policy.algs = algs;
-    match verify_one(
-        &text,
-        &keys,
-        &policy,
-        ledger.as_mut(),
-        args.at.map_or(ctx.now_precise, |at| at as f64),
-    ) {
-        Ok(verified) => {
+    let now = args.at.map_or(ctx.now_precise, |at| at as f64);
+    let verdict =
+        Verdict::of(read_token(check.token.as_deref(), rec, false))?.and_then(|text| {
+            let kid = super::unverified_kid(&text);
+            let (keys, algs) = super::check_keys(check, kid.as_deref(), ctx, rec)?;
+            policy.algs = algs;
+            verify_one(&text, &keys, &policy, ledger.as_mut(), now)
+        })?;
+    Ok(match verdict {
+        Verdict::Valid(verified) => {
             note_verified(rec, &verified);
-            Ok(Done::Print(match (args.quiet, args.output()) {
-                (true, _) => String::new(),
-                // Claims reach the terminal with controls and bidi characters escaped.
-                (false, Output::Text) => format!(
-                    "{}\n",
-                    crate::escape::json_escaped(
-                        &serde_json::Value::from(verified.into_inner().claims).to_string()
-                    )
-                ),
-                (false, Output::Json) => Verdict::valid(&verified, None).line(),
-            }))
+            Done::Valid(verified)
         }
-        Err(e) if !e.reason().is_rejection() => Err(e),
-        // A rejection is reported as asked: nothing (-q), a JSON verdict, or the stderr line.
-        Err(e) => {
-            let reply = match (args.quiet, args.output()) {
-                (true, _) => Reply::Silent,
-                (false, Output::Json) => Reply::Stdout(Verdict::rejected(&e, None).line()),
-                (false, Output::Text) => Reply::Stderr,
-            };
-            Ok(Done::Refused(e, reply))
+        Verdict::Rejected(rejection) => Done::Rejected(rejection),
+    })
+}
+
+/// Verify one token and, with a ledger, check that it is not revoked (`verify` and `--batch`).
+pub fn verify_one(
+    text: &str,
+    keys: &dyn KeySource,
+    policy: &Policy,
+    ledger: Option<&mut Ledger>,
+    now: f64,
+) -> Result<Verdict> {
+    token::judge(text, keys, policy, now)?.and_then(|verified| {
+        if let Some(ledger) = ledger {
+            let (id, _) = ledger_entry(&verified, text, now.floor() as i64);
+            if ledger.state(&id)? == Some(State::Revoked) {
+                return Verdict::of(Err(revoked()));
+            }
         }
-    }
+        Ok(Verdict::Valid(verified))
+    })
 }

@@ -1,18 +1,21 @@
 //! Pure token logic over jsonwebtoken: issue, verify and refresh, each taking `now`; no I/O.
 //!
 //! `text` holds what the others share; `checks` the header and claim rules; `verify` the
-//! signature; `issue` and `renew` build claims. Nothing here reads a file, a clock or a flag.
+//! signature; `verdict` says valid or rejected; `issue` and `renew` build claims. Nothing here
+//! reads a file, a clock or a flag.
 
 mod checks;
 mod issue;
 mod renew;
 mod text;
+mod verdict;
 mod verify;
 
 pub use checks::{ClaimRule, DEFAULT_MAX_TOKEN_SIZE, Policy};
 pub use issue::{IssueRequest, Signer, issue_claims, parse_claim_flag, sign};
 pub use renew::{Lifetime, Renewal, renew};
 pub use text::{Claims, alg_name, claim, seconds};
+pub use verdict::{Verdict, judge};
 pub use verify::{
     Authenticated, Decoded, KeySource, Verified, authenticate, decode_unverified, grace_used,
     token_text, verify, verify_precise,
