@@ -27,11 +27,8 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use audit::{Audit, Record};
-use cli::usage::{
-    first_line, hints, missing_command, named_command, redact_typed, redact_values,
-    settings_of_refused, usage_line, variable_at_fault, verify_json_in,
-};
-use cli::{Cli, Command};
+use cli::usage::{clap_message, named_command, settings_of_refused, usage_line, verify_json_in};
+use cli::{Cli, Command, Invocation, Refusal};
 use commands::{Ctx, Done, Reply};
 use error::{Exit, Result};
 
@@ -81,72 +78,22 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     }
 }
 
-/// Parse the command line with `cmd`, jwtctl's clap definition (`Cli::command()`). The matches
-/// are returned beside the arguments so that the caller decides when, or whether, they are freed
-/// (`main` never frees them, nor `cmd`: see there).
-pub fn parse(
-    cmd: &mut clap::Command,
-    args: &[OsString],
-) -> std::result::Result<(Cli, clap::ArgMatches), clap::Error> {
-    use clap::FromArgMatches;
-    let mut matches = match cmd.try_get_matches_from_mut(args) {
-        Ok(matches) => matches,
-        Err(e) if runs_without_log(args) => {
-            // Invariant: a command that uses no log never fails on log settings. Its command
-            // line is parsed again without the environment (`JWTCTL_LOG_LEVEL=bogus` is
-            // ignored); a flag typed on its command line is still checked.
-            *cmd = <Cli as clap::CommandFactory>::command().mut_args(|a| a.env(None));
-            cmd.try_get_matches_from_mut(args).map_err(|_| e)?
-        }
-        Err(e) => return Err(e),
-    };
-    refuse_password_in_argv(&matches).map_err(|e| e.format(cmd))?;
-    let cli = Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(cmd))?;
-    Ok((cli, matches))
-}
-
-/// Whether the command line names a command that runs without the log (see [`unrecorded`]),
-/// as clap's own parser finds it (an option's value that names one does not count).
-fn runs_without_log(args: &[OsString]) -> bool {
-    let (path, _) = named_command(args);
-    ["jwtctl completions", "jwtctl man"].contains(&path.as_str())
-}
-
-/// Invariant: no password comes from the command line, where every user of the host can read
-/// it (`ps`). A `--ledger` URL with one is a usage error; from `JWTCTL_LEDGER` it is taken.
-fn refuse_password_in_argv(matches: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
-    let mut m = matches;
-    while let Some((_, sub)) = m.subcommand() {
-        m = sub;
-    }
-    let given = m
-        .try_get_raw("ledger")
-        .ok()
-        .flatten()
-        .and_then(|mut values| values.next())
-        .filter(|_| m.value_source("ledger") == Some(clap::parser::ValueSource::CommandLine));
-    match given {
-        Some(url) if ledger::url_has_password(url) => Err(clap::Error::raw(
-            clap::error::ErrorKind::ValueValidation,
-            "a password in --ledger is visible to every user of this host (ps); put it in \
-             PGPASSFILE or PGPASSWORD, or the whole URL in JWTCTL_LEDGER\n",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Open the log, run the command, print its result, and map the outcome to an exit code.
-pub fn execute(cli: &Cli) -> Exit {
+pub fn execute(invocation: &Invocation) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let outcome = unrecorded(cli).unwrap_or_else(|| {
-        let config = cli.log_settings();
-        Audit::open(&config).and_then(|audit| {
+    let cli = &invocation.cli;
+    let outcome = match (unrecorded(cli), &invocation.log) {
+        (Some(outcome), _) => outcome,
+        (None, Some(config)) => Audit::open(config).and_then(|audit| {
             audit.warn_if_exposed(cli.command.op())?;
             run(cli, &audit, chrono::Utc::now())
-        })
-    });
+        }),
+        (None, None) => Err(error::Error::io(
+            "no log settings for a command that records (a bug in jwtctl); nothing was done",
+        )),
+    };
     match outcome {
         Ok(Done::Print(out) | Done::Recorded(out)) => print(&out, Exit::Success),
         Ok(Done::Streamed(exit)) => exit,
@@ -227,15 +174,18 @@ const OPS: [&str; 10] = [
     "man",
 ];
 
-/// Answer a command line clap refused: help and version as clap prints them; a usage error as
-/// one line with clap's whole message (suggestions, possible values, its usage line), exit 2,
-/// and (best effort) an ERROR record in the log the arguments point to.
-pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
+/// Answer a refused command line: help and version as clap prints them; a usage error as one
+/// line (what is wrong, with clap's suggestions and the values an option takes, and the
+/// command's usage line), exit 2, and (best effort) an ERROR record in the log the arguments
+/// point to.
+pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
     use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
+    if let Refusal::Clap(err) = refusal
+        && matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        )
+    {
         // Help and version are output like any other: one that cannot be written is exit 2.
         if err
             .print()
@@ -247,22 +197,12 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         }
         return Exit::Success;
     }
-    let surplus = err.kind() == ErrorKind::UnknownArgument;
-    let rendered = redact_typed(&err.render().to_string(), args, surplus);
     let (path, cmd) = named_command(args);
-    let shown = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        missing_command(&path, &cmd)
-    } else if let Some(message) = variable_at_fault(err, args) {
-        message
-    } else {
-        let listed = err.kind() == ErrorKind::MissingRequiredArgument;
-        redact_values(&first_line(&rendered, listed), surplus) + &hints(&rendered)
+    let shown = match refusal {
+        Refusal::Clap(err) => clap_message(err, args, &path, &cmd),
+        Refusal::Env(fault) => fault.to_string(),
+        Refusal::Rule(rule) => (*rule).to_owned(),
     };
-    let op = args
-        .iter()
-        .skip(1)
-        .filter_map(|a| a.to_str())
-        .find_map(|a| OPS.into_iter().find(|op| *op == a));
     let message = format!("{shown}; {}; see '{path} --help'", usage_line(&cmd));
     if verify_json_in(args) {
         let e = error::Error::usage(message);
@@ -273,14 +213,18 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
     } else {
         sys::eprint_line(&format!("jwtctl: {message}"));
     }
-    let op = op.unwrap_or("jwtctl");
     sys::restrict_umask();
     // A command that uses no log does not open (or create) one for its usage error either.
-    if runs_without_log(args) {
+    if ["jwtctl completions", "jwtctl man"].contains(&path.as_str()) {
         return Exit::Config;
     }
+    let op = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find_map(|a| OPS.into_iter().find(|op| *op == a));
     if let Ok(audit) = Audit::open(&settings_of_refused(args)) {
-        let _ = audit.failure(Record::new(op), error::Reason::Usage);
+        let _ = audit.failure(Record::new(op.unwrap_or("jwtctl")), error::Reason::Usage);
     }
     Exit::Config
 }

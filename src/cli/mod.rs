@@ -1,13 +1,16 @@
-//! The command line: clap derive types only.
+//! The command line: the clap definitions (here), the log options declared once (`log`), from
+//! argv to an accepted invocation or a refusal (`parse`), and usage errors (`usage`).
 //!
 //! Rules for flags: every setting a script sets once has a `JWTCTL_*` variable; key material is
 //! never an argument value (only a file path or the *name* of an environment variable); durations
 //! read like `90s`, `30m`, `12h`, `7d`, `1h30m`.
 
 mod log;
+mod parse;
 pub mod usage;
 
-pub use log::{LogAfter, LogArgs};
+pub use log::{EnvFault, LogOpts, resolve};
+pub use parse::{Invocation, Refusal, parse};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,7 +46,7 @@ macro_rules! long_help {
 ))]
 pub struct Cli {
     #[command(flatten)]
-    pub log: LogArgs,
+    pub log: LogOpts,
 
     #[command(subcommand)]
     pub command: Command,
@@ -162,7 +165,7 @@ impl Command {
     }
 
     /// The log options given after this subcommand.
-    pub fn log_after(&self) -> &LogAfter {
+    pub fn log_after(&self) -> &LogOpts {
         match self {
             Command::Issue(args) => &args.log,
             Command::Verify(args) => &args.log,
@@ -310,7 +313,7 @@ pub struct IssueArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 // What a token must satisfy. Shared by `verify` and `refresh`.
@@ -439,7 +442,7 @@ pub struct VerifyArgs {
     pub batch: bool,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// How `verify` reports its result.
@@ -517,7 +520,7 @@ pub struct LedgerArgs {
     pub ledger: PathBuf,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -541,7 +544,7 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -551,7 +554,7 @@ pub struct ManArgs {
     pub dir: PathBuf,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -577,7 +580,7 @@ pub struct CacheArgs {
     pub cache_dir: Option<PathBuf>,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -591,7 +594,7 @@ pub struct KeyRingArgs {
     pub ring: PathBuf,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// The kinds of key `key gen` makes.
@@ -685,7 +688,7 @@ pub struct KeyGenArgs {
     pub password_env: Option<String>,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -702,7 +705,7 @@ pub struct KeyPublicArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -711,7 +714,7 @@ pub struct KeyThumbprintArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// An RSA modulus size `key gen` makes.
@@ -734,7 +737,7 @@ pub struct InspectArgs {
     pub output: Output,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -775,7 +778,7 @@ pub struct RefreshArgs {
     pub output: Output,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -807,7 +810,7 @@ pub struct RevokeArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// `issue --nbf`: an instant, or a duration from now.
@@ -952,27 +955,43 @@ mod tests {
     }
 
     #[test]
-    fn global_log_options_go_before_or_after_the_subcommand() {
-        let before = Cli::try_parse_from(["jwtctl", "--log-level", "info", "issue"]).unwrap();
-        let after = Cli::try_parse_from(["jwtctl", "issue", "--log-level", "info"]).unwrap();
-        assert_eq!(before.log_settings().level, LogLevel::Info);
-        assert_eq!(after.log_settings().level, LogLevel::Info);
-        let both = Cli::try_parse_from([
+    fn log_options_go_before_or_after_the_subcommand_and_after_wins() {
+        let level = |argv: &[&str]| {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            resolve(cli.command.log_after(), &cli.log).0.level
+        };
+        assert_eq!(
+            level(&["jwtctl", "--log-level", "info", "issue"]),
+            LogLevel::Info
+        );
+        assert_eq!(
+            level(&["jwtctl", "issue", "--log-level", "info"]),
+            LogLevel::Info
+        );
+        let both = [
             "jwtctl",
             "--log-level",
             "warn",
             "issue",
             "--log-level",
             "debug",
-        ])
-        .unwrap();
-        assert_eq!(
-            both.log_settings().level,
-            LogLevel::Debug,
-            "after the subcommand wins"
-        );
+        ];
+        assert_eq!(level(&both), LogLevel::Debug, "after the subcommand wins");
+        let nested = [
+            "jwtctl",
+            "--log-level",
+            "info",
+            "key",
+            "gen",
+            "--out",
+            "k",
+            "--log-level",
+            "warn",
+        ];
+        assert_eq!(level(&nested), LogLevel::Warn);
         let default = Cli::try_parse_from(["jwtctl", "issue"]).unwrap();
-        assert_eq!(default.log_settings().path, PathBuf::from("security.log"));
+        let (config, _) = resolve(default.command.log_after(), &default.log);
+        assert_eq!(config.path, PathBuf::from("security.log"));
         assert!(Cli::try_parse_from(["jwtctl", "issue", "--log-level", "off"]).is_err());
     }
 

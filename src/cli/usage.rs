@@ -1,10 +1,10 @@
-//! Usage errors from clap: the one stderr line (clap's first line, its hints and the usage line,
-//! with no typed value repeated), the variable at fault when a bad value came from the
-//! environment, and the log settings a refused command line meant.
+//! Usage errors: the one stderr line for what clap refused (clap's first line, its hints and the
+//! usage line, with no typed value repeated), the variable at fault when a bad value came from
+//! the environment, and the log settings a refused command line meant.
 
 use std::ffi::OsString;
 
-use super::Cli;
+use super::{Cli, LogOpts, resolve};
 use crate::audit::LogConfig;
 
 /// Whether a refused command line asked for `verify --output json` (its usage error is then a
@@ -47,14 +47,9 @@ pub(crate) fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<
     std::env::var_os(&var)?;
     let accepted = match err.get(ContextKind::ValidValue) {
         Some(ContextValue::Strings(values)) => format!("; it takes {}", values.join(", ")),
-        _ => match err.kind() {
-            clap::error::ErrorKind::ValueValidation if var == "JWTCTL_LOG_SYNC" => {
-                "; it takes 1/0, true/false, yes/no, on/off".to_string()
-            }
-            _ => std::error::Error::source(err)
-                .map(|why| format!(": {why}"))
-                .unwrap_or_default(),
-        },
+        _ => std::error::Error::source(err)
+            .map(|why| format!(": {why}"))
+            .unwrap_or_default(),
     };
     Some(format!(
         "environment variable {var} has a value jwtctl cannot use{accepted}"
@@ -62,38 +57,50 @@ pub(crate) fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<
 }
 
 /// The log settings a refused command line meant: the arguments clap objected to are dropped
-/// one at a time until the rest parses, and the settings come from [`Cli::log_settings`], as
-/// for any other command line (flags before and after the subcommand, then the environment).
-/// When nothing parses, what clap can read leniently, then the environment and the defaults.
+/// one at a time until the rest parses, and the settings are resolved from what is left as for
+/// any other command line ([`resolve`]: flags after the subcommand, before it, the environment,
+/// the defaults). When nothing parses, the log options clap can read leniently before a missing
+/// or refused subcommand (`jwtctl --log-file b.log`). A log variable that cannot be used counts
+/// as unset here.
 pub(crate) fn settings_of_refused(args: &[OsString]) -> LogConfig {
+    use clap::{CommandFactory, FromArgMatches};
     let mut args = args.to_vec();
     for _ in 0..16 {
         match <Cli as clap::Parser>::try_parse_from(&args) {
-            Ok(cli) => return cli.log_settings(),
+            Ok(cli) => return resolve(cli.command.log_after(), &cli.log).0,
             Err(e) if drop_offender(&mut args, &e) => {}
             Err(_) => break,
         }
     }
-    // What is left, leniently (a missing subcommand is not an error here): the log flags given
-    // before a missing or refused subcommand (`jwtctl --log-file b.log`), then the environment
-    // and the defaults.
-    use clap::{CommandFactory, FromArgMatches};
-    Cli::command()
+    let before = Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(&args)
         .ok()
-        .and_then(|m| super::LogArgs::from_arg_matches(&m).ok())
-        .map_or_else(
-            || LogConfig::at("security.log".into()),
-            |log| LogConfig {
-                path: log.log_file,
-                level: log.log_level,
-                sync: log.log_sync,
-                rotate: log.log_rotate,
-                peer: log.peer,
-                syslog: log.log_syslog,
-            },
-        )
+        .and_then(|m| LogOpts::from_arg_matches(&m).ok())
+        .unwrap_or_default();
+    resolve(&LogOpts::default(), &before).0
+}
+
+/// What is wrong with a command line clap refused, for the one stderr line: clap's first line,
+/// its hints, with no typed value repeated; `path` and `cmd` are the command it names
+/// ([`named_command`]).
+pub fn clap_message(
+    err: &clap::Error,
+    args: &[OsString],
+    path: &str,
+    cmd: &clap::Command,
+) -> String {
+    use clap::error::ErrorKind;
+    let surplus = err.kind() == ErrorKind::UnknownArgument;
+    let rendered = redact_typed(&err.render().to_string(), args, surplus);
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        missing_command(path, cmd)
+    } else if let Some(message) = variable_at_fault(err, args) {
+        message
+    } else {
+        let listed = err.kind() == ErrorKind::MissingRequiredArgument;
+        redact_values(&first_line(&rendered, listed), surplus) + &hints(&rendered)
+    }
 }
 
 /// Remove the argument clap refused (with its value, for a bad value); false when there is
