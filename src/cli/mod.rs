@@ -128,6 +128,33 @@ pub enum Command {
     Man(ManArgs),
 }
 
+/// Every operation's name as records write it ([`Command::op`]), and the command groups' own
+/// (`key`, `ledger`, `cache`: a usage error that names no subcommand of theirs).
+pub const OPERATIONS: [&str; 22] = [
+    "issue",
+    "verify",
+    "refresh",
+    "revoke",
+    "inspect",
+    "key",
+    "key_gen",
+    "key_public",
+    "key_thumbprint",
+    "key_retire",
+    "key_remove",
+    "cache",
+    "cache_list",
+    "cache_clear",
+    "ledger",
+    "ledger_init",
+    "ledger_list",
+    "ledger_stats",
+    "ledger_prune",
+    "completions",
+    "man",
+    "jwtctl",
+];
+
 impl Command {
     /// The operation's name, as written to the security log.
     pub fn op(&self) -> &'static str {
@@ -900,6 +927,26 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_its_operation_name() {
+        fn walk(cmd: &clap::Command, path: &str, names: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path}{}", sub.get_name());
+                walk(sub, &format!("{name}_"), names);
+                names.push(name);
+            }
+        }
+        let mut names = Vec::new();
+        let mut cli = Cli::command();
+        cli.build();
+        walk(&cli, "", &mut names);
+        names.push("jwtctl".into());
+        names.sort();
+        let mut ops = OPERATIONS.to_vec();
+        ops.sort_unstable();
+        assert_eq!(names, ops);
     }
 
     #[test]
