@@ -17,6 +17,7 @@ mod ledger;
 mod ledger_postgres;
 mod ledger_safety;
 mod lifetime;
+mod log_options;
 mod log_safety;
 mod plan;
 mod process;
