@@ -26,8 +26,8 @@ pub struct LogOpts {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
-    /// Lowest level recorded: failures are ERROR, successes INFO [env: JWTCTL_LOG_LEVEL]
-    /// [default: error]
+    /// Lowest level recorded: failures are ERROR, successes INFO, and `debug` adds a record of
+    /// each load of a fetched key set (docs/log.md) [env: JWTCTL_LOG_LEVEL] [default: error]
     #[arg(long, value_name = "LEVEL", value_parser = level_parser(), ignore_case = true)]
     pub log_level: Option<LogLevel>,
 
