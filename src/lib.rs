@@ -28,10 +28,9 @@ use std::io::Write;
 
 use audit::{Audit, Record};
 use cli::usage::{
-    first_line, hints, missing_command, named_command, redact_typed, redact_values,
-    settings_of_refused, usage_line, variable_at_fault, verify_json_in,
+    clap_message, named_command, op_of, settings_of_refused, usage_line, verify_json_in,
 };
-use cli::{Cli, Command};
+use cli::{Cli, Command, Invocation, Refusal};
 use commands::present::{self, Shown, Style};
 use commands::{Ctx, Done};
 use error::{Exit, Result};
@@ -86,73 +85,23 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     }
 }
 
-/// Parse the command line with `cmd`, jwtctl's clap definition (`Cli::command()`). The matches
-/// are returned beside the arguments so that the caller decides when, or whether, they are freed
-/// (`main` never frees them, nor `cmd`: see there).
-pub fn parse(
-    cmd: &mut clap::Command,
-    args: &[OsString],
-) -> std::result::Result<(Cli, clap::ArgMatches), clap::Error> {
-    use clap::FromArgMatches;
-    let mut matches = match cmd.try_get_matches_from_mut(args) {
-        Ok(matches) => matches,
-        Err(e) if runs_without_log(args) => {
-            // Invariant: a command that uses no log never fails on log settings. Its command
-            // line is parsed again without the environment (`JWTCTL_LOG_LEVEL=bogus` is
-            // ignored); a flag typed on its command line is still checked.
-            *cmd = <Cli as clap::CommandFactory>::command().mut_args(|a| a.env(None));
-            cmd.try_get_matches_from_mut(args).map_err(|_| e)?
-        }
-        Err(e) => return Err(e),
-    };
-    refuse_password_in_argv(&matches).map_err(|e| e.format(cmd))?;
-    let cli = Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(cmd))?;
-    Ok((cli, matches))
-}
-
-/// Whether the command line names a command that runs without the log (see [`unrecorded`]),
-/// as clap's own parser finds it (an option's value that names one does not count).
-fn runs_without_log(args: &[OsString]) -> bool {
-    let (path, _) = named_command(args);
-    ["jwtctl completions", "jwtctl man"].contains(&path.as_str())
-}
-
-/// Invariant: no password comes from the command line, where every user of the host can read
-/// it (`ps`). A `--ledger` URL with one is a usage error; from `JWTCTL_LEDGER` it is taken.
-fn refuse_password_in_argv(matches: &clap::ArgMatches) -> std::result::Result<(), clap::Error> {
-    let mut m = matches;
-    while let Some((_, sub)) = m.subcommand() {
-        m = sub;
-    }
-    let given = m
-        .try_get_raw("ledger")
-        .ok()
-        .flatten()
-        .and_then(|mut values| values.next())
-        .filter(|_| m.value_source("ledger") == Some(clap::parser::ValueSource::CommandLine));
-    match given {
-        Some(url) if ledger::url_has_password(url) => Err(clap::Error::raw(
-            clap::error::ErrorKind::ValueValidation,
-            "a password in --ledger is visible to every user of this host (ps); put it in \
-             PGPASSFILE or PGPASSWORD, or the whole URL in JWTCTL_LEDGER\n",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Open the log, run the command, and show its outcome (through [`commands::present`]) with its
 /// exit code.
-pub fn execute(cli: &Cli) -> Exit {
+pub fn execute(invocation: &Invocation) -> Exit {
     sys::restrict_umask();
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    let outcome = unrecorded(cli).unwrap_or_else(|| {
-        let config = cli.log_settings();
-        Audit::open(&config).and_then(|audit| {
+    let cli = &invocation.cli;
+    let outcome = match (unrecorded(cli), &invocation.log) {
+        (Some(outcome), _) => outcome,
+        (None, Some(config)) => Audit::open(config).and_then(|audit| {
             audit.warn_if_exposed(cli.command.op())?;
             run(cli, &audit, chrono::Utc::now())
-        })
-    });
+        }),
+        (None, None) => Err(error::Error::io(
+            "no log settings for a command that records (a bug in jwtctl); nothing was done",
+        )),
+    };
     let style = Style::of(&cli.command);
     let shown = match outcome {
         Ok(Done::Streamed(exit)) => return exit,
@@ -214,30 +163,18 @@ fn print(text: &str, status: Exit) -> Exit {
     status
 }
 
-/// The subcommands' names, as records name their operations (a test keeps it in step with clap).
-const OPS: [&str; 11] = [
-    "issue",
-    "verify",
-    "refresh",
-    "revoke",
-    "inspect",
-    "key",
-    "cache",
-    "ledger",
-    "log",
-    "completions",
-    "man",
-];
-
-/// Answer a command line clap refused: help and version as clap prints them; a usage error as
-/// one line with clap's whole message (suggestions, possible values, its usage line), exit 2,
-/// and (best effort) an ERROR record in the log the arguments point to.
-pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
+/// Answer a refused command line: help and version as clap prints them; a usage error as one
+/// line (what is wrong, with clap's suggestions and the values an option takes, and the
+/// command's usage line), exit 2, and (best effort) an ERROR record in the log the arguments
+/// point to.
+pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
     use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
+    if let Refusal::Clap(err) = refusal
+        && matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        )
+    {
         // Help and version are output like any other: one that cannot be written is exit 2.
         if err
             .print()
@@ -249,22 +186,12 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         }
         return Exit::Success;
     }
-    let surplus = err.kind() == ErrorKind::UnknownArgument;
-    let rendered = redact_typed(&err.render().to_string(), args, surplus);
     let (path, cmd) = named_command(args);
-    let shown = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        missing_command(&path, &cmd)
-    } else if let Some(message) = variable_at_fault(err, args) {
-        message
-    } else {
-        let listed = err.kind() == ErrorKind::MissingRequiredArgument;
-        redact_values(&first_line(&rendered, listed), surplus) + &hints(&rendered)
+    let shown = match refusal {
+        Refusal::Clap(err) => clap_message(err, args, &path, &cmd),
+        Refusal::Env(fault) => fault.to_string(),
+        Refusal::Rule(rule) => (*rule).to_owned(),
     };
-    let op = args
-        .iter()
-        .skip(1)
-        .filter_map(|a| a.to_str())
-        .find_map(|a| OPS.into_iter().find(|op| *op == a));
     let message = format!("{shown}; {}; see '{path} --help'", usage_line(&cmd));
     // With `verify --output json`, the usage error is a verdict on stdout, as any failure is.
     let style = match verify_json_in(args) {
@@ -276,26 +203,13 @@ pub fn usage_error(err: &clap::Error, args: &[OsString]) -> Exit {
         style,
         None,
     ));
-    let op = op.unwrap_or("jwtctl");
     sys::restrict_umask();
     // A command that uses no log does not open (or create) one for its usage error either.
-    if runs_without_log(args) {
+    if ["jwtctl completions", "jwtctl man"].contains(&path.as_str()) {
         return Exit::Config;
     }
     if let Ok(audit) = Audit::open(&settings_of_refused(args)) {
-        let _ = audit.failure(Record::new(op), error::Reason::Usage);
+        let _ = audit.failure(Record::new(op_of(&path)), error::Reason::Usage);
     }
     Exit::Config
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ops_name_every_subcommand() {
-        let cmd = <Cli as clap::CommandFactory>::command();
-        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
-        assert_eq!(names, OPS);
-    }
 }

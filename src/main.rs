@@ -35,10 +35,10 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // instructions (callgrind, `verify`: 727k -> 690k).
     let mut cmd =
         std::mem::ManuallyDrop::new(<jwtctl::cli::Cli as clap::CommandFactory>::command());
-    let exit = match jwtctl::parse(&mut cmd, &args) {
-        Ok((cli, matches)) => {
+    let exit = match jwtctl::cli::parse(&mut cmd, &args) {
+        Ok((invocation, matches)) => {
             std::mem::forget(matches);
-            jwtctl::execute(&cli)
+            jwtctl::execute(&invocation)
         }
         Err(err) => jwtctl::usage_error(&err, &args),
     };

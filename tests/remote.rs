@@ -442,3 +442,61 @@ fn an_expired_copy_is_revalidated_with_its_etag() {
     assert_eq!(idp.last_record()["key_fetch"], "revalidated");
     assert_eq!(idp.server.hits("/jwks"), 2);
 }
+
+#[test]
+fn log_level_debug_adds_a_record_of_each_key_set_load_and_info_does_not() {
+    let idp = Idp::new();
+    let (url, a) = idp.warm();
+    assert!(
+        idp.env.log().iter().all(|r| r["event"] != "key_set_loaded"),
+        "none at info"
+    );
+    let made = idp
+        .env
+        .run_bare(&["key", "gen", "--type", "ec", "--out", "b.pem"]);
+    assert!(made.status.success());
+    idp.server.set(
+        "/jwks",
+        Reply::json(&idp.set_of(&["ec256_pkcs8.pem", "b.pem"])),
+    );
+    let b = idp.token("b.pem", &[]);
+    let before = idp.env.log().len();
+    // A batch that meets a rotated key: the cached set, then a refetch for the new kid.
+    let out = idp
+        .env
+        .bare()
+        .env("JWTCTL_LOG_LEVEL", "debug")
+        .args([
+            "verify",
+            "--batch",
+            "--ca-file",
+            "ca.pem",
+            "--cache-dir",
+            "cache",
+        ])
+        .args(["--jwks-url", &url])
+        .write_stdin(format!("{a}\n{b}\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let log = idp.env.log().split_off(before);
+    let loads: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["event"] == "key_set_loaded")
+        .collect();
+    assert_eq!(loads.len(), 2, "{log:?}");
+    // The first load comes before any token is read; the refetch names the kid it was for.
+    let b_kid = parts(&b).0["kid"].clone();
+    for (load, fetch, kid) in [
+        (loads[0], "cache", Value::Null),
+        (loads[1], "network", b_kid),
+    ] {
+        assert_eq!(load["level"], "DEBUG");
+        assert_eq!(load["outcome"], "detail");
+        assert_eq!(load["op"], "verify");
+        assert_eq!(load["key_source"], url.as_str());
+        assert_eq!(load["key_fetch"], fetch);
+        assert_eq!(load["kid"], kid);
+    }
+    assert_eq!(log.iter().filter(|r| r["level"] == "INFO").count(), 2);
+}

@@ -18,6 +18,7 @@ mod ledger_postgres;
 mod ledger_safety;
 mod lifetime;
 mod log_chain;
+mod log_options;
 mod log_safety;
 mod plan;
 mod process;

@@ -67,6 +67,18 @@ impl LogLevel {
             .position(|n| n.eq_ignore_ascii_case(name))
             .map(|i| all[i])
     }
+
+    /// Whether a record at `level` is kept: the level policy, applied once, in [`Audit::emit`].
+    pub fn keeps(self, level: Level) -> bool {
+        let lowest = match self {
+            LogLevel::Error => Level::ERROR,
+            LogLevel::Warn => Level::WARN,
+            LogLevel::Info => Level::INFO,
+            LogLevel::Debug => Level::DEBUG,
+        };
+        // tracing orders levels by verbosity: ERROR is the least verbose.
+        level <= lowest
+    }
 }
 
 /// When the log moves to a new file.
@@ -91,7 +103,7 @@ impl LogRotate {
 }
 
 /// How the log is opened and written: the one log-settings type, built once from flags and
-/// environment (`Cli::log_settings`) for every path, a refused command line's too.
+/// environment (`cli::log::resolve`) for every path, a refused command line's too.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     /// The log file; `none` together with a syslog target writes no file.
@@ -362,7 +374,8 @@ pub(crate) const TARGET: &str = "jwtctl::audit";
 pub struct Audit {
     outcome: Arc<Outcome>,
     path: PathBuf,
-    max_level: LevelFilter,
+    /// `--log-level`, as parsed from argv or the environment; [`Audit::keeps`] applies it.
+    level: LogLevel,
     peer: Option<String>,
     durable: bool,
     origin: std::sync::OnceLock<Origin>,
@@ -387,28 +400,19 @@ impl fmt::Debug for Audit {
     }
 }
 
-fn level_filter(level: LogLevel) -> LevelFilter {
-    match level {
-        LogLevel::Error => LevelFilter::ERROR,
-        LogLevel::Warn => LevelFilter::WARN,
-        LogLevel::Info => LevelFilter::INFO,
-        LogLevel::Debug => LevelFilter::DEBUG,
-    }
-}
-
 impl Audit {
     /// Open (creating if needed) the security log and route audit events to it. Fails with exit
     /// 3 when the log cannot be opened, before any operation runs.
     pub fn open(config: &LogConfig) -> Result<Audit> {
         let (sink, file, path, exposed) = open_sinks(config)?;
-        let max_level = level_filter(config.level);
         let outcome = Arc::new(Outcome::default());
         let group = Arc::new(sink::Group::default());
         let subscriber = AuditSubscriber {
             sink: Arc::clone(&sink),
             group: Arc::clone(&group),
             outcome: Arc::clone(&outcome),
-            max_level,
+            // Every event the subscriber sees has passed the level policy in `emit`.
+            max_level: LevelFilter::TRACE,
             second: Mutex::default(),
         };
         Ok(Audit {
@@ -417,7 +421,7 @@ impl Audit {
             sink,
             file,
             group,
-            max_level,
+            level: config.level,
             peer: config.peer.clone(),
             durable: config.sync,
             origin: std::sync::OnceLock::new(),
@@ -505,7 +509,7 @@ impl Audit {
 
     /// Whether a record at `level` is kept by the level policy.
     pub fn keeps(&self, level: Level) -> bool {
-        level <= self.max_level
+        self.level.keeps(level)
     }
 
     /// Emit one record at `level` and confirm it reached every sink (when the level policy keeps

@@ -1,13 +1,16 @@
-//! The command line: clap derive types only.
+//! The command line: the clap definitions (here), the log options declared once (`log`), from
+//! argv to an accepted invocation or a refusal (`parse`), and usage errors (`usage`).
 //!
 //! Rules for flags: every setting a script sets once has a `JWTCTL_*` variable; key material is
 //! never an argument value (only a file path or the *name* of an environment variable); durations
 //! read like `90s`, `30m`, `12h`, `7d`, `1h30m`.
 
 mod log;
+mod parse;
 pub mod usage;
 
-pub use log::{LogAfter, LogArgs};
+pub use log::{EnvFault, LogOpts, resolve};
+pub use parse::{Invocation, Refusal, parse};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,7 +46,7 @@ macro_rules! long_help {
 ))]
 pub struct Cli {
     #[command(flatten)]
-    pub log: LogArgs,
+    pub log: LogOpts,
 
     #[command(subcommand)]
     pub command: Command,
@@ -133,6 +136,37 @@ pub enum Command {
     Man(ManArgs),
 }
 
+/// Every operation's name as records write it ([`Command::op`]), and the command groups' own
+/// (`key`, `ledger`, `cache`: a usage error that names no subcommand of theirs).
+pub const OPERATIONS: [&str; 26] = [
+    "issue",
+    "verify",
+    "refresh",
+    "revoke",
+    "inspect",
+    "key",
+    "key_gen",
+    "key_public",
+    "key_thumbprint",
+    "key_retire",
+    "key_remove",
+    "cache",
+    "cache_list",
+    "cache_clear",
+    "ledger",
+    "ledger_init",
+    "ledger_list",
+    "ledger_stats",
+    "ledger_prune",
+    "log",
+    "log_verify",
+    "log_head",
+    "log_seal_init",
+    "completions",
+    "man",
+    "jwtctl",
+];
+
 impl Command {
     /// The operation's name, as written to the security log.
     pub fn op(&self) -> &'static str {
@@ -175,7 +209,7 @@ impl Command {
     }
 
     /// The log options given after this subcommand.
-    pub fn log_after(&self) -> &LogAfter {
+    pub fn log_after(&self) -> &LogOpts {
         match self {
             Command::Issue(args) => &args.log,
             Command::Verify(args) => &args.log,
@@ -328,7 +362,7 @@ pub struct IssueArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 // What a token must satisfy. Shared by `verify` and `refresh`.
@@ -457,7 +491,7 @@ pub struct VerifyArgs {
     pub batch: bool,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// How `verify` reports its result.
@@ -535,7 +569,7 @@ pub struct LedgerArgs {
     pub ledger: PathBuf,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -559,7 +593,7 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -569,7 +603,7 @@ pub struct ManArgs {
     pub dir: PathBuf,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -595,7 +629,7 @@ pub struct CacheArgs {
     pub cache_dir: Option<PathBuf>,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -643,7 +677,7 @@ pub struct LogVerifyArgs {
     pub output: Output,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -653,7 +687,7 @@ pub struct LogHeadArgs {
     pub output: Output,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// What `log seal` does (one action today; a word, so that more can follow).
@@ -678,7 +712,7 @@ pub struct SealInitArgs {
     pub verify_key_out: Option<PathBuf>,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// `SEQ:HASH` as `log head` prints it.
@@ -714,7 +748,7 @@ pub struct KeyRingArgs {
     pub ring: PathBuf,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// The kinds of key `key gen` makes.
@@ -808,7 +842,7 @@ pub struct KeyGenArgs {
     pub password_env: Option<String>,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -825,7 +859,7 @@ pub struct KeyPublicArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -834,7 +868,7 @@ pub struct KeyThumbprintArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// An RSA modulus size `key gen` makes.
@@ -857,7 +891,7 @@ pub struct InspectArgs {
     pub output: Output,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -898,7 +932,7 @@ pub struct RefreshArgs {
     pub output: Output,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 #[derive(Debug, Args)]
@@ -930,7 +964,7 @@ pub struct RevokeArgs {
     pub key: KeyArgs,
 
     #[command(flatten)]
-    pub log: LogAfter,
+    pub log: LogOpts,
 }
 
 /// `issue --nbf`: an instant, or a duration from now.
@@ -1023,6 +1057,32 @@ mod tests {
     }
 
     #[test]
+    fn every_command_has_its_operation_name() {
+        fn walk(cmd: &clap::Command, path: &str, names: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path}{}", sub.get_name());
+                walk(sub, &format!("{name}_"), names);
+                names.push(name);
+            }
+        }
+        let mut names = Vec::new();
+        let mut cli = Cli::command();
+        cli.build();
+        walk(&cli, "", &mut names);
+        names.push("jwtctl".into());
+        // `log seal init` records as log_seal_init: `log_seal` is the op of seal records alone.
+        for name in &mut names {
+            if name == "log_seal" {
+                *name = "log_seal_init".into();
+            }
+        }
+        names.sort();
+        let mut ops = OPERATIONS.to_vec();
+        ops.sort_unstable();
+        assert_eq!(names, ops);
+    }
+
+    #[test]
     fn any_two_key_sources_on_one_command_line_conflict() {
         let sources: [&[&str]; 5] = [
             &["--key-file", "k"],
@@ -1075,27 +1135,43 @@ mod tests {
     }
 
     #[test]
-    fn global_log_options_go_before_or_after_the_subcommand() {
-        let before = Cli::try_parse_from(["jwtctl", "--log-level", "info", "issue"]).unwrap();
-        let after = Cli::try_parse_from(["jwtctl", "issue", "--log-level", "info"]).unwrap();
-        assert_eq!(before.log_settings().level, LogLevel::Info);
-        assert_eq!(after.log_settings().level, LogLevel::Info);
-        let both = Cli::try_parse_from([
+    fn log_options_go_before_or_after_the_subcommand_and_after_wins() {
+        let level = |argv: &[&str]| {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            resolve(cli.command.log_after(), &cli.log).0.level
+        };
+        assert_eq!(
+            level(&["jwtctl", "--log-level", "info", "issue"]),
+            LogLevel::Info
+        );
+        assert_eq!(
+            level(&["jwtctl", "issue", "--log-level", "info"]),
+            LogLevel::Info
+        );
+        let both = [
             "jwtctl",
             "--log-level",
             "warn",
             "issue",
             "--log-level",
             "debug",
-        ])
-        .unwrap();
-        assert_eq!(
-            both.log_settings().level,
-            LogLevel::Debug,
-            "after the subcommand wins"
-        );
+        ];
+        assert_eq!(level(&both), LogLevel::Debug, "after the subcommand wins");
+        let nested = [
+            "jwtctl",
+            "--log-level",
+            "info",
+            "key",
+            "gen",
+            "--out",
+            "k",
+            "--log-level",
+            "warn",
+        ];
+        assert_eq!(level(&nested), LogLevel::Warn);
         let default = Cli::try_parse_from(["jwtctl", "issue"]).unwrap();
-        assert_eq!(default.log_settings().path, PathBuf::from("security.log"));
+        let (config, _) = resolve(default.command.log_after(), &default.log);
+        assert_eq!(config.path, PathBuf::from("security.log"));
         assert!(Cli::try_parse_from(["jwtctl", "issue", "--log-level", "off"]).is_err());
     }
 

@@ -1,10 +1,10 @@
-//! Usage errors from clap: the one stderr line (clap's first line, its hints and the usage line,
-//! with no typed value repeated), the variable at fault when a bad value came from the
-//! environment, and the log settings a refused command line meant.
+//! Usage errors: the one stderr line for what clap refused (clap's first line, its hints and the
+//! usage line, with no typed value repeated), the variable at fault when a bad value came from
+//! the environment, and the log settings a refused command line meant.
 
 use std::ffi::OsString;
 
-use super::Cli;
+use super::{Cli, LogOpts, resolve};
 use crate::audit::LogConfig;
 
 /// Whether a refused command line asked for `verify --output json` (its usage error is then a
@@ -47,14 +47,9 @@ pub(crate) fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<
     std::env::var_os(&var)?;
     let accepted = match err.get(ContextKind::ValidValue) {
         Some(ContextValue::Strings(values)) => format!("; it takes {}", values.join(", ")),
-        _ => match err.kind() {
-            clap::error::ErrorKind::ValueValidation if var == "JWTCTL_LOG_SYNC" => {
-                "; it takes 1/0, true/false, yes/no, on/off".to_string()
-            }
-            _ => std::error::Error::source(err)
-                .map(|why| format!(": {why}"))
-                .unwrap_or_default(),
-        },
+        _ => std::error::Error::source(err)
+            .map(|why| format!(": {why}"))
+            .unwrap_or_default(),
     };
     Some(format!(
         "environment variable {var} has a value jwtctl cannot use{accepted}"
@@ -62,38 +57,28 @@ pub(crate) fn variable_at_fault(err: &clap::Error, args: &[OsString]) -> Option<
 }
 
 /// The log settings a refused command line meant: the arguments clap objected to are dropped
-/// one at a time until the rest parses, and the settings come from [`Cli::log_settings`], as
-/// for any other command line (flags before and after the subcommand, then the environment).
-/// When nothing parses, what clap can read leniently, then the environment and the defaults.
+/// one at a time until the rest parses, and the settings are resolved from what is left as for
+/// any other command line ([`resolve`]: flags after the subcommand, before it, the environment,
+/// the defaults). When nothing parses, the log options clap can read leniently before a missing
+/// or refused subcommand (`jwtctl --log-file b.log`). A log variable that cannot be used counts
+/// as unset here.
 pub(crate) fn settings_of_refused(args: &[OsString]) -> LogConfig {
+    use clap::{CommandFactory, FromArgMatches};
     let mut args = args.to_vec();
     for _ in 0..16 {
         match <Cli as clap::Parser>::try_parse_from(&args) {
-            Ok(cli) => return cli.log_settings(),
+            Ok(cli) => return resolve(cli.command.log_after(), &cli.log).0,
             Err(e) if drop_offender(&mut args, &e) => {}
             Err(_) => break,
         }
     }
-    // What is left, leniently (a missing subcommand is not an error here): the log flags given
-    // before a missing or refused subcommand (`jwtctl --log-file b.log`), then the environment
-    // and the defaults.
-    use clap::{CommandFactory, FromArgMatches};
-    Cli::command()
+    let before = Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(&args)
         .ok()
-        .and_then(|m| super::LogArgs::from_arg_matches(&m).ok())
-        .map_or_else(
-            || LogConfig::at("security.log".into()),
-            |log| LogConfig {
-                path: log.log_file,
-                level: log.log_level,
-                sync: log.log_sync,
-                rotate: log.log_rotate,
-                peer: log.peer,
-                syslog: log.log_syslog,
-            },
-        )
+        .and_then(|m| LogOpts::from_arg_matches(&m).ok())
+        .unwrap_or_default();
+    resolve(&LogOpts::default(), &before).0
 }
 
 /// Remove the argument clap refused (with its value, for a bad value); false when there is
@@ -120,42 +105,23 @@ pub(crate) fn drop_offender(args: &mut Vec<OsString>, err: &clap::Error) -> bool
     true
 }
 
-/// What clap says below its first line that helps: its suggestions ("a similar subcommand
-/// exists: 'verify'", names from jwtctl's definition) and the values an option takes, folded into
-/// the one stderr line (scripts read one line; people still get "did you mean"). `rendered` has
-/// been through [`redact_typed`], so no typed value (say, one with a newline) can pose as one.
-pub(crate) fn hints(rendered: &str) -> String {
-    rendered
-        .lines()
-        .skip(1)
-        .map(str::trim)
-        .filter_map(|line| {
-            let tip = line.strip_prefix("tip: ").unwrap_or(line);
-            (tip.starts_with("a similar") || tip.starts_with("some similar"))
-                .then(|| format!(" ({tip})"))
-                .or_else(|| {
-                    line.starts_with("[possible values:")
-                        .then(|| format!(" {line}"))
-                })
-        })
-        .collect()
-}
-
-/// clap's first line without its `error: `. With `listed` (missing required arguments), the
-/// arguments' names clap lists under it, as jwtctl defines them, are folded into it.
-pub(crate) fn first_line(rendered: &str, listed: bool) -> String {
-    let mut lines = rendered.lines();
-    let first = lines.next().unwrap_or("invalid arguments");
-    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
-    if listed && line.ends_with(':') {
-        let names: Vec<&str> = lines
-            .take_while(|l| l.starts_with("  "))
-            .map(str::trim)
-            .collect();
-        line.push(' ');
-        line.push_str(&names.join(", "));
-    }
-    line
+/// The operation a refused command line is recorded as: the record name of the command it names
+/// (`key_gen` for `jwtctl key gen`; `key` when it names no subcommand of `key`), else `jwtctl`.
+pub fn op_of(path: &str) -> &'static str {
+    let name = path
+        .strip_prefix("jwtctl ")
+        .unwrap_or("jwtctl")
+        .replace(' ', "_");
+    // `log_seal` is the op of seal records alone (log verify reads them as seals).
+    let name = if name == "log_seal" {
+        "log_seal_init".to_owned()
+    } else {
+        name
+    };
+    super::OPERATIONS
+        .into_iter()
+        .find(|op| *op == name)
+        .unwrap_or("jwtctl")
 }
 
 /// For a command line that names a command with subcommands but not which (`jwtctl key`), or no
@@ -212,67 +178,121 @@ pub(crate) fn usage_line(cmd: &clap::Command) -> String {
     cmd.clone().render_usage().to_string()
 }
 
-/// clap's whole message with each command-line value that could be a token or a secret replaced
-/// wherever clap quotes it, the value as typed (newlines, quotes and all) or the `VALUE` of a
-/// `--flag=VALUE`. [`redact_values`] then handles the quoted parts clap forms itself.
+/// What is wrong with a command line clap refused, for the one stderr line: built from clap's
+/// error kind and the arguments' names as jwtctl defines them, with clap's suggestions (names
+/// from the definition too) and the values an option takes. `path` and `cmd` are the command the
+/// line names ([`named_command`]).
 ///
-/// Invariant: stderr never carries a token or secret given on the command line by mistake (a
-/// second token, a secret pasted where a flag or name was expected).
-pub(crate) fn redact_typed(rendered: &str, args: &[OsString], surplus: bool) -> String {
-    let mut typed: Vec<String> = Vec::new();
-    for arg in args.iter().skip(1) {
-        let arg = arg.to_string_lossy();
-        if let Some((_, value)) = arg.split_once('=').filter(|_| arg.starts_with("--")) {
-            typed.push(value.to_owned());
-        }
-        typed.push(arg.into_owned());
+/// Invariant: no value typed on the command line is repeated (a token or secret given by
+/// mistake, a second token, a secret pasted where a flag was expected); of what the user typed
+/// only the name of an unknown flag is shown, and only when it looks like one.
+pub fn clap_message(
+    err: &clap::Error,
+    args: &[OsString],
+    path: &str,
+    cmd: &clap::Command,
+) -> String {
+    use clap::error::{ContextKind as Kind, ErrorKind};
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return missing_command(path, cmd);
     }
-    typed.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    let mut out = rendered.to_owned();
-    for value in typed {
-        let shown = shown_value(&value, surplus);
-        if shown != value && !value.is_empty() {
-            out = out.replace(&format!("'{value}'"), &format!("'{shown}'"));
+    if let Some(message) = variable_at_fault(err, args) {
+        return message;
+    }
+    let arg = one(err, Kind::InvalidArg).unwrap_or("an argument");
+    let mut line = match err.kind() {
+        ErrorKind::InvalidValue if one(err, Kind::InvalidValue) == Some("") => {
+            format!("a value is required for '{arg}' but none was supplied")
+        }
+        ErrorKind::InvalidValue => format!("invalid value for '{arg}'"),
+        ErrorKind::ValueValidation => match std::error::Error::source(err) {
+            Some(why) => format!("invalid value for '{arg}': {why}"),
+            None => format!("invalid value for '{arg}'"),
+        },
+        ErrorKind::UnknownArgument => format!("unexpected argument '{}' found", flag_name(arg)),
+        ErrorKind::InvalidSubcommand => "unrecognized subcommand".to_owned(),
+        ErrorKind::NoEquals => format!("equal sign is needed when assigning values to '{arg}'"),
+        ErrorKind::TooManyValues => {
+            format!("unexpected value for '{arg}' found; no more were expected")
+        }
+        ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
+            format!("wrong number of values for '{arg}'")
+        }
+        ErrorKind::ArgumentConflict => {
+            let prior = quoted(err, Kind::PriorArg);
+            match one(err, Kind::InvalidSubcommand) {
+                Some(sub) => format!("the subcommand '{sub}' cannot be used with {prior}"),
+                None => format!("the argument '{arg}' cannot be used with {prior}"),
+            }
+        }
+        ErrorKind::MissingRequiredArgument => format!(
+            "the following required arguments were not provided: {}",
+            many(err, Kind::InvalidArg).join(", ")
+        ),
+        ErrorKind::MissingSubcommand => format!(
+            "'{}' requires a subcommand but one was not provided",
+            one(err, Kind::InvalidSubcommand).unwrap_or(path)
+        ),
+        ErrorKind::InvalidUtf8 => "invalid UTF-8 was detected in one or more arguments".into(),
+        _ => "invalid arguments".into(),
+    };
+    let valid = many(err, Kind::ValidValue);
+    if !valid.is_empty() {
+        line.push_str(&format!(" [possible values: {}]", valid.join(", ")));
+    }
+    for (kind, what) in [
+        (Kind::SuggestedSubcommand, "subcommand"),
+        (Kind::SuggestedArg, "argument"),
+        (Kind::SuggestedValue, "value"),
+    ] {
+        match many(err, kind).as_slice() {
+            [] => {}
+            [one] => line.push_str(&format!(" (a similar {what} exists: '{one}')")),
+            some => line.push_str(&format!(
+                " (some similar {what}s exist: '{}')",
+                some.join("', '")
+            )),
         }
     }
-    out
+    line
 }
 
-/// clap's message with every quoted command-line value that could be a token or a secret
-/// replaced: option names stay (less any `=VALUE`), short plain words stay (a subcommand typo, an
-/// enum value), and with `surplus` (an unexpected argument) every non-option value goes.
-pub(crate) fn redact_values(message: &str, surplus: bool) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut parts = message.split('\'');
-    out.push_str(parts.next().unwrap_or_default());
-    let mut quoted = true;
-    for part in parts {
-        out.push('\'');
-        if quoted {
-            out.push_str(&shown_value(part, surplus));
-        } else {
-            out.push_str(part);
-        }
-        quoted = !quoted;
+/// A context value clap gives as one string.
+fn one(err: &clap::Error, kind: clap::error::ContextKind) -> Option<&str> {
+    match err.get(kind) {
+        Some(clap::error::ContextValue::String(value)) => Some(value),
+        _ => None,
     }
-    out
 }
 
-pub(crate) fn shown_value(value: &str, surplus: bool) -> String {
-    if value.starts_with('-') {
-        return match value.split_once('=') {
-            Some((name, _)) => format!("{name}=…"),
-            None => value.to_string(),
-        };
+/// A context value clap gives as one string or several.
+fn many(err: &clap::Error, kind: clap::error::ContextKind) -> Vec<&str> {
+    match err.get(kind) {
+        Some(clap::error::ContextValue::String(value)) => vec![value],
+        Some(clap::error::ContextValue::Strings(values)) => {
+            values.iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
     }
-    let plain = value.len() <= 24
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' ' | '<' | '>'));
-    if plain && !surplus {
-        value.to_string()
+}
+
+/// Arguments' names (as jwtctl defines them), each quoted: `'--a <X>', '--b'`.
+fn quoted(err: &clap::Error, kind: clap::error::ContextKind) -> String {
+    let names: Vec<String> = many(err, kind).iter().map(|n| format!("'{n}'")).collect();
+    names.join(", ")
+}
+
+/// An unknown argument as shown: the name of a flag (without any `=VALUE`) when it looks like
+/// one, else nothing of what was typed.
+fn flag_name(typed: &str) -> &str {
+    let name = typed.split('=').next().unwrap_or_default();
+    let flag = name.starts_with('-')
+        && name.len() <= 40
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if flag {
+        name
     } else {
-        "(value not shown: it may be a token or secret)".to_string()
+        "(value not shown: it may be a token or secret)"
     }
 }
 
@@ -280,25 +300,79 @@ pub(crate) fn shown_value(value: &str, surplus: bool) -> String {
 mod tests {
     use super::*;
 
+    fn message(argv: &[&str]) -> String {
+        let args: Vec<OsString> = argv.iter().map(OsString::from).collect();
+        let err = <Cli as clap::Parser>::try_parse_from(&args).expect_err("refused");
+        let (path, cmd) = named_command(&args);
+        clap_message(&err, &args, &path, &cmd)
+    }
+
+    #[test]
+    fn messages_come_from_the_error_kind_and_the_definition() {
+        assert_eq!(
+            message(&["jwtctl", "verfy"]),
+            "unrecognized subcommand (a similar subcommand exists: 'verify')"
+        );
+        assert_eq!(
+            message(&["jwtctl", "issue", "--alg", "XX999"]),
+            "invalid value for '--alg <ALG>' [possible values: HS256, HS384, HS512, RS256, \
+             RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA]"
+        );
+        assert_eq!(
+            message(&["jwtctl", "issue", "--ttl", "soon"]),
+            "invalid value for '--ttl <DURATION>': expected a duration such as 90s, 30m, 12h, \
+             7d or 1h30m"
+        );
+        assert_eq!(
+            message(&["jwtctl", "issue", "--log-level", "inf"]),
+            "invalid value for '--log-level <LEVEL>' [possible values: error, warn, info, \
+             debug] (a similar value exists: 'info')"
+        );
+        assert_eq!(
+            message(&["jwtctl", "man"]),
+            "the following required arguments were not provided: --dir <DIR>"
+        );
+    }
+
+    #[test]
+    fn a_refused_command_line_is_recorded_as_the_operation_it_names() {
+        for (argv, op) in [
+            (&["jwtctl", "key", "gen", "--bogus"][..], "key_gen"),
+            (&["jwtctl", "key"], "key"),
+            (&["jwtctl", "--log-file", "key"], "jwtctl"),
+            (&["jwtctl", "verify", "--bogus"], "verify"),
+            (&["jwtctl", "ledger", "list", "--state", "x"], "ledger_list"),
+        ] {
+            let args: Vec<OsString> = argv.iter().map(OsString::from).collect();
+            assert_eq!(op_of(&named_command(&args).0), op, "{argv:?}");
+        }
+    }
+
     #[test]
     fn refused_values_that_could_be_tokens_are_not_repeated() {
-        let surplus = redact_values("unexpected argument 'eyJ.a.b' found", true);
-        assert_eq!(
-            surplus,
-            "unexpected argument '(value not shown: it may be a token or secret)' found"
-        );
-        assert_eq!(
-            redact_values("unexpected argument '--secret=hunter2' found", true),
-            "unexpected argument '--secret=…' found"
-        );
-        assert_eq!(
-            redact_values("invalid value 'RS257' for '--alg <ALG>'", false),
-            "invalid value 'RS257' for '--alg <ALG>'"
-        );
-        let long = redact_values(
-            "unrecognized subcommand 'c2VjcmV0LXNlY3JldC1zZWNyZXQ'",
-            false,
-        );
-        assert!(!long.contains("c2Vj"), "{long}");
+        for (argv, shown) in [
+            (
+                &["jwtctl", "verify", "a.b.c", "eyJ.a.b"][..],
+                "unexpected argument '(value not shown: it may be a token or secret)' found",
+            ),
+            (
+                &["jwtctl", "verify", "--secret=hunter2"],
+                "unexpected argument '--secret' found",
+            ),
+            (
+                &["jwtctl", "c2VjcmV0LXNlY3JldC1zZWNyZXQ"],
+                "unrecognized subcommand",
+            ),
+            (
+                &["jwtctl", "issue", "--typ", "it's hunter2"],
+                "invalid value for '--typ <TYP>'",
+            ),
+        ] {
+            assert!(
+                message(argv).starts_with(shown),
+                "{argv:?}: {}",
+                message(argv)
+            );
+        }
     }
 }
