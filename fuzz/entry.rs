@@ -32,7 +32,7 @@ pub const ES256_PEM: &[u8] = include_bytes!("../tests/fixtures/keys/ec256_pkcs8.
 pub type Target = fn(&[u8]);
 
 /// Every target, by name, as `tests/fuzz_replay.rs` runs them.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("verify_hmac", verify_hmac),
     ("verify_es256", verify_es256),
     ("key_classify", key_classify),
@@ -41,7 +41,41 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("claims_policy", claims_policy),
     ("batch_lines", batch_lines),
     ("syslog_format", syslog_format),
+    ("log_verify", log_verify),
 ];
+
+/// The verify key the `log_verify` seeds are sealed with (`fuzz/make_log_seeds.py`).
+pub const LOG_SEAL_KEY: &str = "jwtctl-seal-v1:00112233445566778899aabbccddeeff:1800000000:10:\
+                                000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// `log verify`'s reader over arbitrary bytes, with and without the verify key: it returns a
+/// report (never panics), and a report is consistent: an intact one names no break, seals are
+/// records, and the seals it checked were checked with the key.
+pub fn log_verify(data: &[u8]) {
+    let key = jwtctl::audit::Seal::from_verify_key(LOG_SEAL_KEY).expect("the fuzz verify key");
+    for key in [None, Some(key)] {
+        let checked = key.is_some();
+        let options = jwtctl::audit::verify::Options {
+            key,
+            ..Default::default()
+        };
+        let report = jwtctl::audit::verify::verify_reader(
+            std::path::Path::new("fuzz.log"),
+            Cursor::new(data),
+            options,
+        )
+        .expect("reading from memory cannot fail");
+        assert_eq!(report.intact(), report.broken.is_none());
+        assert!(report.seals <= report.records, "{report:?}");
+        assert_eq!(report.seals_checked, checked);
+        if report.intact() && checked && report.records > 0 {
+            assert!(
+                report.sealed,
+                "a key-checked intact log holds its sealing: {report:?}"
+            );
+        }
+    }
+}
 
 fn provider() {
     // What `jwtctl::execute` does first; a second install is refused, which is fine.

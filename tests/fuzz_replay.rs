@@ -166,3 +166,8 @@ fn refresh_keeps_number_claims_exactly() {
 fn syslog_format() {
     replay("syslog_format");
 }
+
+#[test]
+fn log_verify() {
+    replay("log_verify");
+}

@@ -50,7 +50,7 @@ pub(crate) fn genesis() -> Sha256Hex {
 
 /// The last record of the chain: its `seq` and the hash of its line.
 #[derive(Clone, Copy)]
-pub(crate) struct Head {
+pub struct Head {
     pub(crate) seq: u64,
     pub(crate) hash: Sha256Hex,
 }
@@ -72,7 +72,7 @@ impl Head {
 
 /// How a log is sealed, and the key of its current epoch.
 #[derive(Clone)]
-pub(crate) struct Seal {
+pub struct Seal {
     /// Random, 32 hex digits: names this sealing in every seal and in the verify key.
     pub(crate) id: String,
     /// Unix time epoch 0 starts at.
@@ -94,7 +94,7 @@ impl Seal {
 
     /// The verify key a new sealing hands to the operator: everything needed to check every
     /// seal, which is why it must leave the host.
-    pub(crate) fn verify_key(&self) -> String {
+    pub fn verify_key(&self) -> String {
         format!(
             "{SEAL_VERSION}:{}:{}:{}:{}",
             self.id,
@@ -105,7 +105,7 @@ impl Seal {
     }
 
     /// Read a verify key as [`Seal::verify_key`] writes it (epoch 0).
-    pub(crate) fn from_verify_key(text: &str) -> Option<Seal> {
+    pub fn from_verify_key(text: &str) -> Option<Seal> {
         let mut parts = text.trim().split(':');
         if parts.next()? != SEAL_VERSION {
             return None;
@@ -130,7 +130,7 @@ impl Seal {
     }
 
     /// A new sealing starting at `now`, with a random key.
-    pub(crate) fn new(interval: u64, now: i64) -> io::Result<Seal> {
+    pub fn new(interval: u64, now: i64) -> io::Result<Seal> {
         let mut id = [0u8; 16];
         let mut key = [0u8; 32];
         crate::sys::random_bytes(&mut id)?;

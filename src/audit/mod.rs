@@ -12,9 +12,10 @@
 
 mod chain;
 mod read;
-pub(crate) mod verify;
+pub mod verify;
 
-pub(crate) use chain::{Head, Seal, genesis};
+pub use chain::Seal;
+pub(crate) use chain::{Head, genesis};
 mod file;
 mod json;
 mod sink;

@@ -91,41 +91,21 @@ struct Walk {
 
 /// Walk `files` in order (oldest first).
 pub fn verify(files: &[PathBuf], options: Options) -> io::Result<Report> {
-    let mut walk = Walk {
-        options,
-        report: Report::default(),
-        last: None,
-        track: None,
-        gap: None,
-        expect_seen: false,
-    };
-    let mut buf = Vec::with_capacity(4096);
-    'files: for path in files {
-        let mut reader = super::read::open(path)?;
-        let mut line_no = 0u64;
-        loop {
-            buf.clear();
-            let n = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let at = Place {
-                file: path,
-                line: line_no,
-            };
-            if let Some(b) = walk.line(&buf, &at) {
-                walk.report.broken = Some(b);
-                // A gap waits for one more line: a swap shows as the missing seq right after.
-                if walk.gap.is_none() {
-                    break 'files;
-                }
-            } else if walk.report.broken.is_some() {
-                break 'files;
-            }
+    let mut walk = Walk::new(options);
+    for path in files {
+        if !walk.read(path, super::read::open(path)?)? {
+            break;
         }
     }
-    walk.finish(files);
+    walk.finish(files.last().map(PathBuf::as_path));
+    Ok(walk.report)
+}
+
+/// Walk one log read from `reader`, named `name` in the report: for the fuzz target.
+pub fn verify_reader(name: &Path, reader: impl BufRead, options: Options) -> io::Result<Report> {
+    let mut walk = Walk::new(options);
+    walk.read(name, reader)?;
+    walk.finish(Some(name));
     Ok(walk.report)
 }
 
@@ -147,6 +127,44 @@ impl Place<'_> {
 }
 
 impl Walk {
+    fn new(options: Options) -> Walk {
+        Walk {
+            options,
+            report: Report::default(),
+            last: None,
+            track: None,
+            gap: None,
+            expect_seen: false,
+        }
+    }
+
+    /// Check the lines of one file; false once the walk is over (a break was found).
+    fn read(&mut self, path: &Path, mut reader: impl BufRead) -> io::Result<bool> {
+        let mut buf = Vec::with_capacity(4096);
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            let n = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                return Ok(self.report.broken.is_none() || self.gap.is_some());
+            }
+            line_no += 1;
+            let at = Place {
+                file: path,
+                line: line_no,
+            };
+            if let Some(b) = self.line(&buf, &at) {
+                self.report.broken = Some(b);
+                // A gap waits for one more line: a swap shows as the missing seq right after.
+                if self.gap.is_none() {
+                    return Ok(false);
+                }
+            } else if self.report.broken.is_some() {
+                return Ok(false);
+            }
+        }
+    }
+
     /// Check one line; the break it shows, if any.
     fn line(&mut self, raw: &[u8], at: &Place<'_>) -> Option<Break> {
         let Some(body) = raw.strip_suffix(b"\n") else {
@@ -439,7 +457,7 @@ impl Walk {
         )
     }
 
-    fn finish(&mut self, files: &[PathBuf]) {
+    fn finish(&mut self, last_file: Option<&Path>) {
         self.report.seals_checked = self.options.key.is_some();
         if let Some(last) = self.last {
             self.report.head = Some((last.seq, last.hash.as_str().to_owned()));
@@ -450,9 +468,8 @@ impl Walk {
         if self.report.broken.is_some() {
             return;
         }
-        let none = PathBuf::new();
         let end = Place {
-            file: files.last().unwrap_or(&none),
+            file: last_file.unwrap_or(Path::new("")),
             line: 0,
         };
         let last_seq = self.last.map_or(0, |l| l.seq);
