@@ -252,7 +252,8 @@ impl Batch<'_> {
                 r.succeed()
             }
             Err(e) => {
-                (r.sub, r.jti, r.kid, r.exp, r.alg) = (None, None, None, None, self.alg);
+                (r.sub, r.iss, r.jti, r.kid, r.exp) = (None, None, None, None, None);
+                r.alg = self.alg;
                 r.fail_with(e)
             }
         };
