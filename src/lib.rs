@@ -76,6 +76,9 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Command::Key(key) => commands::key::run(&key.action, ctx, rec),
         Command::Cache(cache) => commands::cache::run(&cache.action, ctx),
         Command::Ledger(ledger) => commands::ledgers::run(&ledger.action, ctx),
+        Command::Log(log) => {
+            commands::log_search::run(&log.action, &cli.log_settings().path, ctx, rec)
+        }
         Command::Completions(args) => commands::docs::completions(args),
         Command::Man(args) => commands::docs::man(args),
     }
@@ -214,7 +217,7 @@ fn print(text: &str, status: Exit) -> Exit {
 }
 
 /// The subcommands' names, as records name their operations (a test keeps it in step with clap).
-const OPS: [&str; 10] = [
+const OPS: [&str; 11] = [
     "issue",
     "verify",
     "refresh",
@@ -223,6 +226,7 @@ const OPS: [&str; 10] = [
     "key",
     "cache",
     "ledger",
+    "log",
     "completions",
     "man",
 ];

@@ -167,7 +167,7 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
         ),
         (
             &[][..],
-            "give one of: issue, verify, refresh, revoke, inspect, key, cache, ledger, \
+            "give one of: issue, verify, refresh, revoke, inspect, key, cache, ledger, log, \
              completions, man; Usage: jwtctl [OPTIONS] <COMMAND>; see 'jwtctl --help'",
         ),
         (

@@ -18,6 +18,7 @@ mod ledger_postgres;
 mod ledger_safety;
 mod lifetime;
 mod log_safety;
+mod log_search;
 mod plan;
 mod process;
 mod properties;

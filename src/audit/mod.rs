@@ -12,6 +12,8 @@
 
 mod file;
 mod json;
+pub(crate) mod query;
+pub(crate) mod read;
 mod sink;
 mod syslog;
 

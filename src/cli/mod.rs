@@ -32,6 +32,26 @@ macro_rules! long_help {
     };
 }
 
+/// [`long_help!`] for the `log` commands, whose exit 1 means that no record matched.
+macro_rules! log_help {
+    ($($example:literal),+ $(,)?) => {
+        concat!(
+            "Reads the log (--log-file, or the FILEs given) and the files rotated from it: jwtctl's\n",
+            "NAME.2026-11-26[-09], logrotate's NAME.1, NAME.2.gz and NAME-20261126[.gz], oldest\n",
+            "first. TIME is RFC 3339, Unix seconds, a DURATION ago (1h, 7d), today or yesterday (UTC).\n",
+            "Files: ./security.log (the log read by default, and written to: --log-file); no key,\n",
+            "./jwtctl.key included, is read.\n",
+            "\nEXAMPLES:\n",
+            $("  ", $example, "\n",)+
+            "\nEXIT STATUS:\n",
+            "  0  success: records were printed (log tail: also when none matched)\n",
+            "  1  log search: no record matched\n",
+            "  2  usage or configuration error, or a log file that cannot be read\n",
+            "  3  the security log could not be written; nothing was printed"
+        )
+    };
+}
+
 /// Issue, refresh and verify JSON Web Tokens, recording every operation in a security log.
 #[derive(Debug, Parser)]
 #[command(name = "jwtctl", version, about, max_term_width = 100)]
@@ -111,6 +131,14 @@ pub enum Command {
         "jwtctl ledger prune --ledger ledger.db"
     ))]
     Ledger(LedgerCmd),
+    /// Search and follow the security log, its rotated files included.
+    #[command(after_long_help = log_help!(
+        "jwtctl log search --sub alice --since 24h",
+        "jwtctl log search --outcome failure --reason expired --output json | jq .jti",
+        "printf %s \"$TOKEN\" | jwtctl log search --token -",
+        "jwtctl log tail -f --outcome failure"
+    ))]
+    Log(LogCmd),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     #[command(after_long_help = long_help!(
         "jwtctl completions bash > ~/.local/share/bash-completion/completions/jwtctl",
@@ -147,6 +175,7 @@ impl Command {
                 LedgerAction::Stats(_) => "ledger_stats",
                 LedgerAction::Prune(_) => "ledger_prune",
             },
+            Command::Log(log) => log.action.op(),
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
             Command::Cache(cache) => match cache.action {
@@ -180,6 +209,10 @@ impl Command {
                 LedgerAction::Init(args)
                 | LedgerAction::Stats(args)
                 | LedgerAction::Prune(args) => &args.log,
+            },
+            Command::Log(log) => match &log.action {
+                LogCommand::Search(args) => &args.log,
+                LogCommand::Tail(args) => &args.log,
             },
             Command::Completions(args) => &args.log,
             Command::Man(args) => &args.log,
@@ -555,6 +588,126 @@ pub struct ManArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogCmd {
+    #[command(subcommand)]
+    pub action: LogCommand,
+}
+
+/// The `log` commands: each reads the log through `audit::read`.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Print the records that match every filter given, oldest first
+    #[command(after_long_help = log_help!(
+        "jwtctl log search --sub alice --since yesterday --until today",
+        "jwtctl log search --jti Xq0r3zH8kBvN1w2yQm6T1g --output json",
+        "jwtctl log search /var/log/jwtctl/security.log --op refresh --outcome failure"
+    ))]
+    Search(LogSearchArgs),
+    /// Print the last records that match; with -f, go on printing them as they are written
+    #[command(after_long_help = log_help!(
+        "jwtctl log tail -n 20",
+        "jwtctl log tail -f --outcome failure",
+        "jwtctl log tail -f /var/log/jwtctl/security.log --op refresh"
+    ))]
+    Tail(LogTailArgs),
+}
+
+impl LogCommand {
+    /// The operation's name, as written to the security log.
+    pub fn op(&self) -> &'static str {
+        match self {
+            LogCommand::Search(_) => "log_search",
+            LogCommand::Tail(_) => "log_tail",
+        }
+    }
+}
+
+/// Which records the `log` commands print, and how.
+#[derive(Debug, Args)]
+pub struct LogFilterArgs {
+    /// Records written at or after TIME
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// Records written before TIME
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// Records of this operation (`issue`, `verify`, `refresh`, `revoke`, `key_gen`, ...)
+    #[arg(long, value_name = "OP")]
+    pub op: Option<String>,
+
+    /// Records with this outcome
+    #[arg(long, value_name = "OUTCOME", value_parser = ["success", "failure", "warning"])]
+    pub outcome: Option<String>,
+
+    /// Records with this reason code (`expired`, `reused`, `bad_signature`, ...)
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
+
+    /// Records of tokens with this subject
+    #[arg(long, value_name = "SUB", allow_hyphen_values = true)]
+    pub sub: Option<String>,
+
+    /// Records of tokens from this issuer
+    #[arg(long, value_name = "ISS")]
+    pub iss: Option<String>,
+
+    /// Records of the token with this id (not of its refreshed children: their parent_jti)
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    pub jti: Option<String>,
+
+    /// Records of tokens signed with this key id
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+    pub kid: Option<String>,
+
+    /// Records of this token (issued, verified, refreshed from, rejected), found by its SHA-256;
+    /// `-` reads it from stdin. The token is never printed or recorded
+    #[arg(long, value_name = "TOKEN|-")]
+    pub token: Option<std::ffi::OsString>,
+
+    /// `text`: a table (time, level, op, outcome, sub, iss, jti, kid); `json`: each record's
+    /// line as the log holds it
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct LogSearchArgs {
+    /// Logs to read, each with the files rotated from it [default: the security log]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub filter: LogFilterArgs,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct LogTailArgs {
+    /// The log to read, with the files rotated from it [default: the security log]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// How many of the last matching records to print first
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+    pub lines: usize,
+
+    /// Keep reading: print matching records as they are written, across rotations, until
+    /// interrupted or stdout is closed
+    #[arg(short, long)]
+    pub follow: bool,
+
+    #[command(flatten)]
+    pub filter: LogFilterArgs,
+
+    #[command(flatten)]
+    pub log: LogAfter,
+}
+
+#[derive(Debug, Args)]
 pub struct CacheCmd {
     #[command(subcommand)]
     pub action: CacheAction,
@@ -873,6 +1026,52 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     }
 }
 
+/// An instant as the `log` commands take it: absolute, or relative to when the command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    At(i64),
+    Ago(Duration),
+    /// Midnight (UTC) today.
+    Today,
+    /// Midnight (UTC) yesterday.
+    Yesterday,
+}
+
+impl When {
+    /// The instant in Unix seconds, as of `now`.
+    pub fn resolve(self, now: i64) -> i64 {
+        let midnight = now - now.rem_euclid(86_400);
+        match self {
+            When::At(at) => at,
+            When::Ago(d) => now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            When::Today => midnight,
+            When::Yesterday => midnight - 86_400,
+        }
+    }
+}
+
+/// An instant ([`parse_time`]), a duration ago ([`parse_leeway`]: `90m`, `1h`, `7d`, maybe
+/// followed by ` ago`), `now`, `today` or `yesterday`.
+pub fn parse_when(s: &str) -> Result<When, String> {
+    let relative = match s.trim().to_ascii_lowercase().as_str() {
+        "now" => Some(When::Ago(Duration::ZERO)),
+        "today" => Some(When::Today),
+        "yesterday" => Some(When::Yesterday),
+        _ => None,
+    };
+    if let Some(when) = relative {
+        return Ok(when);
+    }
+    parse_time(s).map(When::At).or_else(|_| {
+        let span = s.trim().strip_suffix("ago").unwrap_or(s);
+        parse_leeway(span).map(When::Ago).map_err(|_| {
+            "expected RFC 3339 (2026-11-26T09:00:00Z), Unix seconds, a duration ago (90m, 1h, \
+             7d), today or yesterday"
+                .to_string()
+        })
+    })
+}
+
 /// A duration that may be zero.
 pub fn parse_leeway(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
@@ -974,6 +1173,21 @@ mod tests {
         let default = Cli::try_parse_from(["jwtctl", "issue"]).unwrap();
         assert_eq!(default.log_settings().path, PathBuf::from("security.log"));
         assert!(Cli::try_parse_from(["jwtctl", "issue", "--log-level", "off"]).is_err());
+    }
+
+    #[test]
+    fn log_times_are_instants_or_relative_to_now() {
+        let now = 1_795_687_200 + 5_400; // 2026-11-26T11:30:00Z
+        let at = |s: &str| parse_when(s).map(|w| w.resolve(now));
+        assert_eq!(at("2026-11-26T09:00:00Z"), Ok(1_795_683_600));
+        assert_eq!(at("1795683600"), Ok(1_795_683_600));
+        assert_eq!(at("1h"), Ok(now - 3600));
+        assert_eq!(at("90m ago"), Ok(now - 5400));
+        assert_eq!(at("now"), Ok(now));
+        assert_eq!(at("today"), Ok(1_795_651_200)); // 2026-11-26T00:00:00Z
+        assert_eq!(at("Yesterday"), Ok(1_795_651_200 - 86_400));
+        assert!(at("soon").is_err());
+        assert!(at("-1h").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod issue;
 pub mod key;
 mod keys;
 pub mod ledgers;
+pub mod log_search;
 pub mod refresh;
 pub mod revoke;
 pub mod verdict;
