@@ -500,3 +500,39 @@ fn tail_follow_goes_on_across_rotation_and_stops_when_its_reader_goes() {
     // Its own record was written when it started, and never printed.
     assert_eq!(records[1]["op"], "log_tail", "{rotated}");
 }
+
+#[test]
+fn tail_follow_moves_to_the_next_file_of_jwtctls_own_rotation() {
+    let env = Env::new();
+    let log = sample();
+    env.write("audit.log.2026-11-26-09", &log[0]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .scrubbed()
+        .current_dir(env.dir.path())
+        .args([
+            "log",
+            "tail",
+            "-f",
+            "audit.log",
+            "--output",
+            "json",
+            "--sub",
+            "alice",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    assert_eq!(read_lines(&mut out, 1), log[..1]);
+    // The next hour's file appears (as `--log-rotate hourly` starts it) and is followed.
+    std::thread::sleep(Duration::from_millis(300));
+    env.write("audit.log.2026-11-26-10", &format!("{}{}", log[5], log[1]));
+    assert_eq!(
+        read_lines(&mut out, 1),
+        log[1..2],
+        "carol's record is not alice's"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

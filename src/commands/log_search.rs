@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -397,8 +398,8 @@ fn follow(
         if let Some(newest) = read::files_of(log)
             .ok()
             .and_then(|paths| paths.last().cloned())
+            && std::fs::metadata(&newest).is_ok_and(|m| (m.dev(), m.ino()) != followed.id)
             && let Ok(next) = Followed::open(&newest, 0)
-            && next.id != followed.id
         {
             if !read_new(&mut followed, &mut buf, query, printer)? {
                 return Ok(());
