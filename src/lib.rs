@@ -30,7 +30,7 @@ use audit::{Audit, Record};
 use cli::usage::{
     clap_message, named_command, op_of, settings_of_refused, usage_line, verify_json_in,
 };
-use cli::{Cli, Command, Invocation, Refusal};
+use cli::{Cli, Command, Invocation, LogAction, Refusal};
 use commands::present::{self, Shown, Style};
 use commands::{Ctx, Done};
 use error::{Exit, Result};
@@ -79,7 +79,17 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         Command::Key(key) => commands::key::run(&key.action, ctx, rec),
         Command::Cache(cache) => commands::cache::run(&cache.action, ctx),
         Command::Ledger(ledger) => commands::ledgers::run(&ledger.action, ctx),
-        Command::Log(log) => commands::log::run(&log.action, ctx, rec),
+        Command::Log(log) => match &log.action {
+            LogAction::Search(args) => {
+                commands::log_search::search(args, ctx.audit.base(), ctx, rec)
+            }
+            LogAction::Tail(args) => commands::log_search::tail(args, ctx.audit.base(), ctx, rec),
+            LogAction::Verify(args) => commands::log::verify(args, ctx),
+            LogAction::Head(args) => commands::log::head(args, ctx),
+            LogAction::Seal(args) => match args.action {
+                cli::SealVerb::Init => commands::log::seal_init(args, ctx, rec),
+            },
+        },
         Command::Completions(args) => commands::docs::completions(args),
         Command::Man(args) => commands::docs::man(args),
     }

@@ -437,3 +437,28 @@ fn a_claim_rule_failure_names_the_claim_never_its_value_and_key_files_are_a_key_
         "a claim's value or a rule's value logged: {text}"
     );
 }
+
+#[test]
+fn every_record_of_a_token_names_its_issuer_and_a_rejection_none_left_over() {
+    let env = Env::new();
+    let token = env.issue(&["--log-level", "info", "--iss", "https://auth.example"]);
+    let verified = env.verify(&["--log-level", "info"], &token);
+    assert!(verified.status.success());
+    // A batch reuses one record for every line: a rejected line after a valid one must not
+    // carry the valid token's issuer (or subject) on.
+    let out = env
+        .jwtctl()
+        .args(["--log-level", "info", "verify", "--batch"])
+        .write_stdin(format!("{token}\nnot-a-token\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let records = env.log();
+    assert_eq!(records.len(), 4, "{records:?}");
+    for r in &records[..3] {
+        assert_eq!(r["iss"], "https://auth.example", "{r}");
+    }
+    assert_eq!(records[3]["reason"], "malformed");
+    assert!(records[3].get("iss").is_none(), "{}", records[3]);
+    assert!(records[3].get("sub").is_none(), "{}", records[3]);
+}

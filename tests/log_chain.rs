@@ -424,3 +424,31 @@ fn a_log_written_from_the_documented_format_alone_verifies() {
     );
     assert_tampered(&env, &out, "reordered");
 }
+
+/// With no FILE, `log verify` reads the log and the files rotated from it (logrotate's
+/// compressed ones too), oldest first; a rotated file that goes missing is a gap.
+#[test]
+fn the_rotated_files_of_the_log_are_verified_with_it() {
+    let env = Env::new();
+    records(&env, 6);
+    let all = lines(&env);
+    let gz = crate::common::pipe_through("gzip", &["-c"], (all[..2].join("\n") + "\n").as_bytes());
+    std::fs::write(env.path("security.log.2.gz"), gz).unwrap();
+    write_lines(&env, "security.log.1", &all[2..4]);
+    write_lines(&env, "security.log", &all[4..]);
+    let out = log_verify(&env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&out);
+    assert_eq!(r["records"], 6, "{r}");
+    assert_eq!(r["files"].as_array().unwrap().len(), 3, "{r}");
+    std::fs::remove_file(env.path("security.log.1")).unwrap();
+    let out = log_verify(&env, &[]);
+    let r = assert_tampered(&env, &out, "deleted");
+    assert!(
+        r["break"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("security.log"),
+        "{r}"
+    );
+}

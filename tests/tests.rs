@@ -20,6 +20,7 @@ mod lifetime;
 mod log_chain;
 mod log_options;
 mod log_safety;
+mod log_search;
 mod plan;
 mod process;
 mod properties;

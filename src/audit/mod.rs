@@ -11,15 +11,16 @@
 //! of dependencies (an HTTP or database client using `tracing`) never enter the log.
 
 mod chain;
-mod read;
+mod file;
+mod json;
+pub(crate) mod query;
+pub(crate) mod read;
+mod sink;
+mod syslog;
 pub mod verify;
 
 pub use chain::Seal;
 pub(crate) use chain::{Head, genesis};
-mod file;
-mod json;
-mod sink;
-mod syslog;
 
 pub use syslog::Target as SyslogTarget;
 
@@ -375,6 +376,8 @@ pub(crate) const TARGET: &str = "jwtctl::audit";
 pub struct Audit {
     outcome: Arc<Outcome>,
     path: PathBuf,
+    /// The log as configured (`--log-file`), before any rotation suffix.
+    base: PathBuf,
     /// `--log-level`, as parsed from argv or the environment; [`Audit::keeps`] applies it.
     level: LogLevel,
     peer: Option<String>,
@@ -418,6 +421,7 @@ impl Audit {
         };
         Ok(Audit {
             path,
+            base: config.path.clone(),
             outcome,
             sink,
             file,
@@ -436,6 +440,11 @@ impl Audit {
     /// The path of the log file records go to now.
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+
+    /// The log as configured (`--log-file`): the name its rotated files are found by.
+    pub fn base(&self) -> &std::path::Path {
+        &self.base
     }
 
     /// The chain and seal state of the log file, read under its lock; `None` without a file.

@@ -35,6 +35,26 @@ macro_rules! long_help {
     };
 }
 
+/// [`long_help!`] for the `log` commands, whose exit 1 means that no record matched.
+macro_rules! log_help {
+    ($($example:literal),+ $(,)?) => {
+        concat!(
+            "Reads the log (--log-file, or the FILEs given) and the files rotated from it: jwtctl's\n",
+            "NAME.2026-11-26[-09], logrotate's NAME.1, NAME.2.gz and NAME-20261126[.gz], oldest\n",
+            "first. TIME is RFC 3339, Unix seconds, a DURATION ago (1h, 7d), today or yesterday (UTC).\n",
+            "Files: ./security.log (the log read by default, and written to: --log-file); no key,\n",
+            "./jwtctl.key included, is read.\n",
+            "\nEXAMPLES:\n",
+            $("  ", $example, "\n",)+
+            "\nEXIT STATUS:\n",
+            "  0  success: records were printed (log tail: also when none matched)\n",
+            "  1  log search: no record matched\n",
+            "  2  usage or configuration error, or a log file that cannot be read\n",
+            "  3  the security log could not be written; nothing was printed"
+        )
+    };
+}
+
 /// Issue, refresh and verify JSON Web Tokens, recording every operation in a security log.
 #[derive(Debug, Parser)]
 #[command(name = "jwtctl", version, about, max_term_width = 100)]
@@ -114,12 +134,15 @@ pub enum Command {
         "jwtctl ledger prune --ledger ledger.db"
     ))]
     Ledger(LedgerCmd),
-    /// Prove the security log was not touched: verify its chain and seals, seal it, show its head.
-    #[command(after_long_help = long_help!(
+    /// Search, follow and prove the security log: search, tail, verify its chain and seals,
+    /// seal it, show its head.
+    #[command(after_long_help = log_help!(
+        "jwtctl log search --sub alice --since 24h",
+        "printf %s \"$TOKEN\" | jwtctl log search --token -",
+        "jwtctl log tail -f --outcome failure",
         "jwtctl log seal init --interval 15m --verify-key-out /secure/offline/jwtctl-seal.key",
         "jwtctl log verify --verify-key /secure/offline/jwtctl-seal.key",
-        "jwtctl log head >> /audit/anchors.txt",
-        "jwtctl log verify --expect-head \"$(tail -n1 /audit/anchors.txt)\" security.log"
+        "jwtctl log head >> /audit/anchors.txt"
     ))]
     Log(LogCmd),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
@@ -138,7 +161,7 @@ pub enum Command {
 
 /// Every operation's name as records write it ([`Command::op`]), and the command groups' own
 /// (`key`, `ledger`, `cache`: a usage error that names no subcommand of theirs).
-pub const OPERATIONS: [&str; 26] = [
+pub const OPERATIONS: [&str; 28] = [
     "issue",
     "verify",
     "refresh",
@@ -159,6 +182,8 @@ pub const OPERATIONS: [&str; 26] = [
     "ledger_stats",
     "ledger_prune",
     "log",
+    "log_search",
+    "log_tail",
     "log_verify",
     "log_head",
     "log_seal_init",
@@ -189,11 +214,7 @@ impl Command {
                 LedgerAction::Stats(_) => "ledger_stats",
                 LedgerAction::Prune(_) => "ledger_prune",
             },
-            Command::Log(log) => match log.action {
-                LogAction::Verify(_) => "log_verify",
-                LogAction::Head(_) => "log_head",
-                LogAction::Seal(_) => "log_seal_init",
-            },
+            Command::Log(log) => log.action.op(),
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
             Command::Cache(cache) => match cache.action {
@@ -232,6 +253,8 @@ impl Command {
                 LogAction::Verify(args) => &args.log,
                 LogAction::Head(args) => &args.log,
                 LogAction::Seal(args) => &args.log,
+                LogAction::Search(args) => &args.log,
+                LogAction::Tail(args) => &args.log,
             },
             Command::Completions(args) => &args.log,
             Command::Man(args) => &args.log,
@@ -606,6 +629,91 @@ pub struct ManArgs {
     pub log: LogOpts,
 }
 
+/// Which records the `log` commands print, and how.
+#[derive(Debug, Args)]
+pub struct LogFilterArgs {
+    /// Records written at or after TIME
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// Records written before TIME
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// Records of this operation (`issue`, `verify`, `refresh`, `revoke`, `key_gen`, ...)
+    #[arg(long, value_name = "OP")]
+    pub op: Option<String>,
+
+    /// Records with this outcome
+    #[arg(long, value_name = "OUTCOME", value_parser = ["success", "failure", "warning"])]
+    pub outcome: Option<String>,
+
+    /// Records with this reason code (`expired`, `reused`, `bad_signature`, ...)
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
+
+    /// Records of tokens with this subject
+    #[arg(long, value_name = "SUB", allow_hyphen_values = true)]
+    pub sub: Option<String>,
+
+    /// Records of tokens from this issuer
+    #[arg(long, value_name = "ISS")]
+    pub iss: Option<String>,
+
+    /// Records of the token with this id (not of its refreshed children: their parent_jti)
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    pub jti: Option<String>,
+
+    /// Records of tokens signed with this key id
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+    pub kid: Option<String>,
+
+    /// Records of this token (issued, verified, refreshed from, rejected), found by its SHA-256;
+    /// `-` reads it from stdin. The token is never printed or recorded
+    #[arg(long, value_name = "TOKEN|-")]
+    pub token: Option<std::ffi::OsString>,
+
+    /// `text`: a table (time, level, op, outcome, sub, iss, jti, kid); `json`: each record's
+    /// line as the log holds it
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct LogSearchArgs {
+    /// Logs to read, each with the files rotated from it [default: the security log]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub filter: LogFilterArgs,
+
+    #[command(flatten)]
+    pub log: LogOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct LogTailArgs {
+    /// The log to read, with the files rotated from it [default: the security log]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// How many of the last matching records to print first
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+    pub lines: usize,
+
+    /// Keep reading: print matching records as they are written, across rotations, until
+    /// interrupted or stdout is closed
+    #[arg(short, long)]
+    pub follow: bool,
+
+    #[command(flatten)]
+    pub filter: LogFilterArgs,
+
+    #[command(flatten)]
+    pub log: LogOpts,
+}
+
 #[derive(Debug, Args)]
 pub struct CacheCmd {
     #[command(subcommand)]
@@ -638,8 +746,24 @@ pub struct LogCmd {
     pub action: LogAction,
 }
 
+/// The `log` commands: search and tail read the log through `audit::read`; verify, head and
+/// seal prove it was not touched.
 #[derive(Debug, Subcommand)]
 pub enum LogAction {
+    /// Print the records that match every filter given, oldest first
+    #[command(after_long_help = log_help!(
+        "jwtctl log search --sub alice --since yesterday --until today",
+        "jwtctl log search --jti Xq0r3zH8kBvN1w2yQm6T1g --output json",
+        "jwtctl log search /var/log/jwtctl/security.log --op refresh --outcome failure"
+    ))]
+    Search(LogSearchArgs),
+    /// Print the last records that match; with -f, go on printing them as they are written
+    #[command(after_long_help = log_help!(
+        "jwtctl log tail -n 20",
+        "jwtctl log tail -f --outcome failure",
+        "jwtctl log tail -f /var/log/jwtctl/security.log --op refresh"
+    ))]
+    Tail(LogTailArgs),
     /// Check the log's chain (and, with --verify-key, its seals); exit 0 intact, 1 tampered
     #[command(after_long_help = long_help!(
         "jwtctl log verify",
@@ -713,6 +837,19 @@ pub struct SealInitArgs {
 
     #[command(flatten)]
     pub log: LogOpts,
+}
+
+impl LogAction {
+    /// The operation's name, as written to the security log.
+    pub fn op(&self) -> &'static str {
+        match self {
+            LogAction::Search(_) => "log_search",
+            LogAction::Tail(_) => "log_tail",
+            LogAction::Verify(_) => "log_verify",
+            LogAction::Head(_) => "log_head",
+            LogAction::Seal(_) => "log_seal_init",
+        }
+    }
 }
 
 /// `SEQ:HASH` as `log head` prints it.
@@ -1030,6 +1167,52 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     }
 }
 
+/// An instant as the `log` commands take it: absolute, or relative to when the command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    At(i64),
+    Ago(Duration),
+    /// Midnight (UTC) today.
+    Today,
+    /// Midnight (UTC) yesterday.
+    Yesterday,
+}
+
+impl When {
+    /// The instant in Unix seconds, as of `now`.
+    pub fn resolve(self, now: i64) -> i64 {
+        let midnight = now - now.rem_euclid(86_400);
+        match self {
+            When::At(at) => at,
+            When::Ago(d) => now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            When::Today => midnight,
+            When::Yesterday => midnight - 86_400,
+        }
+    }
+}
+
+/// An instant ([`parse_time`]), a duration ago ([`parse_leeway`]: `90m`, `1h`, `7d`, maybe
+/// followed by ` ago`), `now`, `today` or `yesterday`.
+pub fn parse_when(s: &str) -> Result<When, String> {
+    let relative = match s.trim().to_ascii_lowercase().as_str() {
+        "now" => Some(When::Ago(Duration::ZERO)),
+        "today" => Some(When::Today),
+        "yesterday" => Some(When::Yesterday),
+        _ => None,
+    };
+    if let Some(when) = relative {
+        return Ok(when);
+    }
+    parse_time(s).map(When::At).or_else(|_| {
+        let span = s.trim().strip_suffix("ago").unwrap_or(s);
+        parse_leeway(span).map(When::Ago).map_err(|_| {
+            "expected RFC 3339 (2026-11-26T09:00:00Z), Unix seconds, a duration ago (90m, 1h, \
+             7d), today or yesterday"
+                .to_string()
+        })
+    })
+}
+
 /// A duration that may be zero.
 pub fn parse_leeway(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
@@ -1173,6 +1356,21 @@ mod tests {
         let (config, _) = resolve(default.command.log_after(), &default.log);
         assert_eq!(config.path, PathBuf::from("security.log"));
         assert!(Cli::try_parse_from(["jwtctl", "issue", "--log-level", "off"]).is_err());
+    }
+
+    #[test]
+    fn log_times_are_instants_or_relative_to_now() {
+        let now = 1_795_687_200 + 5_400; // 2026-11-26T11:30:00Z
+        let at = |s: &str| parse_when(s).map(|w| w.resolve(now));
+        assert_eq!(at("2026-11-26T09:00:00Z"), Ok(1_795_683_600));
+        assert_eq!(at("1795683600"), Ok(1_795_683_600));
+        assert_eq!(at("1h"), Ok(now - 3600));
+        assert_eq!(at("90m ago"), Ok(now - 5400));
+        assert_eq!(at("now"), Ok(now));
+        assert_eq!(at("today"), Ok(1_795_651_200)); // 2026-11-26T00:00:00Z
+        assert_eq!(at("Yesterday"), Ok(1_795_651_200 - 86_400));
+        assert!(at("soon").is_err());
+        assert!(at("-1h").is_err());
     }
 
     #[test]

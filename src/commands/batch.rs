@@ -254,7 +254,8 @@ impl Batch<'_> {
                 r.succeed()
             }
             Verdict::Rejected(rejection) => {
-                (r.sub, r.jti, r.kid, r.exp, r.alg) = (None, None, None, None, self.alg);
+                (r.sub, r.iss, r.jti, r.kid, r.exp, r.alg) =
+                    (None, None, None, None, None, self.alg);
                 r.reject(rejection)
             }
         };

@@ -11,19 +11,9 @@ use tracing::Level;
 use super::{Ctx, Done};
 use crate::audit::verify::{self, Report};
 use crate::audit::{Head, Record, Seal};
-use crate::cli::{LogAction, LogHeadArgs, LogVerifyArgs, Output, SealInitArgs, SealVerb};
+use crate::cli::{LogHeadArgs, LogVerifyArgs, Output, SealInitArgs};
 use crate::error::{Error, Reason, Result};
 use crate::hash::Sha256Hex;
-
-pub fn run(action: &LogAction, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
-    match action {
-        LogAction::Verify(args) => verify(args, ctx),
-        LogAction::Head(args) => head(args, ctx),
-        LogAction::Seal(args) => match args.action {
-            SealVerb::Init => seal_init(args, ctx, rec),
-        },
-    }
-}
 
 /// What `log verify` was asked, checked before any file is read.
 struct VerifyPlan {
@@ -49,14 +39,19 @@ fn verify_plan(args: &LogVerifyArgs, ctx: &Ctx) -> Result<VerifyPlan> {
         .state_path()
         .map(|_| ctx.audit.path().to_path_buf());
     let files = if args.files.is_empty() {
-        match &live_path {
-            Some(path) => vec![path.clone()],
-            None => {
-                return Err(Error::usage(
-                    "--log-file none writes no file to verify: name the files to check",
-                ));
-            }
+        if live_path.is_none() {
+            return Err(Error::usage(
+                "--log-file none writes no file to verify: name the files to check",
+            ));
         }
+        // The log and every file rotated from it (gzip-compressed ones too), oldest first.
+        crate::audit::read::files_of(ctx.audit.base()).map_err(|e| {
+            Error::io(format!(
+                "cannot list the files of the log {}: {}",
+                ctx.audit.base().display(),
+                crate::error::io_words(&e)
+            ))
+        })?
     } else {
         args.files.clone()
     };
@@ -100,7 +95,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
+/// `log verify`.
+pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
     let plan = verify_plan(args, ctx)?;
     // The state first: a record appended meanwhile only makes the log longer than it says.
     let state_head = match plan.live {
@@ -201,7 +197,8 @@ fn report_json(r: &Report, files: &[PathBuf]) -> Value {
     })
 }
 
-fn head(args: &LogHeadArgs, ctx: &Ctx) -> Result<Done> {
+/// `log head`.
+pub fn head(args: &LogHeadArgs, ctx: &Ctx) -> Result<Done> {
     let Some((head, seal)) = ctx.audit.chain_state()? else {
         return Err(Error::usage(
             "--log-file none writes no file, so there is no chain head on this host",
@@ -237,7 +234,8 @@ fn head(args: &LogHeadArgs, ctx: &Ctx) -> Result<Done> {
     Ok(Done::Print(format!("{}\n", head.text())))
 }
 
-fn seal_init(args: &SealInitArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+/// `log seal init`.
+pub fn seal_init(args: &SealInitArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     // Judged before anything is made: the key file's place must be ours and the name free.
     if let Some(out) = &args.verify_key_out {
         crate::trusted::check_place(out)

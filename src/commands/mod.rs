@@ -12,6 +12,7 @@ pub mod key;
 mod keys;
 pub mod ledgers;
 pub mod log;
+pub mod log_search;
 pub mod present;
 pub mod refresh;
 pub mod revoke;
