@@ -452,3 +452,59 @@ fn the_rotated_files_of_the_log_are_verified_with_it() {
         "{r}"
     );
 }
+
+/// `log verify --log-file F` checks F (and its rotated files, and its state) and records the
+/// check in the security log named otherwise, never in the log it checks.
+#[test]
+fn a_log_named_by_log_file_is_checked_and_left_as_it_was() {
+    let env = Env::new();
+    records(&env, 3);
+    std::fs::create_dir(env.path("other")).unwrap();
+    std::fs::rename(env.path("security.log"), env.path("other/app.log")).unwrap();
+    std::fs::rename(
+        env.path("security.log.state"),
+        env.path("other/app.log.state"),
+    )
+    .unwrap();
+    let before = std::fs::read(env.path("other/app.log")).unwrap();
+    let out = env.run(&[
+        "log",
+        "verify",
+        "--log-level",
+        "info",
+        "--log-file",
+        "other/app.log",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("3 records"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(env.path("other/app.log")).unwrap(),
+        before,
+        "left as it was"
+    );
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["op"], "log_verify");
+    // Its state names seq 3: a cut copy under that name is caught.
+    let cut: Vec<String> = String::from_utf8(before)
+        .unwrap()
+        .lines()
+        .take(2)
+        .map(str::to_owned)
+        .collect();
+    write_lines(&env, "other/app.log", &cut);
+    let out = env
+        .jwtctl()
+        .args([
+            "log",
+            "verify",
+            "--output",
+            "json",
+            "--log-file",
+            "other/app.log",
+        ])
+        .output()
+        .unwrap();
+    assert_tampered(&env, &out, "truncated");
+    let out = env.run(&["log", "verify", "--log-file", "other/missing.log"]);
+    assert_refused(&env, &out, 2, "io_error");
+}

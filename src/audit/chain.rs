@@ -299,6 +299,37 @@ impl State {
     }
 }
 
+/// The state file of the log at `log` (`<log>.state`).
+pub(crate) fn state_path(log: &std::path::Path) -> std::path::PathBuf {
+    let mut name = log.as_os_str().to_os_string();
+    name.push(".state");
+    std::path::PathBuf::from(name)
+}
+
+/// The head the state file of the log at `log` names, read without changing anything (no file
+/// is created, no link followed): `None` when there is no state file or no record yet.
+pub(crate) fn read_head(log: &std::path::Path) -> io::Result<Option<Head>> {
+    let path = state_path(log);
+    let file = match crate::sys::open_for_reading(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    match State::read(&file)? {
+        Some(state) => Ok(state.head),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a state file jwtctl wrote",
+        )),
+    }
+}
+
 /// Lines about to be written, stamped: each with `seq` and `prev`, preceded by the seals that
 /// were due; the head and seal state they leave.
 pub(crate) struct Stamped {
@@ -332,34 +363,31 @@ pub(crate) fn stamp(lines: &str, mut state: State, now: DateTime<Utc>) -> Stampe
                 head.hash.as_str()
             );
             record.push('\n');
-            push_stamped(&mut text, &mut head, &record);
+            push_stamped(&mut text, &mut head, &[&record]);
             seal.advance(epochs);
         }
     }
     for line in lines.split_inclusive('\n') {
         let rest = line.strip_prefix('{').unwrap_or(line);
-        let rest = if rest.starts_with('}') {
-            rest.to_owned()
-        } else {
-            format!(",{rest}")
-        };
-        push_stamped(&mut text, &mut head, &rest);
+        let comma = if rest.starts_with('}') { "" } else { "," };
+        push_stamped(&mut text, &mut head, &[comma, rest]);
     }
     state.head = Some(head).filter(|h| h.seq > 0);
     Stamped { text, state }
 }
 
-/// Append `{"seq":N,"prev":"HASH"` + `rest` (the record's other fields, from their comma) and
-/// move `head` on to it.
-fn push_stamped(text: &mut String, head: &mut Head, rest: &str) {
+/// Append `{"seq":N,"prev":"HASH"` + `rest` (the record's other fields, from their comma, in
+/// pieces) and move `head` on to it.
+fn push_stamped(text: &mut String, head: &mut Head, rest: &[&str]) {
     let start = text.len();
-    let _ = write!(
-        text,
-        "{{\"seq\":{},\"prev\":\"{}\"",
-        head.seq + 1,
-        head.hash.as_str()
-    );
-    text.push_str(rest);
+    text.push_str("{\"seq\":");
+    let _ = write!(text, "{}", head.seq + 1);
+    text.push_str(",\"prev\":\"");
+    text.push_str(head.hash.as_str());
+    text.push('"');
+    for piece in rest {
+        text.push_str(piece);
+    }
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -369,9 +397,11 @@ fn push_stamped(text: &mut String, head: &mut Head, rest: &str) {
     };
 }
 
-/// The chain head the last line of `file` shows, when it is a chained record: its `seq` and the
-/// hash of its line. Reads backwards from the end, a few KiB at a time.
-pub(crate) fn tail_head(file: &File) -> io::Result<Option<Head>> {
+/// The chain head the last line of `file` shows, when it is a chained record further on than
+/// `known` (the head the state file names): its `seq` and the hash of its line. Reads backwards
+/// from the end, a few KiB at a time; the line is hashed only when it is further on, which
+/// happens only after a state update failed.
+pub(crate) fn tail_head(file: &File, known: Option<&Head>) -> io::Result<Option<Head>> {
     let len = file.metadata()?.len();
     if len == 0 {
         return Ok(None);
@@ -382,23 +412,24 @@ pub(crate) fn tail_head(file: &File) -> io::Result<Option<Head>> {
         let mut buf = vec![0u8; (len - from) as usize];
         file.read_exact_at(&mut buf, from)?;
         let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        match body.iter().rposition(|&b| b == b'\n') {
-            Some(i) => return Ok(head_of_line(&body[i + 1..])),
-            None if from == 0 => return Ok(head_of_line(body)),
+        let line = match body.iter().rposition(|&b| b == b'\n') {
+            Some(i) => &body[i + 1..],
+            None if from == 0 => body,
             // A record longer than what was read: read more, up to a bound no record reaches.
             None if want >= 1 << 20 => return Ok(None),
-            None => want *= 4,
-        }
+            None => {
+                want *= 4;
+                continue;
+            }
+        };
+        let further = |seq: u64| known.is_none_or(|k| seq > k.seq);
+        return Ok(prefix(line)
+            .filter(|(seq, _)| further(*seq))
+            .map(|(seq, _)| Head {
+                seq,
+                hash: line_hash(line),
+            }));
     }
-}
-
-/// `seq` of a chained line (and the line's hash), read from its fixed start.
-fn head_of_line(line: &[u8]) -> Option<Head> {
-    let (seq, _) = prefix(line)?;
-    Some(Head {
-        seq,
-        hash: line_hash(line),
-    })
 }
 
 /// The `seq` and `prev` a chained line starts with: `{"seq":N,"prev":"<64 hex>"`, nothing else.

@@ -87,7 +87,8 @@ impl Sink for FileSink {
         let _chain = crate::sys::FileLock::exclusive(state_file);
         let _lock = crate::sys::FileLock::exclusive(file);
         let state = self.read_state(state_file)?;
-        let tail = chain::tail_head(file).map_err(|e| self.cannot_write(path, &e))?;
+        let tail =
+            chain::tail_head(file, state.head.as_ref()).map_err(|e| self.cannot_write(path, &e))?;
         let state = State {
             head: chain::choose(state.head, tail),
             ..state

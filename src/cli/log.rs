@@ -77,7 +77,17 @@ impl Cli {
     /// The log settings in force (see [`resolve`]), or the first log variable in the
     /// environment whose value cannot be used.
     pub fn log_settings(&self) -> Result<LogConfig, EnvFault> {
-        let (config, fault) = resolve(self.command.log_after(), &self.log);
+        let after = self.command.log_after();
+        let (mut config, fault) = resolve(after, &self.log);
+        // `log verify --log-file F` checks F; its own record goes to the log named otherwise
+        // (before the subcommand, JWTCTL_LOG_FILE, ./security.log), not into the log checked.
+        if self.command.checks_log_file() && after.log_file.is_some() {
+            let writer = LogOpts {
+                log_file: None,
+                ..after.clone()
+            };
+            config.path = resolve(&writer, &self.log).0.path;
+        }
         fault.map_or(Ok(config), Err)
     }
 }

@@ -229,6 +229,12 @@ impl Command {
         !matches!(self, Command::Verify(args) if args.quiet)
     }
 
+    /// Whether a `--log-file` after this subcommand names the log it checks rather than the log
+    /// it writes to (`log verify`).
+    pub fn checks_log_file(&self) -> bool {
+        matches!(self, Command::Log(log) if matches!(log.action, LogAction::Verify(_)))
+    }
+
     /// The log options given after this subcommand.
     pub fn log_after(&self) -> &LogOpts {
         match self {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -20,8 +20,8 @@ struct VerifyPlan {
     files: Vec<PathBuf>,
     key: Option<Seal>,
     expect_head: Option<Head>,
-    /// Whether the last file is the live log, whose state file names its head.
-    live: bool,
+    /// The log checked by name (not FILEs), whose state file names its head.
+    named: Option<PathBuf>,
 }
 
 fn verify_plan(args: &LogVerifyArgs, ctx: &Ctx) -> Result<VerifyPlan> {
@@ -34,36 +34,40 @@ fn verify_plan(args: &LogVerifyArgs, ctx: &Ctx) -> Result<VerifyPlan> {
         .as_deref()
         .map(read_verify_key)
         .transpose()?;
-    let live_path = ctx
-        .audit
-        .state_path()
-        .map(|_| ctx.audit.path().to_path_buf());
+    let no_file = ctx.audit.state_path().is_none();
+    let mut named = None;
     let files = if args.files.is_empty() {
-        if live_path.is_none() {
+        if no_file && args.log.log_file.is_none() {
             return Err(Error::usage(
                 "--log-file none writes no file to verify: name the files to check",
             ));
         }
-        // The log and every file rotated from it (gzip-compressed ones too), oldest first.
-        crate::audit::read::files_of(ctx.audit.base()).map_err(|e| {
+        // The log and every file rotated from it (gzip-compressed ones too), oldest first: the
+        // log `--log-file` names after `log verify`, else the security log.
+        let log = args.log.log_file.as_deref().unwrap_or(ctx.audit.base());
+        let files = crate::audit::read::files_of(log).map_err(|e| {
             Error::io(format!(
                 "cannot list the files of the log {}: {}",
-                ctx.audit.base().display(),
+                log.display(),
                 crate::error::io_words(&e)
             ))
-        })?
+        })?;
+        if files.is_empty() && args.log.log_file.is_some() {
+            return Err(Error::io(format!(
+                "there is no log at {}; name an existing log with --log-file, or its files",
+                log.display()
+            )));
+        }
+        named = Some(log.to_path_buf());
+        files
     } else {
         args.files.clone()
-    };
-    let live = match (&live_path, files.last()) {
-        (Some(live), Some(last)) => same_file(live, last),
-        _ => false,
     };
     Ok(VerifyPlan {
         files,
         key,
         expect_head,
-        live,
+        named,
     })
 }
 
@@ -88,20 +92,19 @@ fn read_verify_key(path: &Path) -> Result<Seal> {
         })
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
 /// `log verify`.
 pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
     let plan = verify_plan(args, ctx)?;
     // The state first: a record appended meanwhile only makes the log longer than it says.
-    let state_head = match plan.live {
-        true => ctx.audit.chain_state()?.and_then(|(head, _)| head),
-        false => None,
+    let state_head = match &plan.named {
+        Some(log) => crate::audit::read_head(log).map_err(|e| {
+            Error::io(format!(
+                "cannot read the state of the log {}: {}; move it away to check the chain alone",
+                log.display(),
+                crate::error::io_words(&e)
+            ))
+        })?,
+        None => None,
     };
     let options = verify::Options {
         key: plan.key,
