@@ -220,8 +220,16 @@ pub fn clap_message(
         }
         ErrorKind::ArgumentConflict => {
             let prior = quoted(err, Kind::PriorArg);
+            let batch_and_token = [arg, prior.as_str()]
+                .iter()
+                .any(|a| a.contains("--batch"))
+                && [arg, prior.as_str()].iter().any(|a| a.contains("TOKEN"));
             match one(err, Kind::InvalidSubcommand) {
                 Some(sub) => format!("the subcommand '{sub}' cannot be used with {prior}"),
+                None if batch_and_token => format!(
+                    "the argument '{arg}' cannot be used with {prior}: --batch reads one token \
+                     per line from stdin (jwtctl verify --batch < tokens.txt)"
+                ),
                 None => format!("the argument '{arg}' cannot be used with {prior}"),
             }
         }

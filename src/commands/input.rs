@@ -61,5 +61,57 @@ pub fn read_token(
     } else {
         rec.token = digest;
     }
+    if let Some(hint) = misfed(&text, arg.filter(|a| *a != "-")) {
+        return Err(Error::rejected(Reason::Malformed, hint));
+    }
     Ok(text)
+}
+
+/// What went wrong when the input is plainly not one token, said with the fix: a file named
+/// where a token goes, `@FILE`, several tokens on stdin, a token broken over lines. `None` for
+/// anything else (the token's own checks then say what is wrong with it). Never repeats the
+/// input: it may be a token or a secret.
+fn misfed(text: &str, arg: Option<&std::ffi::OsStr>) -> Option<String> {
+    let shaped = |t: &str| t.split('.').count() == 3 && !t.contains(char::is_whitespace);
+    if shaped(text) {
+        return None;
+    }
+    let from_file = "to read a token from a file, redirect it: jwtctl verify < FILE (or pass - \
+                     and pipe it in)";
+    if let Some(arg) = arg {
+        let named = std::path::Path::new(arg);
+        if text.starts_with('@') {
+            return Some(format!(
+                "a token is three base64url parts separated by '.', not @FILE; {from_file}"
+            ));
+        }
+        if !text.contains('.') && named.is_file() {
+            return Some(format!(
+                "the TOKEN argument names a file, not a token; {from_file}"
+            ));
+        }
+    }
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.len() > 1 && lines.iter().all(|l| shaped(token::token_text(l))) {
+        return Some(format!(
+            "the input holds {} tokens, one per line; to verify each, add --batch (jwtctl verify \
+             --batch < tokens.txt)",
+            lines.len()
+        ));
+    }
+    let joined: String = text.split_whitespace().collect();
+    if text.contains(char::is_whitespace) && shaped(&joined) {
+        let at = text.find(char::is_whitespace).unwrap_or(0);
+        let what = if text[at..].starts_with(['\n', '\r']) {
+            "a line break"
+        } else {
+            "a space"
+        };
+        return Some(format!(
+            "the token has {what} at character {}: it was broken when copied; join its parts \
+             (tr -d ' \\n' < FILE)",
+            at + 1
+        ));
+    }
+    None
 }

@@ -58,13 +58,17 @@ fn when(name: &str, secs: f64, now: i64) -> String {
     format!("{} ({relative})", at.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
-/// A span in its largest whole unit: `45s`, `29m`, `3h`, `12d`.
+/// A span to the minute, in its two largest units, never rounded up: `45s`, `29m`, `2h 59m`,
+/// `3d 4h` (a token with 2h 59m left does not read as 3h, nor as 2h).
 fn span(secs: u64) -> String {
+    let (d, h, m) = (secs / 86400, secs % 86400 / 3600, secs % 3600 / 60);
     match secs {
         0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
+        60..3600 => format!("{m}m"),
+        3600..86400 if m == 0 => format!("{h}h"),
+        3600..86400 => format!("{h}h {m}m"),
+        _ if h == 0 => format!("{d}d"),
+        _ => format!("{d}d {h}h"),
     }
 }
 
@@ -88,5 +92,15 @@ mod tests {
             "2026-11-26T08:59:15Z (45s ago)"
         );
         assert!(when("exp", 1e300, now).contains("out of range"));
+        assert_eq!(
+            when("exp", (now + 2 * 3600 + 59 * 60 + 30) as f64, now),
+            "2026-11-26T11:59:30Z (expires in 2h 59m)"
+        );
+        assert_eq!(
+            when("exp", (now - 180) as f64, now),
+            "2026-11-26T08:57:00Z (expired 3m ago)"
+        );
+        assert_eq!(span(3 * 86400 + 4 * 3600 + 5), "3d 4h");
+        assert_eq!(span(7200), "2h");
     }
 }
