@@ -452,3 +452,58 @@ fn the_rotated_files_of_the_log_are_verified_with_it() {
         "{r}"
     );
 }
+
+/// A seal an intruder made with the current key (read from the state file) that claims an
+/// absurd number of epochs: refused as a bad seal, at once (deriving the key for 2^62 epochs
+/// would never end), and a count that overflows is no panic.
+#[test]
+fn a_seal_claiming_epochs_that_have_not_ended_is_refused_at_once() {
+    use aws_lc_rs::hmac;
+    let env = Env::new();
+    sealed(&env, 1);
+    let state = std::fs::read_to_string(env.path("security.log.state")).unwrap();
+    let seal = state.split_whitespace().nth(3).unwrap();
+    let parts: Vec<&str> = seal.strip_prefix("seal=").unwrap().split(':').collect();
+    let (id, epoch) = (parts[0], parts[3].parse::<u64>().unwrap());
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&parts[4][2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let orig = lines(&env);
+    let head = sha256sum(orig.last().unwrap());
+    for epochs in [u64::MAX, 1u64 << 62] {
+        let input = format!("jwtctl-seal-v1|{id}|{epoch}|{epochs}|{}|{head}", orig.len());
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), input.as_bytes());
+        let mac: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let mut forged = orig.clone();
+        forged.push(format!(
+            "{{\"seq\":{},\"prev\":\"{head}\",\"timestamp\":\"2026-01-01T00:00:00Z\",\
+             \"level\":\"INFO\",\"op\":\"log_seal\",\"outcome\":\"success\",\"seal_id\":\"{id}\",\
+             \"epoch\":{epoch},\"epochs\":{epochs},\"sealed_seq\":{},\"sealed_hash\":\"{head}\",\
+             \"mac\":\"{mac}\"}}",
+            orig.len() + 1,
+            orig.len()
+        ));
+        write_lines(&env, "copy.log", &forged);
+        let out = log_verify(&env, &["copy.log"]);
+        assert_tampered(&env, &out, "bad_seal");
+        let out = env
+            .jwtctl()
+            .args([
+                "log",
+                "verify",
+                "--output",
+                "json",
+                "--verify-key",
+                "seal.key",
+            ])
+            .arg("copy.log")
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let r = assert_tampered(&env, &out, "bad_seal");
+        assert!(
+            r["break"]["detail"].as_str().unwrap().contains("future"),
+            "{r}"
+        );
+    }
+}

@@ -29,7 +29,15 @@ pub struct Options {
     pub expect_head: Option<Head>,
     /// The head the live log's state file holds: the log must not end before it.
     pub state_head: Option<Head>,
+    /// The verifier's clock (Unix seconds): no seal may claim epochs that end more than
+    /// [`CLOCK_SKEW`] after it (or after the sealing's start, if that is later). Without it, a
+    /// seal made with a stolen current key could claim 2^62 epochs, and deriving the key for
+    /// the next seal would never end.
+    pub now: Option<i64>,
 }
+
+/// How far the writer's clock may run ahead of the verifier's.
+pub const CLOCK_SKEW: i64 = 24 * 3600;
 
 /// Where and how the chain broke.
 #[derive(Debug, Clone)]
@@ -77,6 +85,17 @@ struct Track {
     interval: u64,
     next_epoch: u64,
     key: Option<Seal>,
+}
+
+/// A sealing's epoch arithmetic, without a key.
+fn probe(track: &Track) -> Seal {
+    Seal {
+        id: String::new(),
+        start: track.start,
+        interval: track.interval,
+        epoch: 0,
+        key: [0; 32],
+    }
 }
 
 struct Walk {
@@ -391,6 +410,23 @@ impl Walk {
         if text("seal_id") != track.id {
             return at.broke(Some(seq), "bad_seal", "a seal of another sealing".into());
         }
+        let limit = self.options.now.map(|now| {
+            let probe = probe(track);
+            probe.epoch_of(now.max(track.start).saturating_add(CLOCK_SKEW))
+        });
+        let Some(end) = epoch
+            .checked_add(epochs)
+            .filter(|end| limit.is_none_or(|limit| *end <= limit))
+        else {
+            return at.broke(
+                Some(seq),
+                "bad_seal",
+                format!(
+                    "the seal of epoch {epoch} claims {epochs} epochs, which end in the future: \
+                     jwtctl never made it"
+                ),
+            );
+        };
         if epoch != track.next_epoch {
             return at.broke(
                 Some(seq),
@@ -411,7 +447,7 @@ impl Walk {
             }
             key.advance(epochs);
         }
-        track.next_epoch = epoch + epochs;
+        track.next_epoch = end;
         self.report.seals += 1;
         self.report.last_sealed_seq = Some(before.seq);
         self.report.sealed_until = DateTime::from_timestamp(
@@ -431,14 +467,7 @@ impl Walk {
             .get("timestamp")
             .and_then(Value::as_str)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())?;
-        let probe = Seal {
-            id: String::new(),
-            start: track.start,
-            interval: track.interval,
-            epoch: 0,
-            key: [0; 32],
-        };
-        let epoch = probe.epoch_of(ts.timestamp());
+        let epoch = probe(track).epoch_of(ts.timestamp());
         if epoch <= track.next_epoch {
             return None;
         }
@@ -566,6 +595,7 @@ mod tests {
             key: Some(key.clone()),
             expect_head: None,
             state_head: state.head,
+            now: Some(1_000_000),
         };
         verify(&[path], options).unwrap()
     }

@@ -107,6 +107,7 @@ pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
         key: plan.key,
         expect_head: plan.expect_head,
         state_head,
+        now: Some(ctx.now),
     };
     let report = verify::verify(&plan.files, options).map_err(|e| {
         Error::io(format!(
