@@ -2,6 +2,7 @@
 //! kind of tampering looks like to them.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::thread::sleep;
 use std::time::Duration;
@@ -225,7 +226,6 @@ fn a_sealed_log_verifies_with_its_key_and_names_a_forged_seal() {
     sealed(&env, 2);
     let key = std::fs::read_to_string(env.path("seal.key")).unwrap();
     assert!(key.starts_with("jwtctl-seal-v1:"), "{key}");
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(env.path("seal.key"))
         .unwrap()
         .permissions()
@@ -392,6 +392,7 @@ fn a_state_file_that_cannot_be_used_is_a_log_failure() {
     );
     std::fs::remove_dir(&state).unwrap();
     std::fs::write(&state, "garbage").unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
     let before = env.log_text();
     let out = env.run(&["--log-level", "info", "issue"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -506,4 +507,29 @@ fn a_seal_claiming_epochs_that_have_not_ended_is_refused_at_once() {
             "{r}"
         );
     }
+}
+
+/// The state file holds the seal key: one that other users can read or write is refused (a
+/// log failure: exit 3, nothing printed, nothing written), whether sealing is set up or not.
+#[test]
+fn a_state_file_other_users_can_read_or_write_is_refused() {
+    let env = Env::new();
+    sealed(&env, 0);
+    let state = env.path("security.log.state");
+    for mode in [0o644, 0o620, 0o606] {
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(mode)).unwrap();
+        let before = env.log_text();
+        let out = env.run(&["--log-level", "info", "issue"]);
+        assert_eq!(out.status.code(), Some(3), "{mode:o}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        let said = stderr(&out);
+        assert_eq!(said.lines().count(), 1, "{said}");
+        assert!(said.contains("chmod 600"), "{said}");
+        assert!(said.contains("security.log.state"), "{said}");
+        assert_eq!(env.log_text(), before, "nothing was written");
+    }
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
+    records(&env, 1);
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
