@@ -533,3 +533,69 @@ fn a_state_file_other_users_can_read_or_write_is_refused() {
     let out = log_verify(&env, &["--verify-key", "seal.key"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// An intruder cuts every seal from the live log (keeping the `log_seal_init` record, so the
+/// log looks set up and not yet sealed) and makes the state's head follow: the state's sealing
+/// is further on than the log's seals, and it cannot be rolled back without the old keys.
+#[test]
+fn a_log_cut_back_to_before_its_seals_is_caught_by_the_state_sealing() {
+    let env = Env::new();
+    sealed(&env, 2);
+    let state_path = env.path("security.log.state");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let orig = lines(&env);
+    let init = orig[0].clone();
+    assert!(init.contains("\"op\":\"log_seal_init\""), "{init}");
+    // The head moved back to the init record, as an intruder would write it.
+    let words: Vec<&str> = state.split_whitespace().collect();
+    let with_head = |seal: &str| {
+        let mut text = format!(
+            "{} seq={:020} hash={} {seal}",
+            words[0],
+            1,
+            sha256sum(&init)
+        );
+        text.push_str(&" ".repeat(255 - text.len()));
+        text + "\n"
+    };
+    write_lines(&env, "security.log", std::slice::from_ref(&init));
+    std::fs::write(&state_path, with_head(words[3])).unwrap();
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    let r = assert_tampered(&env, &out, "truncated");
+    assert!(
+        r["break"]["detail"].as_str().unwrap().contains("epoch"),
+        "{r}"
+    );
+    // Without the key too: the state says epochs were sealed that the log has no seal of.
+    write_lines(&env, "security.log", std::slice::from_ref(&init));
+    std::fs::write(&state_path, with_head(words[3])).unwrap();
+    assert_tampered(&env, &log_verify(&env, &[]), "truncated");
+
+    // The state rolled back to epoch 0 needs epoch 0's key, which is gone: any other is forged.
+    let seal = words[3].strip_prefix("seal=").unwrap();
+    let parts: Vec<&str> = seal.split(':').collect();
+    let rolled = format!(
+        "seal={}:{}:{}:{:020}:{}",
+        parts[0], parts[1], parts[2], 0, parts[4]
+    );
+    write_lines(&env, "security.log", std::slice::from_ref(&init));
+    std::fs::write(&state_path, with_head(&rolled)).unwrap();
+    assert_tampered(
+        &env,
+        &log_verify(&env, &["--verify-key", "seal.key"]),
+        "bad_seal",
+    );
+
+    // A state file removed: sealing stopped, and the log says it was sealed.
+    write_lines(&env, "security.log", &orig);
+    std::fs::remove_file(&state_path).unwrap();
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    let r = assert_tampered(&env, &out, "bad_seal");
+    assert!(
+        r["break"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no sealing"),
+        "{r}"
+    );
+}

@@ -99,14 +99,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
     let plan = verify_plan(args, ctx)?;
     // The state first: a record appended meanwhile only makes the log longer than it says.
-    let state_head = match plan.live {
-        true => ctx.audit.chain_state()?.and_then(|(head, _)| head),
-        false => None,
+    let (state_head, state_seal) = match plan.live {
+        true => match ctx.audit.chain_state()? {
+            Some((head, seal)) => (head, Some(seal)),
+            None => (None, None),
+        },
+        false => (None, None),
     };
     let options = verify::Options {
         key: plan.key,
         expect_head: plan.expect_head,
         state_head,
+        state_seal,
         now: Some(ctx.now),
     };
     let report = verify::verify(&plan.files, options).map_err(|e| {
