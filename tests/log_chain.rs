@@ -2,6 +2,7 @@
 //! kind of tampering looks like to them.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::thread::sleep;
 use std::time::Duration;
@@ -225,7 +226,6 @@ fn a_sealed_log_verifies_with_its_key_and_names_a_forged_seal() {
     sealed(&env, 2);
     let key = std::fs::read_to_string(env.path("seal.key")).unwrap();
     assert!(key.starts_with("jwtctl-seal-v1:"), "{key}");
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(env.path("seal.key"))
         .unwrap()
         .permissions()
@@ -392,6 +392,7 @@ fn a_state_file_that_cannot_be_used_is_a_log_failure() {
     );
     std::fs::remove_dir(&state).unwrap();
     std::fs::write(&state, "garbage").unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
     let before = env.log_text();
     let out = env.run(&["--log-level", "info", "issue"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -507,4 +508,150 @@ fn a_log_named_by_log_file_is_checked_and_left_as_it_was() {
     assert_tampered(&env, &out, "truncated");
     let out = env.run(&["log", "verify", "--log-file", "other/missing.log"]);
     assert_refused(&env, &out, 2, "io_error");
+}
+
+/// A seal an intruder made with the current key (read from the state file) that claims an
+/// absurd number of epochs: refused as a bad seal, at once (deriving the key for 2^62 epochs
+/// would never end), and a count that overflows is no panic.
+#[test]
+fn a_seal_claiming_epochs_that_have_not_ended_is_refused_at_once() {
+    use aws_lc_rs::hmac;
+    let env = Env::new();
+    sealed(&env, 1);
+    let state = std::fs::read_to_string(env.path("security.log.state")).unwrap();
+    let seal = state.split_whitespace().nth(3).unwrap();
+    let parts: Vec<&str> = seal.strip_prefix("seal=").unwrap().split(':').collect();
+    let (id, epoch) = (parts[0], parts[3].parse::<u64>().unwrap());
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&parts[4][2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let orig = lines(&env);
+    let head = sha256sum(orig.last().unwrap());
+    for epochs in [u64::MAX, 1u64 << 62] {
+        let input = format!("jwtctl-seal-v1|{id}|{epoch}|{epochs}|{}|{head}", orig.len());
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), input.as_bytes());
+        let mac: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let mut forged = orig.clone();
+        forged.push(format!(
+            "{{\"seq\":{},\"prev\":\"{head}\",\"timestamp\":\"2026-01-01T00:00:00Z\",\
+             \"level\":\"INFO\",\"op\":\"log_seal\",\"outcome\":\"success\",\"seal_id\":\"{id}\",\
+             \"epoch\":{epoch},\"epochs\":{epochs},\"sealed_seq\":{},\"sealed_hash\":\"{head}\",\
+             \"mac\":\"{mac}\"}}",
+            orig.len() + 1,
+            orig.len()
+        ));
+        write_lines(&env, "copy.log", &forged);
+        let out = log_verify(&env, &["copy.log"]);
+        assert_tampered(&env, &out, "bad_seal");
+        let out = env
+            .jwtctl()
+            .args([
+                "log",
+                "verify",
+                "--output",
+                "json",
+                "--verify-key",
+                "seal.key",
+            ])
+            .arg("copy.log")
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let r = assert_tampered(&env, &out, "bad_seal");
+        assert!(
+            r["break"]["detail"].as_str().unwrap().contains("future"),
+            "{r}"
+        );
+    }
+}
+
+/// The state file holds the seal key: one that other users can read or write is refused (a
+/// log failure: exit 3, nothing printed, nothing written), whether sealing is set up or not.
+#[test]
+fn a_state_file_other_users_can_read_or_write_is_refused() {
+    let env = Env::new();
+    sealed(&env, 0);
+    let state = env.path("security.log.state");
+    for mode in [0o644, 0o620, 0o606] {
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(mode)).unwrap();
+        let before = env.log_text();
+        let out = env.run(&["--log-level", "info", "issue"]);
+        assert_eq!(out.status.code(), Some(3), "{mode:o}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        let said = stderr(&out);
+        assert_eq!(said.lines().count(), 1, "{said}");
+        assert!(said.contains("chmod 600"), "{said}");
+        assert!(said.contains("security.log.state"), "{said}");
+        assert_eq!(env.log_text(), before, "nothing was written");
+    }
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
+    records(&env, 1);
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// An intruder cuts every seal from the live log (keeping the `log_seal_init` record, so the
+/// log looks set up and not yet sealed) and makes the state's head follow: the state's sealing
+/// is further on than the log's seals, and it cannot be rolled back without the old keys.
+#[test]
+fn a_log_cut_back_to_before_its_seals_is_caught_by_the_state_sealing() {
+    let env = Env::new();
+    sealed(&env, 2);
+    let state_path = env.path("security.log.state");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let orig = lines(&env);
+    let init = orig[0].clone();
+    assert!(init.contains("\"op\":\"log_seal_init\""), "{init}");
+    // The head moved back to the init record, as an intruder would write it.
+    let words: Vec<&str> = state.split_whitespace().collect();
+    let with_head = |seal: &str| {
+        let mut text = format!(
+            "{} seq={:020} hash={} {seal}",
+            words[0],
+            1,
+            sha256sum(&init)
+        );
+        text.push_str(&" ".repeat(255 - text.len()));
+        text + "\n"
+    };
+    write_lines(&env, "security.log", std::slice::from_ref(&init));
+    std::fs::write(&state_path, with_head(words[3])).unwrap();
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    let r = assert_tampered(&env, &out, "truncated");
+    assert!(
+        r["break"]["detail"].as_str().unwrap().contains("epoch"),
+        "{r}"
+    );
+    // Without the key too: the state says epochs were sealed that the log has no seal of.
+    write_lines(&env, "security.log", std::slice::from_ref(&init));
+    std::fs::write(&state_path, with_head(words[3])).unwrap();
+    assert_tampered(&env, &log_verify(&env, &[]), "truncated");
+
+    // The state rolled back to epoch 0 needs epoch 0's key, which is gone: any other is forged.
+    let seal = words[3].strip_prefix("seal=").unwrap();
+    let parts: Vec<&str> = seal.split(':').collect();
+    let rolled = format!(
+        "seal={}:{}:{}:{:020}:{}",
+        parts[0], parts[1], parts[2], 0, parts[4]
+    );
+    write_lines(&env, "security.log", std::slice::from_ref(&init));
+    std::fs::write(&state_path, with_head(&rolled)).unwrap();
+    assert_tampered(
+        &env,
+        &log_verify(&env, &["--verify-key", "seal.key"]),
+        "bad_seal",
+    );
+
+    // A state file removed: sealing stopped, and the log says it was sealed.
+    write_lines(&env, "security.log", &orig);
+    std::fs::remove_file(&state_path).unwrap();
+    let out = log_verify(&env, &["--verify-key", "seal.key"]);
+    let r = assert_tampered(&env, &out, "bad_seal");
+    assert!(
+        r["break"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no sealing"),
+        "{r}"
+    );
 }

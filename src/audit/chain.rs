@@ -306,13 +306,13 @@ pub(crate) fn state_path(log: &std::path::Path) -> std::path::PathBuf {
     std::path::PathBuf::from(name)
 }
 
-/// The head the state file of the log at `log` names, read without changing anything (no file
-/// is created, no link followed): `None` when there is no state file or no record yet.
-pub(crate) fn read_head(log: &std::path::Path) -> io::Result<Option<Head>> {
+/// The head and sealing the state file of the log at `log` holds, read without changing
+/// anything (no file is created): both `None` when there is no state file.
+pub(crate) fn read_state(log: &std::path::Path) -> io::Result<(Option<Head>, Option<Seal>)> {
     let path = state_path(log);
     let file = match crate::sys::open_for_reading(&path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((None, None)),
         Err(e) => return Err(e),
     };
     if !file.metadata()?.is_file() {
@@ -322,7 +322,7 @@ pub(crate) fn read_head(log: &std::path::Path) -> io::Result<Option<Head>> {
         ));
     }
     match State::read(&file)? {
-        Some(state) => Ok(state.head),
+        Some(state) => Ok((state.head, state.seal)),
         None => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "not a state file jwtctl wrote",

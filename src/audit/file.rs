@@ -169,6 +169,17 @@ impl FileSink {
         }
         let file = open_no_follow(&self.state_path, false)?;
         check_descriptor(&file, &self.state_path)?;
+        // It holds the seal key: whoever can read it can seal the current epoch, whoever can
+        // write it can move the chain. Refused, not warned about (the log is only warned about).
+        let mode = file.metadata().map(|m| m.mode() & 0o777).unwrap_or(0);
+        if mode & 0o077 != 0 {
+            return Err(Error::log(format!(
+                "the log state {p} can be read or changed by other users (mode {mode:04o}), and \
+                 it holds the seal key; run chmod 600 {p} (and, if the log is sealed, consider \
+                 its current key exposed)",
+                p = self.state_path.display()
+            )));
+        }
         let _ = self.state.set(file);
         self.state
             .get()

@@ -20,7 +20,7 @@ mod syslog;
 pub mod verify;
 
 pub use chain::Seal;
-pub(crate) use chain::{Head, genesis, read_head};
+pub(crate) use chain::{Head, genesis, read_state};
 
 pub use syslog::Target as SyslogTarget;
 

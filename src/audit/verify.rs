@@ -29,7 +29,20 @@ pub struct Options {
     pub expect_head: Option<Head>,
     /// The head the live log's state file holds: the log must not end before it.
     pub state_head: Option<Head>,
+    /// The sealing the live log's state file holds (`Some(None)`: none), when the log checked
+    /// is the live one: a log sealed up to an earlier epoch than the state's lost its seals
+    /// (cut back to before them), and with the verify key the state's key must be the one
+    /// derived for its epoch (an intruder cannot roll it back).
+    pub state_seal: Option<Option<Seal>>,
+    /// The verifier's clock (Unix seconds): no seal may claim epochs that end more than
+    /// [`CLOCK_SKEW`] after it (or after the sealing's start, if that is later). Without it, a
+    /// seal made with a stolen current key could claim 2^62 epochs, and deriving the key for
+    /// the next seal would never end.
+    pub now: Option<i64>,
 }
+
+/// How far the writer's clock may run ahead of the verifier's.
+pub const CLOCK_SKEW: i64 = 24 * 3600;
 
 /// Where and how the chain broke.
 #[derive(Debug, Clone)]
@@ -77,6 +90,62 @@ struct Track {
     interval: u64,
     next_epoch: u64,
     key: Option<Seal>,
+}
+
+/// Whether the live state's sealing is the one the log's seals lead to: the same sealing, not
+/// further on than the log's seals (a record written meanwhile only makes the log further on),
+/// and, with the verify key and at the same epoch, the same key.
+fn state_matches(state: Option<&Seal>, track: &Track, end: &Place<'_>) -> Option<Break> {
+    let Some(state) = state else {
+        return end.broke(
+            None,
+            "bad_seal",
+            "the log was sealed, but its state file holds no sealing: the state was removed or \
+             replaced, and records written since are not sealed"
+                .into(),
+        );
+    };
+    if state.id != track.id {
+        return end.broke(
+            None,
+            "bad_seal",
+            "the state file holds another sealing than the log's".into(),
+        );
+    }
+    if state.epoch > track.next_epoch {
+        return end.broke(
+            None,
+            "truncated",
+            format!(
+                "the log's seals end at epoch {}, but its state file says epoch {} was sealed: \
+                 seals (and what they sealed) were cut from the log",
+                track.next_epoch, state.epoch
+            ),
+        );
+    }
+    if state.epoch == track.next_epoch && track.key.as_ref().is_some_and(|key| key.key != state.key)
+    {
+        return end.broke(
+            None,
+            "bad_seal",
+            format!(
+                "the state file's key is not the verify key's for epoch {}: the state was forged",
+                state.epoch
+            ),
+        );
+    }
+    None
+}
+
+/// A sealing's epoch arithmetic, without a key.
+fn probe(track: &Track) -> Seal {
+    Seal {
+        id: String::new(),
+        start: track.start,
+        interval: track.interval,
+        epoch: 0,
+        key: [0; 32],
+    }
 }
 
 struct Walk {
@@ -391,6 +460,23 @@ impl Walk {
         if text("seal_id") != track.id {
             return at.broke(Some(seq), "bad_seal", "a seal of another sealing".into());
         }
+        let limit = self.options.now.map(|now| {
+            let probe = probe(track);
+            probe.epoch_of(now.max(track.start).saturating_add(CLOCK_SKEW))
+        });
+        let Some(end) = epoch
+            .checked_add(epochs)
+            .filter(|end| limit.is_none_or(|limit| *end <= limit))
+        else {
+            return at.broke(
+                Some(seq),
+                "bad_seal",
+                format!(
+                    "the seal of epoch {epoch} claims {epochs} epochs, which end in the future: \
+                     jwtctl never made it"
+                ),
+            );
+        };
         if epoch != track.next_epoch {
             return at.broke(
                 Some(seq),
@@ -411,7 +497,7 @@ impl Walk {
             }
             key.advance(epochs);
         }
-        track.next_epoch = epoch + epochs;
+        track.next_epoch = end;
         self.report.seals += 1;
         self.report.last_sealed_seq = Some(before.seq);
         self.report.sealed_until = DateTime::from_timestamp(
@@ -431,14 +517,7 @@ impl Walk {
             .get("timestamp")
             .and_then(Value::as_str)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())?;
-        let probe = Seal {
-            id: String::new(),
-            start: track.start,
-            interval: track.interval,
-            epoch: 0,
-            key: [0; 32],
-        };
-        let epoch = probe.epoch_of(ts.timestamp());
+        let epoch = probe(track).epoch_of(ts.timestamp());
         if epoch <= track.next_epoch {
             return None;
         }
@@ -508,6 +587,12 @@ impl Walk {
                 return;
             }
         }
+        if let (Some(state), Some(track)) = (&self.options.state_seal, &self.track)
+            && let Some(b) = state_matches(state.as_ref(), track, &end)
+        {
+            self.report.broken = Some(b);
+            return;
+        }
         if self.options.key.is_some() && self.track.is_none() {
             self.report.broken = end.broke(
                 None,
@@ -566,6 +651,8 @@ mod tests {
             key: Some(key.clone()),
             expect_head: None,
             state_head: state.head,
+            state_seal: Some(state.seal.clone()),
+            now: Some(1_000_000),
         };
         verify(&[path], options).unwrap()
     }

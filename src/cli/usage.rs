@@ -220,9 +220,7 @@ pub fn clap_message(
         }
         ErrorKind::ArgumentConflict => {
             let prior = quoted(err, Kind::PriorArg);
-            let batch_and_token = [arg, prior.as_str()]
-                .iter()
-                .any(|a| a.contains("--batch"))
+            let batch_and_token = [arg, prior.as_str()].iter().any(|a| a.contains("--batch"))
                 && [arg, prior.as_str()].iter().any(|a| a.contains("TOKEN"));
             match one(err, Kind::InvalidSubcommand) {
                 Some(sub) => format!("the subcommand '{sub}' cannot be used with {prior}"),

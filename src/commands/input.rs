@@ -91,7 +91,11 @@ fn misfed(text: &str, arg: Option<&std::ffi::OsStr>) -> Option<String> {
             ));
         }
     }
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if lines.len() > 1 && lines.iter().all(|l| shaped(token::token_text(l))) {
         return Some(format!(
             "the input holds {} tokens, one per line; to verify each, add --batch (jwtctl verify \

@@ -96,20 +96,28 @@ fn read_verify_key(path: &Path) -> Result<Seal> {
 pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
     let plan = verify_plan(args, ctx)?;
     // The state first: a record appended meanwhile only makes the log longer than it says.
-    let state_head = match &plan.named {
-        Some(log) => crate::audit::read_head(log).map_err(|e| {
-            Error::io(format!(
-                "cannot read the state of the log {}: {}; move it away to check the chain alone",
-                log.display(),
-                crate::error::io_words(&e)
-            ))
-        })?,
-        None => None,
+    // A state file that is missing reads as one without sealing: a sealed log whose state
+    // was removed is caught (sealing was silently turned off).
+    let (state_head, state_seal) = match &plan.named {
+        Some(log) => {
+            let (head, seal) = crate::audit::read_state(log).map_err(|e| {
+                Error::io(format!(
+                    "cannot read the state of the log {}: {}; name the log's files (log verify \
+                     FILE...) to check them without it",
+                    log.display(),
+                    crate::error::io_words(&e)
+                ))
+            })?;
+            (head, Some(seal))
+        }
+        None => (None, None),
     };
     let options = verify::Options {
         key: plan.key,
         expect_head: plan.expect_head,
         state_head,
+        state_seal,
+        now: Some(ctx.now),
     };
     let report = verify::verify(&plan.files, options).map_err(|e| {
         Error::io(format!(
