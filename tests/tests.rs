@@ -4,6 +4,7 @@
 
 mod common;
 
+mod algorithms;
 mod audit;
 mod docs;
 mod fuzz_replay;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use jsonwebtoken::Algorithm;
+use crate::token::Algorithm;
 
 use super::Ctx;
 use crate::audit::Record;
@@ -30,7 +30,9 @@ pub fn algorithm(alg: Alg) -> Algorithm {
         Alg::PS512 => Algorithm::PS512,
         Alg::ES256 => Algorithm::ES256,
         Alg::ES384 => Algorithm::ES384,
+        Alg::ES512 => Algorithm::ES512,
         Alg::EdDSA => Algorithm::EdDSA,
+        Alg::Ed25519 => Algorithm::Ed25519,
     }
 }
 

@@ -14,10 +14,11 @@ mod source;
 
 use std::fmt;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::Value;
 
 use crate::error::{Error, Reason, Result};
+use crate::token::Algorithm;
 
 pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
@@ -36,6 +37,7 @@ pub enum KeyKind {
     Rsa,
     EcP256,
     EcP384,
+    EcP521,
     Ed25519,
 }
 
@@ -46,6 +48,7 @@ impl KeyKind {
             KeyKind::Rsa => Algorithm::RS256,
             KeyKind::EcP256 => Algorithm::ES256,
             KeyKind::EcP384 => Algorithm::ES384,
+            KeyKind::EcP521 => Algorithm::ES512,
             KeyKind::Ed25519 => Algorithm::EdDSA,
         }
     }
@@ -57,7 +60,8 @@ impl KeyKind {
             KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
             KeyKind::EcP256 => alg == ES256,
             KeyKind::EcP384 => alg == ES384,
-            KeyKind::Ed25519 => alg == EdDSA,
+            KeyKind::EcP521 => alg == ES512,
+            KeyKind::Ed25519 => matches!(alg, EdDSA | Ed25519),
         }
     }
 
@@ -67,6 +71,7 @@ impl KeyKind {
             KeyKind::Rsa => "an RSA key",
             KeyKind::EcP256 => "an EC P-256 key",
             KeyKind::EcP384 => "an EC P-384 key",
+            KeyKind::EcP521 => "an EC P-521 key",
             KeyKind::Ed25519 => "an Ed25519 key",
         }
     }
@@ -246,7 +251,8 @@ fn served(kind: KeyKind) -> &'static str {
         KeyKind::Rsa => "RS256, RS384, RS512, PS256, PS384, PS512",
         KeyKind::EcP256 => "ES256",
         KeyKind::EcP384 => "ES384",
-        KeyKind::Ed25519 => "EdDSA",
+        KeyKind::EcP521 => "ES512",
+        KeyKind::Ed25519 => "EdDSA, Ed25519",
     }
 }
 

@@ -1,12 +1,10 @@
 //! Keys held in memory (a key file, a key ring, a variable) as the token core's [`Signer`].
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
 
 use super::Key;
 use crate::error::{Error, Result};
-use crate::token::{Signer, alg_name};
+use crate::token::{self, Algorithm, Signer, alg_name};
 
 /// A loaded private key or HMAC secret, bound to the algorithm and `kid` it signs under.
 pub struct KeySigner<'k> {
@@ -60,8 +58,6 @@ impl Signer for KeySigner<'_> {
                 self.alg
             ))
         };
-        let text =
-            jsonwebtoken::crypto::sign(signing_input, self.key, self.alg).map_err(|_| failed())?;
-        URL_SAFE_NO_PAD.decode(text).map_err(|_| failed())
+        token::alg::sign(signing_input, self.key, self.alg).ok_or_else(failed)
     }
 }
