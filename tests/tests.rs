@@ -21,6 +21,7 @@ mod lifetime;
 mod log_chain;
 mod log_options;
 mod log_safety;
+mod pkcs11;
 mod plan;
 mod process;
 mod properties;

@@ -7,6 +7,7 @@ mod generate;
 mod jwk;
 mod material;
 mod pem;
+pub mod pkcs11;
 pub mod remote;
 pub mod ring;
 mod signer;
@@ -24,7 +25,7 @@ pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
 
 pub use jwk::{Ignored, JwkSet, SetOrigin, from_jwk};
-pub use signer::KeySigner;
+pub use signer::{Half, KeySigner};
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, Material, SECRET_VAR, Secret, Source, create_default_key,
     loose_mode, read_source, resolve_source, write_private_file,
@@ -112,13 +113,15 @@ pub struct Key {
     pub retired: bool,
     /// Whether the key may verify (a JWK whose `key_ops` lack `verify` may not).
     pub verifies: bool,
+    /// The private key in a PKCS#11 token that signs for this public half, if any.
+    token: Option<Box<pkcs11::TokenKey>>,
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key")
             .field("kind", &self.kind)
-            .field("private", &self.encoding.is_some())
+            .field("private", &self.can_sign())
             .field("material", &"(redacted)")
             .finish()
     }
@@ -143,6 +146,7 @@ impl Key {
             jwk_alg: None,
             retired: false,
             verifies: true,
+            token: None,
         }
     }
 
@@ -166,6 +170,7 @@ impl Key {
             jwk_alg: None,
             retired: false,
             verifies: true,
+            token: None,
         })
     }
 
@@ -173,28 +178,45 @@ impl Key {
         &self.decoding
     }
 
-    /// True for an HMAC secret or a private key: material that must stay secret.
+    /// True for an HMAC secret or a private key (in memory or in a token).
     pub fn can_sign(&self) -> bool {
+        self.encoding.is_some() || self.token.is_some()
+    }
+
+    /// True for material in memory that must stay secret (an HMAC secret or a private key read
+    /// from a file); a key in a token never is.
+    pub fn is_secret(&self) -> bool {
         self.encoding.is_some()
+    }
+
+    /// Whether the key lives in a PKCS#11 token.
+    pub fn in_token(&self) -> bool {
+        self.token.is_some()
     }
 
     /// The signing half, or a key error saying a private key is needed.
     ///
     /// Invariant: a retired key (a JWK whose `key_ops` lacks `sign`, as `key retire` leaves it)
     /// verifies and never signs, whichever command asks and wherever the key came from.
-    pub fn encoding(&self, op: &str) -> Result<&EncodingKey> {
+    pub fn encoding(&self, op: &str) -> Result<signer::Half<'_>> {
+        if let Some(token) = &self.token {
+            return Ok(signer::Half::Token(token));
+        }
         if self.retired && self.encoding.is_some() {
             return Err(Error::key(format!(
                 "{op} cannot sign with this key: it is retired (its JWK 'key_ops' lacks 'sign'); \
                  it verifies old tokens only. Sign with the key in use (a key ring's newest)"
             )));
         }
-        self.encoding.as_ref().ok_or_else(|| {
-            Error::key(format!(
-                "{op} needs a private key, but the key is public ({}); pass the private key",
-                self.kind.describe()
-            ))
-        })
+        self.encoding
+            .as_ref()
+            .map(signer::Half::Memory)
+            .ok_or_else(|| {
+                Error::key(format!(
+                    "{op} needs a private key, but the key is public ({}); pass the private key",
+                    self.kind.describe()
+                ))
+            })
     }
 
     /// The algorithm to pin: `--alg` when given (and the key serves it), else the key's own.
@@ -421,7 +443,7 @@ impl Keyring {
 
     /// Whether any key here must stay secret (an HMAC secret or a private key).
     pub fn has_secret(&self) -> bool {
-        self.keys().iter().any(Key::can_sign)
+        self.keys().iter().any(Key::is_secret)
     }
 
     /// The key to check (or, when private, to re-sign) a token signed with `alg`.
