@@ -12,11 +12,11 @@ use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
 use jwtctl::commands::batch::{Line, read_line_bounded};
 use jwtctl::error::{Error, Reason};
 use jwtctl::keys::{self, JwkSet, KeyKind, Keyring, Secret, SetOrigin};
-use jwtctl::token::{self, Lifetime, Policy, Verified};
+use jwtctl::token::{self, Algorithm, Lifetime, Policy, Verified};
 use serde_json::{Value, json};
 
 /// The instant every target verifies as of (2027-01-15T08:00:00Z).
@@ -229,7 +229,9 @@ pub fn jwks_parse(data: &[u8]) {
         Algorithm::PS384,
         Algorithm::ES256,
         Algorithm::ES384,
+        Algorithm::ES512,
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
     ];
     for alg in algs {
         for kid in &kids {
@@ -322,7 +324,7 @@ pub fn hs256_token(payload: &[u8]) -> String {
     let sig = jsonwebtoken::crypto::sign(
         input.as_bytes(),
         &EncodingKey::from_secret(HMAC_SECRET),
-        Algorithm::HS256,
+        jsonwebtoken::Algorithm::HS256,
     )
     .expect("HMAC signing does not fail");
     format!("{input}.{sig}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate tests/fixtures/formats: the existing openssl keys in tests/fixtures/keys in other
 # encodings and containers, made by independent tools, plus tokens signed by other libraries.
-#   - DER keys (openssl), incl. unsupported kinds: P-521 and DSA public keys, encrypted PKCS#8
+#   - DER keys (openssl), incl. a P-521 public key and an unsupported DSA one, encrypted PKCS#8
 #   - self-signed X.509 certificates (PEM and DER), an expired one (openssl ca), a leaf+CA chain
 #   - OpenSSH public keys, an OpenSSH private key, an RFC 4716 public key (ssh-keygen, cryptography)
 #   - text variants: UTF-8 BOM, leading whitespace, `openssl pkcs12 -nodes` "Bag Attributes" output
@@ -165,7 +165,7 @@ and the random salts/IVs/signatures inside the encrypted files, ECDSA/PSS tokens
 - ec384_pub.der: keys/ec384_pub.pem as DER SPKI (openssl pkey)
 - ed25519_pkcs8.der: keys/ed25519.pem as DER PKCS#8 (openssl pkcs8)
 - ed25519_pub.der: keys/ed25519_pub.pem as DER SPKI (openssl pkey)
-- ec521_pub.der: unsupported: P-521 public key of keys/ec521_sec1.pem, DER SPKI (`openssl ec -pubout`)
+- ec521_pub.der: P-521 public key of keys/ec521_sec1.pem, DER SPKI (`openssl ec -pubout`)
 - dsa_pub.der: unsupported: DSA public key of keys/dsa.pem, DER SPKI (`openssl dsa -pubout`)
 - rsa_pkcs8_encrypted.der: keys/rsa_pkcs8.pem as DER encrypted PKCS#8, PBES2 AES-256-CBC (`openssl pkcs8 -topk8 -v2 aes-256-cbc`)
 

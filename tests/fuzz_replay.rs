@@ -97,7 +97,7 @@ fn a_family_started_within_the_leeway_refreshes_twice() {
     use jwtctl::token::{self, Lifetime, Policy};
     let policy = Policy {
         leeway_secs: 300,
-        ..Policy::new(vec![jsonwebtoken::Algorithm::HS256])
+        ..Policy::new(vec![jwtctl::token::Algorithm::HS256])
     };
     let life = Lifetime {
         ttl_secs: 1800,
@@ -134,7 +134,7 @@ fn a_family_started_within_the_leeway_refreshes_twice() {
 #[test]
 fn refresh_keeps_number_claims_exactly() {
     use jwtctl::token::{self, Lifetime, Policy};
-    let policy = Policy::new(vec![jsonwebtoken::Algorithm::HS256]);
+    let policy = Policy::new(vec![jwtctl::token::Algorithm::HS256]);
     let life = Lifetime {
         ttl_secs: 1800,
         leeway_secs: 0,
@@ -143,7 +143,7 @@ fn refresh_keeps_number_claims_exactly() {
     let key = jwtctl::keys::classify(&jwtctl::keys::Secret::new(entry::HMAC_SECRET.to_vec()))
         .expect("the fuzz HMAC key");
     let signer = key
-        .signer("refresh", jsonwebtoken::Algorithm::HS256, None)
+        .signer("refresh", jwtctl::token::Algorithm::HS256, None)
         .expect("an HMAC key signs");
     let now = entry::NOW;
     let payload = format!(

@@ -267,7 +267,7 @@ fn concurrent_additions_to_a_ring_lose_no_key() {
 
 /// Whether the independent JWT libraries the interop tests use are installed: .ci/run installs
 /// them and sets JWTCTL_INTEROP_REQUIRED=1, so there they must be; elsewhere a test may skip.
-fn libraries_present() -> bool {
+pub(crate) fn libraries_present() -> bool {
     let python = std::process::Command::new("python3")
         .args(["-c", "import jwt, jwcrypto"])
         .output()
@@ -285,7 +285,7 @@ fn libraries_present() -> bool {
 }
 
 /// Where node can find `jose`: JWTCTL_NODE_MODULES, as .ci/run sets it.
-fn node_jose() -> Option<String> {
+pub(crate) fn node_jose() -> Option<String> {
     let dir = std::env::var("JWTCTL_NODE_MODULES").ok()?;
     std::path::Path::new(&dir)
         .join("jose")

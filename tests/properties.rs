@@ -6,9 +6,9 @@ use std::fs;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use jsonwebtoken::Algorithm;
 use jwtctl::audit::{Audit, LogConfig, Record};
 use jwtctl::keys::{self, Keyring, Secret};
+use jwtctl::token::Algorithm;
 use jwtctl::token::{self, Claims, IssueRequest, Policy};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -36,6 +36,7 @@ static HMAC: LazyLock<Keyring> = LazyLock::new(|| {
 static RSA: LazyLock<Keyring> = LazyLock::new(|| fixture_key("rsa_pkcs8.pem"));
 static EC256: LazyLock<Keyring> = LazyLock::new(|| fixture_key("ec256_pkcs8.pem"));
 static EC384: LazyLock<Keyring> = LazyLock::new(|| fixture_key("ec384_pkcs8.pem"));
+static EC521: LazyLock<Keyring> = LazyLock::new(|| fixture_key("ec521_sec1.pem"));
 static ED25519: LazyLock<Keyring> = LazyLock::new(|| fixture_key("ed25519.pem"));
 
 /// Characters that break naive escaping, and any other `char`.
@@ -196,7 +197,9 @@ round_trips! {
     round_trip_ps512: RSA, PS512;
     round_trip_es256: EC256, ES256;
     round_trip_es384: EC384, ES384;
+    round_trip_es512: EC521, ES512;
     round_trip_eddsa: ED25519, EdDSA;
+    round_trip_ed25519: ED25519, Ed25519;
 }
 
 /// The log's lines, each with its newline; empty when it does not exist yet.

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod algorithms;
 mod audit;
 mod docs;
 mod fuzz_replay;
@@ -21,6 +22,7 @@ mod log_chain;
 mod log_options;
 mod log_safety;
 mod log_search;
+mod pkcs11;
 mod plan;
 mod process;
 mod properties;

@@ -74,7 +74,7 @@ pub struct Cli {
 
 /// `--alg` as the verifying commands take it.
 const ALG_REPEATABLE: &str = "Algorithm to accept; defaults to the one the key implies (HS256, \
-    RS256, ES256, ES384, EdDSA). Repeat it to accept several";
+    RS256, ES256, ES384, ES512, EdDSA). Repeat it to accept several";
 
 // Each subcommand's arguments are defined only when that subcommand runs (`defer`): building
 // every subcommand's argument list cost about a third of jwtctl's start-up.
@@ -279,7 +279,7 @@ const KEY_SOURCE: &str = "key_source";
 // Where the key comes from. Default: `./jwtctl.key` (created by `issue` when missing).
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// Key file: PEM (RSA, EC P-256/P-384, Ed25519), a JWK, or else an HMAC secret
+    /// Key file: PEM (RSA, EC P-256/P-384/P-521, Ed25519), a JWK, or else an HMAC secret
     /// [env: JWTCTL_KEY_FILE]
     #[arg(long, value_name = "PATH", group = KEY_SOURCE)]
     pub key_file: Option<PathBuf>,
@@ -288,7 +288,7 @@ pub struct KeyArgs {
     #[arg(long, value_name = "NAME", group = KEY_SOURCE)]
     pub secret_env: Option<String>,
 
-    /// Algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, EdDSA)
+    /// Algorithm; defaults to the one the key implies (HS256, RS256, ES256, ES384, ES512, EdDSA)
     #[arg(long, value_name = "ALG", value_enum)]
     pub alg: Vec<Alg>,
 
@@ -333,7 +333,10 @@ pub enum Alg {
     PS512,
     ES256,
     ES384,
+    ES512,
     EdDSA,
+    /// EdDSA on Ed25519, fully specified (RFC 9864)
+    Ed25519,
 }
 
 #[derive(Debug, Args)]
@@ -910,6 +913,8 @@ pub enum Curve {
     P256,
     #[value(name = "P-384")]
     P384,
+    #[value(name = "P-521")]
+    P521,
 }
 
 /// How a private key is written.

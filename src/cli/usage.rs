@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(
             message(&["jwtctl", "issue", "--alg", "XX999"]),
             "invalid value for '--alg <ALG>' [possible values: HS256, HS384, HS512, RS256, \
-             RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA]"
+             RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519]"
         );
         assert_eq!(
             message(&["jwtctl", "issue", "--ttl", "soon"]),

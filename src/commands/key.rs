@@ -35,6 +35,7 @@ fn kind_of(args: &KeyGenArgs) -> KeyKind {
         (KeyType::Rsa, _) => KeyKind::Rsa,
         (KeyType::Ec, Curve::P256) => KeyKind::EcP256,
         (KeyType::Ec, Curve::P384) => KeyKind::EcP384,
+        (KeyType::Ec, Curve::P521) => KeyKind::EcP521,
         (KeyType::Ed25519, _) => KeyKind::Ed25519,
     }
 }
@@ -44,7 +45,7 @@ fn type_name(kind: KeyKind) -> &'static str {
     match kind {
         KeyKind::Hmac => "hmac",
         KeyKind::Rsa => "rsa",
-        KeyKind::EcP256 | KeyKind::EcP384 => "ec",
+        KeyKind::EcP256 | KeyKind::EcP384 | KeyKind::EcP521 => "ec",
         KeyKind::Ed25519 => "ed25519",
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use jsonwebtoken::Algorithm;
+use crate::token::Algorithm;
 
 use super::Ctx;
 use crate::audit::Record;
@@ -30,7 +30,9 @@ pub fn algorithm(alg: Alg) -> Algorithm {
         Alg::PS512 => Algorithm::PS512,
         Alg::ES256 => Algorithm::ES256,
         Alg::ES384 => Algorithm::ES384,
+        Alg::ES512 => Algorithm::ES512,
         Alg::EdDSA => Algorithm::EdDSA,
+        Alg::Ed25519 => Algorithm::Ed25519,
     }
 }
 
@@ -149,12 +151,61 @@ fn source(args: &KeyArgs, jwks: Option<&Path>) -> Result<Source> {
 }
 
 /// How a record names a local key source: `file` (a key file, the default key, a `--jwks`
-/// file) or `env` (a secret in an environment variable).
-fn local_source_word(source: &Source) -> &'static str {
+/// file), `env` (a secret in an environment variable), or a token's PKCS#11 URI (which never
+/// holds a PIN).
+fn local_source_word(source: &Source) -> String {
     match source {
-        Source::Env(_) => "env",
-        Source::File(_) | Source::DefaultFile(_) | Source::JwkSet(_) => "file",
+        Source::Env(_) => "env".to_owned(),
+        Source::File(_) | Source::DefaultFile(_) | Source::JwkSet(_) => "file".to_owned(),
+        Source::Pkcs11(uri) => uri.to_string(),
     }
+}
+
+/// A key in a PKCS#11 token: the module is loaded only here, when a `pkcs11:` URI names the
+/// key. `issue` and `refresh` open its private key (logging in with the PIN); other commands
+/// need only its public half.
+fn token_key(uri: &keys::pkcs11::Uri, args: &KeyArgs, ctx: &Ctx, rec: &Record) -> Result<Keyring> {
+    if args.password_file.is_some() || args.password_env.is_some() {
+        return Err(Error::usage(
+            "a key in a PKCS#11 token has no password; its PIN comes from the URI's \
+             pin-source=file:PATH or JWTCTL_PKCS11_PIN",
+        ));
+    }
+    let pin = token_pin(uri, ctx, rec)?;
+    let signing = matches!(rec.op, "issue" | "refresh");
+    keys::pkcs11::open(uri, pin.as_ref(), signing, env_var).map(Keyring::One)
+}
+
+/// The token's PIN: the file the URI's `pin-source` names (judged as a key file is: refused when
+/// another user could replace it, warned about when others can read it), else
+/// `JWTCTL_PKCS11_PIN`; never from the command line.
+fn token_pin(uri: &keys::pkcs11::Uri, ctx: &Ctx, rec: &Record) -> Result<Option<Secret>> {
+    let Some(path) = &uri.pin_source else {
+        return Ok(env_var(keys::pkcs11::PIN_VAR)
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::new(v.into_bytes())));
+    };
+    let contents = crate::trusted::read(path).map_err(|e| match e {
+        ReadError::Io(e) => Error::key(format!(
+            "cannot read the PIN file {}: {}; check the URI's pin-source",
+            path.display(),
+            crate::error::io_words(&e)
+        )),
+        ReadError::Refused(refusal) => Error::key(refusal.message("PIN file", path)),
+    })?;
+    let bytes = contents.bytes;
+    let pin = bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(&bytes);
+    if blank(pin) {
+        return Err(Error::key(format!(
+            "the PIN file {} is empty; put the token's PIN in it",
+            path.display()
+        )));
+    }
+    warn_if_loose(path, contents.mode, "PIN file", true, ctx, rec)?;
+    Ok(Some(Secret::new(pin.to_vec())))
 }
 
 /// Find, read and load the keys. `create` lets `issue` make `./jwtctl.key` when no source is
@@ -167,6 +218,9 @@ fn load_keys(
     create: bool,
 ) -> Result<Keyring> {
     let source = source(args, jwks)?;
+    if let Source::Pkcs11(uri) = &source {
+        return token_key(uri, args, ctx, rec);
+    }
     // Read before a default key may be created: a flag that fails leaves no key behind.
     let options = load_options(args, ctx, rec)?;
     let material = match keys::read_source(&source, env_var)? {
@@ -330,10 +384,10 @@ fn warn_if_loose(
          run chmod {fix} {p}",
         p = path.display()
     ));
-    let event = if what == "key file" {
-        "key_file_exposed"
-    } else {
-        "password_file_exposed"
+    let event = match what {
+        "key file" => "key_file_exposed",
+        "PIN file" => "pin_file_exposed",
+        _ => "password_file_exposed",
     };
     ctx.audit.warning(rec.op, event)
 }
@@ -347,6 +401,12 @@ pub fn signing_key(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Key, Algorithm)> {
+    if ring.is_none() {
+        // The record names where the key came from: the token's URI for a key in a token.
+        if let Source::Pkcs11(uri) = source(args, None)? {
+            rec.key_source = Some(uri.to_string());
+        }
+    }
     let key = match load_keys(args, ring, ctx, rec, ring.is_none())? {
         Keyring::One(key) => key,
         Keyring::Set(set) => set.into_signing_key(kid)?,
@@ -386,7 +446,7 @@ pub fn verifying_keys(
     let mut ring = match set {
         KeySet::Local(jwks) => {
             // Every verification's record names where its keys came from, as a remote one does.
-            rec.key_source = Some(local_source_word(&source(args, jwks)?).to_owned());
+            rec.key_source = Some(local_source_word(&source(args, jwks)?));
             load_keys(args, jwks, ctx, rec, false)?
         }
         KeySet::Remote(remote, kid) => remote_keys(remote, kid, ctx, rec)?,

@@ -24,7 +24,7 @@ pub use keys::{KeySet, algorithm, any_keys, password, signing_key, verifying_key
 use std::path::Path;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::token::Algorithm;
 
 use crate::audit::{Audit, Record};
 use crate::cli::{CheckArgs, RemoteArgs};

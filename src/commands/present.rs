@@ -188,8 +188,9 @@ impl<'a> Json<'a> {
 mod tests {
     use super::*;
     use crate::error::Result;
+    use crate::token::Algorithm;
     use crate::token::{self, KeySource, Policy};
-    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+    use jsonwebtoken::{DecodingKey, EncodingKey, Header};
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -206,7 +207,7 @@ mod tests {
     fn verified() -> Verified {
         let claims = serde_json::json!({"sub": "al\u{202e}ice", "exp": 2_000_000_000});
         let text = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
+            &Header::new(jsonwebtoken::Algorithm::HS256),
             &claims,
             &EncodingKey::from_secret(SECRET),
         )

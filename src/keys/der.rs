@@ -2,8 +2,8 @@
 
 use aws_lc_rs::signature::{
     self as sig, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
-    ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
-    ParsedPublicKey, RsaKeyPair,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED, ECDSA_P521_SHA512_FIXED_SIGNING,
+    EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair,
 };
 use der::{Decode, Tagged};
 use jsonwebtoken::EncodingKey;
@@ -157,9 +157,10 @@ pub(super) fn pkcs1_private(der: &[u8]) -> Result<Key> {
     }
 }
 
-const EC_CURVES: [(KeyKind, &EcdsaSigningAlgorithm); 2] = [
+pub(super) const EC_CURVES: [(KeyKind, &EcdsaSigningAlgorithm); 3] = [
     (KeyKind::EcP256, &ECDSA_P256_SHA256_FIXED_SIGNING),
     (KeyKind::EcP384, &ECDSA_P384_SHA384_FIXED_SIGNING),
+    (KeyKind::EcP521, &ECDSA_P521_SHA512_FIXED_SIGNING),
 ];
 
 pub(super) fn sec1_private(der: &[u8]) -> Result<Key> {
@@ -169,7 +170,7 @@ pub(super) fn sec1_private(der: &[u8]) -> Result<Key> {
         }
     }
     Err(Error::key(
-        "unsupported EC curve; jwtctl takes P-256 (ES256) and P-384 (ES384)",
+        "unsupported EC curve; jwtctl takes P-256 (ES256), P-384 (ES384) and P-521 (ES512)",
     ))
 }
 
@@ -216,7 +217,7 @@ pub(super) fn pkcs8_private(der: &[u8]) -> Result<Key> {
         return ed_private(&pair);
     }
     Err(Error::key(
-        "unsupported private key type; jwtctl takes RSA, EC P-256/P-384 and Ed25519 keys",
+        "unsupported private key type; jwtctl takes RSA, EC P-256/P-384/P-521 and Ed25519 keys",
     ))
 }
 
@@ -229,9 +230,10 @@ pub(super) fn spki_public(der: &[u8]) -> Result<Key> {
     if let Ok(key) = rsa_public(der) {
         return key;
     }
-    let candidates: [(KeyKind, &'static dyn sig::VerificationAlgorithm); 3] = [
+    let candidates: [(KeyKind, &'static dyn sig::VerificationAlgorithm); 4] = [
         (KeyKind::EcP256, &ECDSA_P256_SHA256_FIXED),
         (KeyKind::EcP384, &ECDSA_P384_SHA384_FIXED),
+        (KeyKind::EcP521, &ECDSA_P521_SHA512_FIXED),
         (KeyKind::Ed25519, &sig::ED25519),
     ];
     for (kind, alg) in candidates {
@@ -250,7 +252,7 @@ pub(super) fn spki_public(der: &[u8]) -> Result<Key> {
         }
     }
     Err(Error::key(
-        "unsupported public key type; jwtctl takes RSA, EC P-256/P-384 and Ed25519 keys",
+        "unsupported public key type; jwtctl takes RSA, EC P-256/P-384/P-521 and Ed25519 keys",
     ))
 }
 

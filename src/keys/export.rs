@@ -13,8 +13,9 @@ fn curve(point: &[u8]) -> Result<&'static str> {
     match point.len() {
         65 => Ok("P-256"),
         97 => Ok("P-384"),
+        133 => Ok("P-521"),
         _ => Err(Error::key(
-            "the EC public key is not an uncompressed P-256 or P-384 point",
+            "the EC public key is not an uncompressed P-256, P-384 or P-521 point",
         )),
     }
 }
@@ -77,7 +78,7 @@ impl Key {
     /// and `use: sig`; never a private member.
     pub fn public_jwk(
         &self,
-        requested: Option<jsonwebtoken::Algorithm>,
+        requested: Option<crate::token::Algorithm>,
     ) -> Result<Map<String, Value>> {
         let mut jwk = required_members(&self.public)?;
         let kid = self.default_kid().unwrap_or_default();
@@ -103,6 +104,7 @@ fn spki_der(public: &Public) -> Result<Vec<u8>> {
     const EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
     const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
     const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+    const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
     const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
     let failed = |_| Error::key("the public key cannot be encoded as SPKI");
     let (algorithm, key) = match public {
@@ -126,10 +128,10 @@ fn spki_der(public: &Public) -> Result<Vec<u8>> {
             )
         }
         Public::Ec { point } => {
-            let curve_oid: &'static ObjectIdentifier = if curve(point)? == "P-256" {
-                &P256
-            } else {
-                &P384
+            let curve_oid: &'static ObjectIdentifier = match curve(point)? {
+                "P-256" => &P256,
+                "P-384" => &P384,
+                _ => &P521,
             };
             let params = der::asn1::AnyRef::from(curve_oid);
             (

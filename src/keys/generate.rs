@@ -1,13 +1,14 @@
 //! New keys: HMAC secrets from the OS, and RSA, EC and Ed25519 key pairs from AWS-LC; written as
 //! PKCS#8 PEM (or base64url text for a secret) or as a private JWK.
 
+use crate::token::Algorithm;
 use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+    ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::der::{ec_private, ed_private, pkcs8_private};
@@ -58,7 +59,7 @@ pub fn generate(spec: Spec) -> Result<Generated> {
     let mut generated = match spec.kind {
         KeyKind::Hmac => hmac(alg)?,
         KeyKind::Rsa => rsa_pair(spec.rsa_bits)?,
-        KeyKind::EcP256 | KeyKind::EcP384 => ec_pair(spec.kind)?,
+        KeyKind::EcP256 | KeyKind::EcP384 | KeyKind::EcP521 => ec_pair(spec.kind)?,
         KeyKind::Ed25519 => ed_pair()?,
     };
     generated.key.jwk_alg = Some(alg);
@@ -129,10 +130,10 @@ fn rsa_private_members(pkcs8: &[u8]) -> Result<Map<String, Value>> {
 }
 
 fn ec_pair(kind: KeyKind) -> Result<Generated> {
-    let alg = if kind == KeyKind::EcP256 {
-        &ECDSA_P256_SHA256_FIXED_SIGNING
-    } else {
-        &ECDSA_P384_SHA384_FIXED_SIGNING
+    let alg = match kind {
+        KeyKind::EcP256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
+        KeyKind::EcP384 => &ECDSA_P384_SHA384_FIXED_SIGNING,
+        _ => &ECDSA_P521_SHA512_FIXED_SIGNING,
     };
     let pair = EcdsaKeyPair::generate(alg).map_err(|_| failed("an EC key"))?;
     let pkcs8 = pair.to_pkcs8v1().map_err(|_| failed("an EC key"))?;
@@ -244,6 +245,7 @@ mod tests {
             KeyKind::Rsa,
             KeyKind::EcP256,
             KeyKind::EcP384,
+            KeyKind::EcP521,
             KeyKind::Ed25519,
         ] {
             let g = generate(spec(kind)).unwrap();

@@ -1,13 +1,14 @@
 //! JSON Web Keys (RFC 7517): single keys and JWK Sets chosen from by `kid`.
 
+use crate::token::Algorithm;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
     self as sig, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED,
-    ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaKeyPair,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED, ECDSA_P521_SHA512_FIXED_SIGNING,
+    EcdsaKeyPair, Ed25519KeyPair, ParsedPublicKey, RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -83,7 +84,7 @@ fn typed(jwk: &Map<String, Value>) -> Result<Jwk> {
     })
 }
 
-/// A single JWK: `oct` (HMAC), `RSA`, `EC` P-256/P-384 and `OKP` Ed25519 (public or private).
+/// A single JWK: `oct` (HMAC), `RSA`, `EC` P-256/P-384/P-521 and `OKP` Ed25519 (public or private).
 pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Key> {
     if jwk.contains_key("keys") {
         return Err(Error::key("the key file is a JWK Set; give it with --jwks"));
@@ -143,7 +144,16 @@ fn ec_jwk(crv: &str, x: &[u8], y: &[u8], d: Option<&B64>) -> Result<Key> {
             &ECDSA_P384_SHA384_FIXED_SIGNING,
             &ECDSA_P384_SHA384_FIXED,
         ),
-        _ => return Err(Error::key("unsupported JWK curve; use P-256 or P-384")),
+        "P-521" => (
+            KeyKind::EcP521,
+            &ECDSA_P521_SHA512_FIXED_SIGNING,
+            &ECDSA_P521_SHA512_FIXED,
+        ),
+        _ => {
+            return Err(Error::key(
+                "unsupported JWK curve; use P-256, P-384 or P-521",
+            ));
+        }
     };
     let point = [&[4u8][..], x, y].concat();
     match d {
@@ -274,10 +284,10 @@ fn no_usable_key(origin: SetOrigin, refused: &[(Option<String>, Error)], ignored
     });
     match origin {
         SetOrigin::Local => Error::key(format!(
-            "the JWK Set has no usable signing key (RSA, EC P-256/P-384, Ed25519 or oct){why}"
+            "the JWK Set has no usable signing key (RSA, EC P-256/P-384/P-521, Ed25519 or oct){why}"
         )),
         SetOrigin::Remote => Error::key(format!(
-            "the JWK Set has no usable public key (RSA, EC P-256/P-384 or Ed25519); {ignored} \
+            "the JWK Set has no usable public key (RSA, EC P-256/P-384/P-521 or Ed25519); {ignored} \
              secret or private keys were ignored, as a published set must not hold them{why}"
         )),
     }

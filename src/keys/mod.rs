@@ -7,6 +7,7 @@ mod generate;
 mod jwk;
 mod material;
 mod pem;
+pub mod pkcs11;
 pub mod remote;
 pub mod ring;
 mod signer;
@@ -14,16 +15,17 @@ mod source;
 
 use std::fmt;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::Value;
 
 use crate::error::{Error, Reason, Result};
+use crate::token::Algorithm;
 
 pub use export::thumbprint;
 pub use generate::{Generated, Spec, generate};
 
 pub use jwk::{Ignored, JwkSet, SetOrigin, from_jwk};
-pub use signer::KeySigner;
+pub use signer::{Half, KeySigner};
 pub use source::{
     DEFAULT_KEY_FILE, KEY_FILE_VAR, Material, SECRET_VAR, Secret, Source, create_default_key,
     loose_mode, read_source, resolve_source, write_private_file,
@@ -36,6 +38,7 @@ pub enum KeyKind {
     Rsa,
     EcP256,
     EcP384,
+    EcP521,
     Ed25519,
 }
 
@@ -46,6 +49,7 @@ impl KeyKind {
             KeyKind::Rsa => Algorithm::RS256,
             KeyKind::EcP256 => Algorithm::ES256,
             KeyKind::EcP384 => Algorithm::ES384,
+            KeyKind::EcP521 => Algorithm::ES512,
             KeyKind::Ed25519 => Algorithm::EdDSA,
         }
     }
@@ -57,7 +61,8 @@ impl KeyKind {
             KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
             KeyKind::EcP256 => alg == ES256,
             KeyKind::EcP384 => alg == ES384,
-            KeyKind::Ed25519 => alg == EdDSA,
+            KeyKind::EcP521 => alg == ES512,
+            KeyKind::Ed25519 => matches!(alg, EdDSA | Ed25519),
         }
     }
 
@@ -67,6 +72,7 @@ impl KeyKind {
             KeyKind::Rsa => "an RSA key",
             KeyKind::EcP256 => "an EC P-256 key",
             KeyKind::EcP384 => "an EC P-384 key",
+            KeyKind::EcP521 => "an EC P-521 key",
             KeyKind::Ed25519 => "an Ed25519 key",
         }
     }
@@ -107,13 +113,15 @@ pub struct Key {
     pub retired: bool,
     /// Whether the key may verify (a JWK whose `key_ops` lack `verify` may not).
     pub verifies: bool,
+    /// The private key in a PKCS#11 token that signs for this public half, if any.
+    token: Option<Box<pkcs11::TokenKey>>,
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key")
             .field("kind", &self.kind)
-            .field("private", &self.encoding.is_some())
+            .field("private", &self.can_sign())
             .field("material", &"(redacted)")
             .finish()
     }
@@ -138,6 +146,7 @@ impl Key {
             jwk_alg: None,
             retired: false,
             verifies: true,
+            token: None,
         }
     }
 
@@ -161,6 +170,7 @@ impl Key {
             jwk_alg: None,
             retired: false,
             verifies: true,
+            token: None,
         })
     }
 
@@ -168,28 +178,45 @@ impl Key {
         &self.decoding
     }
 
-    /// True for an HMAC secret or a private key: material that must stay secret.
+    /// True for an HMAC secret or a private key (in memory or in a token).
     pub fn can_sign(&self) -> bool {
+        self.encoding.is_some() || self.token.is_some()
+    }
+
+    /// True for material in memory that must stay secret (an HMAC secret or a private key read
+    /// from a file); a key in a token never is.
+    pub fn is_secret(&self) -> bool {
         self.encoding.is_some()
+    }
+
+    /// Whether the key lives in a PKCS#11 token.
+    pub fn in_token(&self) -> bool {
+        self.token.is_some()
     }
 
     /// The signing half, or a key error saying a private key is needed.
     ///
     /// Invariant: a retired key (a JWK whose `key_ops` lacks `sign`, as `key retire` leaves it)
     /// verifies and never signs, whichever command asks and wherever the key came from.
-    pub fn encoding(&self, op: &str) -> Result<&EncodingKey> {
+    pub fn encoding(&self, op: &str) -> Result<signer::Half<'_>> {
+        if let Some(token) = &self.token {
+            return Ok(signer::Half::Token(token));
+        }
         if self.retired && self.encoding.is_some() {
             return Err(Error::key(format!(
                 "{op} cannot sign with this key: it is retired (its JWK 'key_ops' lacks 'sign'); \
                  it verifies old tokens only. Sign with the key in use (a key ring's newest)"
             )));
         }
-        self.encoding.as_ref().ok_or_else(|| {
-            Error::key(format!(
-                "{op} needs a private key, but the key is public ({}); pass the private key",
-                self.kind.describe()
-            ))
-        })
+        self.encoding
+            .as_ref()
+            .map(signer::Half::Memory)
+            .ok_or_else(|| {
+                Error::key(format!(
+                    "{op} needs a private key, but the key is public ({}); pass the private key",
+                    self.kind.describe()
+                ))
+            })
     }
 
     /// The algorithm to pin: `--alg` when given (and the key serves it), else the key's own.
@@ -246,7 +273,8 @@ fn served(kind: KeyKind) -> &'static str {
         KeyKind::Rsa => "RS256, RS384, RS512, PS256, PS384, PS512",
         KeyKind::EcP256 => "ES256",
         KeyKind::EcP384 => "ES384",
-        KeyKind::Ed25519 => "EdDSA",
+        KeyKind::EcP521 => "ES512",
+        KeyKind::Ed25519 => "EdDSA, Ed25519",
     }
 }
 
@@ -415,7 +443,7 @@ impl Keyring {
 
     /// Whether any key here must stay secret (an HMAC secret or a private key).
     pub fn has_secret(&self) -> bool {
-        self.keys().iter().any(Key::can_sign)
+        self.keys().iter().any(Key::is_secret)
     }
 
     /// The key to check (or, when private, to re-sign) a token signed with `alg`.

@@ -50,7 +50,7 @@ pub(super) fn from_pem(bytes: &[u8], password: Option<&super::Secret>) -> Result
         other => match der::sniff(contents) {
             Some(DerKind::EncryptedPkcs8) => der::decrypt_pkcs8(contents, password),
             _ => Err(Error::key(format!(
-                "unsupported PEM block '{}'; jwtctl takes RSA, EC P-256/P-384 and Ed25519 keys \
+                "unsupported PEM block '{}'; jwtctl takes RSA, EC P-256/P-384/P-521 and Ed25519 keys \
                  and certificates",
                 other.escape_debug()
             ))),

@@ -1,16 +1,22 @@
 //! Keys held in memory (a key file, a key ring, a variable) as the token core's [`Signer`].
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::EncodingKey;
 
 use super::Key;
 use crate::error::{Error, Result};
-use crate::token::{Signer, alg_name};
+use crate::token::{self, Algorithm, Signer, alg_name};
 
-/// A loaded private key or HMAC secret, bound to the algorithm and `kid` it signs under.
+/// Where a key's signing half is: in memory, or in a PKCS#11 token.
+pub enum Half<'k> {
+    Memory(&'k EncodingKey),
+    Token(&'k super::pkcs11::TokenKey),
+}
+
+/// A loaded private key or HMAC secret, or a key in a token, bound to the algorithm and `kid`
+/// it signs under.
 pub struct KeySigner<'k> {
-    key: &'k EncodingKey,
+    half: Half<'k>,
+    key: &'k Key,
     alg: Algorithm,
     kid: Option<String>,
 }
@@ -30,7 +36,8 @@ impl Key {
     /// [`Key::encoding`]), signing with `alg` under `kid`.
     pub fn signer(&self, op: &str, alg: Algorithm, kid: Option<String>) -> Result<KeySigner<'_>> {
         Ok(KeySigner {
-            key: self.encoding(op)?,
+            half: self.encoding(op)?,
+            key: self,
             alg,
             kid,
         })
@@ -60,8 +67,30 @@ impl Signer for KeySigner<'_> {
                 self.alg
             ))
         };
-        let text =
-            jsonwebtoken::crypto::sign(signing_input, self.key, self.alg).map_err(|_| failed())?;
-        URL_SAFE_NO_PAD.decode(text).map_err(|_| failed())
+        match self.half {
+            Half::Memory(key) => token::alg::sign(signing_input, key, self.alg).ok_or_else(failed),
+            Half::Token(token) => {
+                let signature = token.sign(self.alg, signing_input)?;
+                // A token's signature is checked with the public half it was published with
+                // before it leaves: a module that signs wrongly fails here, not at verifiers.
+                let encoded = base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    &signature,
+                );
+                if !token::alg::verify(
+                    &encoded,
+                    &signature,
+                    signing_input,
+                    self.key.decoding(),
+                    self.alg,
+                ) {
+                    return Err(Error::key(format!(
+                        "the token's {:?} signature does not verify with the key's public half;                          check that the public and private objects in the token belong together",
+                        self.alg
+                    )));
+                }
+                Ok(signature)
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Where key material comes from: a key file, an environment variable, the default key file, or
-//! a JWK Set file; the one enum a new source (a URL, a key ring) is added to.
+//! Where key material comes from: a key file, an environment variable, the default key file, a
+//! JWK Set file, or a key in a PKCS#11 token; the one enum a new source is added to.
 
 use std::fmt;
 use std::fs;
@@ -31,6 +31,8 @@ pub enum Source {
     DefaultFile(PathBuf),
     /// A JWK Set file named by `--jwks`: the key is chosen per token by its `kid`.
     JwkSet(PathBuf),
+    /// A key in a PKCS#11 token, named by an RFC 7512 URI where a key file may be named.
+    Pkcs11(Box<super::pkcs11::Uri>),
 }
 
 impl Source {
@@ -38,9 +40,21 @@ impl Source {
     pub fn file(&self) -> Option<&Path> {
         match self {
             Source::File(path) | Source::DefaultFile(path) | Source::JwkSet(path) => Some(path),
-            Source::Env(_) => None,
+            Source::Env(_) | Source::Pkcs11(_) => None,
         }
     }
+}
+
+/// A key file name, or the PKCS#11 URI given in its place (parsed: a bad one is a usage error).
+fn file_or_token(name: PathBuf) -> Result<Source> {
+    use std::os::unix::ffi::OsStrExt;
+    if !super::pkcs11::is_uri(name.as_os_str().as_bytes()) {
+        return Ok(Source::File(name));
+    }
+    let text = name.to_str().ok_or_else(|| {
+        Error::usage("the PKCS#11 URI is not UTF-8; percent-encode other bytes (RFC 7512)")
+    })?;
+    super::pkcs11::parse(text).map(|uri| Source::Pkcs11(Box::new(uri)))
 }
 
 /// Apply the precedence rules: a flag beats the environment, the environment beats the default
@@ -55,7 +69,7 @@ pub fn resolve_source(
         (Some(_), Some(_)) => Err(Error::usage(
             "--key-file and --secret-env both name a key; give only one",
         )),
-        (Some(path), None) => Ok(Source::File(path.to_path_buf())),
+        (Some(path), None) => file_or_token(path.to_path_buf()),
         (None, Some(name)) if is_variable_name(name) => Ok(Source::Env(name.to_string())),
         (None, Some(_)) => Err(Error::usage(
             "--secret-env takes the NAME of an environment variable (letters, digits and _, \
@@ -66,7 +80,7 @@ pub fn resolve_source(
             (Some(_), Some(_)) => Err(Error::usage(format!(
                 "{KEY_FILE_VAR} and {SECRET_VAR} are both set; unset one of them"
             ))),
-            (Some(path), None) => Ok(Source::File(PathBuf::from(path))),
+            (Some(path), None) => file_or_token(PathBuf::from(path)),
             (None, Some(_)) => Ok(Source::Env(SECRET_VAR.to_string())),
             (None, None) => Ok(Source::DefaultFile(PathBuf::from(DEFAULT_KEY_FILE))),
         },
@@ -136,6 +150,7 @@ pub fn read_source(
         ),
         Source::JwkSet(path) => (path, "JWK Set", "; check --jwks".to_owned()),
         Source::DefaultFile(path) => (path, "key file", String::new()),
+        Source::Pkcs11(_) => return Err(Error::key("a key in a token has no material to read")),
     };
     match crate::trusted::read(path) {
         Ok(contents) => Ok(Some(Material {

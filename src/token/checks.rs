@@ -1,7 +1,7 @@
 //! The checks a verified signature is not enough for: the header (`crit`, `typ`) and the claims
 //! (times, issuer, subject, audience, required claims), as of an instant.
 
-use jsonwebtoken::Algorithm;
+use super::Algorithm;
 use serde_json::{Map, Value};
 
 use super::text::{Claims, reject, shown, when};

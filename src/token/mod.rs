@@ -1,9 +1,10 @@
 //! Pure token logic over jsonwebtoken: issue, verify and refresh, each taking `now`; no I/O.
 //!
-//! `text` holds what the others share; `checks` the header and claim rules; `verify` the
+//! `alg` names the algorithms and computes signatures; `text` holds what the others share; `checks` the header and claim rules; `verify` the
 //! signature; `verdict` says valid or rejected; `issue` and `renew` build claims. Nothing here
 //! reads a file, a clock or a flag.
 
+pub mod alg;
 mod checks;
 mod issue;
 mod renew;
@@ -11,6 +12,7 @@ mod text;
 mod verdict;
 mod verify;
 
+pub use alg::Algorithm;
 pub use checks::{ClaimRule, DEFAULT_MAX_TOKEN_SIZE, Policy};
 pub use issue::{IssueRequest, Signer, issue_claims, parse_claim_flag, sign};
 pub use renew::{Lifetime, Renewal, renew};

@@ -101,7 +101,7 @@ pub fn renew(verified: &Verified, now: i64, life: Lifetime, jti: &str) -> Result
 mod tests {
     use super::*;
 
-    use jsonwebtoken::Algorithm;
+    use crate::token::Algorithm;
     use serde_json::Map;
 
     const NOW: i64 = 1_800_000_000;

@@ -1,0 +1,336 @@
+//! Keys in a PKCS#11 token (SoftHSM2, with keys made by OpenSC's pkcs11-tool): signing in the
+//! token for every algorithm it has, verifying from the published JWK, and refusals that say
+//! what to do without ever showing the PIN. `.ci/run` installs SoftHSM2 and OpenSC and sets
+//! JWTCTL_PKCS11_REQUIRED=1, so there these tests must run; elsewhere they say they skipped.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{Env, assert_refused, parts, stderr, stdout};
+
+const PIN: &str = "pin-7394-never-shown";
+const MODULES: [&str; 2] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+];
+
+/// A SoftHSM2 token `ci` (user PIN [`PIN`]) in a temp dir of the test's own, with keys made by
+/// pkcs11-tool: `ec256`, `ec521`, `rsa` (2048 bits) and `ed`.
+struct Hsm {
+    env: Env,
+    conf: PathBuf,
+    module: PathBuf,
+}
+
+fn tool_present(name: &str) -> bool {
+    Command::new(name)
+        .arg("--help")
+        .output()
+        .is_ok_and(|_| true)
+}
+
+impl Hsm {
+    fn new() -> Option<Hsm> {
+        let module = MODULES.iter().map(PathBuf::from).find(|p| p.exists());
+        let present =
+            module.is_some() && tool_present("softhsm2-util") && tool_present("pkcs11-tool");
+        let required = std::env::var_os("JWTCTL_PKCS11_REQUIRED").is_some_and(|v| v == "1");
+        assert!(
+            present || !required,
+            "JWTCTL_PKCS11_REQUIRED=1 but SoftHSM2 or OpenSC's pkcs11-tool is missing (see .ci/run)"
+        );
+        if !present {
+            eprintln!(
+                "skipped: SoftHSM2 or pkcs11-tool is not installed (apt-get install softhsm2 opensc)"
+            );
+            return None;
+        }
+        let env = Env::new();
+        let tokens = env.path("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = env.write(
+            "softhsm2.conf",
+            &format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        );
+        let hsm = Hsm {
+            env,
+            conf,
+            module: module.unwrap(),
+        };
+        hsm.tool(
+            "softhsm2-util",
+            &[
+                "--init-token",
+                "--free",
+                "--label",
+                "ci",
+                "--so-pin",
+                "so-pin-1",
+                "--pin",
+                PIN,
+            ],
+        );
+        for (label, id, kind) in [
+            ("ec256", "01", "EC:secp256r1"),
+            ("ec521", "02", "EC:secp521r1"),
+            ("rsa", "03", "rsa:2048"),
+            ("ed", "04", "EC:edwards25519"),
+        ] {
+            let module = hsm.module.to_str().unwrap().to_owned();
+            hsm.tool(
+                "pkcs11-tool",
+                &[
+                    "--module",
+                    &module,
+                    "--token-label",
+                    "ci",
+                    "--login",
+                    "--pin",
+                    PIN,
+                    "--keypairgen",
+                    "--key-type",
+                    kind,
+                    "--label",
+                    label,
+                    "--id",
+                    id,
+                ],
+            );
+        }
+        Some(hsm)
+    }
+
+    fn tool(&self, program: &str, args: &[&str]) {
+        let out = Command::new(program)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    }
+
+    /// jwtctl with the token's module and configuration, and nothing else set.
+    fn jwtctl(&self) -> assert_cmd::Command {
+        let mut cmd = self.env.bare();
+        cmd.env("SOFTHSM2_CONF", &self.conf)
+            .env("JWTCTL_PKCS11_MODULE", &self.module);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.jwtctl().args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    /// A PIN file, mode 0600, as a careful user keeps it.
+    fn pin_file(&self) -> PathBuf {
+        self.env.write("pin", &format!("{PIN}\n"))
+    }
+
+    /// The PIN appears nowhere: not on stdout, stderr, nor in the security log.
+    fn assert_pin_unseen(&self, out: &Output) {
+        for (what, text) in [
+            ("stdout", stdout(out)),
+            ("stderr", stderr(out)),
+            ("log", self.env.log_text()),
+        ] {
+            assert!(!text.contains(PIN), "the PIN is in {what}: {text}");
+        }
+    }
+}
+
+fn uri(object: &str, pin_file: &Path) -> String {
+    format!(
+        "pkcs11:token=ci;object={object}?pin-source=file:{}",
+        pin_file.display()
+    )
+}
+
+#[test]
+fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_published_jwk() {
+    let Some(hsm) = Hsm::new() else { return };
+    let pin = hsm.pin_file();
+    for (object, algs) in [
+        ("ec256", &["ES256"][..]),
+        ("ec521", &["ES512"]),
+        (
+            "rsa",
+            &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
+        ),
+        ("ed", &["EdDSA", "Ed25519"]),
+    ] {
+        let key = uri(object, &pin);
+        let print = hsm.ok(&["key", "thumbprint", "--key-file", &key]);
+        for alg in algs {
+            // The public half needs no PIN: published from the token's public key object.
+            let public = format!("pkcs11:token=ci;object={object}");
+            let jwk = hsm.ok(&["key", "public", "--key-file", &public, "--alg", alg]);
+            hsm.env.write("pub.jwk", &jwk);
+            let jwk: Value = serde_json::from_str(&jwk).unwrap();
+            assert_eq!(jwk["kid"], print.as_str(), "{object}");
+            assert_eq!(jwk["alg"], *alg, "{object}");
+            let token = hsm.ok(&[
+                "--log-level",
+                "info",
+                "issue",
+                "--key-file",
+                &key,
+                "--alg",
+                alg,
+                "--sub",
+                "hsm",
+            ]);
+            let (header, _) = parts(&token);
+            assert_eq!(header["alg"], *alg, "{object}");
+            assert_eq!(
+                header["kid"],
+                print.as_str(),
+                "the default kid is the thumbprint"
+            );
+            let record = hsm.env.log().pop().unwrap();
+            assert_eq!(
+                record["key_source"],
+                format!(
+                    "pkcs11:token=ci;object={object}?pin-source=file:{}",
+                    pin.display()
+                )
+            );
+            let out = hsm
+                .env
+                .run_bare(&["verify", "--key-file", "pub.jwk", "--alg", alg, &token]);
+            assert!(out.status.success(), "{object} {alg}: {}", stderr(&out));
+            assert_eq!(
+                serde_json::from_str::<Value>(&stdout(&out)).unwrap()["sub"],
+                "hsm"
+            );
+            hsm.assert_pin_unseen(&out);
+        }
+    }
+    // The PIN may come from JWTCTL_PKCS11_PIN instead, and refresh re-signs in the token.
+    let token = hsm.ok(&["issue", "--key-file", &uri("ec256", &pin)]);
+    let out = hsm
+        .jwtctl()
+        .env("JWTCTL_PKCS11_PIN", PIN)
+        .env("JWTCTL_KEY_FILE", "pkcs11:token=ci;object=ec256")
+        .args(["refresh", "--no-ledger", &token])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim()).0["alg"], "ES256");
+    hsm.assert_pin_unseen(&out);
+}
+
+#[test]
+fn token_failures_say_what_to_do_and_never_show_the_pin() {
+    let Some(hsm) = Hsm::new() else { return };
+    let refused = |args: &[&str], code: i32, reason: &str, says: &str, pin: Option<&str>| {
+        let mut cmd = hsm.jwtctl();
+        if let Some(pin) = pin {
+            cmd.env("JWTCTL_PKCS11_PIN", pin);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert_refused(&hsm.env, &out, code, reason);
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        hsm.assert_pin_unseen(&out);
+        stderr(&out)
+    };
+    let key = "pkcs11:token=ci;object=rsa";
+    refused(
+        &["issue", "--key-file", key],
+        2,
+        "key_error",
+        "needs its PIN",
+        None,
+    );
+    let wrong = refused(
+        &["issue", "--key-file", key],
+        2,
+        "key_error",
+        "PIN is wrong",
+        Some("000000"),
+    );
+    assert!(!wrong.contains("000000"), "{wrong}");
+    refused(
+        &["issue", "--key-file", "pkcs11:token=ci;object=nope"],
+        2,
+        "key_error",
+        "no private key matches",
+        Some(PIN),
+    );
+    let listed = refused(
+        &["issue", "--key-file", "pkcs11:token=prod;object=rsa"],
+        2,
+        "key_error",
+        "no token matches",
+        Some(PIN),
+    );
+    assert!(
+        listed.contains("'ci'"),
+        "the tokens seen are listed: {listed}"
+    );
+    refused(
+        &[
+            "issue",
+            "--key-file",
+            "pkcs11:token=ci;object=rsa?module-path=/nonexistent/p11.so",
+        ],
+        2,
+        "key_error",
+        "cannot open the PKCS#11 module",
+        Some(PIN),
+    );
+    // A PIN in the URI is refused before anything is loaded, and never repeated or recorded.
+    let out = hsm.run(&["issue", "--key-file", &format!("{key}?pin-value={PIN}")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pin-value"), "{}", stderr(&out));
+    hsm.assert_pin_unseen(&out);
+    let out = hsm
+        .jwtctl()
+        .env("JWTCTL_KEY_FILE", format!("{key}?pin-value={PIN}"))
+        .args(["issue"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    hsm.assert_pin_unseen(&out);
+    // A module others can change is never loaded (loading it runs its code).
+    let copy = hsm.env.path("module.so");
+    std::fs::copy(&hsm.module, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    refused(
+        &[
+            "key",
+            "public",
+            "--key-file",
+            &format!("{key}?module-path={}", copy.display()),
+        ],
+        2,
+        "key_error",
+        "chmod go-w",
+        Some(PIN),
+    );
+    // A PIN file others can read works, with a warning and a WARN record.
+    let pin = hsm.env.write("loose-pin", &format!("{PIN}\n"));
+    std::fs::set_permissions(&pin, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = hsm.run(&[
+        "--log-level",
+        "warn",
+        "issue",
+        "--key-file",
+        &uri("rsa", &pin),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("PIN file"), "{}", stderr(&out));
+    assert!(hsm.env.log_text().contains("pin_file_exposed"));
+    hsm.assert_pin_unseen(&out);
+}
