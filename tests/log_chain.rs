@@ -655,3 +655,42 @@ fn a_log_cut_back_to_before_its_seals_is_caught_by_the_state_sealing() {
         "{r}"
     );
 }
+
+/// A record a crash cut short (no newline at the end): `log verify` says so until the next
+/// writer names it (`log_torn_line`, with its hash); then the log verifies, and the fragment
+/// changed afterwards does not.
+#[test]
+fn a_record_torn_by_a_crash_is_named_by_the_next_writer_and_verifies() {
+    use std::io::Write as _;
+    let env = Env::new();
+    records(&env, 2);
+    let fragment = r#"{"seq":3,"prev":"00","timestamp":"2026-12-07T17:0"#;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.path("security.log"))
+        .unwrap();
+    log.write_all(fragment.as_bytes()).unwrap();
+    let out = log_verify(&env, &["security.log"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(report(&out)["break"]["kind"], "unparsable");
+    // The failure record just written (log verify's) followed the fragment, naming it.
+    let text = env.log_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[2], fragment,
+        "the fragment stays, on a line of its own"
+    );
+    let notice: Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(notice["op"], "log_torn_line");
+    assert_eq!(notice["torn_sha256"], sha256sum(fragment));
+    assert_eq!(notice["seq"], 3, "the chain skips the fragment: {notice}");
+    let out = log_verify(&env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["torn"], 1);
+    // Changing the fragment afterwards is caught.
+    let changed = text.replace(fragment, &fragment.replace("17:0", "18:0"));
+    env.write("copy.log", &changed);
+    let out = log_verify(&env, &["copy.log"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(report(&out)["break"]["kind"], "unparsable");
+}

@@ -411,7 +411,11 @@ pub(crate) fn tail_head(file: &File, known: Option<&Head>) -> io::Result<Option<
         let from = len.saturating_sub(want);
         let mut buf = vec![0u8; (len - from) as usize];
         file.read_exact_at(&mut buf, from)?;
-        let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        // A file that does not end in a newline ends in a record torn by a crash elsewhere:
+        // never a head to continue from (the state names the last whole record).
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            return Ok(None);
+        };
         let line = match body.iter().rposition(|&b| b == b'\n') {
             Some(i) => &body[i + 1..],
             None if from == 0 => body,
@@ -430,6 +434,45 @@ pub(crate) fn tail_head(file: &File, known: Option<&Head>) -> io::Result<Option<
                 hash: line_hash(line),
             }));
     }
+}
+
+/// The record a crash elsewhere left torn at the end of `file` (it does not end in a newline):
+/// the SHA-256 of its bytes and their number, for the `log_torn_line` record the next writer puts
+/// after it, so that `log verify` can tell a torn record from an edited one. Reads backwards
+/// from the end to the fragment's start (up to 16 MiB; a longer fragment is hashed from there).
+pub(crate) fn torn_tail(file: &File) -> io::Result<Option<(Sha256Hex, u64)>> {
+    let len = file.metadata()?.len();
+    let mut last = [0u8; 1];
+    if len == 0 {
+        return Ok(None);
+    }
+    file.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(None);
+    }
+    const CHUNK: u64 = 1 << 16;
+    let limit = len.saturating_sub(16 << 20);
+    let mut start = limit;
+    let mut end = len;
+    while end > limit {
+        let from = end.saturating_sub(CHUNK).max(limit);
+        let mut buf = vec![0u8; (end - from) as usize];
+        file.read_exact_at(&mut buf, from)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            start = from + i as u64 + 1;
+            break;
+        }
+        end = from;
+    }
+    let mut hash = Sha256Hex::stream();
+    let mut at = start;
+    while at < len {
+        let mut buf = vec![0u8; (len - at).min(CHUNK) as usize];
+        file.read_exact_at(&mut buf, at)?;
+        hash.update(&buf);
+        at += buf.len() as u64;
+    }
+    Ok(Some((hash.finish(), len - start)))
 }
 
 /// The `seq` and `prev` a chained line starts with: `{"seq":N,"prev":"<64 hex>"`, nothing else.

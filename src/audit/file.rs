@@ -94,7 +94,27 @@ impl Sink for FileSink {
             ..state
         };
         let epoch = state.seal.as_ref().map(|s| s.epoch);
-        let stamped = chain::stamp(line, state, Utc::now());
+        let now = Utc::now();
+        // A record a crash elsewhere left torn at the end: named by a record of its own, so the
+        // chain (which skips it) says what it was, and log verify tells it from an edit.
+        let torn = match *first_write {
+            true => chain::torn_tail(file).map_err(|e| self.cannot_write(path, &e))?,
+            false => None,
+        };
+        let noticed;
+        let lines = match torn {
+            Some((hash, bytes)) => {
+                noticed = format!(
+                    "{{\"timestamp\":\"{}\",\"level\":\"ERROR\",\"op\":\"log_torn_line\",\
+                     \"outcome\":\"warning\",\"torn_sha256\":\"{}\",\"torn_bytes\":{bytes}}}\n{line}",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    hash.as_str()
+                );
+                noticed.as_str()
+            }
+            None => line.as_str(),
+        };
+        let stamped = chain::stamp(lines, state, now);
         let before = file.metadata().map(|m| m.len()).ok();
         write_record(file, first_write, &stamped.text, self.sync)
             .map_err(|e| self.cannot_write(path, &e))?;

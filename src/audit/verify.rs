@@ -73,6 +73,8 @@ pub struct Report {
     pub sealed_until: Option<DateTime<Utc>>,
     /// Records after the last seal (all of them when the log is not sealed).
     pub unsealed: u64,
+    /// Records a crash cut short, each named by the writer after it (`log_torn_line`).
+    pub torn: u64,
     pub broken: Option<Break>,
 }
 
@@ -155,6 +157,9 @@ struct Walk {
     track: Option<Track>,
     /// After a gap: the seq that was expected, to tell a swap (it comes next) from a deletion.
     gap: Option<u64>,
+    /// A line that is no record, inside the chain: a break unless the next record is the
+    /// writer's `log_torn_line` naming its hash (a record a crash cut short).
+    torn: Option<(Break, crate::hash::Sha256Hex)>,
     expect_seen: bool,
 }
 
@@ -203,6 +208,7 @@ impl Walk {
             last: None,
             track: None,
             gap: None,
+            torn: None,
             expect_seen: false,
         }
     }
@@ -237,16 +243,23 @@ impl Walk {
     /// Check one line; the break it shows, if any.
     fn line(&mut self, raw: &[u8], at: &Place<'_>) -> Option<Break> {
         let Some(body) = raw.strip_suffix(b"\n") else {
-            return at.broke(
+            let b = at.broke(
                 None,
                 "unparsable",
                 "the line does not end: a record cut short (the file was cut, or a write \
                  failed)"
                     .into(),
             );
+            return self.maybe_torn(b, raw);
         };
         let Some((seq, prev)) = chain::prefix(body) else {
-            return self.unchained(body, at);
+            if let Some(b) = self.torn.take() {
+                return Some(b.0);
+            }
+            return match self.unchained(body, at) {
+                Some(b) if b.kind == "unparsable" => self.maybe_torn(Some(b), body),
+                other => other,
+            };
         };
         // A gap is a deletion unless the missing seq comes right after it (two lines swapped).
         if let Some(expected) = self.gap.take() {
@@ -266,13 +279,27 @@ impl Walk {
         let record: Option<Value> = match serde_json::from_slice::<Value>(body) {
             Ok(v @ Value::Object(_)) => Some(v),
             _ => {
-                return at.broke(
+                if let Some(b) = self.torn.take() {
+                    return Some(b.0);
+                }
+                let b = at.broke(
                     Some(seq),
                     "unparsable",
                     "the line is not a JSON object".into(),
                 );
+                return self.maybe_torn(b, body);
             }
         };
+        if let Some((b, torn)) = self.torn.take() {
+            let named = record.as_ref().is_some_and(|r| {
+                r.get("op").and_then(Value::as_str) == Some("log_torn_line")
+                    && r.get("torn_sha256").and_then(Value::as_str) == Some(torn.as_str())
+            });
+            if !named {
+                return Some(b);
+            }
+            self.report.torn += 1;
+        }
         if let Some(b) = self.link(seq, prev, at) {
             return Some(b);
         }
@@ -298,6 +325,17 @@ impl Walk {
                 );
             }
         }
+        None
+    }
+
+    /// A line that is no record, seen inside the chain: held as a break until the next line
+    /// says whether the writer named it as torn. Before the chain began, a break at once.
+    fn maybe_torn(&mut self, b: Option<Break>, body: &[u8]) -> Option<Break> {
+        let b = b?;
+        if self.last.is_none() || self.torn.is_some() {
+            return Some(b);
+        }
+        self.torn = Some((b, crate::hash::Sha256Hex::of(body)));
         None
     }
 
@@ -537,6 +575,11 @@ impl Walk {
     }
 
     fn finish(&mut self, last_file: Option<&Path>) {
+        if let Some((b, _)) = self.torn.take()
+            && self.report.broken.is_none()
+        {
+            self.report.broken = Some(b);
+        }
         self.report.seals_checked = self.options.key.is_some();
         if let Some(last) = self.last {
             self.report.head = Some((last.seq, last.hash.as_str().to_owned()));

@@ -164,6 +164,13 @@ fn summary(r: &Report) -> String {
             r.unchained
         );
     }
+    if r.torn > 0 {
+        let _ = write!(
+            line,
+            ", {} cut short by a crash (each named by the record after it)",
+            r.torn
+        );
+    }
     if !r.sealed {
         line.push_str("; chained but NOT sealed: run jwtctl log seal init to seal it");
         return line;
@@ -204,6 +211,7 @@ fn report_json(r: &Report, files: &[PathBuf]) -> Value {
         "last_sealed_seq": r.last_sealed_seq,
         "sealed_until": r.sealed_until.map(|t| t.to_rfc3339()),
         "unsealed": r.unsealed,
+        "torn": r.torn,
         "break": broken,
     })
 }
