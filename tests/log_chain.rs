@@ -213,6 +213,8 @@ fn sealed(env: &Env, epochs: usize) {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "", "the key went to the file");
+    // Epoch 0 starts at the next whole second.
+    sleep(Duration::from_millis(1000));
     for _ in 0..epochs {
         records(env, 2);
         sleep(Duration::from_millis(1100));

@@ -267,7 +267,12 @@ pub fn seal_init(args: &SealInitArgs, ctx: &Ctx, rec: &mut Record) -> Result<Don
         }
     }
     let interval = args.interval.as_secs();
-    let seal = ctx.audit.seal_init(interval, ctx.now)?;
+    // Epoch 0 starts at the next whole second from now (not when the process started, and
+    // never a fraction of a second before its end): with a 1s interval, epoch 0 must not end
+    // before the init record that opens it is written.
+    let seal = ctx
+        .audit
+        .seal_init(interval, chrono::Utc::now().timestamp() + 1)?;
     let undo = |e: Error| {
         let _ = ctx.audit.seal_undo(&seal.id);
         e
