@@ -7,6 +7,7 @@ mod common;
 mod algorithms;
 mod audit;
 mod docs;
+mod first_use;
 mod fuzz_replay;
 mod inspect;
 mod interop;

@@ -158,6 +158,9 @@ pub struct Record {
     pub kid: Option<String>,
     pub alg: Option<&'static str>,
     pub exp: Option<i64>,
+    /// `iat` and `nbf` when `issue --iat`/`--nbf` set them (a test token).
+    pub iat: Option<i64>,
+    pub nbf: Option<i64>,
     /// The token, written as `token_sha256` (the new token's, for a refresh).
     pub token: Option<TokenDigest>,
     /// The presented token of a refresh, written as `parent_token_sha256`.
@@ -214,6 +217,8 @@ impl Record {
         f.str(key!("kid"), self.kid.as_deref());
         f.name(key!("alg"), self.alg);
         f.int(key!("exp"), self.exp);
+        f.int(key!("iat"), self.iat);
+        f.int(key!("nbf"), self.nbf);
         f.name(
             key!("token_sha256"),
             token_sha256.as_ref().map(Sha256Hex::as_str),

@@ -370,9 +370,20 @@ pub struct IssueArgs {
     #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
 
-    /// Not valid before TIME (RFC 3339 or Unix seconds) or a DURATION from now (`nbf`)
-    #[arg(long, value_name = "TIME|DURATION", value_parser = parse_not_before)]
-    pub nbf: Option<NotBefore>,
+    /// Not valid before TIME (`nbf`): RFC 3339, Unix seconds, or a duration from now (5m) or ago
+    /// (5m ago)
+    #[arg(long, value_name = "TIME", value_parser = parse_when_ahead)]
+    pub nbf: Option<When>,
+
+    /// Issued at TIME (`iat`) instead of now, for tests: absolute, or `2h ago`; the lifetime
+    /// (--ttl) counts from it
+    #[arg(long, value_name = "TIME", value_parser = parse_when_ahead)]
+    pub iat: Option<When>,
+
+    /// Expires at TIME (`exp`) instead of iat + --ttl, for tests: absolute, a duration from now,
+    /// or `1h ago` for a token already expired
+    #[arg(long, value_name = "TIME", value_parser = parse_when_ahead, conflicts_with = "ttl")]
+    pub exp: Option<When>,
 
     /// The token's id (`jti`) instead of 128 random bits; it must be unique per issuer
     #[arg(long, value_name = "ID", allow_hyphen_values = true)]
@@ -505,9 +516,10 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub check: CheckArgs,
 
-    /// Verify as of this instant (RFC 3339 or Unix seconds), for forensics and test vectors
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub at: Option<i64>,
+    /// Verify as of this instant, for forensics and test vectors: RFC 3339, Unix seconds, or
+    /// relative (`2h ago`, `yesterday`, `in 1h`)
+    #[arg(long, value_name = "TIME", value_parser = parse_when)]
+    pub at: Option<When>,
 
     /// `text` (default): the claims as one JSON line; `json`: a result object, with rejections
     /// on stdout. `--batch` always prints JSON lines
@@ -1097,9 +1109,10 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "ISS", requires = "jti")]
     pub iss: Option<String>,
 
-    /// With --jti: keep the revocation until TIME (RFC 3339 or Unix seconds) [default: now + 24h]
-    #[arg(long, value_name = "TIME", requires = "jti", value_parser = parse_time)]
-    pub until: Option<i64>,
+    /// With --jti: keep the revocation until TIME (RFC 3339, Unix seconds, or a duration from
+    /// now such as 7d) [default: now + 24h]
+    #[arg(long, value_name = "TIME", requires = "jti", value_parser = parse_when_ahead)]
+    pub until: Option<When>,
 
     #[command(flatten)]
     pub remote: RemoteArgs,
@@ -1113,21 +1126,6 @@ pub struct RevokeArgs {
 
     #[command(flatten)]
     pub log: LogOpts,
-}
-
-/// `issue --nbf`: an instant, or a duration from now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotBefore {
-    At(i64),
-    After(Duration),
-}
-
-/// An instant (RFC 3339 or Unix seconds) or a duration from now.
-pub fn parse_not_before(s: &str) -> Result<NotBefore, String> {
-    parse_time(s)
-        .map(NotBefore::At)
-        .or_else(|_| parse_leeway(s).map(NotBefore::After))
-        .map_err(|_| "expected a time (RFC 3339 or Unix seconds) or a duration such as 5m".into())
 }
 
 /// A header `typ`: a media type name (RFC 7515 §4.1.9), so printable ASCII without spaces, and
@@ -1178,11 +1176,13 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     }
 }
 
-/// An instant as the `log` commands take it: absolute, or relative to when the command runs.
+/// An instant as every time flag takes it: absolute, or relative to when the command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
     At(i64),
     Ago(Duration),
+    /// A duration from now (`in 2h`, `+2h`).
+    In(Duration),
     /// Midnight (UTC) today.
     Today,
     /// Midnight (UTC) yesterday.
@@ -1196,31 +1196,61 @@ impl When {
         match self {
             When::At(at) => at,
             When::Ago(d) => now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+            When::In(d) => now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
             When::Today => midnight,
             When::Yesterday => midnight - 86_400,
         }
     }
 }
 
-/// An instant ([`parse_time`]), a duration ago ([`parse_leeway`]: `90m`, `1h`, `7d`, maybe
-/// followed by ` ago`), `now`, `today` or `yesterday`.
+/// The forms every time flag takes, as a refusal lists them.
+const TIME_FORMS: &str = "RFC 3339 with a zone (2026-11-26T09:00:00Z), Unix seconds, now, \
+     today, yesterday, a duration ago (90m ago, -1h) or from now (in 2h, +2h)";
+
+/// The one grammar of every time flag: an instant ([`parse_time`]), `now`, `today`, `yesterday`
+/// (UTC midnights), a duration ([`parse_leeway`]) `ago` or with `-` (past), `in` or with `+`
+/// (future). A bare duration is in the past (`--since 1h`); see [`parse_when_ahead`].
 pub fn parse_when(s: &str) -> Result<When, String> {
-    let relative = match s.trim().to_ascii_lowercase().as_str() {
-        "now" => Some(When::Ago(Duration::ZERO)),
-        "today" => Some(When::Today),
-        "yesterday" => Some(When::Yesterday),
-        _ => None,
-    };
-    if let Some(when) = relative {
-        return Ok(when);
+    when(s, When::Ago)
+}
+
+/// [`parse_when`], where a bare duration is from now (`revoke --until 7d`, `issue --exp 1h`).
+pub fn parse_when_ahead(s: &str) -> Result<When, String> {
+    when(s, When::In)
+}
+
+fn when(s: &str, bare: fn(Duration) -> When) -> Result<When, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    match lower.as_str() {
+        "now" => return Ok(When::Ago(Duration::ZERO)),
+        "today" => return Ok(When::Today),
+        "yesterday" => return Ok(When::Yesterday),
+        _ => {}
     }
-    parse_time(s).map(When::At).or_else(|_| {
-        let span = s.trim().strip_suffix("ago").unwrap_or(s);
-        parse_leeway(span).map(When::Ago).map_err(|_| {
-            "expected RFC 3339 (2026-11-26T09:00:00Z), Unix seconds, a duration ago (90m, 1h, \
-             7d), today or yesterday"
-                .to_string()
-        })
+    if let Ok(at) = parse_time(t) {
+        return Ok(When::At(at));
+    }
+    let span = |text: &str| parse_leeway(text.trim()).ok();
+    let relative = if let Some(rest) = lower.strip_suffix("ago") {
+        span(rest).map(When::Ago)
+    } else if let Some(rest) = lower.strip_prefix('-') {
+        span(rest).map(When::Ago)
+    } else if let Some(rest) = lower.strip_prefix("in ") {
+        span(rest).map(When::In)
+    } else if let Some(rest) = lower.strip_prefix('+') {
+        span(rest).map(When::In)
+    } else {
+        span(&lower).map(bare)
+    };
+    // A time is not a secret: the refusal shows it (escaped, cut short), with the forms taken.
+    relative.ok_or_else(|| {
+        let shown: String = crate::escape::json_escaped(t).chars().take(64).collect();
+        if t.contains('T') && chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").is_ok()
+        {
+            return format!("'{shown}' has no time zone; add Z for UTC or an offset (+01:00)");
+        }
+        format!("'{shown}' is not a time; expected {TIME_FORMS}")
     })
 }
 
@@ -1381,7 +1411,20 @@ mod tests {
         assert_eq!(at("today"), Ok(1_795_651_200)); // 2026-11-26T00:00:00Z
         assert_eq!(at("Yesterday"), Ok(1_795_651_200 - 86_400));
         assert!(at("soon").is_err());
-        assert!(at("-1h").is_err());
+        // One grammar for every time flag: signs and words say the direction.
+        assert_eq!(at("-1h"), Ok(now - 3600));
+        assert_eq!(at("+1h"), Ok(now + 3600));
+        assert_eq!(at("in 2h"), Ok(now + 7200));
+        let ahead = |s: &str| parse_when_ahead(s).map(|w| w.resolve(now));
+        assert_eq!(ahead("7d"), Ok(now + 7 * 86_400));
+        assert_eq!(ahead("1h ago"), Ok(now - 3600));
+        let zoneless = parse_when("2026-11-26T09:14:00").unwrap_err();
+        assert!(zoneless.contains("no time zone"), "{zoneless}");
+        let refused = parse_when("yesterday\u{1b}[2J").unwrap_err();
+        assert!(
+            refused.contains("is not a time") && !refused.contains('\u{1b}'),
+            "{refused}"
+        );
     }
 
     #[test]

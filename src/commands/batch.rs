@@ -55,10 +55,12 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
         ledger: RefCell::new(ledger),
-        now: args.at.map_or(ctx.now_precise, |at| at as f64),
+        now: args
+            .at
+            .map_or(ctx.now_precise, |at| at.resolve(ctx.now) as f64),
         // Each line's record names where the keys came from, as a single verification's does.
         scratch: RefCell::new(Record {
-            at: args.at,
+            at: args.at.map(|at| at.resolve(ctx.now)),
             alg: rec.alg,
             key_source: rec.key_source.clone(),
             key_fetch: rec.key_fetch,

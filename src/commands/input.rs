@@ -85,7 +85,7 @@ fn misfed(text: &str, arg: Option<&std::ffi::OsStr>) -> Option<String> {
                 "a token is three base64url parts separated by '.', not @FILE; {from_file}"
             ));
         }
-        if !text.contains('.') && named.is_file() {
+        if named.is_file() {
             return Some(format!(
                 "the TOKEN argument names a file, not a token; {from_file}"
             ));

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{Ctx, Done, new_jti, read_stdin, signing_key};
 use crate::audit::{Record, TokenDigest};
-use crate::cli::{IssueArgs, NotBefore};
+use crate::cli::IssueArgs;
 use crate::error::io_words;
 use crate::error::{Error, Result};
 use crate::token::{self, Claims, IssueRequest};
@@ -20,10 +20,9 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ttl_secs: i64::try_from(args.ttl.as_secs())
             .map_err(|_| Error::usage("--ttl is too long"))?,
         kid: args.kid.clone(),
-        nbf: args.nbf.map(|nbf| match nbf {
-            NotBefore::At(at) => at,
-            NotBefore::After(d) => ctx.now.saturating_add(super::secs(d)),
-        }),
+        nbf: args.nbf.map(|t| t.resolve(ctx.now)),
+        iat: args.iat.map(|t| t.resolve(ctx.now)),
+        exp: args.exp.map(|t| t.resolve(ctx.now)),
     };
     token::issue_claims(&request, ctx.now, "")?;
     let jti = match &args.jti {
@@ -46,6 +45,9 @@ pub fn run(args: &IssueArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     rec.iss = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
     rec.kid = request.kid.clone();
     rec.exp = claims.get("exp").and_then(Value::as_i64);
+    // Times set by flag (a test token) are recorded, so the log shows the token was made so.
+    rec.iat = request.iat;
+    rec.nbf = request.nbf;
     rec.jti = Some(jti);
     let token = token::sign(&claims, Some(&args.typ), &signer)?;
     rec.token = Some(TokenDigest::of(&token));

@@ -13,6 +13,20 @@ pub fn run(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
 }
 
 fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    // Judged before the ledger opens: what applies to --jti only is refused with a token.
+    if args.jti.is_none() {
+        for (given, flag) in [
+            (args.until.is_some(), "--until"),
+            (args.iss.is_some(), "--iss"),
+        ] {
+            if given {
+                return Err(Error::usage(format!(
+                    "{flag} applies to revoke --jti only: a token given is revoked as it is (its \
+                     own iss), until it expires; drop {flag}, or revoke by --jti"
+                )));
+            }
+        }
+    }
     let Some(mut ledger) = open_ledger(
         args.ledger.as_deref(),
         std::time::Duration::ZERO,
@@ -65,9 +79,10 @@ fn revoke_by_id(
         Some(iss) => crate::ledger::TokenId::of_jti(iss, jti),
         None => crate::ledger::TokenId::any_issuer(jti),
     };
-    let exp = args
-        .until
-        .unwrap_or_else(|| ctx.now.saturating_add(crate::ledger::KEEP_AFTER_EXP_SECS));
+    let exp = args.until.map_or_else(
+        || ctx.now.saturating_add(crate::ledger::KEEP_AFTER_EXP_SECS),
+        |until| until.resolve(ctx.now),
+    );
     rec.jti = Some(jti.to_string());
     rec.iss.clone_from(&args.iss);
     rec.exp = Some(exp);

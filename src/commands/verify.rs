@@ -10,7 +10,8 @@ use crate::token::{self, KeySource, Policy, Verdict};
 
 pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
-    rec.at = args.at;
+    let at = args.at.map(|at| at.resolve(ctx.now));
+    rec.at = at;
     // Judged before anything is read, opened or fetched: a usage error follows no side effect.
     let mut policy = policy(check, Vec::new())?;
     let mut ledger = open_ledger(
@@ -20,7 +21,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx,
         rec.op,
     )?;
-    let now = args.at.map_or(ctx.now_precise, |at| at as f64);
+    let now = at.map_or(ctx.now_precise, |at| at as f64);
     let verdict =
         Verdict::of(read_token(check.token.as_deref(), rec, false))?.and_then(|text| {
             let kid = super::unverified_kid(&text);

@@ -7,9 +7,9 @@ use crate::error::{Error, Result};
 
 /// Claims jwtctl sets itself; `--claim`/`--claims` may not touch them.
 const RESERVED: [(&str, &str); 5] = [
-    ("exp", "--ttl sets it"),
-    ("iat", "it is always the time of issue"),
-    ("nbf", "tokens are valid from the time of issue"),
+    ("exp", "--ttl or --exp sets it"),
+    ("iat", "it is the time of issue, or --iat"),
+    ("nbf", "--nbf sets it"),
     ("jti", "it is always 128 random bits"),
     (
         "orig_iat",
@@ -31,6 +31,10 @@ pub struct IssueRequest {
     pub kid: Option<String>,
     /// `nbf` (`--nbf`), as Unix seconds; absent by default.
     pub nbf: Option<i64>,
+    /// `iat` (`--iat`) instead of now, for test tokens.
+    pub iat: Option<i64>,
+    /// `exp` (`--exp`) instead of iat + ttl, for test tokens (in the past for an expired one).
+    pub exp: Option<i64>,
 }
 
 /// Turn an issue request into claims: `--claims` < `--claim` < `--sub/--iss/--aud`, then `iat`,
@@ -62,9 +66,23 @@ pub fn issue_claims(req: &IssueRequest, now: i64, jti: &str) -> Result<Claims> {
         }
     }
     check_registered_types(&claims)?;
-    set_lifetime(&mut claims, now, req.ttl_secs, jti);
+    // iat: --iat, else now (else, for an --exp already past, --ttl before it); exp: --exp, else
+    // iat + --ttl. A token valid at no instant is a mistake, not a test token.
+    let iat = match (req.iat, req.exp) {
+        (Some(iat), _) => iat,
+        (None, Some(exp)) if exp <= now => exp.saturating_sub(req.ttl_secs),
+        (None, _) => now,
+    };
+    let exp = req.exp.unwrap_or_else(|| iat.saturating_add(req.ttl_secs));
+    if exp <= iat {
+        return Err(Error::usage(
+            "the token's exp is not after its iat; give an --exp later than --iat",
+        ));
+    }
+    claims.insert("iat".into(), Value::from(iat));
+    claims.insert("exp".into(), Value::from(exp));
+    claims.insert("jti".into(), Value::from(jti));
     if let Some(nbf) = req.nbf {
-        let exp = now.saturating_add(req.ttl_secs);
         if nbf >= exp {
             return Err(Error::usage(
                 "--nbf is at or after the token's exp; the token would never be valid",
@@ -105,7 +123,12 @@ fn reject_reserved(name: &str, flag: &str) -> Result<()> {
     match RESERVED.iter().find(|(n, _)| *n == name) {
         Some((_, why)) => Err(Error::usage(format!(
             "'{name}' cannot be set with {flag}: {why}{}",
-            if name == "exp" { "; use --ttl" } else { "" }
+            match name {
+                "exp" => "; use --ttl or --exp",
+                "iat" => "; use --iat",
+                "nbf" => "; use --nbf",
+                _ => "",
+            }
         ))),
         None => Ok(()),
     }

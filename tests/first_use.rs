@@ -1,0 +1,140 @@
+//! Where new users stumble (issue 26): hints for input that is plainly not one token, one time
+//! grammar for every time flag, test tokens with chosen times, flags that do not apply refused.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use serde_json::Value;
+
+use crate::common::{Env, assert_refused, assert_rejected, now, parts, stderr, stdout};
+
+#[test]
+fn input_that_is_plainly_not_one_token_says_how_to_give_it() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    env.write("tok.txt", &format!("{token}\n"));
+    let cases: [(Vec<&str>, Option<String>, &str); 4] = [
+        (vec!["tok.txt"], None, "names a file"),
+        (vec!["@tok.txt"], None, "not @FILE"),
+        (vec![], Some(format!("{token}\n{token}\n")), "add --batch"),
+        (
+            vec![],
+            Some(format!("{}\n{}\n", &token[..40], &token[40..])),
+            "a line break at character 41",
+        ),
+    ];
+    for (args, stdin, hint) in cases {
+        let mut cmd = env.jwtctl();
+        cmd.arg("verify").args(&args);
+        if let Some(input) = stdin {
+            cmd.write_stdin(input);
+        }
+        let out = cmd.output().unwrap();
+        assert_rejected(&env, &out, "malformed");
+        let err = stderr(&out);
+        assert!(err.contains(hint), "{args:?}: {err}");
+        assert!(
+            !err.contains(&token[..20]),
+            "never repeats the input: {err}"
+        );
+    }
+    let out = env.run(&["verify", "--batch", &token]);
+    assert_refused(&env, &out, 2, "usage");
+    assert!(
+        stderr(&out).contains("reads one token per line from stdin"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn test_tokens_take_their_times_from_flags_and_the_record_says_so() {
+    let env = Env::new();
+    let expired = env.issue(&["--exp", "1h ago"]);
+    let (_, claims) = parts(&expired);
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!((exp - (now() - 3600)).abs() <= 2, "{claims}");
+    assert!(claims["iat"].as_i64().unwrap() < exp);
+    assert_rejected(&env, &env.verify(&[], &expired), "expired");
+
+    let early = env.issue(&["--nbf", "in 1h", "--ttl", "2h"]);
+    assert_rejected(&env, &env.verify(&[], &early), "not_yet_valid");
+
+    let out = env.run(&[
+        "--log-level",
+        "info",
+        "issue",
+        "--iat",
+        "2h ago",
+        "--ttl",
+        "30m",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, claims) = parts(stdout(&out).trim());
+    let iat = claims["iat"].as_i64().unwrap();
+    assert_eq!(claims["exp"].as_i64().unwrap(), iat + 1800);
+    let record: Value = env.log().pop().unwrap();
+    assert_eq!(record["iat"], iat, "{record}");
+
+    for (args, needle) in [
+        (
+            vec!["issue", "--exp", "1h", "--ttl", "2h"],
+            "cannot be used with",
+        ),
+        (
+            vec!["issue", "--iat", "now", "--exp", "1h ago"],
+            "not after its iat",
+        ),
+        (vec!["issue", "--claim", "iat=1"], "--iat"),
+        (
+            vec!["issue", "--exp", "2026-11-26T09:14:00"],
+            "no time zone",
+        ),
+        (vec!["issue", "--exp", "soonish"], "'soonish' is not a time"),
+    ] {
+        let out = env.run(&args);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn verify_at_takes_relative_times() {
+    let env = Env::new();
+    let token = env.issue(&["--ttl", "1h"]);
+    let out = env.verify(&["--at", "in 2h"], &token);
+    assert_rejected(&env, &out, "expired");
+    let out = env.verify(&["--at", "+30m"], &token);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn revoke_refuses_what_applies_to_jti_only_when_given_a_token() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    let init = env.run(&["ledger", "init", "--ledger", "l.db"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    for flag in [["--until", "7d"], ["--iss", "https://a.example"]] {
+        let out = env.run(&["revoke", "--ledger", "l.db", flag[0], flag[1], &token]);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(
+            stderr(&out).contains("applies to revoke --jti only"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = env.run(&[
+        "revoke", "--ledger", "l.db", "--jti", "abc", "--until", "7d",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn inspect_shows_spans_to_the_minute() {
+    let env = Env::new();
+    let token = env.issue(&["--ttl", "2h59m30s"]);
+    let out = env.run(&["inspect", &token]);
+    assert!(
+        stdout(&out).contains("(expires in 2h 59m)"),
+        "{}",
+        stdout(&out)
+    );
+}
