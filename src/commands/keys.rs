@@ -13,7 +13,7 @@ use crate::keys::remote::Remote;
 use crate::keys::{self, Key, Keyring, LoadOptions, Material, Secret, SecretEncoding, Source};
 use crate::trusted::ReadError;
 
-fn env_var(name: &str) -> Option<String> {
+pub(super) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
@@ -179,7 +179,11 @@ fn token_key(uri: &keys::pkcs11::Uri, args: &KeyArgs, ctx: &Ctx, rec: &Record) -
 /// The token's PIN: the file the URI's `pin-source` names (judged as a key file is: refused when
 /// another user could replace it, warned about when others can read it), else
 /// `JWTCTL_PKCS11_PIN`; never from the command line.
-fn token_pin(uri: &keys::pkcs11::Uri, ctx: &Ctx, rec: &Record) -> Result<Option<Secret>> {
+pub(super) fn token_pin(
+    uri: &keys::pkcs11::Uri,
+    ctx: &Ctx,
+    rec: &Record,
+) -> Result<Option<Secret>> {
     let Some(path) = &uri.pin_source else {
         return Ok(env_var(keys::pkcs11::PIN_VAR)
             .filter(|v| !v.is_empty())

@@ -7,6 +7,7 @@
 //! loaded through the descriptor that was checked; a PIN never comes from argv, is never
 //! shown, logged or recorded, and a locked PIN is said plainly.
 
+mod generate;
 mod uri;
 
 use std::fs::File;
@@ -23,6 +24,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
+pub use generate::{Made, TokenSpec, generate};
 pub use uri::{Uri, is_uri, parse};
 
 use super::{Key, KeyKind, Public, Secret};
