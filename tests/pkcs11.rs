@@ -674,3 +674,56 @@ fn key_gen_in_a_token_never_replaces_a_key_and_needs_the_right_pin() {
     hsm.assert_pin_unseen(&out);
     assert!(hsm.objects("fresh").is_empty(), "nothing was made");
 }
+
+#[test]
+fn a_pin_given_where_its_file_goes_is_never_echoed_nor_recorded() {
+    let Some(hsm) = Hsm::new() else { return };
+    // The PIN itself, a command in the '|cmd' form some tools run, or a relative name: refused
+    // before anything is read or loaded, without repeating the value (stderr, the log).
+    for source in [
+        PIN.to_owned(),
+        format!("file:{PIN}"),
+        format!("|echo%20{PIN}"),
+        format!("file:%7Cecho%20{PIN}"),
+    ] {
+        let key = format!("pkcs11:token=ci;object=ec256?pin-source={source}");
+        for args in [
+            &["issue", "--key-file", &key][..],
+            &["key", "gen", "--type", "ec", "--pkcs11", &key],
+        ] {
+            let out = hsm.run(args);
+            assert_refused(&hsm.env, &out, 2, "usage");
+            assert!(stderr(&out).contains("pin-source"), "{}", stderr(&out));
+            hsm.assert_pin_unseen(&out);
+        }
+    }
+}
+
+#[test]
+fn a_pin_in_the_environment_loses_one_trailing_newline_as_a_pin_file_does() {
+    let Some(hsm) = Hsm::new() else { return };
+    // As a secret mounted into the environment from a file keeps its newline: sent to the
+    // token as it is, each run would spend one of the few tries before the PIN locks.
+    for pin in [format!("{PIN}\n"), format!("{PIN}\r\n")] {
+        let out = hsm
+            .jwtctl()
+            .env("JWTCTL_PKCS11_PIN", &pin)
+            .args(["issue", "--key-file", "pkcs11:token=ci;object=ec256"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        hsm.assert_pin_unseen(&out);
+    }
+    let out = hsm
+        .jwtctl()
+        .env("JWTCTL_PKCS11_PIN", " \n")
+        .args(["issue", "--key-file", "pkcs11:token=ci;object=ec256"])
+        .output()
+        .unwrap();
+    assert_refused(&hsm.env, &out, 2, "key_error");
+    assert!(
+        stderr(&out).contains("JWTCTL_PKCS11_PIN is blank"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -185,9 +185,23 @@ pub(super) fn token_pin(
     rec: &Record,
 ) -> Result<Option<Secret>> {
     let Some(path) = &uri.pin_source else {
-        return Ok(env_var(keys::pkcs11::PIN_VAR)
-            .filter(|v| !v.is_empty())
-            .map(|v| Secret::new(v.into_bytes())));
+        // Less one trailing newline, as from a file: a secret mounted into the environment
+        // keeps its file's, and a PIN sent with it spends one of the token's few tries.
+        let Some(value) = env_var(keys::pkcs11::PIN_VAR).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let bytes = value.as_bytes();
+        let pin = bytes
+            .strip_suffix(b"\r\n")
+            .or_else(|| bytes.strip_suffix(b"\n"))
+            .unwrap_or(bytes);
+        if blank(pin) {
+            return Err(Error::key(format!(
+                "{} is blank; export the token's PIN in it",
+                keys::pkcs11::PIN_VAR
+            )));
+        }
+        return Ok(Some(Secret::new(pin.to_vec())));
     };
     let contents = crate::trusted::read(path).map_err(|e| match e {
         ReadError::Io(e) => Error::key(format!(
