@@ -245,18 +245,27 @@ mod tests {
 
     #[test]
     fn curves_are_named_by_the_oids_the_reader_knows() {
-        for kind in [
-            KeyKind::EcP256,
-            KeyKind::EcP384,
-            KeyKind::EcP521,
-            KeyKind::Ed25519,
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+            ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+        };
+        let ec = |alg| {
+            let pair = EcdsaKeyPair::generate(alg).unwrap();
+            pair.public_key().as_ref().to_vec()
+        };
+        for (kind, point) in [
+            (KeyKind::EcP256, ec(&ECDSA_P256_SHA256_FIXED_SIGNING)),
+            (KeyKind::EcP384, ec(&ECDSA_P384_SHA384_FIXED_SIGNING)),
+            (KeyKind::EcP521, ec(&ECDSA_P521_SHA512_FIXED_SIGNING)),
+            (
+                KeyKind::Ed25519,
+                Ed25519KeyPair::generate()
+                    .unwrap()
+                    .public_key()
+                    .as_ref()
+                    .to_vec(),
+            ),
         ] {
-            let point = match kind {
-                KeyKind::EcP256 => vec![4u8; 65],
-                KeyKind::EcP384 => vec![4u8; 97],
-                KeyKind::EcP521 => vec![4u8; 133],
-                _ => vec![9u8; 32],
-            };
             let (read, _) = super::super::curve_point(ec_params(kind), &point).unwrap();
             assert_eq!(read, kind);
         }
