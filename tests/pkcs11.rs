@@ -727,3 +727,131 @@ fn a_pin_in_the_environment_loses_one_trailing_newline_as_a_pin_file_does() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_public_key_object_planted_beside_a_private_key_is_never_published_nor_signed_for() {
+    let Some(hsm) = Hsm::new() else { return };
+    let module = hsm.module.to_str().unwrap().to_owned();
+    let tool = |args: &[&str]| {
+        let base = ["--module", &module, "--token-label", "ci"];
+        hsm.tool("pkcs11-tool", &[&base[..], args].concat())
+    };
+    // A token key without its public object (as some tools import or make them); then someone
+    // who can open the token but has no PIN writes their own public key under its label (a
+    // public object needs no login in a read-write session).
+    tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--keypairgen",
+        "--key-type",
+        "rsa:2048",
+        "--label",
+        "solo",
+        "--id",
+        "41",
+    ]);
+    tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--delete-object",
+        "--type",
+        "pubkey",
+        "--label",
+        "solo",
+    ]);
+    let theirs = hsm.env.path("theirs.der");
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .unwrap();
+    let der = crate::common::pipe_through(
+        "openssl",
+        &["pkey", "-pubout", "-outform", "DER"],
+        &out.stdout,
+    );
+    std::fs::write(&theirs, der).unwrap();
+    tool(&[
+        "--write-object",
+        theirs.to_str().unwrap(),
+        "--type",
+        "pubkey",
+        "--label",
+        "solo",
+        "--id",
+        "41",
+    ]);
+    let key = uri("solo", &hsm.pin_file());
+    // With the PIN, the private key is seen: the planted half is refused by key public...
+    let out = hsm.run(&["key", "public", "--key-file", &key]);
+    assert_refused(&hsm.env, &out, 2, "key_error");
+    assert!(
+        stderr(&out).contains("does not belong to the private key"),
+        "{}",
+        stderr(&out)
+    );
+    hsm.assert_pin_unseen(&out);
+    let out = hsm.run(&["issue", "--key-file", &key]);
+    assert_refused(&hsm.env, &out, 2, "key_error");
+    // An EC private key shows no point to compare (SoftHSM2 keeps it on the public object
+    // only): its signature is checked against the planted half, and refused in one clean line.
+    tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--keypairgen",
+        "--key-type",
+        "EC:secp256r1",
+        "--label",
+        "ecsolo",
+        "--id",
+        "42",
+    ]);
+    tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--delete-object",
+        "--type",
+        "pubkey",
+        "--label",
+        "ecsolo",
+    ]);
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .output()
+        .unwrap();
+    let der = crate::common::pipe_through(
+        "openssl",
+        &["pkey", "-pubout", "-outform", "DER"],
+        &out.stdout,
+    );
+    std::fs::write(&theirs, der).unwrap();
+    tool(&[
+        "--write-object",
+        theirs.to_str().unwrap(),
+        "--type",
+        "pubkey",
+        "--label",
+        "ecsolo",
+        "--id",
+        "42",
+    ]);
+    let out = hsm.run(&["issue", "--key-file", &uri("ecsolo", &hsm.pin_file())]);
+    assert_refused(&hsm.env, &out, 2, "key_error");
+    assert!(stderr(&out).contains("belong together"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("  "), "{}", stderr(&out));
+}

@@ -338,6 +338,9 @@ pub fn open(
         )));
     };
     let (kind, public) = public_half(&session, source, public_object.is_some())?;
+    if let (Some(private), Some(_)) = (private, public_object) {
+        same_key(&session, private, &public, &named)?;
+    }
     let mut key = match public {
         Public::Rsa { n, e } => super::der::rsa_key(&n, &e, None)?,
         public => Key::new(kind, None, public),
@@ -421,6 +424,68 @@ fn public_half(
             "the token's key is of a type jwtctl does not sign with; use an RSA, EC \
              (P-256/P-384/P-521) or Ed25519 key",
         )),
+    }
+}
+
+/// Refuse a public key object that does not belong to the private key it is labelled with:
+/// one the private object's own public attributes (an RSA key's modulus and exponent, an EC
+/// key's point where the token keeps it there) contradict. A public object needs no PIN to
+/// write, so whoever can open the token could plant one under the label, to be published.
+fn same_key(session: &Session, private: ObjectHandle, public: &Public, named: &str) -> Result<()> {
+    let planted = || {
+        Error::key(format!(
+            "the public key object of {named} does not belong to the private key beside it \
+             (a public object can be written without the PIN); delete it and import the \
+             private key's own public key, or make the key again"
+        ))
+    };
+    let trim = |v: &[u8]| {
+        let start = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+        v[start..].to_vec()
+    };
+    match public {
+        Public::Rsa { n, e } => {
+            let attrs = session
+                .get_attributes(
+                    private,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .unwrap_or_default();
+            for a in attrs {
+                let differs = match a {
+                    Attribute::Modulus(v) => trim(&v) != trim(n),
+                    Attribute::PublicExponent(v) => trim(&v) != trim(e),
+                    _ => false,
+                };
+                if differs {
+                    return Err(planted());
+                }
+            }
+            Ok(())
+        }
+        Public::Ec { .. } | Public::Ed25519 { .. } => {
+            let attrs = session
+                .get_attributes(private, &[AttributeType::EcParams, AttributeType::EcPoint])
+                .unwrap_or_default();
+            let mut params = None;
+            let mut point = None;
+            for a in attrs {
+                match a {
+                    Attribute::EcParams(v) => params = Some(v),
+                    Attribute::EcPoint(v) => point = Some(v),
+                    _ => {}
+                }
+            }
+            // Most tokens keep the point on the public object only; then signing checks it.
+            match (params, point) {
+                (Some(params), Some(point)) => match curve_point(&params, &point) {
+                    Ok((_, theirs)) if theirs == *public => Ok(()),
+                    _ => Err(planted()),
+                },
+                _ => Ok(()),
+            }
+        }
+        Public::Hmac => Ok(()),
     }
 }
 
