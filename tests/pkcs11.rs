@@ -855,3 +855,70 @@ fn a_public_key_object_planted_beside_a_private_key_is_never_published_nor_signe
     assert!(stderr(&out).contains("belong together"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("  "), "{}", stderr(&out));
 }
+
+#[test]
+fn token_keys_are_judged_as_key_files_are_weak_odd_ambiguous_or_mismatched_refused() {
+    let Some(hsm) = Hsm::new() else { return };
+    let module = hsm.module.to_str().unwrap().to_owned();
+    for (label, id, kind) in [
+        ("rsa1024", "51", "rsa:1024"),
+        ("k1", "52", "EC:secp256k1"),
+        ("twin", "53", "EC:secp256r1"),
+        ("twin", "54", "EC:secp256r1"),
+    ] {
+        hsm.tool(
+            "pkcs11-tool",
+            &[
+                "--module",
+                &module,
+                "--token-label",
+                "ci",
+                "--login",
+                "--pin",
+                PIN,
+                "--keypairgen",
+                "--key-type",
+                kind,
+                "--label",
+                label,
+                "--id",
+                id,
+            ],
+        );
+    }
+    let pin = hsm.pin_file();
+    for (object, alg, says) in [
+        ("rsa1024", None, "1024 bits"),
+        ("k1", None, "curve jwtctl does not sign with"),
+        ("twin", None, "several keys"),
+        (
+            "ec256",
+            Some("RS256"),
+            "cannot be used with an EC P-256 key",
+        ),
+        (
+            "ec256",
+            Some("ES512"),
+            "cannot be used with an EC P-256 key",
+        ),
+        ("ed", Some("ES256"), "cannot be used with an Ed25519 key"),
+        ("rsa", Some("HS256"), "cannot be used with an RSA key"),
+    ] {
+        let key = uri(object, &pin);
+        let mut args = vec!["issue", "--key-file", &key];
+        args.extend(alg.iter().flat_map(|a| ["--alg", *a]));
+        let out = hsm.run(&args);
+        assert_refused(&hsm.env, &out, 2, "key_error");
+        assert!(stderr(&out).contains(says), "{object}: {}", stderr(&out));
+        hsm.assert_pin_unseen(&out);
+    }
+    // The id names one of the twins.
+    hsm.ok(&[
+        "issue",
+        "--key-file",
+        &format!(
+            "pkcs11:token=ci;object=twin;id=%53?pin-source=file:{}",
+            pin.display()
+        ),
+    ]);
+}
