@@ -304,3 +304,60 @@ const [alg, jwk, pem, token] = process.argv.slice(1);
         }
     }
 }
+
+/// JOSE's ECDSA signature is the fixed-length `r || s` (RFC 7518 §3.4): for ES512 132 bytes.
+/// The same signature DER-encoded, with its integers' leading zeros cut, or padded, is refused;
+/// and a P-521 JWK whose point is off the curve, too short, or named for another curve or
+/// algorithm is no key.
+#[test]
+fn es512_signatures_are_only_the_fixed_length_form_and_p521_jwks_are_checked() {
+    let env = Env::new();
+    ok(
+        &env,
+        &[
+            "key", "gen", "--type", "ec", "--curve", "P-521", "--out", "p521.pem",
+        ],
+    );
+    let jwk = ok(&env, &["key", "public", "--key-file", "p521.pem"]);
+    env.write("pub.jwk", &jwk);
+    let token = ok(&env, &["issue", "--key-file", "p521.pem"]);
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let (r, s) = raw.split_at(66);
+    let der_int = |v: &[u8]| {
+        let v = &v[v.iter().position(|&b| b != 0).unwrap()..];
+        let v = if v[0] & 0x80 != 0 {
+            [&[0u8][..], v].concat()
+        } else {
+            v.to_vec()
+        };
+        [&[0x02, v.len() as u8][..], &v].concat()
+    };
+    let body = [der_int(r), der_int(s)].concat();
+    let der = [&[0x30, 0x81, body.len() as u8][..], &body].concat();
+    let trimmed = [&r[1..], &s[1..]].concat();
+    let padded = [&[0][..], r, &[0], s].concat();
+    for bad in [der, trimmed, padded] {
+        let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&bad));
+        let out = env.run_bare(&["verify", "--key-file", "pub.jwk", &forged]);
+        assert_rejected(&env, &out, "bad_signature");
+    }
+    ok(&env, &["verify", "--key-file", "pub.jwk", &token]);
+
+    let jwk: Value = serde_json::from_str(&jwk).unwrap();
+    let y = URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap();
+    let mut off = y.clone();
+    off[65] ^= 1;
+    for (member, value) in [
+        ("y", Value::from(URL_SAFE_NO_PAD.encode(&off))),
+        ("y", Value::from(URL_SAFE_NO_PAD.encode(&y[1..]))),
+        ("crv", Value::from("P-384")),
+        ("alg", Value::from("ES384")),
+    ] {
+        let mut bad = jwk.clone();
+        bad[member] = value;
+        env.write("bad.jwk", &bad.to_string());
+        let out = env.run_bare(&["verify", "--key-file", "bad.jwk", &token]);
+        assert_refused(&env, &out, 2, "key_error");
+    }
+}

@@ -553,12 +553,13 @@ pub struct KeyCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyAction {
-    /// Make a new key and write it, private, to a file (created 0600)
+    /// Make a new key and write it, private, to a file (created 0600), or make it in a token
     #[command(after_long_help = long_help!(
         "jwtctl key gen --out ed.pem",
         "jwtctl key gen --type rsa --bits 4096 --out rsa.pem",
         "jwtctl key gen --type hmac --out hs.key",
-        "jwtctl key gen --add-to ring.json"
+        "jwtctl key gen --add-to ring.json",
+        "jwtctl key gen --type ec --pkcs11 'pkcs11:token=ci;object=jwt-signing?pin-source=file:/run/pin'"
     ))]
     Gen(KeyGenArgs),
     /// Print a key's public half: a JWK, a JWK Set, or SPKI PEM
@@ -971,7 +972,7 @@ pub struct KeyGenArgs {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present = "add_to",
+        required_unless_present_any = ["add_to", "pkcs11"],
         conflicts_with = "add_to"
     )]
     pub out: Option<PathBuf>,
@@ -1000,6 +1001,16 @@ pub struct KeyGenArgs {
     /// Encrypt the private key with the password in environment variable NAME
     #[arg(long, value_name = "NAME", conflicts_with = "add_to")]
     pub password_env: Option<String>,
+
+    /// Make the key pair inside a PKCS#11 token, under the URI's object= label (never replacing
+    /// one): sensitive and not extractable, so it never leaves the token; prints its public JWK.
+    /// The PIN comes from the URI's pin-source=file:PATH or JWTCTL_PKCS11_PIN
+    #[arg(
+        long,
+        value_name = "URI",
+        conflicts_with_all = ["out", "add_to", "format", "kid", "force", "password_file", "password_env"]
+    )]
+    pub pkcs11: Option<String>,
 
     #[command(flatten)]
     pub log: LogOpts,

@@ -56,6 +56,9 @@ fn generate(args: &KeyGenArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         rsa_bits: args.bits,
         alg: args.alg.map(algorithm),
     };
+    if let Some(uri) = &args.pkcs11 {
+        return generate_in_token(uri, spec, ctx, rec);
+    }
     if let Some(out) = args.out.as_deref().filter(|o| o.as_os_str() != "-")
         && !args.force
         && out.exists()
@@ -110,6 +113,49 @@ fn generate(args: &KeyGenArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     Ok(Done::Print(String::new()))
 }
 
+/// `key gen --pkcs11 URI`: the key pair made in the token, its public JWK on stdout (kid the
+/// thumbprint, as `issue` names a token key by default). Judged before the module is loaded: the
+/// URI, the type and algorithm, the PIN.
+fn generate_in_token(text: &str, spec: Spec, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
+    if !keys::pkcs11::is_uri(text.as_bytes()) {
+        return Err(Error::usage(
+            "--pkcs11 takes a PKCS#11 URI naming the token and the new key's label, e.g.              'pkcs11:token=ci;object=jwt-signing'",
+        ));
+    }
+    let uri = keys::pkcs11::parse(text)?;
+    rec.key_source = Some(uri.to_string());
+    rec.key_type = Some(type_name(spec.kind));
+    let alg = spec.alg.unwrap_or(spec.kind.default_alg());
+    if !spec.kind.serves(alg) {
+        return Err(Error::usage(format!(
+            "--alg {alg:?} does not fit {}",
+            spec.kind.describe()
+        )));
+    }
+    let pin = super::keys::token_pin(&uri, ctx, rec)?;
+    let token_spec = keys::pkcs11::TokenSpec {
+        kind: spec.kind,
+        rsa_bits: spec.rsa_bits,
+    };
+    let made = keys::pkcs11::generate(&uri, pin.as_ref(), token_spec, super::keys::env_var)?;
+    let jwk = made.key.public_jwk(Some(alg))?;
+    rec.kid = made.key.default_kid();
+    rec.alg = Some(crate::token::alg_name(alg));
+    let named = keys::pkcs11::Uri {
+        id: Some(made.id.clone()),
+        module_path: None,
+        pin_source: None,
+        ..uri
+    };
+    crate::sys::eprint_line(&format!(
+        "jwtctl: made {} in the token '{}' as {named}; it cannot leave the token (sensitive, \
+         not extractable); its public JWK is on stdout",
+        describe(&made.key, spec, rec.kid.as_deref()),
+        made.token.escape_debug()
+    ));
+    Ok(Done::Print(format!("{}\n", Value::from(jwk))))
+}
+
 fn exists(path: &Path) -> Error {
     Error::usage(format!(
         "{} exists; pass --force to replace it, or choose another --out",
@@ -123,8 +169,9 @@ fn describe(key: &Key, spec: Spec, kid: Option<&str>) -> String {
         KeyKind::Rsa => format!(" of {} bits", spec.rsa_bits),
         _ => String::new(),
     };
-    let alg = key
-        .pick_alg(None)
+    let alg = spec
+        .alg
+        .map_or_else(|| key.pick_alg(None), Ok)
         .map(|a| format!("{a:?}"))
         .unwrap_or_default();
     let kid = kid.map(|k| format!(", kid {k}")).unwrap_or_default();

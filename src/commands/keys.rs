@@ -13,7 +13,7 @@ use crate::keys::remote::Remote;
 use crate::keys::{self, Key, Keyring, LoadOptions, Material, Secret, SecretEncoding, Source};
 use crate::trusted::ReadError;
 
-fn env_var(name: &str) -> Option<String> {
+pub(super) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
@@ -179,11 +179,29 @@ fn token_key(uri: &keys::pkcs11::Uri, args: &KeyArgs, ctx: &Ctx, rec: &Record) -
 /// The token's PIN: the file the URI's `pin-source` names (judged as a key file is: refused when
 /// another user could replace it, warned about when others can read it), else
 /// `JWTCTL_PKCS11_PIN`; never from the command line.
-fn token_pin(uri: &keys::pkcs11::Uri, ctx: &Ctx, rec: &Record) -> Result<Option<Secret>> {
+pub(super) fn token_pin(
+    uri: &keys::pkcs11::Uri,
+    ctx: &Ctx,
+    rec: &Record,
+) -> Result<Option<Secret>> {
     let Some(path) = &uri.pin_source else {
-        return Ok(env_var(keys::pkcs11::PIN_VAR)
-            .filter(|v| !v.is_empty())
-            .map(|v| Secret::new(v.into_bytes())));
+        // Less one trailing newline, as from a file: a secret mounted into the environment
+        // keeps its file's, and a PIN sent with it spends one of the token's few tries.
+        let Some(value) = env_var(keys::pkcs11::PIN_VAR).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let bytes = value.as_bytes();
+        let pin = bytes
+            .strip_suffix(b"\r\n")
+            .or_else(|| bytes.strip_suffix(b"\n"))
+            .unwrap_or(bytes);
+        if blank(pin) {
+            return Err(Error::key(format!(
+                "{} is blank; export the token's PIN in it",
+                keys::pkcs11::PIN_VAR
+            )));
+        }
+        return Ok(Some(Secret::new(pin.to_vec())));
     };
     let contents = crate::trusted::read(path).map_err(|e| match e {
         ReadError::Io(e) => Error::key(format!(

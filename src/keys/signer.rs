@@ -85,7 +85,8 @@ impl Signer for KeySigner<'_> {
                     self.alg,
                 ) {
                     return Err(Error::key(format!(
-                        "the token's {:?} signature does not verify with the key's public half;                          check that the public and private objects in the token belong together",
+                        "the token's {:?} signature does not verify with the key's public half; \
+                         check that the public and private objects in the token belong together",
                         self.alg
                     )));
                 }

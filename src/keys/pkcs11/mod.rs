@@ -7,6 +7,7 @@
 //! loaded through the descriptor that was checked; a PIN never comes from argv, is never
 //! shown, logged or recorded, and a locked PIN is said plainly.
 
+mod generate;
 mod uri;
 
 use std::fs::File;
@@ -23,6 +24,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
+pub use generate::{Made, TokenSpec, generate};
 pub use uri::{Uri, is_uri, parse};
 
 use super::{Key, KeyKind, Public, Secret};
@@ -336,6 +338,9 @@ pub fn open(
         )));
     };
     let (kind, public) = public_half(&session, source, public_object.is_some())?;
+    if let (Some(private), Some(_)) = (private, public_object) {
+        same_key(&session, private, &public, &named)?;
+    }
     let mut key = match public {
         Public::Rsa { n, e } => super::der::rsa_key(&n, &e, None)?,
         public => Key::new(kind, None, public),
@@ -422,6 +427,68 @@ fn public_half(
     }
 }
 
+/// Refuse a public key object that does not belong to the private key it is labelled with:
+/// one the private object's own public attributes (an RSA key's modulus and exponent, an EC
+/// key's point where the token keeps it there) contradict. A public object needs no PIN to
+/// write, so whoever can open the token could plant one under the label, to be published.
+fn same_key(session: &Session, private: ObjectHandle, public: &Public, named: &str) -> Result<()> {
+    let planted = || {
+        Error::key(format!(
+            "the public key object of {named} does not belong to the private key beside it \
+             (a public object can be written without the PIN); delete it and import the \
+             private key's own public key, or make the key again"
+        ))
+    };
+    let trim = |v: &[u8]| {
+        let start = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+        v[start..].to_vec()
+    };
+    match public {
+        Public::Rsa { n, e } => {
+            let attrs = session
+                .get_attributes(
+                    private,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .unwrap_or_default();
+            for a in attrs {
+                let differs = match a {
+                    Attribute::Modulus(v) => trim(&v) != trim(n),
+                    Attribute::PublicExponent(v) => trim(&v) != trim(e),
+                    _ => false,
+                };
+                if differs {
+                    return Err(planted());
+                }
+            }
+            Ok(())
+        }
+        Public::Ec { .. } | Public::Ed25519 { .. } => {
+            let attrs = session
+                .get_attributes(private, &[AttributeType::EcParams, AttributeType::EcPoint])
+                .unwrap_or_default();
+            let mut params = None;
+            let mut point = None;
+            for a in attrs {
+                match a {
+                    Attribute::EcParams(v) => params = Some(v),
+                    Attribute::EcPoint(v) => point = Some(v),
+                    _ => {}
+                }
+            }
+            // Most tokens keep the point on the public object only; then signing checks it.
+            match (params, point) {
+                (Some(params), Some(point)) => match curve_point(&params, &point) {
+                    Ok((_, theirs)) if theirs == *public => Ok(()),
+                    _ => Err(planted()),
+                },
+                _ => Ok(()),
+            }
+        }
+        Public::Hmac => Ok(()),
+    }
+}
+
 /// The curve `CKA_EC_PARAMS` names (a DER OID, or Edwards' printable name) and the point of
 /// `CKA_EC_POINT` (a DER OCTET STRING, or the raw point as some tokens give it).
 fn curve_point(params: &[u8], point: &[u8]) -> Result<(KeyKind, Public)> {
@@ -454,6 +521,26 @@ fn curve_point(params: &[u8], point: &[u8]) -> Result<(KeyKind, Public)> {
         return Err(Error::key(
             "the token's public key point has the wrong length",
         ));
+    }
+    // Checked as a JWK's point is (on the curve, not the identity): a key jwtctl publishes or
+    // names by its thumbprint is one a verifier can use.
+    {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ECDSA_P521_SHA512_FIXED, ED25519,
+            ParsedPublicKey, VerificationAlgorithm,
+        };
+        let alg: &'static dyn VerificationAlgorithm = match kind {
+            KeyKind::EcP256 => &ECDSA_P256_SHA256_FIXED,
+            KeyKind::EcP384 => &ECDSA_P384_SHA384_FIXED,
+            KeyKind::EcP521 => &ECDSA_P521_SHA512_FIXED,
+            _ => &ED25519,
+        };
+        ParsedPublicKey::new(alg, &raw).map_err(|_| {
+            Error::key(
+                "the token's public key is not a valid point on its curve; check the public key \
+                 object (pkcs11-tool --list-objects) or make the key again",
+            )
+        })?;
     }
     Ok(match kind {
         KeyKind::Ed25519 => (kind, Public::Ed25519 { x: raw }),
@@ -584,23 +671,43 @@ mod tests {
         assert!(fixed_ecdsa(b"garbage", 32).is_err());
     }
 
+    /// A real P-256 point (uncompressed) and Ed25519 public key, from AWS-LC.
+    fn real_points() -> (Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+        };
+        let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let ed = Ed25519KeyPair::generate().unwrap();
+        (
+            ec.public_key().as_ref().to_vec(),
+            ed.public_key().as_ref().to_vec(),
+        )
+    }
+
     #[test]
     fn curves_are_read_from_their_oids_and_points_from_octet_strings() {
-        let point = [&[4u8][..], &[1u8; 64]].concat();
+        let (point, x) = real_points();
         let wrapped = [&[0x04, 65][..], &point].concat();
         let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
         assert_eq!(curve_point(&p256, &wrapped).unwrap().0, KeyKind::EcP256);
         assert_eq!(curve_point(&p256, &point).unwrap().0, KeyKind::EcP256);
-        let ed = curve_point(
-            b"\x13\x0cedwards25519",
-            &[
-                0x04, 32, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
-                9, 9, 9, 9, 9, 9, 9, 9,
-            ],
-        );
+        let ed = curve_point(b"\x13\x0cedwards25519", &[&[0x04, 32][..], &x].concat());
         assert_eq!(ed.unwrap().0, KeyKind::Ed25519);
         assert!(curve_point(&[0x06, 0x01, 0x00], &wrapped).is_err());
         assert!(curve_point(&p256, &[0x04, 0x01, 0x04]).is_err());
+    }
+
+    #[test]
+    fn a_token_point_off_its_curve_is_refused() {
+        let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        let (mut point, _) = real_points();
+        point[64] ^= 1;
+        let e = curve_point(&p256, &point).unwrap_err();
+        assert!(e.message().contains("not a valid point"), "{}", e.message());
+        let off = [&[4u8][..], &[1u8; 64]].concat();
+        assert!(curve_point(&p256, &off).is_err());
+        // The point at infinity's encoding, and a P-256 point named as P-521, neither.
+        assert!(curve_point(&p256, &[0u8]).is_err());
     }
 
     #[test]

@@ -187,14 +187,17 @@ fn set(uri: &mut Uri, name: &str, value: &str, in_query: bool) -> Result<()> {
             ));
         }
         "pin-source" => {
+            // Only an absolute path names the file: anything else may be the PIN itself, or a
+            // '|command' holding it, which would be repeated in errors and recorded with the
+            // URI. Refused without repeating the value.
             let source = text()?;
             let path = source
                 .strip_prefix("file://")
                 .or_else(|| source.strip_prefix("file:"))
                 .unwrap_or(&source);
-            if path.is_empty() || source.contains("://") && !source.starts_with("file://") {
+            if !path.starts_with('/') {
                 return Err(usage(
-                    "the PKCS#11 URI's pin-source= must name a file: pin-source=file:PATH",
+                    "the PKCS#11 URI's pin-source= must name the PIN's file by its full path:                      pin-source=file:/PATH (not the PIN, a command or a relative name; the                      value is not repeated here, change the PIN if it was exposed)",
                 ));
             }
             uri.pin_source = Some(PathBuf::from(path));
@@ -295,6 +298,10 @@ mod tests {
             ("pkcs11:object=k;slot-id=one", "decimal"),
             ("pkcs11:object=k#frag", "'#'"),
             ("pkcs11:object=k?pin-source=https://host/pin", "file"),
+            ("pkcs11:object=k?pin-source=123456", "full path"),
+            ("pkcs11:object=k?pin-source=file:123456", "full path"),
+            ("pkcs11:object=k?pin-source=%7Cecho%20123456", "full path"),
+            ("pkcs11:object=k?pin-source=file://host/123456", "full path"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.message().contains(word), "{text}: {}", e.message());
