@@ -21,6 +21,7 @@ mod log_chain;
 mod log_options;
 mod log_safety;
 mod plan;
+mod policy;
 mod process;
 mod properties;
 mod readme;
