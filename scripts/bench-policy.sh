@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 openssl genrsa -out rsa.pem 2048 2>/dev/null
 openssl rsa -in rsa.pem -pubout -out rsa.pub 2>/dev/null
-"$jwtctl" --log-file /dev/null key public --key-file rsa.pub --format jwks > jwks.json 2>/dev/null
+"$jwtctl" key public --key-file rsa.pub --format jwks > jwks.json
 iss=https://token.actions.githubusercontent.com
 BENCH_CLAIMS='{"iss":"'$iss'","aud":"https://github.com/acme","repository_id":"2002","repository_owner_id":"1001","event_name":"push","environment":"production","ref":"refs/heads/main","job_workflow_ref":"acme/deploy/.github/workflows/deploy.yml@refs/heads/main"}' \
   "$bare" mint RS256 rsa.pem "$n" > tokens
@@ -51,8 +51,9 @@ any = [
 ]
 EOF
 policy="$jwtctl verify --batch --policy policy.toml < tokens > /dev/null"
-flags="$jwtctl verify --batch --jwks jwks.json --iss $iss --aud https://github.com/acme --claim-eq repository_id=2002 --claim-eq repository_owner_id=1001 --claim-eq event_name=push --claim-match 'job_workflow_ref=acme/deploy/.github/workflows/*@refs/heads/main' --claim-eq ref=refs/heads/main < tokens > /dev/null"
-sh -c "$policy" && sh -c "$flags" || { echo "a batch rejected tokens" >&2; exit 1; }
+flags="$jwtctl verify --batch --jwks jwks.json --iss $iss --aud https://github.com/acme --claim-eq 'repository_id=\"2002\"' --claim-eq 'repository_owner_id=\"1001\"' --claim-eq event_name=push --claim-match 'job_workflow_ref=acme/deploy/.github/workflows/*@refs/heads/main' --claim-eq ref=refs/heads/main < tokens > /dev/null"
+sh -c "$policy" || { echo "the policy batch rejected tokens" >&2; "$jwtctl" verify --batch --policy policy.toml < tokens | head -1 >&2; exit 1; }
+sh -c "$flags" || { echo "the flags batch rejected tokens" >&2; exit 1; }
 for round in $(seq "${ROUNDS:-5}"); do
   hyperfine --warmup 1 --runs "${RUNS:-10}" --style none --export-json "round$round.json" \
     -n flags "$flags" -n policy "$policy" >/dev/null

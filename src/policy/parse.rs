@@ -622,7 +622,7 @@ mod tests {
                 "{HEAD}[[issuer.rule]]\nclaim = \"ref\"\nregex = \"(main\"\n"
             )),
             "line 7: issuer[0].rule[0].regex: the pattern is not a valid regular expression \
-             (RE2 syntax): unclosed group"
+             (RE2 syntax): found open group without closing ')'"
         );
         assert!(
             error("[[issuer]]\nurl = \"https://x\"\naudiences = [\"a\"]\n")
