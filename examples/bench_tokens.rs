@@ -35,10 +35,19 @@ fn main() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("a clock after 1970")
                 .as_secs();
+            let extra: Option<serde_json::Value> = std::env::var("BENCH_CLAIMS")
+                .ok()
+                .map(|text| serde_json::from_str(&text).expect("BENCH_CLAIMS: a JSON object"));
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for i in 0..n {
-                let claims = serde_json::json!({"sub": format!("user-{i}"), "iat": now,
+                let mut claims = serde_json::json!({"sub": format!("user-{i}"), "iat": now,
                     "exp": now + 3600, "jti": format!("bench-{i}")});
+                // BENCH_CLAIMS: a JSON object of more claims (iss, aud, ...), for policies.
+                if let Some(serde_json::Value::Object(more)) = &extra {
+                    for (k, v) in more {
+                        claims[k] = v.clone();
+                    }
+                }
                 let token =
                     jsonwebtoken::encode(&Header::new(alg), &claims, &key).expect("signing");
                 writeln!(out, "{token}").expect("stdout");

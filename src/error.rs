@@ -53,6 +53,8 @@ pub enum Reason {
     LedgerError,
     /// A remote JWK Set (or discovery document) could not be fetched and no usable copy is cached.
     JwksUnavailable,
+    /// A `--policy` file could not be read, or is not a valid policy.
+    PolicyError,
     /// The security log could not be opened or written.
     LogError,
     /// `log verify` found the log's chain or seals broken.
@@ -86,6 +88,7 @@ impl Reason {
             Reason::IoError => "io_error",
             Reason::LedgerError => "ledger_error",
             Reason::JwksUnavailable => "jwks_unavailable",
+            Reason::PolicyError => "policy_error",
             Reason::LogError => "log_error",
             Reason::LogTampered => "log_tampered",
         }
@@ -122,7 +125,8 @@ impl Reason {
             | Reason::Usage
             | Reason::IoError
             | Reason::LedgerError
-            | Reason::JwksUnavailable => Exit::Config,
+            | Reason::JwksUnavailable
+            | Reason::PolicyError => Exit::Config,
             Reason::LogError => Exit::Log,
         }
     }
@@ -156,6 +160,16 @@ pub struct Error {
     message: String,
     /// The claim a rejection is about (its name, never its value), for the record's `claim`.
     claim: Option<String>,
+    /// The policy rule a rejection is about: its path in the policy file, and what it expected.
+    rule: Option<Box<RuleRef>>,
+}
+
+/// A policy rule a token failed: its path in the policy file (`issuer[0].rule[2]`) and what it
+/// expected, in words from the policy (never from the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub path: String,
+    pub expected: String,
 }
 
 impl Error {
@@ -164,6 +178,7 @@ impl Error {
             reason,
             message: message.into(),
             claim: None,
+            rule: None,
         }
     }
 
@@ -196,6 +211,15 @@ impl Error {
     /// The claim this rejection is about, if it is about one.
     pub fn claim(&self) -> Option<&str> {
         self.claim.as_deref()
+    }
+
+    /// Name the policy rule this rejection is about.
+    pub fn with_rule(mut self, path: impl Into<String>, expected: impl Into<String>) -> Self {
+        self.rule = Some(Box::new(RuleRef {
+            path: path.into(),
+            expected: expected.into(),
+        }));
+        self
     }
 
     pub fn reason(&self) -> Reason {
@@ -236,6 +260,8 @@ pub struct Rejection {
     message: String,
     /// The claim the rejection is about (its name, never its value), for the record's `claim`.
     claim: Option<String>,
+    /// The policy rule the rejection is about.
+    rule: Option<Box<RuleRef>>,
 }
 
 impl Rejection {
@@ -252,6 +278,19 @@ impl Rejection {
     /// The claim this rejection is about, if it is about one.
     pub fn claim(&self) -> Option<&str> {
         self.claim.as_deref()
+    }
+
+    /// The policy rule this rejection is about, if a policy refused the token.
+    pub fn rule(&self) -> Option<&RuleRef> {
+        self.rule.as_deref()
+    }
+
+    /// The rejection as a policy says it: under the setting or rule `path` (what a policy
+    /// replaced a flag with), in `message`'s words.
+    pub fn under_policy(mut self, path: String, expected: String, message: String) -> Rejection {
+        self.rule = Some(Box::new(RuleRef { path, expected }));
+        self.message = message;
+        self
     }
 }
 
@@ -278,6 +317,7 @@ impl Error {
             reason: self.reason,
             message: self.message,
             claim: self.claim,
+            rule: self.rule,
         })
     }
 }

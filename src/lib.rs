@@ -19,6 +19,7 @@ pub mod hash;
 pub mod keys;
 pub mod ledger;
 pub mod net;
+pub mod policy;
 pub mod sys;
 pub mod token;
 pub mod trusted;
@@ -58,7 +59,7 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     match result {
         Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Valid(token)) => audit.success(rec).map(|()| Done::Valid(token)),
+        Ok(Done::Valid(token, passed)) => audit.success(rec).map(|()| Done::Valid(token, passed)),
         Ok(Done::Rejected(r)) => audit.rejection(rec, &r).map(|()| Done::Rejected(r)),
         Ok(broken @ Done::Broken { reason, .. }) => audit.failure(rec, reason).map(|()| broken),
         Ok(streamed) => Ok(streamed),
@@ -90,6 +91,7 @@ fn dispatch(cli: &Cli, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
                 cli::SealVerb::Init => commands::log::seal_init(args, ctx, rec),
             },
         },
+        Command::Policy(policy) => commands::policy::run(&policy.action, ctx, rec),
         Command::Completions(args) => commands::docs::completions(args),
         Command::Man(args) => commands::docs::man(args),
     }
@@ -116,7 +118,7 @@ pub fn execute(invocation: &Invocation) -> Exit {
     let shown = match outcome {
         Ok(Done::Streamed(exit)) => return exit,
         Ok(Done::Print(out) | Done::Recorded(out)) => present::result(out),
-        Ok(Done::Valid(token)) => present::valid(&token, style),
+        Ok(Done::Valid(token, passed)) => present::valid(&token, passed.as_deref(), style),
         Ok(Done::Rejected(rejection)) => present::rejected(&rejection, style),
         Ok(Done::Broken {
             reason,

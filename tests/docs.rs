@@ -168,7 +168,7 @@ fn usage_errors_keep_clap_suggestions_values_and_usage_on_their_one_line() {
         (
             &[][..],
             "give one of: issue, verify, refresh, revoke, inspect, key, cache, ledger, log, \
-             completions, man; Usage: jwtctl [OPTIONS] <COMMAND>; see 'jwtctl --help'",
+             policy, completions, man; Usage: jwtctl [OPTIONS] <COMMAND>; see 'jwtctl --help'",
         ),
         (
             &["completions"][..],

@@ -25,6 +25,7 @@ mod log_safety;
 mod log_search;
 mod pkcs11;
 mod plan;
+mod policy;
 mod process;
 mod properties;
 mod readme;

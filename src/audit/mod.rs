@@ -190,6 +190,11 @@ pub struct Record {
     pub seal_id: Option<String>,
     pub seal_start: Option<i64>,
     pub seal_interval: Option<u64>,
+    /// `--policy`: the policy file, its SHA-256, and the rule (its path in the file) a token
+    /// was refused by.
+    pub policy: Option<String>,
+    pub policy_sha256: Option<String>,
+    pub policy_rule: Option<String>,
 }
 
 impl Record {
@@ -238,6 +243,9 @@ impl Record {
         f.name(key!("seal_id"), self.seal_id.as_deref());
         f.int(key!("seal_start"), self.seal_start);
         f.uint(key!("seal_interval"), self.seal_interval);
+        f.str(key!("policy"), self.policy.as_deref());
+        f.name(key!("policy_sha256"), self.policy_sha256.as_deref());
+        f.str(key!("policy_rule"), self.policy_rule.as_deref());
         f.str(key!("peer"), peer);
     }
 
@@ -269,6 +277,7 @@ impl Record {
     /// Make this the failure record of a rejected token: its reason, and the claim it is about.
     pub fn reject(&mut self, rejection: &Rejection) -> Level {
         self.claim = rejection.claim().map(str::to_owned);
+        self.policy_rule = rejection.rule().map(|rule| rule.path.clone());
         self.fail(rejection.reason())
     }
 }

@@ -145,6 +145,13 @@ pub enum Command {
         "jwtctl log head >> /audit/anchors.txt"
     ))]
     Log(LogCmd),
+    /// Write, check and pin CI identity policies (--policy FILE): who may deploy.
+    #[command(after_long_help = long_help!(
+        "jwtctl policy new --preset github-actions --repository acme/deploy > deploy.toml",
+        "jwtctl policy pin \"$ID_TOKEN\"",
+        "jwtctl policy check deploy.toml"
+    ))]
+    Policy(PolicyCmd),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     #[command(after_long_help = long_help!(
         "jwtctl completions bash > ~/.local/share/bash-completion/completions/jwtctl",
@@ -161,7 +168,7 @@ pub enum Command {
 
 /// Every operation's name as records write it ([`Command::op`]), and the command groups' own
 /// (`key`, `ledger`, `cache`: a usage error that names no subcommand of theirs).
-pub const OPERATIONS: [&str; 28] = [
+pub const OPERATIONS: [&str; 32] = [
     "issue",
     "verify",
     "refresh",
@@ -187,6 +194,10 @@ pub const OPERATIONS: [&str; 28] = [
     "log_verify",
     "log_head",
     "log_seal_init",
+    "policy",
+    "policy_check",
+    "policy_new",
+    "policy_pin",
     "completions",
     "man",
     "jwtctl",
@@ -215,6 +226,11 @@ impl Command {
                 LedgerAction::Prune(_) => "ledger_prune",
             },
             Command::Log(log) => log.action.op(),
+            Command::Policy(policy) => match policy.action {
+                PolicyAction::Check(_) => "policy_check",
+                PolicyAction::New(_) => "policy_new",
+                PolicyAction::Pin(_) => "policy_pin",
+            },
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
             Command::Cache(cache) => match cache.action {
@@ -261,6 +277,11 @@ impl Command {
                 LogAction::Seal(args) => &args.log,
                 LogAction::Search(args) => &args.log,
                 LogAction::Tail(args) => &args.log,
+            },
+            Command::Policy(policy) => match &policy.action {
+                PolicyAction::Check(args) => &args.log,
+                PolicyAction::New(args) => &args.log,
+                PolicyAction::Pin(args) => &args.log,
             },
             Command::Completions(args) => &args.log,
             Command::Man(args) => &args.log,
@@ -475,6 +496,22 @@ pub struct CheckArgs {
     pub key: KeyArgs,
 }
 
+/// The flags a `--policy` file replaces: giving one with it is a usage error naming both.
+const POLICY_REPLACES: [&str; 12] = [
+    "iss",
+    "aud",
+    "alg",
+    "jwks",
+    "jwks_url",
+    "oidc",
+    "key_file",
+    "secret_env",
+    "require",
+    "claim_eq",
+    "claim_match",
+    "max_age",
+];
+
 // A JWK Set fetched over HTTPS; for `verify`, `refresh` and `revoke`.
 #[derive(Debug, Args)]
 pub struct RemoteArgs {
@@ -533,6 +570,11 @@ pub struct VerifyArgs {
     /// Verify tokens read one per line from stdin; one JSON result per token, in order
     #[arg(long, conflicts_with = "token")]
     pub batch: bool,
+
+    /// A policy file (TOML or JSON): the issuers trusted, each with its keys, audiences,
+    /// algorithms, maximum age and claim rules; it replaces the flags that say the same
+    #[arg(long, value_name = "FILE", conflicts_with_all = POLICY_REPLACES)]
+    pub policy: Option<PathBuf>,
 
     #[command(flatten)]
     pub log: LogOpts,
@@ -757,6 +799,76 @@ pub struct CacheArgs {
     /// The cache directory [default: $XDG_CACHE_HOME/jwtctl, else ~/.cache/jwtctl]
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub log: LogOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCmd {
+    #[command(subcommand)]
+    pub action: PolicyAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Check a policy file and print it normalised; exit 2 with the line of the first error
+    #[command(after_long_help = long_help!(
+        "jwtctl policy check deploy.toml",
+        "jwtctl policy check deploy.toml > normalised.toml"
+    ))]
+    Check(PolicyCheckArgs),
+    /// Print a starting policy, with comments, for a CI provider
+    #[command(after_long_help = long_help!(
+        "jwtctl policy new --preset github-actions --repository acme/deploy > deploy.toml",
+        "jwtctl policy new --preset gitlab --issuer https://gitlab.acme.example > deploy.toml"
+    ))]
+    New(PolicyNewArgs),
+    /// Print the id rules that pin the names a sample token carries (GitHub, GitLab)
+    #[command(after_long_help = long_help!(
+        "jwtctl policy pin \"$ID_TOKEN\" >> deploy.toml"
+    ))]
+    Pin(PolicyPinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// The policy file (TOML, or JSON)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyNewArgs {
+    /// The CI provider: its issuer URL and the claims its tokens carry
+    #[arg(long, value_name = "PRESET", value_parser = ["github-actions", "gitlab", "buildkite", "kubernetes", "google"])]
+    pub preset: String,
+
+    /// A repository (GitHub) or project (GitLab) allowed to deploy, as OWNER/NAME; repeatable
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repository: Vec<String>,
+
+    /// The issuer URL, for a self-hosted server or a test [default: the provider's]
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// The audience the tokens are minted for [default: a placeholder to replace]
+    #[arg(long, value_name = "AUD")]
+    pub aud: Option<String>,
+
+    #[command(flatten)]
+    pub log: LogOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyPinArgs {
+    /// A sample token from the CI provider (read from stdin when absent or `-`); it is only
+    /// decoded, not verified: check the rules it prints
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<std::ffi::OsString>,
 
     #[command(flatten)]
     pub log: LogOpts,

@@ -5,6 +5,7 @@ use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 
 use tracing::Level;
 
+use super::policy::{Loaded, Passed};
 use super::verify::verify_one;
 use super::{Ctx, Done, note_verified, open_ledger, policy, present};
 use crate::audit::{Record, TokenDigest};
@@ -37,6 +38,10 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let check = &args.check;
     // Judged before anything is opened or fetched: a usage error follows no side effect.
     let mut policy = policy(check, Vec::new())?;
+    let rules = match args.policy.as_deref() {
+        Some(path) => Some(super::policy::load(path, ctx, rec)?),
+        None => None,
+    };
     let ledger = open_ledger(
         check.ledger.as_deref(),
         check.leeway,
@@ -44,14 +49,26 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx,
         rec.op,
     )?;
-    let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
-    policy.algs = algs;
+    // With --policy, each issuer's keys are loaded when a token first names it.
+    let keys = match &rules {
+        Some(_) => None,
+        None => {
+            let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
+            policy.algs = algs;
+            Some(keys)
+        }
+    };
     let batch = Batch {
         args,
         ctx,
         alg: rec.alg,
         policy,
         keys: RefCell::new(keys),
+        rules: rules.map(|loaded| Rules {
+            issuers: RefCell::new(loaded.file.issuers.iter().map(|_| None).collect()),
+            loaded,
+            passed: RefCell::new(None),
+        }),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
         ledger: RefCell::new(ledger),
@@ -64,6 +81,8 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             alg: rec.alg,
             key_source: rec.key_source.clone(),
             key_fetch: rec.key_fetch,
+            policy: rec.policy.clone(),
+            policy_sha256: rec.policy_sha256.clone(),
             ..Record::new(rec.op)
         }),
     };
@@ -106,7 +125,10 @@ struct Batch<'a> {
     ctx: &'a Ctx<'a>,
     alg: Option<&'static str>,
     policy: Policy,
-    keys: RefCell<Keyring>,
+    /// The keys the flags name (none with `--policy`).
+    keys: RefCell<Option<Keyring>>,
+    /// `--policy`: the policy, each issuer's keys, and what the last token passed as.
+    rules: Option<Rules>,
     /// The remote set the keys came from, if any: one refetch per batch for a rotated key.
     remote: Option<Remote>,
     refetched: Cell<bool>,
@@ -115,6 +137,14 @@ struct Batch<'a> {
     now: f64,
     /// The record of the line being checked (see `record`).
     scratch: RefCell<Record>,
+}
+
+/// A batch's policy: the file, and each issuer's keys and verification policy once loaded.
+struct Rules {
+    loaded: Loaded,
+    issuers: RefCell<Vec<Option<(Keyring, Policy)>>>,
+    /// What the token just judged passed as, for its line.
+    passed: RefCell<Option<Passed>>,
 }
 
 impl Batch<'_> {
@@ -166,8 +196,10 @@ impl Batch<'_> {
             rejected |= !verdict.is_valid();
             self.record(number, text, cut, &verdict)?;
             held += 1;
+            let passed = self.rules.as_ref().and_then(|r| r.passed.take());
             if !self.args.quiet {
-                pending.extend_from_slice(present::batch_line(&verdict, number).as_bytes());
+                let line = present::batch_line(&verdict, passed.as_ref(), number);
+                pending.extend_from_slice(line.as_bytes());
             }
             if held >= GROUP {
                 self.ctx.audit.release(true)?;
@@ -198,6 +230,9 @@ impl Batch<'_> {
                 "the line is not UTF-8",
             )));
         }
+        if let Some(rules) = &self.rules {
+            return self.judge(rules, text);
+        }
         let verdict = self.verify(text)?;
         match (&verdict, &self.remote) {
             (Verdict::Rejected(r), Some(remote))
@@ -208,7 +243,7 @@ impl Batch<'_> {
                 let kid = super::unverified_kid(text);
                 match super::keys::reload_remote(remote, kid.as_deref(), self.ctx, "verify") {
                     Ok(keys) => {
-                        *self.keys.borrow_mut() = keys;
+                        *self.keys.borrow_mut() = Some(keys);
                         self.verify(text)
                     }
                     Err(_) => Ok(verdict),
@@ -219,13 +254,70 @@ impl Batch<'_> {
     }
 
     fn verify(&self, text: &str) -> Result<Verdict> {
+        let keys = self.keys.borrow();
+        let Some(keys) = keys.as_ref() else {
+            return Err(Error::key("no keys to verify with"));
+        };
         verify_one(
             text,
-            &*self.keys.borrow(),
+            keys,
             &self.policy,
             self.ledger.borrow_mut().as_mut(),
             self.now,
         )
+    }
+
+    /// Judge a token by the policy: the issuer it names (the only one, when the policy lists
+    /// one: verification then requires its `iss`), that issuer's keys (loaded once), its rules.
+    fn judge(&self, rules: &Rules, text: &str) -> Result<Verdict> {
+        let issuers = &rules.loaded.file.issuers;
+        let index = match issuers.len() {
+            1 => 0,
+            _ => {
+                let issuer = token::decode_unverified(text, self.policy.max_size)
+                    .and_then(|decoded| super::policy::issuer_of(&rules.loaded, &decoded.claims));
+                match issuer {
+                    Ok(issuer) => issuers
+                        .iter()
+                        .position(|i| i.path == issuer.path)
+                        .unwrap_or_default(),
+                    Err(e) => return Verdict::of(Err(e)),
+                }
+            }
+        };
+        let issuer = &issuers[index];
+        let mut loaded = rules.issuers.borrow_mut();
+        if loaded[index].is_none() {
+            let mut rec = Record::new(self.scratch.borrow().op);
+            let (keys, algs) = super::policy::issuer_keys(
+                &rules.loaded,
+                issuer,
+                &self.args.check.key,
+                &self.args.check.remote,
+                None,
+                self.ctx,
+                &mut rec,
+            )?;
+            let policy = super::policy::issuer_policy(issuer, &self.policy, algs);
+            loaded[index] = Some((keys, policy));
+        }
+        let Some((keys, policy)) = loaded[index].as_ref() else {
+            return Err(Error::key("no keys to verify with"));
+        };
+        let verdict =
+            super::policy::judge_with(&rules.loaded, issuer, text, keys, policy, self.now)?;
+        verdict.and_then(|(verified, passed)| {
+            let verdict = super::verify::not_revoked(
+                verified,
+                text,
+                self.ledger.borrow_mut().as_mut(),
+                self.now,
+            )?;
+            if verdict.is_valid() {
+                *rules.passed.borrow_mut() = Some(passed);
+            }
+            Ok(verdict)
+        })
     }
 
     /// The line's record, as the level policy says.
@@ -253,6 +345,7 @@ impl Batch<'_> {
             Verdict::Valid(verified) => {
                 note_verified(&mut r, verified);
                 r.claim = None;
+                r.policy_rule = None;
                 r.succeed()
             }
             Verdict::Rejected(rejection) => {

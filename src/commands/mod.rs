@@ -13,6 +13,7 @@ mod keys;
 pub mod ledgers;
 pub mod log;
 pub mod log_search;
+pub mod policy;
 pub mod present;
 pub mod refresh;
 pub mod revoke;
@@ -55,8 +56,9 @@ pub enum Done {
     /// Print this on stdout: the operation's record is written already (it was written inside
     /// the ledger transaction it describes).
     Recorded(String),
-    /// `verify` found the token valid: record the success, then present it as asked.
-    Valid(Verified),
+    /// `verify` found the token valid (and, with `--policy`, what the policy let through):
+    /// record the success, then present it as asked.
+    Valid(Verified, Option<Box<policy::Passed>>),
     /// The token was rejected: record the rejection, then present it as asked.
     Rejected(Rejection),
     /// Records and output were written as the command went (`verify --batch`).
@@ -113,7 +115,12 @@ pub fn remote(args: &RemoteArgs) -> Option<Remote> {
         (None, Some(issuer)) => Location::Oidc(issuer.clone()),
         (None, None) => return None,
     };
-    Some(Remote {
+    Some(remote_at(location, args))
+}
+
+/// The remote JWK Set at `location`, fetched as `args` say (a policy names the location).
+pub fn remote_at(location: Location, args: &RemoteArgs) -> Remote {
+    Remote {
         location,
         cache_dir: args
             .cache_dir
@@ -125,7 +132,7 @@ pub fn remote(args: &RemoteArgs) -> Option<Remote> {
             total_timeout: args.fetch_timeout,
             ca_file: args.ca_file.clone(),
         },
-    })
+    }
 }
 
 /// The keys and algorithms a verifying command checks with: a local source or a remote set

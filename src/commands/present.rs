@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::policy::Passed;
 use crate::cli::{Command, Output};
 use crate::error::{Error, Exit, Reason, Rejection};
 use crate::escape::json_escaped;
@@ -79,14 +80,14 @@ pub fn result(text: String) -> Shown {
 
 /// A token `verify` found valid: its claims as one line of JSON (in the token's order), the
 /// JSON verdict, or nothing.
-pub fn valid(token: &Verified, style: Style) -> Shown {
+pub fn valid(token: &Verified, passed: Option<&Passed>, style: Style) -> Shown {
     let stdout = match style {
         // Claims reach the terminal with controls and bidi characters escaped.
         Style::Text => format!(
             "{}\n",
             json_escaped(&Value::from(token.claims.clone()).to_string())
         ),
-        Style::Json => Json::valid(token, None).line(),
+        Style::Json => Json::valid(token, passed, None).line(),
         Style::Quiet => String::new(),
     };
     Shown::stdout(stdout, Exit::Success)
@@ -119,9 +120,9 @@ pub fn failure(error: &Error, style: Style, op: Option<&str>) -> Shown {
 }
 
 /// The line `verify --batch` prints for the token on line `line` of its input.
-pub fn batch_line(verdict: &Verdict, line: u64) -> String {
+pub fn batch_line(verdict: &Verdict, passed: Option<&Passed>, line: u64) -> String {
     match verdict {
-        Verdict::Valid(token) => Json::valid(token, Some(line)),
+        Verdict::Valid(token) => Json::valid(token, passed, Some(line)),
         Verdict::Rejected(rejection) => Json::rejected(rejection, Some(line)),
     }
     .line()
@@ -143,10 +144,20 @@ struct Json<'a> {
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+    /// With `--policy`: the rule that refused the token, its claim and what it expected; or,
+    /// for a token let through, the policy and the identity it passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a Passed>,
 }
 
 impl<'a> Json<'a> {
-    fn valid(token: &'a Verified, line: Option<u64>) -> Json<'a> {
+    fn valid(token: &'a Verified, passed: Option<&'a Passed>, line: Option<u64>) -> Json<'a> {
         Json {
             line,
             valid: true,
@@ -154,6 +165,10 @@ impl<'a> Json<'a> {
             claims: Some(&token.claims),
             reason: None,
             message: None,
+            rule: None,
+            claim: None,
+            expected: None,
+            policy: passed,
         }
     }
 
@@ -165,11 +180,24 @@ impl<'a> Json<'a> {
             claims: None,
             reason: Some(reason.code()),
             message: Some(message),
+            rule: None,
+            claim: None,
+            expected: None,
+            policy: None,
         }
     }
 
     fn rejected(rejection: &'a Rejection, line: Option<u64>) -> Json<'a> {
-        Json::refused(rejection.reason(), rejection.message(), line)
+        let json = Json::refused(rejection.reason(), rejection.message(), line);
+        match rejection.rule() {
+            Some(rule) => Json {
+                rule: Some(&rule.path),
+                claim: rejection.claim(),
+                expected: Some(&rule.expected),
+                ..json
+            },
+            None => json,
+        }
     }
 
     fn failed(error: &'a Error) -> Json<'a> {
@@ -242,17 +270,17 @@ mod tests {
     fn a_valid_token_in_each_style() {
         let token = verified();
         assert_eq!(
-            valid(&token, Style::Text),
+            valid(&token, None, Style::Text),
             out(&format!("{CLAIMS}\n"), Exit::Success)
         );
         assert_eq!(
-            valid(&token, Style::Json),
+            valid(&token, None, Style::Json),
             out(
                 &format!("{{\"valid\":true,\"header\":{HEADER},\"claims\":{CLAIMS}}}\n"),
                 Exit::Success
             )
         );
-        assert_eq!(valid(&token, Style::Quiet), out("", Exit::Success));
+        assert_eq!(valid(&token, None, Style::Quiet), out("", Exit::Success));
     }
 
     #[test]
@@ -315,11 +343,11 @@ mod tests {
     #[test]
     fn batch_lines_carry_their_number_in_the_single_shape() {
         assert_eq!(
-            batch_line(&Verdict::Valid(verified()), 1),
+            batch_line(&Verdict::Valid(verified()), None, 1),
             format!("{{\"line\":1,\"valid\":true,\"header\":{HEADER},\"claims\":{CLAIMS}}}\n")
         );
         assert_eq!(
-            batch_line(&Verdict::Rejected(rejection()), 4),
+            batch_line(&Verdict::Rejected(rejection()), None, 4),
             format!("{{\"line\":4,\"valid\":false,{EXPIRED}\n")
         );
     }

@@ -1,0 +1,97 @@
+//! What parses but is wrong or unwise: a rule on a claim the issuer's tokens never carry (an
+//! error: the rule could never hold), and names pinned without the ids that keep them (a warning).
+
+use super::{Issuer, ParseError, PolicyFile};
+
+/// A problem `policy check` reports: an error (the policy is refused) or a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub error: bool,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Everything `policy check` finds beyond parsing, errors first, each in the file's order.
+pub fn warnings(policy: &PolicyFile) -> Vec<Finding> {
+    let mut found: Vec<Finding> = policy.issuers.iter().flat_map(findings).collect();
+    found.sort_by_key(|f| (!f.error, f.line));
+    found
+}
+
+/// The first error among `findings`, as a parse error.
+pub fn first_error(findings: &[Finding]) -> Option<ParseError> {
+    findings.iter().find(|f| f.error).map(|f| ParseError {
+        line: f.line,
+        message: f.message.clone(),
+    })
+}
+
+fn findings(issuer: &Issuer) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(preset) = issuer.preset else {
+        return out;
+    };
+    let leaves = issuer.rule.leaves();
+    for (rule, claim) in &leaves {
+        if !preset.knows(claim.claim()) {
+            out.push(Finding {
+                error: true,
+                line: rule.line,
+                message: format!(
+                    "{}: {} tokens never carry '{}'; the rule could never hold (see `jwtctl \
+                     policy new --preset {}` for the claims)",
+                    rule.path,
+                    preset.name(),
+                    claim.claim(),
+                    preset.name()
+                ),
+            });
+        }
+    }
+    for claim in &issuer.require {
+        if !preset.knows(claim) {
+            out.push(Finding {
+                error: true,
+                line: issuer.line,
+                message: format!(
+                    "{}.require: {} tokens never carry '{claim}'",
+                    issuer.path,
+                    preset.name()
+                ),
+            });
+        }
+    }
+    let ruled = |name: &str| leaves.iter().any(|(_, c)| c.claim() == name);
+    for (name, id) in preset.pins() {
+        if ruled(name) && !ruled(id) {
+            out.push(Finding {
+                error: false,
+                line: leaves
+                    .iter()
+                    .find(|(_, c)| c.claim() == *name)
+                    .map_or(issuer.line, |(r, _)| r.line),
+                message: format!(
+                    "{} pins '{name}' by name only: a renamed or deleted {name} can be \
+                     registered again by someone else; add a rule on '{id}' (`jwtctl policy \
+                     pin TOKEN` prints it)",
+                    issuer.path
+                ),
+            });
+        }
+    }
+    if let Some((_, id)) = preset.pins().first()
+        && !ruled(id)
+        && !preset.pins().iter().any(|(name, _)| ruled(name))
+    {
+        out.push(Finding {
+            error: false,
+            line: issuer.line,
+            message: format!(
+                "{} has no rule on '{id}': any {} project's token passes",
+                issuer.path,
+                preset.name()
+            ),
+        });
+    }
+    out
+}

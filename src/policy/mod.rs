@@ -1,0 +1,291 @@
+//! CI identity policies (`--policy FILE`, `jwtctl policy`): parse a policy file, check it, and
+//! judge a verified token's claims by it. No I/O: the caller reads the file and the keys.
+//!
+//! `parse` turns TOML or JSON text into a [`PolicyFile`] (errors carry the line), `presets`
+//! knows the CI providers' issuers and claims, `check` finds what parses but is unwise, and
+//! `show` prints a policy normalised. Claim values are matched by `token::ClaimRule`, the
+//! matcher `--claim-eq` and `--claim-match` use.
+
+mod check;
+mod parse;
+pub mod presets;
+mod show;
+
+pub use check::{Finding, first_error, warnings};
+pub use parse::{ParseError, parse};
+pub use show::normalised;
+
+use std::path::PathBuf;
+
+use crate::token::Algorithm;
+use serde_json::Value;
+
+use crate::token::{ClaimRule, Claims, Outcome, claim};
+
+/// A parsed policy file: the issuers it trusts, in the file's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyFile {
+    pub issuers: Vec<Issuer>,
+}
+
+/// One issuer a policy trusts, and what its tokens must say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issuer {
+    /// Where the issuer is in the file: `issuer[N]`.
+    pub path: String,
+    /// The issuer URL: the token's `iss` must be exactly this.
+    pub url: String,
+    /// The CI provider whose claim vocabulary the issuer's tokens use, if named.
+    pub preset: Option<presets::Preset>,
+    pub keys: KeySource,
+    /// Accepted audiences: the token must carry one of them.
+    pub audiences: Vec<String>,
+    /// Accepted algorithms (empty: the ones the keys imply).
+    pub algorithms: Vec<Algorithm>,
+    /// The oldest `iat` accepted, in seconds.
+    pub max_age_secs: Option<i64>,
+    /// Claims that must be present.
+    pub require: Vec<String>,
+    /// The issuer's rules, all of which must hold (`issuer[N].rule`).
+    pub rule: Rule,
+    /// The line of the issuer's table in the file (0 when unknown, as in JSON).
+    pub line: usize,
+}
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// OpenID Connect discovery at this issuer URL (`oidc = true`: the issuer's own).
+    Oidc(String),
+    /// A JWK Set at this HTTPS URL.
+    JwksUrl(String),
+    /// A JWK Set file, relative to the policy file's directory when not absolute.
+    JwksFile(PathBuf),
+}
+
+/// A rule and where it is in the file (`issuer[0].rule[2].any[1]`), for a refusal to name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub path: String,
+    pub line: usize,
+    pub kind: RuleKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    /// A rule on one claim's value.
+    Claim(ClaimRule),
+    /// Every rule must hold.
+    All(Vec<Rule>),
+    /// At least one rule must hold.
+    Any(Vec<Rule>),
+}
+
+/// Why a token's claims did not satisfy a rule: the rule (by its path), the claim, and what the
+/// rule expected. Nothing in it comes from the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub rule: String,
+    /// The claim, when the rule is about one claim (an `any` whose rules name one claim too).
+    pub claim: Option<String>,
+    pub expected: String,
+    /// The token lacks the claim (every claim an `any` asks about).
+    pub missing: bool,
+    /// An `any` about several claims: `expected` names each.
+    pub several: bool,
+}
+
+impl PolicyFile {
+    /// The issuer the token's `iss` names, if the policy lists it.
+    pub fn issuer_for(&self, claims: &Claims) -> Option<&Issuer> {
+        let iss = claim(claims, "iss")?.as_str()?;
+        self.issuers.iter().find(|issuer| issuer.url == iss)
+    }
+
+    /// The issuers' URLs, for a refusal naming the ones the policy trusts.
+    pub fn issuer_urls(&self) -> String {
+        self.issuers
+            .iter()
+            .map(|i| i.url.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Issuer {
+    /// Judge claims (of a token already verified against this issuer's keys, audience and
+    /// times) by the issuer's rules.
+    pub fn judge(&self, claims: &Claims) -> Result<(), Refusal> {
+        self.rule.judge(claims)
+    }
+
+    /// The claims the issuer's rules look at, each once, in the file's order.
+    pub fn claims_looked_at(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        self.rule.claim_names(&mut names);
+        names
+    }
+}
+
+impl Rule {
+    /// Judge `claims` by this rule: the first rule that fails (in the file's order) is the
+    /// refusal; an `any` fails as a whole, naming what each of its rules expected.
+    pub fn judge(&self, claims: &Claims) -> Result<(), Refusal> {
+        match &self.kind {
+            RuleKind::Claim(rule) => match rule.judge(claims) {
+                Outcome::Holds(_) => Ok(()),
+                outcome => Err(Refusal {
+                    rule: self.path.clone(),
+                    claim: Some(rule.claim().to_owned()),
+                    expected: rule.expected(),
+                    missing: outcome == Outcome::Missing,
+                    several: false,
+                }),
+            },
+            RuleKind::All(rules) => rules.iter().try_for_each(|rule| rule.judge(claims)),
+            RuleKind::Any(rules) => {
+                let mut refusals = Vec::new();
+                for rule in rules {
+                    match rule.judge(claims) {
+                        Ok(()) => return Ok(()),
+                        Err(refusal) => refusals.push(refusal),
+                    }
+                }
+                Err(self.none_held(refusals))
+            }
+        }
+    }
+
+    /// The refusal of an `any` none of whose rules held: about its first rule's claim; when
+    /// its rules are about several claims, `expected` names each.
+    fn none_held(&self, refusals: Vec<Refusal>) -> Refusal {
+        let first = refusals.first().and_then(|r| r.claim.clone());
+        let one_claim = refusals.iter().all(|r| r.claim == first);
+        let expected = refusals
+            .iter()
+            .map(|r| match (&r.claim, one_claim) {
+                (Some(claim), false) => format!("'{claim}' must be {}", r.expected),
+                _ => r.expected.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" or ");
+        Refusal {
+            rule: self.path.clone(),
+            claim: first,
+            expected,
+            missing: refusals.iter().all(|r| r.missing),
+            several: !one_claim,
+        }
+    }
+
+    fn claim_names<'a>(&'a self, names: &mut Vec<&'a str>) {
+        match &self.kind {
+            RuleKind::Claim(rule) => {
+                if !names.contains(&rule.claim()) {
+                    names.push(rule.claim());
+                }
+            }
+            RuleKind::All(rules) | RuleKind::Any(rules) => {
+                rules.iter().for_each(|rule| rule.claim_names(names));
+            }
+        }
+    }
+
+    /// Every claim rule under this one, with its path (for `policy check`).
+    pub fn leaves(&self) -> Vec<(&Rule, &ClaimRule)> {
+        let mut out = Vec::new();
+        self.collect_leaves(&mut out);
+        out
+    }
+
+    fn collect_leaves<'a>(&'a self, out: &mut Vec<(&'a Rule, &'a ClaimRule)>) {
+        match &self.kind {
+            RuleKind::Claim(rule) => out.push((self, rule)),
+            RuleKind::All(rules) | RuleKind::Any(rules) => {
+                rules.iter().for_each(|rule| rule.collect_leaves(out));
+            }
+        }
+    }
+}
+
+impl Refusal {
+    /// The refusal in words: `policy FILE issuer[0].rule[1]: 'ref' must be "refs/heads/main"`.
+    pub fn message(&self, file: &str) -> String {
+        let what = match (&self.claim, self.several, self.missing) {
+            (_, true, _) => "none holds:".to_owned(),
+            (Some(claim), false, true) => format!("the token has no '{claim}'; it must be"),
+            (Some(claim), false, false) => format!("'{claim}' must be"),
+            (None, ..) => "the claims must be".to_owned(),
+        };
+        format!("policy {file} {}: {what} {}", self.rule, self.expected)
+    }
+}
+
+/// The identity a policy let through: the issuer, the subject, and the claims the policy looked
+/// at, for `--output json`.
+pub fn identity(issuer: &Issuer, claims: &Claims) -> serde_json::Map<String, Value> {
+    let mut looked = serde_json::Map::new();
+    for name in ["iss", "sub", "aud"]
+        .into_iter()
+        .chain(issuer.require.iter().map(String::as_str))
+        .chain(issuer.claims_looked_at())
+    {
+        if let Some(value) = claim(claims, name) {
+            looked.insert(name.to_owned(), value.clone());
+        }
+    }
+    looked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const POLICY: &str = r#"
+[[issuer]]
+url = "https://token.actions.githubusercontent.com"
+jwks_file = "jwks.json"
+audiences = ["sts.example"]
+
+[[issuer.rule]]
+claim = "repository_id"
+eq = "42"
+
+[[issuer.rule]]
+any = [
+  { claim = "ref", eq = "refs/heads/main" },
+  { claim = "ref", regex = "refs/tags/v[0-9]+" },
+]
+"#;
+
+    fn claims(v: Value) -> Claims {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_first_failing_rule_is_named_by_its_path() {
+        let policy = parse(POLICY).unwrap();
+        let issuer = &policy.issuers[0];
+        let ok = claims(json!({"repository_id": "42", "ref": "refs/tags/v3"}));
+        assert_eq!(issuer.judge(&ok), Ok(()));
+        let wrong_repo = claims(json!({"repository_id": "43", "ref": "refs/heads/main"}));
+        let refusal = issuer.judge(&wrong_repo).unwrap_err();
+        assert_eq!(refusal.rule, "issuer[0].rule[0]");
+        assert_eq!(refusal.claim.as_deref(), Some("repository_id"));
+        assert_eq!(
+            refusal.message("p.toml"),
+            "policy p.toml issuer[0].rule[0]: 'repository_id' must be \"42\""
+        );
+        let branch = claims(json!({"repository_id": "42", "ref": "refs/heads/dev"}));
+        let refusal = issuer.judge(&branch).unwrap_err();
+        assert_eq!(refusal.rule, "issuer[0].rule[1]");
+        assert_eq!(
+            refusal.expected,
+            "\"refs/heads/main\" or a match for regex \"refs/tags/v[0-9]+\""
+        );
+        let missing = claims(json!({"repository_id": "42"}));
+        assert!(issuer.judge(&missing).unwrap_err().missing);
+        assert_eq!(issuer.claims_looked_at(), ["repository_id", "ref"]);
+    }
+}

@@ -1,0 +1,645 @@
+//! A policy file's text (TOML, or JSON when it starts with `{`) to a [`PolicyFile`]. Every error
+//! is one line naming the line of the file it is about (TOML; JSON's syntax errors too).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::token::Algorithm;
+use serde_json::Value;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::presets::Preset;
+use super::{Issuer, KeySource, PolicyFile, Rule, RuleKind};
+use crate::token::{ClaimRule, Pattern};
+
+/// What is wrong with a policy file, and on which line (1-based; 0 when unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => f.write_str(&self.message),
+            line => write!(f, "line {line}: {}", self.message),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+fn fail<T>(line: usize, message: impl Into<String>) -> Result<T> {
+    Err(ParseError {
+        line,
+        message: message.into(),
+    })
+}
+
+/// A value of the file with the line it starts on: TOML and JSON read into one shape.
+#[derive(Debug)]
+struct Node {
+    line: usize,
+    value: Val,
+}
+
+#[derive(Debug)]
+enum Val {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Array(Vec<Node>),
+    /// Keys in the file's order (TOML: sorted by name), each with its line.
+    Table(Vec<(String, Node)>),
+    /// A TOML date-time, which no policy setting takes.
+    Datetime,
+}
+
+impl Val {
+    fn kind(&self) -> &'static str {
+        match self {
+            Val::Str(_) => "a string",
+            Val::Int(_) => "an integer",
+            Val::Float(_) => "a number",
+            Val::Bool(_) => "a boolean",
+            Val::Array(_) => "an array",
+            Val::Table(_) => "a table",
+            Val::Datetime => "a date-time",
+        }
+    }
+}
+
+/// Parse a policy file's text.
+pub fn parse(text: &str) -> Result<PolicyFile> {
+    let root = if text.trim_start().starts_with('{') {
+        from_json(text)?
+    } else {
+        from_toml(text)?
+    };
+    policy(root)
+}
+
+fn from_toml(text: &str) -> Result<Node> {
+    let lines = LineIndex::new(text);
+    let doc = DeTable::parse(text).map_err(|e| ParseError {
+        line: e.span().map_or(0, |s| lines.line(s.start)),
+        message: format!("not valid TOML: {}", first_line(e.message())),
+    })?;
+    Ok(Node {
+        line: 1,
+        value: table_node(doc.into_inner(), &lines),
+    })
+}
+
+fn table_node(table: DeTable<'_>, lines: &LineIndex) -> Val {
+    let mut entries: Vec<(usize, String, Node)> = table
+        .into_iter()
+        .map(|(key, value)| {
+            let line = lines.line(key.span().start);
+            (line, key.into_inner().into_owned(), toml_node(value, lines))
+        })
+        .collect();
+    // The file's order, so that the first error is the first in the file.
+    entries.sort_by_key(|(line, _, _)| *line);
+    Val::Table(entries.into_iter().map(|(_, k, v)| (k, v)).collect())
+}
+
+fn toml_node(value: Spanned<DeValue<'_>>, lines: &LineIndex) -> Node {
+    let line = lines.line(value.span().start);
+    let value = match value.into_inner() {
+        DeValue::String(s) => Val::Str(s.into_owned()),
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+            .map_or_else(|_| Val::Float(f64::INFINITY), Val::Int),
+        DeValue::Float(f) => Val::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => Val::Bool(b),
+        DeValue::Datetime(_) => Val::Datetime,
+        DeValue::Array(items) => Val::Array(
+            items
+                .into_iter()
+                .map(|item| toml_node(item, lines))
+                .collect(),
+        ),
+        DeValue::Table(table) => table_node(table, lines),
+    };
+    Node { line, value }
+}
+
+fn from_json(text: &str) -> Result<Node> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ParseError {
+        line: e.line(),
+        message: format!("not valid JSON ({})", json_fault(&e)),
+    })?;
+    Ok(json_node(value))
+}
+
+/// serde_json's category in our words (its text can quote the input).
+fn json_fault(e: &serde_json::Error) -> &'static str {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax => "a syntax error",
+        Category::Eof => "it ends early",
+        Category::Data | Category::Io => "an unreadable value",
+    }
+}
+
+fn json_node(value: Value) -> Node {
+    let value = match value {
+        Value::String(s) => Val::Str(s),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or(Val::Float(n.as_f64().unwrap_or(0.0)), Val::Int),
+        Value::Bool(b) => Val::Bool(b),
+        // JSON's null has no TOML equivalent; no setting takes it.
+        Value::Null => Val::Datetime,
+        Value::Array(items) => Val::Array(items.into_iter().map(json_node).collect()),
+        Value::Object(map) => Val::Table(map.into_iter().map(|(k, v)| (k, json_node(v))).collect()),
+    };
+    Node { line: 0, value }
+}
+
+/// The first line of a library message (toml's can carry a rendered snippet).
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("").trim()
+}
+
+/// Byte offsets to 1-based line numbers.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex(starts)
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|start| *start <= offset)
+    }
+}
+
+/// A table's entries, taken one by one by name; what is left over is an unknown key.
+struct Entries<'a> {
+    what: String,
+    line: usize,
+    entries: Vec<(String, Node)>,
+    known: &'a [&'a str],
+}
+
+impl<'a> Entries<'a> {
+    fn of(node: Node, what: String, known: &'a [&'a str]) -> Result<Entries<'a>> {
+        match node.value {
+            Val::Table(entries) => {
+                if let Some((key, value)) =
+                    entries.iter().find(|(k, _)| !known.contains(&k.as_str()))
+                {
+                    return fail(
+                        value.line,
+                        format!(
+                            "unknown key '{}' in {what}; the keys are {}",
+                            shown(key),
+                            known.join(", ")
+                        ),
+                    );
+                }
+                Ok(Entries {
+                    what,
+                    line: node.line,
+                    entries,
+                    known,
+                })
+            }
+            other => fail(
+                node.line,
+                format!("{what} must be a table, not {}", other.kind()),
+            ),
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Option<Node> {
+        debug_assert!(self.known.contains(&key));
+        let at = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(at).1)
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.entries.iter().any(|(k, _)| k == key)
+    }
+
+    fn string(&mut self, key: &str) -> Result<Option<(String, usize)>> {
+        self.take(key)
+            .map(|node| string(node, &format!("{}.{key}", self.what)))
+            .transpose()
+    }
+
+    fn strings(&mut self, key: &str) -> Result<Option<(Vec<String>, usize)>> {
+        let what = format!("{}.{key}", self.what);
+        let Some(node) = self.take(key) else {
+            return Ok(None);
+        };
+        let line = node.line;
+        let Val::Array(items) = node.value else {
+            return fail(line, format!("{what} must be an array of strings"));
+        };
+        let items = items
+            .into_iter()
+            .map(|item| string(item, &what).map(|(s, _)| s))
+            .collect::<Result<_>>()?;
+        Ok(Some((items, line)))
+    }
+}
+
+fn string(node: Node, what: &str) -> Result<(String, usize)> {
+    match node.value {
+        Val::Str(s) if !s.is_empty() => Ok((s, node.line)),
+        Val::Str(_) => fail(node.line, format!("{what} is empty")),
+        other => fail(
+            node.line,
+            format!("{what} must be a string, not {}", other.kind()),
+        ),
+    }
+}
+
+/// A key or value from the file, made safe for a one-line message.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+const TOP: &[&str] = &["issuer"];
+const ISSUER: &[&str] = &[
+    "url",
+    "preset",
+    "oidc",
+    "jwks_url",
+    "jwks_file",
+    "audiences",
+    "algorithms",
+    "max_age",
+    "require",
+    "rule",
+];
+const RULE: &[&str] = &["claim", "eq", "one_of", "glob", "regex", "all", "any"];
+const MATCHERS: [&str; 4] = ["eq", "one_of", "glob", "regex"];
+/// How deep `all` and `any` may nest.
+const MAX_DEPTH: usize = 16;
+
+fn policy(root: Node) -> Result<PolicyFile> {
+    let line = root.line;
+    let mut top = Entries::of(root, "the policy".into(), TOP)?;
+    let Some(node) = top.take("issuer") else {
+        return fail(
+            line,
+            "the policy lists no issuer; add an [[issuer]] table with its url and key source",
+        );
+    };
+    let Val::Array(items) = node.value else {
+        return fail(
+            node.line,
+            "'issuer' must be an array of tables: write [[issuer]], not [issuer]",
+        );
+    };
+    if items.is_empty() {
+        return fail(node.line, "the policy lists no issuer");
+    }
+    let mut issuers: Vec<Issuer> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let issuer = issuer(item, i)?;
+        if let Some(twin) = issuers.iter().find(|other| other.url == issuer.url) {
+            return fail(
+                issuer.line,
+                format!(
+                    "{} has the same url as {}; list each issuer once",
+                    issuer.path, twin.path
+                ),
+            );
+        }
+        issuers.push(issuer);
+    }
+    Ok(PolicyFile { issuers })
+}
+
+fn issuer(node: Node, index: usize) -> Result<Issuer> {
+    let path = format!("issuer[{index}]");
+    let mut t = Entries::of(node, path.clone(), ISSUER)?;
+    let line = t.line;
+    let Some((url, url_line)) = t.string("url")? else {
+        return fail(
+            line,
+            format!("{path} has no url; add url = \"https://...\", the issuer its tokens name"),
+        );
+    };
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        return fail(url_line, format!("{path}.url must be an https:// URL"));
+    }
+    let preset = match t.string("preset")? {
+        None => None,
+        Some((name, line)) => Some(Preset::from_name(&name).ok_or_else(|| ParseError {
+            line,
+            message: format!(
+                "{path}.preset '{}' is not one jwtctl knows; the presets are {}",
+                shown(&name),
+                Preset::names()
+            ),
+        })?),
+    };
+    let keys = key_source(&mut t, &path, &url, line)?;
+    let audiences = match t.strings("audiences")? {
+        Some((list, _)) if !list.is_empty() => list,
+        Some((_, line)) => return fail(line, format!("{path}.audiences is empty")),
+        None => {
+            return fail(
+                line,
+                format!(
+                    "{path} has no audiences; add audiences = [\"...\"], the audience its tokens \
+                     are minted for"
+                ),
+            );
+        }
+    };
+    let algorithms = match t.strings("algorithms")? {
+        None => Vec::new(),
+        Some((names, line)) => names
+            .iter()
+            .map(|name| algorithm(name, &path, line))
+            .collect::<Result<_>>()?,
+    };
+    let max_age_secs = match t.string("max_age")? {
+        None => None,
+        Some((text, line)) => Some(duration(&text).ok_or_else(|| ParseError {
+            line,
+            message: format!("{path}.max_age must be a duration such as 10m or 1h"),
+        })?),
+    };
+    let require = t.strings("require")?.map(|(r, _)| r).unwrap_or_default();
+    let rule_path = format!("{path}.rule");
+    let rules = match t.take("rule") {
+        None => Vec::new(),
+        Some(node) => rule_list(node, &rule_path, 0)?,
+    };
+    Ok(Issuer {
+        path,
+        url,
+        preset,
+        keys,
+        audiences,
+        algorithms,
+        max_age_secs,
+        require,
+        rule: Rule {
+            path: rule_path,
+            line,
+            kind: RuleKind::All(rules),
+        },
+        line,
+    })
+}
+
+fn key_source(t: &mut Entries, path: &str, url: &str, line: usize) -> Result<KeySource> {
+    let given: Vec<&str> = ["oidc", "jwks_url", "jwks_file"]
+        .into_iter()
+        .filter(|key| t.has(key))
+        .collect();
+    match given.as_slice() {
+        [] => fail(
+            line,
+            format!(
+                "{path} has no key source; add oidc = true, jwks_url = \"https://...\" or \
+                 jwks_file = \"PATH\""
+            ),
+        ),
+        [_] => Ok(if let Some(node) = t.take("oidc") {
+            match node.value {
+                Val::Bool(true) => KeySource::Oidc(url.to_owned()),
+                Val::Str(s) if s.starts_with("https://") || s.starts_with("http://") => {
+                    KeySource::Oidc(s)
+                }
+                _ => {
+                    return fail(
+                        node.line,
+                        format!(
+                            "{path}.oidc must be true (discovery at the url) or the URL to \
+                             discover at"
+                        ),
+                    );
+                }
+            }
+        } else if let Some((u, line)) = t.string("jwks_url")? {
+            if !u.starts_with("https://") && !u.starts_with("http://") {
+                return fail(line, format!("{path}.jwks_url must be an https:// URL"));
+            }
+            KeySource::JwksUrl(u)
+        } else {
+            let (file, _) = t.string("jwks_file")?.unwrap_or_default();
+            KeySource::JwksFile(PathBuf::from(file))
+        }),
+        [a, b, ..] => fail(
+            line,
+            format!("{path} has two key sources ({a} and {b}); keep one"),
+        ),
+    }
+}
+
+fn algorithm(name: &str, path: &str, line: usize) -> Result<Algorithm> {
+    match name.parse::<Algorithm>() {
+        Ok(alg) if crate::token::alg_name(alg) != "unknown" => Ok(alg),
+        _ => fail(
+            line,
+            format!(
+                "{path}.algorithms: '{}' is not an algorithm jwtctl verifies (HS256, RS256, \
+                 PS256, ES256, ES384, EdDSA, ...)",
+                shown(name)
+            ),
+        ),
+    }
+}
+
+/// A duration in whole seconds, as the command line writes them (`90s`, `10m`, `1h30m`).
+fn duration(text: &str) -> Option<i64> {
+    let d = humantime::parse_duration(text.trim()).ok()?;
+    (d.subsec_nanos() == 0 && !d.is_zero())
+        .then(|| i64::try_from(d.as_secs()).ok())
+        .flatten()
+}
+
+fn rule_list(node: Node, path: &str, depth: usize) -> Result<Vec<Rule>> {
+    let Val::Array(items) = node.value else {
+        return fail(
+            node.line,
+            format!("{path} must be an array of rules ([[...rule]] tables or {{ ... }} items)"),
+        );
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| rule(item, format!("{path}[{i}]"), depth))
+        .collect()
+}
+
+fn rule(node: Node, path: String, depth: usize) -> Result<Rule> {
+    if depth > MAX_DEPTH {
+        return fail(
+            node.line,
+            format!("{path}: rules nest deeper than {MAX_DEPTH}"),
+        );
+    }
+    let mut t = Entries::of(node, path.clone(), RULE)?;
+    let line = t.line;
+    for group in ["all", "any"] {
+        if let Some(node) = t.take(group) {
+            if let Some(other) = RULE.iter().find(|k| t.has(k)) {
+                return fail(
+                    line,
+                    format!("{path} has both '{group}' and '{other}'; a rule is one of them"),
+                );
+            }
+            let rules = rule_list(node, &format!("{path}.{group}"), depth + 1)?;
+            if rules.is_empty() {
+                return fail(line, format!("{path}.{group} is empty"));
+            }
+            let kind = match group {
+                "all" => RuleKind::All(rules),
+                _ => RuleKind::Any(rules),
+            };
+            return Ok(Rule { path, line, kind });
+        }
+    }
+    let Some((claim, _)) = t.string("claim")? else {
+        return fail(
+            line,
+            format!(
+                "{path} names no claim; a rule is claim = \"NAME\" with eq, one_of, glob or \
+                 regex, or all = [...] or any = [...]"
+            ),
+        );
+    };
+    let given: Vec<&str> = MATCHERS.into_iter().filter(|k| t.has(k)).collect();
+    let matcher = match given.as_slice() {
+        [one] => *one,
+        [] => {
+            return fail(
+                line,
+                format!(
+                    "{path} says nothing about '{}'; add eq, one_of, glob or regex",
+                    shown(&claim)
+                ),
+            );
+        }
+        [a, b, ..] => {
+            return fail(line, format!("{path} has both {a} and {b}; a rule has one"));
+        }
+    };
+    let Some(node) = t.take(matcher) else {
+        return fail(line, format!("{path} lost its {matcher}"));
+    };
+    let what = format!("{path}.{matcher}");
+    let value_line = node.line;
+    let rule = match matcher {
+        "eq" => ClaimRule::Equals(claim, json_value(node, &what)?),
+        "one_of" => match node.value {
+            Val::Array(items) if !items.is_empty() => ClaimRule::OneOf(
+                claim,
+                items
+                    .into_iter()
+                    .map(|item| json_value(item, &what))
+                    .collect::<Result<_>>()?,
+            ),
+            _ => {
+                return fail(
+                    value_line,
+                    format!("{what} must be a non-empty array of values"),
+                );
+            }
+        },
+        "glob" => ClaimRule::Matches(claim, string(node, &what)?.0),
+        _ => {
+            let (text, line) = string(node, &what)?;
+            let pattern = Pattern::new(&text).map_err(|message| ParseError {
+                line,
+                message: format!("{what}: {message}"),
+            })?;
+            ClaimRule::Regex(claim, pattern)
+        }
+    };
+    Ok(Rule {
+        path,
+        line,
+        kind: RuleKind::Claim(rule),
+    })
+}
+
+/// A value an `eq` or `one_of` compares with: a string, number, boolean, or an array of them.
+fn json_value(node: Node, what: &str) -> Result<Value> {
+    Ok(match node.value {
+        Val::Str(s) => Value::String(s),
+        Val::Int(i) => Value::from(i),
+        Val::Float(f) if f.is_finite() => Value::from(f),
+        Val::Bool(b) => Value::Bool(b),
+        Val::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| json_value(item, what))
+                .collect::<Result<_>>()?,
+        ),
+        other => {
+            return fail(
+                node.line,
+                format!(
+                    "{what} must be a string, number, boolean or array, not {}",
+                    other.kind()
+                ),
+            );
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    const HEAD: &str =
+        "[[issuer]]\nurl = \"https://ci.example\"\njwks_file = \"k.json\"\naudiences = [\"api\"]\n";
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            error(&format!("{HEAD}audience = \"x\"\n")),
+            "line 5: unknown key 'audience' in issuer[0]; the keys are url, preset, oidc, \
+             jwks_url, jwks_file, audiences, algorithms, max_age, require, rule"
+        );
+        assert_eq!(
+            error(&format!(
+                "{HEAD}[[issuer.rule]]\nclaim = \"ref\"\nregex = \"(main\"\n"
+            )),
+            "line 7: issuer[0].rule[0].regex: the pattern is not a valid regular expression \
+             (RE2 syntax): found open group without closing ')'"
+        );
+        assert!(
+            error("[[issuer]]\nurl = \"https://x\"\naudiences = [\"a\"]\n")
+                .starts_with("line 1: issuer[0] has no key source")
+        );
+        assert!(error("[[issuer]\n").starts_with("line 1: not valid TOML"));
+    }
+
+    #[test]
+    fn json_policies_parse_the_same() {
+        let json = r#"{"issuer":[{"url":"https://ci.example","jwks_file":"k.json",
+            "audiences":["api"],"rule":[{"claim":"ref","one_of":["a","b"]}]}]}"#;
+        let toml = format!("{HEAD}[[issuer.rule]]\nclaim = \"ref\"\none_of = [\"a\", \"b\"]\n");
+        let (a, b) = (parse(json).unwrap(), parse(&toml).unwrap());
+        assert_eq!(
+            a.issuers[0].rule.leaves()[0].1,
+            b.issuers[0].rule.leaves()[0].1
+        );
+    }
+}
