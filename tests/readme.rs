@@ -443,3 +443,26 @@ fn every_command_and_option_is_in_the_readme() {
         .collect();
     assert!(missing.is_empty(), "not in README.md: {missing:?}");
 }
+
+/// The record `op` names the README lists are exactly those jwtctl writes: every operation
+/// (`cli::OPERATIONS`, kept in step with the subcommands by a unit test) and the log's own
+/// records (`log_seal`, `log_torn_line`).
+#[test]
+fn the_readme_lists_exactly_the_ops_records_name() {
+    let text = readme();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| `op` | always |"))
+        .expect("the op row of the record table");
+    let listed: std::collections::BTreeSet<&str> = row
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .filter(|w| *w != "op")
+        .collect();
+    let mut written: std::collections::BTreeSet<&str> =
+        jwtctl::cli::OPERATIONS.iter().copied().collect();
+    written.extend(["log_seal", "log_torn_line"]);
+    assert_eq!(listed, written);
+}
