@@ -138,3 +138,24 @@ fn inspect_shows_spans_to_the_minute() {
         stdout(&out)
     );
 }
+
+#[test]
+fn key_gen_names_every_place_a_key_can_go_and_a_ring_leaves_no_lock_file() {
+    let env = Env::new();
+    let out = env.run(&["key", "gen"]);
+    assert_refused(&env, &out, 2, "usage");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--out") && err.contains("--add-to") && err.contains("--pkcs11"),
+        "{err}"
+    );
+    let out = env.run(&["key", "gen", "--add-to", "ring.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut names: Vec<String> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("ring"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ring.json"]);
+}

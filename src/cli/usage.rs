@@ -231,10 +231,21 @@ pub fn clap_message(
                 None => format!("the argument '{arg}' cannot be used with {prior}"),
             }
         }
-        ErrorKind::MissingRequiredArgument => format!(
-            "the following required arguments were not provided: {}",
-            many(err, Kind::InvalidArg).join(", ")
-        ),
+        ErrorKind::MissingRequiredArgument => {
+            let missing = many(err, Kind::InvalidArg);
+            let mut line = format!(
+                "the following required arguments were not provided: {}",
+                missing.join(", ")
+            );
+            // `key gen` makes a key in one of three places: name them all.
+            if path.ends_with("key gen") && missing.iter().any(|m| m.starts_with("--out")) {
+                line.push_str(
+                    " (or --add-to RING to add the key to a key ring, or --pkcs11 URI to make \
+                     it in a hardware token)",
+                );
+            }
+            line
+        }
         ErrorKind::MissingSubcommand => format!(
             "'{}' requires a subcommand but one was not provided",
             one(err, Kind::InvalidSubcommand).unwrap_or(path)

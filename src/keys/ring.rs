@@ -2,12 +2,11 @@
 //! change under an exclusive lock and rewrite atomically.
 //!
 //! Invariant: no change to a ring loses a key another process added meanwhile. Each change takes
-//! an exclusive `flock` on `RING.lock` (created 0600 beside the ring), reads the ring, changes it
+//! an exclusive `flock` on the ring's directory (no lock file is left), reads the ring, changes it
 //! and replaces it by rename (never half-written), all while the lock is held.
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -107,19 +106,17 @@ fn read(path: &Path) -> Result<Vec<Value>> {
     }
 }
 
-/// An exclusive lock on `RING.lock`, held until the returned file is dropped.
+/// An exclusive lock on the ring's directory, held until the returned descriptor is dropped:
+/// every change to a ring in that directory waits for the one before. A directory, not a
+/// `RING.lock` file beside the ring, so that nothing is left behind (a lock file that is
+/// removed after use can be locked by two processes at once: one holding the old file, one a
+/// new one).
 fn lock(path: &Path) -> Result<fs::File> {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(".lock");
-    let lock_path = PathBuf::from(name);
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(crate::sys::OPEN_NOFOLLOW)
-        .open(&lock_path)
-        .map_err(|e| cannot("lock", path, &e))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file = crate::sys::open_for_reading(&dir).map_err(|e| cannot("lock", path, &e))?;
     crate::sys::lock_exclusive(&file).map_err(|e| cannot("lock", path, &e))?;
     Ok(file)
 }
