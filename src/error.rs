@@ -270,6 +270,13 @@ impl Rejection {
         self.reason
     }
 
+    /// The same rejection with `hint` (what to try) after its message.
+    pub fn with_hint(mut self, hint: &str) -> Self {
+        self.message.push_str("; ");
+        self.message.push_str(hint);
+        self
+    }
+
     /// What is wrong with the token, in our words.
     pub fn message(&self) -> &str {
         &self.message

@@ -159,3 +159,25 @@ fn key_gen_names_every_place_a_key_can_go_and_a_ring_leaves_no_lock_file() {
     names.sort();
     assert_eq!(names, ["ring.json"]);
 }
+
+/// jwtctl's HMAC key is its text; read decoded, the signature fails and the message says why.
+#[test]
+fn a_key_jwtctl_made_read_as_encoded_says_to_drop_the_encoding() {
+    let env = Env::new();
+    let token = env.run_bare(&["issue"]);
+    let token = stdout(&token).trim().to_owned();
+    let out = env
+        .bare()
+        .args(["verify", "--secret-encoding", "base64url", &token])
+        .output()
+        .unwrap();
+    assert_rejected(&env, &out, "bad_signature");
+    assert!(
+        stderr(&out).contains("drop --secret-encoding"),
+        "{}",
+        stderr(&out)
+    );
+    // The secret is the text: 64 base64url characters, without the newline.
+    let text = std::fs::read_to_string(env.path("jwtctl.key")).unwrap();
+    assert_eq!(text.trim_end().len(), 64, "{text:?}");
+}

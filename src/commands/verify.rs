@@ -50,8 +50,27 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             note_verified(rec, &verified);
             Done::Valid(verified, passed.map(Box::new))
         }
-        Verdict::Rejected(rejection) => Done::Rejected(rejection),
+        Verdict::Rejected(rejection) => Done::Rejected(decoded_secret_hint(check, rejection)),
     })
+}
+
+/// A bad signature with `--secret-encoding`: the likeliest cause is a key jwtctl made (whose
+/// secret is its text) read as encoded bytes. Said with the fix.
+pub fn decoded_secret_hint(
+    check: &crate::cli::CheckArgs,
+    rejection: crate::error::Rejection,
+) -> crate::error::Rejection {
+    let decoded = !matches!(
+        check.key.secret_encoding,
+        crate::cli::SecretEncodingArg::Raw
+    );
+    if decoded && rejection.reason() == crate::error::Reason::BadSignature {
+        return rejection.with_hint(
+            "the secret was decoded (--secret-encoding); a key jwtctl made (jwtctl.key, key gen \
+             --type hmac) is its text as it stands: drop --secret-encoding",
+        );
+    }
+    rejection
 }
 
 /// Verify one token and, with a ledger, check that it is not revoked (`verify` and `--batch`).
