@@ -1,0 +1,49 @@
+//! `--policy FILE` against hostile values: tokens and policy files written to slip past a rule
+//! (an array holding the pinned id, a regex that escapes its anchors, an issuer with no rule, a
+//! JSON key given twice). Each was a way through before it was closed.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use serde_json::json;
+
+use crate::common::{assert_refused, stderr};
+use crate::policy::{Ci, GITHUB_POLICY, assert_policy_refusal, github_claims, with};
+
+#[test]
+fn an_array_holding_the_pinned_id_is_not_that_identity() {
+    let ci = Ci::new("gh");
+    ci.policy(GITHUB_POLICY);
+    for ids in [json!(["4004", "2002"]), json!(["2002"])] {
+        let token = ci.token(with(&github_claims(), json!({ "repository_id": ids })));
+        let out = ci.verify(&[], &token);
+        assert_policy_refusal(
+            &ci,
+            &out,
+            "claim_mismatch",
+            "issuer[0].rule[0]",
+            "repository_id",
+        );
+    }
+}
+
+#[test]
+fn a_regex_that_closes_its_anchoring_group_is_refused() {
+    let ci = Ci::new("gh");
+    ci.policy(&GITHUB_POLICY.replace(
+        r"'refs/tags/v[0-9]+\.[0-9]+\.[0-9]+'",
+        "'refs/tags/v1)|(?:.*'",
+    ));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    assert!(
+        stderr(&out).contains("issuer[0].rule[4].any[1].all[1].regex: the pattern is not a valid"),
+        "{}",
+        stderr(&out)
+    );
+    // And verify never judges by it: a dev branch would have matched `.*`.
+    let dev = with(
+        &github_claims(),
+        json!({"ref": "refs/heads/dev", "ref_type": "tag"}),
+    );
+    let out = ci.verify(&[], &ci.token(dev));
+    assert_refused(ci.env(), &out, 2, "policy_error");
+}
