@@ -707,8 +707,8 @@ const BROKEN: [(&str, &str); 20] = [
         "line 6: issuer[0].rule[0].any is empty",
     ),
     (
-        "[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"a\"]\n\n[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"b\"]\n",
-        "line 6: issuer[1] has the same url as issuer[0]",
+        "[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"a\"]\n[[issuer.rule]]\nclaim = \"sub\"\neq = \"x\"\n\n[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"b\"]\n[[issuer.rule]]\nclaim = \"sub\"\neq = \"x\"\n",
+        "line 9: issuer[1] has the same url as issuer[0]",
     ),
     (
         "[[issuer]]\nurl = \"https://a\"\npreset = \"github-actions\"\noidc = true\naudiences = [\"a\"]\n\n[[issuer.rule]]\nclaim = \"repo\"\neq = \"acme/x\"\n",

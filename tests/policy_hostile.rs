@@ -47,3 +47,27 @@ fn a_regex_that_closes_its_anchoring_group_is_refused() {
     let out = ci.verify(&[], &ci.token(dev));
     assert_refused(ci.env(), &out, 2, "policy_error");
 }
+
+#[test]
+fn an_issuer_without_a_rule_is_refused_not_open_to_every_token() {
+    let ci = Ci::new("gh");
+    let head = GITHUB_POLICY.split("\n[[issuer.rule]]").next().unwrap();
+    ci.policy(head);
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    assert!(
+        stderr(&out).starts_with(
+            "jwtctl: the policy file policy.toml, line 3: issuer[0] has no rule, so any token \
+             its issuer mints for the audiences would pass;"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // A fork's token is not let through by verify either.
+    let fork = with(
+        &github_claims(),
+        json!({"repository": "mallory/deploy", "repository_id": "4004"}),
+    );
+    let out = ci.verify(&[], &ci.token(fork));
+    assert_refused(ci.env(), &out, 2, "policy_error");
+}

@@ -383,6 +383,18 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
         None => Vec::new(),
         Some(node) => rule_list(node, &rule_path, 0)?,
     };
+    if rules.is_empty() {
+        // Without a rule, every token the issuer mints for the audience passes: on a CI
+        // provider, any project's workflow can ask for any audience.
+        return fail(
+            line,
+            format!(
+                "{path} has no rule, so any token its issuer mints for the audiences would pass; \
+                 add [[issuer.rule]] tables (to accept every subject, say so: claim = \"sub\", \
+                 glob = \"*\")"
+            ),
+        );
+    }
     Ok(Issuer {
         path,
         url,
