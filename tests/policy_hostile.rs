@@ -71,3 +71,26 @@ fn an_issuer_without_a_rule_is_refused_not_open_to_every_token() {
     let out = ci.verify(&[], &ci.token(fork));
     assert_refused(ci.env(), &out, 2, "policy_error");
 }
+
+#[test]
+fn a_json_policy_giving_a_key_twice_is_refused_not_read_as_its_last() {
+    let ci = Ci::new("gh");
+    // A reviewer reads the pin of repository 2002; serde_json alone would keep the second rule.
+    let text = format!(
+        "{{\"issuer\": [{{\"url\": \"{}\", \"oidc\": true, \"audiences\": [\"https://github.com/acme\"],\n\
+         \"rule\": [{{\"claim\": \"repository_id\", \"eq\": \"2002\"}}],\n\
+         \"rule\": [{{\"claim\": \"sub\", \"glob\": \"*\"}}]}}]}}\n",
+        ci.issuer
+    );
+    ci.env().write("policy.json", &text);
+    let out = ci.env().run_bare(&["policy", "check", "policy.json"]);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: the policy file policy.json, line 3: the key 'rule' is given twice; keep one\n"
+    );
+    let fork = with(&github_claims(), json!({"repository_id": "4004"}));
+    let token = ci.token(fork);
+    let out = ci.idp.verify(&["--policy", "policy.json"], &[], &token);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+}
