@@ -338,6 +338,10 @@ mod tests {
         assert!(!evil.holds(&json!(format!("{}!", "a".repeat(50_000)))));
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
         assert!(Pattern::new("(a").unwrap_err().contains("without closing"));
+        // An alternation is anchored as a whole: ^(?:main|release)$, not ^main|release$.
+        let alt = ClaimRule::Regex("ref".into(), Pattern::new("main|release").unwrap());
+        assert!(alt.holds(&json!("release")));
+        assert!(!alt.holds(&json!("mainline")) && !alt.holds(&json!("prerelease")));
         // A pattern that closes jwtctl's anchoring group is refused, not matched unanchored.
         assert!(Pattern::new("main)|(?:.*").is_err());
         assert!(Pattern::new("main)|(.*").is_err());
