@@ -301,6 +301,19 @@ impl Rejection {
     }
 }
 
+/// A rejection carried on as an error, for a command whose verdict is reached by `?`
+/// (`refresh`, `revoke`); [`Error::into_rejection`] gives it back unchanged.
+impl From<Rejection> for Error {
+    fn from(r: Rejection) -> Error {
+        Error {
+            reason: r.reason,
+            message: r.message,
+            claim: r.claim,
+            rule: r.rule,
+        }
+    }
+}
+
 impl fmt::Display for Rejection {
     /// The stderr line, less the `jwtctl: ` prefix.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

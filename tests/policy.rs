@@ -15,14 +15,14 @@ use crate::remote::Idp;
 
 /// A CI provider served by the local HTTPS server: OIDC discovery at `issuer`, its keys (RSA,
 /// as GitHub's and GitLab's are) at `issuer/keys`.
-struct Ci {
-    idp: Idp,
-    issuer: String,
+pub(crate) struct Ci {
+    pub(crate) idp: Idp,
+    pub(crate) issuer: String,
     kid: String,
 }
 
 impl Ci {
-    fn new(name: &str) -> Ci {
+    pub(crate) fn new(name: &str) -> Ci {
         let idp = Idp::new();
         idp.env.key("keys/rsa_pkcs8.pem");
         let issuer = idp.server.url(&format!("/{name}"));
@@ -42,12 +42,12 @@ impl Ci {
         Ci { idp, issuer, kid }
     }
 
-    fn env(&self) -> &Env {
+    pub(crate) fn env(&self) -> &Env {
         &self.idp.env
     }
 
     /// A token the provider would mint: RS256, its kid, `claims` with `iss` and times added.
-    fn token(&self, mut claims: Value) -> String {
+    pub(crate) fn token(&self, mut claims: Value) -> String {
         let t = now();
         let obj = claims.as_object_mut().unwrap();
         obj.entry("iss").or_insert(json!(self.issuer));
@@ -61,18 +61,18 @@ impl Ci {
     }
 
     /// Write the policy (with `ISSUER` replaced by the provider's URL) as `policy.toml`.
-    fn policy(&self, text: &str) {
+    pub(crate) fn policy(&self, text: &str) {
         self.env()
             .write("policy.toml", &text.replace("ISSUER", &self.issuer));
     }
 
-    fn verify(&self, extra: &[&str], token: &str) -> std::process::Output {
+    pub(crate) fn verify(&self, extra: &[&str], token: &str) -> std::process::Output {
         self.idp.verify(&["--policy", "policy.toml"], extra, token)
     }
 }
 
 /// GitHub Actions' claims for a push to main of acme/deploy in the production environment.
-fn github_claims() -> Value {
+pub(crate) fn github_claims() -> Value {
     json!({
         "jti": "example-id",
         "sub": "repo:acme/deploy:environment:production",
@@ -104,7 +104,7 @@ fn github_claims() -> Value {
     })
 }
 
-const GITHUB_POLICY: &str = r#"
+pub(crate) const GITHUB_POLICY: &str = r#"
 # Who may deploy acme/deploy to production.
 [[issuer]]
 url = "ISSUER"
@@ -140,7 +140,7 @@ any = [
 ]
 "#;
 
-fn with(base: &Value, changes: Value) -> Value {
+pub(crate) fn with(base: &Value, changes: Value) -> Value {
     let mut claims = base.clone();
     for (k, v) in changes.as_object().unwrap() {
         match v {
@@ -153,7 +153,7 @@ fn with(base: &Value, changes: Value) -> Value {
 
 /// A refusal's contract: exit 1, the stderr line naming the rule, claim and expectation, and
 /// the record naming the policy file, its SHA-256, the rule and the claim.
-fn assert_policy_refusal(
+pub(crate) fn assert_policy_refusal(
     ci: &Ci,
     out: &std::process::Output,
     reason: &str,
@@ -707,8 +707,8 @@ const BROKEN: [(&str, &str); 20] = [
         "line 6: issuer[0].rule[0].any is empty",
     ),
     (
-        "[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"a\"]\n\n[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"b\"]\n",
-        "line 6: issuer[1] has the same url as issuer[0]",
+        "[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"a\"]\n[[issuer.rule]]\nclaim = \"sub\"\neq = \"x\"\n\n[[issuer]]\nurl = \"https://a\"\noidc = true\naudiences = [\"b\"]\n[[issuer.rule]]\nclaim = \"sub\"\neq = \"x\"\n",
+        "line 9: issuer[1] has the same url as issuer[0]",
     ),
     (
         "[[issuer]]\nurl = \"https://a\"\npreset = \"github-actions\"\noidc = true\naudiences = [\"a\"]\n\n[[issuer.rule]]\nclaim = \"repo\"\neq = \"acme/x\"\n",

@@ -26,6 +26,8 @@ mod log_search;
 mod pkcs11;
 mod plan;
 mod policy;
+mod policy_commands;
+mod policy_hostile;
 mod process;
 mod properties;
 mod readme;

@@ -496,6 +496,25 @@ pub struct CheckArgs {
     pub key: KeyArgs,
 }
 
+/// The flags a `--policy` file replaces on `refresh`: those of [`POLICY_REPLACES`] that say how
+/// the presented token is checked. `--key-file` and `--secret-env` stay: they name the key
+/// refresh signs with (`--alg` goes: it would also narrow the issuer's algorithms).
+const REFRESH_POLICY_REPLACES: [&str; 10] = [
+    "iss",
+    "alg",
+    "aud",
+    "jwks",
+    "jwks_url",
+    "oidc",
+    "require",
+    "claim_eq",
+    "claim_match",
+    "max_age",
+];
+
+/// The flags a `--policy` file replaces on `revoke`: its key sources.
+const REVOKE_POLICY_REPLACES: [&str; 5] = ["jwks_url", "oidc", "key_file", "secret_env", "alg"];
+
 /// The flags a `--policy` file replaces: giving one with it is a usage error naming both.
 const POLICY_REPLACES: [&str; 12] = [
     "iss",
@@ -1214,6 +1233,11 @@ pub struct RefreshArgs {
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
 
+    /// A policy file (TOML or JSON) the presented token must satisfy, as for `verify`; the new
+    /// token is still signed with refresh's own key (--key-file, --secret-env, the default key)
+    #[arg(long, value_name = "FILE", conflicts_with_all = REFRESH_POLICY_REPLACES)]
+    pub policy: Option<PathBuf>,
+
     #[command(flatten)]
     pub log: LogOpts,
 }
@@ -1243,6 +1267,11 @@ pub struct RevokeArgs {
     /// Ledger of consumed and revoked token ids (SQLite file or postgres:// URL)
     #[arg(long, env = "JWTCTL_LEDGER", value_name = "PATH|URL")]
     pub ledger: Option<PathBuf>,
+
+    /// A policy file (TOML or JSON): the token's signature is checked with the keys of the
+    /// issuer its `iss` names there (an expired token may still be revoked)
+    #[arg(long, value_name = "FILE", conflicts_with_all = REVOKE_POLICY_REPLACES, conflicts_with = "jti")]
+    pub policy: Option<PathBuf>,
 
     #[command(flatten)]
     pub key: KeyArgs,

@@ -9,7 +9,7 @@ use crate::cli::RefreshArgs;
 use crate::error::{Error, Result};
 use crate::keys::{KeySigner, Keyring};
 use crate::ledger::Ledger;
-use crate::token::{self, Lifetime, Policy, Signer as _};
+use crate::token::{self, Lifetime, Policy, Signer as _, Verdict};
 
 /// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
 /// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint). A key ring's
@@ -34,6 +34,25 @@ fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner
         .map(str::to_owned)
         .or_else(|| key.default_kid());
     key.signer("refresh", verified.alg, kid)
+}
+
+/// Under a policy, refresh's own key signs (a key ring: its current key), with the parent's
+/// algorithm when the key serves it, else the key's own; under the key's own kid (the parent's
+/// names a key of its issuer).
+fn own_signer<'k>(
+    keys: &'k Keyring,
+    verified: &token::Verified,
+    args: &crate::cli::KeyArgs,
+) -> Result<KeySigner<'k>> {
+    let key = match keys {
+        Keyring::Set(set) => set.current_signer()?,
+        Keyring::One(key) => key,
+    };
+    let alg = match key.fits(verified.alg, args.allow_weak_secret) {
+        true => verified.alg,
+        false => key.pick_alg(None)?,
+    };
+    key.signer("refresh", alg, key.default_kid())
 }
 
 /// The lifetime policy the flags ask for.
@@ -85,16 +104,49 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         grace_secs: secs(args.grace),
         ..policy(check, Vec::new())?
     };
+    let loaded = match args.policy.as_deref() {
+        Some(path) => Some(super::policy::load(path, ctx, rec)?),
+        None => None,
+    };
     let mut ledger = refresh_ledger(args, ctx, rec)?;
-    let (keys, algs) = super::check_keys(check, None, ctx, rec)?;
+    // Without a policy, the keys that verify the token re-sign it; with one, the token is
+    // verified with its issuer's keys from the policy, and refresh's own key signs.
+    let remote = super::remote(&check.remote);
+    let set = match loaded {
+        Some(_) => super::KeySet::Local(None),
+        None => super::key_set(check, remote.as_ref(), None),
+    };
+    let (keys, algs) = super::verifying_keys(&check.key, set, ctx, rec)?;
     if let Keyring::One(key) = &keys {
         key.encoding("refresh")?;
     }
-    policy.algs = algs;
     let text = read_token(check.token.as_deref(), rec, true)?;
-    let verified = token::verify_precise(&text, &keys, &policy, ctx.now_precise)?;
+    let verified = match &loaded {
+        Some(loaded) => {
+            let judged = super::policy::judge(
+                loaded,
+                &text,
+                &policy,
+                (&check.key, &check.remote),
+                ctx,
+                rec,
+                ctx.now_precise,
+            )?;
+            match judged {
+                Verdict::Valid((verified, _)) => verified,
+                Verdict::Rejected(rejection) => return Err(rejection.into()),
+            }
+        }
+        None => {
+            policy.algs = algs;
+            token::verify_precise(&text, &keys, &policy, ctx.now_precise)?
+        }
+    };
     note_verified(rec, &verified);
-    let signer = signer(&keys, &verified)?;
+    let signer = match loaded {
+        Some(_) => own_signer(&keys, &verified, &check.key)?,
+        None => signer(&keys, &verified)?,
+    };
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = lifetime(args, &policy);
     let jti = new_jti()?;

@@ -43,15 +43,42 @@ fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     if let Some(jti) = &args.jti {
         return revoke_by_id(args, jti, ledger, ctx, rec);
     }
+    let loaded = match args.policy.as_deref() {
+        Some(path) => Some(super::policy::load(path, ctx, rec)?),
+        None => None,
+    };
     let text = read_token(args.token.as_deref(), rec, false)?;
     let kid = super::unverified_kid(&text);
-    let remote = super::remote(&args.remote);
-    let set = match &remote {
-        Some(remote) => super::KeySet::Remote(remote, kid.as_deref()),
-        None => super::KeySet::Local(None),
+    let (keys, algs) = match &loaded {
+        // The keys (and algorithms) of the issuer the token's iss names in the policy.
+        Some(loaded) => {
+            let decoded = token::decode_unverified(&text, token::DEFAULT_MAX_TOKEN_SIZE)?;
+            let issuer = super::policy::issuer_of(loaded, &decoded.claims)?;
+            let (keys, algs) = super::policy::issuer_keys(
+                loaded,
+                issuer,
+                &args.key,
+                &args.remote,
+                kid.as_deref(),
+                ctx,
+                rec,
+            )?;
+            match issuer.algorithms.is_empty() {
+                true => (keys, algs),
+                false => (keys, issuer.algorithms.clone()),
+            }
+        }
+        None => {
+            let remote = super::remote(&args.remote);
+            let set = match &remote {
+                Some(remote) => super::KeySet::Remote(remote, kid.as_deref()),
+                None => super::KeySet::Local(None),
+            };
+            verifying_keys(&args.key, set, ctx, rec)?
+        }
     };
-    let (keys, algs) = verifying_keys(&args.key, set, ctx, rec)?;
-    // An expired token may be revoked: only its form and signature are checked.
+    // An expired token may be revoked: only its form and signature are checked (under a
+    // policy: with its issuer's keys; its rules are not, so any token it trusts can be revoked).
     let verified = token::authenticate(&text, &keys, &algs, token::DEFAULT_MAX_TOKEN_SIZE)?;
     note_verified(rec, &verified);
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);

@@ -56,6 +56,8 @@ enum Val {
     Table(Vec<(String, Node)>),
     /// A TOML date-time, which no policy setting takes.
     Datetime,
+    /// JSON's null, which no policy setting takes either.
+    Null,
 }
 
 impl Val {
@@ -68,6 +70,7 @@ impl Val {
             Val::Array(_) => "an array",
             Val::Table(_) => "a table",
             Val::Datetime => "a date-time",
+            Val::Null => "null",
         }
     }
 }
@@ -128,11 +131,14 @@ fn toml_node(value: Spanned<DeValue<'_>>, lines: &LineIndex) -> Node {
 }
 
 fn from_json(text: &str) -> Result<Node> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ParseError {
+    let node: JsonNode = serde_json::from_str(text).map_err(|e| ParseError {
         line: e.line(),
-        message: format!("not valid JSON ({})", json_fault(&e)),
+        message: match duplicate_key(&e) {
+            Some(message) => message,
+            None => format!("not valid JSON ({})", json_fault(&e)),
+        },
     })?;
-    Ok(json_node(value))
+    Ok(node.0)
 }
 
 /// serde_json's category in our words (its text can quote the input).
@@ -145,19 +151,99 @@ fn json_fault(e: &serde_json::Error) -> &'static str {
     }
 }
 
-fn json_node(value: Value) -> Node {
-    let value = match value {
-        Value::String(s) => Val::Str(s),
-        Value::Number(n) => n
-            .as_i64()
-            .map_or(Val::Float(n.as_f64().unwrap_or(0.0)), Val::Int),
-        Value::Bool(b) => Val::Bool(b),
-        // JSON's null has no TOML equivalent; no setting takes it.
-        Value::Null => Val::Datetime,
-        Value::Array(items) => Val::Array(items.into_iter().map(json_node).collect()),
-        Value::Object(map) => Val::Table(map.into_iter().map(|(k, v)| (k, json_node(v))).collect()),
-    };
-    Node { line: 0, value }
+/// The mark on our own error for a key given twice, so that it is told from serde_json's.
+const DUPLICATE: &str = "jwtctl-duplicate-key:";
+
+/// Our message for a key a JSON object gives twice (serde_json keeps the last silently, so a
+/// reviewer would read one rule and jwtctl judge by another).
+fn duplicate_key(e: &serde_json::Error) -> Option<String> {
+    let text = e.to_string();
+    let rest = text.strip_prefix(DUPLICATE)?;
+    let key = rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key);
+    Some(format!("the key '{key}' is given twice; keep one"))
+}
+
+/// A JSON value read straight into a [`Node`], refusing an object that repeats a key.
+struct JsonNode(Node);
+
+impl<'de> serde::Deserialize<'de> for JsonNode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+fn json_leaf(value: Val) -> JsonNode {
+    JsonNode(Node { line: 0, value })
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = JsonNode;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<JsonNode, E> {
+        Ok(json_leaf(Val::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> std::result::Result<JsonNode, E> {
+        Ok(json_leaf(Val::Int(i)))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> std::result::Result<JsonNode, E> {
+        // Beyond i64, as TOML: a number no setting takes.
+        Ok(json_leaf(
+            i64::try_from(u).map_or(Val::Float(f64::INFINITY), Val::Int),
+        ))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> std::result::Result<JsonNode, E> {
+        Ok(json_leaf(Val::Float(f)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> std::result::Result<JsonNode, E> {
+        Ok(json_leaf(Val::Str(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> std::result::Result<JsonNode, E> {
+        Ok(json_leaf(Val::Str(s)))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<JsonNode, E> {
+        Ok(json_leaf(Val::Null))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<JsonNode, A::Error> {
+        let mut items = Vec::new();
+        while let Some(JsonNode(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(json_leaf(Val::Array(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<JsonNode, A::Error> {
+        let mut entries: Vec<(String, Node)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if entries.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!(
+                    "{DUPLICATE}{}",
+                    shown(&key)
+                )));
+            }
+            let JsonNode(value) = map.next_value()?;
+            entries.push((key, value));
+        }
+        Ok(json_leaf(Val::Table(entries)))
+    }
 }
 
 /// The first line of a library message (toml's can carry a rendered snippet).
@@ -383,6 +469,18 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
         None => Vec::new(),
         Some(node) => rule_list(node, &rule_path, 0)?,
     };
+    if rules.is_empty() {
+        // Without a rule, every token the issuer mints for the audience passes: on a CI
+        // provider, any project's workflow can ask for any audience.
+        return fail(
+            line,
+            format!(
+                "{path} has no rule, so any token its issuer mints for the audiences would pass; \
+                 add [[issuer.rule]] tables (to accept every subject, say so: claim = \"sub\", \
+                 glob = \"*\")"
+            ),
+        );
+    }
     Ok(Issuer {
         path,
         url,
@@ -629,6 +727,26 @@ mod tests {
                 .starts_with("line 1: issuer[0] has no key source")
         );
         assert!(error("[[issuer]\n").starts_with("line 1: not valid TOML"));
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_an_error_not_the_last_one_kept() {
+        let json = "{\"issuer\":[{\"url\":\"https://ci.example\",\"jwks_file\":\"k.json\",\n\
+            \"audiences\":[\"api\"],\"rule\":[{\"claim\":\"repository_id\",\"eq\":\"1\"}],\n\
+            \"rule\":[{\"claim\":\"sub\",\"glob\":\"*\"}]}]}";
+        assert_eq!(
+            error(json),
+            "line 3: the key 'rule' is given twice; keep one"
+        );
+        let json = r#"{"issuer":[{"url":"https://a","url":"https://b"}]}"#;
+        assert_eq!(
+            error(json),
+            "line 1: the key 'url' is given twice; keep one"
+        );
+        assert_eq!(
+            error(r#"{"issuer":[{"url":null}]}"#),
+            "issuer[0].url must be a string, not null"
+        );
     }
 
     #[test]

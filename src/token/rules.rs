@@ -53,6 +53,9 @@ impl ClaimRule {
         let Some(value) = claim(claims, self.claim()) else {
             return Outcome::Missing;
         };
+        if value.is_array() && is_identifier(self.claim()) {
+            return Outcome::Differs;
+        }
         if self.holds(value) {
             return Outcome::Holds(None);
         }
@@ -99,6 +102,14 @@ impl ClaimRule {
     }
 }
 
+/// Whether a claim names one identity, so that an array in it is never matched element by
+/// element: `iss`, `sub`, `jti`, `azp`, `oid`, `tid`, `uid`, and any claim whose name ends in
+/// `_id` (`repository_id`, `project_id`, `namespace_id`). A rule on such a claim holds only for
+/// a single value (`repository_id: ["999", "123"]` is not repository 123).
+fn is_identifier(name: &str) -> bool {
+    matches!(name, "iss" | "sub" | "jti" | "azp" | "oid" | "tid" | "uid") || name.ends_with("_id")
+}
+
 /// A value as a rule's expectation shows it: JSON, shortened and escaped.
 fn shown_value(value: &Value) -> String {
     match value {
@@ -107,14 +118,35 @@ fn shown_value(value: &Value) -> String {
     }
 }
 
-/// JSON equality, but numbers compare by value (`1` equals `1.0`).
+/// JSON equality, but numbers compare by value (`1` equals `1.0`), exactly: a float is never
+/// rounded to meet an integer (`9007199254740992.0` is not `9007199254740993`).
 fn same(have: &Value, want: &Value) -> bool {
     match (have, want) {
-        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64()) {
-            (Some(a), Some(b)) => a == b,
-            _ => a.as_f64() == b.as_f64(),
-        },
+        (Value::Number(a), Value::Number(b)) => exact(a) == exact(b),
         _ => have == want,
+    }
+}
+
+/// A JSON number as a value that compares exactly: a whole number as an integer (a float with
+/// no fraction is one), anything else as its float.
+#[derive(PartialEq)]
+enum Exact {
+    Whole(i128),
+    Fraction(f64),
+}
+
+fn exact(n: &serde_json::Number) -> Exact {
+    if let Some(i) = n.as_i64() {
+        return Exact::Whole(i.into());
+    }
+    if let Some(u) = n.as_u64() {
+        return Exact::Whole(u.into());
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    // Every f64 with no fraction below 2^120 is an integer i128 holds exactly.
+    match f.fract() == 0.0 && f.abs() < 1e36 {
+        true => Exact::Whole(f as i128),
+        false => Exact::Fraction(f),
     }
 }
 
@@ -143,13 +175,19 @@ impl Pattern {
                 text.len()
             ));
         }
-        let regex = regex_lite::RegexBuilder::new(&format!("^(?:{text})$"))
-            .size_limit(1 << 20)
-            .nest_limit(64)
-            .build()
-            .map_err(|e| {
-                format!("the pattern is not a valid regular expression (RE2 syntax): {e}")
-            })?;
+        let build = |text: &str| {
+            regex_lite::RegexBuilder::new(text)
+                .size_limit(1 << 20)
+                .nest_limit(64)
+                .build()
+                .map_err(|e| {
+                    format!("the pattern is not a valid regular expression (RE2 syntax): {e}")
+                })
+        };
+        // The pattern must stand alone: `main)|(?:.*` is valid inside `^(?:...)$` but would
+        // close the anchoring group and match anything.
+        build(text)?;
+        let regex = build(&format!("^(?:{text})$"))?;
         Ok(Pattern {
             text: text.to_owned(),
             regex,
@@ -250,8 +288,29 @@ mod tests {
         assert_eq!(one_of.judge(&c), Outcome::Holds(Some(1)));
         let glob = ClaimRule::Matches("n".into(), "7".into());
         assert_eq!(glob.judge(&c), Outcome::Differs, "globs match strings only");
+        // Numbers compare by value but exactly: no rounding through a float.
+        let big = claims(json!({"n": 9007199254740992.0_f64, "m": 18446744073709551615_u64}));
+        let pin = ClaimRule::Equals("n".into(), json!(9007199254740993_i64));
+        assert_eq!(pin.judge(&big), Outcome::Differs);
+        let pin = ClaimRule::Equals("n".into(), json!(9007199254740992_i64));
+        assert_eq!(pin.judge(&big), Outcome::Holds(None));
+        let pin = ClaimRule::Equals("m".into(), json!(18446744073709551614.0_f64));
+        assert_eq!(pin.judge(&big), Outcome::Differs);
         let missing = ClaimRule::Equals("env".into(), json!("prod"));
         assert_eq!(missing.judge(&c), Outcome::Missing);
+        // An identifier is one value: an array holding the pinned id is not that identity,
+        // whatever the rule (`eq`, `one_of`, `glob`, `regex`, or an `eq` on the whole array).
+        let c = claims(json!({"repository_id": ["999", "123"], "sub": ["a"], "n": 7}));
+        for rule in [
+            ClaimRule::Equals("repository_id".into(), json!("123")),
+            ClaimRule::Equals("repository_id".into(), json!(["999", "123"])),
+            ClaimRule::OneOf("repository_id".into(), vec![json!("123")]),
+            ClaimRule::Matches("repository_id".into(), "1*".into()),
+            ClaimRule::Regex("repository_id".into(), Pattern::new("[0-9]+").unwrap()),
+            ClaimRule::Equals("sub".into(), json!("a")),
+        ] {
+            assert_eq!(rule.judge(&c), Outcome::Differs, "{rule:?}");
+        }
         let differs = ClaimRule::Equals("n".into(), json!("7"));
         assert_eq!(
             differs.judge(&c),
@@ -279,6 +338,13 @@ mod tests {
         assert!(!evil.holds(&json!(format!("{}!", "a".repeat(50_000)))));
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
         assert!(Pattern::new("(a").unwrap_err().contains("without closing"));
+        // An alternation is anchored as a whole: ^(?:main|release)$, not ^main|release$.
+        let alt = ClaimRule::Regex("ref".into(), Pattern::new("main|release").unwrap());
+        assert!(alt.holds(&json!("release")));
+        assert!(!alt.holds(&json!("mainline")) && !alt.holds(&json!("prerelease")));
+        // A pattern that closes jwtctl's anchoring group is refused, not matched unanchored.
+        assert!(Pattern::new("main)|(?:.*").is_err());
+        assert!(Pattern::new("main)|(.*").is_err());
         assert!(Pattern::new("(a)\\1").is_err(), "no backreferences");
         assert!(Pattern::new(&"a".repeat(2000)).is_err());
         assert!(Pattern::new("a{1000}{1000}").is_err(), "too large compiled");

@@ -1,0 +1,143 @@
+//! `--policy FILE` on `refresh` and `revoke`: the presented token is judged as `verify --policy`
+//! judges it (refresh: every setting and rule; revoke: the signature, with the keys of the
+//! issuer the token names), and refresh still signs with its own key and keeps its ledger.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use serde_json::json;
+
+use crate::common::{assert_refused, assert_rejected, parts, stderr, stdout};
+use crate::policy::{Ci, GITHUB_POLICY, assert_policy_refusal, github_claims, with};
+
+/// `jwtctl refresh|revoke --policy policy.toml ARGS TOKEN` with the CI server's CA, and the
+/// test key (refresh's own key) in the environment.
+fn run(ci: &Ci, command: &str, args: &[&str], token: &str) -> std::process::Output {
+    ci.env()
+        .jwtctl()
+        .args(["--log-level", "info", command, "--policy", "policy.toml"])
+        .args(["--ca-file", "ca.pem", "--cache-dir", "cache"])
+        .args(args)
+        .arg(token)
+        .output()
+        .unwrap()
+}
+
+/// The CI provider with the policy written and an empty ledger `l.db`.
+fn ci_with_ledger() -> Ci {
+    let ci = Ci::new("gh");
+    ci.policy(GITHUB_POLICY);
+    let out = ci.env().run(&["ledger", "init", "--ledger", "l.db"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ci
+}
+
+#[test]
+fn refresh_under_a_policy_judges_the_token_then_signs_with_its_own_key_once() {
+    let ci = ci_with_ledger();
+    let parent = ci.token(github_claims());
+    let out = run(&ci, "refresh", &["--ledger", "l.db"], &parent);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let child = stdout(&out).trim_end().to_owned();
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["outcome"], "success", "{record}");
+    assert_eq!(record["policy"], "policy.toml");
+    // The same claims, signed with refresh's own key (the test key), not the issuer's.
+    let ((parent_header, parent_claims), (header, claims)) = (parts(&parent), parts(&child));
+    assert_eq!(claims["repository_id"], parent_claims["repository_id"]);
+    assert_ne!(header["kid"], parent_header["kid"]);
+    assert!(
+        ci.env()
+            .verify(&["--aud", "https://github.com/acme"], &child)
+            .status
+            .success()
+    );
+    // The ledger still lets a token refresh once.
+    let out = run(&ci, "refresh", &["--ledger", "l.db"], &parent);
+    assert_rejected(ci.env(), &out, "reused");
+}
+
+#[test]
+fn refresh_under_a_policy_refuses_a_fork_naming_the_rule_and_consumes_nothing() {
+    let ci = ci_with_ledger();
+    let fork = with(
+        &github_claims(),
+        json!({"repository": "mallory/deploy", "repository_id": "4004"}),
+    );
+    let out = run(&ci, "refresh", &["--ledger", "l.db"], &ci.token(fork));
+    assert_policy_refusal(
+        &ci,
+        &out,
+        "claim_mismatch",
+        "issuer[0].rule[0]",
+        "repository_id",
+    );
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: token rejected: claim_mismatch: policy policy.toml issuer[0].rule[0]: \
+         'repository_id' must be \"2002\"\n"
+    );
+    // Nothing was consumed: the good token with the same iss and jti still refreshes.
+    let out = run(
+        &ci,
+        "refresh",
+        &["--ledger", "l.db"],
+        &ci.token(github_claims()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    ci.env().log().pop();
+    // A wrong environment (a later rule) is refused too; the --policy replaces --oidc.
+    let staging = with(&github_claims(), json!({"environment": "staging"}));
+    let out = run(&ci, "refresh", &["--no-ledger"], &ci.token(staging));
+    assert_policy_refusal(
+        &ci,
+        &out,
+        "claim_mismatch",
+        "issuer[0].rule[3]",
+        "environment",
+    );
+    let out = run(
+        &ci,
+        "refresh",
+        &["--no-ledger", "--oidc", &ci.issuer],
+        "x.y.z",
+    );
+    assert_refused(ci.env(), &out, 2, "usage");
+    assert!(stderr(&out).contains("--policy") && stderr(&out).contains("--oidc"));
+}
+
+#[test]
+fn revoke_under_a_policy_checks_the_signature_with_the_issuers_keys() {
+    let ci = ci_with_ledger();
+    // Even a token its rules refuse is revoked: revocation is never blocked by a rule.
+    let fork = ci.token(with(&github_claims(), json!({"repository_id": "4004"})));
+    let token = ci.token(github_claims());
+    for t in [&fork, &token] {
+        let out = run(&ci, "revoke", &["--ledger", "l.db"], t);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(ci.env().log().pop().unwrap()["policy"], "policy.toml");
+    }
+    let out = ci.verify(&["--ledger", "l.db"], &token);
+    assert_rejected(ci.env(), &out, "revoked");
+    // A token naming the issuer but signed with another key (the test key, not RS256: the
+    // policy pins the issuer's algorithm) is not revoked.
+    let forged = ci
+        .env()
+        .issue(&["--iss", &ci.issuer, "--aud", "https://github.com/acme"]);
+    let out = run(&ci, "revoke", &["--ledger", "l.db"], &forged);
+    assert_rejected(ci.env(), &out, "alg_not_allowed");
+    // A token from an issuer the policy does not list is refused, naming the issuers it does.
+    let other = ci.env().issue(&["--iss", "https://elsewhere.example"]);
+    let out = run(&ci, "revoke", &["--ledger", "l.db"], &other);
+    assert_rejected(ci.env(), &out, "claim_mismatch");
+    assert!(stderr(&out).contains("policy policy.toml issuer: 'iss' must be one of"));
+    // --policy replaces the key flags, and a --jti revocation has no token to judge.
+    for extra in [&["--key-file", "test.key"][..], &["--jti", "abc"]] {
+        let out = ci
+            .env()
+            .bare()
+            .args(["revoke", "--ledger", "l.db", "--policy", "policy.toml"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_refused(ci.env(), &out, 2, "usage");
+    }
+}
