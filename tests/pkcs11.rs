@@ -212,6 +212,15 @@ fn uri(object: &str, pin_file: &Path) -> String {
     )
 }
 
+/// jwcrypto verifies a token with a public JWK and one algorithm: argv alg, jwk, token.
+const JWCRYPTO_VERIFY: &str = r#"
+import json, sys
+from jwcrypto import jwk, jwt
+alg, public, token = sys.argv[1:4]
+checked = jwt.JWT(jwt=token, key=jwk.JWK.from_json(public), algs=[alg])
+assert json.loads(checked.claims)["sub"] == "hsm"
+"#;
+
 #[test]
 fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_published_jwk() {
     let Some(hsm) = Hsm::new() else { return };
@@ -270,6 +279,19 @@ fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_publis
                 "hsm"
             );
             hsm.assert_pin_unseen(&out);
+            // An independent library verifies what the token signed, from the published JWK.
+            if crate::key::libraries_present() {
+                let jwk_text = serde_json::to_string(&jwk).unwrap();
+                let out = std::process::Command::new("python3")
+                    .args(["-c", JWCRYPTO_VERIFY, alg, &jwk_text, &token])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "jwcrypto {object} {alg}: {}",
+                    stderr(&out)
+                );
+            }
         }
     }
     // The PIN may come from JWTCTL_PKCS11_PIN instead, and refresh re-signs in the token.
