@@ -189,7 +189,7 @@ const DECIMAL_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 
 /// Append `n` in decimal (`write!` goes through the formatting machinery, a visible share of a
 /// batch record's cost): two digits at a time from a table.
-fn push_digits(line: &mut String, mut n: u64) {
+pub(super) fn push_digits(line: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     while n >= 100 {
