@@ -181,3 +181,26 @@ fn a_key_jwtctl_made_read_as_encoded_says_to_drop_the_encoding() {
     let text = std::fs::read_to_string(env.path("jwtctl.key")).unwrap();
     assert_eq!(text.trim_end().len(), 64, "{text:?}");
 }
+
+/// Man pages name each option's value in the SYNOPSIS and lay examples out one per line, in
+/// sections of their own (not rewrapped under EXTRA).
+#[test]
+fn man_pages_name_values_and_keep_examples_as_written() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("man")).unwrap();
+    let out = env.run_bare(&["man", "--dir", "man"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(env.path("man/jwtctl-issue.1")).unwrap();
+    let synopsis = &page[page.find(".SH SYNOPSIS").unwrap()..page.find(".SH DESCRIPTION").unwrap()];
+    assert!(
+        synopsis.contains("\\-\\-ttl\\fR \\fIDURATION"),
+        "{synopsis}"
+    );
+    assert!(!page.contains(".SH EXTRA"), "{page}");
+    let examples = &page[page.find(".SH EXAMPLES").unwrap()..];
+    assert!(
+        examples.contains(".nf\njwtctl issue \\-\\-sub alice"),
+        "{examples}"
+    );
+    assert!(page.contains(".SH \"EXIT STATUS\"") || page.contains(".SH EXIT STATUS"));
+}

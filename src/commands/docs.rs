@@ -35,14 +35,105 @@ pub fn man(args: &ManArgs) -> Result<Done> {
     Ok(Done::Print(String::new()))
 }
 
+/// One man page: clap_mangen's sections, but a SYNOPSIS that names each option's value (`--ttl
+/// DURATION`) and, from the long help's closing text, FILES, EXAMPLES laid out one per line, and
+/// EXIT STATUS as sections of their own (clap_mangen puts it all under EXTRA, rewrapped).
+fn render_page(page: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use roff::{Roff, bold, italic, roman};
+    let man = clap_mangen::Man::new(page.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    let mut synopsis = Roff::new();
+    synopsis.control("SH", ["SYNOPSIS"]);
+    let mut line = vec![bold(page.get_name().replace('-', " "))];
+    for arg in page.get_arguments().filter(|a| !a.is_hide_set()) {
+        let value = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string());
+        let takes = arg.get_num_args().is_some_and(|n| n.takes_values())
+            && !matches!(
+                arg.get_action(),
+                clap::ArgAction::SetTrue | clap::ArgAction::SetFalse | clap::ArgAction::Help
+            );
+        line.push(roman(" ["));
+        match (arg.get_long(), arg.get_short()) {
+            (Some(long), _) => line.push(bold(format!("--{long}"))),
+            (None, Some(short)) => line.push(bold(format!("-{short}"))),
+            (None, None) => {
+                line.push(italic(
+                    value.clone().unwrap_or_else(|| arg.get_id().to_string()),
+                ));
+                line.push(roman("]"));
+                continue;
+            }
+        }
+        if let (true, Some(value)) = (takes, value) {
+            line.push(roman(" "));
+            line.push(italic(value));
+        }
+        line.push(roman("]"));
+    }
+    if page.has_subcommands() {
+        line.push(roman(" "));
+        line.push(italic("COMMAND"));
+    }
+    synopsis.text(line);
+    synopsis.to_writer(out)?;
+    man.render_description_section(out)?;
+    if page.get_arguments().next().is_some() {
+        man.render_options_section(out)?;
+    }
+    if page.has_subcommands() {
+        man.render_subcommands_section(out)?;
+    }
+    if let Some(after) = page.get_after_long_help() {
+        let mut extra = Roff::new();
+        let text = after.to_string();
+        let mut section = String::new();
+        for raw in text.lines() {
+            let heading = match raw.trim_end_matches(':') {
+                "EXAMPLES" => Some("EXAMPLES"),
+                "EXIT STATUS" => Some("EXIT STATUS"),
+                _ => None,
+            };
+            if let Some(heading) = heading {
+                section = heading.to_owned();
+                extra.control("SH", [heading]);
+                continue;
+            }
+            if section.is_empty() && !raw.trim().is_empty() {
+                section = "FILES".into();
+                extra.control("SH", ["FILES"]);
+            }
+            if raw.trim().is_empty() {
+                continue;
+            }
+            if section == "EXAMPLES" || section == "EXIT STATUS" {
+                // One example (or exit code) per line, as written: no filling.
+                extra.control("nf", [] as [&str; 0]);
+                extra.text([roman(raw.trim())]);
+                extra.control("fi", [] as [&str; 0]);
+            } else {
+                let text = raw.trim();
+                extra.text([roman(text.strip_prefix("Files: ").unwrap_or(text))]);
+            }
+        }
+        extra.to_writer(out)?;
+    }
+    if page.get_version().is_some() {
+        man.render_version_section(out)?;
+    }
+    Ok(())
+}
+
 fn write_pages(cmd: &clap::Command, name: &str, dir: &Path, written: &mut usize) -> Result<()> {
     // clap names are 'static; a one-shot command can leak the few page names it makes.
     let page = cmd
         .clone()
         .name(&*Box::leak(name.to_string().into_boxed_str()));
     let mut out = Vec::new();
-    clap_mangen::Man::new(page)
-        .render(&mut out)
+    render_page(&page, &mut out)
         .map_err(|e| Error::io(format!("cannot render the man page: {}", io_words(&e))))?;
     let path = dir.join(format!("{name}.1"));
     install(dir, &format!("{name}.1"), &out).map_err(|e| {
