@@ -204,3 +204,29 @@ fn man_pages_name_values_and_keep_examples_as_written() {
     );
     assert!(page.contains(".SH \"EXIT STATUS\"") || page.contains(".SH EXIT STATUS"));
 }
+
+/// An id as revoke and ledger list print it is what revoke --jti takes, issuer and all.
+#[test]
+fn revoke_jti_takes_the_id_as_printed() {
+    let env = Env::new();
+    let init = env.run(&["ledger", "init", "--ledger", "l.db"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = env.issue(&["--iss", "https://auth.example"]);
+    let jti = parts(&token).1["jti"].as_str().unwrap().to_owned();
+    let printed = format!("iss+jti:[\"https://auth.example\",\"{jti}\"]");
+    let out = env.run(&["revoke", "--ledger", "l.db", "--jti", &printed]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{printed}\n"),
+        "printed as it was given"
+    );
+    let listed = env.run(&["ledger", "list", "--ledger", "l.db"]);
+    assert!(stdout(&listed).contains(&printed), "{}", stdout(&listed));
+    let out = env.verify(&["--ledger", "l.db"], &token);
+    assert_rejected(&env, &out, "revoked");
+    let out = env.run(&[
+        "revoke", "--ledger", "l.db", "--jti", &printed, "--iss", "x",
+    ]);
+    assert_refused(&env, &out, 2, "usage");
+}

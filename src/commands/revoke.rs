@@ -90,6 +90,25 @@ fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     Ok(Done::Recorded(shown(&id)))
 }
 
+/// `--jti` as given: a bare id, or an id as revoke and ledger list print it:
+/// `iss+jti:["ISS","ID"]` (that issuer's), `any-iss+jti:ID` (every issuer's) or `jti:ID`. Returns
+/// the jti and the issuer the printed form names.
+fn printed_id(given: &str) -> Result<(String, Option<String>)> {
+    if let Some(pair) = given.strip_prefix("iss+jti:") {
+        return match serde_json::from_str::<[String; 2]>(pair) {
+            Ok([iss, jti]) => Ok((jti, Some(iss))),
+            Err(_) => Err(Error::usage(
+                "--jti iss+jti:… must be as jwtctl prints it: iss+jti:[\"ISSUER\",\"ID\"]",
+            )),
+        };
+    }
+    let bare = given
+        .strip_prefix("any-iss+jti:")
+        .or_else(|| given.strip_prefix("jti:"))
+        .unwrap_or(given);
+    Ok((bare.to_owned(), None))
+}
+
 /// `revoke --jti ID [--iss ISS] [--until TIME]`: the id (and issuer) an operator read in the
 /// log, revoked without the token (without `--iss`: for every issuer); kept until `--until` (default: a day from now, the longest a refreshed
 /// family lives by default).
@@ -100,18 +119,27 @@ fn revoke_by_id(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<Done> {
+    // An id as revoke and ledger list print it is taken as it stands (its issuer with it).
+    let (jti, printed_iss) = printed_id(jti)?;
+    if printed_iss.is_some() && args.iss.is_some() {
+        return Err(Error::usage(
+            "--jti gives an id as jwtctl prints it, with its issuer: drop --iss",
+        ));
+    }
+    let iss = printed_iss.or(args.iss.clone());
     // Without --iss, the jti is revoked under every issuer (and without one): an operator
     // reading the log may not know the issuer, and a revocation must never miss its token.
-    let id = match args.iss.as_deref() {
-        Some(iss) => crate::ledger::TokenId::of_jti(iss, jti),
-        None => crate::ledger::TokenId::any_issuer(jti),
+    let id = match iss.as_deref() {
+        Some(iss) => crate::ledger::TokenId::of_jti(iss, &jti),
+        None => crate::ledger::TokenId::any_issuer(&jti),
     };
+    let jti = jti.as_str();
     let exp = args.until.map_or_else(
         || ctx.now.saturating_add(crate::ledger::KEEP_AFTER_EXP_SECS),
         |until| until.resolve(ctx.now),
     );
     rec.jti = Some(jti.to_string());
-    rec.iss.clone_from(&args.iss);
+    rec.iss = iss;
     rec.exp = Some(exp);
     let done = rec.clone();
     super::recorded_change(rec, &done, ctx, |record| {
