@@ -28,6 +28,7 @@ mod plan;
 mod policy;
 mod policy_commands;
 mod policy_hostile;
+mod policy_presets;
 mod process;
 mod properties;
 mod readme;
