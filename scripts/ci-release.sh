@@ -41,6 +41,62 @@ if readelf -SW "$work/$name/jwtctl" | grep -q '\.symtab'; then die "the archived
 bash -c "source '$work/$name/completions/jwtctl.bash' && complete -p jwtctl" >/dev/null ||
   die "the bash completion does not register for jwtctl"
 
+# The Debian package, installed on this machine as a user would: the binary, the man page, the
+# bash completion, the service user and directories, the logrotate snippet; then purged, leaving
+# nothing behind.
+deb=$a/jwtctl_${version}-1_amd64.deb
+if dpkg -s jwtctl >/dev/null 2>&1 || [ -e /usr/bin/jwtctl ]; then
+  die "jwtctl is installed on this machine already: the package check needs a machine without it"
+fi
+if ! command -v man >/dev/null 2>&1 || ! command -v logrotate >/dev/null 2>&1 ||
+  ! [ -f /usr/share/bash-completion/bash_completion ]; then
+  apt-get update -qq && apt-get install -y -qq man-db bash-completion logrotate >/dev/null
+fi
+step "dpkg -i $(basename "$deb")"
+dpkg -i "$deb" >/dev/null
+[ "$(/usr/bin/jwtctl --version)" = "jwtctl $version" ] || die "the packaged jwtctl does not run"
+[ "$(man -w jwtctl)" = /usr/share/man/man1/jwtctl.1.gz ] || die "man -w jwtctl: $(man -w jwtctl 2>&1)"
+man -w jwtctl-verify >/dev/null || die "no man page for jwtctl verify"
+# The completion as bash-completion loads it (on demand, by the command's name): `jwtctl ver<TAB>`.
+words=$(bash -c 'source /usr/share/bash-completion/bash_completion
+  __load_completion jwtctl || exit 1
+  COMP_WORDS=(jwtctl ver) COMP_CWORD=1 COMP_LINE="jwtctl ver" COMP_POINT=10
+  _jwtctl jwtctl ver jwtctl; echo "${COMPREPLY[*]}"') || die "bash-completion does not load jwtctl's completion"
+[ "$words" = verify ] || die "the bash completion of 'jwtctl ver' gave '$words', not 'verify'"
+[ -f /usr/share/zsh/vendor-completions/_jwtctl ] && [ -f /usr/share/fish/vendor_completions.d/jwtctl.fish ] ||
+  die "the zsh or fish completion is missing"
+getent passwd jwtctl | grep -q ':/var/lib/jwtctl:/usr/sbin/nologin$' || die "no jwtctl system user"
+[ "$(stat -c '%a %U' /var/lib/jwtctl)" = "700 jwtctl" ] || die "/var/lib/jwtctl is not 0700 jwtctl"
+[ "$(stat -c '%U' /var/log/jwtctl)" = jwtctl ] || die "/var/log/jwtctl is not jwtctl's"
+# The service user can keep a key and a ledger and write the log where the package put them.
+runuser -u jwtctl -- env -i PATH=/usr/bin:/bin HOME=/var/lib/jwtctl sh -ec '
+  cd /var/lib/jwtctl
+  export JWTCTL_LOG_FILE=/var/log/jwtctl/security.log
+  jwtctl --log-level info issue --sub ci >/dev/null 2>&1
+  jwtctl --log-level info ledger init --ledger ledger.db >/dev/null
+  jwtctl log verify 2>&1 | grep -q "log intact"' || die "the jwtctl user cannot work in its directories"
+[ "$(stat -c '%a %U' /var/log/jwtctl/security.log)" = "600 jwtctl" ] || die "the service's log is not 0600 jwtctl"
+# The logrotate snippet is the one docs/log.md shows, and logrotate accepts it.
+python3 -c 'import sys; sys.exit(open(sys.argv[1]).read() not in open(sys.argv[2]).read())' \
+  /etc/logrotate.d/jwtctl docs/log.md || die "/etc/logrotate.d/jwtctl is not the snippet in docs/log.md"
+if logrotate -d /etc/logrotate.d/jwtctl 2>&1 | grep -qi error; then
+  die "logrotate rejects /etc/logrotate.d/jwtctl: $(logrotate -d /etc/logrotate.d/jwtctl 2>&1 | grep -i error)"
+fi
+# Purge: the package's files go; the directories and user stay while they hold data, and go with
+# it once emptied.
+step "dpkg --purge jwtctl"
+dpkg --purge jwtctl >/dev/null 2>"$work/purge.err"
+grep -q "kept /var/lib/jwtctl" "$work/purge.err" || die "purge did not say it kept /var/lib/jwtctl with its key"
+[ -d /var/lib/jwtctl ] && getent passwd jwtctl >/dev/null || die "purge removed keys or their owner"
+rm -rf /var/lib/jwtctl/* /var/log/jwtctl/*
+dpkg -i "$deb" >/dev/null && dpkg --purge jwtctl >/dev/null 2>&1
+for gone in /usr/bin/jwtctl /usr/share/man/man1/jwtctl.1.gz /etc/logrotate.d/jwtctl \
+  /usr/share/bash-completion/completions/jwtctl /var/lib/jwtctl /var/log/jwtctl; do
+  [ ! -e "$gone" ] || die "$gone is still there after dpkg --purge jwtctl"
+done
+! getent passwd jwtctl >/dev/null && ! getent group jwtctl >/dev/null ||
+  die "the jwtctl user or group is still there after dpkg --purge jwtctl"
+
 # Reproducible: the committed tree, unpacked elsewhere, with its own target dir (nothing compiled
 # is shared; only cargo's downloaded sources are), the same SOURCE_DATE_EPOCH, gives the same bytes.
 step "second release build, in another directory"
