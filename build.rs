@@ -4,7 +4,8 @@
 //! `.text.jwtctl.startup` section before `.text`, so start-up touches a few pages of code instead
 //! of some thirty scattered ones. It names functions by patterns that leave out the hashes a
 //! version bump changes. It is given only to LLD, Rust's default linker for x86_64-unknown-linux-gnu from
-//! 1.90; with any other linker or target this does nothing.
+//! 1.90; with any other linker or target this does nothing. It also warns when the build lacks
+//! the AWS-LC setting in `.cargo/config.toml` that a short run's speed depends on.
 
 use std::env;
 use std::path::Path;
@@ -14,6 +15,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=link/startup.ld");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    warn_without_release_settings();
     let order = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
         .join("link")
         .join("startup.ld");
@@ -23,6 +25,21 @@ fn main() {
         // A pattern this build has no function for (another toolchain, a changed dependency)
         // places nothing: a stale script costs speed, never correctness.
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{order}");
+    }
+}
+
+/// Say so when a build lacks the `.cargo/config.toml` setting that start-up depends on, as a
+/// `cargo install` of the packaged crate does (cargo reads that file only inside a checkout).
+/// AWS-LC's build script reads it from the environment, so no build.rs or code can set it: without
+/// it, every command that draws random bytes or signs first spends ~30 ms seeding AWS-LC from CPU
+/// jitter. The SQLite flags there trim features jwtctl does not use and cost nothing measurable.
+fn warn_without_release_settings() {
+    println!("cargo:rerun-if-env-changed=AWS_LC_SYS_NO_JITTER_ENTROPY");
+    if env::var_os("AWS_LC_SYS_NO_JITTER_ENTROPY").is_none() {
+        println!(
+            "cargo:warning=AWS_LC_SYS_NO_JITTER_ENTROPY=1 is not set: this jwtctl will take ~30 ms \
+             longer to issue or sign; build with it set, as release builds are (docs/performance.md)"
+        );
     }
 }
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # CI's release smoke test (.ci/run calls it): installs what scripts/release.sh needs, makes the
-# release of Cargo.toml's version, checks each artifact, and checks the release is reproducible
-# by building the committed tree again in another directory and comparing the bytes.
-# Usage: scripts/ci-release.sh      (as root on Debian: installs packages; takes ~2 release builds)
+# release of Cargo.toml's version, checks each artifact as a user would use it, and checks that
+# the crate `cargo package` makes, unpacked elsewhere and built with a CARGO_HOME of its own (no
+# .cargo/config.toml, nothing downloaded before), gives a release of the same bytes.
+# Usage: scripts/ci-release.sh      (as root on Debian: installs packages)
+#   The two release builds run side by side: each spends about half its time in one-threaded
+#   LTO, so on 2 cores the pair takes little more than one. CI_RELEASE_SERIAL=1 runs them one
+#   after the other (a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -19,13 +23,53 @@ if ! command -v musl-gcc >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null
 fi
 rustup target add "$target" >/dev/null 2>&1 || die "rustup cannot add the $target target"
-
+# The second build is of the commit's crate: uncommitted changes would make the two differ.
+git diff --quiet HEAD -- || die "the working tree has uncommitted changes: commit or stash them first"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+installed() { cargo install --list | grep -qx "$1 v$2:"; }
 
-step "release build"
+# The cargo plugins release.sh runs, pinned, compiled from crates.io where they are missing:
+# cargo-auditable (~30 s) before the builds, which run under it; cargo-cyclonedx (~3 min), which
+# only the packaging step needs, beside them.
+if ! installed cargo-auditable 0.7.7; then
+  step "cargo install cargo-auditable"
+  cargo install --locked --quiet cargo-auditable@0.7.7
+fi
+cyclonedx=0
+if ! installed cargo-cyclonedx 0.5.9; then
+  step "cargo install cargo-cyclonedx (beside the builds)"
+  cargo install --locked --quiet cargo-cyclonedx@0.5.9 >"$work/cyclonedx.log" 2>&1 &
+  cyclonedx=$!
+  pids+=("$cyclonedx")
+fi
+
+# B: the crate as `cargo package` makes it, unpacked outside this checkout, built with an empty
+# CARGO_HOME of its own (every crate downloaded afresh, no config file).
+cargo package --locked --no-verify --quiet
+mkdir "$work/crate" "$work/cargo-home"
+tar -xzf "target/package/jwtctl-$version.crate" -C "$work/crate"
+crate=$work/crate/jwtctl-$version
+build_b() { CARGO_HOME=$work/cargo-home JWTCTL_SRC=$crate scripts/release.sh "$version" "$@"; }
+
+step "release builds: this checkout (A) and the packaged crate (B)"
+if [ -n "${CI_RELEASE_SERIAL:-}" ]; then
+  RELEASE_BUILD_ONLY=1 build_b "$work/b" >"$work/b.log" 2>&1 || { cat "$work/b.log" >&2; die "build B failed"; }
+  RELEASE_BUILD_ONLY=1 scripts/release.sh "$version" "$work/a"
+else
+  RELEASE_BUILD_ONLY=1 build_b "$work/b" >"$work/b.log" 2>&1 &
+  b_pid=$!
+  pids+=("$b_pid")
+  RELEASE_BUILD_ONLY=1 scripts/release.sh "$version" "$work/a"
+  wait "$b_pid" || { cat "$work/b.log" >&2; die "build B (the packaged crate) failed"; }
+fi
+step "release builds done"
+if [ "$cyclonedx" != 0 ]; then
+  wait "$cyclonedx" || { cat "$work/cyclonedx.log" >&2; die "cargo install cargo-cyclonedx failed"; }
+fi
 scripts/release.sh "$version" "$work/a"
-step "release build done"
+build_b "$work/b" 2>>"$work/b.log" || { cat "$work/b.log" >&2; die "release B failed"; }
 a=$work/a
 
 # The archive: the files it promises, a binary that runs, and sums that check.
@@ -40,6 +84,44 @@ tar -xzf "$a/$name.tar.gz" -C "$work"
 if readelf -SW "$work/$name/jwtctl" | grep -q '\.symtab'; then die "the archived jwtctl is not stripped"; fi
 bash -c "source '$work/$name/completions/jwtctl.bash' && complete -p jwtctl" >/dev/null ||
   die "the bash completion does not register for jwtctl"
+
+# The dependency list cargo auditable embeds (what `cargo audit bin` reads): the .dep-v0
+# section, zlib-compressed JSON, naming every crate built in, and kept by the strip.
+objcopy --dump-section .dep-v0="$work/dep-v0" "$work/$name/jwtctl" 2>/dev/null ||
+  die "the archived jwtctl has no .dep-v0 section: not built with cargo auditable"
+python3 - "$work/dep-v0" <<'PY' || die "the embedded dependency list does not name jwtctl's crates"
+import json, sys, zlib
+deps = json.loads(zlib.decompress(open(sys.argv[1], "rb").read()))
+names = {p["name"] for p in deps["packages"]}
+missing = {"jwtctl", "aws-lc-sys", "libsqlite3-sys", "rustls", "clap"} - names
+sys.exit(f"missing: {sorted(missing)}" if missing else 0)
+PY
+# The SBOM: CycloneDX JSON for jwtctl, listing the crates with versions and purls.
+python3 - "$a/$name.cdx.json" "$version" <<'PY' || die "the SBOM is not a CycloneDX SBOM of jwtctl"
+import json, sys
+bom = json.load(open(sys.argv[1]))
+assert bom["bomFormat"] == "CycloneDX", bom.get("bomFormat")
+main = bom["metadata"]["component"]
+assert (main["name"], main["version"]) == ("jwtctl", sys.argv[2]), main
+purls = {c.get("purl", "").split("@")[0] for c in bom["components"]}
+for crate in ("aws-lc-sys", "libsqlite3-sys", "rustls", "clap"):
+    assert f"pkg:cargo/{crate}" in purls, crate
+PY
+# The install script CI jobs use (action.yml, docs/ci.md), against this release directory: it
+# installs a binary that runs, and refuses an archive whose bytes or SHA256SUMS line are wrong.
+installed=$(scripts/install-release.sh "$version" "$a" "$work/bin")
+[ "$installed" = "$work/bin/jwtctl" ] && [ "$("$installed" --version)" = "jwtctl $version" ] ||
+  die "install-release.sh did not install jwtctl $version"
+cp -r "$a" "$work/tampered"
+printf 'x' | dd of="$work/tampered/$name.tar.gz" bs=1 seek=1000 conv=notrunc status=none
+if scripts/install-release.sh "$version" "$work/tampered" "$work/bin2" 2>"$work/tamper.err" ||
+  ! grep -q "does not match its SHA-256" "$work/tamper.err" || [ -e "$work/bin2/jwtctl" ]; then
+  die "install-release.sh installed an archive that does not match SHA256SUMS"
+fi
+grep -v "$name.tar.gz" "$a/SHA256SUMS" >"$work/tampered/SHA256SUMS"
+if scripts/install-release.sh "$version" "$work/tampered" "$work/bin2" 2>/dev/null; then
+  die "install-release.sh installed an archive that SHA256SUMS does not list"
+fi
 
 # The Debian package, installed on this machine as a user would: the binary, the man page, the
 # bash completion, the service user and directories, the logrotate snippet; then purged, leaving
@@ -97,16 +179,44 @@ done
 ! getent passwd jwtctl >/dev/null && ! getent group jwtctl >/dev/null ||
   die "the jwtctl user or group is still there after dpkg --purge jwtctl"
 
-# Reproducible: the committed tree, unpacked elsewhere, with its own target dir (nothing compiled
-# is shared; only cargo's downloaded sources are), the same SOURCE_DATE_EPOCH, gives the same bytes.
-step "second release build, in another directory"
-mkdir "$work/b-src"
-git archive --format=tar HEAD | tar -x -C "$work/b-src"
-"$work/b-src/scripts/release.sh" "$version" "$work/b"
-step "second release build done"
-rm -rf "$work/b-src"
+# The container image. The Containerfile's image laid out in an empty root and run as the
+# Containerfile says (scripts/run-as-image.py: its USER, WORKDIR, ENV and ENTRYPOINT, nothing
+# else in the root): it runs, issues and verifies with its key and log in the volume, and a volume
+# it cannot write is exit 3 naming the log. Then the image itself, built and run by buildah
+# (Debian's; no daemon) where it installs and runs.
+step "container image"
+ctx=$(scripts/container-context.sh "$a" "$work/ctx")
+image() { scripts/run-as-image.py "$ctx" "$work/image-root" -- "$@"; }
+[ "$(image --version)" = "jwtctl $version" ] || die "jwtctl does not run in the image's root"
+token=$(image issue --sub ci 2>/dev/null) && image verify -q "$token" ||
+  die "jwtctl cannot issue and verify in the image's root"
+[ "$(stat -c '%a %u' "$work/image-root/data/jwtctl.key" "$work/image-root/data/security.log")" = \
+  "$(printf '600 10001\n600 10001')" ] || die "the image's key and log are not 0600 and its user's"
+status=0
+scripts/run-as-image.py "$ctx" "$work/image-ro" --data-mode 755:0 -- issue --sub ci \
+  >"$work/ro.out" 2>"$work/ro.err" || status=$?
+[ "$status" = 3 ] && [ ! -s "$work/ro.out" ] &&
+  grep -qx "jwtctl: cannot open the security log /data/security.log: permission denied; .*" "$work/ro.err" ||
+  die "an unwritable volume gave exit $status: $(cat "$work/ro.err")"
+if command -v buildah >/dev/null 2>&1 ||
+  { apt-get update -qq && apt-get install -y -qq buildah >/dev/null 2>&1 && command -v buildah >/dev/null 2>&1; }; then
+  bah() { buildah --storage-driver vfs "$@"; }
+  bah bud --quiet --isolation chroot -t "localhost/jwtctl-ci:$version" "$ctx" >/dev/null
+  container=$(bah from "localhost/jwtctl-ci:$version")
+  ran=$(bah run --isolation chroot "$container" -- /usr/bin/jwtctl --version) || ran=
+  bah rm "$container" >/dev/null && bah rmi "localhost/jwtctl-ci:$version" >/dev/null
+  [ "$ran" = "jwtctl $version" ] || die "the image buildah built does not run jwtctl"
+  step "buildah built and ran the image"
+else
+  echo "ci-release: buildah is not installable here: the image was checked in an empty root only" >&2
+fi
+
+# Reproducible: A and B, built in different directories with different CARGO_HOMEs, B from the
+# packaged crate without .cargo/config.toml, give the same bytes, artifact by artifact.
 if ! cmp -s "$a/SHA256SUMS" "$work/b/SHA256SUMS"; then
   diff "$a/SHA256SUMS" "$work/b/SHA256SUMS" >&2 || true
   die "two builds of the same commit differ: the release is not reproducible"
 fi
-echo "ci-release: $name is reproducible: $(cut -c1-16 "$a/SHA256SUMS" | head -1)…" >&2
+[ "$("$crate/target/dist-build/$target/release/jwtctl" --version)" = "jwtctl $version" ] ||
+  die "the jwtctl built from the packaged crate does not run"
+step "$name is reproducible: $(cut -c1-16 "$a/SHA256SUMS" | head -1)…"
