@@ -213,9 +213,14 @@ fi
 
 # Reproducible: A and B, built in different directories with different CARGO_HOMEs, B from the
 # packaged crate without .cargo/config.toml, give the same bytes, artifact by artifact.
+git diff --quiet HEAD -- || die "the working tree changed during the run: run it again"
 if ! cmp -s "$a/SHA256SUMS" "$work/b/SHA256SUMS"; then
   diff "$a/SHA256SUMS" "$work/b/SHA256SUMS" >&2 || true
-  die "two builds of the same commit differ: the release is not reproducible"
+  mkdir "$work/b-files"
+  tar -xzf "$work/b/$name.tar.gz" -C "$work/b-files"
+  (cd "$work" && sha256sum "$name"/* "$name"/*/* "b-files/$name"/* "b-files/$name"/*/* 2>/dev/null |
+    sort -k2 | sed 's|b-files/||' | uniq -u -w64 -f1 >&2) || true
+  die "two builds of the same commit differ (the files above): the release is not reproducible"
 fi
 [ "$("$crate/target/dist-build/$target/release/jwtctl" --version)" = "jwtctl $version" ] ||
   die "the jwtctl built from the packaged crate does not run"
