@@ -4,7 +4,8 @@
 //! `.text.jwtctl.startup` section before `.text`, so start-up touches a few pages of code instead
 //! of some thirty scattered ones. It names functions by patterns that leave out the hashes a
 //! version bump changes. It is given only to LLD, Rust's default linker for x86_64-unknown-linux-gnu from
-//! 1.90; with any other linker or target this does nothing.
+//! 1.90; with any other linker or target this does nothing. It also warns when the build lacks
+//! the `.cargo/config.toml` settings that a short run's speed depends on.
 
 use std::env;
 use std::path::Path;
@@ -14,6 +15,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=link/startup.ld");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    warn_without_release_settings();
     let order = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
         .join("link")
         .join("startup.ld");
@@ -23,6 +25,34 @@ fn main() {
         // A pattern this build has no function for (another toolchain, a changed dependency)
         // places nothing: a stale script costs speed, never correctness.
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{order}");
+    }
+}
+
+/// Say so when a build lacks the `.cargo/config.toml` settings start-up depends on, as a build
+/// outside a checkout does (a `cargo install` of the packaged crate: cargo reads that file only
+/// inside the checkout). Dependencies' build scripts (aws-lc-sys, libsqlite3-sys) read them from
+/// the environment, so neither build.rs nor code can set them; `scripts/release.sh` exports them.
+/// Measured without them (docs/performance.md): an ES256 `issue` takes 48 ms instead of 1.4 ms
+/// (AWS-LC seeding from CPU jitter), and SQLite's unused features add 1 MB and ~5% to start-up.
+fn warn_without_release_settings() {
+    let costs = [
+        (
+            "AWS_LC_SYS_NO_JITTER_ENTROPY",
+            "~45 ms on each signature with a random nonce",
+        ),
+        (
+            "LIBSQLITE3_FLAGS",
+            "~5% on each start-up (SQLite features jwtctl does not use)",
+        ),
+    ];
+    for (name, cost) in costs {
+        println!("cargo:rerun-if-env-changed={name}");
+        if env::var_os(name).is_none() {
+            println!(
+                "cargo:warning={name} is not set as .cargo/config.toml sets it: this jwtctl \
+                 will spend {cost}; set it for the build (docs/performance.md)"
+            );
+        }
     }
 }
 

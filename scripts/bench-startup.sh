@@ -3,6 +3,8 @@
 # --log-level info, and at info with --log-sync) against a hello-world Rust binary. hyperfine runs the three side by side in
 # ROUNDS short rounds, so drift on a noisy machine hits all of them alike; the script prints each
 # command's median of round medians and its ratio to hello-world. Compare ratios, not times.
+# The release binary (static musl, stripped: scripts/release.sh builds it) runs beside them when it
+# has been built, so its start-up is compared with the glibc build's in the same rounds.
 # Usage: [ROUNDS=10] [RUNS=300] scripts/bench-startup.sh   (needs hyperfine: apt-get install hyperfine)
 set -euo pipefail
 umask 077  # key files private, as jwtctl expects (a looser one earns a warning each run)
@@ -24,6 +26,12 @@ install -m 755 "$root/target/release/jwtctl" "$work/jwtctl"
 install -m 755 "$root/target/static/x86_64-unknown-linux-gnu/release/jwtctl" "$work/jwtctl-static"
 jwtctl="$work/jwtctl"
 static="$work/jwtctl-static"
+release="$root/target/dist-build/x86_64-unknown-linux-musl/release/jwtctl"
+if [ -x "$release" ]; then
+  install -m 755 "$release" "$work/jwtctl-musl"
+else
+  echo "no release binary: run scripts/release.sh VERSION first to time it too" >&2
+fi
 # The start-up layout (build.rs) only helps while its patterns name this build's functions.
 if [ -f "$root/link/startup.ld" ]; then
   nm "$jwtctl" | awk '{print $NF}' | python3 -c '
@@ -45,6 +53,10 @@ fi
 head -c 48 /dev/urandom | base64 | tr '+/' '-_' > bench.key
 export JWTCTL_KEY_FILE=bench.key
 token=$("$jwtctl" issue --sub bench)
+musl_cmd=()
+if [ -x "$work/jwtctl-musl" ]; then
+  musl_cmd=(-n "verify (musl release)" "$work/jwtctl-musl verify $token")
+fi
 for round in $(seq "${ROUNDS:-10}"); do
   hyperfine -N --warmup 20 --runs "${RUNS:-300}" --style none \
     --export-json "$work/round-$round.json" \
@@ -52,7 +64,8 @@ for round in $(seq "${ROUNDS:-10}"); do
     -n "verify (log-level error)" "$jwtctl verify $token" \
     -n "verify (log-level info)" "$jwtctl --log-level info verify $token" \
     -n "verify (info, --log-sync)" "$jwtctl --log-level info --log-sync verify $token" \
-    -n "verify (static build)" "$static verify $token" >/dev/null
+    -n "verify (static build)" "$static verify $token" \
+    ${musl_cmd[@]+"${musl_cmd[@]}"} >/dev/null
 done
 python3 - "$work"/round-*.json <<'PY'
 import json, statistics, sys

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Lay out the build context of the Containerfile from a release directory (scripts/release.sh's):
+# CONTEXT/Containerfile, CONTEXT/rootfs (the image's files: /usr/bin/jwtctl from the release
+# archive, /etc/ssl/certs/ca-certificates.crt from this machine's ca-certificates, /etc/passwd and
+# /etc/group naming the jwtctl user, 10001) and CONTEXT/data (the volume's initial /data, 0700).
+# Usage: scripts/container-context.sh RELEASE_DIR CONTEXT
+#   The archive is checked against RELEASE_DIR/SHA256SUMS first. Needs ca-certificates.
+set -euo pipefail
+die() { echo "container-context: $*" >&2; exit 1; }
+[ $# -eq 2 ] || die "usage: scripts/container-context.sh RELEASE_DIR CONTEXT"
+root=$(cd "$(dirname "$0")/.." && pwd)
+release=$(cd "$1" && pwd) ctx=$2
+archive=$(cd "$release" && ls jwtctl-*-x86_64-unknown-linux-musl.tar.gz 2>/dev/null | head -1)
+[ -n "$archive" ] || die "$release holds no jwtctl-VERSION-x86_64-unknown-linux-musl.tar.gz"
+(cd "$release" && grep -E "  $archive\$" SHA256SUMS | sha256sum --quiet -c -) ||
+  die "$archive does not match $release/SHA256SUMS"
+certs=/etc/ssl/certs/ca-certificates.crt
+[ -s "$certs" ] || die "$certs is missing: apt-get install ca-certificates"
+
+rm -rf "$ctx"
+mkdir -p "$ctx/rootfs/usr/bin" "$ctx/rootfs/etc/ssl/certs" "$ctx/data"
+tar -xzOf "$release/$archive" "${archive%.tar.gz}/jwtctl" >"$ctx/rootfs/usr/bin/jwtctl"
+chmod 755 "$ctx/rootfs/usr/bin/jwtctl"
+install -m 644 "$certs" "$ctx/rootfs/etc/ssl/certs/ca-certificates.crt"
+printf 'root:x:0:0:root:/:/sbin/nologin\njwtctl:x:10001:10001:jwtctl:/data:/sbin/nologin\n' \
+  >"$ctx/rootfs/etc/passwd"
+printf 'root:x:0:\njwtctl:x:10001:\n' >"$ctx/rootfs/etc/group"
+chmod 644 "$ctx/rootfs/etc/passwd" "$ctx/rootfs/etc/group"
+chmod 700 "$ctx/data"
+install -m 644 "$root/Containerfile" "$ctx/Containerfile"
+echo "$ctx"
