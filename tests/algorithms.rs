@@ -7,8 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::common::{Env, assert_refused, assert_rejected, parts, stderr, stdout};
-use crate::key::{libraries_present, node_jose};
+use crate::common::{Env, assert_refused, assert_rejected, needs, parts, stderr, stdout};
 
 /// `jwtctl ARGS` (no key configured) must succeed; its stdout, trimmed.
 fn ok(env: &Env, args: &[&str]) -> String {
@@ -195,8 +194,9 @@ fn ed25519_by_its_rfc_9864_name_is_issued_and_pinned_like_any_algorithm() {
 /// Each library verifies jwtctl's token with the published JWK, then signs a token of its own
 /// with the private PEM, which jwtctl verifies with the same JWK.
 #[test]
+#[ignore = "needs PyJWT, jwcrypto and node jose: pip install pyjwt jwcrypto; npm install --prefix DIR jose; export JWTCTL_NODE_MODULES=DIR/node_modules"]
 fn es512_and_ed25519_interoperate_both_ways_with_pyjwt_jwcrypto_and_node_jose() {
-    if !libraries_present() {
+    if !needs::interop() {
         return;
     }
     let env = Env::new();
@@ -288,7 +288,7 @@ const [alg, jwk, pem, token] = process.argv.slice(1);
         for (library, program, mut args) in runs {
             args.extend([alg, jwk.as_str(), pem_path, token.as_str()]);
             let out = std::process::Command::new(program)
-                .env("NODE_PATH", node_jose().unwrap_or_default())
+                .env("NODE_PATH", needs::node_modules().unwrap_or_default())
                 .args(&args)
                 .output()
                 .unwrap();

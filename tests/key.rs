@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
 
-use crate::common::{Env, assert_refused, parts, pipe_through, stderr, stdout};
+use crate::common::{Env, assert_refused, needs, parts, pipe_through, stderr, stdout};
 
 fn mode(env: &Env, name: &str) -> u32 {
     std::fs::metadata(env.path(name))
@@ -265,37 +265,10 @@ fn concurrent_additions_to_a_ring_lose_no_key() {
     assert_eq!(ring["keys"].as_array().unwrap().len(), 8);
 }
 
-/// Whether the independent JWT libraries the interop tests use are installed: .ci/run installs
-/// them and sets JWTCTL_INTEROP_REQUIRED=1, so there they must be; elsewhere a test may skip.
-pub(crate) fn libraries_present() -> bool {
-    let python = std::process::Command::new("python3")
-        .args(["-c", "import jwt, jwcrypto"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let node = node_jose().is_some();
-    let required = std::env::var_os("JWTCTL_INTEROP_REQUIRED").is_some_and(|v| v == "1");
-    assert!(
-        (python && node) || !required,
-        "PyJWT, jwcrypto and node jose must be installed (see .ci/run)"
-    );
-    if !(python && node) {
-        eprintln!("skipped: PyJWT, jwcrypto or node jose is not installed (see .ci/run)");
-    }
-    python && node
-}
-
-/// Where node can find `jose`: JWTCTL_NODE_MODULES, as .ci/run sets it.
-pub(crate) fn node_jose() -> Option<String> {
-    let dir = std::env::var("JWTCTL_NODE_MODULES").ok()?;
-    std::path::Path::new(&dir)
-        .join("jose")
-        .is_dir()
-        .then_some(dir)
-}
-
 #[test]
+#[ignore = "needs PyJWT, jwcrypto and node jose: pip install pyjwt jwcrypto; npm install --prefix DIR jose; export JWTCTL_NODE_MODULES=DIR/node_modules"]
 fn pyjwt_jwcrypto_and_node_jose_verify_tokens_with_the_published_keys() {
-    if !libraries_present() {
+    if !needs::interop() {
         return;
     }
     let env = Env::new();
@@ -345,7 +318,7 @@ jose.jwtVerify(token, set).then(r => { if (r.payload.sub !== 'interop') process.
   .catch(e => { console.error(e.message); process.exit(1); });
 "#;
         let out = std::process::Command::new("node")
-            .env("NODE_PATH", node_jose().unwrap_or_default())
+            .env("NODE_PATH", needs::node_modules().unwrap_or_default())
             .args(["-e", jose, &set, &token])
             .output()
             .unwrap();

@@ -10,15 +10,10 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
 
 use crate::common::https::{Reply, Server};
-use crate::common::{Env, assert_refused, fixture_text, now, sign_raw, stderr, stdout};
+use crate::common::{Env, assert_refused, fixture_text, needs, now, sign_raw, stderr, stdout};
 
 /// The attacker's HMAC secret (long enough for HS256).
 const PLANTED: &str = "attacker-secret-0123456789-abcdefghijklmnopq";
-
-fn running_as_root() -> bool {
-    let out = std::process::Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
-}
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -53,9 +48,9 @@ fn assert_file_refused(env: &Env, out: &Output, reason: &str, file: &str, words:
 /// The attacker's scenario: `verify` run in a shared directory (1777) where another user has
 /// planted `./jwtctl.key`, the default key. Refused, never used.
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn a_default_key_planted_by_another_user_in_a_shared_directory_is_refused() {
-    if !running_as_root() {
-        eprintln!("skipped: chown to another user needs root (CI runs as root)");
+    if !needs::root() {
         return;
     }
     let env = Env::new();
@@ -83,9 +78,9 @@ fn a_default_key_planted_by_another_user_in_a_shared_directory_is_refused() {
 /// Every file kind that decides which tokens pass, owned by `nobody`: refused with the file
 /// named, exit 2 and an ERROR record, whatever its mode (0644 for public files, 0600 for secrets).
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn key_type_files_another_user_owns_are_refused() {
-    if !running_as_root() {
-        eprintln!("skipped: chown to another user needs root (CI runs as root)");
+    if !needs::root() {
         return;
     }
     let env = Env::new();
@@ -365,9 +360,9 @@ fn a_ca_file_others_can_write_is_warned_about() {
 /// to a file of root's whose contents they know; the link's target passes the owner check, so the
 /// directory's owner is judged too.
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn a_key_file_in_a_directory_another_user_owns_is_refused_even_as_a_link_to_roots_file() {
-    if !running_as_root() {
-        eprintln!("skipped: chown to another user needs root (CI runs as root)");
+    if !needs::root() {
         return;
     }
     let env = Env::new();

@@ -1,13 +1,27 @@
-//! Single use and revocation through the ledger, against every store (SQLite, and PostgreSQL
-//! when a server is configured: see `common::stores`).
+//! Single use and revocation through the ledger, against every store: each test is a function of
+//! the store, run as `NAME::sqlite` and `NAME::postgres` (ignored unless asked: `common::needs`).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-use crate::common::stores::{Store, stores};
+use crate::common::stores::{Store, store_tests};
 use crate::common::{Env, assert_refused, assert_rejected, mint, now, stderr, stdout};
 use serde_json::json;
+
+store_tests!(
+    a_token_refreshes_once_and_reuse_is_an_error_record,
+    tokens_without_jti_are_tracked_by_their_hash,
+    dry_run_checks_the_ledger_but_consumes_nothing,
+    revoked_tokens_are_rejected_by_verify_and_refresh,
+    an_expired_token_may_be_revoked_but_a_forged_one_may_not,
+    leeway_and_grace_may_not_outlast_the_ledgers_memory,
+    of_eight_concurrent_refreshes_exactly_one_wins,
+    of_eight_concurrent_refreshes_on_a_new_ledger_exactly_one_wins,
+    an_ecdsa_twin_is_the_same_token_to_the_ledger,
+    two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti,
+    an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger,
+);
 
 fn run(env: &Env, ledger: &str, args: &[&str]) -> std::process::Output {
     env.jwtctl()
@@ -17,22 +31,18 @@ fn run(env: &Env, ledger: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn a_token_refreshes_once_and_reuse_is_an_error_record() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let token = env.issue(&["--sub", "alice"]);
-        let first = run(&env, ledger, &["refresh", &token]);
-        assert!(first.status.success(), "{}", stderr(&first));
-        let again = run(&env, ledger, &["refresh", &token]);
-        assert_rejected(&env, &again, "reused");
-        // The new token is fresh and refreshes in turn.
-        let next = stdout(&first).trim().to_string();
-        assert!(run(&env, ledger, &["refresh", &next]).status.success());
-        if !matches!(store, Store::Sqlite) {
-            continue;
-        }
+fn a_token_refreshes_once_and_reuse_is_an_error_record(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let token = env.issue(&["--sub", "alice"]);
+    let first = run(&env, ledger, &["refresh", &token]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let again = run(&env, ledger, &["refresh", &token]);
+    assert_rejected(&env, &again, "reused");
+    // The new token is fresh and refreshes in turn.
+    let next = stdout(&first).trim().to_string();
+    assert!(run(&env, ledger, &["refresh", &next]).status.success());
+    if matches!(store, Store::Sqlite) {
         let mode = std::fs::metadata(env.path("ledger.db"))
             .unwrap()
             .permissions()
@@ -42,84 +52,72 @@ fn a_token_refreshes_once_and_reuse_is_an_error_record() {
     }
 }
 
-#[test]
-fn tokens_without_jti_are_tracked_by_their_hash() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let legacy = mint(json!({"user_id": 7, "exp": now() + 600}));
-        assert!(run(&env, ledger, &["refresh", &legacy]).status.success());
-        assert_rejected(&env, &run(&env, ledger, &["refresh", &legacy]), "reused");
-    }
+fn tokens_without_jti_are_tracked_by_their_hash(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let legacy = mint(json!({"user_id": 7, "exp": now() + 600}));
+    assert!(run(&env, ledger, &["refresh", &legacy]).status.success());
+    assert_rejected(&env, &run(&env, ledger, &["refresh", &legacy]), "reused");
 }
 
-#[test]
-fn dry_run_checks_the_ledger_but_consumes_nothing() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let token = env.issue(&[]);
-        assert!(
-            run(&env, ledger, &["refresh", "--dry-run", &token])
-                .status
-                .success()
-        );
-        assert!(
-            run(&env, ledger, &["refresh", &token]).status.success(),
-            "not consumed by the dry run"
-        );
-        assert_rejected(
-            &env,
-            &run(&env, ledger, &["refresh", "--dry-run", &token]),
-            "reused",
-        );
-    }
+fn dry_run_checks_the_ledger_but_consumes_nothing(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let token = env.issue(&[]);
+    assert!(
+        run(&env, ledger, &["refresh", "--dry-run", &token])
+            .status
+            .success()
+    );
+    assert!(
+        run(&env, ledger, &["refresh", &token]).status.success(),
+        "not consumed by the dry run"
+    );
+    assert_rejected(
+        &env,
+        &run(&env, ledger, &["refresh", "--dry-run", &token]),
+        "reused",
+    );
 }
 
-#[test]
-fn revoked_tokens_are_rejected_by_verify_and_refresh() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let token = env.issue(&["--sub", "mallory"]);
-        let (_, claims) = crate::common::parts(&token);
-        let out = run(&env, ledger, &["--log-level", "info", "revoke", &token]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(
-            stdout(&out),
-            format!("jti:{}\n", claims["jti"].as_str().unwrap())
-        );
-        let record = env.log().pop().unwrap();
-        assert_eq!(
-            (&record["op"], &record["sub"]),
-            (&json!("revoke"), &json!("mallory"))
-        );
-        assert_rejected(&env, &run(&env, ledger, &["verify", &token]), "revoked");
-        assert_rejected(&env, &run(&env, ledger, &["refresh", &token]), "revoked");
-        // Without the ledger, verify knows nothing of it.
-        env.jwtctl().args(["verify", &token]).assert().success();
-    }
+fn revoked_tokens_are_rejected_by_verify_and_refresh(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let token = env.issue(&["--sub", "mallory"]);
+    let (_, claims) = crate::common::parts(&token);
+    let out = run(&env, ledger, &["--log-level", "info", "revoke", &token]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("jti:{}\n", claims["jti"].as_str().unwrap())
+    );
+    let record = env.log().pop().unwrap();
+    assert_eq!(
+        (&record["op"], &record["sub"]),
+        (&json!("revoke"), &json!("mallory"))
+    );
+    assert_rejected(&env, &run(&env, ledger, &["verify", &token]), "revoked");
+    assert_rejected(&env, &run(&env, ledger, &["refresh", &token]), "revoked");
+    // Without the ledger, verify knows nothing of it.
+    env.jwtctl().args(["verify", &token]).assert().success();
 }
 
-#[test]
-fn an_expired_token_may_be_revoked_but_a_forged_one_may_not() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let expired = mint(json!({"exp": now() - 3600, "jti": "gone"}));
-        assert!(run(&env, ledger, &["revoke", &expired]).status.success());
-        let forged = jsonwebtoken::encode(
-            &jsonwebtoken::Header::default(),
-            &json!({"exp": now() + 3600, "jti": "victim"}),
-            &jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
-        )
-        .unwrap();
-        assert_rejected(
-            &env,
-            &run(&env, ledger, &["revoke", &forged]),
-            "bad_signature",
-        );
-    }
+fn an_expired_token_may_be_revoked_but_a_forged_one_may_not(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let expired = mint(json!({"exp": now() - 3600, "jti": "gone"}));
+    assert!(run(&env, ledger, &["revoke", &expired]).status.success());
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"exp": now() + 3600, "jti": "victim"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
+    )
+    .unwrap();
+    assert_rejected(
+        &env,
+        &run(&env, ledger, &["revoke", &forged]),
+        "bad_signature",
+    );
 }
 
 #[test]
@@ -149,43 +147,34 @@ fn a_ledger_that_cannot_be_opened_or_read_is_exit_2_with_its_path() {
     assert!(!err.contains("file is not a database"), "{err}");
 }
 
-#[test]
-fn leeway_and_grace_may_not_outlast_the_ledgers_memory() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let token = env.issue(&[]);
-        let out = run(
-            &env,
-            ledger,
-            &["refresh", "--leeway", "20h", "--grace", "5h", &token],
-        );
-        assert_refused(&env, &out, 2, "usage");
-        let out = run(&env, ledger, &["verify", "--leeway", "2d", &token]);
-        assert_refused(&env, &out, 2, "usage");
-    }
+fn leeway_and_grace_may_not_outlast_the_ledgers_memory(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let token = env.issue(&[]);
+    let out = run(
+        &env,
+        ledger,
+        &["refresh", "--leeway", "20h", "--grace", "5h", &token],
+    );
+    assert_refused(&env, &out, 2, "usage");
+    let out = run(&env, ledger, &["verify", "--leeway", "2d", &token]);
+    assert_refused(&env, &out, 2, "usage");
 }
 
-#[test]
-fn of_eight_concurrent_refreshes_exactly_one_wins() {
-    for store in stores() {
-        let env = Env::new();
-        let warm = env.issue(&[]);
-        assert!(
-            run(&env, store.init(&env), &["refresh", &warm])
-                .status
-                .success()
-        );
-        race(&env, store.location(), 8);
-    }
+fn of_eight_concurrent_refreshes_exactly_one_wins(store: Store) {
+    let env = Env::new();
+    let warm = env.issue(&[]);
+    assert!(
+        run(&env, store.init(&env), &["refresh", &warm])
+            .status
+            .success()
+    );
+    race(&env, store.location(), 8);
 }
 
-#[test]
-fn of_eight_concurrent_refreshes_on_a_new_ledger_exactly_one_wins() {
-    for store in stores() {
-        let env = Env::new();
-        race(&env, store.init(&env), 8);
-    }
+fn of_eight_concurrent_refreshes_on_a_new_ledger_exactly_one_wins(store: Store) {
+    let env = Env::new();
+    race(&env, store.init(&env), 8);
 }
 
 /// `n` processes refresh one token at once: exactly one succeeds, the others are `reused`.
@@ -249,8 +238,9 @@ fn ecdsa_twin(token: &str, order_hex: &str) -> String {
 const P256_ORDER: &str = "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
 const P384_ORDER: &str = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973";
 
-#[test]
-fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
+/// Both curves on one store (one PostgreSQL database: the tokens differ by key, so neither case
+/// sees the other's entries).
+fn an_ecdsa_twin_is_the_same_token_to_the_ledger(store: Store) {
     let cases = [
         (
             "keys/ec256_pkcs8.pem",
@@ -263,10 +253,7 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
             P384_ORDER,
         ),
     ];
-    for ((key, alg, order), store) in cases
-        .into_iter()
-        .flat_map(|c| stores().into_iter().map(move |s| (c, s)))
-    {
+    for (key, alg, order) in cases {
         let env = Env::new();
         let ledger = store.init(&env);
         let key_path = env.key(key);
@@ -313,92 +300,86 @@ fn an_ecdsa_twin_is_the_same_token_to_the_ledger() {
     }
 }
 
-#[test]
-fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let claims = |iss: &str| json!({"iss": iss, "jti": "same-id", "exp": now() + 600});
-        let a = mint(claims("https://a.example"));
-        let b = mint(claims("https://b.example"));
-        let revoked = run(&env, ledger, &["revoke", &a]);
-        assert_eq!(
-            stdout(&revoked).trim(),
-            r#"iss+jti:["https://a.example","same-id"]"#
-        );
-        let verify_b = run(&env, ledger, &["verify", "--iss", "https://b.example", &b]);
-        assert!(verify_b.status.success(), "{}", stderr(&verify_b));
-        assert!(run(&env, ledger, &["refresh", &b]).status.success());
-        assert_rejected(
-            &env,
-            &run(&env, ledger, &["verify", "--iss", "https://a.example", &a]),
-            "revoked",
-        );
-    }
+fn two_issuers_sharing_a_ledger_do_not_revoke_each_others_jti(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let claims = |iss: &str| json!({"iss": iss, "jti": "same-id", "exp": now() + 600});
+    let a = mint(claims("https://a.example"));
+    let b = mint(claims("https://b.example"));
+    let revoked = run(&env, ledger, &["revoke", &a]);
+    assert_eq!(
+        stdout(&revoked).trim(),
+        r#"iss+jti:["https://a.example","same-id"]"#
+    );
+    let verify_b = run(&env, ledger, &["verify", "--iss", "https://b.example", &b]);
+    assert!(verify_b.status.success(), "{}", stderr(&verify_b));
+    assert!(run(&env, ledger, &["refresh", &b]).status.success());
+    assert_rejected(
+        &env,
+        &run(&env, ledger, &["verify", "--iss", "https://a.example", &a]),
+        "revoked",
+    );
 }
 
-#[test]
-fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger() {
-    for store in stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let with_iss = env.issue(&["--iss", "https://a.example", "--sub", "x"]);
-        let jti = crate::common::parts(&with_iss).1["jti"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        // The wrong issuer does not touch it.
-        let out = run(
+fn an_operator_revokes_a_jti_read_in_the_log_and_lists_the_ledger(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let with_iss = env.issue(&["--iss", "https://a.example", "--sub", "x"]);
+    let jti = crate::common::parts(&with_iss).1["jti"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The wrong issuer does not touch it.
+    let out = run(
+        &env,
+        ledger,
+        &["revoke", "--jti", &jti, "--iss", "https://b.example"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        run(
             &env,
             ledger,
-            &["revoke", "--jti", &jti, "--iss", "https://b.example"],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert!(
-            run(
-                &env,
-                ledger,
-                &["verify", "--iss", "https://a.example", &with_iss]
-            )
+            &["verify", "--iss", "https://a.example", &with_iss]
+        )
+        .status
+        .success()
+    );
+    let out = run(
+        &env,
+        ledger,
+        &["revoke", "--jti", &jti, "--iss", "https://a.example"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_rejected(
+        &env,
+        &run(
+            &env,
+            ledger,
+            &["verify", "--iss", "https://a.example", &with_iss],
+        ),
+        "revoked",
+    );
+    // A kid-like id beginning with '-' is taken as a value.
+    assert!(
+        run(&env, ledger, &["revoke", "--jti", "-odd"])
             .status
             .success()
-        );
-        let out = run(
-            &env,
-            ledger,
-            &["revoke", "--jti", &jti, "--iss", "https://a.example"],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert_rejected(
-            &env,
-            &run(
-                &env,
-                ledger,
-                &["verify", "--iss", "https://a.example", &with_iss],
-            ),
-            "revoked",
-        );
-        // A kid-like id beginning with '-' is taken as a value.
-        assert!(
-            run(&env, ledger, &["revoke", "--jti", "-odd"])
-                .status
-                .success()
-        );
-        let list = run(
-            &env,
-            ledger,
-            &["ledger", "list", "--state", "revoked", "--output", "json"],
-        );
-        let lines: Vec<serde_json::Value> = stdout(&list)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 3, "{}", stdout(&list));
-        assert!(lines.iter().any(|e| e["id"] == "any-iss+jti:-odd"));
-        let stats: serde_json::Value =
-            serde_json::from_str(&stdout(&run(&env, ledger, &["ledger", "stats"]))).unwrap();
-        assert_eq!(stats["revoked"], 3);
-        assert_eq!(stats["consumed"], 0);
-        assert_eq!(stdout(&run(&env, ledger, &["ledger", "prune"])).trim(), "0");
-    }
+    );
+    let list = run(
+        &env,
+        ledger,
+        &["ledger", "list", "--state", "revoked", "--output", "json"],
+    );
+    let lines: Vec<serde_json::Value> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", stdout(&list));
+    assert!(lines.iter().any(|e| e["id"] == "any-iss+jti:-odd"));
+    let stats: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&env, ledger, &["ledger", "stats"]))).unwrap();
+    assert_eq!(stats["revoked"], 3);
+    assert_eq!(stats["consumed"], 0);
+    assert_eq!(stdout(&run(&env, ledger, &["ledger", "prune"])).trim(), "0");
 }

@@ -1,11 +1,12 @@
 //! The PostgreSQL ledger for several hosts: connecting, TLS, passwords, schema, and races at
-//! scale. Skipped (with a note) when no server is configured; required in CI (`common::stores`).
+//! scale. Each test is ignored unless asked, and needs a server (`common::needs::postgres`).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::process::{Command, Stdio};
 use std::thread;
 
-use crate::common::stores::{PgDb, postgres};
+use crate::common::needs;
+use crate::common::stores::PgDb;
 use crate::common::{Env, assert_refused, mint, now, stderr, stdout};
 use serde_json::json;
 
@@ -77,8 +78,9 @@ fn a_password_is_never_shown_and_never_taken_from_the_command_line() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let token = env.issue(&[]);
     let with = |url: &str, password: &str| {
@@ -122,8 +124,9 @@ fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_password_file_is_read_as_libpq_reads_it() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
     let pgpass = env.write(
@@ -176,8 +179,9 @@ fn a_password_file_is_read_as_libpq_reads_it() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_missing_password_is_named_with_where_to_put_one() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
     let token = env.issue(&[]);
@@ -217,8 +221,9 @@ fn a_missing_password_is_named_with_where_to_put_one() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn the_schema_is_created_once_and_a_newer_one_is_refused() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let init = || {
         env.jwtctl()
@@ -266,8 +271,9 @@ fn the_schema_is_created_once_and_a_newer_one_is_refused() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     db.init(&env);
     for _ in 0..20 {
@@ -277,8 +283,9 @@ fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time(
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn eight_workers_refresh_two_thousand_tokens_and_lose_none() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     db.init(&env);
     let tokens: Vec<String> = (0..2000)
@@ -342,8 +349,9 @@ fn a_password_on_the_command_line_is_refused_however_it_is_spelled() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_revocation_keeps_the_later_of_two_until_times() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     db.init(&env);
     let revoke = |until: &str| {
@@ -450,8 +458,9 @@ fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_time() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     // Set up through the real server, then talk to it through the proxy.
     let direct = tcp_url(&db, "sslmode=disable");
@@ -495,8 +504,9 @@ fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_ti
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
     // The same database with the host and port left to PGHOST and PGPORT.
@@ -534,8 +544,9 @@ fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revoked() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     db.init(&env);
     let token = env.issue(&[]);
@@ -620,8 +631,9 @@ fn fake_server(answer: &'static [u8]) -> u16 {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn each_host_of_a_list_has_its_own_deadline_and_one_that_stalls_or_babbles_is_skipped() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
     let (_, real_port) = real.rsplit_once(':').unwrap();
@@ -690,8 +702,9 @@ fn each_host_of_a_list_has_its_own_deadline_and_one_that_stalls_or_babbles_is_sk
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn pgconnect_timeout_zero_means_the_default_and_a_non_number_is_a_usage_error() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let with = |timeout: &str| {
         env.jwtctl()
@@ -718,8 +731,9 @@ fn pgconnect_timeout_zero_means_the_default_and_a_non_number_is_a_usage_error() 
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_password_file_that_is_a_directory_is_named_so_never_given_chmod() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let url = tcp_url(&db, &format!("sslmode=verify-full&sslrootcert={}", ca()));
     let sticky = env.path("shared");
@@ -745,8 +759,9 @@ fn a_password_file_that_is_a_directory_is_named_so_never_given_chmod() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_tls_failure_is_told_in_words_with_what_to_set() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let real = std::env::var("JWTCTL_TEST_POSTGRES_TCP").unwrap();
     let (_, port) = real.rsplit_once(':').unwrap();
@@ -785,8 +800,9 @@ fn a_tls_failure_is_told_in_words_with_what_to_set() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn tables_altered_out_of_shape_are_named_as_such() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     db.init(&env);
     let token = env.issue(&[]);
@@ -809,8 +825,9 @@ fn tables_altered_out_of_shape_are_named_as_such() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let direct = tcp_url(&db, "sslmode=disable");
     let init = env
@@ -867,8 +884,9 @@ fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn target_session_attrs_is_honoured_host_by_host() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let init = |attrs: &str| {
         env.jwtctl()

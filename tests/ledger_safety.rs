@@ -4,9 +4,15 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::stores::{Store, postgres};
+use crate::common::needs;
+use crate::common::stores::{Store, store_tests};
 use crate::common::{Env, assert_refused, mint, now, stderr, stdout};
 use serde_json::json;
+
+store_tests!(
+    revoke_jti_without_iss_revokes_that_jti_under_every_issuer_and_records_carry_iss,
+    an_eight_thousand_character_jti_is_revoked_and_consumed_on_every_store,
+);
 
 fn run(env: &Env, ledger: &str, args: &[&str]) -> std::process::Output {
     env.jwtctl()
@@ -91,8 +97,9 @@ fn a_mistyped_ledger_path_is_refused_on_every_command_and_only_init_creates_one(
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_postgres_ledger_without_its_tables_says_to_run_ledger_init() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     let token = env.issue(&[]);
     for args in ledger_commands(&token) {
@@ -233,95 +240,89 @@ fn a_ledger_others_can_change_is_refused_and_one_they_can_read_is_warned_about()
     );
 }
 
-#[test]
-fn revoke_jti_without_iss_revokes_that_jti_under_every_issuer_and_records_carry_iss() {
-    for store in crate::common::stores::stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let token = |iss: Option<&str>, jti: &str| {
-            let mut claims = json!({"jti": jti, "exp": now() + 600});
-            if let Some(iss) = iss {
-                claims["iss"] = json!(iss);
-            }
-            mint(claims)
-        };
-        let a = token(Some("https://a.example"), "leaked");
-        let b = token(Some("https://b.example"), "leaked");
-        let bare = token(None, "leaked");
-        let other = token(Some("https://a.example"), "other");
-        // The operator reads jti and iss in the log of a verification.
-        let out = run(&env, ledger, &["--log-level", "info", "verify", &a]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let record = env.log().pop().unwrap();
-        assert_eq!(
-            (&record["jti"], &record["iss"]),
-            (&json!("leaked"), &json!("https://a.example"))
-        );
-        // Without --iss: the jti under every issuer, and without one.
-        let out = run(
-            &env,
-            ledger,
-            &["--log-level", "info", "revoke", "--jti", "leaked"],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(stdout(&out), "any-iss+jti:leaked\n", "{}", store.name());
-        for t in [&a, &b, &bare] {
-            crate::common::assert_rejected(&env, &run(&env, ledger, &["verify", t]), "revoked");
-            crate::common::assert_rejected(&env, &run(&env, ledger, &["refresh", t]), "revoked");
+fn revoke_jti_without_iss_revokes_that_jti_under_every_issuer_and_records_carry_iss(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let token = |iss: Option<&str>, jti: &str| {
+        let mut claims = json!({"jti": jti, "exp": now() + 600});
+        if let Some(iss) = iss {
+            claims["iss"] = json!(iss);
         }
-        assert!(run(&env, ledger, &["verify", &other]).status.success());
-        assert!(run(&env, ledger, &["refresh", &other]).status.success());
-        // With --iss, only that issuer's.
-        let c = token(Some("https://c.example"), "x2");
-        let d = token(Some("https://d.example"), "x2");
-        let out = run(
-            &env,
-            ledger,
-            &[
-                "--log-level",
-                "info",
-                "revoke",
-                "--jti",
-                "x2",
-                "--iss",
-                "https://c.example",
-            ],
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        let record = env.log().pop().unwrap();
-        assert_eq!(record["iss"], "https://c.example", "{record}");
-        crate::common::assert_rejected(&env, &run(&env, ledger, &["verify", &c]), "revoked");
-        assert!(run(&env, ledger, &["verify", &d]).status.success());
+        mint(claims)
+    };
+    let a = token(Some("https://a.example"), "leaked");
+    let b = token(Some("https://b.example"), "leaked");
+    let bare = token(None, "leaked");
+    let other = token(Some("https://a.example"), "other");
+    // The operator reads jti and iss in the log of a verification.
+    let out = run(&env, ledger, &["--log-level", "info", "verify", &a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = env.log().pop().unwrap();
+    assert_eq!(
+        (&record["jti"], &record["iss"]),
+        (&json!("leaked"), &json!("https://a.example"))
+    );
+    // Without --iss: the jti under every issuer, and without one.
+    let out = run(
+        &env,
+        ledger,
+        &["--log-level", "info", "revoke", "--jti", "leaked"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "any-iss+jti:leaked\n", "{}", store.name());
+    for t in [&a, &b, &bare] {
+        crate::common::assert_rejected(&env, &run(&env, ledger, &["verify", t]), "revoked");
+        crate::common::assert_rejected(&env, &run(&env, ledger, &["refresh", t]), "revoked");
     }
+    assert!(run(&env, ledger, &["verify", &other]).status.success());
+    assert!(run(&env, ledger, &["refresh", &other]).status.success());
+    // With --iss, only that issuer's.
+    let c = token(Some("https://c.example"), "x2");
+    let d = token(Some("https://d.example"), "x2");
+    let out = run(
+        &env,
+        ledger,
+        &[
+            "--log-level",
+            "info",
+            "revoke",
+            "--jti",
+            "x2",
+            "--iss",
+            "https://c.example",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = env.log().pop().unwrap();
+    assert_eq!(record["iss"], "https://c.example", "{record}");
+    crate::common::assert_rejected(&env, &run(&env, ledger, &["verify", &c]), "revoked");
+    assert!(run(&env, ledger, &["verify", &d]).status.success());
 }
 
-#[test]
-fn an_eight_thousand_character_jti_is_revoked_and_consumed_on_every_store() {
-    for store in crate::common::stores::stores() {
-        let env = Env::new();
-        let ledger = store.init(&env);
-        let long = "j".repeat(8000);
-        let iss = "https://i.example/".repeat(50);
-        let revoked = mint(json!({"iss": iss, "jti": long, "exp": now() + 600}));
-        let out = run(&env, ledger, &["revoke", &revoked]);
-        assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
-        let out = run(&env, ledger, &["verify", &revoked]);
-        crate::common::assert_rejected(&env, &out, "revoked");
-        let out = run(&env, ledger, &["revoke", "--jti", &long]);
-        assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
-        let refreshed = mint(json!({"jti": format!("{long}r"), "exp": now() + 600}));
-        let out = run(&env, ledger, &["refresh", &refreshed]);
-        assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
-        let again = run(&env, ledger, &["refresh", &refreshed]);
-        crate::common::assert_rejected(&env, &again, "reused");
-        // The whole id is kept beside its key, and listed.
-        let list = stdout(&run(&env, ledger, &["ledger", "list", "--output", "json"]));
-        assert!(
-            list.contains(&format!("any-iss+jti:{long}\"")),
-            "{}",
-            store.name()
-        );
-    }
+fn an_eight_thousand_character_jti_is_revoked_and_consumed_on_every_store(store: Store) {
+    let env = Env::new();
+    let ledger = store.init(&env);
+    let long = "j".repeat(8000);
+    let iss = "https://i.example/".repeat(50);
+    let revoked = mint(json!({"iss": iss, "jti": long, "exp": now() + 600}));
+    let out = run(&env, ledger, &["revoke", &revoked]);
+    assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
+    let out = run(&env, ledger, &["verify", &revoked]);
+    crate::common::assert_rejected(&env, &out, "revoked");
+    let out = run(&env, ledger, &["revoke", "--jti", &long]);
+    assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
+    let refreshed = mint(json!({"jti": format!("{long}r"), "exp": now() + 600}));
+    let out = run(&env, ledger, &["refresh", &refreshed]);
+    assert!(out.status.success(), "{}: {}", store.name(), stderr(&out));
+    let again = run(&env, ledger, &["refresh", &refreshed]);
+    crate::common::assert_rejected(&env, &again, "reused");
+    // The whole id is kept beside its key, and listed.
+    let list = stdout(&run(&env, ledger, &["ledger", "list", "--output", "json"]));
+    assert!(
+        list.contains(&format!("any-iss+jti:{long}\"")),
+        "{}",
+        store.name()
+    );
 }
 
 #[test]
@@ -368,8 +369,9 @@ fn a_schema_2_sqlite_ledger_is_migrated_and_its_entries_still_count() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
 fn a_schema_1_postgres_ledger_is_migrated_and_its_entries_still_count() {
-    let Some(db) = postgres() else { return };
+    let Some(db) = needs::postgres() else { return };
     let env = Env::new();
     db.sql(
         "CREATE TABLE jwtctl_schema (version integer NOT NULL);
@@ -409,7 +411,7 @@ fn verify_reads_a_ledger_it_cannot_write_and_never_changes_it() {
     let good = env.issue(&["--sub", "kept"]);
     assert!(run(&env, ledger, &["revoke", &revoked]).status.success());
     let files = ["", "-wal", "-shm"].map(|s| env.path(&format!("{ledger}{s}")));
-    let root = running_as_root();
+    let root = needs::is_root();
     let mode = if root { 0o644 } else { 0o444 };
     for file in files.iter().filter(|f| f.exists()) {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -470,11 +472,6 @@ fn verify_reads_a_ledger_it_cannot_write_and_never_changes_it() {
     assert!(before == after, "a reader changed the ledger's files");
 }
 
-fn running_as_root() -> bool {
-    let out = std::process::Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
-}
-
 /// Unmounts a tmpfs when the test ends, however it ends.
 struct Tmpfs(std::path::PathBuf);
 
@@ -488,10 +485,10 @@ impl Drop for Tmpfs {
 /// written (here a full disk under the ledger) leaves that success withdrawn by a `not_done`
 /// failure record of the same operation (same jti), for refresh and revoke alike.
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn a_ledger_commit_that_fails_after_its_record_withdraws_the_record() {
     use std::io::Write;
-    if !running_as_root() {
-        eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
+    if !needs::root() {
         return;
     }
     let env = Env::new();

@@ -7,20 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{Env, SECRET, now, stderr, stdout};
+use crate::common::{Env, SECRET, needs, now, stderr, stdout};
 use serde_json::Value;
 
 fn jwtctl_bin() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("jwtctl")
-}
-
-fn is_root() -> bool {
-    // The effective uid of this process, from procfs (no unsafe in tests).
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .is_some_and(|ids| ids.split_whitespace().nth(1) == Some("0"))
 }
 
 /// A failed operation's contract when the log cannot be written.
@@ -128,7 +119,7 @@ fn an_unwritable_directory_is_exit_3_never_a_panic() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
     let log = dir.path().join("security.log");
     let run = || {
-        let mut cmd = if is_root() {
+        let mut cmd = if needs::is_root() {
             let mut c = Command::new("setpriv");
             c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
                 .arg(&bin);
@@ -163,12 +154,8 @@ fn an_unwritable_directory_is_exit_3_never_a_panic() {
 struct Mount(std::path::PathBuf);
 
 impl Mount {
-    /// `None` (and a line saying the test skipped) unless we are root.
-    fn small_disk(env: &Env) -> Option<Mount> {
-        if !is_root() {
-            eprintln!("skipped: mounting a small tmpfs needs root (CI runs this as root)");
-            return None;
-        }
+    /// Mount it (as root: see `needs::root`).
+    fn small_disk(env: &Env) -> Mount {
         let mnt = env.path("small");
         std::fs::create_dir(&mnt).unwrap();
         let mounted = Command::new("mount")
@@ -177,7 +164,7 @@ impl Mount {
             .status()
             .unwrap();
         assert!(mounted.success(), "mount failed");
-        Some(Mount(mnt))
+        Mount(mnt)
     }
 }
 
@@ -188,11 +175,13 @@ impl Drop for Mount {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn a_full_disk_fails_closed_and_leaves_no_torn_record() {
-    let env = Env::new();
-    let Some(disk) = Mount::small_disk(&env) else {
+    if !needs::root() {
         return;
-    };
+    }
+    let env = Env::new();
+    let disk = Mount::small_disk(&env);
     let mnt = disk.0.clone();
     let log = mnt.join("security.log");
     let log_arg = log.to_str().unwrap();
@@ -397,16 +386,12 @@ fn control_characters_in_every_recorded_input_stay_on_one_line() {
 }
 
 #[test]
+#[ignore = "needs strace: apt-get install strace"]
 fn log_sync_fsyncs_after_each_record() {
-    let env = Env::new();
-    let has_strace = Command::new("strace")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_strace {
-        eprintln!("skipped: needs strace to observe fdatasync");
+    if !needs::strace() {
         return;
     }
+    let env = Env::new();
     let trace = |extra: &[&str], envs: &[(&str, &str)]| {
         let out = Command::new("strace")
             .args(["-f", "-e", "trace=fdatasync,fsync", "-o"])
@@ -600,9 +585,9 @@ fn a_log_ending_in_a_partial_line_gets_the_next_record_on_a_line_of_its_own() {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn a_log_owned_by_another_user_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give the log to another user");
+    if !needs::root() {
         return;
     }
     let env = Env::new();
@@ -626,11 +611,13 @@ fn fill(mnt: &Path) -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
 fn a_record_that_cannot_be_written_consumes_and_revokes_nothing() {
-    let env = Env::new();
-    let Some(disk) = Mount::small_disk(&env) else {
+    if !needs::root() {
         return;
-    };
+    }
+    let env = Env::new();
+    let disk = Mount::small_disk(&env);
     let mnt = disk.0.clone();
     let log = mnt.join("security.log");
     let run = |args: &[&str]| {

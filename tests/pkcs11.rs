@@ -1,7 +1,7 @@
 //! Keys in a PKCS#11 token (SoftHSM2, with keys made by OpenSC's pkcs11-tool): signing in the
 //! token for every algorithm it has, verifying from the published JWK, and refusals that say
-//! what to do without ever showing the PIN. `.ci/run` installs SoftHSM2 and OpenSC and sets
-//! JWTCTL_PKCS11_REQUIRED=1, so there these tests must run; elsewhere they say they skipped.
+//! what to do without ever showing the PIN. The tests that need SoftHSM2 and OpenSC are ignored
+//! unless asked (`common::needs::pkcs11`); `.ci/run` installs both and requires them.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::path::{Path, PathBuf};
@@ -9,13 +9,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{Env, assert_refused, parts, stderr, stdout};
+use crate::common::{Env, assert_refused, needs, parts, stderr, stdout};
 
 const PIN: &str = "pin-7394-never-shown";
-const MODULES: [&str; 2] = [
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-];
 
 /// A SoftHSM2 token `ci` (user PIN [`PIN`]) in a temp dir of the test's own, with keys made by
 /// pkcs11-tool: `ec256`, `ec521`, `rsa` (2048 bits) and `ed`.
@@ -25,29 +21,9 @@ struct Hsm {
     module: PathBuf,
 }
 
-fn tool_present(name: &str) -> bool {
-    Command::new(name)
-        .arg("--help")
-        .output()
-        .is_ok_and(|_| true)
-}
-
 impl Hsm {
-    fn new() -> Option<Hsm> {
-        let module = MODULES.iter().map(PathBuf::from).find(|p| p.exists());
-        let present =
-            module.is_some() && tool_present("softhsm2-util") && tool_present("pkcs11-tool");
-        let required = std::env::var_os("JWTCTL_PKCS11_REQUIRED").is_some_and(|v| v == "1");
-        assert!(
-            present || !required,
-            "JWTCTL_PKCS11_REQUIRED=1 but SoftHSM2 or OpenSC's pkcs11-tool is missing (see .ci/run)"
-        );
-        if !present {
-            eprintln!(
-                "skipped: SoftHSM2 or pkcs11-tool is not installed (apt-get install softhsm2 opensc)"
-            );
-            return None;
-        }
+    /// The token, made with SoftHSM2's `module` (from [`needs::pkcs11`]).
+    fn new(module: PathBuf) -> Hsm {
         let env = Env::new();
         let tokens = env.path("tokens");
         std::fs::create_dir(&tokens).unwrap();
@@ -58,11 +34,7 @@ impl Hsm {
                 tokens.display()
             ),
         );
-        let hsm = Hsm {
-            env,
-            conf,
-            module: module.unwrap(),
-        };
+        let hsm = Hsm { env, conf, module };
         hsm.tool(
             "softhsm2-util",
             &[
@@ -103,7 +75,7 @@ impl Hsm {
                 ],
             );
         }
-        Some(hsm)
+        hsm
     }
 
     fn tool(&self, program: &str, args: &[&str]) -> String {
@@ -222,8 +194,12 @@ assert json.loads(checked.claims)["sub"] == "hsm"
 "#;
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_published_jwk() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     let pin = hsm.pin_file();
     for (object, algs) in [
         ("ec256", &["ES256"][..]),
@@ -280,7 +256,7 @@ fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_publis
             );
             hsm.assert_pin_unseen(&out);
             // An independent library verifies what the token signed, from the published JWK.
-            if crate::key::libraries_present() {
+            if needs::interop() {
                 let jwk_text = serde_json::to_string(&jwk).unwrap();
                 let out = std::process::Command::new("python3")
                     .args(["-c", JWCRYPTO_VERIFY, alg, &jwk_text, &token])
@@ -309,8 +285,12 @@ fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_publis
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn token_failures_say_what_to_do_and_never_show_the_pin() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     let refused = |args: &[&str], code: i32, reason: &str, says: &str, pin: Option<&str>| {
         let mut cmd = hsm.jwtctl();
         if let Some(pin) = pin {
@@ -413,8 +393,12 @@ fn token_failures_say_what_to_do_and_never_show_the_pin() {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn key_gen_makes_keys_in_the_token_that_never_leave_it_and_sign_there() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     let pin = hsm.pin_file();
     // The check below can fail: a key pkcs11-tool made extractable shows as such.
     let module = hsm.module.to_str().unwrap().to_owned();
@@ -541,8 +525,12 @@ fn key_gen_makes_keys_in_the_token_that_never_leave_it_and_sign_there() {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn key_gen_in_a_token_never_replaces_a_key_and_needs_the_right_pin() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     let pin = hsm.pin_file();
     let refused = |args: &[&str], code: i32, reason: &str, says: &str, env_pin: Option<&str>| {
         let mut cmd = hsm.jwtctl();
@@ -698,8 +686,12 @@ fn key_gen_in_a_token_never_replaces_a_key_and_needs_the_right_pin() {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn a_pin_given_where_its_file_goes_is_never_echoed_nor_recorded() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     // The PIN itself, a command in the '|cmd' form some tools run, or a relative name: refused
     // before anything is read or loaded, without repeating the value (stderr, the log).
     for source in [
@@ -722,8 +714,12 @@ fn a_pin_given_where_its_file_goes_is_never_echoed_nor_recorded() {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn a_pin_in_the_environment_loses_one_trailing_newline_as_a_pin_file_does() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     // As a secret mounted into the environment from a file keeps its newline: sent to the
     // token as it is, each run would spend one of the few tries before the PIN locks.
     for pin in [format!("{PIN}\n"), format!("{PIN}\r\n")] {
@@ -751,8 +747,12 @@ fn a_pin_in_the_environment_loses_one_trailing_newline_as_a_pin_file_does() {
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn a_public_key_object_planted_beside_a_private_key_is_never_published_nor_signed_for() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     let module = hsm.module.to_str().unwrap().to_owned();
     let tool = |args: &[&str]| {
         let base = ["--module", &module, "--token-label", "ci"];
@@ -879,8 +879,12 @@ fn a_public_key_object_planted_beside_a_private_key_is_never_published_nor_signe
 }
 
 #[test]
+#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
 fn token_keys_are_judged_as_key_files_are_weak_odd_ambiguous_or_mismatched_refused() {
-    let Some(hsm) = Hsm::new() else { return };
+    let Some(module) = needs::pkcs11() else {
+        return;
+    };
+    let hsm = Hsm::new(module);
     let module = hsm.module.to_str().unwrap().to_owned();
     for (label, id, kind) in [
         ("rsa1024", "51", "rsa:1024"),

@@ -9,6 +9,7 @@ mod audit;
 mod docs;
 mod first_use;
 mod fuzz_replay;
+mod ignored;
 mod inspect;
 mod interop;
 mod issue;

@@ -219,14 +219,14 @@ fn empty_input_is_reported_as_no_token() {
 #[test]
 fn a_terminal_on_stdin_is_refused_not_waited_on() {
     // `script` gives the command a pseudo-terminal as stdin; a prompt would hang until timeout.
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: needs script(1) from util-linux to provide a terminal");
-        return;
-    }
+    // Like `setpriv`, a tool every test run needs (the README's list), not an optional one.
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "this test needs script(1) from util-linux (apt-get install bsdutils)"
+    );
     let env = Env::new();
     let bin = assert_cmd::cargo::cargo_bin("jwtctl");
     for args in [

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod https;
+pub mod needs;
 pub mod stores;
 
 use std::os::unix::fs::PermissionsExt;

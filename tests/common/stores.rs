@@ -1,7 +1,6 @@
-//! The ledger stores the ledger tests run against: SQLite always, PostgreSQL when the server
-//! `scripts/pg-test-server.sh` starts is configured (`JWTCTL_TEST_POSTGRES`, an administrator
-//! URL). With `JWTCTL_POSTGRES_REQUIRED=1` (as `.ci/run` sets) a missing server fails the tests
-//! instead of skipping PostgreSQL.
+//! The ledger stores the ledger tests run against: SQLite always, PostgreSQL on the server
+//! `scripts/pg-test-server.sh` starts (`JWTCTL_TEST_POSTGRES`, an administrator URL; see
+//! `needs::postgres`). `store_tests!` makes one test per store from a function taking a [`Store`].
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,28 +46,29 @@ pub fn init(env: &crate::common::Env, location: &str) {
     assert!(out.status.success(), "{}", crate::common::stderr(&out));
 }
 
-/// Every store configured here, each with a fresh ledger.
-pub fn stores() -> Vec<Store> {
-    let mut stores = vec![Store::Sqlite];
-    stores.extend(postgres().map(Store::Postgres));
-    stores
-}
+/// For each `fn NAME(store: Store)` named, a module `NAME` of one test per store: `NAME::sqlite`,
+/// which every `cargo test` runs, and `NAME::postgres`, ignored unless asked (`needs::postgres`).
+macro_rules! store_tests {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            use $crate::common::stores::Store;
 
-/// A fresh PostgreSQL database, or None (with a note on stderr) when no server is configured.
-pub fn postgres() -> Option<PgDb> {
-    match std::env::var("JWTCTL_TEST_POSTGRES") {
-        Ok(admin) if !admin.is_empty() => Some(PgDb::create(&admin)),
-        _ => {
-            assert!(
-                std::env::var("JWTCTL_POSTGRES_REQUIRED").as_deref() != Ok("1"),
-                "JWTCTL_POSTGRES_REQUIRED=1 but JWTCTL_TEST_POSTGRES is unset: start \
-                 scripts/pg-test-server.sh"
-            );
-            eprintln!("skipping the PostgreSQL ledger: JWTCTL_TEST_POSTGRES is unset");
-            None
+            #[test]
+            fn sqlite() {
+                super::$name(Store::Sqlite);
+            }
+
+            #[test]
+            #[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+            fn postgres() {
+                if let Some(db) = $crate::common::needs::postgres() {
+                    super::$name(Store::Postgres(db));
+                }
+            }
         }
-    }
+    )+};
 }
+pub(crate) use store_tests;
 
 /// A database created for one test and dropped after it.
 pub struct PgDb {
@@ -78,7 +78,8 @@ pub struct PgDb {
 }
 
 impl PgDb {
-    fn create(admin: &str) -> PgDb {
+    /// A fresh database on the server `admin` (a URL) administers.
+    pub fn create(admin: &str) -> PgDb {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "jwtctl_t{}_{}",

@@ -1,0 +1,107 @@
+//! What a test needs that a machine may lack (a server, other JWT libraries, a tool, root), and
+//! the one way a test says so. Such a test is `#[ignore = "needs ..."]` with its group's reason
+//! below, word for word, so plain `cargo test` lists it as ignored with how to enable it. Under
+//! `cargo test -- --include-ignored` it first calls its group's function here: true (or the
+//! thing) to run; false (or None) with a `skipped:` line when the thing is missing; a failure
+//! instead when the group's `JWTCTL_*_REQUIRED=1`, as `.ci/run` sets for every group.
+//! `tests/ignored.rs` checks that every test calling one of these is ignored with its reason and
+//! that no test skips any other way.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::stores::PgDb;
+
+pub const POSTGRES: &str =
+    "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)";
+pub const INTEROP: &str = "needs PyJWT, jwcrypto and node jose: pip install pyjwt jwcrypto; npm install --prefix DIR jose; export JWTCTL_NODE_MODULES=DIR/node_modules";
+pub const PKCS11: &str = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc";
+pub const ROOT: &str = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root";
+pub const STRACE: &str = "needs strace: apt-get install strace";
+
+/// Each group: its function here, its reason, and the variable that makes it required.
+pub const GROUPS: [(&str, &str, &str); 5] = [
+    ("postgres", POSTGRES, "JWTCTL_POSTGRES_REQUIRED"),
+    ("interop", INTEROP, "JWTCTL_INTEROP_REQUIRED"),
+    ("pkcs11", PKCS11, "JWTCTL_PKCS11_REQUIRED"),
+    ("root", ROOT, "JWTCTL_ROOT_REQUIRED"),
+    ("strace", STRACE, "JWTCTL_STRACE_REQUIRED"),
+];
+
+/// Whether group `name`'s need is met; if not, a failure when the group is required, else a
+/// `skipped:` line (seen with --nocapture) and false.
+fn met(name: &str, present: bool) -> bool {
+    let (_, reason, required) = GROUPS.iter().find(|g| g.0 == name).unwrap();
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var_os(required).is_none_or(|v| v != "1"),
+        "{required}=1, but this test {reason}"
+    );
+    eprintln!("skipped: this test {reason}");
+    false
+}
+
+/// A fresh database on the server `scripts/pg-test-server.sh` started (`JWTCTL_TEST_POSTGRES`,
+/// an administrator URL), dropped after the test.
+pub fn postgres() -> Option<PgDb> {
+    let admin = std::env::var("JWTCTL_TEST_POSTGRES").unwrap_or_default();
+    met("postgres", !admin.is_empty()).then(|| PgDb::create(&admin))
+}
+
+/// PyJWT and jwcrypto for python3, and node with `jose` in [`node_modules`].
+pub fn interop() -> bool {
+    let python = Command::new("python3")
+        .args(["-c", "import jwt, jwcrypto"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    met("interop", python && node_modules().is_some())
+}
+
+/// Where node finds `jose`: JWTCTL_NODE_MODULES, as .ci/run sets it.
+pub fn node_modules() -> Option<String> {
+    let dir = std::env::var("JWTCTL_NODE_MODULES").ok()?;
+    std::path::Path::new(&dir)
+        .join("jose")
+        .is_dir()
+        .then_some(dir)
+}
+
+/// SoftHSM2's PKCS#11 module (its path), with `softhsm2-util` and OpenSC's `pkcs11-tool`.
+pub fn pkcs11() -> Option<PathBuf> {
+    const MODULES: [&str; 2] = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ];
+    let module = MODULES.iter().map(PathBuf::from).find(|p| p.exists());
+    let tools = ["softhsm2-util", "pkcs11-tool"]
+        .iter()
+        .all(|tool| Command::new(tool).arg("--help").output().is_ok());
+    met("pkcs11", module.is_some() && tools).then(|| module.unwrap())
+}
+
+/// Running as root (effective uid 0).
+pub fn root() -> bool {
+    met("root", is_root())
+}
+
+/// `strace`, to watch a process's system calls.
+pub fn strace() -> bool {
+    let present = Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    met("strace", present)
+}
+
+/// Whether this process runs as root, for a test that runs either way but does more as root.
+pub fn is_root() -> bool {
+    // The effective uid, from procfs (no unsafe in tests).
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .is_some_and(|ids| ids.split_whitespace().nth(1) == Some("0"))
+}
