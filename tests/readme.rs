@@ -131,22 +131,36 @@ fn on_path(tool: &str, path: &str) -> bool {
 /// A line's shell code: its comment cut off and its single-quoted text (where `$` is literal:
 /// jq programs, heredoc delimiters) dropped. Quotes are followed within the line only.
 fn code_of(line: &str) -> String {
-    let mut out = String::new();
     let (mut single, mut double) = (false, false);
-    let mut word_start = true;
-    for c in line.chars() {
+    line[..comment_start(line)]
+        .chars()
+        .filter(|&c| match c {
+            '\'' if !double => {
+                single = !single;
+                false
+            }
+            '"' if !single => {
+                double = !double;
+                true
+            }
+            _ => !single,
+        })
+        .collect()
+}
+
+/// Where a line's comment starts (its code ends): a `#` that begins a word outside quotes.
+fn comment_start(line: &str) -> usize {
+    let (mut single, mut double, mut word_start) = (false, false, true);
+    for (i, c) in line.char_indices() {
         match c {
             '\'' if !double => single = !single,
             '"' if !single => double = !double,
-            '#' if !single && !double && word_start => break,
+            '#' if !single && !double && word_start => return i,
             _ => {}
-        }
-        if !single && c != '\'' {
-            out.push(c);
         }
         word_start = c.is_whitespace() || matches!(c, ';' | '(' | '|' | '&');
     }
-    out
+    line.len()
 }
 
 fn is_name(s: &str) -> bool {
@@ -294,21 +308,6 @@ fn hidden_dependencies(blocks: &[Block]) -> Vec<String> {
 }
 
 // --- One script ------------------------------------------------------------------------------
-
-/// Where a `! CMD` line's comment starts (its code ends), quote-aware.
-fn comment_start(line: &str) -> usize {
-    let (mut single, mut double, mut word_start) = (false, false, true);
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '#' if !single && !double && word_start => return i,
-            _ => {}
-        }
-        word_start = c.is_whitespace() || matches!(c, ';' | '(' | '|' | '&');
-    }
-    line.len()
-}
 
 /// The script: a preamble, then each block that runs, with `set -euo pipefail` at its start,
 /// the README line it began at recorded, and its completion written to fd 3. bash's `set -e`
