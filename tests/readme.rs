@@ -393,10 +393,18 @@ impl Sandbox {
     }
 
     /// Whether a block runs here, or why not.
-    fn skips(&self, block: &Block) -> Option<String> {
+    /// With `required` (JWTCTL_README_REQUIRED=1, as `.ci/run` sets), a `needs` block whose tool
+    /// is missing fails the test instead of being left out.
+    fn skips(&self, block: &Block, required: bool) -> Option<String> {
         match &block.marker {
             Some(Marker::NotRun(reason)) => Some(format!("not run: {reason}")),
             Some(Marker::Needs(tool)) if !on_path(tool, &self.path) => {
+                assert!(
+                    !required,
+                    "README.md:{}: the block needs {tool}, which is not installed, and \
+                     JWTCTL_README_REQUIRED=1 (see .ci/run)",
+                    block.line
+                );
                 Some(format!("needs {tool}, not installed"))
             }
             _ => None,
@@ -497,10 +505,11 @@ fn the_readme_runs_top_to_bottom_as_one_script() {
         "only {always} README blocks run everywhere, expected at least {MIN_ALWAYS_RUN}"
     );
     let sandbox = Sandbox::new();
+    let required = std::env::var_os("JWTCTL_README_REQUIRED").is_some_and(|v| v == "1");
     let mut skipped = Vec::new();
     let run: Vec<&Block> = blocks
         .iter()
-        .filter(|b| match sandbox.skips(b) {
+        .filter(|b| match sandbox.skips(b, required) {
             Some(why) => {
                 skipped.push(format!("README.md:{} ({why})", b.line));
                 false
@@ -585,6 +594,26 @@ fn a_block_may_not_depend_on_one_that_may_be_skipped() {
         named,
         [("10", "X"), ("13", "made.json"), ("20", "URL"), ("30", "Y")],
         "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_missing_tool_leaves_its_block_out_unless_every_block_is_required() {
+    let blocks = sh_blocks(
+        "<!-- needs: jwtctl-no-such-tool -->\n```sh\nx\n```\n<!-- needs: bash -->\n```sh\ny\n```\n",
+    );
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox.skips(&blocks[0], false).as_deref(),
+        Some("needs jwtctl-no-such-tool, not installed")
+    );
+    assert_eq!(sandbox.skips(&blocks[1], true), None);
+    let refused = std::panic::catch_unwind(|| sandbox.skips(&blocks[0], true));
+    let message = refused.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("README.md:2: the block needs jwtctl-no-such-tool"),
+        "{message}"
     );
 }
 
