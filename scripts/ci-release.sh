@@ -75,7 +75,7 @@ a=$work/a
 # The archive: the files it promises, a binary that runs, and sums that check.
 (cd "$a" && sha256sum --quiet -c SHA256SUMS) || die "SHA256SUMS does not match the artifacts"
 tar -tzf "$a/$name.tar.gz" | sort >"$work/listing"
-for f in jwtctl README.md LICENSE SECURITY.md man/man1/jwtctl.1 man/man1/jwtctl-verify.1 \
+for f in jwtctl README.md LICENSE SECURITY.md docs/reference.md man/man1/jwtctl.1 man/man1/jwtctl-verify.1 \
   completions/jwtctl.bash completions/_jwtctl completions/jwtctl.fish; do
   grep -qx "$name/$f" "$work/listing" || die "$name.tar.gz has no $f"
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Release artifacts for one version: a static, stripped x86_64-unknown-linux-musl jwtctl, and
-# jwtctl-VERSION-TARGET.tar.gz holding it with its man pages, bash/zsh/fish completions, README,
+# jwtctl-VERSION-TARGET.tar.gz holding it with its man pages, bash/zsh/fish completions, README, docs/,
 # LICENSE and SECURITY.md; a Debian package of the same files (packaging/deb); a CycloneDX SBOM
 # (cargo cyclonedx) and the dependency list embedded in the binary (cargo auditable, so `cargo
 # audit bin` can check a deployed binary); the install script CI jobs use; SHA256SUMS over them.
@@ -81,6 +81,7 @@ install -m 755 "$bin" "$dir/jwtctl"
 "$bin" completions zsh >"$dir/completions/_jwtctl"
 "$bin" completions fish >"$dir/completions/jwtctl.fish"
 install -m 644 README.md LICENSE SECURITY.md "$dir/"
+install -D -m 644 -t "$dir/docs" docs/*.md   # the reference and the pages the README links
 chmod -R u=rwX,go=rX "$dir"
 
 mkdir -p "$out"

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Why an operation failed. The code is stable: it is written to the security log and documented
-/// in the README, so scripts and auditors can match on it.
+/// in docs/reference.md, so scripts and auditors can match on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// The token is not three base64url segments of JSON objects.
@@ -132,7 +132,7 @@ impl Reason {
     }
 }
 
-/// The exit codes, as the README lists them.
+/// The exit codes, as the README and docs/reference.md list them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// 0: the operation succeeded.

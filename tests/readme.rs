@@ -1,37 +1,36 @@
-//! The README's examples run as written: every ```sh block, in order, with the jwtctl cargo built
-//! on PATH, in one temp dir holding the files the examples assume. A block the test cannot run
-//! says so in the README (`<!-- not run: REASON -->` or `<!-- needs: TOOL -->` on the line before
-//! its fence). Relative links in the README and docs/ must lead somewhere, and every option of
-//! every command must be in the README. See docs/development.md, "The README's examples".
+//! The README runs as written: its ```sh blocks, in order, as ONE bash script (variables carry
+//! over from block to block), with the jwtctl cargo built on PATH, in an empty temp dir, as a new
+//! user following it from the top would. A block the test cannot run says so in the README
+//! (`<!-- not run: REASON -->` or `<!-- needs: TOOL -->` on the line before its fence), and no
+//! later block may depend on what such a block sets. See docs/development.md, "The README's
+//! examples"; the links and the reference are checked in `reference.rs`.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use clap::CommandFactory;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::json;
 use tempfile::TempDir;
 
-use crate::common::{SECRET, fixture_text, stderr, stdout};
+use crate::common::{stderr, stdout};
+use crate::reference::mentions;
 
-/// The fewest blocks the test must run: the README's runnable examples, less the ones that need
-/// `jq`. A README edit that drops examples (or a parser that finds none) fails here.
-const MIN_RUN: usize = 9;
-
-/// 2026-11-26T09:00:00Z, when `$ID_TOKEN` was issued; it expired an hour later.
-const ID_TOKEN_IAT: i64 = 1_795_683_600;
+/// The fewest blocks the README must run everywhere: its examples without a marker (the ones
+/// that need `jq` come on top). A README edit that drops examples (or a parser that finds none)
+/// fails here.
+const MIN_ALWAYS_RUN: usize = 11;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn readme() -> String {
-    std::fs::read_to_string(repo().join("README.md")).unwrap()
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap()
 }
 
 /// What the line before a block's fence says about running it.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Marker {
     /// `<!-- not run: REASON -->`: never run, for REASON.
     NotRun(String),
@@ -41,7 +40,7 @@ enum Marker {
 
 #[derive(Debug)]
 struct Block {
-    /// 1-based line of the opening fence in README.md.
+    /// 1-based line of the opening fence in README.md (the block's first line is the next one).
     line: usize,
     marker: Option<Marker>,
     text: String,
@@ -127,12 +126,252 @@ fn on_path(tool: &str, path: &str) -> bool {
     })
 }
 
-/// One temp dir the README's blocks run in, one after another, with what they assume made.
+// --- What a block leaves for later blocks, and what it uses ---------------------------------
+
+/// A line's shell code: its comment cut off and its single-quoted text (where `$` is literal:
+/// jq programs, heredoc delimiters) dropped. Quotes are followed within the line only.
+fn code_of(line: &str) -> String {
+    let (mut single, mut double) = (false, false);
+    line[..comment_start(line)]
+        .chars()
+        .filter(|&c| match c {
+            '\'' if !double => {
+                single = !single;
+                false
+            }
+            '"' if !single => {
+                double = !double;
+                true
+            }
+            _ => !single,
+        })
+        .collect()
+}
+
+/// Where a line's comment starts (its code ends): a `#` that begins a word outside quotes.
+fn comment_start(line: &str) -> usize {
+    let (mut single, mut double, mut word_start) = (false, false, true);
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '#' if !single && !double && word_start => return i,
+            _ => {}
+        }
+        word_start = c.is_whitespace() || matches!(c, ';' | '(' | '|' | '&');
+    }
+    line.len()
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The shell variables a block assigns (`NAME=…` at the start of a statement, after `export`,
+/// `for NAME in`), and the files it writes (`> FILE`, `>> FILE`, `--out FILE`, `-out FILE`,
+/// `--verify-key-out FILE`, `--add-to FILE`).
+fn leaves(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut vars, mut files) = (BTreeSet::new(), BTreeSet::new());
+    for line in text.lines() {
+        let code = code_of(line);
+        let spaced = ["&&", "||", ";", "|", "(", ")", "{", "}"]
+            .iter()
+            .fold(code.clone(), |s, sep| s.replace(sep, "\n"));
+        for statement in spaced.lines() {
+            let mut words = statement.split_whitespace().peekable();
+            while words.peek().is_some_and(|w| {
+                matches!(*w, "!" | "do" | "then" | "else" | "if" | "while" | "export")
+            }) {
+                words.next();
+            }
+            if words.peek() == Some(&"for") {
+                words.next();
+                vars.extend(words.next().filter(|w| is_name(w)).map(str::to_owned));
+                continue;
+            }
+            for word in words {
+                match word.split_once('=') {
+                    Some((name, _)) if is_name(name) => vars.insert(name.to_owned()),
+                    _ => break,
+                };
+            }
+        }
+        let words: Vec<&str> = code.split_whitespace().collect();
+        for (i, word) in words.iter().enumerate() {
+            let target = match *word {
+                ">" | ">>" | "--out" | "-out" | "--verify-key-out" | "--add-to" => {
+                    words.get(i + 1).copied()
+                }
+                w => w.strip_prefix(">>").or_else(|| w.strip_prefix('>')),
+            };
+            if let Some(t) = target.map(|t| t.trim_matches('"'))
+                && !t.is_empty()
+                && !t.starts_with('&')
+                && !t.starts_with("/dev/")
+            {
+                files.insert(t.to_owned());
+            }
+        }
+    }
+    (vars, files)
+}
+
+/// The variables a block reads (`$NAME`, `${NAME…}` outside single quotes and comments).
+fn reads(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let code = code_of(line);
+        for (i, _) in code.match_indices('$') {
+            let rest = code[i + 1..].strip_prefix('{').unwrap_or(&code[i + 1..]);
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if is_name(&name) {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Where a name a block depends on was set: by a block that always runs, or only by blocks
+/// that may be skipped (this one's line and marker).
+#[derive(Clone)]
+enum SetBy {
+    Always,
+    MaySkip(usize, Marker),
+}
+
+/// The places where a block that runs depends on a variable or file as a block that may be
+/// skipped (`not run`, or `needs` a tool that may be missing) makes or changes it: on a machine
+/// without the tool, it would fail for a reason that has nothing to do with it, or pass by luck
+/// (a `needs` block that reassigns `$TOKEN` changes what every later block verifies). Judged
+/// the same whatever is installed. A `needs: TOOL` block may use what another `needs: TOOL` block
+/// set: they run together.
+fn hidden_dependencies(blocks: &[Block]) -> Vec<String> {
+    let mut set_by: BTreeMap<String, SetBy> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for block in blocks {
+        let (vars, files) = leaves(&block.text);
+        if !matches!(block.marker, Some(Marker::NotRun(_))) {
+            let code: String = block
+                .text
+                .lines()
+                .map(code_of)
+                .collect::<Vec<_>>()
+                .join("\n");
+            let used_files = set_by
+                .keys()
+                .filter(|name| !is_name(name) || name.contains('.'))
+                .filter(|name| mentions(&code, name))
+                .cloned();
+            for name in reads(&block.text).into_iter().chain(used_files) {
+                if vars.contains(&name) {
+                    continue;
+                }
+                if let Some(SetBy::MaySkip(line, why)) = set_by.get(&name)
+                    && !matches!((why, &block.marker), (Marker::Needs(a), Some(Marker::Needs(b))) if a == b)
+                {
+                    let why = match why {
+                        Marker::NotRun(reason) => format!("not run: {reason}"),
+                        Marker::Needs(tool) => format!("needs {tool}"),
+                    };
+                    problems.push(format!(
+                        "README.md:{}: the block uses `{name}` as the block at README.md:{line} \
+                         leaves it, and that block may be skipped ({why}); make it in a block \
+                         that always runs, or give the other block's result its own name",
+                        block.line
+                    ));
+                }
+            }
+        }
+        let origin = match &block.marker {
+            None => SetBy::Always,
+            Some(m) => SetBy::MaySkip(block.line, m.clone()),
+        };
+        // The last block that ran sets a name; a `not run` block never runs, so it changes
+        // nothing set before it.
+        let never_runs = matches!(block.marker, Some(Marker::NotRun(_)));
+        for name in vars.into_iter().chain(files) {
+            let keep = never_runs && matches!(set_by.get(&name), Some(SetBy::Always));
+            if !keep {
+                set_by.insert(name, origin.clone());
+            }
+        }
+    }
+    problems
+}
+
+// --- One script ------------------------------------------------------------------------------
+
+/// The script: a preamble, then each block that runs, with `set -euo pipefail` at its start,
+/// the README line it began at recorded, and its completion written to fd 3. bash's `set -e`
+/// stops neither for a `!` line nor for a block whose last command is an `&&` list; the script
+/// checks both: a line `! CMD` must exit 1 (a rejection, not an error), and a block must end
+/// with status 0. `lines` receives, for each script line, the README line it came from.
+fn script(blocks: &[&Block], progress: &Path, lines: &mut Vec<usize>) -> String {
+    let mut s = String::new();
+    let mut push = |s: &mut String, text: &str, from: usize| {
+        for line in text.lines() {
+            s.push_str(line);
+            s.push('\n');
+            lines.push(from);
+        }
+    };
+    let preamble = format!(
+        "exec 3>'{}'\n\
+         trap 'echo \"failed $LINENO\" >&3' ERR\n\
+         __readme_rejected() {{ if [ \"$2\" -ne 1 ]; then echo \"README.md:$1: this line starts \
+         with '!', so it must be rejected (exit 1); it exited $2\" >&2; echo \"failed-at $1\" >&3; \
+         exit 1; fi; }}\n",
+        progress.display()
+    );
+    push(&mut s, &preamble, 0);
+    for block in blocks {
+        push(&mut s, "set -euo pipefail", block.line);
+        for (i, line) in block.text.lines().enumerate() {
+            let at = block.line + 1 + i;
+            match line.strip_prefix("! ") {
+                Some(rest) => {
+                    assert!(
+                        !line.trim_end().ends_with('\\'),
+                        "README.md:{at}: a `!` line must be one line"
+                    );
+                    let cut = comment_start(rest);
+                    let st = "__readme_st";
+                    push(
+                        &mut s,
+                        &format!(
+                            "{st}=0; {} || {st}=$?; __readme_rejected {at} \"${st}\"",
+                            rest[..cut].trim_end()
+                        ),
+                        at,
+                    );
+                }
+                None => push(&mut s, line, at),
+            }
+        }
+        let end = block.line + block.text.lines().count();
+        let check = format!(
+            "__readme_st=$?; if [ \"$__readme_st\" -ne 0 ]; then echo \"failed-at {end}\" >&3; \
+             exit \"$__readme_st\"; fi\necho \"done {}\" >&3",
+            block.line
+        );
+        push(&mut s, &check, end);
+    }
+    s
+}
+
+/// One temp dir the README's blocks run in: `work` (empty, the current directory), with `home`
+/// and the script beside it, out of the examples' sight.
 struct Sandbox {
-    dir: TempDir,
+    root: TempDir,
     path: String,
-    token: String,
-    id_token: String,
 }
 
 impl Sandbox {
@@ -140,84 +379,46 @@ impl Sandbox {
         let jwtctl = assert_cmd::cargo::cargo_bin("jwtctl");
         let bin_dir = jwtctl.parent().unwrap().to_owned();
         let inherited = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
-        let mut sandbox = Sandbox {
-            dir: tempfile::tempdir().unwrap(),
+        let sandbox = Sandbox {
+            root: tempfile::tempdir().unwrap(),
             path: format!("{}:{inherited}", bin_dir.display()),
-            token: String::new(),
-            id_token: String::new(),
         };
+        std::fs::create_dir(sandbox.file("work")).unwrap();
         std::fs::create_dir(sandbox.file("home")).unwrap();
-        sandbox.write("jwtctl.key", &format!("{SECRET}\n"));
-        sandbox.write("idp.pem", &fixture_text("keys/ed25519.pem"));
-        sandbox.write("idp.pub", &fixture_text("keys/ed25519_pub.pem"));
-        // As the README's first example issues it.
-        sandbox.token = sandbox.jwtctl(&[
-            "issue",
-            "--sub",
-            "alice",
-            "--iss",
-            "https://auth.example",
-            "--aud",
-            "api",
-            "--ttl",
-            "12h",
-            "--claim",
-            "role=admin",
-            "--claim",
-            r#"scopes=["read","write"]"#,
-            "--kid",
-            "2026-11",
-        ]);
-        let jwks = sandbox.jwtctl(&["key", "public", "--key-file", "idp.pem", "--format", "jwks"]);
-        sandbox.write("idp-jwks.json", &format!("{jwks}\n"));
-        let idp_token = [
-            "issue",
-            "--key-file",
-            "idp.pem",
-            "--iss",
-            "https://idp.example",
-            "--aud",
-            "api",
-            "--claim",
-            "scope=read",
-            "--ttl",
-            "1h",
-        ];
-        let tokens: Vec<String> = (0..3).map(|_| sandbox.jwtctl(&idp_token)).collect();
-        sandbox.write("tokens.txt", &(tokens.join("\n") + "\n"));
-        // A token from the past, for `verify --at`: jwtctl can only issue tokens as of now.
-        let key = EncodingKey::from_ed_pem(fixture_text("keys/ed25519.pem").as_bytes()).unwrap();
-        let claims = json!({
-            "iss": "https://idp.example",
-            "aud": "api",
-            "sub": "repo:acme/deploy:ref:refs/heads/main",
-            "iat": ID_TOKEN_IAT,
-            "exp": ID_TOKEN_IAT + 3600,
-            "jti": "incident-4711",
-        });
-        sandbox.id_token =
-            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key).unwrap();
         sandbox
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.root.path().join(name)
     }
 
-    /// A file in the sandbox, mode 0600 as a careful user keeps key files.
-    fn write(&self, name: &str, contents: &str) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(self.file(name), contents).unwrap();
-        let private = std::fs::Permissions::from_mode(0o600);
-        std::fs::set_permissions(self.file(name), private).unwrap();
+    /// Whether a block runs here, or why not.
+    /// With `required` (JWTCTL_README_REQUIRED=1, as `.ci/run` sets), a `needs` block whose tool
+    /// is missing fails the test instead of being left out.
+    fn skips(&self, block: &Block, required: bool) -> Option<String> {
+        match &block.marker {
+            Some(Marker::NotRun(reason)) => Some(format!("not run: {reason}")),
+            Some(Marker::Needs(tool)) if !on_path(tool, &self.path) => {
+                assert!(
+                    !required,
+                    "README.md:{}: the block needs {tool}, which is not installed, and \
+                     JWTCTL_README_REQUIRED=1 (see .ci/run)",
+                    block.line
+                );
+                Some(format!("needs {tool}, not installed"))
+            }
+            _ => None,
+        }
     }
 
-    /// `program` in the sandbox with a clean environment: the built jwtctl first on PATH, HOME
-    /// inside the sandbox, none of the developer's JWTCTL_* or PG* settings, and proxies that
-    /// lead nowhere, so no block can reach the network.
-    fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.current_dir(self.dir.path())
+    /// bash on `script` in `work` with a clean environment: the built jwtctl first on PATH, HOME
+    /// beside `work`, none of the developer's JWTCTL_* or PG* settings, and proxies that lead
+    /// nowhere, so no block can reach the network.
+    fn bash(&self, script: &str) -> Output {
+        std::fs::write(self.file("readme.sh"), script).unwrap();
+        let mut cmd = Command::new("bash");
+        cmd.arg(self.file("readme.sh"))
+            .current_dir(self.file("work"))
             .env_clear()
             .env("PATH", &self.path)
             .env("HOME", self.file("home"))
@@ -231,32 +432,62 @@ impl Sandbox {
         ] {
             cmd.env(proxy, "http://127.0.0.1:9");
         }
-        cmd
+        cmd.output().unwrap()
     }
 
-    /// `jwtctl ARGS`'s stdout, less its newline, after asserting it succeeded.
-    fn jwtctl(&self, args: &[&str]) -> String {
-        let out = self.command("jwtctl").args(args).output().unwrap();
-        assert!(out.status.success(), "jwtctl {args:?}: {}", stderr(&out));
-        stdout(&out).trim_end().to_owned()
-    }
-
-    /// Run one block with `bash -euo pipefail`, `$TOKEN` and `$ID_TOKEN` set.
-    fn run(&self, block: &Block) -> Output {
-        self.command("bash")
-            .args(["-euo", "pipefail", "-c", &block.text])
-            .env("TOKEN", &self.token)
-            .env("ID_TOKEN", &self.id_token)
-            .output()
-            .unwrap()
+    /// Run `blocks` as one script: Ok(how many ran), or the failure naming its README line,
+    /// the block, and the end of the script's output.
+    fn run(&self, blocks: &[&Block]) -> Result<usize, String> {
+        let progress = self.file("progress");
+        let mut lines = Vec::new();
+        let out = self.bash(&script(blocks, &progress, &mut lines));
+        let report = std::fs::read_to_string(&progress).unwrap_or_default();
+        let done: BTreeSet<usize> = report
+            .lines()
+            .filter_map(|l| l.strip_prefix("done ")?.parse().ok())
+            .collect();
+        let failed_at = report.lines().rev().find_map(|l| {
+            if let Some(n) = l.strip_prefix("failed-at ") {
+                return n.parse().ok();
+            }
+            let n: usize = l.strip_prefix("failed ")?.parse().ok()?;
+            lines.get(n.checked_sub(1)?).copied()
+        });
+        let Some(block) = blocks.iter().find(|b| !done.contains(&b.line)) else {
+            assert!(
+                out.status.success(),
+                "the script failed after its last block"
+            );
+            return Ok(blocks.len());
+        };
+        let tail = |text: String| {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        };
+        let mut msg = format!(
+            "the README stopped in the block at README.md:{} ({}); the blocks before it ran\n",
+            block.line, out.status
+        );
+        if let Some(at) = failed_at {
+            writeln!(msg, "the failing command is at README.md:{at}").unwrap();
+        } else {
+            writeln!(msg, "the block ended the script early (an `exit`?)").unwrap();
+        }
+        write!(
+            msg,
+            "--- the block:\n{}--- stdout (end):\n{}\n--- stderr (end):\n{}",
+            block.text,
+            tail(stdout(&out)),
+            tail(stderr(&out))
+        )
+        .unwrap();
+        Err(msg)
     }
 }
 
 #[test]
-fn every_readme_example_runs() {
-    let blocks = sh_blocks(&readme());
-    let sandbox = Sandbox::new();
-    let (mut ran, mut skipped) = (0, Vec::new());
+fn the_readme_runs_top_to_bottom_as_one_script() {
+    let blocks = sh_blocks(&read("README.md"));
     for block in &blocks {
         for hidden in ["|| true", "|| :"] {
             assert!(
@@ -265,39 +496,124 @@ fn every_readme_example_runs() {
                 block.line
             );
         }
-        match &block.marker {
-            Some(Marker::NotRun(reason)) => {
-                skipped.push(format!("README.md:{} (not run: {reason})", block.line));
-                continue;
-            }
-            Some(Marker::Needs(tool)) if !on_path(tool, &sandbox.path) => {
-                skipped.push(format!(
-                    "README.md:{} (needs {tool}, not installed)",
-                    block.line
-                ));
-                continue;
-            }
-            _ => {}
-        }
-        let out = sandbox.run(block);
-        assert!(
-            out.status.success(),
-            "the example at README.md:{} failed with {}:\n{}\n--- stdout:\n{}\n--- stderr:\n{}",
-            block.line,
-            out.status,
-            block.text,
-            stdout(&out),
-            stderr(&out)
-        );
-        ran += 1;
     }
-    eprintln!("ran {ran} of {} README examples; skipped:", blocks.len());
+    let hidden = hidden_dependencies(&blocks);
+    assert!(hidden.is_empty(), "{}", hidden.join("\n"));
+    let always = blocks.iter().filter(|b| b.marker.is_none()).count();
+    assert!(
+        always >= MIN_ALWAYS_RUN,
+        "only {always} README blocks run everywhere, expected at least {MIN_ALWAYS_RUN}"
+    );
+    let sandbox = Sandbox::new();
+    let required = std::env::var_os("JWTCTL_README_REQUIRED").is_some_and(|v| v == "1");
+    let mut skipped = Vec::new();
+    let run: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| match sandbox.skips(b, required) {
+            Some(why) => {
+                skipped.push(format!("README.md:{} ({why})", b.line));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let ran = sandbox
+        .run(&run)
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    eprintln!(
+        "ran {ran} of {} README blocks as one script; skipped:",
+        blocks.len()
+    );
     for s in &skipped {
         eprintln!("  {s}");
     }
+}
+
+#[test]
+fn the_script_carries_variables_and_names_the_line_that_failed() {
+    let blocks = sh_blocks(
+        "```sh\nA=1\n```\n\n```sh\ntest \"$A\" = 1\nfalse\necho after\n```\n```sh\necho never\n```\n",
+    );
+    let run: Vec<&Block> = blocks.iter().collect();
+    let failure = Sandbox::new().run(&run).unwrap_err();
     assert!(
-        ran >= MIN_RUN,
-        "ran only {ran} README examples, expected at least {MIN_RUN}"
+        failure.contains("in the block at README.md:5 (")
+            && failure.contains("failing command is at README.md:7"),
+        "{failure}"
+    );
+    let fine = sh_blocks("```sh\nA=1\n```\n```sh\ntest \"$A\" = 1\n```\n");
+    let run: Vec<&Block> = fine.iter().collect();
+    assert_eq!(Sandbox::new().run(&run), Ok(2));
+}
+
+#[test]
+fn a_bang_line_must_be_a_rejection_and_a_block_must_end_well() {
+    // `set -e` ignores both; the script does not.
+    for (text, at) in [
+        ("```sh\n! true   # a comment\necho after\n```\n", 2),
+        ("```sh\n! sh -c 'exit 2'\n```\n", 2),
+        ("```sh\ntrue\nfalse && true\n```\n", 3),
+    ] {
+        let blocks = sh_blocks(text);
+        let run: Vec<&Block> = blocks.iter().collect();
+        let failure = Sandbox::new().run(&run).unwrap_err();
+        assert!(
+            failure.contains(&format!("failing command is at README.md:{at}")),
+            "{text}: {failure}"
+        );
+    }
+    let ok = sh_blocks("```sh\n! sh -c 'exit 1'  # rejected\n```\n");
+    let run: Vec<&Block> = ok.iter().collect();
+    assert_eq!(Sandbox::new().run(&run), Ok(1));
+    // A block that ends the script early is not a success.
+    let early = sh_blocks("```sh\nexit 0\n```\n```sh\ntrue\n```\n");
+    let run: Vec<&Block> = early.iter().collect();
+    let failure = Sandbox::new().run(&run).unwrap_err();
+    assert!(failure.contains("README.md:1 "), "{failure}");
+}
+
+#[test]
+fn a_block_may_not_depend_on_one_that_may_be_skipped() {
+    let text = "<!-- needs: jq -->\n```sh\nX=$(jq -n 1)\njq -n 2 > made.json # a file\n```\n\
+                <!-- needs: jq -->\n```sh\necho \"$X\"\n```\n\
+                ```sh\necho \"$X\"\n```\n\
+                ```sh\ncat made.json\n```\n\
+                <!-- not run: a server -->\n```sh\nexport URL=x\n```\n\
+                ```sh\necho \"${URL}\" 'not $X here'\n```\n\
+                ```sh\nY=1\n```\n<!-- needs: jq -->\n```sh\nY=2\n```\n```sh\necho \"$Y\"\n```\n\
+                ```sh\nY=3\n```\n```sh\necho \"$Y\"\n```\n";
+    let problems = hidden_dependencies(&sh_blocks(text));
+    let named: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| {
+            let used = p.split('`').nth(1).unwrap();
+            (p.split(':').nth(1).unwrap(), used)
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [("10", "X"), ("13", "made.json"), ("20", "URL"), ("30", "Y")],
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_missing_tool_leaves_its_block_out_unless_every_block_is_required() {
+    let blocks = sh_blocks(
+        "<!-- needs: jwtctl-no-such-tool -->\n```sh\nx\n```\n<!-- needs: bash -->\n```sh\ny\n```\n",
+    );
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox.skips(&blocks[0], false).as_deref(),
+        Some("needs jwtctl-no-such-tool, not installed")
+    );
+    assert_eq!(sandbox.skips(&blocks[1], true), None);
+    let refused = std::panic::catch_unwind(|| sandbox.skips(&blocks[0], true));
+    let message = refused.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("README.md:2: the block needs jwtctl-no-such-tool"),
+        "{message}"
     );
 }
 
@@ -326,143 +642,4 @@ fn a_not_run_marker_needs_a_reason() {
 #[should_panic(expected = "not followed by a ```sh block")]
 fn a_marker_must_be_followed_by_its_block() {
     sh_blocks("<!-- not run: later -->\nsome text\n```sh\nexit 1\n```\n");
-}
-
-/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.
-fn anchor(heading: &str) -> String {
-    heading
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
-        .map(|c| if c == ' ' { '-' } else { c })
-        .collect()
-}
-
-/// The anchors of a Markdown file's headings (outside code fences).
-fn anchors(text: &str) -> Vec<String> {
-    let mut in_fence = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with("```") {
-            in_fence = !in_fence;
-        } else if !in_fence && line.starts_with('#') {
-            out.push(anchor(line.trim_start_matches('#')));
-        }
-    }
-    out
-}
-
-/// The targets of inline links `[text](target)` in a Markdown text.
-fn links(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("](") {
-        rest = &rest[i + 2..];
-        if let Some(end) = rest.find(')') {
-            out.push(rest[..end].to_owned());
-            rest = &rest[end..];
-        }
-    }
-    out
-}
-
-#[test]
-fn relative_links_in_the_readme_and_docs_lead_somewhere() {
-    let mut files = vec![repo().join("README.md")];
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    docs.sort();
-    assert!(docs.len() >= 4, "{docs:?}");
-    files.extend(docs);
-    let mut checked = 0;
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
-        for link in links(&text) {
-            if link.contains("://") || link.starts_with("mailto:") {
-                continue;
-            }
-            let (path, fragment) = link.split_once('#').unwrap_or((&link, ""));
-            let target = if path.is_empty() {
-                file.clone()
-            } else {
-                file.parent().unwrap().join(path)
-            };
-            assert!(target.exists(), "{}: {link} does not exist", file.display());
-            if !fragment.is_empty() {
-                let target_text = std::fs::read_to_string(&target).unwrap();
-                assert!(
-                    anchors(&target_text).iter().any(|a| a == fragment),
-                    "{}: no heading for #{fragment} in {}",
-                    file.display(),
-                    target.display()
-                );
-            }
-            checked += 1;
-        }
-    }
-    assert!(checked > 30, "only {checked} links checked");
-}
-
-/// Whether `word` occurs in `text` as a whole word (`--out` is not in `--output`).
-fn mentions(text: &str, word: &str) -> bool {
-    let part = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
-        !before.is_some_and(part) && !after.is_some_and(part)
-    })
-}
-
-#[test]
-fn every_command_and_option_is_in_the_readme() {
-    fn walk(cmd: &clap::Command, name: &str, out: &mut Vec<(String, String)>) {
-        for arg in cmd.get_arguments() {
-            if let Some(long) = arg.get_long().filter(|l| !matches!(*l, "help" | "version")) {
-                out.push((name.to_owned(), format!("--{long}")));
-            }
-        }
-        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-            out.push((name.to_owned(), sub.get_name().to_owned()));
-            walk(sub, &format!("{name} {}", sub.get_name()), out);
-        }
-    }
-    let mut cmd = jwtctl::cli::Cli::command();
-    cmd.build();
-    let mut wanted = Vec::new();
-    walk(&cmd, "jwtctl", &mut wanted);
-    assert!(wanted.len() > 50, "{wanted:?}");
-    let text = readme();
-    let missing: Vec<String> = wanted
-        .iter()
-        .filter(|(_, word)| !mentions(&text, word))
-        .map(|(cmd, word)| format!("{cmd} {word}"))
-        .collect();
-    assert!(missing.is_empty(), "not in README.md: {missing:?}");
-}
-
-/// The record `op` names the README lists are exactly those jwtctl writes: every operation
-/// (`cli::OPERATIONS`, kept in step with the subcommands by a unit test) and the log's own
-/// records (`log_seal`, `log_torn_line`).
-#[test]
-fn the_readme_lists_exactly_the_ops_records_name() {
-    let text = readme();
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("| `op` | always |"))
-        .expect("the op row of the record table");
-    let listed: std::collections::BTreeSet<&str> = row
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-        .filter(|w| *w != "op")
-        .collect();
-    let mut written: std::collections::BTreeSet<&str> =
-        jwtctl::cli::OPERATIONS.iter().copied().collect();
-    written.extend(["log_seal", "log_torn_line"]);
-    assert_eq!(listed, written);
 }

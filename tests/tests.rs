@@ -33,6 +33,7 @@ mod policy_presets;
 mod process;
 mod properties;
 mod readme;
+mod reference;
 mod refresh;
 mod remote;
 mod remote_concurrency;

@@ -751,7 +751,8 @@ pub struct LogFilterArgs {
     #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
 
-    /// Records of this token (issued, verified, refreshed from, rejected), found by its SHA-256;
+    /// Records of this token (its rejections; at --log-level info also its issue, verifications
+    /// and refreshes), found by its SHA-256;
     /// `-` reads it from stdin. The token is never printed or recorded
     #[arg(long, value_name = "TOKEN|-")]
     pub token: Option<std::ffi::OsString>,

@@ -76,7 +76,7 @@ impl fmt::Debug for Target {
 fn url_error(why: &str) -> Error {
     Error::usage(format!(
         "the ledger URL cannot be used: {why}; write it as \
-         postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full (see README, \"Several hosts\")"
+         postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full (see docs/ledger.md, \"PostgreSQL\")"
     ))
 }
 
@@ -466,7 +466,7 @@ fn passfile_fields(line: &str) -> Option<Vec<String>> {
 
 /// Accepts any server certificate (still checking the handshake's signatures): what libpq's
 /// `require` and `prefer` do without a root certificate. Encryption against a passive listener,
-/// no defence against an active one; the README says so and recommends `verify-full`.
+/// no defence against an active one; docs/ledger.md says so and recommends `verify-full`.
 #[derive(Debug)]
 struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
 
@@ -585,9 +585,9 @@ pub(super) fn pg_words(e: &postgres::Error) -> String {
                                   PGPASSWORD or PGPASSFILE, and pg_hba.conf"
                 .into(),
             "3D000" => {
-                "the database does not exist; create it (see README, \"Several hosts\")".into()
+                "the database does not exist; create it (see docs/ledger.md, \"PostgreSQL\")".into()
             }
-            "42501" => "permission denied; grant the role the rights the README lists".into(),
+            "42501" => "permission denied; grant the role the rights docs/ledger.md lists".into(),
             "55P03" => "another session held the token's entry for over 10 s; try again".into(),
             "57014" => "a statement ran for over 30 s and was cancelled; try again".into(),
             "53100" => "the server is out of disk space".into(),
