@@ -505,7 +505,7 @@ fn the_readme_runs_top_to_bottom_as_one_script() {
         "only {always} README blocks run everywhere, expected at least {MIN_ALWAYS_RUN}"
     );
     let sandbox = Sandbox::new();
-    let required = std::env::var_os("JWTCTL_README_REQUIRED").is_some_and(|v| v == "1");
+    let required = crate::common::needs::readme_tools_required();
     let mut skipped = Vec::new();
     let run: Vec<&Block> = blocks
         .iter()

@@ -105,3 +105,10 @@ pub fn is_root() -> bool {
         .find_map(|l| l.strip_prefix("Uid:"))
         .is_some_and(|ids| ids.split_whitespace().nth(1) == Some("0"))
 }
+
+/// Whether a README block's tool (`<!-- needs: TOOL -->`, such as jq) must be there: with
+/// `JWTCTL_README_REQUIRED=1` (as `.ci/run` sets) a missing one fails the README test, which
+/// otherwise leaves that block out and says so. The README test itself always runs.
+pub fn readme_tools_required() -> bool {
+    std::env::var_os("JWTCTL_README_REQUIRED").is_some_and(|v| v == "1")
+}
