@@ -194,7 +194,7 @@ fn ed25519_by_its_rfc_9864_name_is_issued_and_pinned_like_any_algorithm() {
 /// Each library verifies jwtctl's token with the published JWK, then signs a token of its own
 /// with the private PEM, which jwtctl verifies with the same JWK.
 #[test]
-#[ignore = "needs PyJWT, jwcrypto and node jose: pip install pyjwt jwcrypto; npm install --prefix DIR jose; export JWTCTL_NODE_MODULES=DIR/node_modules"]
+#[ignore = "needs PyJWT, jwcrypto and node jose; to run it: pip install pyjwt jwcrypto, npm install --prefix DIR jose, export JWTCTL_NODE_MODULES=DIR/node_modules, cargo test -- --include-ignored"]
 fn es512_and_ed25519_interoperate_both_ways_with_pyjwt_jwcrypto_and_node_jose() {
     if !needs::interop() {
         return;

@@ -258,7 +258,7 @@ const C: char = '}';
 const D: char = '\'';
 fn lifetime<'a>(x: &'a str) -> &'a str { x }
 #[test]
-#[ignore = "needs strace: apt-get install strace"]
+#[ignore = "needs strace; to run it: apt-get install strace, cargo test -- --include-ignored"]
 fn real() {
     let brace = '{';
     /* } nested /* } */ } */
@@ -277,7 +277,7 @@ fn plain() { let s = "{"; }
     assert_eq!(names, ["real", "plain"]);
     assert_eq!(
         ignore_reason(&src, &fns[0].attrs).as_deref(),
-        Some("needs strace: apt-get install strace")
+        Some("needs strace; to run it: apt-get install strace, cargo test -- --include-ignored")
     );
     assert_eq!(groups_called(&src.code[fns[0].body.clone()]), [4]);
     assert!(src.code[fns[0].body.clone()].ends_with("return; }\n"));

@@ -266,7 +266,7 @@ fn concurrent_additions_to_a_ring_lose_no_key() {
 }
 
 #[test]
-#[ignore = "needs PyJWT, jwcrypto and node jose: pip install pyjwt jwcrypto; npm install --prefix DIR jose; export JWTCTL_NODE_MODULES=DIR/node_modules"]
+#[ignore = "needs PyJWT, jwcrypto and node jose; to run it: pip install pyjwt jwcrypto, npm install --prefix DIR jose, export JWTCTL_NODE_MODULES=DIR/node_modules, cargo test -- --include-ignored"]
 fn pyjwt_jwcrypto_and_node_jose_verify_tokens_with_the_published_keys() {
     if !needs::interop() {
         return;

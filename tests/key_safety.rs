@@ -48,7 +48,7 @@ fn assert_file_refused(env: &Env, out: &Output, reason: &str, file: &str, words:
 /// The attacker's scenario: `verify` run in a shared directory (1777) where another user has
 /// planted `./jwtctl.key`, the default key. Refused, never used.
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_default_key_planted_by_another_user_in_a_shared_directory_is_refused() {
     if !needs::root() {
         return;
@@ -78,7 +78,7 @@ fn a_default_key_planted_by_another_user_in_a_shared_directory_is_refused() {
 /// Every file kind that decides which tokens pass, owned by `nobody`: refused with the file
 /// named, exit 2 and an ERROR record, whatever its mode (0644 for public files, 0600 for secrets).
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn key_type_files_another_user_owns_are_refused() {
     if !needs::root() {
         return;
@@ -360,7 +360,7 @@ fn a_ca_file_others_can_write_is_warned_about() {
 /// to a file of root's whose contents they know; the link's target passes the owner check, so the
 /// directory's owner is judged too.
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_key_file_in_a_directory_another_user_owns_is_refused_even_as_a_link_to_roots_file() {
     if !needs::root() {
         return;

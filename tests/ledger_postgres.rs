@@ -78,7 +78,7 @@ fn a_password_is_never_shown_and_never_taken_from_the_command_line() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -124,7 +124,7 @@ fn tls_verify_full_trusts_the_given_ca_and_refuses_an_unknown_one() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_password_file_is_read_as_libpq_reads_it() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -179,7 +179,7 @@ fn a_password_file_is_read_as_libpq_reads_it() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_missing_password_is_named_with_where_to_put_one() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -221,7 +221,7 @@ fn a_missing_password_is_named_with_where_to_put_one() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn the_schema_is_created_once_and_a_newer_one_is_refused() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -271,7 +271,7 @@ fn the_schema_is_created_once_and_a_newer_one_is_refused() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -283,7 +283,7 @@ fn sixteen_hosts_racing_on_one_token_twenty_times_let_exactly_one_win_each_time(
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn eight_workers_refresh_two_thousand_tokens_and_lose_none() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -349,7 +349,7 @@ fn a_password_on_the_command_line_is_refused_however_it_is_spelled() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_revocation_keeps_the_later_of_two_until_times() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -458,7 +458,7 @@ fn serve(mut client: std::net::TcpStream, upstream: &str, after: After) {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_time() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -504,7 +504,7 @@ fn a_server_that_stalls_or_answers_garbage_after_connecting_is_given_up_on_in_ti
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -544,7 +544,7 @@ fn pghost_lists_hosts_as_libpq_does_trying_each_in_turn() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn an_answer_of_the_wrong_type_refuses_the_token_instead_of_reading_as_not_revoked() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -631,7 +631,7 @@ fn fake_server(answer: &'static [u8]) -> u16 {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn each_host_of_a_list_has_its_own_deadline_and_one_that_stalls_or_babbles_is_skipped() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -702,7 +702,7 @@ fn each_host_of_a_list_has_its_own_deadline_and_one_that_stalls_or_babbles_is_sk
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn pgconnect_timeout_zero_means_the_default_and_a_non_number_is_a_usage_error() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -731,7 +731,7 @@ fn pgconnect_timeout_zero_means_the_default_and_a_non_number_is_a_usage_error() 
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_password_file_that_is_a_directory_is_named_so_never_given_chmod() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -759,7 +759,7 @@ fn a_password_file_that_is_a_directory_is_named_so_never_given_chmod() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_tls_failure_is_told_in_words_with_what_to_set() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -800,7 +800,7 @@ fn a_tls_failure_is_told_in_words_with_what_to_set() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn tables_altered_out_of_shape_are_named_as_such() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -825,7 +825,7 @@ fn tables_altered_out_of_shape_are_named_as_such() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -884,7 +884,7 @@ fn an_answer_larger_than_any_jwtctl_asks_for_is_refused_at_once() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn target_session_attrs_is_honoured_host_by_host() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();

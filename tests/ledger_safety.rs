@@ -97,7 +97,7 @@ fn a_mistyped_ledger_path_is_refused_on_every_command_and_only_init_creates_one(
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_postgres_ledger_without_its_tables_says_to_run_ledger_init() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -369,7 +369,7 @@ fn a_schema_2_sqlite_ledger_is_migrated_and_its_entries_still_count() {
 }
 
 #[test]
-#[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+#[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
 fn a_schema_1_postgres_ledger_is_migrated_and_its_entries_still_count() {
     let Some(db) = needs::postgres() else { return };
     let env = Env::new();
@@ -485,7 +485,7 @@ impl Drop for Tmpfs {
 /// written (here a full disk under the ledger) leaves that success withdrawn by a `not_done`
 /// failure record of the same operation (same jti), for refresh and revoke alike.
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_ledger_commit_that_fails_after_its_record_withdraws_the_record() {
     use std::io::Write;
     if !needs::root() {

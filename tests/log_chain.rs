@@ -106,7 +106,22 @@ fn each_kind_of_change_is_named_with_its_place() {
     };
     let mut deleted = orig.clone();
     deleted.remove(2);
-    check("deleted.log", deleted, "deleted", 3);
+    check("deleted.log", deleted.clone(), "deleted", 3);
+    // One missing record is said as one; two as a range.
+    let text = env.run(&["log", "verify", "deleted.log"]);
+    assert!(
+        stderr(&text).contains("record 3 is missing before seq 4"),
+        "{}",
+        stderr(&text)
+    );
+    deleted.remove(2);
+    write_lines(&env, "deleted2.log", &deleted);
+    let text = env.run(&["log", "verify", "deleted2.log"]);
+    assert!(
+        stderr(&text).contains("records 3 to 4 are missing before seq 5"),
+        "{}",
+        stderr(&text)
+    );
 
     let mut edited = orig.clone();
     edited[1] = edited[1].replace("\"sub\":\"u1\"", "\"sub\":\"admin\"");
@@ -321,6 +336,24 @@ fn sealing_is_set_up_once_and_its_key_file_must_be_new() {
     let init = env.log().pop().unwrap();
     assert_eq!(init["op"], "log_seal_init");
     assert_eq!(init["seal_interval"], 3600);
+    // Before the first hour ends there is no seal yet, and both commands say when one comes.
+    let text = env.run(&["log", "verify"]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert!(
+        stderr(&text).contains(
+            "no seal yet (the first epoch's seal is written by the first record after it ends"
+        ),
+        "{}",
+        stderr(&text)
+    );
+    let head = env.run(&["log", "head"]);
+    assert!(
+        stderr(&head).contains(
+            "no epoch has ended yet: the first seal is written by the first record after"
+        ),
+        "{}",
+        stderr(&head)
+    );
     let again = env.run(&["log", "seal", "init"]);
     assert_refused(&env, &again, 2, "usage");
     assert!(

@@ -175,7 +175,7 @@ impl Drop for Mount {
 }
 
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_full_disk_fails_closed_and_leaves_no_torn_record() {
     if !needs::root() {
         return;
@@ -386,7 +386,7 @@ fn control_characters_in_every_recorded_input_stay_on_one_line() {
 }
 
 #[test]
-#[ignore = "needs strace: apt-get install strace"]
+#[ignore = "needs strace; to run it: apt-get install strace, cargo test -- --include-ignored"]
 fn log_sync_fsyncs_after_each_record() {
     if !needs::strace() {
         return;
@@ -585,7 +585,7 @@ fn a_log_ending_in_a_partial_line_gets_the_next_record_on_a_line_of_its_own() {
 }
 
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_log_owned_by_another_user_is_refused() {
     if !needs::root() {
         return;
@@ -611,7 +611,7 @@ fn fill(mnt: &Path) -> std::path::PathBuf {
 }
 
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_record_that_cannot_be_written_consumes_and_revokes_nothing() {
     if !needs::root() {
         return;

@@ -194,7 +194,7 @@ assert json.loads(checked.claims)["sub"] == "hsm"
 "#;
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_published_jwk() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -285,7 +285,7 @@ fn every_algorithm_the_token_has_signs_in_the_token_and_verifies_from_the_publis
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn token_failures_say_what_to_do_and_never_show_the_pin() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -393,7 +393,7 @@ fn token_failures_say_what_to_do_and_never_show_the_pin() {
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn key_gen_makes_keys_in_the_token_that_never_leave_it_and_sign_there() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -525,7 +525,7 @@ fn key_gen_makes_keys_in_the_token_that_never_leave_it_and_sign_there() {
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn key_gen_in_a_token_never_replaces_a_key_and_needs_the_right_pin() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -686,7 +686,7 @@ fn key_gen_in_a_token_never_replaces_a_key_and_needs_the_right_pin() {
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn a_pin_given_where_its_file_goes_is_never_echoed_nor_recorded() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -714,7 +714,7 @@ fn a_pin_given_where_its_file_goes_is_never_echoed_nor_recorded() {
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn a_pin_in_the_environment_loses_one_trailing_newline_as_a_pin_file_does() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -747,7 +747,7 @@ fn a_pin_in_the_environment_loses_one_trailing_newline_as_a_pin_file_does() {
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn a_public_key_object_planted_beside_a_private_key_is_never_published_nor_signed_for() {
     let Some(module) = needs::pkcs11() else {
         return;
@@ -879,7 +879,7 @@ fn a_public_key_object_planted_beside_a_private_key_is_never_published_nor_signe
 }
 
 #[test]
-#[ignore = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc"]
+#[ignore = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored"]
 fn token_keys_are_judged_as_key_files_are_weak_odd_ambiguous_or_mismatched_refused() {
     let Some(module) = needs::pkcs11() else {
         return;

@@ -491,7 +491,7 @@ fn a_failed_syslog_delivery_withdraws_the_success_the_file_took() {
 /// F1, the other way round: the log file's disk is full and the collector works. The operation
 /// fails (exit 3) and the collector, which took the success record, gets its `not_done`.
 #[test]
-#[ignore = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root"]
+#[ignore = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored"]
 fn a_failed_file_write_withdraws_the_success_the_collector_took() {
     if !common::needs::root() {
         return;

@@ -370,9 +370,9 @@ impl Walk {
                 Some(seq),
                 "deleted",
                 format!(
-                    "the log starts at seq {seq}: records 1 to {} are missing (an earlier file \
-                     or the log's start was removed)",
-                    seq - 1
+                    "the log starts at seq {seq}: {} (an earlier file or the log's start was \
+                     removed)",
+                    missing(1, seq - 1)
                 ),
             );
         }
@@ -397,7 +397,7 @@ impl Walk {
             return at.broke(
                 Some(seq),
                 "deleted",
-                format!("seq {expected} to {} are missing before seq {seq}", seq - 1),
+                format!("{} before seq {seq}", missing(expected, seq - 1)),
             );
         }
         let kind = if Some(seq) == self.last.map(|l| l.seq) {
@@ -645,6 +645,15 @@ impl Walk {
                     .into(),
             );
         }
+    }
+}
+
+/// "record 3 is missing", "records 3 to 5 are missing".
+fn missing(first: u64, last: u64) -> String {
+    if first == last {
+        format!("record {first} is missing")
+    } else {
+        format!("records {first} to {last} are missing")
     }
 }
 

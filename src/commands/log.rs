@@ -175,6 +175,15 @@ fn summary(r: &Report) -> String {
         line.push_str("; chained but NOT sealed: run jwtctl log seal init to seal it");
         return line;
     }
+    if r.seals == 0 {
+        let _ = write!(
+            line,
+            ", no seal yet (the first epoch's seal is written by the first record after it ends: \
+             --interval of log seal init); {} records not yet sealed",
+            r.unsealed
+        );
+        return line;
+    }
     let _ = write!(line, ", {} seals", r.seals);
     if !r.seals_checked {
         line.push_str(" NOT checked (give --verify-key to check them)");
@@ -242,7 +251,10 @@ pub fn head(args: &LogHeadArgs, ctx: &Ctx) -> Result<Done> {
         return Ok(Done::Print(format!("{doc}\n")));
     }
     match sealed {
-        Some((0, _)) => crate::sys::eprint_line("jwtctl: sealed; no epoch has ended yet"),
+        Some((0, _)) => crate::sys::eprint_line(
+            "jwtctl: sealed, but no epoch has ended yet: the first seal is written by the first \
+             record after the first --interval ends",
+        ),
         Some((epochs, Some(until))) => crate::sys::eprint_line(&format!(
             "jwtctl: sealed: {epochs} epochs up to {} are ended (each is sealed by the next \
              write)",

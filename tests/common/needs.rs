@@ -13,12 +13,12 @@ use std::process::Command;
 
 use crate::common::stores::PgDb;
 
-pub const POSTGRES: &str =
-    "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)";
-pub const INTEROP: &str = "needs PyJWT, jwcrypto and node jose: pip install pyjwt jwcrypto; npm install --prefix DIR jose; export JWTCTL_NODE_MODULES=DIR/node_modules";
-pub const PKCS11: &str = "needs SoftHSM2 and OpenSC: apt-get install softhsm2 opensc";
-pub const ROOT: &str = "needs root (mounts a tmpfs or chowns to nobody): run the tests as root";
-pub const STRACE: &str = "needs strace: apt-get install strace";
+pub const POSTGRES: &str = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored";
+pub const INTEROP: &str = "needs PyJWT, jwcrypto and node jose; to run it: pip install pyjwt jwcrypto, npm install --prefix DIR jose, export JWTCTL_NODE_MODULES=DIR/node_modules, cargo test -- --include-ignored";
+pub const PKCS11: &str = "needs SoftHSM2 and OpenSC; to run it: apt-get install softhsm2 opensc, cargo test -- --include-ignored";
+pub const ROOT: &str = "needs root (mounts a tmpfs or chowns to nobody); to run it: as root, cargo test -- --include-ignored";
+pub const STRACE: &str =
+    "needs strace; to run it: apt-get install strace, cargo test -- --include-ignored";
 
 /// Each group: its function here, its reason, and the variable that makes it required.
 pub const GROUPS: [(&str, &str, &str); 5] = [
@@ -29,35 +29,62 @@ pub const GROUPS: [(&str, &str, &str); 5] = [
     ("strace", STRACE, "JWTCTL_STRACE_REQUIRED"),
 ];
 
-/// Whether group `name`'s need is met; if not, a failure when the group is required, else a
-/// `skipped:` line (seen with --nocapture) and false.
-fn met(name: &str, present: bool) -> bool {
+/// Whether group `name`'s need is met (`missing` empty); if not, a failure when the group is
+/// required, else one `skipped:` line (seen with --nocapture) naming the test and what is
+/// missing, and false.
+fn met(name: &str, missing: &[&str]) -> bool {
     let (_, reason, required) = GROUPS.iter().find(|g| g.0 == name).unwrap();
-    if present {
+    if missing.is_empty() {
         return true;
     }
+    // libtest names each test's thread after the test.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
+    let missing = missing.join(", ");
     assert!(
         std::env::var_os(required).is_none_or(|v| v != "1"),
-        "{required}=1, but this test {reason}"
+        "{required}=1, but {missing} is missing here; the test {reason}"
     );
-    eprintln!("skipped: this test {reason}");
+    eprintln!("skipped: {test}: {missing} is missing; the test {reason}");
     false
+}
+
+/// `missing` with `what` added when `present` is false.
+fn unless<'a>(present: bool, what: &'a str, missing: &mut Vec<&'a str>) {
+    if !present {
+        missing.push(what);
+    }
 }
 
 /// A fresh database on the server `scripts/pg-test-server.sh` started (`JWTCTL_TEST_POSTGRES`,
 /// an administrator URL), dropped after the test.
 pub fn postgres() -> Option<PgDb> {
     let admin = std::env::var("JWTCTL_TEST_POSTGRES").unwrap_or_default();
-    met("postgres", !admin.is_empty()).then(|| PgDb::create(&admin))
+    let missing: &[&str] = if admin.is_empty() {
+        &["JWTCTL_TEST_POSTGRES"]
+    } else {
+        &[]
+    };
+    met("postgres", missing).then(|| PgDb::create(&admin))
 }
 
 /// PyJWT and jwcrypto for python3, and node with `jose` in [`node_modules`].
 pub fn interop() -> bool {
-    let python = Command::new("python3")
-        .args(["-c", "import jwt, jwcrypto"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    met("interop", python && node_modules().is_some())
+    let python = |module: &str| {
+        Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let mut missing = Vec::new();
+    unless(python("jwt"), "PyJWT", &mut missing);
+    unless(python("jwcrypto"), "jwcrypto", &mut missing);
+    unless(
+        node_modules().is_some(),
+        "node jose (JWTCTL_NODE_MODULES)",
+        &mut missing,
+    );
+    met("interop", &missing)
 }
 
 /// Where node finds `jose`: JWTCTL_NODE_MODULES, as .ci/run sets it.
@@ -76,15 +103,21 @@ pub fn pkcs11() -> Option<PathBuf> {
         "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
     ];
     let module = MODULES.iter().map(PathBuf::from).find(|p| p.exists());
-    let tools = ["softhsm2-util", "pkcs11-tool"]
-        .iter()
-        .all(|tool| Command::new(tool).arg("--help").output().is_ok());
-    met("pkcs11", module.is_some() && tools).then(|| module.unwrap())
+    let mut missing = vec![];
+    unless(module.is_some(), "libsofthsm2.so", &mut missing);
+    for tool in ["softhsm2-util", "pkcs11-tool"] {
+        unless(
+            Command::new(tool).arg("--help").output().is_ok(),
+            tool,
+            &mut missing,
+        );
+    }
+    met("pkcs11", &missing).then(|| module.unwrap())
 }
 
 /// Running as root (effective uid 0).
 pub fn root() -> bool {
-    met("root", is_root())
+    met("root", if is_root() { &[] } else { &["root"] })
 }
 
 /// `strace`, to watch a process's system calls.
@@ -93,7 +126,7 @@ pub fn strace() -> bool {
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    met("strace", present)
+    met("strace", if present { &[] } else { &["strace"] })
 }
 
 /// Whether this process runs as root, for a test that runs either way but does more as root.

@@ -59,7 +59,7 @@ macro_rules! store_tests {
             }
 
             #[test]
-            #[ignore = "needs PostgreSQL: eval \"$(scripts/pg-test-server.sh DIR)\" (apt-get install postgresql)"]
+            #[ignore = "needs PostgreSQL; to run it: apt-get install postgresql, eval \"$(scripts/pg-test-server.sh DIR)\", cargo test -- --include-ignored"]
             fn postgres() {
                 if let Some(db) = $crate::common::needs::postgres() {
                     super::$name(Store::Postgres(db));
