@@ -16,13 +16,19 @@ step() { echo "ci-release: $* (at ${SECONDS}s)" >&2; }
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 target=x86_64-unknown-linux-musl
 name=jwtctl-$version-$target
+arm_target=aarch64-unknown-linux-musl
+arm_name=jwtctl-$version-$arm_target
 export SOURCE_DATE_EPOCH
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
 
-if ! command -v musl-gcc >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq musl-tools >/dev/null
+if ! command -v musl-gcc >/dev/null 2>&1 || ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq musl-tools qemu-user-static >/dev/null
 fi
-rustup target add "$target" >/dev/null 2>&1 || die "rustup cannot add the $target target"
+rustup target add "$target" "$arm_target" >/dev/null 2>&1 || die "rustup cannot add the $target and $arm_target targets"
+# aarch64's C cross compiler and linker: zig, driven by cargo-zigbuild, both prebuilt on PyPI
+# (Debian packages no aarch64 musl gcc). Pinned by version and hash.
+python3 -m pip install --quiet --disable-pip-version-check --break-system-packages --require-hashes \
+  -r scripts/release-requirements.txt || die "pip cannot install zig and cargo-zigbuild"
 # The second build is of the commit's crate: uncommitted changes would make the two differ.
 git diff --quiet HEAD -- || die "the working tree has uncommitted changes: commit or stash them first"
 work=$(mktemp -d)
@@ -51,9 +57,12 @@ cargo package --locked --no-verify --quiet
 mkdir "$work/crate" "$work/cargo-home"
 tar -xzf "target/package/jwtctl-$version.crate" -C "$work/crate"
 crate=$work/crate/jwtctl-$version
-build_b() { CARGO_HOME=$work/cargo-home JWTCTL_SRC=$crate scripts/release.sh "$version" "$@"; }
+# B builds x86_64 only: a third build (aarch64 again) would not fit CI's time; A builds both.
+build_b() {
+  CARGO_HOME=$work/cargo-home JWTCTL_SRC=$crate RELEASE_TARGETS=$target scripts/release.sh "$version" "$@"
+}
 
-step "release builds: this checkout (A) and the packaged crate (B)"
+step "release builds: this checkout (A: x86_64 and aarch64) and the packaged crate (B: x86_64)"
 if [ -n "${CI_RELEASE_SERIAL:-}" ]; then
   RELEASE_BUILD_ONLY=1 build_b "$work/b" >"$work/b.log" 2>&1 || { cat "$work/b.log" >&2; die "build B failed"; }
   RELEASE_BUILD_ONLY=1 scripts/release.sh "$version" "$work/a"
@@ -107,6 +116,42 @@ purls = {c.get("purl", "").split("@")[0] for c in bom["components"]}
 for crate in ("aws-lc-sys", "libsqlite3-sys", "rustls", "clap"):
     assert f"pkg:cargo/{crate}" in purls, crate
 PY
+# The aarch64 release, run under qemu-user: the same files, a static, stripped aarch64 binary
+# with its dependency list, that issues, verifies (HMAC and ECDSA: AWS-LC's assembly and its
+# random numbers), keeps a SQLite ledger and a log that verifies; and its SBOM and arm64 package.
+step "aarch64 release under qemu"
+tar -tzf "$a/$arm_name.tar.gz" | sed "s|^$arm_name/||" | sort >"$work/arm-listing"
+sed "s|^$name/||" "$work/listing" | cmp -s - "$work/arm-listing" ||
+  die "$arm_name.tar.gz does not hold the files $name.tar.gz holds"
+tar -xzf "$a/$arm_name.tar.gz" -C "$work"
+arm_bin=$work/$arm_name/jwtctl
+readelf -hW "$arm_bin" | grep -q 'Machine: *AArch64' || die "$arm_name's jwtctl is not an aarch64 binary"
+if readelf -lW "$arm_bin" | grep -q INTERP || readelf -SW "$arm_bin" | grep -q '\.symtab'; then
+  die "$arm_name's jwtctl is not static and stripped"
+fi
+objcopy --dump-section .dep-v0="$work/arm-dep-v0" "$arm_bin" 2>/dev/null ||
+  die "$arm_name's jwtctl has no .dep-v0 section: not built with cargo auditable"
+mkdir "$work/arm-run"
+# A bash of its own: set -e does not hold in a subshell on the left of ||.
+ARM_BIN=$arm_bin VERSION=$version bash -euo pipefail -c '
+  cd "$1"
+  q() { qemu-aarch64-static "$ARM_BIN" "$@"; }
+  [ "$(q --version)" = "jwtctl $VERSION" ]
+  token=$(q --log-level info issue --sub ci 2>/dev/null)
+  q verify -q "$token"
+  q key gen --type ec --out ec.pem 2>/dev/null
+  q verify -q --key-file ec.pem "$(q issue --key-file ec.pem --sub ci)"
+  q ledger init --ledger ledger.db >/dev/null
+  printf %s "$token" | q refresh --ledger ledger.db >/dev/null
+  if printf %s "$token" | q refresh --ledger ledger.db >/dev/null 2>&1; then exit 1; fi
+  q log verify 2>&1 | grep -q "log intact"
+' _ "$work/arm-run" || die "the aarch64 jwtctl does not issue, verify, refresh and log under qemu"
+[ -s "$a/$arm_name.cdx.json" ] || die "no SBOM for $arm_target"
+[ "$(dpkg-deb -f "$a/jwtctl_${version}-1_arm64.deb" Architecture)" = arm64 ] || die "the arm64 .deb says another architecture"
+cmp -s <(dpkg-deb -c "$a/jwtctl_${version}-1_amd64.deb" | awk '{print $6}') \
+  <(dpkg-deb -c "$a/jwtctl_${version}-1_arm64.deb" | awk '{print $6}') ||
+  die "the arm64 .deb does not hold the files the amd64 .deb holds"
+
 # The install script CI jobs use (action.yml, docs/ci.md), against this release directory: it
 # installs a binary that runs, and refuses an archive whose bytes or SHA256SUMS line are wrong.
 installed=$(scripts/install-release.sh "$version" "$a" "$work/bin")
@@ -212,10 +257,12 @@ else
 fi
 
 # Reproducible: A and B, built in different directories with different CARGO_HOMEs, B from the
-# packaged crate without .cargo/config.toml, give the same bytes, artifact by artifact.
+# packaged crate without .cargo/config.toml, give the same bytes, artifact by artifact (the
+# x86_64 ones, which B builds).
 git diff --quiet HEAD -- || die "the working tree changed during the run: run it again"
-if ! cmp -s "$a/SHA256SUMS" "$work/b/SHA256SUMS"; then
-  diff "$a/SHA256SUMS" "$work/b/SHA256SUMS" >&2 || true
+grep -v -e "$arm_target" -e '_arm64\.deb$' "$a/SHA256SUMS" >"$work/a-sums"
+if ! cmp -s "$work/a-sums" "$work/b/SHA256SUMS"; then
+  diff "$work/a-sums" "$work/b/SHA256SUMS" >&2 || true
   mkdir "$work/b-files"
   tar -xzf "$work/b/$name.tar.gz" -C "$work/b-files"
   (cd "$work" && sha256sum "$name"/* "$name"/*/* "b-files/$name"/* "b-files/$name"/*/* 2>/dev/null |
@@ -224,4 +271,4 @@ if ! cmp -s "$a/SHA256SUMS" "$work/b/SHA256SUMS"; then
 fi
 [ "$("$crate/target/dist-build/$target/release/jwtctl" --version)" = "jwtctl $version" ] ||
   die "the jwtctl built from the packaged crate does not run"
-step "$name is reproducible: $(cut -c1-16 "$a/SHA256SUMS" | head -1)…"
+step "$name is reproducible: $(cut -c1-16 "$work/a-sums" | head -1)…"

@@ -3,15 +3,22 @@
 # CONTEXT/Containerfile, CONTEXT/rootfs (the image's files: /usr/bin/jwtctl from the release
 # archive, /etc/ssl/certs/ca-certificates.crt from this machine's ca-certificates, /etc/passwd and
 # /etc/group naming the jwtctl user, 10001) and CONTEXT/data (the volume's initial /data, 0700).
-# Usage: scripts/container-context.sh RELEASE_DIR CONTEXT
-#   The archive is checked against RELEASE_DIR/SHA256SUMS first. Needs ca-certificates.
+# Usage: scripts/container-context.sh RELEASE_DIR CONTEXT [TARGET]
+#   TARGET: x86_64-unknown-linux-musl (the default) or aarch64-unknown-linux-musl (for an arm64
+#   image: podman build --arch arm64). The archive is checked against RELEASE_DIR/SHA256SUMS
+#   first. Needs ca-certificates.
 set -euo pipefail
 die() { echo "container-context: $*" >&2; exit 1; }
-[ $# -eq 2 ] || die "usage: scripts/container-context.sh RELEASE_DIR CONTEXT"
+[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: scripts/container-context.sh RELEASE_DIR CONTEXT [TARGET]"
 root=$(cd "$(dirname "$0")/.." && pwd)
 release=$(cd "$1" && pwd) ctx=$2
-archive=$(cd "$release" && ls jwtctl-*-x86_64-unknown-linux-musl.tar.gz 2>/dev/null | head -1)
-[ -n "$archive" ] || die "$release holds no jwtctl-VERSION-x86_64-unknown-linux-musl.tar.gz"
+target=${3:-x86_64-unknown-linux-musl}
+case $target in
+  x86_64-unknown-linux-musl | aarch64-unknown-linux-musl) ;;
+  *) die "TARGET $target is not a release target (x86_64-unknown-linux-musl, aarch64-unknown-linux-musl)" ;;
+esac
+archive=$(cd "$release" && ls jwtctl-*-"$target".tar.gz 2>/dev/null | head -1)
+[ -n "$archive" ] || die "$release holds no jwtctl-VERSION-$target.tar.gz"
 (cd "$release" && grep -E "  $archive\$" SHA256SUMS | sha256sum --quiet -c -) ||
   die "$archive does not match $release/SHA256SUMS"
 certs=/etc/ssl/certs/ca-certificates.crt

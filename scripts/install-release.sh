@@ -15,8 +15,11 @@ esac
 case $version in
   '' | *[!0-9A-Za-z.+-]*) die "VERSION $1 is not a version (say 0.1.0)" ;;
 esac
-target=x86_64-unknown-linux-musl
-[ "$(uname -sm)" = "Linux x86_64" ] || die "releases are built for Linux x86_64 only, not $(uname -sm)"
+case $(uname -sm) in
+  "Linux x86_64") target=x86_64-unknown-linux-musl ;;
+  "Linux aarch64" | "Linux arm64") target=aarch64-unknown-linux-musl ;;
+  *) die "releases are built for Linux x86_64 and aarch64, not $(uname -sm)" ;;
+esac
 name=jwtctl-$version-$target
 
 work=$(mktemp -d)
