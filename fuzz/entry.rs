@@ -16,7 +16,7 @@ use jsonwebtoken::EncodingKey;
 use jwtctl::commands::batch::{Line, read_line_bounded};
 use jwtctl::error::{Error, Reason};
 use jwtctl::keys::{self, JwkSet, KeyKind, Keyring, Secret, SetOrigin};
-use jwtctl::token::{self, Algorithm, Lifetime, Policy, Verified};
+use jwtctl::token::{self, Algorithm, ClaimPath, Lifetime, Policy, Verified};
 use serde_json::{Value, json};
 
 /// The instant every target verifies as of (2027-01-15T08:00:00Z).
@@ -100,7 +100,7 @@ static STRICT: LazyLock<Policy> = LazyLock::new(|| Policy {
     leeway_secs: 30,
     iss: Some("https://issuer.example".into()),
     aud: vec!["api".into(), "web".into()],
-    require: vec!["sub".into(), "scope".into()],
+    require: vec![ClaimPath::name("sub"), ClaimPath::name("scope")],
     min_remaining_secs: Some(60),
     max_age_secs: Some(3600),
     ..Policy::new(vec![Algorithm::HS256])

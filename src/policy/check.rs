@@ -1,7 +1,9 @@
 //! What parses but is wrong or unwise: a rule on a claim the issuer's tokens never carry (an
 //! error: the rule could never hold), and names pinned without the ids that keep them (a warning).
 
+use super::presets::Preset;
 use super::{Issuer, ParseError, PolicyFile};
+use crate::token::ClaimPath;
 
 /// A problem `policy check` reports: an error (the policy is refused) or a warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,11 +40,11 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
                 error: true,
                 line: rule.line,
                 message: format!(
-                    "{}: {} tokens never carry '{}'; the rule could never hold (see `jwtctl \
+                    "{}: {} tokens never carry {}; the rule could never hold (see `jwtctl \
                      policy new --preset {}` for the claims)",
                     rule.path,
                     preset.name(),
-                    claim.claim(),
+                    claim.claim().shown(),
                     preset.name()
                 ),
             });
@@ -54,27 +56,44 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
                 error: true,
                 line: issuer.line,
                 message: format!(
-                    "{}.require: {} tokens never carry '{claim}'",
+                    "{}.require: {} tokens never carry {}",
                     issuer.path,
-                    preset.name()
+                    preset.name(),
+                    claim.shown()
                 ),
             });
         }
     }
-    let ruled = |name: &str| leaves.iter().any(|(_, c)| c.claim() == name);
+    let ruled = |keys: &[&str]| leaves.iter().any(|(_, c)| c.claim().is(keys));
+    let shown = |keys: &[&str]| {
+        ClaimPath::nested(keys.iter().map(|k| (*k).to_owned()).collect())
+            .map_or_else(|_| String::new(), |p| p.shown())
+    };
+    let mut warned: Vec<&[&str]> = Vec::new();
     for (name, id) in preset.pins() {
-        if ruled(name) && !ruled(id) {
+        if ruled(name) && !ruled(id) && !warned.contains(id) {
+            warned.push(id);
             out.push(Finding {
                 error: false,
                 line: leaves
                     .iter()
-                    .find(|(_, c)| c.claim() == *name)
+                    .find(|(_, c)| c.claim().is(name))
                     .map_or(issuer.line, |(r, _)| r.line),
                 message: format!(
-                    "{} pins '{name}' by name only: a renamed or deleted {name} can be \
-                     registered again by someone else; add a rule on '{id}' (`jwtctl policy \
-                     pin TOKEN` prints it)",
-                    issuer.path
+                    "{} pins {} by name only: {}; add a rule on {} (`jwtctl policy pin TOKEN` \
+                     prints it)",
+                    issuer.path,
+                    shown(name),
+                    match preset {
+                        Preset::Kubernetes => "a service account deleted and created again \
+                                               has the same name and a new uid"
+                            .to_owned(),
+                        _ => format!(
+                            "a renamed or deleted {} can be registered again by someone else",
+                            name.last().copied().unwrap_or_default()
+                        ),
+                    },
+                    shown(id)
                 ),
             });
         }
@@ -87,8 +106,9 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
             error: false,
             line: issuer.line,
             message: format!(
-                "{} has no rule on '{id}': any {} project's token passes",
+                "{} has no rule on {}: any {} project's token passes",
                 issuer.path,
+                shown(id),
                 preset.name()
             ),
         });
