@@ -843,7 +843,7 @@ pub enum PolicyAction {
         "jwtctl policy new --preset gitlab --issuer https://gitlab.acme.example > deploy.toml"
     ))]
     New(PolicyNewArgs),
-    /// Print the id rules that pin the names a sample token carries (GitHub, GitLab)
+    /// Print the id rules that pin the names a sample token carries (GitHub, GitLab, Kubernetes)
     #[command(after_long_help = long_help!(
         "jwtctl policy pin \"$ID_TOKEN\" >> deploy.toml"
     ))]
