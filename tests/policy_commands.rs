@@ -141,13 +141,19 @@ fn refresh_under_a_policy_needs_jwtctls_own_issuer_before_anything_happens() {
     );
     let record = ci.env().log().pop().unwrap();
     assert!(record.get("policy").is_none(), "no policy read: {record}");
-    // --iss naming the provider (the url, or through --dry-run) would mint a token claiming
-    // to come from an issuer that never signed it.
-    for extra in [&["--ledger", "l.db"][..], &["--no-ledger", "--dry-run"]] {
+    // --iss naming the provider (the url, or through --dry-run, or in another case or with a
+    // trailing slash, as a lax verifier would take it) would mint a token claiming to come
+    // from an issuer that never signed it.
+    let loose = format!("{}/", ci.issuer.to_uppercase());
+    for (iss, extra) in [
+        (ci.issuer.as_str(), &["--ledger", "l.db"][..]),
+        (ci.issuer.as_str(), &["--no-ledger", "--dry-run"]),
+        (loose.as_str(), &["--no-ledger", "--dry-run"]),
+    ] {
         let out = run_bare(
             &ci,
             "refresh",
-            &[&["--iss", ci.issuer.as_str()][..], extra].concat(),
+            &[&["--iss", iss][..], extra].concat(),
             &parent,
         );
         assert_refused(ci.env(), &out, 2, "usage");
@@ -158,7 +164,7 @@ fn refresh_under_a_policy_needs_jwtctls_own_issuer_before_anything_happens() {
         );
         assert!(stdout(&out).is_empty());
     }
-    assert_eq!(ci.env().log().len(), records + 3);
+    assert_eq!(ci.env().log().len(), records + 4);
     // The dry run shows the issuer the new token would name.
     let out = run(&ci, "refresh", &["--no-ledger", "--dry-run"], &parent);
     assert!(out.status.success(), "{}", stderr(&out));

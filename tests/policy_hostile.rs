@@ -350,3 +350,38 @@ fn a_policy_that_is_not_a_regular_file_is_refused_not_read_as_empty() {
         }
     }
 }
+
+#[test]
+fn an_id_written_as_a_number_where_the_provider_writes_a_string_is_a_policy_error() {
+    let ci = Ci::new("gh");
+    // GitHub writes "repository_id": "2002": a number never equals it, so every token would be
+    // refused, and a reviewer would not see why.
+    for (from, to, line, shown) in [
+        ("eq = \"2002\"", "eq = 2002", 11, "2002"),
+        (
+            "one_of = [\"push\", \"workflow_dispatch\"]",
+            "one_of = [\"push\", true]",
+            19,
+            "true",
+        ),
+    ] {
+        ci.policy(&GITHUB_POLICY.replace(from, to));
+        let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "jwtctl: the policy file policy.toml, line {line}: issuer[0].rule["
+            )) && stderr(&out).contains(&format!(
+                "github-actions tokens carry '{}' as a string, so {shown} (not a string) never \
+                 equals it; quote it: \"{shown}\"",
+                if line == 11 {
+                    "repository_id"
+                } else {
+                    "event_name"
+                }
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::presets::Preset;
 use super::{Issuer, ParseError, PolicyFile};
-use crate::token::ClaimPath;
+use crate::token::{ClaimPath, ClaimRule};
 
 /// A problem `policy check` reports: an error (the policy is refused) or a warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,22 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
                     preset.name(),
                     claim.claim().shown(),
                     preset.name()
+                ),
+            });
+        }
+    }
+    for (rule, claim) in &leaves {
+        if let Some(value) = never_a_string(preset, claim) {
+            out.push(Finding {
+                error: true,
+                line: rule.line,
+                message: format!(
+                    "{}: {} tokens carry {} as a string, so {value} (not a string) never equals \
+                     it; quote it: \"{}\"",
+                    rule.path,
+                    preset.name(),
+                    claim.claim().shown(),
+                    value.to_string().trim_matches('"')
                 ),
             });
         }
@@ -114,4 +130,22 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// The first value an `eq` or `one_of` compares a string-only claim with that is not a string
+/// (nor an array of strings): a rule that can never hold, such as `repository_id` `eq = 2002`.
+fn never_a_string(preset: Preset, claim: &ClaimRule) -> Option<serde_json::Value> {
+    if !preset.writes_strings(claim.claim()) {
+        return None;
+    }
+    let stringy = |v: &serde_json::Value| match v {
+        serde_json::Value::String(_) => true,
+        serde_json::Value::Array(items) => items.iter().all(serde_json::Value::is_string),
+        _ => false,
+    };
+    match claim {
+        ClaimRule::Equals(_, want) => (!stringy(want)).then(|| want.clone()),
+        ClaimRule::OneOf(_, wants) => wants.iter().find(|w| !stringy(w)).cloned(),
+        _ => None,
+    }
 }

@@ -203,6 +203,15 @@ impl Preset {
         }
     }
 
+    /// Whether the provider writes `claim` as a string (or an array of strings) only: every
+    /// claim of its own in GitHub's and GitLab's tokens, ids and booleans included
+    /// (`"repository_id": "2002"`, `"ref_protected": "true"`).
+    pub fn writes_strings(self, claim: &ClaimPath) -> bool {
+        matches!(self, Preset::GithubActions | Preset::Gitlab)
+            && claim.is_top()
+            && self.claims().contains(&claim.top())
+    }
+
     /// Whether the provider's tokens can carry `claim`: a top-level claim it names, or a path
     /// that leads to (or into) a member of one of its object claims.
     pub fn knows(self, claim: &ClaimPath) -> bool {
