@@ -2,7 +2,7 @@
 //! error: the rule could never hold), and names pinned without the ids that keep them (a warning).
 
 use super::presets::Preset;
-use super::{Issuer, ParseError, PolicyFile};
+use super::{Issuer, ParseError, PolicyFile, Rule};
 use crate::token::{ClaimPath, ClaimRule};
 
 /// A problem `policy check` reports: an error (the policy is refused) or a warning.
@@ -29,17 +29,29 @@ pub fn first_error(findings: &[Finding]) -> Option<ParseError> {
 }
 
 fn findings(issuer: &Issuer) -> Vec<Finding> {
-    let mut out = Vec::new();
     let Some(preset) = issuer.preset else {
-        return out;
+        return Vec::new();
     };
     let leaves = issuer.rule.leaves();
-    for (rule, claim) in &leaves {
+    let mut out = never_held(issuer, preset, &leaves);
+    out.extend(unpinned(issuer, preset, &leaves));
+    out
+}
+
+/// Errors: rules that could never hold under `preset`, for a claim or path its tokens never
+/// carry or a value of a type its tokens never give, and `require`s its tokens never meet.
+fn never_held(issuer: &Issuer, preset: Preset, leaves: &[(&Rule, &ClaimRule)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let error = |line, message| Finding {
+        error: true,
+        line,
+        message,
+    };
+    for (rule, claim) in leaves {
         if !preset.knows(claim.claim()) {
-            out.push(Finding {
-                error: true,
-                line: rule.line,
-                message: format!(
+            out.push(error(
+                rule.line,
+                format!(
                     "{}: {} tokens never carry {}; the rule could never hold (see `jwtctl \
                      policy new --preset {}` for the claims)",
                     rule.path,
@@ -47,15 +59,14 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
                     claim.claim().shown(),
                     preset.name()
                 ),
-            });
+            ));
         }
     }
-    for (rule, claim) in &leaves {
+    for (rule, claim) in leaves {
         if let Some(value) = never_a_string(preset, claim) {
-            out.push(Finding {
-                error: true,
-                line: rule.line,
-                message: format!(
+            out.push(error(
+                rule.line,
+                format!(
                     "{}: {} tokens carry {} as a string, so {value} (not a string) never equals \
                      it; quote it: \"{}\"",
                     rule.path,
@@ -63,23 +74,28 @@ fn findings(issuer: &Issuer) -> Vec<Finding> {
                     claim.claim().shown(),
                     value.to_string().trim_matches('"')
                 ),
-            });
+            ));
         }
     }
     for claim in &issuer.require {
         if !preset.knows(claim) {
-            out.push(Finding {
-                error: true,
-                line: issuer.line,
-                message: format!(
+            out.push(error(
+                issuer.line,
+                format!(
                     "{}.require: {} tokens never carry {}",
                     issuer.path,
                     preset.name(),
                     claim.shown()
                 ),
-            });
+            ));
         }
     }
+    out
+}
+
+/// Warnings: names pinned without the id that keeps them, and no rule on the id at all.
+fn unpinned(issuer: &Issuer, preset: Preset, leaves: &[(&Rule, &ClaimRule)]) -> Vec<Finding> {
+    let mut out = Vec::new();
     let ruled = |keys: &[&str]| leaves.iter().any(|(_, c)| c.claim().is(keys));
     let shown = |keys: &[&str]| {
         ClaimPath::nested(keys.iter().map(|k| (*k).to_owned()).collect())
