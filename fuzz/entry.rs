@@ -16,7 +16,7 @@ use jsonwebtoken::EncodingKey;
 use jwtctl::commands::batch::{Line, read_line_bounded};
 use jwtctl::error::{Error, Reason};
 use jwtctl::keys::{self, JwkSet, KeyKind, Keyring, Secret, SetOrigin};
-use jwtctl::token::{self, Algorithm, Lifetime, Policy, Verified};
+use jwtctl::token::{self, Algorithm, ClaimPath, Lifetime, Policy, Verified};
 use serde_json::{Value, json};
 
 /// The instant every target verifies as of (2027-01-15T08:00:00Z).
@@ -32,7 +32,7 @@ pub const ES256_PEM: &[u8] = include_bytes!("../tests/fixtures/keys/ec256_pkcs8.
 pub type Target = fn(&[u8]);
 
 /// Every target, by name, as `tests/fuzz_replay.rs` runs them.
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("verify_hmac", verify_hmac),
     ("verify_es256", verify_es256),
     ("key_classify", key_classify),
@@ -42,6 +42,7 @@ pub const TARGETS: [(&str, Target); 9] = [
     ("batch_lines", batch_lines),
     ("syslog_format", syslog_format),
     ("log_verify", log_verify),
+    ("policy_file", policy_file),
 ];
 
 /// The verify key the `log_verify` seeds are sealed with (`fuzz/make_log_seeds.py`).
@@ -100,7 +101,7 @@ static STRICT: LazyLock<Policy> = LazyLock::new(|| Policy {
     leeway_secs: 30,
     iss: Some("https://issuer.example".into()),
     aud: vec!["api".into(), "web".into()],
-    require: vec!["sub".into(), "scope".into()],
+    require: vec![ClaimPath::name("sub"), ClaimPath::name("scope")],
     min_remaining_secs: Some(60),
     max_age_secs: Some(3600),
     ..Policy::new(vec![Algorithm::HS256])
@@ -525,4 +526,62 @@ pub fn syslog_format(data: &[u8]) {
         .expect("a space before the MSG");
     let parsed: Value = serde_json::from_str(msg).expect("the MSG is JSON");
     assert_eq!(parsed, record);
+}
+
+/// Claims shaped to confuse a policy's claim paths: nested objects, an array of objects where an
+/// object is expected, a dotted top-level name, the keys split at the dots, ids as numbers and
+/// arrays, nulls, hostile key and value text.
+static POLICY_CLAIMS: LazyLock<Vec<token::Claims>> = LazyLock::new(|| {
+    let uid = "1a2b3c4d";
+    [
+        json!({"iss": "https://ci.example", "sub": "system:serviceaccount:prod:deployer",
+            "aud": ["vault", "api"], "repository_id": "2002", "ref": "refs/heads/main",
+            "kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "deployer", "uid": uid}}}),
+        json!({"iss": "accounts.google.com", "kubernetes.io": [{"serviceaccount": {"uid": uid}}],
+            "kubernetes.io.serviceaccount.uid": uid, "kubernetes": {"io": {"serviceaccount": {"uid": uid}}}}),
+        json!({"repository_id": ["999", "2002"], "sub": null, "n": 7, "b": true,
+            "kubernetes.io": {"serviceaccount": {"uid": ["x", uid]}, "namespace": null},
+            "a\"b": {"c\u{1b}[2J\n": "\u{202e}x"}, "": {"": ""}}),
+        json!({"repository_id": 2002, "aud": "api", "kubernetes.io": "serviceaccount",
+            "deep": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}}}),
+    ]
+    .into_iter()
+    .filter_map(|v| v.as_object().cloned())
+    .collect()
+});
+
+/// A policy file's text: parsing never panics; a policy that parses prints (normalised) as text
+/// that parses to a policy printing the same; `policy check`'s findings, the issuer a token
+/// names, and judging claims shaped to confuse its paths never panic; a refusal is one line.
+pub fn policy_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(policy) = jwtctl::policy::parse(text) else {
+        return;
+    };
+    let shown = jwtctl::policy::normalised(&policy);
+    let again = jwtctl::policy::parse(&shown)
+        .unwrap_or_else(|e| panic!("the normalised policy does not parse: {e}\n{shown}"));
+    assert_eq!(jwtctl::policy::normalised(&again), shown);
+    for finding in jwtctl::policy::warnings(&policy) {
+        assert!(
+            !finding.message.contains(['\n', '\r']),
+            "{}",
+            finding.message
+        );
+    }
+    for claims in POLICY_CLAIMS.iter() {
+        if let Some(issuer) = policy.issuer_for(claims) {
+            let iss = token::claim(claims, "iss").and_then(Value::as_str);
+            assert!(iss.is_some_and(|iss| issuer.names(iss)));
+        }
+        for issuer in &policy.issuers {
+            if let Err(refusal) = issuer.judge(claims) {
+                let line = refusal.message("p.toml");
+                assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line}");
+            }
+            let _ = jwtctl::policy::identity(issuer, claims);
+        }
+    }
 }

@@ -190,3 +190,33 @@ write(T, "long_line", b"\x10\x01" + b"x" * 300 + b"\n" + b"y" * 16 + b"\n" + b"z
 write(T, "only_newlines", b"\x00\x02\n\n\n")
 write(T, "zero_limit", b"\x00\x3fa\nbb\n")
 write(T, "tokens", b"\xff\x3f" + (good + "\n" + es + "\n").encode())
+
+# policy_file: policy files (TOML and JSON) with the shapes `--policy` takes: paths into nested
+# claims, aliases, require paths, all/any, and hostile keys and values.
+T = "policy_file"
+HEAD = '[[issuer]]\nurl = "https://ci.example"\njwks_file = "k.json"\naudiences = ["vault"]\n'
+policy_seeds = {
+    "github.toml": '[[issuer]]\nurl = "https://token.actions.githubusercontent.com"\n'
+    'preset = "github-actions"\noidc = true\naudiences = ["https://github.com/acme"]\n'
+    'algorithms = ["RS256"]\nmax_age = "10m"\n\n[[issuer.rule]]\nclaim = "repository_id"\neq = "2002"\n\n'
+    '[[issuer.rule]]\nany = [\n  { claim = "ref", eq = "refs/heads/main" },\n'
+    '  { all = [{ claim = "ref_type", eq = "tag" }, { claim = "ref", regex = \'refs/tags/v[0-9]+\' }] },\n]\n',
+    "kubernetes_paths.toml": '[[issuer]]\nurl = "https://ci.example"\npreset = "kubernetes"\noidc = true\n'
+    'audiences = ["vault"]\nrequire = ["sub", ["kubernetes.io", "namespace"]]\n\n[[issuer.rule]]\n'
+    'claim = "sub"\nglob = "system:serviceaccount:prod:*"\n\n[[issuer.rule]]\n'
+    'claim = ["kubernetes.io", "serviceaccount", "uid"]\none_of = ["1a2b3c4d", "x"]\n',
+    "google_aliases.toml": '[[issuer]]\nurl = "https://accounts.google.com"\npreset = "google"\n'
+    'oidc = true\naudiences = ["app"]\n[[issuer.rule]]\nclaim = "email_verified"\neq = true\n'
+    '[[issuer]]\nurl = "https://ci.example"\naliases = ["ci.example", "https://ci.example/"]\n'
+    'jwks_url = "https://ci.example/keys"\naudiences = ["vault"]\n[[issuer.rule]]\nclaim = "n"\none_of = [7, 7.0, -0.0, 1e300]\n',
+    "hostile_keys.toml": HEAD + '[[issuer.rule]]\nclaim = ["a\\"b", "c\\u001b[2J\\n"]\neq = "\\u202ex"\n'
+    '[[issuer.rule]]\nclaim = ["["]\nregex = "(a+)+$"\n[[issuer.rule]]\nclaim = " "\neq = 1\n',
+    "path_limits.toml": HEAD + '[[issuer.rule]]\nclaim = [' + ", ".join(['"k"'] * 17) + ']\neq = 1\n',
+    "empty_path.toml": HEAD + '[[issuer.rule]]\nclaim = []\neq = 1\n',
+    "paths.json": json.dumps({"issuer": [{"url": "https://ci.example", "oidc": True, "audiences": ["vault"],
+        "require": [["kubernetes.io", "namespace"]],
+        "rule": [{"any": [{"claim": ["kubernetes.io", "serviceaccount", "uid"], "eq": "1a2b3c4d"},
+                          {"claim": "repository_id", "one_of": ["2002", ["2002"]]}]}]}]}),
+}
+for name, text in policy_seeds.items():
+    write(T, name, text)

@@ -46,6 +46,8 @@ pub enum Refusal {
     /// Its directory (this one) belongs to another user (this uid), who can replace any file
     /// in it, or plant a link there to a file of root's whose contents they know.
     DirOwner(PathBuf, u32),
+    /// It is not a regular file (this kind), where only one will do ([`read_regular`]).
+    NotRegular(&'static str),
 }
 
 impl Refusal {
@@ -69,6 +71,10 @@ impl Refusal {
                  who could replace it; keep it in a directory you (or root) own",
                 dir.display()
             ),
+            Refusal::NotRegular(kind) => format!(
+                "refusing the {what} {p}: it is {kind}, not a regular file; give the path of \
+                 the file itself"
+            ),
         }
     }
 }
@@ -90,8 +96,22 @@ pub enum ReadError {
 /// owner from the open descriptor, then the directory of the name given and, for a link, of the
 /// file it leads to.
 pub fn read(path: &Path) -> Result<Contents, ReadError> {
+    read_checked(path, false)
+}
+
+/// [`read`], refusing anything but a regular file (judged from the open descriptor): for a
+/// file whose bytes are reviewed and recorded by hash (a policy), where a FIFO would read as
+/// whatever is written to it then (or as empty, with nobody writing) and a directory as nothing.
+pub fn read_regular(path: &Path) -> Result<Contents, ReadError> {
+    read_checked(path, true)
+}
+
+fn read_checked(path: &Path, regular: bool) -> Result<Contents, ReadError> {
     let file = crate::sys::open_for_reading(path).map_err(ReadError::Io)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
+    if regular && !meta.is_file() {
+        return Err(ReadError::Refused(Refusal::NotRegular(kind(&meta))));
+    }
     if let Some(uid) = foreign_owner(&meta) {
         return Err(ReadError::Refused(Refusal::Owner(uid)));
     }
@@ -101,6 +121,20 @@ pub fn read(path: &Path) -> Result<Contents, ReadError> {
         bytes,
         mode: meta.permissions().mode() & 0o7777,
     })
+}
+
+/// What a file that is not a regular one is, for a message.
+fn kind(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    match () {
+        _ if t.is_dir() => "a directory",
+        _ if t.is_fifo() => "a FIFO (named pipe)",
+        _ if t.is_socket() => "a socket",
+        _ if t.is_char_device() => "a character device",
+        _ if t.is_block_device() => "a block device",
+        _ => "not a file",
+    }
 }
 
 /// Whether a file may be created at `path` under this rule (its directory, and the directories

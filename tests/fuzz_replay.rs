@@ -171,3 +171,8 @@ fn syslog_format() {
 fn log_verify() {
     replay("log_verify");
 }
+
+#[test]
+fn policy_file() {
+    replay("policy_file");
+}

@@ -60,6 +60,14 @@ impl Ci {
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     }
 
+    /// A token the provider would sign with `payload` exactly as written (a key given twice,
+    /// say): RS256 under its kid.
+    pub(crate) fn raw_token(&self, payload: &str) -> String {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}).to_string();
+        let key = EncodingKey::from_rsa_pem(fixture_text("keys/rsa_pkcs8.pem").as_bytes()).unwrap();
+        crate::common::sign_raw(&header, payload, &key, Algorithm::RS256)
+    }
+
     /// Write the policy (with `ISSUER` replaced by the provider's URL) as `policy.toml`.
     pub(crate) fn policy(&self, text: &str) {
         self.env()
@@ -162,9 +170,13 @@ pub(crate) fn assert_policy_refusal(
 ) {
     assert_rejected(ci.env(), out, reason);
     let line = stderr(out);
+    // A path is recorded as a JSON array of its keys and shown as one with spaces.
+    let shown = match serde_json::from_str::<Vec<String>>(claim) {
+        Ok(keys) => format!("[\"{}\"]", keys.join("\", \"")),
+        Err(_) => format!("'{claim}'"),
+    };
     assert!(
-        line.contains(&format!("policy policy.toml {rule}: "))
-            && line.contains(&format!("'{claim}'")),
+        line.contains(&format!("policy policy.toml {rule}: ")) && line.contains(&shown),
         "{rule} {claim}: {line}"
     );
     let record = ci.env().log().pop().unwrap();
@@ -570,8 +582,8 @@ fn a_broken_or_unsafe_policy_file_is_a_policy_error() {
     assert_eq!(
         stderr(&out),
         "jwtctl: the policy file policy.toml, line 4: unknown key 'audience' in issuer[0]; the \
-         keys are url, preset, oidc, jwks_url, jwks_file, audiences, algorithms, max_age, \
-         require, rule\n"
+         keys are url, aliases, preset, oidc, jwks_url, jwks_file, audiences, algorithms, \
+         max_age, require, rule\n"
     );
     // A policy in a directory other users can write is refused, as a key file would be.
     ci.policy(GITHUB_POLICY);

@@ -8,9 +8,21 @@ use serde_json::json;
 use crate::common::{assert_refused, assert_rejected, parts, stderr, stdout};
 use crate::policy::{Ci, GITHUB_POLICY, assert_policy_refusal, github_claims, with};
 
+/// jwtctl's own issuer: what a token refresh signs under a policy names.
+const OURS: &str = "https://jwtctl.acme.example";
+
 /// `jwtctl refresh|revoke --policy policy.toml ARGS TOKEN` with the CI server's CA, and the
-/// test key (refresh's own key) in the environment.
+/// test key (refresh's own key) in the environment; refresh names jwtctl's issuer (`--iss`).
 fn run(ci: &Ci, command: &str, args: &[&str], token: &str) -> std::process::Output {
+    let iss: &[&str] = match command {
+        "refresh" => &["--iss", OURS],
+        _ => &[],
+    };
+    run_bare(ci, command, &[iss, args].concat(), token)
+}
+
+/// [`run`] without refresh's `--iss`.
+fn run_bare(ci: &Ci, command: &str, args: &[&str], token: &str) -> std::process::Output {
     ci.env()
         .jwtctl()
         .args(["--log-level", "info", command, "--policy", "policy.toml"])
@@ -40,16 +52,25 @@ fn refresh_under_a_policy_judges_the_token_then_signs_with_its_own_key_once() {
     let record = ci.env().log().pop().unwrap();
     assert_eq!(record["outcome"], "success", "{record}");
     assert_eq!(record["policy"], "policy.toml");
-    // The same claims, signed with refresh's own key (the test key), not the issuer's.
+    // The same claims, signed with refresh's own key (the test key), not the issuer's, and
+    // naming jwtctl's issuer, not GitHub's: GitHub never signed it.
     let ((parent_header, parent_claims), (header, claims)) = (parts(&parent), parts(&child));
     assert_eq!(claims["repository_id"], parent_claims["repository_id"]);
     assert_ne!(header["kid"], parent_header["kid"]);
+    assert_eq!(parent_claims["iss"], ci.issuer.as_str());
+    assert_eq!(claims["iss"], OURS);
+    assert_eq!(record["iss"], OURS, "{record}");
+    assert_eq!(record["parent_jti"], parent_claims["jti"], "{record}");
     assert!(
         ci.env()
-            .verify(&["--aud", "https://github.com/acme"], &child)
+            .verify(&["--aud", "https://github.com/acme", "--iss", OURS], &child)
             .status
             .success()
     );
+    // The policy does not take jwtctl's token for the provider's.
+    let out = ci.verify(&[], &child);
+    assert_rejected(ci.env(), &out, "claim_mismatch");
+    assert!(stderr(&out).contains("policy policy.toml issuer: 'iss' must be one of"));
     // The ledger still lets a token refresh once.
     let out = run(&ci, "refresh", &["--ledger", "l.db"], &parent);
     assert_rejected(ci.env(), &out, "reused");
@@ -102,6 +123,56 @@ fn refresh_under_a_policy_refuses_a_fork_naming_the_rule_and_consumes_nothing() 
     );
     assert_refused(ci.env(), &out, 2, "usage");
     assert!(stderr(&out).contains("--policy") && stderr(&out).contains("--oidc"));
+}
+
+#[test]
+fn refresh_under_a_policy_needs_jwtctls_own_issuer_before_anything_happens() {
+    let ci = ci_with_ledger();
+    let parent = ci.token(github_claims());
+    let records = ci.env().log().len();
+    // Without --iss: a usage error saying what to pass, and nothing read or consumed.
+    let out = run_bare(&ci, "refresh", &["--ledger", "l.db"], &parent);
+    assert_refused(ci.env(), &out, 2, "usage");
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: refresh --policy re-signs the provider's token with jwtctl's key, so the new \
+         token names jwtctl's issuer: pass --iss ISSUER (the issuer your services expect of \
+         jwtctl's tokens); see 'jwtctl refresh --help'\n"
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert!(record.get("policy").is_none(), "no policy read: {record}");
+    // --iss naming the provider (the url, or through --dry-run, or in another case or with a
+    // trailing slash, as a lax verifier would take it) would mint a token claiming to come
+    // from an issuer that never signed it.
+    let loose = format!("{}/", ci.issuer.to_uppercase());
+    for (iss, extra) in [
+        (ci.issuer.as_str(), &["--ledger", "l.db"][..]),
+        (ci.issuer.as_str(), &["--no-ledger", "--dry-run"]),
+        (loose.as_str(), &["--no-ledger", "--dry-run"]),
+    ] {
+        let out = run_bare(
+            &ci,
+            "refresh",
+            &[&["--iss", iss][..], extra].concat(),
+            &parent,
+        );
+        assert_refused(ci.env(), &out, 2, "usage");
+        assert!(
+            stderr(&out).contains("--iss names issuer[0] of the policy policy.toml"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty());
+    }
+    assert_eq!(ci.env().log().len(), records + 4);
+    // The dry run shows the issuer the new token would name.
+    let out = run(&ci, "refresh", &["--no-ledger", "--dry-run"], &parent);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(claims["iss"], OURS);
+    // Nothing was consumed on the way: the token still refreshes once.
+    let out = run(&ci, "refresh", &["--ledger", "l.db"], &parent);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]

@@ -94,3 +94,294 @@ fn a_json_policy_giving_a_key_twice_is_refused_not_read_as_its_last() {
     let out = ci.idp.verify(&["--policy", "policy.json"], &[], &token);
     assert_refused(ci.env(), &out, 2, "policy_error");
 }
+
+/// A Kubernetes policy pinning the service account by its uid, for tokens shaped to confuse
+/// the path.
+const K8S_POLICY: &str = r#"
+[[issuer]]
+url = "ISSUER"
+preset = "kubernetes"
+oidc = true
+audiences = ["vault"]
+require = [["kubernetes.io", "namespace"]]
+
+[[issuer.rule]]
+claim = ["kubernetes.io", "serviceaccount", "uid"]
+eq = "u-good"
+"#;
+
+#[test]
+fn a_token_giving_a_claim_twice_is_judged_by_its_last_as_it_is_shown() {
+    let ci = Ci::new("cluster");
+    ci.policy(K8S_POLICY);
+    let t = crate::common::now();
+    let times = format!(
+        r#""aud":"vault","iss":"{}","iat":{},"exp":{}"#,
+        ci.issuer,
+        t - 5,
+        t + 300
+    );
+    let good = r#"{"namespace":"prod","serviceaccount":{"uid":"u-good"}}"#;
+    let evil = r#"{"namespace":"prod","serviceaccount":{"uid":"u-evil"}}"#;
+    // RFC 7519 §4: a parser keeps the lexically last of duplicate names. jwtctl does so at every
+    // depth, judges by it, and prints it: what passed is what a script reading the output sees.
+    let rule = "issuer[0].rule[0]";
+    for (payload, passes, refused_by) in [
+        (
+            format!(r#"{{{times},"kubernetes.io":{evil},"kubernetes.io":{good}}}"#),
+            true,
+            "",
+        ),
+        (
+            format!(r#"{{{times},"kubernetes.io":{good},"kubernetes.io":{evil}}}"#),
+            false,
+            rule,
+        ),
+        (
+            format!(
+                r#"{{{times},"kubernetes.io":{{"namespace":"prod","serviceaccount":{{"uid":"u-good","uid":"u-evil"}}}}}}"#
+            ),
+            false,
+            rule,
+        ),
+        (
+            format!(r#"{{{times},"kubernetes.io":{good},"kubernetes.io":[{good}]}}"#),
+            false,
+            "issuer[0].require",
+        ),
+    ] {
+        let out = ci.verify(&["--output", "json"], &ci.raw_token(&payload));
+        assert_eq!(out.status.success(), passes, "{payload}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+        if passes {
+            assert_eq!(
+                v["policy"]["identity"]["kubernetes.io"]["serviceaccount"]["uid"],
+                "u-good"
+            );
+            assert_eq!(
+                v["claims"]["kubernetes.io"]["serviceaccount"]["uid"],
+                "u-good"
+            );
+        } else {
+            assert_eq!(v["rule"], refused_by, "{payload}");
+        }
+    }
+}
+
+#[test]
+fn require_reaches_a_nested_claim_and_names_its_path() {
+    let ci = Ci::new("cluster");
+    ci.policy(K8S_POLICY);
+    let base = json!({"aud": "vault", "kubernetes.io": {"namespace": "prod",
+        "serviceaccount": {"uid": "u-good"}}});
+    assert!(ci.verify(&[], &ci.token(base.clone())).status.success());
+    let token = ci.token(with(
+        &base,
+        json!({"kubernetes.io": {"serviceaccount": {"uid": "u-good"}}}),
+    ));
+    let out = ci.verify(&[], &token);
+    crate::common::assert_rejected(ci.env(), &out, "missing_claim");
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: token rejected: missing_claim: policy policy.toml issuer[0].require: the token \
+         has no [\"kubernetes.io\", \"namespace\"]; it must be present\n"
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["claim"], r#"["kubernetes.io","namespace"]"#);
+    assert_eq!(record["policy_rule"], "issuer[0].require");
+}
+
+#[test]
+fn hostile_paths_in_a_policy_are_one_line_errors_and_escaped_in_refusals() {
+    let ci = Ci::new("cluster");
+    let rule = |claim: &str| {
+        format!(
+            "[[issuer]]\nurl = \"ISSUER\"\noidc = true\naudiences = [\"vault\"]\n\
+             [[issuer.rule]]\nclaim = {claim}\neq = \"x\"\n"
+        )
+    };
+    let deep = format!("[{}]", vec!["\"k\""; 100_000].join(","));
+    for (claim, message) in [
+        (
+            "[]",
+            "line 6: issuer[0].rule[0].claim is an empty path; name at least one key",
+        ),
+        (
+            deep.as_str(),
+            "line 6: issuer[0].rule[0].claim has 100000 keys, over the 16-key limit",
+        ),
+        (
+            "[\"a\", [\"b\"]]",
+            "line 6: issuer[0].rule[0].claim's key must be a string, not an array",
+        ),
+    ] {
+        ci.policy(&rule(claim));
+        let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert_eq!(
+            stderr(&out),
+            format!("jwtctl: the policy file policy.toml, {message}\n")
+        );
+    }
+    // A key with quotes, an escape sequence and a newline: the refusal stays one escaped line.
+    ci.policy(&rule(r#"["k\"8s", "\u001b[31mred\nline"]"#));
+    let out = ci.verify(&[], &ci.token(json!({"aud": "vault"})));
+    crate::common::assert_rejected(ci.env(), &out, "missing_claim");
+    assert!(
+        stderr(&out).contains(r#"the token has no ["k\"8s", "\u{1b}[31mred\nline"]; it must be"#),
+        "{}",
+        stderr(&out)
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["claim"], "[\"k\\\"8s\",\"\\u001b[31mred\\nline\"]");
+}
+
+#[test]
+fn policy_check_refuses_hmac_for_a_remote_key_set_and_paths_the_preset_never_carries() {
+    let ci = Ci::new("cluster");
+    ci.policy(&K8S_POLICY.replace(
+        "audiences",
+        "algorithms = [\"RS256\", \"HS256\"]\naudiences",
+    ));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    assert!(
+        stderr(&out).starts_with(
+            "jwtctl: the policy file policy.toml, line 6: issuer[0].algorithms: HS256 is an HMAC \
+             algorithm, which a key set fetched from a URL (oidc, jwks_url) never serves;"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // verify refuses the file too: an HS256 token signed with the set's public bytes as the
+    // secret is never judged.
+    let out = ci.verify(&[], &ci.token(json!({"aud": "vault"})));
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    // A path the preset's tokens never carry, and one into a string claim.
+    for (claim, shown) in [
+        (
+            r#"["kubernetes.io", "serviceaccount", "id"]"#,
+            r#"["kubernetes.io", "serviceaccount", "id"]"#,
+        ),
+        (r#"["sub", "uid"]"#, r#"["sub", "uid"]"#),
+        (
+            r#""kubernetes.io.serviceaccount.uid""#,
+            "'kubernetes.io.serviceaccount.uid'",
+        ),
+    ] {
+        ci.policy(&K8S_POLICY.replace(
+            r#"claim = ["kubernetes.io", "serviceaccount", "uid"]"#,
+            &format!("claim = {claim}"),
+        ));
+        let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "jwtctl: the policy file policy.toml, line 9: issuer[0].rule[0]: kubernetes \
+                 tokens never carry {shown}; the rule could never hold (see `jwtctl policy new \
+                 --preset kubernetes` for the claims)\n"
+            )
+        );
+    }
+    // A policy naming the account but not its uid is warned about.
+    ci.policy(&K8S_POLICY.replace(
+        "claim = [\"kubernetes.io\", \"serviceaccount\", \"uid\"]\neq = \"u-good\"",
+        "claim = \"sub\"\neq = \"system:serviceaccount:prod:deployer\"",
+    ));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "issuer[0] pins 'sub' by name only: a service account deleted and created again has \
+             the same name and a new uid; add a rule on [\"kubernetes.io\", \"serviceaccount\", \
+             \"uid\"]"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_policy_that_is_not_a_regular_file_is_refused_not_read_as_empty() {
+    let ci = Ci::new("gh");
+    let fifo = ci.env().path("policy.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::create_dir(ci.env().path("policy.d")).unwrap();
+    let token = ci.token(github_claims());
+    for (path, kind) in [
+        ("policy.fifo", "a FIFO (named pipe)"),
+        ("policy.d", "a directory"),
+        ("/dev/null", "a character device"),
+    ] {
+        for args in [
+            vec!["policy", "check", path],
+            vec![
+                "verify",
+                "--policy",
+                path,
+                "--ca-file",
+                "ca.pem",
+                "--cache-dir",
+                "cache",
+                &token,
+            ],
+        ] {
+            let out = ci
+                .env()
+                .bare()
+                .args(&args)
+                .timeout(std::time::Duration::from_secs(20))
+                .output()
+                .unwrap();
+            assert_refused(ci.env(), &out, 2, "policy_error");
+            assert_eq!(
+                stderr(&out),
+                format!(
+                    "jwtctl: refusing the policy file {path}: it is {kind}, not a regular file; \
+                     give the path of the file itself\n"
+                ),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_id_written_as_a_number_where_the_provider_writes_a_string_is_a_policy_error() {
+    let ci = Ci::new("gh");
+    // GitHub writes "repository_id": "2002": a number never equals it, so every token would be
+    // refused, and a reviewer would not see why.
+    for (from, to, line, shown) in [
+        ("eq = \"2002\"", "eq = 2002", 11, "2002"),
+        (
+            "one_of = [\"push\", \"workflow_dispatch\"]",
+            "one_of = [\"push\", true]",
+            19,
+            "true",
+        ),
+    ] {
+        ci.policy(&GITHUB_POLICY.replace(from, to));
+        let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "jwtctl: the policy file policy.toml, line {line}: issuer[0].rule["
+            )) && stderr(&out).contains(&format!(
+                "github-actions tokens carry '{}' as a string, so {shown} (not a string) never \
+                 equals it; quote it: \"{shown}\"",
+                if line == 11 {
+                    "repository_id"
+                } else {
+                    "event_name"
+                }
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

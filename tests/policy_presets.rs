@@ -203,7 +203,14 @@ fn kubernetes_identities_are_allowed_and_refused_by_rule() {
         &ci,
         "kubernetes",
         "vault",
-        &[("REPLACE-namespace", "prod"), ("REPLACE-name", "deployer")],
+        &[
+            ("REPLACE-namespace", "prod"),
+            ("REPLACE-name", "deployer"),
+            (
+                "REPLACE-serviceaccount-uid",
+                "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9",
+            ),
+        ],
         "",
     );
     let good = kubernetes_claims();
@@ -261,6 +268,54 @@ fn kubernetes_identities_are_allowed_and_refused_by_rule() {
                 "aud",
             ),
             (
+                "the account deleted and created again under its name: a new uid",
+                json!({"kubernetes.io": {"namespace": "prod",
+                       "serviceaccount": {"name": "deployer", "uid": "77777777-0000-4000-8000-000000000000"}}}),
+                "claim_mismatch",
+                "issuer[0].rule[1]",
+                UID,
+            ),
+            (
+                "the uid given as an array holding ours",
+                json!({"kubernetes.io": {"namespace": "prod",
+                       "serviceaccount": {"name": "deployer",
+                       "uid": ["77777777-0000-4000-8000-000000000000", "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9"]}}}),
+                "claim_mismatch",
+                "issuer[0].rule[1]",
+                UID,
+            ),
+            (
+                "the uid as a number",
+                json!({"kubernetes.io": {"serviceaccount": {"uid": 1}}}),
+                "claim_mismatch",
+                "issuer[0].rule[1]",
+                UID,
+            ),
+            (
+                "the details as an array of objects, one holding ours",
+                json!({"kubernetes.io": [{"serviceaccount": {"uid": "77777777"}},
+                       {"serviceaccount": {"uid": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9"}}]}),
+                "missing_claim",
+                "issuer[0].rule[1]",
+                UID,
+            ),
+            (
+                "the uid under a dotted top-level name",
+                json!({"kubernetes.io": null,
+                       "kubernetes.io.serviceaccount.uid": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9"}),
+                "missing_claim",
+                "issuer[0].rule[1]",
+                UID,
+            ),
+            (
+                "the uid split at the dots",
+                json!({"kubernetes.io": null, "kubernetes": {"io": {"serviceaccount":
+                       {"uid": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9"}}}}),
+                "missing_claim",
+                "issuer[0].rule[1]",
+                UID,
+            ),
+            (
                 "a legacy secret token's issuer",
                 json!({"iss": "kubernetes/serviceaccount"}),
                 "claim_mismatch",
@@ -281,7 +336,41 @@ fn kubernetes_identities_are_allowed_and_refused_by_rule() {
     );
     assert_rejected(ci.env(), &out, "invalid_claim");
     assert!(stderr(&out).contains("'sub'"), "{}", stderr(&out));
+    // The refusal line of a path, and the identity a pass shows, nested as the token has it.
+    let gone = with(&good, json!({"kubernetes.io": {"namespace": "prod"}}));
+    let out = ci.verify(&[], &ci.token(gone));
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: token rejected: missing_claim: policy policy.toml issuer[0].rule[1]: the token \
+         has no [\"kubernetes.io\", \"serviceaccount\", \"uid\"]; it must be \
+         \"1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9\"\n"
+    );
+    let out = ci.verify(&["--output", "json"], &ci.token(good.clone()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+    assert_eq!(
+        v["policy"]["identity"]["kubernetes.io"],
+        json!({"serviceaccount": {"uid": "1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9"}})
+    );
+    let out = ci.verify(
+        &["--output", "json"],
+        &ci.token(with(&good, json!({"kubernetes.io": {}}))),
+    );
+    let v: Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+    assert_eq!(v["claim"], UID);
+    // `policy pin` prints the uid rule from a sample token.
+    let out = ci.env().run_bare(&["policy", "pin", &ci.token(good)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        crate::common::stdout(&out),
+        "[[issuer.rule]] # sub \"system:serviceaccount:prod:deployer\"\nclaim = \
+         [\"kubernetes.io\", \"serviceaccount\", \"uid\"]\neq = \
+         \"1a2b3c4d-5e6f-4071-8293-a4b5c6d7e8f9\"\n"
+    );
 }
+
+/// The service account's uid, as a record names the path.
+const UID: &str = r#"["kubernetes.io","serviceaccount","uid"]"#;
 
 /// A Google ID token for a Workspace user of acme.example who signed in to the deploy app, as
 /// developers.google.com ("OpenID Connect": an ID token's payload) lists its claims.
@@ -400,4 +489,82 @@ fn google_identities_are_allowed_and_refused_by_rule() {
             ),
         ],
     );
+}
+
+/// Google writes its issuer two ways (`https://accounts.google.com` and `accounts.google.com`):
+/// the preset names both, and a token is judged by the one its `iss` names, exactly.
+#[test]
+fn google_tokens_naming_either_form_of_the_issuer_pass_and_nothing_else_does() {
+    let ci = Ci::new("google");
+    // The template for Google's own issuer lists the other form.
+    let out = ci.env().run_bare(&["policy", "new", "--preset", "google"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        crate::common::stdout(&out).contains(
+            "url = \"https://accounts.google.com\"\n# The other exact iss the provider writes \
+             for this issuer.\naliases = [\"accounts.google.com\"]\n"
+        ),
+        "{}",
+        crate::common::stdout(&out)
+    );
+    // Here the local server stands for https://accounts.google.com.
+    let text = preset_policy(
+        &ci,
+        "google",
+        "1234987819200.apps.googleusercontent.com",
+        &[("REPLACE-numeric-id", "10769150350006150715113082367")],
+        "",
+    )
+    .replacen(
+        "preset = \"google\"",
+        "aliases = [\"accounts.google.com\"]\npreset = \"google\"",
+        1,
+    );
+    ci.policy(&text);
+    let good = google_claims();
+    let mut batch = String::new();
+    for iss in [ci.issuer.as_str(), "accounts.google.com"] {
+        let token = ci.token(with(&good, json!({ "iss": iss })));
+        let out = ci.verify(&[], &token);
+        assert!(out.status.success(), "{iss}: {}", stderr(&out));
+        batch.push_str(&token);
+        batch.push('\n');
+    }
+    // A batch of one issuer (which skips picking the issuer per token) judges iss the same way.
+    batch.push_str(&ci.token(with(&good, json!({"iss": "https://accounts.google.com"}))));
+    let out = ci
+        .env()
+        .bare()
+        .args(["verify", "--batch", "--policy", "policy.toml"])
+        .args(["--ca-file", "ca.pem", "--cache-dir", "cache"])
+        .write_stdin(format!("{batch}\n"))
+        .output()
+        .unwrap();
+    let valid: Vec<Value> = crate::common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["valid"].clone())
+        .collect();
+    assert_eq!(
+        valid,
+        [json!(true), json!(true), json!(false)],
+        "{}",
+        stderr(&out)
+    );
+    for iss in [
+        "https://accounts.google.com",
+        "Accounts.Google.com",
+        "accounts.google.com/",
+        "accounts.google.com.evil.example",
+    ] {
+        let out = ci.verify(&[], &ci.token(with(&good, json!({ "iss": iss }))));
+        assert_eq!(out.status.code(), Some(1), "{iss}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "policy policy.toml issuer: 'iss' must be one of [{}, accounts.google.com]",
+                ci.issuer
+            )),
+            "{iss}: {}",
+            stderr(&out)
+        );
+    }
 }

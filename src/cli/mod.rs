@@ -498,9 +498,9 @@ pub struct CheckArgs {
 
 /// The flags a `--policy` file replaces on `refresh`: those of [`POLICY_REPLACES`] that say how
 /// the presented token is checked. `--key-file` and `--secret-env` stay: they name the key
-/// refresh signs with (`--alg` goes: it would also narrow the issuer's algorithms).
-const REFRESH_POLICY_REPLACES: [&str; 10] = [
-    "iss",
+/// refresh signs with (`--alg` goes: it would also narrow the issuer's algorithms); so does
+/// `--iss`, which then names the issuer the new token carries (jwtctl's, not the provider's).
+const REFRESH_POLICY_REPLACES: [&str; 9] = [
     "alg",
     "aud",
     "jwks",
@@ -844,7 +844,7 @@ pub enum PolicyAction {
         "jwtctl policy new --preset gitlab --issuer https://gitlab.acme.example > deploy.toml"
     ))]
     New(PolicyNewArgs),
-    /// Print the id rules that pin the names a sample token carries (GitHub, GitLab)
+    /// Print the id rules that pin the names a sample token carries (GitHub, GitLab, Kubernetes)
     #[command(after_long_help = long_help!(
         "jwtctl policy pin \"$ID_TOKEN\" >> deploy.toml"
     ))]
@@ -1235,7 +1235,8 @@ pub struct RefreshArgs {
     pub output: Output,
 
     /// A policy file (TOML or JSON) the presented token must satisfy, as for `verify`; the new
-    /// token is still signed with refresh's own key (--key-file, --secret-env, the default key)
+    /// token is signed with refresh's own key (--key-file, --secret-env, the default key) and
+    /// names --iss (required with --policy: jwtctl's issuer, not the provider's) as its issuer
     #[arg(long, value_name = "FILE", conflicts_with_all = REFRESH_POLICY_REPLACES)]
     pub policy: Option<PathBuf>,
 

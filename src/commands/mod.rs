@@ -98,7 +98,7 @@ pub fn policy(args: &CheckArgs, algs: Vec<Algorithm>) -> Result<Policy> {
         iss,
         sub: args.sub.clone(),
         aud: args.aud.clone(),
-        require: args.require.clone(),
+        require: args.require.iter().map(token::ClaimPath::name).collect(),
         typ: args.typ.clone(),
         min_remaining_secs: args.min_remaining.map(secs),
         max_age_secs: args.max_age.map(secs),
@@ -177,12 +177,15 @@ fn claim_rules(args: &CheckArgs) -> Result<Vec<ClaimRule>> {
     for flag in &args.claim_eq {
         let (name, value) = token::parse_claim_flag(flag)
             .map_err(|_| Error::usage("--claim-eq takes NAME=VALUE, as in --claim-eq ref=main"))?;
-        rules.push(ClaimRule::Equals(name, value));
+        rules.push(ClaimRule::Equals(token::ClaimPath::name(name), value));
     }
     for flag in &args.claim_match {
         match flag.split_once('=') {
             Some((name, glob)) if !name.is_empty() => {
-                rules.push(ClaimRule::Matches(name.to_string(), glob.to_string()));
+                rules.push(ClaimRule::Matches(
+                    token::ClaimPath::name(name),
+                    glob.to_string(),
+                ));
             }
             _ => {
                 return Err(Error::usage(

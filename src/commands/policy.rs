@@ -40,11 +40,12 @@ pub struct Passed {
 }
 
 /// Read and parse the policy file at `path` (a file another user could replace is refused, as a
-/// key file is), noting it and its SHA-256 in the record.
+/// key file is; so is anything but a regular file: a FIFO or `<(...)` has no contents to
+/// review), noting it and its SHA-256 in the record.
 pub fn load(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Loaded> {
     let shown = path.display().to_string();
     rec.policy = Some(shown.clone());
-    let contents = crate::trusted::read(path).map_err(|e| match e {
+    let contents = crate::trusted::read_regular(path).map_err(|e| match e {
         ReadError::Io(e) => Error::new(
             Reason::PolicyError,
             format!(
@@ -119,7 +120,7 @@ pub fn issuer_keys(
 }
 
 /// The verification policy for `issuer`: the flags' (leeway, typ, sizes) with the issuer's
-/// URL, audiences, algorithms (those the keys serve, when the policy names none), maximum age
+/// URL (and its aliases), audiences, algorithms (those the keys serve, when the policy names none), maximum age
 /// and required claims.
 pub fn issuer_policy(issuer: &Issuer, base: &Policy, algs: Vec<Algorithm>) -> Policy {
     Policy {
@@ -128,6 +129,7 @@ pub fn issuer_policy(issuer: &Issuer, base: &Policy, algs: Vec<Algorithm>) -> Po
             false => issuer.algorithms.clone(),
         },
         iss: Some(issuer.url.clone()),
+        iss_aliases: issuer.aliases.clone(),
         aud: issuer.audiences.clone(),
         require: issuer.require.clone(),
         max_age_secs: issuer.max_age_secs,
@@ -218,7 +220,7 @@ fn refused(loaded: &Loaded, refusal: Refusal) -> Result<Rejection> {
     let mut error = Error::rejected(reason, refusal.message(&loaded.shown))
         .with_rule(refusal.rule, refusal.expected);
     if let Some(claim) = &refusal.claim {
-        error = error.with_claim(claim);
+        error = error.with_claim(&claim.record());
     }
     error.into_rejection()
 }
@@ -230,7 +232,11 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
     let quoted = |items: &[String]| list(items.iter().map(|s| format!("\"{s}\"")).collect());
     let (setting, expected) = match (r.reason(), r.claim()) {
         (_, Some("aud")) => ("audiences", quoted(&issuer.audiences)),
-        (_, Some("iss")) => ("url", format!("\"{}\"", issuer.url)),
+        (_, Some("iss")) if issuer.aliases.is_empty() => ("url", format!("\"{}\"", issuer.url)),
+        (_, Some("iss")) => (
+            "url",
+            list(issuer.issuer_names().map(|n| format!("\"{n}\"")).collect()),
+        ),
         (Reason::TooOld, _) | (Reason::MissingClaim, Some("iat"))
             if issuer.max_age_secs.is_some() =>
         {
@@ -242,7 +248,9 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
                 ),
             )
         }
-        (Reason::MissingClaim, Some(claim)) if issuer.require.iter().any(|c| c == claim) => {
+        (Reason::MissingClaim, Some(claim))
+            if issuer.require.iter().any(|c| c.record() == claim) =>
+        {
             ("require", "present".to_owned())
         }
         (Reason::AlgNotAllowed, _) if !issuer.algorithms.is_empty() => (
@@ -258,9 +266,19 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
         _ => return r,
     };
     let path = format!("{}.{setting}", issuer.path);
+    // The claim as the policy names it: a required path by its keys, escaped.
+    let shown = |claim: &str| {
+        issuer
+            .require
+            .iter()
+            .find(|c| c.record() == claim)
+            .map_or_else(|| token::ClaimPath::name(claim).shown(), |c| c.shown())
+    };
     let subject = match (r.reason(), r.claim()) {
-        (Reason::MissingClaim, Some(claim)) => format!("the token has no '{claim}'; it must be"),
-        (_, Some(claim)) => format!("'{claim}' must be"),
+        (Reason::MissingClaim, Some(claim)) => {
+            format!("the token has no {}; it must be", shown(claim))
+        }
+        (_, Some(claim)) => format!("{} must be", shown(claim)),
         (_, None) => "the token's alg must be".to_owned(),
     };
     let message = format!("policy {} {path}: {subject} {expected}", loaded.shown);
@@ -332,7 +350,8 @@ fn pin(args: &crate::cli::PolicyPinArgs, rec: &mut Record) -> Result<Done> {
     if rules.is_empty() {
         return Err(Error::usage(
             "the token carries none of the names jwtctl pins (GitHub's repository and \
-             repository_owner, GitLab's project_path and namespace_path)",
+             repository_owner, GitLab's project_path and namespace_path, a Kubernetes service \
+             account's name) with its id",
         ));
     }
     Ok(Done::Print(rules))

@@ -91,6 +91,43 @@ fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Opt
     }
 }
 
+/// `refresh --policy FILE`: the policy, loaded once `--iss` (required) is known to name none of
+/// its issuers. The new token is signed with jwtctl's key, so it must not claim to come from
+/// the provider whose token was presented: a service trusting that provider would otherwise be
+/// handed a token its issuer never signed, and one trusting jwtctl a token naming another issuer.
+fn policy_issuer(
+    iss: Option<&str>,
+    path: &std::path::Path,
+    ctx: &Ctx,
+    rec: &mut Record,
+) -> Result<super::policy::Loaded> {
+    let Some(iss) = iss else {
+        return Err(Error::usage(
+            "refresh --policy re-signs the provider's token with jwtctl's key, so the new token \
+             names jwtctl's issuer: pass --iss ISSUER (the issuer your services expect of \
+             jwtctl's tokens)",
+        ));
+    };
+    let loaded = super::policy::load(path, ctx, rec)?;
+    // Loosely, though a policy matches `iss` exactly: a verifier that ignores case or a trailing
+    // slash would take `https://Token.actions.githubusercontent.com/` for GitHub.
+    let loose = |name: &str| name.trim_end_matches('/').to_lowercase();
+    let ours = loose(iss);
+    if let Some(issuer) = loaded
+        .file
+        .issuers
+        .iter()
+        .find(|i| i.issuer_names().any(|name| loose(name) == ours))
+    {
+        return Err(Error::usage(format!(
+            "--iss names {} of the policy {}, but the new token is signed with jwtctl's key, not \
+             that issuer's; pass jwtctl's own issuer",
+            issuer.path, loaded.shown
+        )));
+    }
+    Ok(loaded)
+}
+
 /// Refresh the token, or say why it is refused: a rejection on the way (the token, its lifetime,
 /// the ledger's "already refreshed") is the command's verdict, not an error.
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
@@ -105,7 +142,7 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ..policy(check, Vec::new())?
     };
     let loaded = match args.policy.as_deref() {
-        Some(path) => Some(super::policy::load(path, ctx, rec)?),
+        Some(path) => Some(policy_issuer(check.iss.as_deref(), path, ctx, rec)?),
         None => None,
     };
     let mut ledger = refresh_ledger(args, ctx, rec)?;
@@ -150,7 +187,12 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = lifetime(args, &policy);
     let jti = new_jti()?;
-    let renewal = token::renew(&verified, ctx.now, life, &jti)?;
+    let mut renewal = token::renew(&verified, ctx.now, life, &jti)?;
+    // Under a policy the parent is the provider's token and jwtctl's key signs the new one: it
+    // names jwtctl's issuer (`--iss`), never the provider's, which did not sign it.
+    if let (Some(_), Some(iss)) = (&loaded, &check.iss) {
+        renewal.claims.insert("iss".into(), iss.as_str().into());
+    }
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     if args.dry_run {
         rec.dry_run = Some(true);
@@ -167,6 +209,9 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     // the presented token only: the new one was never printed, so it never existed.
     let mut done = rec.clone();
     done.parent_jti = done.jti.replace(jti);
+    if loaded.is_some() {
+        done.iss.clone_from(&check.iss);
+    }
     done.exp = Some(renewal.exp);
     done.orig_iat = Some(renewal.orig_iat);
     done.alg = Some(token::alg_name(signer.algorithm()));

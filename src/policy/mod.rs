@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use crate::token::Algorithm;
 use serde_json::Value;
 
-use crate::token::{ClaimRule, Claims, Outcome, claim};
+use crate::token::{ClaimPath, ClaimRule, Claims, Outcome, claim};
 
 /// A parsed policy file: the issuers it trusts, in the file's order.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +33,10 @@ pub struct PolicyFile {
 pub struct Issuer {
     /// Where the issuer is in the file: `issuer[N]`.
     pub path: String,
-    /// The issuer URL: the token's `iss` must be exactly this.
+    /// The issuer URL: the token's `iss` must be exactly this, or one of `aliases`.
     pub url: String,
+    /// Other exact `iss` values the same issuer writes (Google: `accounts.google.com`).
+    pub aliases: Vec<String>,
     /// The CI provider whose claim vocabulary the issuer's tokens use, if named.
     pub preset: Option<presets::Preset>,
     pub keys: KeySource,
@@ -45,7 +47,7 @@ pub struct Issuer {
     /// The oldest `iat` accepted, in seconds.
     pub max_age_secs: Option<i64>,
     /// Claims that must be present.
-    pub require: Vec<String>,
+    pub require: Vec<ClaimPath>,
     /// The issuer's rules, all of which must hold (`issuer[N].rule`).
     pub rule: Rule,
     /// The line of the issuer's table in the file (0 when unknown, as in JSON).
@@ -87,7 +89,7 @@ pub enum RuleKind {
 pub struct Refusal {
     pub rule: String,
     /// The claim, when the rule is about one claim (an `any` whose rules name one claim too).
-    pub claim: Option<String>,
+    pub claim: Option<ClaimPath>,
     pub expected: String,
     /// The token lacks the claim (every claim an `any` asks about).
     pub missing: bool,
@@ -99,20 +101,30 @@ impl PolicyFile {
     /// The issuer the token's `iss` names, if the policy lists it.
     pub fn issuer_for(&self, claims: &Claims) -> Option<&Issuer> {
         let iss = claim(claims, "iss")?.as_str()?;
-        self.issuers.iter().find(|issuer| issuer.url == iss)
+        self.issuers.iter().find(|issuer| issuer.names(iss))
     }
 
-    /// The issuers' URLs, for a refusal naming the ones the policy trusts.
+    /// The issuers' URLs and aliases, for a refusal naming the ones the policy trusts.
     pub fn issuer_urls(&self) -> String {
         self.issuers
             .iter()
-            .map(|i| i.url.as_str())
+            .flat_map(Issuer::issuer_names)
             .collect::<Vec<_>>()
             .join(", ")
     }
 }
 
 impl Issuer {
+    /// Whether `iss` is this issuer's: its url or an alias, compared exactly (no normalising).
+    pub fn names(&self, iss: &str) -> bool {
+        self.url == iss || self.aliases.iter().any(|a| a == iss)
+    }
+
+    /// The url and the aliases.
+    pub fn issuer_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.url.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+
     /// Judge claims (of a token already verified against this issuer's keys, audience and
     /// times) by the issuer's rules.
     pub fn judge(&self, claims: &Claims) -> Result<(), Refusal> {
@@ -120,7 +132,7 @@ impl Issuer {
     }
 
     /// The claims the issuer's rules look at, each once, in the file's order.
-    pub fn claims_looked_at(&self) -> Vec<&str> {
+    pub fn claims_looked_at(&self) -> Vec<&ClaimPath> {
         let mut names = Vec::new();
         self.rule.claim_names(&mut names);
         names
@@ -136,7 +148,7 @@ impl Rule {
                 Outcome::Holds(_) => Ok(()),
                 outcome => Err(Refusal {
                     rule: self.path.clone(),
-                    claim: Some(rule.claim().to_owned()),
+                    claim: Some(rule.claim().clone()),
                     expected: rule.expected(),
                     missing: outcome == Outcome::Missing,
                     several: false,
@@ -164,7 +176,7 @@ impl Rule {
         let expected = refusals
             .iter()
             .map(|r| match (&r.claim, one_claim) {
-                (Some(claim), false) => format!("'{claim}' must be {}", r.expected),
+                (Some(claim), false) => format!("{} must be {}", claim.shown(), r.expected),
                 _ => r.expected.clone(),
             })
             .collect::<Vec<_>>()
@@ -178,7 +190,7 @@ impl Rule {
         }
     }
 
-    fn claim_names<'a>(&'a self, names: &mut Vec<&'a str>) {
+    fn claim_names<'a>(&'a self, names: &mut Vec<&'a ClaimPath>) {
         match &self.kind {
             RuleKind::Claim(rule) => {
                 if !names.contains(&rule.claim()) {
@@ -213,8 +225,10 @@ impl Refusal {
     pub fn message(&self, file: &str) -> String {
         let what = match (&self.claim, self.several, self.missing) {
             (_, true, _) => "none holds:".to_owned(),
-            (Some(claim), false, true) => format!("the token has no '{claim}'; it must be"),
-            (Some(claim), false, false) => format!("'{claim}' must be"),
+            (Some(claim), false, true) => {
+                format!("the token has no {}; it must be", claim.shown())
+            }
+            (Some(claim), false, false) => format!("{} must be", claim.shown()),
             (None, ..) => "the claims must be".to_owned(),
         };
         format!("policy {file} {}: {what} {}", self.rule, self.expected)
@@ -222,19 +236,41 @@ impl Refusal {
 }
 
 /// The identity a policy let through: the issuer, the subject, and the claims the policy looked
-/// at, for `--output json`.
+/// at, for `--output json`, as the token has them: a nested claim keeps its objects around it
+/// holding only the members looked at (`{"kubernetes.io": {"serviceaccount": {"uid": ...}}}`).
 pub fn identity(issuer: &Issuer, claims: &Claims) -> serde_json::Map<String, Value> {
+    let registered = ["iss", "sub", "aud"].map(ClaimPath::name);
     let mut looked = serde_json::Map::new();
-    for name in ["iss", "sub", "aud"]
-        .into_iter()
-        .chain(issuer.require.iter().map(String::as_str))
+    for path in registered
+        .iter()
+        .chain(issuer.require.iter())
         .chain(issuer.claims_looked_at())
     {
-        if let Some(value) = claim(claims, name) {
-            looked.insert(name.to_owned(), value.clone());
+        if let Some(value) = path.find(claims) {
+            put_at(&mut looked, path.keys(), value);
         }
     }
     looked
+}
+
+/// Put `value` at `keys` in `out`, making the objects on the way; a whole value already there
+/// (the rules looked at the claim itself too) is kept whole.
+fn put_at(out: &mut serde_json::Map<String, Value>, keys: &[String], value: &Value) {
+    let Some((key, rest)) = keys.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        out.insert(key.clone(), value.clone());
+        return;
+    }
+    let slot = out
+        .entry(key.clone())
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    // An object here is either one being built or the whole claim: descending into either
+    // leaves the value found at the path in place.
+    if let Value::Object(inner) = slot {
+        put_at(inner, rest, value);
+    }
 }
 
 #[cfg(test)]
@@ -272,7 +308,7 @@ any = [
         let wrong_repo = claims(json!({"repository_id": "43", "ref": "refs/heads/main"}));
         let refusal = issuer.judge(&wrong_repo).unwrap_err();
         assert_eq!(refusal.rule, "issuer[0].rule[0]");
-        assert_eq!(refusal.claim.as_deref(), Some("repository_id"));
+        assert_eq!(refusal.claim, Some(ClaimPath::name("repository_id")));
         assert_eq!(
             refusal.message("p.toml"),
             "policy p.toml issuer[0].rule[0]: 'repository_id' must be \"42\""
@@ -286,6 +322,106 @@ any = [
         );
         let missing = claims(json!({"repository_id": "42"}));
         assert!(issuer.judge(&missing).unwrap_err().missing);
-        assert_eq!(issuer.claims_looked_at(), ["repository_id", "ref"]);
+        assert_eq!(
+            issuer.claims_looked_at(),
+            [&ClaimPath::name("repository_id"), &ClaimPath::name("ref")]
+        );
+    }
+    const K8S: &str = r#"
+[[issuer]]
+url = "https://cluster.example"
+preset = "kubernetes"
+jwks_file = "jwks.json"
+audiences = ["vault"]
+require = [["kubernetes.io", "namespace"]]
+
+[[issuer.rule]]
+claim = "sub"
+eq = "system:serviceaccount:prod:deployer"
+
+[[issuer.rule]]
+claim = ["kubernetes.io", "serviceaccount", "uid"]
+eq = "u-1"
+"#;
+
+    #[test]
+    fn a_nested_claim_is_judged_named_and_shown_by_its_path() {
+        let policy = parse(K8S).unwrap();
+        let issuer = &policy.issuers[0];
+        let sa = |uid: Value| {
+            claims(
+                json!({"sub": "system:serviceaccount:prod:deployer", "aud": "vault",
+                "kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "deployer", "uid": uid}}}),
+            )
+        };
+        assert_eq!(issuer.judge(&sa(json!("u-1"))), Ok(()));
+        // The same name, created again: a new uid.
+        let refusal = issuer.judge(&sa(json!("u-2"))).unwrap_err();
+        assert_eq!(refusal.rule, "issuer[0].rule[1]");
+        assert_eq!(
+            refusal.claim.as_ref().map(ClaimPath::record).as_deref(),
+            Some(r#"["kubernetes.io","serviceaccount","uid"]"#)
+        );
+        assert_eq!(
+            refusal.message("p.toml"),
+            r#"policy p.toml issuer[0].rule[1]: ["kubernetes.io", "serviceaccount", "uid"] must be "u-1""#
+        );
+        // An id is one value; an array holding it, or an object, is not it.
+        for hostile in [
+            json!(["u-1"]),
+            json!(["u-2", "u-1"]),
+            json!({"uid": "u-1"}),
+            json!(1),
+        ] {
+            assert!(
+                !issuer.judge(&sa(hostile.clone())).unwrap_err().missing,
+                "{hostile}"
+            );
+        }
+        // Shapes that hide the path are a missing claim, never a match.
+        for hostile in [
+            json!({"sub": "system:serviceaccount:prod:deployer",
+                   "kubernetes.io": [{"serviceaccount": {"uid": "u-1"}}]}),
+            json!({"sub": "system:serviceaccount:prod:deployer",
+                   "kubernetes.io.serviceaccount.uid": "u-1"}),
+            json!({"sub": "system:serviceaccount:prod:deployer",
+                   "kubernetes": {"io": {"serviceaccount": {"uid": "u-1"}}}}),
+        ] {
+            let refusal = issuer.judge(&claims(hostile.clone())).unwrap_err();
+            assert!(refusal.missing, "{hostile}");
+            assert!(
+                refusal
+                    .message("p")
+                    .contains(r#"the token has no ["kubernetes.io", "serviceaccount", "uid"]"#),
+                "{}",
+                refusal.message("p")
+            );
+        }
+        // The identity keeps the nesting, with only the members looked at.
+        let identity = identity(issuer, &sa(json!("u-1")));
+        assert_eq!(
+            Value::Object(identity),
+            json!({"iss": null, "sub": "system:serviceaccount:prod:deployer", "aud": "vault",
+                   "kubernetes.io": {"namespace": "prod", "serviceaccount": {"uid": "u-1"}}})
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.remove("iss");
+                Value::Object(o)
+            })
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_whole_claim_and_a_path_into_it_show_the_whole_claim() {
+        let mut out = serde_json::Map::new();
+        let whole = json!({"a": {"b": 1, "c": 2}});
+        let c = claims(whole.clone());
+        let path = ClaimPath::nested(vec!["a".into(), "b".into()]).unwrap();
+        put_at(&mut out, path.keys(), path.find(&c).unwrap());
+        put_at(&mut out, &["a".to_owned()], &whole["a"]);
+        put_at(&mut out, path.keys(), path.find(&c).unwrap());
+        assert_eq!(Value::Object(out), whole);
     }
 }

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::presets::Preset;
 use super::{Issuer, KeySource, PolicyFile, Rule, RuleKind};
-use crate::token::{ClaimRule, Pattern};
+use crate::token::{ClaimPath, ClaimRule, Pattern};
 
 /// What is wrong with a policy file, and on which line (1-based; 0 when unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,6 +361,7 @@ fn shown(s: &str) -> String {
 const TOP: &[&str] = &["issuer"];
 const ISSUER: &[&str] = &[
     "url",
+    "aliases",
     "preset",
     "oidc",
     "jwks_url",
@@ -397,11 +398,20 @@ fn policy(root: Node) -> Result<PolicyFile> {
     let mut issuers: Vec<Issuer> = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let issuer = issuer(item, i)?;
-        if let Some(twin) = issuers.iter().find(|other| other.url == issuer.url) {
+        if let Some((twin, name)) = issuers.iter().find_map(|other| {
+            issuer
+                .issuer_names()
+                .find(|name| other.names(name))
+                .map(|name| (other, name))
+        }) {
+            let what = match twin.url == issuer.url {
+                true => "the same url as".to_owned(),
+                false => format!("the issuer \"{}\" as", shown(name)),
+            };
             return fail(
                 issuer.line,
                 format!(
-                    "{} has the same url as {}; list each issuer once",
+                    "{} has {what} {}; list each issuer once",
                     issuer.path, twin.path
                 ),
             );
@@ -435,6 +445,7 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
             ),
         })?),
     };
+    let aliases = aliases(&mut t, &path, &url, preset)?;
     let keys = key_source(&mut t, &path, &url, line)?;
     let audiences = match t.strings("audiences")? {
         Some((list, _)) if !list.is_empty() => list,
@@ -453,7 +464,7 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
         None => Vec::new(),
         Some((names, line)) => names
             .iter()
-            .map(|name| algorithm(name, &path, line))
+            .map(|name| algorithm(name, &path, line, &keys))
             .collect::<Result<_>>()?,
     };
     let max_age_secs = match t.string("max_age")? {
@@ -463,7 +474,10 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
             message: format!("{path}.max_age must be a duration such as 10m or 1h"),
         })?),
     };
-    let require = t.strings("require")?.map(|(r, _)| r).unwrap_or_default();
+    let require = match t.take("require") {
+        None => Vec::new(),
+        Some(node) => claim_paths(node, &format!("{path}.require"))?,
+    };
     let rule_path = format!("{path}.rule");
     let rules = match t.take("rule") {
         None => Vec::new(),
@@ -484,6 +498,7 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
     Ok(Issuer {
         path,
         url,
+        aliases,
         preset,
         keys,
         audiences,
@@ -544,8 +559,19 @@ fn key_source(t: &mut Entries, path: &str, url: &str, line: usize) -> Result<Key
     }
 }
 
-fn algorithm(name: &str, path: &str, line: usize) -> Result<Algorithm> {
+/// An algorithm the issuer's keys may use. An HMAC algorithm with keys fetched from a URL is
+/// refused: a published key set holds public keys, so HS256 could never verify, and naming it
+/// invites algorithm confusion (a public key's bytes taken as an HMAC secret).
+fn algorithm(name: &str, path: &str, line: usize, keys: &KeySource) -> Result<Algorithm> {
     match name.parse::<Algorithm>() {
+        Ok(alg) if is_hmac(alg) && !matches!(keys, KeySource::JwksFile(_)) => fail(
+            line,
+            format!(
+                "{path}.algorithms: {name} is an HMAC algorithm, which a key set fetched from a \
+                 URL (oidc, jwks_url) never serves; name the issuer's public-key algorithms \
+                 (RS256, ES256, EdDSA, ...)"
+            ),
+        ),
         Ok(alg) if crate::token::alg_name(alg) != "unknown" => Ok(alg),
         _ => fail(
             line,
@@ -556,6 +582,91 @@ fn algorithm(name: &str, path: &str, line: usize) -> Result<Algorithm> {
             ),
         ),
     }
+}
+
+fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// `aliases`: other exact `iss` values of the issuer; the google preset at Google's url adds
+/// `accounts.google.com`, the other form Google writes.
+fn aliases(t: &mut Entries, path: &str, url: &str, preset: Option<Preset>) -> Result<Vec<String>> {
+    let mut aliases = match t.strings("aliases")? {
+        None => Vec::new(),
+        Some((list, line)) if list.is_empty() => {
+            return fail(line, format!("{path}.aliases is empty"));
+        }
+        Some((list, line)) => {
+            if let Some(same) = list.iter().find(|a| *a == url) {
+                return fail(
+                    line,
+                    format!("{path}.aliases repeats the url \"{}\"", shown(same)),
+                );
+            }
+            list
+        }
+    };
+    for implied in preset.map_or(&[][..], |p| p.aliases(url)) {
+        if !aliases.iter().any(|a| a == implied) {
+            aliases.push((*implied).to_owned());
+        }
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for alias in aliases {
+        if !unique.contains(&alias) {
+            unique.push(alias);
+        }
+    }
+    Ok(unique)
+}
+
+/// A claim a rule or `require` names: a string is one top-level claim, whatever it holds
+/// (`"kubernetes.io"` is one name, never split on its dots); an array of strings is a path of
+/// keys into nested objects.
+fn claim_path(node: Node, what: &str) -> Result<ClaimPath> {
+    let line = node.line;
+    match node.value {
+        Val::Array(items) => {
+            let keys = items
+                .into_iter()
+                .map(|item| string(item, &format!("{what}'s key")).map(|(k, _)| k))
+                .collect::<Result<Vec<_>>>()?;
+            ClaimPath::nested(keys).map_err(|message| ParseError {
+                line,
+                message: format!("{what} {message}"),
+            })
+        }
+        Val::Str(name) => string(
+            Node {
+                line,
+                value: Val::Str(name),
+            },
+            what,
+        )
+        .map(|(name, _)| ClaimPath::name(name)),
+        other => fail(
+            line,
+            format!(
+                "{what} must be a string (a top-level claim) or an array of strings (a path \
+                 into nested objects), not {}",
+                other.kind()
+            ),
+        ),
+    }
+}
+
+/// `require`: claims, each a name or a path.
+fn claim_paths(node: Node, what: &str) -> Result<Vec<ClaimPath>> {
+    let Val::Array(items) = node.value else {
+        return fail(
+            node.line,
+            format!("{what} must be an array of claims (names, or paths such as [\"a\", \"b\"])"),
+        );
+    };
+    items
+        .into_iter()
+        .map(|item| claim_path(item, what))
+        .collect()
 }
 
 /// A duration in whole seconds, as the command line writes them (`90s`, `10m`, `1h30m`).
@@ -608,7 +719,10 @@ fn rule(node: Node, path: String, depth: usize) -> Result<Rule> {
             return Ok(Rule { path, line, kind });
         }
     }
-    let Some((claim, _)) = t.string("claim")? else {
+    let Some(claim) = t
+        .take("claim")
+        .map(|n| claim_path(n, &format!("{path}.claim")))
+    else {
         return fail(
             line,
             format!(
@@ -617,6 +731,7 @@ fn rule(node: Node, path: String, depth: usize) -> Result<Rule> {
             ),
         );
     };
+    let claim = claim?;
     let given: Vec<&str> = MATCHERS.into_iter().filter(|k| t.has(k)).collect();
     let matcher = match given.as_slice() {
         [one] => *one,
@@ -624,8 +739,8 @@ fn rule(node: Node, path: String, depth: usize) -> Result<Rule> {
             return fail(
                 line,
                 format!(
-                    "{path} says nothing about '{}'; add eq, one_of, glob or regex",
-                    shown(&claim)
+                    "{path} says nothing about {}; add eq, one_of, glob or regex",
+                    claim.shown()
                 ),
             );
         }
@@ -712,8 +827,8 @@ mod tests {
     fn errors_name_the_line() {
         assert_eq!(
             error(&format!("{HEAD}audience = \"x\"\n")),
-            "line 5: unknown key 'audience' in issuer[0]; the keys are url, preset, oidc, \
-             jwks_url, jwks_file, audiences, algorithms, max_age, require, rule"
+            "line 5: unknown key 'audience' in issuer[0]; the keys are url, aliases, preset, \
+             oidc, jwks_url, jwks_file, audiences, algorithms, max_age, require, rule"
         );
         assert_eq!(
             error(&format!(
@@ -746,6 +861,131 @@ mod tests {
         assert_eq!(
             error(r#"{"issuer":[{"url":null}]}"#),
             "issuer[0].url must be a string, not null"
+        );
+    }
+
+    #[test]
+    fn a_claim_is_a_name_or_a_path_of_keys() {
+        let rule = |claim: &str| format!("{HEAD}[[issuer.rule]]\nclaim = {claim}\neq = \"x\"\n");
+        let leaf = |text: &str| parse(text).unwrap().issuers[0].rule.leaves()[0].1.clone();
+        // A dotted string is one name, never split.
+        assert_eq!(
+            leaf(&rule("\"kubernetes.io\"")).claim(),
+            &ClaimPath::name("kubernetes.io")
+        );
+        let uid = leaf(&rule("[\"kubernetes.io\", \"serviceaccount\", \"uid\"]"));
+        assert_eq!(
+            uid.claim().keys(),
+            ["kubernetes.io", "serviceaccount", "uid"]
+        );
+        assert_eq!(leaf(&rule("[\"sub\"]")).claim(), &ClaimPath::name("sub"));
+        assert_eq!(
+            error(&rule("[]")),
+            "line 6: issuer[0].rule[0].claim is an empty path; name at least one key"
+        );
+        assert_eq!(
+            error(&rule("[\"a\", 1]")),
+            "line 6: issuer[0].rule[0].claim's key must be a string, not an integer"
+        );
+        assert_eq!(
+            error(&rule("[\"a\", \"\"]")),
+            "line 6: issuer[0].rule[0].claim's key is empty"
+        );
+        assert_eq!(
+            error(&rule("{ a = 1 }")),
+            "line 6: issuer[0].rule[0].claim must be a string (a top-level claim) or an array \
+             of strings (a path into nested objects), not a table"
+        );
+        let deep = format!("[{}]", vec!["\"k\""; 10_000].join(", "));
+        assert_eq!(
+            error(&rule(&deep)),
+            "line 6: issuer[0].rule[0].claim has 10000 keys, over the 16-key limit"
+        );
+        // A hostile key is escaped in a message, whole or in a path.
+        let hostile = error(&format!(
+            "{HEAD}[[issuer.rule]]\nclaim = [\"a\\u001b[2J\", \"b'\\n\"]\n"
+        ));
+        assert_eq!(
+            hostile,
+            "line 5: issuer[0].rule[0] says nothing about [\"a\\u{1b}[2J\", \"b\\'\\n\"]; add eq, \
+             one_of, glob or regex"
+        );
+        // require takes both forms.
+        let text = HEAD.replace(
+            "audiences",
+            "require = [\"sub\", [\"kubernetes.io\", \"namespace\"]]\naudiences",
+        ) + "[[issuer.rule]]\nclaim = \"sub\"\nglob = \"*\"\n";
+        let require = parse(&text).unwrap().issuers[0].require.clone();
+        assert_eq!(require[0], ClaimPath::name("sub"));
+        assert_eq!(require[1].keys(), ["kubernetes.io", "namespace"]);
+    }
+
+    #[test]
+    fn an_hmac_algorithm_for_a_remote_key_set_is_an_error_naming_its_line() {
+        let rules = "[[issuer.rule]]\nclaim = \"sub\"\nglob = \"*\"\n";
+        for source in ["oidc = true", "jwks_url = \"https://ci.example/keys\""] {
+            for alg in ["HS256", "HS384", "HS512"] {
+                let text = format!(
+                    "[[issuer]]\nurl = \"https://ci.example\"\n{source}\naudiences = [\"a\"]\n\
+                     algorithms = [\"RS256\", \"{alg}\"]\n{rules}"
+                );
+                assert!(
+                    error(&text).starts_with(&format!(
+                        "line 5: issuer[0].algorithms: {alg} is an HMAC algorithm, which a key \
+                         set fetched from a URL (oidc, jwks_url) never serves;"
+                    )),
+                    "{source} {alg}: {}",
+                    error(&text)
+                );
+            }
+        }
+        // A JWK Set file may hold a shared secret.
+        let text = format!("{HEAD}algorithms = [\"HS256\"]\n{rules}");
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn aliases_are_exact_other_names_of_one_issuer() {
+        let rules = "[[issuer.rule]]\nclaim = \"sub\"\nglob = \"*\"\n";
+        let google = format!(
+            "[[issuer]]\nurl = \"https://accounts.google.com\"\npreset = \"google\"\n\
+             oidc = true\naudiences = [\"a\"]\n{rules}"
+        );
+        let policy = parse(&google).unwrap();
+        assert_eq!(policy.issuers[0].aliases, ["accounts.google.com"]);
+        let iss = |v: &str| {
+            serde_json::json!({ "iss": v })
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        };
+        for name in ["https://accounts.google.com", "accounts.google.com"] {
+            assert!(policy.issuer_for(&iss(name)).is_some(), "{name}");
+        }
+        // Exact: no normalising of case, scheme or a trailing slash.
+        for name in [
+            "https://accounts.google.com/",
+            "http://accounts.google.com",
+            "Accounts.Google.com",
+            "accounts.google.com.",
+            "https://accounts.google.com.evil.example",
+        ] {
+            assert!(policy.issuer_for(&iss(name)).is_none(), "{name}");
+        }
+        // A self-hosted url gets no implied alias; one given explicitly is kept.
+        let own = google.replace("https://accounts.google.com", "https://idp.example");
+        assert!(parse(&own).unwrap().issuers[0].aliases.is_empty());
+        let listed = own.replace("oidc", "aliases = [\"idp.example\"]\noidc");
+        assert_eq!(parse(&listed).unwrap().issuers[0].aliases, ["idp.example"]);
+        // An alias is an issuer's name: two issuers may not share one.
+        let twice = format!(
+            "{listed}[[issuer]]\nurl = \"https://other.example\"\naliases = [\"idp.example\"]\n\
+             oidc = true\naudiences = [\"a\"]\n{rules}"
+        );
+        assert!(
+            error(&twice).contains("issuer[1] has the issuer \"idp.example\" as issuer[0];"),
+            "{}",
+            error(&twice)
         );
     }
 

@@ -1,6 +1,8 @@
 //! What jwtctl knows of the CI providers' identity tokens: each issuer's URL and the claims its
 //! tokens carry, as the providers document them.
 
+use crate::token::ClaimPath;
+
 /// A CI provider (or identity provider) a policy can name with `preset = "..."`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
@@ -52,6 +54,15 @@ impl Preset {
             Preset::Buildkite => "https://agent.buildkite.com",
             Preset::Kubernetes => "https://kubernetes.default.svc.cluster.local",
             Preset::Google => "https://accounts.google.com",
+        }
+    }
+
+    /// The other exact `iss` values the provider writes for the issuer at `url`: Google's ID
+    /// tokens carry `https://accounts.google.com` or `accounts.google.com`.
+    pub fn aliases(self, url: &str) -> &'static [&'static str] {
+        match self {
+            Preset::Google if url == Preset::Google.issuer() => &["accounts.google.com"],
+            _ => &[],
         }
     }
 
@@ -161,47 +172,124 @@ impl Preset {
         }
     }
 
-    /// Whether the provider's tokens can carry `claim`.
-    pub fn knows(self, claim: &str) -> bool {
-        REGISTERED.contains(&claim) || self.claims().contains(&claim)
+    /// The members of the provider's object claims, as paths (a claim not listed here is a
+    /// string, number, boolean or array: no path leads into it).
+    pub fn nested(self) -> &'static [&'static [&'static str]] {
+        match self {
+            // kubernetes.io: "Service account tokens": the projected token's claims.
+            Preset::Kubernetes => &[
+                &["kubernetes.io", "namespace"],
+                &["kubernetes.io", "serviceaccount", "name"],
+                &["kubernetes.io", "serviceaccount", "uid"],
+                &["kubernetes.io", "pod", "name"],
+                &["kubernetes.io", "pod", "uid"],
+                &["kubernetes.io", "node", "name"],
+                &["kubernetes.io", "node", "uid"],
+                &["kubernetes.io", "secret", "name"],
+                &["kubernetes.io", "secret", "uid"],
+                &["kubernetes.io", "warnafter"],
+            ],
+            // cloud.google.com: "Verifying the identity of instances" (format=full).
+            Preset::Google => &[
+                &["google", "compute_engine", "instance_creation_timestamp"],
+                &["google", "compute_engine", "instance_id"],
+                &["google", "compute_engine", "instance_name"],
+                &["google", "compute_engine", "license_id"],
+                &["google", "compute_engine", "project_id"],
+                &["google", "compute_engine", "project_number"],
+                &["google", "compute_engine", "zone"],
+            ],
+            _ => &[],
+        }
+    }
+
+    /// Whether the provider writes `claim` as a string (or an array of strings) only: every
+    /// claim of its own in GitHub's and GitLab's tokens, ids and booleans included
+    /// (`"repository_id": "2002"`, `"ref_protected": "true"`).
+    pub fn writes_strings(self, claim: &ClaimPath) -> bool {
+        matches!(self, Preset::GithubActions | Preset::Gitlab)
+            && claim.is_top()
+            && self.claims().contains(&claim.top())
+    }
+
+    /// Whether the provider's tokens can carry `claim`: a top-level claim it names, or a path
+    /// that leads to (or into) a member of one of its object claims.
+    pub fn knows(self, claim: &ClaimPath) -> bool {
+        if claim.is_top() {
+            let name = claim.top();
+            return REGISTERED.contains(&name) || self.claims().contains(&name);
+        }
+        self.nested().iter().any(|known| {
+            known.len() >= claim.keys().len()
+                && claim.keys().iter().zip(known.iter()).all(|(a, b)| a == b)
+        })
     }
 
     /// A claim this provider names that re-registration can give to someone else, and the
-    /// id claim that pins it (GitHub: a renamed or deleted repository's name can be taken).
-    pub fn pins(self) -> &'static [(&'static str, &'static str)] {
+    /// id claim that pins it (GitHub: a renamed or deleted repository's name can be taken;
+    /// Kubernetes: a deleted service account can be created again under its name).
+    pub fn pins(self) -> &'static [(&'static [&'static str], &'static [&'static str])] {
         match self {
             Preset::GithubActions => &[
-                ("repository", "repository_id"),
-                ("repository_owner", "repository_owner_id"),
+                (&["repository"], &["repository_id"]),
+                (&["repository_owner"], &["repository_owner_id"]),
             ],
             Preset::Gitlab => &[
-                ("project_path", "project_id"),
-                ("namespace_path", "namespace_id"),
+                (&["project_path"], &["project_id"]),
+                (&["namespace_path"], &["namespace_id"]),
+            ],
+            Preset::Kubernetes => &[
+                (&["sub"], K8S_UID),
+                (&["kubernetes.io", "serviceaccount", "name"], K8S_UID),
             ],
             _ => &[],
         }
     }
 }
 
-/// The id rules (TOML) for the names `claims` carries, each commented with the name it pins:
-/// what `policy pin` prints.
+/// The service account's uid: a new one for every account created, whatever its name.
+const K8S_UID: &[&str] = &["kubernetes.io", "serviceaccount", "uid"];
+
+/// A path as a policy writes it: `"name"`, or `["a", "b"]`.
+pub fn path_toml(keys: &[&str]) -> String {
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    match keys {
+        [one] => q(one),
+        _ => format!(
+            "[{}]",
+            keys.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The id rules (TOML) for the names `claims` carries, each commented with the name it pins
+/// and each id once: what `policy pin` prints.
 pub fn pin_rules(claims: &crate::token::Claims) -> String {
+    let path = |keys: &[&str]| {
+        ClaimPath::nested(keys.iter().map(|k| (*k).to_owned()).collect())
+            .unwrap_or_else(|_| ClaimPath::name(""))
+    };
     let mut out = String::new();
-    for preset in [Preset::GithubActions, Preset::Gitlab] {
+    let mut done: Vec<&[&str]> = Vec::new();
+    for preset in [Preset::GithubActions, Preset::Gitlab, Preset::Kubernetes] {
         for (name, id) in preset.pins() {
             let (Some(name_value), Some(id_value)) = (
-                crate::token::claim(claims, name).and_then(|v| v.as_str()),
-                crate::token::claim(claims, id),
+                path(name).find(claims).and_then(|v| v.as_str()),
+                path(id).find(claims),
             ) else {
                 continue;
             };
-            let id_value = match id_value {
-                serde_json::Value::String(s) => serde_json::Value::from(s.as_str()),
-                other => other.clone(),
-            };
+            // An id the token gives as an array or object pins nothing (a rule on it never
+            // holds); one already printed is not printed again.
+            if done.contains(id) || !(id_value.is_string() || id_value.is_number()) {
+                continue;
+            }
+            done.push(id);
             out.push_str(&format!(
-                "[[issuer.rule]] # {name} {}\nclaim = \"{id}\"\neq = {id_value}\n\n",
-                serde_json::Value::from(name_value)
+                "[[issuer.rule]] # {} {}\nclaim = {}\neq = {id_value}\n\n",
+                comment(&path(name).record()),
+                comment(&serde_json::Value::from(name_value).to_string()),
+                path_toml(id),
             ));
         }
     }
@@ -210,6 +298,13 @@ pub fn pin_rules(claims: &crate::token::Claims) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Text from a token made safe for a TOML comment: one line, no control characters.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// A starting policy for `preset`, with comments saying what to fill in.
@@ -227,7 +322,7 @@ pub fn template(
          # Reference: docs/policy.md.\n\n\
          [[issuer]]\n\
          url = {url}\n\
-         preset = \"{name}\"\n\
+         {aliases}preset = \"{name}\"\n\
          # The keys: OpenID Connect discovery at the url (or jwks_url = \"...\", jwks_file = \"...\").\n\
          oidc = true\n\
          # The audience your tokens are minted for.\n\
@@ -235,6 +330,13 @@ pub fn template(
          max_age = \"15m\"\n",
         name = preset.name(),
         url = q(issuer),
+        aliases = match preset.aliases(issuer) {
+            [] => String::new(),
+            names => format!(
+                "# The other exact iss the provider writes for this issuer.\naliases = [{}]\n",
+                names.iter().map(|n| q(n)).collect::<Vec<_>>().join(", ")
+            ),
+        },
     );
     let rules = match preset {
         Preset::GithubActions => github_rules(repositories),
@@ -245,7 +347,11 @@ pub fn template(
              [[issuer.rule]]\nclaim = \"build_branch\"\neq = \"main\"\n"
             .to_owned(),
         Preset::Kubernetes => "\n# The service account allowed: system:serviceaccount:NAMESPACE:NAME.\n\
-             [[issuer.rule]]\nclaim = \"sub\"\neq = \"system:serviceaccount:REPLACE-namespace:REPLACE-name\"\n"
+             [[issuer.rule]]\nclaim = \"sub\"\neq = \"system:serviceaccount:REPLACE-namespace:REPLACE-name\"\n\n\
+             # And that account, not one created again under its name after a deletion: its uid\n\
+             # (`jwtctl policy pin TOKEN` prints this rule from a sample token).\n\
+             [[issuer.rule]]\nclaim = [\"kubernetes.io\", \"serviceaccount\", \"uid\"]\n\
+             eq = \"REPLACE-serviceaccount-uid\"\n"
             .to_owned(),
         Preset::Google => "\n# The service accounts allowed, by their unique id (sub) and email.\n\
              [[issuer.rule]]\nclaim = \"sub\"\neq = \"REPLACE-numeric-id\"\n\n[[issuer.rule]]\n\
@@ -319,5 +425,57 @@ mod tests {
                 "{preset:?}: {findings:?}"
             );
         }
+    }
+    fn path(keys: &[&str]) -> ClaimPath {
+        ClaimPath::nested(keys.iter().map(|k| (*k).to_owned()).collect()).unwrap()
+    }
+
+    #[test]
+    fn presets_know_the_paths_into_their_object_claims() {
+        let k8s = Preset::Kubernetes;
+        assert!(k8s.knows(&path(&["kubernetes.io"])));
+        assert!(k8s.knows(&path(&["kubernetes.io", "serviceaccount"])));
+        assert!(k8s.knows(&path(&["kubernetes.io", "serviceaccount", "uid"])));
+        assert!(!k8s.knows(&path(&["kubernetes.io", "serviceaccount", "id"])));
+        assert!(!k8s.knows(&path(&["kubernetes.io", "serviceaccount", "uid", "x"])));
+        assert!(!k8s.knows(&ClaimPath::name("kubernetes.io.serviceaccount.uid")));
+        assert!(
+            !k8s.knows(&path(&["sub", "x"])),
+            "no path leads into a string"
+        );
+        let gh = Preset::GithubActions;
+        assert!(!gh.knows(&path(&["repository", "id"])));
+        assert!(Preset::Google.knows(&path(&["google", "compute_engine", "project_id"])));
+    }
+
+    #[test]
+    fn pin_prints_each_id_rule_once_from_the_names_a_token_carries() {
+        let k8s = serde_json::json!({
+            "sub": "system:serviceaccount:prod:deployer",
+            "kubernetes.io": {"namespace": "prod",
+                "serviceaccount": {"name": "deployer", "uid": "1a2b"}}
+        });
+        let rules = pin_rules(k8s.as_object().unwrap());
+        assert_eq!(
+            rules,
+            "[[issuer.rule]] # sub \"system:serviceaccount:prod:deployer\"\n\
+             claim = [\"kubernetes.io\", \"serviceaccount\", \"uid\"]\neq = \"1a2b\"\n"
+        );
+        let text = format!(
+            "[[issuer]]\nurl = \"https://c.example\"\npreset = \"kubernetes\"\noidc = true\n\
+             audiences = [\"v\"]\n{rules}"
+        );
+        let policy = crate::policy::parse(&text).unwrap();
+        assert_eq!(policy.issuers[0].rule.leaves().len(), 1);
+        // A uid given as an array, or a name hiding a newline, pins nothing and breaks nothing.
+        let hostile = serde_json::json!({
+            "sub": "system:serviceaccount:prod:x\n[[issuer.rule]]\nclaim = \"sub\"\nglob = \"*\"",
+            "kubernetes.io": {"serviceaccount": {"name": "x", "uid": "u"}}
+        });
+        let rules = pin_rules(hostile.as_object().unwrap());
+        assert_eq!(rules.lines().count(), 3, "{rules}");
+        let array =
+            serde_json::json!({"sub": "s", "kubernetes.io": {"serviceaccount": {"uid": ["u"]}}});
+        assert_eq!(pin_rules(array.as_object().unwrap()), "");
     }
 }

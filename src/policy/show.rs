@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::{KeySource, PolicyFile, Rule, RuleKind};
-use crate::token::{ClaimRule, alg_name};
+use crate::token::{ClaimPath, ClaimRule, alg_name};
 
 /// The normalised TOML text of `policy`.
 pub fn normalised(policy: &PolicyFile) -> String {
@@ -17,6 +17,9 @@ pub fn normalised(policy: &PolicyFile) -> String {
         }
         out.push_str("[[issuer]]\n");
         line(&mut out, "url", &string(&issuer.url));
+        if !issuer.aliases.is_empty() {
+            line(&mut out, "aliases", &strings(&issuer.aliases));
+        }
         if let Some(preset) = issuer.preset {
             line(&mut out, "preset", &string(preset.name()));
         }
@@ -41,7 +44,8 @@ pub fn normalised(policy: &PolicyFile) -> String {
             line(&mut out, "max_age", &string(&format!("{secs}s")));
         }
         if !issuer.require.is_empty() {
-            line(&mut out, "require", &strings(&issuer.require));
+            let paths: Vec<String> = issuer.require.iter().map(path).collect();
+            line(&mut out, "require", &format!("[{}]", paths.join(", ")));
         }
         if let RuleKind::All(rules) = &issuer.rule.kind {
             for rule in rules {
@@ -69,7 +73,7 @@ fn fields(rule: &Rule) -> Vec<(&'static str, String)> {
                 ClaimRule::Matches(_, glob) => ("glob", string(glob)),
                 ClaimRule::Regex(_, pattern) => ("regex", string(pattern.as_str())),
             };
-            vec![("claim", string(claim.claim())), (key, value)]
+            vec![("claim", path(claim.claim())), (key, value)]
         }
         RuleKind::All(rules) => vec![("all", inline_list(rules))],
         RuleKind::Any(rules) => vec![("any", inline_list(rules))],
@@ -93,6 +97,14 @@ fn inline_list(rules: &[Rule]) -> String {
 /// A TOML basic string: JSON's escapes are TOML's.
 fn string(s: &str) -> String {
     Value::from(s).to_string()
+}
+
+/// A claim as a policy writes it: a name as a string, a path as an array of strings.
+fn path(claim: &ClaimPath) -> String {
+    match claim.keys() {
+        [name] => string(name),
+        keys => strings(keys),
+    }
 }
 
 fn strings(list: &[String]) -> String {
@@ -123,14 +135,26 @@ audiences = ["api"]
 url = "https://ci.example"
 oidc = true
 max_age = "1h"
+require = ["sub", ["kubernetes.io", "namespace"]]
 [[issuer.rule]]
 any = [{ claim = "ref", glob = "refs/tags/v*" }, { all = [{ claim = "n", eq = 1.5 }, { claim = "b", one_of = [true, "x\"y"] }] }]
+[[issuer.rule]]
+claim = ["kubernetes.io", "serviceaccount", "uid"]
+eq = "u-1"
 "#;
         let policy = parse(text).unwrap();
         let shown = normalised(&policy);
         assert!(shown.contains("max_age = \"3600s\"\n"), "{shown}");
         let again = parse(&shown).unwrap();
         assert_eq!(normalised(&again), shown);
-        assert_eq!(again.issuers[0].rule.leaves().len(), 3);
+        assert_eq!(again.issuers[0].rule.leaves().len(), 4);
+        assert!(
+            shown.contains("claim = [\"kubernetes.io\", \"serviceaccount\", \"uid\"]\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("require = [\"sub\", [\"kubernetes.io\", \"namespace\"]]\n"),
+            "{shown}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use super::Algorithm;
 use serde_json::{Map, Value};
 
+use super::path::ClaimPath;
 use super::rules::{ClaimRule, Outcome};
 use super::text::{Claims, reject, shown, when};
 use crate::error::{Reason, Result};
@@ -20,12 +21,14 @@ pub struct Policy {
     /// Extra tolerance for `exp` only: how long after expiry a token may still be refreshed.
     pub grace_secs: i64,
     pub iss: Option<String>,
+    /// Other exact values `iss` may have (a policy issuer's `aliases`), when `iss` is set.
+    pub iss_aliases: Vec<String>,
     pub sub: Option<String>,
     /// Accepted audiences: the token must carry at least one of them. Empty: the token must
     /// carry no `aud` at all (RFC 7519 §4.1.3).
     pub aud: Vec<String>,
-    /// Claims that must be present.
-    pub require: Vec<String>,
+    /// Claims that must be present (a path: its innermost member).
+    pub require: Vec<ClaimPath>,
     /// The header `typ` required when present (case-insensitive); `None` means `JWT`.
     pub typ: Option<String>,
     /// Reject tokens that expire sooner than this.
@@ -45,6 +48,7 @@ impl Policy {
             leeway_secs: 0,
             grace_secs: 0,
             iss: None,
+            iss_aliases: Vec::new(),
             sub: None,
             aud: Vec::new(),
             require: Vec::new(),
@@ -171,7 +175,9 @@ pub(super) fn check_claims(claims: &Claims, policy: &Policy, now: f64) -> Result
     let times = Times { exp, nbf, iat };
     check_times(&times, policy, now)?;
     check_limits(&times, policy, now)?;
-    expect_string("iss", iss, policy.iss.as_deref())?;
+    if !iss.is_some_and(|have| policy.iss_aliases.iter().any(|a| a == have)) {
+        expect_string("iss", iss, policy.iss.as_deref())?;
+    }
     expect_string("sub", sub, policy.sub.as_deref())?;
     check_audience(aud, &policy.aud)?;
     policy
@@ -192,14 +198,14 @@ fn check_rule(claims: &Claims, rule: &ClaimRule) -> Result<()> {
         Outcome::Holds(_) => Ok(()),
         Outcome::Missing => Err(reject(
             Reason::MissingClaim,
-            format!("the token has no '{}' ({flag})", shown(name)),
+            format!("the token has no {} ({flag})", name.shown()),
         )
-        .with_claim(name)),
+        .with_claim(&name.record())),
         Outcome::Differs => Err(reject(
             Reason::ClaimMismatch,
-            format!("'{}' is not what {flag} asks", shown(name)),
+            format!("{} is not what {flag} asks", name.shown()),
         )
-        .with_claim(name)),
+        .with_claim(&name.record())),
     }
 }
 
@@ -207,13 +213,13 @@ fn check_required(claims: &Claims, policy: &Policy) -> Result<()> {
     match policy
         .require
         .iter()
-        .find(|name| !claims.contains_key(name.as_str()))
+        .find(|path| path.find(claims).is_none())
     {
-        Some(name) => Err(reject(
+        Some(path) => Err(reject(
             Reason::MissingClaim,
-            format!("the token has no '{}' (--require)", shown(name)),
+            format!("the token has no {} (--require)", path.shown()),
         )
-        .with_claim(name)),
+        .with_claim(&path.record())),
         None => Ok(()),
     }
 }

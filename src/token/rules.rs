@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::text::{Claims, claim, shown};
+use super::path::ClaimPath;
+use super::text::{Claims, shown};
 
 /// The longest `regex` pattern accepted, in bytes: a policy's patterns are short, and the
 /// compiled program's size is bounded too ([`Pattern::new`]).
@@ -16,14 +17,14 @@ pub const MAX_PATTERN_LEN: usize = 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClaimRule {
     /// The claim equals this JSON value exactly (`--claim-eq NAME=VALUE`, `eq`).
-    Equals(String, Value),
+    Equals(ClaimPath, Value),
     /// The claim is a string the glob matches whole: `*` any run, `?` one character
     /// (`--claim-match NAME=GLOB`, `glob`).
-    Matches(String, String),
+    Matches(ClaimPath, String),
     /// The claim equals one of these values (`one_of`).
-    OneOf(String, Vec<Value>),
+    OneOf(ClaimPath, Vec<Value>),
     /// The claim is a string the regular expression matches whole (`regex`).
-    Regex(String, Pattern),
+    Regex(ClaimPath, Pattern),
 }
 
 /// How a claim stood against a rule.
@@ -39,7 +40,7 @@ pub enum Outcome {
 
 impl ClaimRule {
     /// The claim the rule is about.
-    pub fn claim(&self) -> &str {
+    pub fn claim(&self) -> &ClaimPath {
         match self {
             ClaimRule::Equals(name, _)
             | ClaimRule::Matches(name, _)
@@ -50,10 +51,10 @@ impl ClaimRule {
 
     /// Judge the rule against `claims`.
     pub fn judge(&self, claims: &Claims) -> Outcome {
-        let Some(value) = claim(claims, self.claim()) else {
+        let Some(value) = self.claim().find(claims) else {
             return Outcome::Missing;
         };
-        if value.is_array() && is_identifier(self.claim()) {
+        if value.is_array() && is_identifier(self.claim().last()) {
             return Outcome::Differs;
         }
         if self.holds(value) {
@@ -104,8 +105,9 @@ impl ClaimRule {
 
 /// Whether a claim names one identity, so that an array in it is never matched element by
 /// element: `iss`, `sub`, `jti`, `azp`, `oid`, `tid`, `uid`, and any claim whose name ends in
-/// `_id` (`repository_id`, `project_id`, `namespace_id`). A rule on such a claim holds only for
-/// a single value (`repository_id: ["999", "123"]` is not repository 123).
+/// `_id` (`repository_id`, `project_id`, `namespace_id`); for a path, its innermost key
+/// (`["kubernetes.io", "serviceaccount", "uid"]`). A rule on such a claim holds only for a
+/// single value (`repository_id: ["999", "123"]` is not repository 123).
 fn is_identifier(name: &str) -> bool {
     matches!(name, "iss" | "sub" | "jti" | "azp" | "oid" | "tid" | "uid") || name.ends_with("_id")
 }
@@ -280,38 +282,41 @@ mod tests {
     #[test]
     fn array_claims_hold_when_an_element_does() {
         let c = claims(json!({"aud": ["a", "b"], "groups": [1, 2], "n": 7}));
-        let eq = ClaimRule::Equals("aud".into(), json!("b"));
+        let eq = ClaimRule::Equals(ClaimPath::name("aud"), json!("b"));
         assert_eq!(eq.judge(&c), Outcome::Holds(Some(1)));
-        let whole = ClaimRule::Equals("aud".into(), json!(["a", "b"]));
+        let whole = ClaimRule::Equals(ClaimPath::name("aud"), json!(["a", "b"]));
         assert_eq!(whole.judge(&c), Outcome::Holds(None));
-        let one_of = ClaimRule::OneOf("groups".into(), vec![json!(5), json!(2.0)]);
+        let one_of = ClaimRule::OneOf(ClaimPath::name("groups"), vec![json!(5), json!(2.0)]);
         assert_eq!(one_of.judge(&c), Outcome::Holds(Some(1)));
-        let glob = ClaimRule::Matches("n".into(), "7".into());
+        let glob = ClaimRule::Matches(ClaimPath::name("n"), "7".into());
         assert_eq!(glob.judge(&c), Outcome::Differs, "globs match strings only");
         // Numbers compare by value but exactly: no rounding through a float.
         let big = claims(json!({"n": 9007199254740992.0_f64, "m": 18446744073709551615_u64}));
-        let pin = ClaimRule::Equals("n".into(), json!(9007199254740993_i64));
+        let pin = ClaimRule::Equals(ClaimPath::name("n"), json!(9007199254740993_i64));
         assert_eq!(pin.judge(&big), Outcome::Differs);
-        let pin = ClaimRule::Equals("n".into(), json!(9007199254740992_i64));
+        let pin = ClaimRule::Equals(ClaimPath::name("n"), json!(9007199254740992_i64));
         assert_eq!(pin.judge(&big), Outcome::Holds(None));
-        let pin = ClaimRule::Equals("m".into(), json!(18446744073709551614.0_f64));
+        let pin = ClaimRule::Equals(ClaimPath::name("m"), json!(18446744073709551614.0_f64));
         assert_eq!(pin.judge(&big), Outcome::Differs);
-        let missing = ClaimRule::Equals("env".into(), json!("prod"));
+        let missing = ClaimRule::Equals(ClaimPath::name("env"), json!("prod"));
         assert_eq!(missing.judge(&c), Outcome::Missing);
         // An identifier is one value: an array holding the pinned id is not that identity,
         // whatever the rule (`eq`, `one_of`, `glob`, `regex`, or an `eq` on the whole array).
         let c = claims(json!({"repository_id": ["999", "123"], "sub": ["a"], "n": 7}));
         for rule in [
-            ClaimRule::Equals("repository_id".into(), json!("123")),
-            ClaimRule::Equals("repository_id".into(), json!(["999", "123"])),
-            ClaimRule::OneOf("repository_id".into(), vec![json!("123")]),
-            ClaimRule::Matches("repository_id".into(), "1*".into()),
-            ClaimRule::Regex("repository_id".into(), Pattern::new("[0-9]+").unwrap()),
-            ClaimRule::Equals("sub".into(), json!("a")),
+            ClaimRule::Equals(ClaimPath::name("repository_id"), json!("123")),
+            ClaimRule::Equals(ClaimPath::name("repository_id"), json!(["999", "123"])),
+            ClaimRule::OneOf(ClaimPath::name("repository_id"), vec![json!("123")]),
+            ClaimRule::Matches(ClaimPath::name("repository_id"), "1*".into()),
+            ClaimRule::Regex(
+                ClaimPath::name("repository_id"),
+                Pattern::new("[0-9]+").unwrap(),
+            ),
+            ClaimRule::Equals(ClaimPath::name("sub"), json!("a")),
         ] {
             assert_eq!(rule.judge(&c), Outcome::Differs, "{rule:?}");
         }
-        let differs = ClaimRule::Equals("n".into(), json!("7"));
+        let differs = ClaimRule::Equals(ClaimPath::name("n"), json!("7"));
         assert_eq!(
             differs.judge(&c),
             Outcome::Differs,
@@ -322,7 +327,7 @@ mod tests {
     #[test]
     fn patterns_are_anchored_linear_and_bounded() {
         let p = Pattern::new("refs/tags/v[0-9]+").unwrap();
-        let rule = ClaimRule::Regex("ref".into(), p);
+        let rule = ClaimRule::Regex(ClaimPath::name("ref"), p);
         assert!(rule.holds(&json!("refs/tags/v12")));
         assert!(
             !rule.holds(&json!("refs/tags/v12-evil")),
@@ -333,13 +338,16 @@ mod tests {
             "anchored at the start"
         );
         // Exponential for a backtracking engine; linear here.
-        let evil = ClaimRule::Regex("s".into(), Pattern::new("(a+)+$").unwrap());
+        let evil = ClaimRule::Regex(ClaimPath::name("s"), Pattern::new("(a+)+$").unwrap());
         let start = std::time::Instant::now();
         assert!(!evil.holds(&json!(format!("{}!", "a".repeat(50_000)))));
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
         assert!(Pattern::new("(a").unwrap_err().contains("without closing"));
         // An alternation is anchored as a whole: ^(?:main|release)$, not ^main|release$.
-        let alt = ClaimRule::Regex("ref".into(), Pattern::new("main|release").unwrap());
+        let alt = ClaimRule::Regex(
+            ClaimPath::name("ref"),
+            Pattern::new("main|release").unwrap(),
+        );
         assert!(alt.holds(&json!("release")));
         assert!(!alt.holds(&json!("mainline")) && !alt.holds(&json!("prerelease")));
         // A pattern that closes jwtctl's anchoring group is refused, not matched unanchored.

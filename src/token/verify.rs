@@ -344,7 +344,7 @@ mod tests {
     fn strict_checks_have_their_own_reasons() {
         let exp = NOW + 100;
         let require = Policy {
-            require: vec!["scope".into()],
+            require: vec![crate::token::ClaimPath::name("scope")],
             ..policy()
         };
         assert_eq!(
