@@ -58,15 +58,13 @@ impl AuditSubscriber {
             *second = Second { secs, text, start };
         }
         line.push_str(&second.text);
-        let mut digits = *b".000000Z";
-        let mut rest = since.subsec_micros() as usize;
-        for at in [5, 3, 1] {
-            let pair = rest % 100 * 2;
-            rest /= 100;
-            digits[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[pair..pair + 2]);
-        }
-        // Only ASCII was written: this never falls back.
-        line.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        // Six digits with their leading zeros: those of 1_000_000 + micros (always seven) after
+        // its leading 1.
+        let mut digits = itoa::Buffer::new();
+        let micros = digits.format(1_000_000 + since.subsec_micros());
+        line.push('.');
+        line.push_str(micros.get(1..).unwrap_or_default());
+        line.push('Z');
         second
             .start
             .with_nanosecond(since.subsec_nanos())
@@ -182,32 +180,11 @@ impl Fields<'_> {
     }
 }
 
-/// `00` to `99`: numbers are written two digits at a time.
-const DECIMAL_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263\
-    646566676869707172737475767778798081828384858687888990919293949596979899";
-
-/// Append `n` in decimal (`write!` goes through the formatting machinery, a visible share of a
-/// batch record's cost): two digits at a time from a table.
-pub(super) fn push_digits(line: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    while n >= 100 {
-        let pair = usize::try_from(n % 100).unwrap_or(0) * 2;
-        n /= 100;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DECIMAL_PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = usize::try_from(n).unwrap_or(0) * 2;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DECIMAL_PAIRS[pair..pair + 2]);
-    } else {
-        start -= 1;
-        digits[start] = b'0' + n as u8;
-    }
-    // Only ASCII digits were written: this never falls back.
-    line.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+/// Append `n` in decimal, with itoa (serde_json's own integer writer, already linked):
+/// `write!` goes through the formatting machinery, and digits assembled in a byte buffer
+/// needed `str::from_utf8` to become text again, a visible share of a batch record's cost.
+pub(super) fn push_digits(line: &mut String, n: u64) {
+    line.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Whether `value` can be written in quotes as it is: printable ASCII, no quote, no backslash.
