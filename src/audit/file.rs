@@ -33,6 +33,9 @@ struct Current {
     /// Nothing written through this descriptor yet: the first record checks whether the file
     /// ends in a partial line (a crash elsewhere) and if so starts a new line.
     first_write: bool,
+    /// The buffer records are stamped into, swapped with the caller's after each write: a batch
+    /// reuses the same two buffers for every group.
+    stamped: String,
 }
 
 /// The checked log file as a sink (replaced by the next checked file when rotation moves on).
@@ -77,6 +80,7 @@ impl Sink for FileSink {
             file,
             first_write,
             path,
+            stamped,
             ..
         } = &mut *current;
         // The state's lock first: it is one file for the whole log, so writers to two rotated
@@ -114,20 +118,17 @@ impl Sink for FileSink {
             }
             None => line.as_str(),
         };
-        let stamped = chain::stamp(lines, state, now);
+        let state = chain::stamp(lines, state, now, stamped);
         let before = file.metadata().map(|m| m.len()).ok();
-        write_record(file, first_write, &stamped.text, self.sync)
+        write_record(file, first_write, stamped, self.sync)
             .map_err(|e| self.cannot_write(path, &e))?;
         // A new epoch's key is synced at once (the old one must not come back after a crash);
         // the head needs no sync: after a crash the log's own tail is further on, and wins.
-        let evolved = stamped.state.seal.as_ref().map(|s| s.epoch) != epoch;
-        let kept = stamped
-            .state
-            .write(state_file)
-            .and_then(|()| match evolved {
-                true => state_file.sync_data(),
-                false => Ok(()),
-            });
+        let evolved = state.seal.as_ref().map(|s| s.epoch) != epoch;
+        let kept = state.write(state_file).and_then(|()| match evolved {
+            true => state_file.sync_data(),
+            false => Ok(()),
+        });
         if let Err(e) = kept {
             // The state could not follow: take the records back, so that nothing was done.
             if let Some(before) = before {
@@ -139,7 +140,9 @@ impl Sink for FileSink {
                 io_words(&e)
             )));
         }
-        *line = stamped.text;
+        // The caller's buffer takes the stamped lines (the sinks after this one get them), and
+        // this one keeps the caller's old buffer for the next group.
+        std::mem::swap(line, stamped);
         Ok(())
     }
 
@@ -382,6 +385,7 @@ fn open_checked(path: &Path) -> Result<Current> {
         path: path.to_path_buf(),
         file,
         first_write: true,
+        stamped: String::new(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Records as JSON lines: the `tracing` subscriber that formats each event and hands it to the sink.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,13 +24,11 @@ pub(super) struct AuditSubscriber {
     pub(super) outcome: Arc<Outcome>,
     pub(super) group: Arc<Group>,
     pub(super) max_level: LevelFilter,
-    /// The second records are being written in, formatted once a second rather than once a
-    /// record (a batch writes thousands a second).
-    pub(super) second: Mutex<Second>,
 }
 
-/// A second of the clock: its Unix time, its timestamp text (`2026-11-27T17:30:00`), and the
-/// instant it starts.
+/// The second records are being written in: its Unix time, its timestamp text
+/// (`2026-11-27T17:30:00`), and the instant it starts. Formatted once a second rather than once
+/// a record (a batch writes thousands a second); kept with the group's buffer, under its lock.
 #[derive(Default)]
 pub(super) struct Second {
     secs: i64,
@@ -38,18 +36,22 @@ pub(super) struct Second {
     start: DateTime<Utc>,
 }
 
-impl AuditSubscriber {
+impl Second {
     /// Append the instant `since_epoch` (the system clock) as RFC 3339 UTC with microseconds,
     /// as `to_rfc3339_opts(Micros, true)` writes it, and return it as the instant rotation
     /// names the file from.
-    fn push_timestamp(&self, line: &mut String, since_epoch: Option<Duration>) -> DateTime<Utc> {
+    fn push_timestamp(
+        &mut self,
+        line: &mut String,
+        since_epoch: Option<Duration>,
+    ) -> DateTime<Utc> {
         let in_range = |secs: i64| DateTime::from_timestamp(secs, 0);
         let Some((since, secs)) =
             since_epoch.and_then(|d| i64::try_from(d.as_secs()).ok().map(|secs| (d, secs)))
         else {
             return push_timestamp_slowly(line);
         };
-        let mut second = self.second.lock().unwrap_or_else(PoisonError::into_inner);
+        let second = self;
         if second.secs != secs || second.text.is_empty() {
             let Some(start) = in_range(secs) else {
                 return push_timestamp_slowly(line);
@@ -58,15 +60,13 @@ impl AuditSubscriber {
             *second = Second { secs, text, start };
         }
         line.push_str(&second.text);
-        let mut digits = *b".000000Z";
-        let mut rest = since.subsec_micros() as usize;
-        for at in [5, 3, 1] {
-            let pair = rest % 100 * 2;
-            rest /= 100;
-            digits[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[pair..pair + 2]);
-        }
-        // Only ASCII was written: this never falls back.
-        line.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        // Six digits with their leading zeros: those of 1_000_000 + micros (always seven) after
+        // its leading 1.
+        let mut digits = itoa::Buffer::new();
+        let micros = digits.format(1_000_000 + since.subsec_micros());
+        line.push('.');
+        line.push_str(micros.get(1..).unwrap_or_default());
+        line.push('Z');
         second
             .start
             .with_nanosecond(since.subsec_nanos())
@@ -113,9 +113,9 @@ impl Subscriber for AuditSubscriber {
         }
         let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).ok();
         // Rotation names the file from the same clock reading as the record's timestamp.
-        let written = self.group.add(&*self.sink, |line| {
+        let written = self.group.add(&*self.sink, |line, second| {
             line.push_str("{\"timestamp\":\"");
-            let at = self.push_timestamp(line, since_epoch);
+            let at = second.push_timestamp(line, since_epoch);
             line.push_str("\",\"level\":\"");
             line.push_str(event.metadata().level().as_str());
             line.push('"');
@@ -182,32 +182,11 @@ impl Fields<'_> {
     }
 }
 
-/// `00` to `99`: numbers are written two digits at a time.
-const DECIMAL_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839404142434445464748495051525354555657585960616263\
-    646566676869707172737475767778798081828384858687888990919293949596979899";
-
-/// Append `n` in decimal (`write!` goes through the formatting machinery, a visible share of a
-/// batch record's cost): two digits at a time from a table.
-pub(super) fn push_digits(line: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    while n >= 100 {
-        let pair = usize::try_from(n % 100).unwrap_or(0) * 2;
-        n /= 100;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DECIMAL_PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = usize::try_from(n).unwrap_or(0) * 2;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DECIMAL_PAIRS[pair..pair + 2]);
-    } else {
-        start -= 1;
-        digits[start] = b'0' + n as u8;
-    }
-    // Only ASCII digits were written: this never falls back.
-    line.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+/// Append `n` in decimal, with itoa (serde_json's own integer writer, already linked):
+/// `write!` goes through the formatting machinery, and digits assembled in a byte buffer
+/// needed `str::from_utf8` to become text again, a visible share of a batch record's cost.
+pub(super) fn push_digits(line: &mut String, n: u64) {
+    line.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Whether `value` can be written in quotes as it is: printable ASCII, no quote, no backslash.
@@ -290,20 +269,14 @@ mod tests {
     #[test]
     fn cached_timestamps_read_as_chrono_writes_them() {
         use chrono::TimeZone;
-        let subscriber = AuditSubscriber {
-            sink: Arc::new(super::super::sink::Fanout::new(Vec::new())),
-            outcome: Arc::default(),
-            group: Arc::default(),
-            max_level: LevelFilter::INFO,
-            second: Mutex::default(),
-        };
+        let mut second = Second::default();
         let base = Utc.with_ymd_and_hms(2026, 11, 27, 17, 30, 59).unwrap();
         // Same second twice (the cache), the next second, leading zeros, another day.
         for micros in [0, 7, 999_999, 1_000_000, 1_000_042, 86_400_000_123] {
             let at = base + chrono::Duration::microseconds(micros);
             let since = Duration::from_micros(at.timestamp_micros() as u64);
             let mut line = String::new();
-            assert_eq!(subscriber.push_timestamp(&mut line, Some(since)), at);
+            assert_eq!(second.push_timestamp(&mut line, Some(since)), at);
             assert_eq!(
                 line,
                 at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

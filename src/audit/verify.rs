@@ -679,18 +679,17 @@ mod tests {
         };
         let at = |secs: i64| DateTime::from_timestamp(1_000_000 + secs, 0).unwrap();
         let mut text = String::new();
-        let first = stamp(&init, state, at(0));
-        text.push_str(&first.text);
-        state = first.state;
+        let mut group = String::new();
+        state = stamp(&init, state, at(0), &mut group);
+        text.push_str(&group);
         for i in 0..n {
             let secs = (i * 7) as i64;
             let line = format!(
                 "{{\"timestamp\":\"{}\",\"level\":\"INFO\",\"op\":\"verify\",\"outcome\":\"success\",\"sub\":\"u{i}\"}}\n",
                 at(secs).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
             );
-            let s = stamp(&line, state, at(secs));
-            text.push_str(&s.text);
-            state = s.state;
+            state = stamp(&line, state, at(secs), &mut group);
+            text.push_str(&group);
         }
         (text, key, state)
     }

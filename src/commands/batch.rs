@@ -158,7 +158,7 @@ impl Batch<'_> {
         let audit = self.ctx.audit;
         audit.hold(self.scratch.borrow().op);
         let mut pending = Vec::new();
-        let result = self.stream_held(input, out, &mut pending);
+        let result = audit.in_scope(|| self.stream_held(input, out, &mut pending));
         // Whatever happened, what was recorded is written before anything more is printed.
         audit.release(false)?;
         let (rejected, stopped) = result?;

@@ -40,9 +40,12 @@ pub fn alg_name(alg: super::Algorithm) -> &'static str {
 
 /// A claim's value as whole seconds (floored; out-of-range values saturate).
 pub fn seconds(claims: &Claims, name: &str) -> Option<i64> {
-    claim(claims, name)
-        .and_then(Value::as_f64)
-        .map(|n| n.floor() as i64)
+    claim(claims, name).and_then(whole_seconds)
+}
+
+/// A numeric claim value as whole seconds (floored; out-of-range values saturate).
+pub fn whole_seconds(value: &Value) -> Option<i64> {
+    value.as_f64().map(|n| n.floor() as i64)
 }
 
 #[cfg(test)]
