@@ -26,7 +26,7 @@ install -m 755 "$root/target/release/jwtctl" "$work/jwtctl"
 install -m 755 "$root/target/static/x86_64-unknown-linux-gnu/release/jwtctl" "$work/jwtctl-static"
 jwtctl="$work/jwtctl"
 static="$work/jwtctl-static"
-release="$root/target/dist-build/x86_64-unknown-linux-musl/release/jwtctl"
+release="$root/target/dist-x86_64-unknown-linux-musl/x86_64-unknown-linux-musl/release/jwtctl"
 if [ -x "$release" ]; then
   install -m 755 "$release" "$work/jwtctl-musl"
 else

@@ -4,9 +4,9 @@
 # the crate `cargo package` makes, unpacked elsewhere and built with a CARGO_HOME of its own (no
 # .cargo/config.toml, nothing downloaded before), gives a release of the same bytes.
 # Usage: scripts/ci-release.sh      (as root on Debian: installs packages)
-#   The two release builds run side by side: each spends about half its time in one-threaded
-#   LTO, so on 2 cores the pair takes little more than one. CI_RELEASE_SERIAL=1 runs them one
-#   after the other (a shared machine).
+#   The three release builds (A: x86_64 and aarch64; B: x86_64) run side by side: each spends a
+#   good part of its time in one-threaded LTO, so on 2 cores they overlap well.
+#   CI_RELEASE_SERIAL=1 runs them one after the other (a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -67,10 +67,15 @@ if [ -n "${CI_RELEASE_SERIAL:-}" ]; then
   RELEASE_BUILD_ONLY=1 build_b "$work/b" >"$work/b.log" 2>&1 || { cat "$work/b.log" >&2; die "build B failed"; }
   RELEASE_BUILD_ONLY=1 scripts/release.sh "$version" "$work/a"
 else
+  # Three builds at once (A's two targets build in directories of their own): each spends a
+  # good part of its time in one-threaded LTO, so the three keep both cores busy.
   RELEASE_BUILD_ONLY=1 build_b "$work/b" >"$work/b.log" 2>&1 &
   b_pid=$!
-  pids+=("$b_pid")
-  RELEASE_BUILD_ONLY=1 scripts/release.sh "$version" "$work/a"
+  RELEASE_BUILD_ONLY=1 RELEASE_TARGETS=$arm_target scripts/release.sh "$version" "$work/a" >"$work/arm.log" 2>&1 &
+  arm_pid=$!
+  pids+=("$b_pid" "$arm_pid")
+  RELEASE_BUILD_ONLY=1 RELEASE_TARGETS=$target scripts/release.sh "$version" "$work/a"
+  wait "$arm_pid" || { cat "$work/arm.log" >&2; die "build A for $arm_target failed"; }
   wait "$b_pid" || { cat "$work/b.log" >&2; die "build B (the packaged crate) failed"; }
 fi
 step "release builds done"
@@ -269,6 +274,6 @@ if ! cmp -s "$work/a-sums" "$work/b/SHA256SUMS"; then
     sort -k2 | sed 's|b-files/||' | uniq -u -w64 -f1 >&2) || true
   die "two builds of the same commit differ (the files above): the release is not reproducible"
 fi
-[ "$("$crate/target/dist-build/$target/release/jwtctl" --version)" = "jwtctl $version" ] ||
+[ "$("$crate/target/dist-$target/$target/release/jwtctl" --version)" = "jwtctl $version" ] ||
   die "the jwtctl built from the packaged crate does not run"
 step "$name is reproducible: $(cut -c1-16 "$work/a-sums" | head -1)…"

@@ -80,9 +80,15 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 remap="--remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$src=/jwtctl"
 unset CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER
 export RUSTFLAGS="$remap"
-# A target dir of its own: these flags would otherwise rebuild target/'s musl build each time.
-export CARGO_TARGET_DIR=$src/target/dist-build CARGO_PROFILE_RELEASE_STRIP=symbols
+# A target dir of its own per target: these flags would otherwise rebuild target/'s musl build
+# each time, and two targets' builds can run at once (scripts/ci-release.sh does) only in
+# directories of their own, since both build their build scripts for the host.
+export CARGO_PROFILE_RELEASE_STRIP=symbols
+target_dir() { echo "$src/target/dist-$1"; }
+binary() { echo "$(target_dir "$1")/$1/release/jwtctl"; }
 for target in $targets; do
+  export CARGO_TARGET_DIR
+  CARGO_TARGET_DIR=$(target_dir "$target")
   export "CFLAGS_${target//-/_}=-ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$src=/jwtctl"
   case $target in
     # zig is the C compiler and linker for aarch64; cargo-auditable (0.7.3 and later) runs the
@@ -90,7 +96,7 @@ for target in $targets; do
     aarch64-*) CARGO=cargo-zigbuild cargo-auditable auditable build --locked --release --target "$target" ;;
     *) cargo auditable build --locked --release --target "$target" ;;
   esac
-  bin=$CARGO_TARGET_DIR/$target/release/jwtctl
+  bin=$(binary "$target")
   # Fully static: no program interpreter and no shared library needed.
   if readelf -lW "$bin" | grep -q 'INTERP' || readelf -dW "$bin" | grep -q '(NEEDED)'; then
     die "$bin is not statically linked"
@@ -110,7 +116,8 @@ rm -f "$out"/*.tar.gz "$out"/*.deb "$out"/*.cdx.json "$out/install-release.sh" "
 package() {
   local target=$1 arch=$2
   local name=jwtctl-$version-$target
-  local bin=$CARGO_TARGET_DIR/$target/release/jwtctl
+  local bin
+  bin=$(binary "$target")
   local dir=$stage/$name
   mkdir -p "$dir/man/man1" "$dir/completions"
   install -m 755 "$bin" "$dir/jwtctl"
