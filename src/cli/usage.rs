@@ -206,6 +206,10 @@ pub fn clap_message(
         }
         ErrorKind::InvalidValue => format!("invalid value for '{arg}'"),
         ErrorKind::ValueValidation => match std::error::Error::source(err) {
+            // An id flag's refusal names the flag and what to give: `--jti is empty; give …`.
+            Some(why) if why.downcast_ref::<super::BadId>().is_some() => {
+                format!("{} {why}", arg.split(' ').next().unwrap_or(arg))
+            }
             Some(why) => format!("invalid value for '{arg}': {why}"),
             None => format!("invalid value for '{arg}'"),
         },
@@ -344,6 +348,11 @@ mod tests {
             message(&["jwtctl", "issue", "--log-level", "inf"]),
             "invalid value for '--log-level <LEVEL>' [possible values: error, warn, info, \
              debug] (a similar value exists: 'info')"
+        );
+        assert_eq!(
+            message(&["jwtctl", "revoke", "--jti", " "]),
+            "--jti is blank; give the token's jti (jwtctl inspect or log search --token - shows \
+             it)"
         );
         assert_eq!(
             message(&["jwtctl", "man"]),
