@@ -546,6 +546,11 @@ impl Audit {
         if !self.keeps(level) {
             return Ok(());
         }
+        self.emit_always(level, r)
+    }
+
+    /// [`Audit::emit`] past the level policy: for a record every level keeps.
+    fn emit_always(&self, level: Level, r: &Record) -> Result<()> {
         let mut fields = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
         match self.send(level, r, &mut fields) {
             None => Ok(()),
@@ -674,6 +679,24 @@ impl Audit {
             ..Record::default()
         };
         self.emit(Level::WARN, &r)
+    }
+
+    /// A loosening record: a WARN side record (`outcome` `warning`) that every level keeps,
+    /// whatever `--log-level` says, for a flag that loosened a security default
+    /// (`weak_secret_allowed`, `leeway_allowed`, `grace_allowed`, `no_ledger_allowed`,
+    /// `verify_at_allowed`).
+    ///
+    /// Invariant: a loosening is a security event, so the level policy never drops its record;
+    /// it stays at WARN (its severity), and `--log-level` filters by severity for every other
+    /// record only.
+    pub fn loosening(&self, op: &'static str, event: &'static str) -> Result<()> {
+        let r = Record {
+            op,
+            event: Some(event),
+            outcome: "warning",
+            ..Record::default()
+        };
+        self.emit_always(Level::WARN, &r)
     }
 
     /// A side record every level keeps (written at ERROR, though not a failure): for what the
