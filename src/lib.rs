@@ -49,10 +49,7 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
     let mut rec = Record::new(cli.command.op());
     // A result nobody can receive is not a success: find out before anything irreversible.
     let result = if cli.command.prints() && !sys::stdout_deliverable() {
-        Err(error::Error::io(
-            "stdout cannot be written (closed, full, or its reader has gone), so the result \
-             could not be delivered; nothing was done",
-        ))
+        Err(error::Error::io(format!("{UNDELIVERED}; nothing was done")))
     } else {
         dispatch(cli, &ctx, &mut rec)
     };
@@ -65,6 +62,73 @@ pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Resu
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure_of(rec, &e).and(Err(e)),
+    }
+}
+
+/// The one message for a result stdout cannot take (closed, full, its reader gone), whether the
+/// check before the command finds it or the final write does; what follows it says what was
+/// done ([`lost`]).
+pub const UNDELIVERED: &str = "stdout cannot be written (closed, full, or its reader has gone), so the result could not \
+     be delivered";
+
+/// What a command that succeeded had done when its result then could not be written (the final
+/// write failed after the check before the command passed: a reader that left in between, a
+/// disk that filled): the end of the stderr line, and the `event` of its ERROR `io_error`
+/// record (none: nothing was done, as when the check fails).
+fn lost(command: &Command) -> (&'static str, Option<&'static str>) {
+    use cli::{KeyAction, LedgerAction};
+    match command {
+        // Invariant: the ledger consumed the presented token inside the transaction that wrote
+        // the refresh's record, before the new token was printed (the record and the state
+        // change happen together); so the presented token is used up and the new one is lost,
+        // and both the message and the record say so.
+        Command::Refresh(args) if args.dry_run => ("nothing was done", None),
+        Command::Refresh(args) if args.check.ledger.is_some() => (
+            "the presented token was used up (the ledger consumed it) and the new token is \
+             lost: the presented token cannot be refreshed again; get a new one by signing in",
+            Some("token_used_up"),
+        ),
+        Command::Refresh(_) => (
+            "the new token is lost (nothing was consumed: refresh again)",
+            Some("output_lost"),
+        ),
+        Command::Issue(_) => (
+            "the token was signed (its record stands) but is lost: issue another",
+            Some("output_lost"),
+        ),
+        Command::Revoke(_) => (
+            "the revocation was done and stands; only its id was not printed",
+            Some("output_lost"),
+        ),
+        Command::Key(key)
+            if !matches!(key.action, KeyAction::Public(_) | KeyAction::Thumbprint(_)) =>
+        {
+            (
+                "what it did stands (see its record); only its output was lost",
+                Some("output_lost"),
+            )
+        }
+        Command::Ledger(ledger)
+            if matches!(
+                ledger.action,
+                LedgerAction::Init(_) | LedgerAction::Prune(_)
+            ) =>
+        {
+            (
+                "what it did stands (see its record); only its output was lost",
+                Some("output_lost"),
+            )
+        }
+        Command::Cache(cache) if matches!(cache.action, cli::CacheAction::Clear(_)) => (
+            "what it did stands (see its record); only its output was lost",
+            Some("output_lost"),
+        ),
+        Command::Log(log) if matches!(log.action, LogAction::Seal(_)) => (
+            "the sealing is set up but its verify key is lost; the log cannot be sealed again: \
+             keep it with --verify-key-out FILE next time",
+            Some("output_lost"),
+        ),
+        _ => ("nothing was done", None),
     }
 }
 
@@ -104,17 +168,23 @@ pub fn execute(invocation: &Invocation) -> Exit {
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let cli = &invocation.cli;
+    let mut opened = None;
     let outcome = match (unrecorded(cli), &invocation.log) {
         (Some(outcome), _) => outcome,
         (None, Some(config)) => Audit::open(config).and_then(|audit| {
+            let audit = opened.insert(audit);
             audit.warn_if_exposed(cli.command.op())?;
-            run(cli, &audit, chrono::Utc::now())
+            run(cli, audit, chrono::Utc::now())
         }),
         (None, None) => Err(error::Error::io(
             "no log settings for a command that records (a bug in jwtctl); nothing was done",
         )),
     };
     let style = Style::of(&cli.command);
+    let succeeded = matches!(
+        outcome,
+        Ok(Done::Print(_) | Done::Recorded(_) | Done::Valid(..))
+    );
     let shown = match outcome {
         Ok(Done::Streamed(exit)) => return exit,
         Ok(Done::Print(out) | Done::Recorded(out)) => present::result(out),
@@ -134,7 +204,35 @@ pub fn execute(invocation: &Invocation) -> Exit {
             present::failure(&e, style, Some(cli.command.op()))
         }
     };
-    show(&shown)
+    match show(&shown) {
+        Some(exit) => exit,
+        None => undelivered(cli, opened.as_ref(), succeeded),
+    }
+}
+
+/// The final write of a result failed: say what was done ([`lost`]) in the one message every
+/// undelivered result gives, and record it (ERROR, `io_error`), as the check before the command
+/// does. Exit 2, or 3 when the record cannot be written either.
+fn undelivered(cli: &Cli, audit: Option<&Audit>, succeeded: bool) -> Exit {
+    let (done, event) = match succeeded {
+        true => lost(&cli.command),
+        false => ("nothing was done", None),
+    };
+    let mut line = format!("jwtctl: {UNDELIVERED}; {done}");
+    let mut exit = Exit::Config;
+    if let Some(audit) = audit {
+        let mut rec = Record::new(cli.command.op());
+        rec.event = event;
+        if let Err(e) = audit.failure(rec, error::Reason::IoError) {
+            line.push_str(&format!(
+                "; and its record could not be written: {}",
+                e.message()
+            ));
+            exit = e.exit_status();
+        }
+    }
+    sys::eprint_line(&line);
+    exit
 }
 
 /// Commands that do no token work (shell completions, man pages) run without the security log:
@@ -148,31 +246,27 @@ fn unrecorded(cli: &Cli) -> Option<Result<Done>> {
     }
 }
 
-/// Deliver what the presenter made: its stderr line, its stdout text, its exit code.
-fn show(shown: &Shown) -> Exit {
+/// Deliver what the presenter made: its stderr line, its stdout text; its exit code, or `None`
+/// when stdout could not take the text (the caller says so: [`undelivered`]).
+fn show(shown: &Shown) -> Option<Exit> {
     if let Some(line) = &shown.stderr {
         sys::eprint_line(line);
     }
     if shown.stdout.is_empty() {
-        return shown.exit;
+        return Some(shown.exit);
     }
-    print(&shown.stdout, shown.exit)
+    print(&shown.stdout).then_some(shown.exit)
 }
 
-/// Write a command's answer to stdout; a stdout that cannot be written is exit 2. Every answer
-/// passes [`escape::output_escaped`]: whatever a path forgot, nothing hostile reaches a terminal.
-fn print(text: &str, status: Exit) -> Exit {
+/// Write a command's answer to stdout; whether it was written. Every answer passes
+/// [`escape::output_escaped`]: whatever a path forgot, nothing hostile reaches a terminal.
+fn print(text: &str) -> bool {
     let text = escape::output_escaped(text);
     let mut stdout = std::io::stdout().lock();
-    if stdout
+    stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        sys::eprint_line("jwtctl: cannot write to stdout");
-        return Exit::Config;
-    }
-    status
+        .is_ok()
 }
 
 /// Answer a refused command line: help and version as clap prints them; a usage error as one
@@ -187,13 +281,14 @@ pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
         )
     {
-        // Help and version are output like any other: one that cannot be written is exit 2.
+        // Help and version are output like any other: one that cannot be written is exit 2
+        // (with no record: help and version are never recorded).
         if err
             .print()
             .and_then(|()| std::io::stdout().flush())
             .is_err()
         {
-            sys::eprint_line("jwtctl: cannot write to stdout");
+            sys::eprint_line(&format!("jwtctl: {UNDELIVERED}; nothing was done"));
             return Exit::Config;
         }
         return Exit::Success;
@@ -210,11 +305,15 @@ pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
         true => Style::Json,
         false => Style::Text,
     };
-    let _ = show(&present::failure(
+    if show(&present::failure(
         &error::Error::usage(message),
         style,
         None,
-    ));
+    ))
+    .is_none()
+    {
+        sys::eprint_line(&format!("jwtctl: {UNDELIVERED}; nothing was done"));
+    }
     sys::restrict_umask();
     // A command that uses no log does not open (or create) one for its usage error either.
     if ["jwtctl completions", "jwtctl man"].contains(&path.as_str()) {
