@@ -230,3 +230,39 @@ fn revoke_jti_takes_the_id_as_printed() {
     ]);
     assert_refused(&env, &out, 2, "usage");
 }
+
+#[test]
+fn an_option_typed_before_its_subcommand_says_where_it_goes() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    for (args, said) in [
+        (
+            vec!["--ledger", "ledgr.db", "revoke", &token],
+            "jwtctl: --ledger goes after the subcommand: jwtctl revoke --ledger …; Usage: ",
+        ),
+        (
+            vec!["--aud", "api", "verify", &token],
+            "jwtctl: --aud goes after the subcommand: jwtctl verify --aud …; Usage: ",
+        ),
+        (
+            vec!["--state=revoked", "ledger", "list", "--ledger", "l.db"],
+            "jwtctl: --state goes after the subcommand: jwtctl ledger list --state …; Usage: ",
+        ),
+    ] {
+        let out = env.run(&args);
+        assert_refused(&env, &out, 2, "usage");
+        let err = stderr(&out);
+        assert!(err.starts_with(said), "{args:?}: {err}");
+        assert!(!err.contains("similar argument"), "{err}");
+        assert!(!err.contains("ledgr.db") && !err.contains(&token), "{err}");
+    }
+    // An option no subcommand has keeps clap's own words.
+    let out = env.run(&["--bogus", "verify", &token]);
+    assert_refused(&env, &out, 2, "usage");
+    assert!(
+        stderr(&out).starts_with("jwtctl: unexpected argument '--bogus' found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("ledgr.db").exists());
+}
