@@ -274,8 +274,16 @@ impl Record {
         self.fail(error.reason())
     }
 
-    /// Make this the failure record of a rejected token: its reason, and the claim it is about.
+    /// Make this the failure record of a rejected token: its reason, the claim it is about, and,
+    /// when it was rejected after its signature checked out, who it is (`iss`, `sub`, `jti`,
+    /// `kid`: authenticated claims, never an unverified token's).
     pub fn reject(&mut self, rejection: &Rejection) -> Level {
+        if let Some(signed) = rejection.signed() {
+            self.iss.clone_from(&signed.iss);
+            self.sub.clone_from(&signed.sub);
+            self.jti.clone_from(&signed.jti);
+            self.kid.clone_from(&signed.kid);
+        }
         self.claim = rejection.claim().map(str::to_owned);
         self.policy_rule = rejection.rule().map(|rule| rule.path.clone());
         self.fail(rejection.reason())

@@ -194,7 +194,9 @@ pub fn judge_with(
                 let passed = passed(loaded, issuer, &verified.claims);
                 Verdict::Valid((verified, passed))
             }
-            Err(refusal) => Verdict::Rejected(refused(loaded, refusal)?),
+            Err(refusal) => {
+                Verdict::Rejected(refused(loaded, refusal)?.signed_by(verified.signed()))
+            }
         },
     })
 }

@@ -97,7 +97,7 @@ pub fn not_revoked(
     if let Some(ledger) = ledger {
         let (id, _) = ledger_entry(&verified, text, now.floor() as i64);
         if ledger.state(&id)? == Some(State::Revoked) {
-            return Verdict::of(Err(revoked()));
+            return Verdict::of(Err(revoked().signed_by(verified.signed())));
         }
     }
     Ok(Verdict::Valid(verified))
