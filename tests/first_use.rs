@@ -266,3 +266,72 @@ fn an_option_typed_before_its_subcommand_says_where_it_goes() {
     );
     assert!(!env.path("ledgr.db").exists());
 }
+
+#[test]
+fn small_refusals_say_what_to_do_and_ledger_list_prints_rfc_3339() {
+    let env = Env::new();
+    // The default key cannot be created where jwtctl runs: say where else to put it.
+    let log = env.path("security.log");
+    let out = env
+        .bare()
+        .current_dir("/sys")
+        .arg("--log-file")
+        .arg(&log)
+        .arg("issue")
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(
+        stderr(&out).starts_with("jwtctl: cannot create key file jwtctl.key: ")
+            && stderr(&out).ends_with(
+                "; choose another path with --key-file / JWTCTL_KEY_FILE, or cd to a writable \
+                 directory\n"
+            ),
+        "{}",
+        stderr(&out)
+    );
+    // A token signed with an algorithm no configured key serves: pass its key.
+    let ed = env.key("keys/ed25519.pem");
+    let signed = env.run_bare(&["issue", "--key-file", ed.to_str().unwrap()]);
+    let token = stdout(&signed).trim().to_string();
+    let out = env.verify(&[], &token);
+    assert_rejected(&env, &out, "alg_not_allowed");
+    assert!(
+        stderr(&out).contains(
+            "the keys accept HS256: pass the key the token was signed with \
+             (--key-file, --secret-env, --jwks)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // The help names every ledger command, init included.
+    let help = env.run(&["--help"]);
+    let line = stdout(&help)
+        .lines()
+        .find(|l| l.trim_start().starts_with("ledger "))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("Create the ledger"), "{line}");
+    // ledger list: times as RFC 3339 in text, Unix seconds in JSON.
+    crate::common::stores::init(&env, "l.db");
+    let until = "2031-05-06T07:08:09Z";
+    let revoked = env.run(&[
+        "revoke", "--ledger", "l.db", "--jti", "j1", "--until", until,
+    ]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let text = stdout(&env.run(&["ledger", "list", "--ledger", "l.db"]));
+    let fields: Vec<&str> = text.trim_end().split('\t').collect();
+    assert_eq!(fields[..3], ["revoked", "any-iss+jti:j1", until], "{text}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(fields[3])
+            .is_ok_and(|t| (t.timestamp() - now()).abs() < 60),
+        "{text}"
+    );
+    let json = stdout(&env.run(&["ledger", "list", "--ledger", "l.db", "--output", "json"]));
+    let entry: Value = serde_json::from_str(&json).unwrap();
+    let exp = chrono::DateTime::parse_from_rfc3339(until)
+        .unwrap()
+        .timestamp();
+    assert_eq!(entry["exp"], exp, "{json}");
+    assert!(entry["at"].is_i64(), "{json}");
+}

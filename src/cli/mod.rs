@@ -127,7 +127,7 @@ pub enum Command {
         "jwtctl cache clear --cache-dir /var/cache/jwtctl"
     ))]
     Cache(CacheCmd),
-    /// List, count or prune the ledger's consumed and revoked ids.
+    /// Create the ledger, and list, count or prune its consumed and revoked ids.
     #[command(after_long_help = long_help!(
         "jwtctl ledger init --ledger ledger.db",
         "jwtctl ledger list --ledger ledger.db --state revoked",
@@ -654,7 +654,7 @@ pub enum LedgerAction {
         "JWTCTL_LEDGER=postgres://jwtctl@db.internal/jwtctl jwtctl ledger init"
     ))]
     Init(LedgerArgs),
-    /// List the ids: state, id, exp, when recorded
+    /// List the ids: state, id, exp, when recorded (RFC 3339; --output json: Unix seconds)
     #[command(after_long_help = long_help!(
         "jwtctl ledger list --ledger ledger.db",
         "jwtctl ledger list --ledger ledger.db --state revoked --output json | jq -r .id"
@@ -684,7 +684,8 @@ pub struct LedgerListArgs {
     #[arg(long, value_name = "STATE", value_parser = ["consumed", "revoked"])]
     pub state: Option<String>,
 
-    /// `text`: one tab-separated line per id; `json`: one JSON object per line
+    /// `text`: one tab-separated line per id, times RFC 3339; `json`: one JSON object per line,
+    /// times in Unix seconds
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
 

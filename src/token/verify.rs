@@ -247,7 +247,8 @@ fn pinned_alg(
             Reason::AlgNotAllowed,
             format!(
                 "the token says alg {} but no configured key can verify it; the keys accept \
-                 {allowed}",
+                 {allowed}: pass the key the token was signed with (--key-file, --secret-env, \
+                 --jwks)",
                 shown(alg)
             ),
         )),
