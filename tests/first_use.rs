@@ -335,3 +335,55 @@ fn small_refusals_say_what_to_do_and_ledger_list_prints_rfc_3339() {
     assert_eq!(entry["exp"], exp, "{json}");
     assert!(entry["at"].is_i64(), "{json}");
 }
+
+#[test]
+fn policy_check_warns_of_placeholders_policy_new_left() {
+    let env = Env::new();
+    let out = env.run_bare(&[
+        "policy",
+        "new",
+        "--preset",
+        "github-actions",
+        "--repository",
+        "acme/deploy",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    env.write("deploy.toml", &text);
+    let out = env.run_bare(&["--log-level", "warn", "policy", "check", "deploy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("REPLACE-repository-id"),
+        "printed normalised"
+    );
+    let left = stdout(&out).matches("REPLACE-").count();
+    assert!(left >= 2, "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "jwtctl: warning: the policy file deploy.toml: {left} placeholders left (REPLACE-…): \
+             run jwtctl policy pin TOKEN with a sample token and put its rules in place of them\n"
+        )
+    );
+    let last = env.log().pop().unwrap();
+    assert_eq!(
+        (&last["level"], &last["op"], &last["event"]),
+        (
+            &Value::from("WARN"),
+            &Value::from("policy_check"),
+            &Value::from("policy_warning")
+        )
+    );
+    // Filled in, the policy checks quietly.
+    env.write(
+        "filled.toml",
+        &text
+            .replace("REPLACE-with-your-audience", "sts.example")
+            .replace("REPLACE-repository-id", "2002")
+            .replace("REPLACE-owner-id", "1001"),
+    );
+    let out = env.run_bare(&["policy", "check", "filled.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("REPLACE-"), "{}", stdout(&out));
+    assert_eq!(stderr(&out), "");
+}
