@@ -40,28 +40,39 @@ use error::{Exit, Result};
 /// [`commands::present`]; the operation's record (a success, a rejection, a failure) has been
 /// written (when the level policy keeps it) before this returns.
 pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Result<Done> {
+    run_keeping(cli, audit, now, &mut Record::new(cli.command.op()))
+}
+
+/// [`run`], leaving in `rec` the operation's record as written (for the record of a result the
+/// final write then could not deliver: it names what was lost).
+fn run_keeping(
+    cli: &Cli,
+    audit: &Audit,
+    now: chrono::DateTime<chrono::Utc>,
+    rec: &mut Record,
+) -> Result<Done> {
     let ctx = Ctx {
         audit,
         now: now.timestamp(),
         now_precise: now.timestamp_micros() as f64 / 1e6,
         durable: audit.durable(),
     };
-    let mut rec = Record::new(cli.command.op());
     // A result nobody can receive is not a success: find out before anything irreversible.
     let result = if cli.command.prints() && !sys::stdout_deliverable() {
         Err(error::Error::io(format!("{UNDELIVERED}; nothing was done")))
     } else {
-        dispatch(cli, &ctx, &mut rec)
+        dispatch(cli, &ctx, rec)
     };
+    let rec = || rec.clone();
     match result {
-        Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
+        Ok(Done::Print(out)) => audit.success(rec()).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Valid(token, passed)) => audit.success(rec).map(|()| Done::Valid(token, passed)),
-        Ok(Done::Rejected(r)) => audit.rejection(rec, &r).map(|()| Done::Rejected(r)),
-        Ok(broken @ Done::Broken { reason, .. }) => audit.failure(rec, reason).map(|()| broken),
+        Ok(Done::Valid(token, passed)) => audit.success(rec()).map(|()| Done::Valid(token, passed)),
+        Ok(Done::Rejected(r)) => audit.rejection(rec(), &r).map(|()| Done::Rejected(r)),
+        Ok(broken @ Done::Broken { reason, .. }) => audit.failure(rec(), reason).map(|()| broken),
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
-        Err(e) => audit.failure_of(rec, &e).and(Err(e)),
+        Err(e) => audit.failure_of(rec(), &e).and(Err(e)),
     }
 }
 
@@ -169,12 +180,13 @@ pub fn execute(invocation: &Invocation) -> Exit {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let cli = &invocation.cli;
     let mut opened = None;
+    let mut rec = Record::new(cli.command.op());
     let outcome = match (unrecorded(cli), &invocation.log) {
         (Some(outcome), _) => outcome,
         (None, Some(config)) => Audit::open(config).and_then(|audit| {
             let audit = opened.insert(audit);
             audit.warn_if_exposed(cli.command.op())?;
-            run(cli, audit, chrono::Utc::now())
+            run_keeping(cli, audit, chrono::Utc::now(), &mut rec)
         }),
         (None, None) => Err(error::Error::io(
             "no log settings for a command that records (a bug in jwtctl); nothing was done",
@@ -206,22 +218,23 @@ pub fn execute(invocation: &Invocation) -> Exit {
     };
     match show(&shown) {
         Some(exit) => exit,
-        None => undelivered(cli, opened.as_ref(), succeeded),
+        None => undelivered(cli, opened.as_ref(), succeeded.then_some(rec)),
     }
 }
 
 /// The final write of a result failed: say what was done ([`lost`]) in the one message every
 /// undelivered result gives, and record it (ERROR, `io_error`), as the check before the command
-/// does. Exit 2, or 3 when the record cannot be written either.
-fn undelivered(cli: &Cli, audit: Option<&Audit>, succeeded: bool) -> Exit {
-    let (done, event) = match succeeded {
-        true => lost(&cli.command),
-        false => ("nothing was done", None),
+/// does. `done`: the record of the operation when it succeeded; the failure record keeps its
+/// fields, so it names what was lost (a refresh's new `jti` and `token_sha256`, its
+/// `parent_jti`). Exit 2, or 3 when the record cannot be written either.
+fn undelivered(cli: &Cli, audit: Option<&Audit>, done: Option<Record>) -> Exit {
+    let ((said, event), mut rec) = match done {
+        Some(rec) => (lost(&cli.command), rec),
+        None => (("nothing was done", None), Record::new(cli.command.op())),
     };
-    let mut line = format!("jwtctl: {UNDELIVERED}; {done}");
+    let mut line = format!("jwtctl: {UNDELIVERED}; {said}");
     let mut exit = Exit::Config;
     if let Some(audit) = audit {
-        let mut rec = Record::new(cli.command.op());
         rec.event = event;
         if let Err(e) = audit.failure(rec, error::Reason::IoError) {
             line.push_str(&format!(

@@ -416,6 +416,13 @@ fn a_result_the_final_write_cannot_deliver_is_said_and_recorded() {
             "{words}: {last}"
         );
         assert_eq!(last["op"], op, "{words}");
+        if op == "refresh" {
+            // The record names what was lost: the new token (its jti and hash) and its parent.
+            let parent = crate::common::parts(&token).1["jti"].clone();
+            assert_eq!(last["parent_jti"], parent, "{last}");
+            assert!(last["jti"].is_string() && last["jti"] != parent, "{last}");
+            assert!(last["token_sha256"].is_string(), "{last}");
+        }
     }
     // The ledger did consume the presented token, as the message says.
     let again = env
