@@ -79,7 +79,8 @@ fn revoke_refuses_an_empty_blank_or_control_character_id_and_stores_nothing() {
 #[test]
 fn every_id_and_identity_flag_refuses_what_no_token_carries() {
     let env = Env::new();
-    let cases: [(&[&str], &str, &str); 12] = [
+    let cases: [(&[&str], &str, &str); 13] = [
+        (&["verify", "--require"], "--require", "a claim's name"),
         (&["issue", "--sub"], "--sub", "the subject"),
         (&["issue", "--iss"], "--iss", "the issuer"),
         (&["issue", "--aud", "api", "--aud"], "--aud", "the audience"),

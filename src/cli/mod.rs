@@ -464,7 +464,7 @@ pub struct CheckArgs {
     pub remote: RemoteArgs,
 
     /// A claim that must be present; repeatable
-    #[arg(long, value_name = "CLAIM")]
+    #[arg(long, value_name = "CLAIM", value_parser = id(CLAIM))]
     pub require: Vec<String>,
 
     /// A claim that must equal VALUE exactly (JSON when it parses as JSON, else a string);
@@ -1294,6 +1294,7 @@ const RING_KID: &str = "the kid of a key in the ring (jwtctl key public --jwks R
 const OP: &str = "an operation as records name it: issue, verify, refresh, revoke, key_gen, …";
 const REASON: &str = "a reason code as records name it: expired, reused, bad_signature, …";
 const REPOSITORY: &str = "a repository as OWNER/NAME";
+const CLAIM: &str = "a claim's name, such as email or jti";
 
 /// Why an id or identity value typed on the command line is refused, and what to give instead.
 /// [`usage::clap_message`] words it as `--FLAG is empty; give …`.
