@@ -245,6 +245,10 @@ fn an_option_typed_before_its_subcommand_says_where_it_goes() {
             "jwtctl: --aud goes after the subcommand: jwtctl verify --aud …; Usage: ",
         ),
         (
+            vec!["ledger", "--ledger", "l.db", "stats"],
+            "jwtctl: --ledger goes after the subcommand: jwtctl ledger stats --ledger …; Usage: ",
+        ),
+        (
             vec!["--state=revoked", "ledger", "list", "--ledger", "l.db"],
             "jwtctl: --state goes after the subcommand: jwtctl ledger list --state …; Usage: ",
         ),

@@ -297,14 +297,14 @@ fn misplaced(typed: &str, args: &[OsString]) -> Option<String> {
     let mut cmd = Cli::command();
     cmd.build();
     let mut path = String::from("jwtctl");
-    for word in &words[at + 1..] {
+    for (i, word) in words.iter().enumerate() {
         let Some(sub) = cmd.find_subcommand(word).cloned() else {
             continue;
         };
         path.push(' ');
         path.push_str(word);
         cmd = sub;
-        if cmd.get_arguments().any(|a| a.get_long() == Some(long)) {
+        if i > at && cmd.get_arguments().any(|a| a.get_long() == Some(long)) {
             return Some(format!("{flag} goes after the subcommand: {path} {flag} …"));
         }
     }
@@ -394,6 +394,10 @@ mod tests {
         assert_eq!(
             message(&["jwtctl", "--kid=old", "key", "retire", "ring.json"]),
             "--kid goes after the subcommand: jwtctl key retire --kid …"
+        );
+        assert_eq!(
+            message(&["jwtctl", "ledger", "--ledger", "l.db", "list"]),
+            "--ledger goes after the subcommand: jwtctl ledger list --ledger …"
         );
         assert_eq!(
             message(&["jwtctl", "man"]),
