@@ -59,7 +59,10 @@ fn run_keeping(
     };
     // A result nobody can receive is not a success: find out before anything irreversible.
     let result = if cli.command.prints() && !sys::stdout_deliverable() {
-        Err(error::Error::io(format!("{UNDELIVERED}; nothing was done")))
+        Err(error::Error::io(format!(
+            "{}; nothing was done",
+            present::UNDELIVERED
+        )))
     } else {
         dispatch(cli, &ctx, rec)
     };
@@ -73,73 +76,6 @@ fn run_keeping(
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
         Err(e) => audit.failure_of(rec(), &e).and(Err(e)),
-    }
-}
-
-/// The one message for a result stdout cannot take (closed, full, its reader gone), whether the
-/// check before the command finds it or the final write does; what follows it says what was
-/// done ([`lost`]).
-pub const UNDELIVERED: &str = "stdout cannot be written (closed, full, or its reader has gone), so the result could not \
-     be delivered";
-
-/// What a command that succeeded had done when its result then could not be written (the final
-/// write failed after the check before the command passed: a reader that left in between, a
-/// disk that filled): the end of the stderr line, and the `event` of its ERROR `io_error`
-/// record (none: nothing was done, as when the check fails).
-fn lost(command: &Command) -> (&'static str, Option<&'static str>) {
-    use cli::{KeyAction, LedgerAction};
-    match command {
-        // Invariant: the ledger consumed the presented token inside the transaction that wrote
-        // the refresh's record, before the new token was printed (the record and the state
-        // change happen together); so the presented token is used up and the new one is lost,
-        // and both the message and the record say so.
-        Command::Refresh(args) if args.dry_run => ("nothing was done", None),
-        Command::Refresh(args) if args.check.ledger.is_some() => (
-            "the presented token was used up (the ledger consumed it) and the new token is \
-             lost: the presented token cannot be refreshed again; get a new one by signing in",
-            Some("token_used_up"),
-        ),
-        Command::Refresh(_) => (
-            "the new token is lost (nothing was consumed: refresh again)",
-            Some("output_lost"),
-        ),
-        Command::Issue(_) => (
-            "the token was signed (its record stands) but is lost: issue another",
-            Some("output_lost"),
-        ),
-        Command::Revoke(_) => (
-            "the revocation was done and stands; only its id was not printed",
-            Some("output_lost"),
-        ),
-        Command::Key(key)
-            if !matches!(key.action, KeyAction::Public(_) | KeyAction::Thumbprint(_)) =>
-        {
-            (
-                "what it did stands (see its record); only its output was lost",
-                Some("output_lost"),
-            )
-        }
-        Command::Ledger(ledger)
-            if matches!(
-                ledger.action,
-                LedgerAction::Init(_) | LedgerAction::Prune(_)
-            ) =>
-        {
-            (
-                "what it did stands (see its record); only its output was lost",
-                Some("output_lost"),
-            )
-        }
-        Command::Cache(cache) if matches!(cache.action, cli::CacheAction::Clear(_)) => (
-            "what it did stands (see its record); only its output was lost",
-            Some("output_lost"),
-        ),
-        Command::Log(log) if matches!(log.action, LogAction::Seal(_)) => (
-            "the sealing is set up but its verify key is lost; the log cannot be sealed again: \
-             keep it with --verify-key-out FILE next time",
-            Some("output_lost"),
-        ),
-        _ => ("nothing was done", None),
     }
 }
 
@@ -222,17 +158,17 @@ pub fn execute(invocation: &Invocation) -> Exit {
     }
 }
 
-/// The final write of a result failed: say what was done ([`lost`]) in the one message every
-/// undelivered result gives, and record it (ERROR, `io_error`), as the check before the command
-/// does. `done`: the record of the operation when it succeeded; the failure record keeps its
-/// fields, so it names what was lost (a refresh's new `jti` and `token_sha256`, its
+/// The final write of a result failed: say what was done ([`present::lost`]) in the one message
+/// every undelivered result gives, and record it (ERROR, `io_error`), as the check before the
+/// command does. `done`: the record of the operation when it succeeded; the failure record keeps
+/// its fields, so it names what was lost (a refresh's new `jti` and `token_sha256`, its
 /// `parent_jti`). Exit 2, or 3 when the record cannot be written either.
 fn undelivered(cli: &Cli, audit: Option<&Audit>, done: Option<Record>) -> Exit {
     let ((said, event), mut rec) = match done {
-        Some(rec) => (lost(&cli.command), rec),
+        Some(rec) => (present::lost(&cli.command), rec),
         None => (("nothing was done", None), Record::new(cli.command.op())),
     };
-    let mut line = format!("jwtctl: {UNDELIVERED}; {said}");
+    let mut line = format!("jwtctl: {}; {said}", present::UNDELIVERED);
     let mut exit = Exit::Config;
     if let Some(audit) = audit {
         rec.event = event;
@@ -301,7 +237,10 @@ pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
             .and_then(|()| std::io::stdout().flush())
             .is_err()
         {
-            sys::eprint_line(&format!("jwtctl: {UNDELIVERED}; nothing was done"));
+            sys::eprint_line(&format!(
+                "jwtctl: {}; nothing was done",
+                present::UNDELIVERED
+            ));
             return Exit::Config;
         }
         return Exit::Success;
@@ -325,7 +264,10 @@ pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
     ))
     .is_none()
     {
-        sys::eprint_line(&format!("jwtctl: {UNDELIVERED}; nothing was done"));
+        sys::eprint_line(&format!(
+            "jwtctl: {}; nothing was done",
+            present::UNDELIVERED
+        ));
     }
     sys::restrict_umask();
     // A command that uses no log does not open (or create) one for its usage error either.

@@ -1032,7 +1032,13 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Args)]
 pub struct KeyRingArgs {
     /// The key's kid
-    #[arg(long, value_name = "KID", allow_hyphen_values = true, required = true, value_parser = id(RING_KID))]
+    #[arg(
+        long,
+        value_name = "KID",
+        allow_hyphen_values = true,
+        required = true,
+        value_parser = id(RING_KID)
+    )]
     pub kid: String,
 
     /// The key ring (a JWK Set file)
