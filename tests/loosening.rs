@@ -35,6 +35,8 @@ fn assert_loosened(
             (&json!("WARN"), &json!(op), &json!("warning"), &json!(event)),
             "{flags:?}: {r}"
         );
+        // It names the token it let through (authenticated claims).
+        assert_eq!(r["sub"], "alice", "{flags:?}: {r}");
     }
 }
 

@@ -696,14 +696,26 @@ impl Audit {
     ///
     /// Invariant: a loosening is a security event, so the level policy never drops its record;
     /// it stays at WARN (its severity), and `--log-level` filters by severity for every other
-    /// record only.
-    pub fn loosening(&self, op: &'static str, event: &'static str) -> Result<()> {
-        let r = Record {
+    /// record only. `about`: the record of the operation whose verified token the loosening let
+    /// through, whose `iss`, `sub`, `jti` and `kid` it names (authenticated claims).
+    pub fn loosening(
+        &self,
+        op: &'static str,
+        event: &'static str,
+        about: Option<&Record>,
+    ) -> Result<()> {
+        let mut r = Record {
             op,
             event: Some(event),
             outcome: "warning",
             ..Record::default()
         };
+        if let Some(about) = about {
+            r.iss.clone_from(&about.iss);
+            r.sub.clone_from(&about.sub);
+            r.jti.clone_from(&about.jti);
+            r.kid.clone_from(&about.kid);
+        }
         self.emit_always(Level::WARN, &r)
     }
 

@@ -333,7 +333,9 @@ impl Batch<'_> {
     ) -> Result<()> {
         if verdict.is_valid() && !self.loosening_noted.replace(true) {
             let at = self.args.at.map(|at| at.resolve(self.ctx.now));
-            super::note_check_loosening(&self.args.check, at, self.ctx, self.scratch.borrow().op)?;
+            // Once per batch, so naming no token.
+            let op = self.scratch.borrow().op;
+            super::note_check_loosening(&self.args.check, at, self.ctx, op, None)?;
         }
         if verdict.is_valid() && !self.ctx.audit.keeps(Level::INFO) {
             return Ok(());

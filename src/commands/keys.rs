@@ -440,7 +440,7 @@ pub fn signing_key(
     };
     rec.alg = Some(crate::token::alg_name(alg));
     if key.check_strength(alg, args.allow_weak_secret)? {
-        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID)?;
+        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID, None)?;
     }
     Ok((key, alg))
 }
@@ -478,7 +478,7 @@ pub fn verifying_keys(
         rec.alg = Some(crate::token::alg_name(*one));
     }
     if ring.check_strength(&algs, args.allow_weak_secret)? {
-        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID)?;
+        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID, None)?;
     }
     Ok((ring, algs))
 }

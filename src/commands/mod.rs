@@ -290,19 +290,27 @@ pub fn warn_if_exposed(ledger: &Ledger, ctx: &Ctx, op: &'static str) -> Result<(
 }
 
 /// A flag that loosened a security default: said on stderr (`jwtctl: warning: …`) and recorded
-/// with a loosening record every log level keeps ([`Audit::loosening`]).
-pub fn loosened(ctx: &Ctx, op: &'static str, event: &'static str, said: &str) -> Result<()> {
+/// with a loosening record every log level keeps ([`Audit::loosening`]), naming the verified
+/// token of `about` (the operation's record, once [`note_verified`] filled it) if given.
+pub fn loosened(
+    ctx: &Ctx,
+    op: &'static str,
+    event: &'static str,
+    said: &str,
+    about: Option<&Record>,
+) -> Result<()> {
     crate::sys::eprint_line(&format!("jwtctl: warning: {said}"));
-    ctx.audit.loosening(op, event)
+    ctx.audit.loosening(op, event, about)
 }
 
 /// The loosening flags every verifying command takes (`--leeway`, `verify --at`), each said and
-/// recorded once per command ([`loosened`]), once the command line is judged.
+/// recorded once per command ([`loosened`]) when a token was accepted (`about`: its record).
 pub fn note_check_loosening(
     check: &CheckArgs,
     at: Option<i64>,
     ctx: &Ctx,
     op: &'static str,
+    about: Option<&Record>,
 ) -> Result<()> {
     if !check.leeway.is_zero() {
         loosened(
@@ -314,6 +322,7 @@ pub fn note_check_loosening(
                  (recorded)",
                 check.leeway.as_secs()
             ),
+            about,
         )?;
     }
     if let Some(at) = at {
@@ -325,6 +334,7 @@ pub fn note_check_loosening(
             op,
             "verify_at_allowed",
             &format!("--at checks the token's times as of {when}, not now (recorded)"),
+            about,
         )?;
     }
     Ok(())

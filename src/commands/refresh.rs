@@ -94,8 +94,9 @@ fn refresh_ledger(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Opt
 /// Refresh's loosening flags (`--leeway`, `--grace`, `--no-ledger`), each said on stderr and
 /// recorded whatever the log level. (A refresh granted through them is recorded at WARN too,
 /// with `grace_used` or `no_ledger`, at `--log-level warn`.)
-fn note_loosening(args: &RefreshArgs, ctx: &Ctx, op: &'static str) -> Result<()> {
-    super::note_check_loosening(&args.check, None, ctx, op)?;
+fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
+    let (op, about) = (rec.op, Some(rec));
+    super::note_check_loosening(&args.check, None, ctx, op, about)?;
     if !args.grace.is_zero() {
         super::loosened(
             ctx,
@@ -105,6 +106,7 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, op: &'static str) -> Result<()>
                 "--grace {}s refreshes a token that far past its exp (recorded)",
                 args.grace.as_secs()
             ),
+            about,
         )?;
     }
     if args.no_ledger {
@@ -113,6 +115,7 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, op: &'static str) -> Result<()>
             op,
             "no_ledger_allowed",
             "--no-ledger: nothing stops this token being refreshed again (recorded)",
+            about,
         )?;
     }
     Ok(())
@@ -180,7 +183,7 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     let renewal = token::renew(&verified, ctx.now, life, &jti)?;
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
     // A loosening flag is said and recorded when it may have let the token through.
-    note_loosening(args, ctx, rec.op)?;
+    note_loosening(args, ctx, rec)?;
     if args.dry_run {
         rec.dry_run = Some(true);
         if let Some(ledger) = &mut ledger {

@@ -30,6 +30,11 @@ fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     // An id in the printed form (`any-iss+jti:ID`) is checked as a bare one is, before the
     // ledger opens.
     let by_id = args.jti.as_deref().map(printed_id).transpose()?;
+    if by_id.as_ref().is_some_and(|(_, iss)| iss.is_some()) && args.iss.is_some() {
+        return Err(Error::usage(
+            "--jti gives an id as jwtctl prints it, with its issuer: drop --iss",
+        ));
+    }
     let Some(mut ledger) = open_ledger(
         args.ledger.as_deref(),
         std::time::Duration::ZERO,
@@ -139,12 +144,8 @@ fn revoke_by_id(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<Done> {
-    // An id as revoke and ledger list print it is taken as it stands (its issuer with it).
-    if printed_iss.is_some() && args.iss.is_some() {
-        return Err(Error::usage(
-            "--jti gives an id as jwtctl prints it, with its issuer: drop --iss",
-        ));
-    }
+    // An id as revoke and ledger list print it is taken as it stands (its issuer with it; with
+    // --iss too, refused before the ledger opened).
     let iss = printed_iss.or(args.iss.clone());
     // Without --iss, the jti is revoked under every issuer (and without one): an operator
     // reading the log may not know the issuer, and a revocation must never miss its token.

@@ -47,9 +47,9 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         })?;
     Ok(match verdict {
         Verdict::Valid((verified, passed)) => {
-            // A loosening flag is said and recorded when it may have let a token through.
-            super::note_check_loosening(check, at, ctx, rec.op)?;
             note_verified(rec, &verified);
+            // A loosening flag is said and recorded when it may have let a token through.
+            super::note_check_loosening(check, at, ctx, rec.op, Some(rec))?;
             Done::Valid(verified, passed.map(Box::new))
         }
         Verdict::Rejected(rejection) => Done::Rejected(decoded_secret_hint(check, rejection)),
