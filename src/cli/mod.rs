@@ -1566,6 +1566,33 @@ mod tests {
     }
 
     #[test]
+    fn ids_no_token_could_carry_are_refused_and_odd_ones_kept() {
+        for (value, problem) in [
+            ("", Some("is empty")),
+            (" \u{a0}\u{3000}", Some("is blank")),
+            (
+                "a\nb",
+                Some("holds a control character (a newline, tab or escape)"),
+            ),
+            (
+                "a\u{7f}",
+                Some("holds a control character (a newline, tab or escape)"),
+            ),
+            (
+                "a\u{9b}31m",
+                Some("holds a control character (a newline, tab or escape)"),
+            ),
+            ("-odd id", None),
+            ("a\u{202e}b", None),
+            ("repo:acme/deploy:ref:refs/heads/main", None),
+        ] {
+            assert_eq!(id_problem(value), problem, "{value:?}");
+        }
+        let refused = Cli::try_parse_from(["jwtctl", "revoke", "--jti", "\t"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
     fn durations_read_like_the_readme() {
         assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
