@@ -66,16 +66,21 @@ fn run_keeping(
     } else {
         dispatch(cli, &ctx, rec)
     };
-    let rec = || rec.clone();
+    // A success leaves its record in `rec`; a failure's is not needed after (taken).
+    let taken = |rec: &mut Record| std::mem::take(rec);
     match result {
-        Ok(Done::Print(out)) => audit.success(rec()).map(|()| Done::Print(out)),
+        Ok(Done::Print(out)) => audit.success_of(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Valid(token, passed)) => audit.success(rec()).map(|()| Done::Valid(token, passed)),
-        Ok(Done::Rejected(r)) => audit.rejection(rec(), &r).map(|()| Done::Rejected(r)),
-        Ok(broken @ Done::Broken { reason, .. }) => audit.failure(rec(), reason).map(|()| broken),
+        Ok(Done::Valid(token, passed)) => {
+            audit.success_of(rec).map(|()| Done::Valid(token, passed))
+        }
+        Ok(Done::Rejected(r)) => audit.rejection(taken(rec), &r).map(|()| Done::Rejected(r)),
+        Ok(broken @ Done::Broken { reason, .. }) => {
+            audit.failure(taken(rec), reason).map(|()| broken)
+        }
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
-        Err(e) => audit.failure_of(rec(), &e).and(Err(e)),
+        Err(e) => audit.failure_of(taken(rec), &e).and(Err(e)),
     }
 }
 

@@ -639,6 +639,12 @@ impl Audit {
         self.success_kept(r).map(drop)
     }
 
+    /// [`Audit::success`] of a record the caller keeps (made a success record in place).
+    pub fn success_of(&self, r: &mut Record) -> Result<()> {
+        let level = r.succeed();
+        self.emit(level, r)
+    }
+
     /// [`Audit::success`], saying whether the record was written (the level policy may drop it).
     pub fn success_kept(&self, mut r: Record) -> Result<bool> {
         let level = r.succeed();
