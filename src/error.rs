@@ -162,6 +162,24 @@ pub struct Error {
     claim: Option<String>,
     /// The policy rule a rejection is about: its path in the policy file, and what it expected.
     rule: Option<Box<RuleRef>>,
+    /// For a rejection after the token's signature checked out: what it says about itself.
+    signed: Option<Box<Signed>>,
+}
+
+/// What a token whose signature checked out says about itself (`iss`, `sub`, `jti`, its
+/// header's `kid`), for the record of a rejection reached after that (expired, revoked, a claim
+/// that does not match).
+///
+/// Invariant: only a token's authenticated claims become a `Signed`, so a rejection's record
+/// names who a token is only when its signature was verified; claims of a token refused before
+/// that (malformed, a bad signature, an algorithm not allowed) are attacker-controlled and are
+/// never recorded (see `token::Authenticated::signed` and SECURITY.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Signed {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub jti: Option<String>,
+    pub kid: Option<String>,
 }
 
 /// A policy rule a token failed: its path in the policy file (`issuer[0].rule[2]`) and what it
@@ -179,7 +197,17 @@ impl Error {
             message: message.into(),
             claim: None,
             rule: None,
+            signed: None,
         }
+    }
+
+    /// A rejection of a token whose signature checked out, with what it says about itself; a
+    /// failure (not a rejection) is left as it is.
+    pub fn signed_by(mut self, signed: Signed) -> Self {
+        if self.reason.is_rejection() {
+            self.signed = Some(Box::new(signed));
+        }
+        self
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -262,6 +290,8 @@ pub struct Rejection {
     claim: Option<String>,
     /// The policy rule the rejection is about.
     rule: Option<Box<RuleRef>>,
+    /// What the token says about itself, when its signature checked out ([`Signed`]).
+    signed: Option<Box<Signed>>,
 }
 
 impl Rejection {
@@ -287,6 +317,17 @@ impl Rejection {
         self.claim.as_deref()
     }
 
+    /// What the token says about itself, when it was rejected after its signature checked out.
+    pub fn signed(&self) -> Option<&Signed> {
+        self.signed.as_deref()
+    }
+
+    /// The same rejection of a token whose signature checked out, with what it says about itself.
+    pub fn signed_by(mut self, signed: Signed) -> Self {
+        self.signed = Some(Box::new(signed));
+        self
+    }
+
     /// The policy rule this rejection is about, if a policy refused the token.
     pub fn rule(&self) -> Option<&RuleRef> {
         self.rule.as_deref()
@@ -310,6 +351,7 @@ impl From<Rejection> for Error {
             message: r.message,
             claim: r.claim,
             rule: r.rule,
+            signed: r.signed,
         }
     }
 }
@@ -338,6 +380,7 @@ impl Error {
             message: self.message,
             claim: self.claim,
             rule: self.rule,
+            signed: self.signed,
         })
     }
 }

@@ -40,31 +40,47 @@ use error::{Exit, Result};
 /// [`commands::present`]; the operation's record (a success, a rejection, a failure) has been
 /// written (when the level policy keeps it) before this returns.
 pub fn run(cli: &Cli, audit: &Audit, now: chrono::DateTime<chrono::Utc>) -> Result<Done> {
+    run_keeping(cli, audit, now, &mut Record::new(cli.command.op()))
+}
+
+/// [`run`], leaving in `rec` the operation's record as written (for the record of a result the
+/// final write then could not deliver: it names what was lost).
+fn run_keeping(
+    cli: &Cli,
+    audit: &Audit,
+    now: chrono::DateTime<chrono::Utc>,
+    rec: &mut Record,
+) -> Result<Done> {
     let ctx = Ctx {
         audit,
         now: now.timestamp(),
         now_precise: now.timestamp_micros() as f64 / 1e6,
         durable: audit.durable(),
     };
-    let mut rec = Record::new(cli.command.op());
     // A result nobody can receive is not a success: find out before anything irreversible.
     let result = if cli.command.prints() && !sys::stdout_deliverable() {
-        Err(error::Error::io(
-            "stdout cannot be written (closed, full, or its reader has gone), so the result \
-             could not be delivered; nothing was done",
-        ))
+        Err(error::Error::io(format!(
+            "{}; nothing was done",
+            present::UNDELIVERED
+        )))
     } else {
-        dispatch(cli, &ctx, &mut rec)
+        dispatch(cli, &ctx, rec)
     };
+    // A success leaves its record in `rec`; a failure's is not needed after (taken).
+    let taken = |rec: &mut Record| std::mem::take(rec);
     match result {
-        Ok(Done::Print(out)) => audit.success(rec).map(|()| Done::Print(out)),
+        Ok(Done::Print(out)) => audit.success_of(rec).map(|()| Done::Print(out)),
         Ok(Done::Recorded(out)) => Ok(Done::Print(out)),
-        Ok(Done::Valid(token, passed)) => audit.success(rec).map(|()| Done::Valid(token, passed)),
-        Ok(Done::Rejected(r)) => audit.rejection(rec, &r).map(|()| Done::Rejected(r)),
-        Ok(broken @ Done::Broken { reason, .. }) => audit.failure(rec, reason).map(|()| broken),
+        Ok(Done::Valid(token, passed)) => {
+            audit.success_of(rec).map(|()| Done::Valid(token, passed))
+        }
+        Ok(Done::Rejected(r)) => audit.rejection(taken(rec), &r).map(|()| Done::Rejected(r)),
+        Ok(broken @ Done::Broken { reason, .. }) => {
+            audit.failure(taken(rec), reason).map(|()| broken)
+        }
         Ok(streamed) => Ok(streamed),
         Err(e) if e.reason() == error::Reason::LogError => Err(e),
-        Err(e) => audit.failure_of(rec, &e).and(Err(e)),
+        Err(e) => audit.failure_of(taken(rec), &e).and(Err(e)),
     }
 }
 
@@ -104,17 +120,24 @@ pub fn execute(invocation: &Invocation) -> Exit {
     // jsonwebtoken must never fall back to a panicking default provider.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let cli = &invocation.cli;
+    let mut opened = None;
+    let mut rec = Record::new(cli.command.op());
     let outcome = match (unrecorded(cli), &invocation.log) {
         (Some(outcome), _) => outcome,
         (None, Some(config)) => Audit::open(config).and_then(|audit| {
+            let audit = opened.insert(audit);
             audit.warn_if_exposed(cli.command.op())?;
-            run(cli, &audit, chrono::Utc::now())
+            run_keeping(cli, audit, chrono::Utc::now(), &mut rec)
         }),
         (None, None) => Err(error::Error::io(
             "no log settings for a command that records (a bug in jwtctl); nothing was done",
         )),
     };
     let style = Style::of(&cli.command);
+    let succeeded = matches!(
+        outcome,
+        Ok(Done::Print(_) | Done::Recorded(_) | Done::Valid(..))
+    );
     let shown = match outcome {
         Ok(Done::Streamed(exit)) => return exit,
         Ok(Done::Print(out) | Done::Recorded(out)) => present::result(out),
@@ -134,7 +157,36 @@ pub fn execute(invocation: &Invocation) -> Exit {
             present::failure(&e, style, Some(cli.command.op()))
         }
     };
-    show(&shown)
+    match show(&shown) {
+        Some(exit) => exit,
+        None => undelivered(cli, opened.as_ref(), succeeded.then_some(rec)),
+    }
+}
+
+/// The final write of a result failed: say what was done ([`present::lost`]) in the one message
+/// every undelivered result gives, and record it (ERROR, `io_error`), as the check before the
+/// command does. `done`: the record of the operation when it succeeded; the failure record keeps
+/// its fields, so it names what was lost (a refresh's new `jti` and `token_sha256`, its
+/// `parent_jti`). Exit 2, or 3 when the record cannot be written either.
+fn undelivered(cli: &Cli, audit: Option<&Audit>, done: Option<Record>) -> Exit {
+    let ((said, event), mut rec) = match done {
+        Some(rec) => (present::lost(&cli.command), rec),
+        None => (("nothing was done", None), Record::new(cli.command.op())),
+    };
+    let mut line = format!("jwtctl: {}; {said}", present::UNDELIVERED);
+    let mut exit = Exit::Config;
+    if let Some(audit) = audit {
+        rec.event = event;
+        if let Err(e) = audit.failure(rec, error::Reason::IoError) {
+            line.push_str(&format!(
+                "; and its record could not be written: {}",
+                e.message()
+            ));
+            exit = e.exit_status();
+        }
+    }
+    sys::eprint_line(&line);
+    exit
 }
 
 /// Commands that do no token work (shell completions, man pages) run without the security log:
@@ -148,31 +200,27 @@ fn unrecorded(cli: &Cli) -> Option<Result<Done>> {
     }
 }
 
-/// Deliver what the presenter made: its stderr line, its stdout text, its exit code.
-fn show(shown: &Shown) -> Exit {
+/// Deliver what the presenter made: its stderr line, its stdout text; its exit code, or `None`
+/// when stdout could not take the text (the caller says so: [`undelivered`]).
+fn show(shown: &Shown) -> Option<Exit> {
     if let Some(line) = &shown.stderr {
         sys::eprint_line(line);
     }
     if shown.stdout.is_empty() {
-        return shown.exit;
+        return Some(shown.exit);
     }
-    print(&shown.stdout, shown.exit)
+    print(&shown.stdout).then_some(shown.exit)
 }
 
-/// Write a command's answer to stdout; a stdout that cannot be written is exit 2. Every answer
-/// passes [`escape::output_escaped`]: whatever a path forgot, nothing hostile reaches a terminal.
-fn print(text: &str, status: Exit) -> Exit {
+/// Write a command's answer to stdout; whether it was written. Every answer passes
+/// [`escape::output_escaped`]: whatever a path forgot, nothing hostile reaches a terminal.
+fn print(text: &str) -> bool {
     let text = escape::output_escaped(text);
     let mut stdout = std::io::stdout().lock();
-    if stdout
+    stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        sys::eprint_line("jwtctl: cannot write to stdout");
-        return Exit::Config;
-    }
-    status
+        .is_ok()
 }
 
 /// Answer a refused command line: help and version as clap prints them; a usage error as one
@@ -187,13 +235,17 @@ pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
         )
     {
-        // Help and version are output like any other: one that cannot be written is exit 2.
+        // Help and version are output like any other: one that cannot be written is exit 2
+        // (with no record: help and version are never recorded).
         if err
             .print()
             .and_then(|()| std::io::stdout().flush())
             .is_err()
         {
-            sys::eprint_line("jwtctl: cannot write to stdout");
+            sys::eprint_line(&format!(
+                "jwtctl: {}; nothing was done",
+                present::UNDELIVERED
+            ));
             return Exit::Config;
         }
         return Exit::Success;
@@ -210,11 +262,18 @@ pub fn usage_error(refusal: &Refusal, args: &[OsString]) -> Exit {
         true => Style::Json,
         false => Style::Text,
     };
-    let _ = show(&present::failure(
+    if show(&present::failure(
         &error::Error::usage(message),
         style,
         None,
-    ));
+    ))
+    .is_none()
+    {
+        sys::eprint_line(&format!(
+            "jwtctl: {}; nothing was done",
+            present::UNDELIVERED
+        ));
+    }
     sys::restrict_umask();
     // A command that uses no log does not open (or create) one for its usage error either.
     if ["jwtctl completions", "jwtctl man"].contains(&path.as_str()) {

@@ -114,7 +114,8 @@ fn neither_the_secret_nor_the_token_ever_reaches_the_log() {
         .assert()
         .code(1);
     let log = env.log_text();
-    assert_eq!(log.lines().count(), 4);
+    // issue, verify, refresh (and its no_ledger_allowed record), the forged verify.
+    assert_eq!(log.lines().count(), 5);
     let signature = token.rsplit('.').next().unwrap();
     for secretish in [
         SECRET,
@@ -187,7 +188,8 @@ fn records_name_the_token_by_hash_and_say_who_where_and_which_version() {
         .assert()
         .code(1);
     let log = env.log();
-    let (refresh, failed) = (&log[0], &log[1]);
+    assert_eq!(log[0]["event"], "no_ledger_allowed");
+    let (refresh, failed) = (&log[1], &log[2]);
     assert_eq!(refresh["token_sha256"], sha256sum(&new));
     assert_eq!(refresh["parent_token_sha256"], sha256sum(&token));
     assert_eq!(refresh["peer"], "203.0.113.7");

@@ -230,3 +230,164 @@ fn revoke_jti_takes_the_id_as_printed() {
     ]);
     assert_refused(&env, &out, 2, "usage");
 }
+
+#[test]
+fn an_option_typed_before_its_subcommand_says_where_it_goes() {
+    let env = Env::new();
+    let token = env.issue(&[]);
+    for (args, said) in [
+        (
+            vec!["--ledger", "ledgr.db", "revoke", &token],
+            "jwtctl: --ledger goes after the subcommand: jwtctl revoke --ledger …; Usage: ",
+        ),
+        (
+            vec!["--aud", "api", "verify", &token],
+            "jwtctl: --aud goes after the subcommand: jwtctl verify --aud …; Usage: ",
+        ),
+        (
+            vec!["ledger", "--ledger", "l.db", "stats"],
+            "jwtctl: --ledger goes after the subcommand: jwtctl ledger stats --ledger …; Usage: ",
+        ),
+        (
+            vec!["--state=revoked", "ledger", "list", "--ledger", "l.db"],
+            "jwtctl: --state goes after the subcommand: jwtctl ledger list --state …; Usage: ",
+        ),
+    ] {
+        let out = env.run(&args);
+        assert_refused(&env, &out, 2, "usage");
+        let err = stderr(&out);
+        assert!(err.starts_with(said), "{args:?}: {err}");
+        assert!(!err.contains("similar argument"), "{err}");
+        assert!(!err.contains("ledgr.db") && !err.contains(&token), "{err}");
+    }
+    // An option no subcommand has keeps clap's own words.
+    let out = env.run(&["--bogus", "verify", &token]);
+    assert_refused(&env, &out, 2, "usage");
+    assert!(
+        stderr(&out).starts_with("jwtctl: unexpected argument '--bogus' found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("ledgr.db").exists());
+}
+
+#[test]
+fn small_refusals_say_what_to_do_and_ledger_list_prints_rfc_3339() {
+    let env = Env::new();
+    // The default key cannot be created where jwtctl runs: say where else to put it.
+    let log = env.path("security.log");
+    let out = env
+        .bare()
+        .current_dir("/sys")
+        .arg("--log-file")
+        .arg(&log)
+        .arg("issue")
+        .output()
+        .unwrap();
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(
+        stderr(&out).starts_with("jwtctl: cannot create key file jwtctl.key: ")
+            && stderr(&out).ends_with(
+                "; choose another path with --key-file / JWTCTL_KEY_FILE, or cd to a writable \
+                 directory\n"
+            ),
+        "{}",
+        stderr(&out)
+    );
+    // A token signed with an algorithm no configured key serves: pass its key.
+    let ed = env.key("keys/ed25519.pem");
+    let signed = env.run_bare(&["issue", "--key-file", ed.to_str().unwrap()]);
+    let token = stdout(&signed).trim().to_string();
+    let out = env.verify(&[], &token);
+    assert_rejected(&env, &out, "alg_not_allowed");
+    assert!(
+        stderr(&out).contains(
+            "the keys accept HS256: pass the key the token was signed with \
+             (--key-file, --secret-env, --jwks)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // The help names every ledger command, init included.
+    let help = env.run(&["--help"]);
+    let line = stdout(&help)
+        .lines()
+        .find(|l| l.trim_start().starts_with("ledger "))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("Create the ledger"), "{line}");
+    // ledger list: times as RFC 3339 in text, Unix seconds in JSON.
+    crate::common::stores::init(&env, "l.db");
+    let until = "2031-05-06T07:08:09Z";
+    let revoked = env.run(&[
+        "revoke", "--ledger", "l.db", "--jti", "j1", "--until", until,
+    ]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let text = stdout(&env.run(&["ledger", "list", "--ledger", "l.db"]));
+    let fields: Vec<&str> = text.trim_end().split('\t').collect();
+    assert_eq!(fields[..3], ["revoked", "any-iss+jti:j1", until], "{text}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(fields[3])
+            .is_ok_and(|t| (t.timestamp() - now()).abs() < 60),
+        "{text}"
+    );
+    let json = stdout(&env.run(&["ledger", "list", "--ledger", "l.db", "--output", "json"]));
+    let entry: Value = serde_json::from_str(&json).unwrap();
+    let exp = chrono::DateTime::parse_from_rfc3339(until)
+        .unwrap()
+        .timestamp();
+    assert_eq!(entry["exp"], exp, "{json}");
+    assert!(entry["at"].is_i64(), "{json}");
+}
+
+#[test]
+fn policy_check_warns_of_placeholders_policy_new_left() {
+    let env = Env::new();
+    let out = env.run_bare(&[
+        "policy",
+        "new",
+        "--preset",
+        "github-actions",
+        "--repository",
+        "acme/deploy",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    env.write("deploy.toml", &text);
+    let out = env.run_bare(&["--log-level", "warn", "policy", "check", "deploy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("REPLACE-repository-id"),
+        "printed normalised"
+    );
+    let left = stdout(&out).matches("REPLACE-").count();
+    assert!(left >= 2, "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "jwtctl: warning: the policy file deploy.toml: {left} placeholders left (REPLACE-…): \
+             run jwtctl policy pin TOKEN with a sample token and put its rules in place of them\n"
+        )
+    );
+    let last = env.log().pop().unwrap();
+    assert_eq!(
+        (&last["level"], &last["op"], &last["event"]),
+        (
+            &Value::from("WARN"),
+            &Value::from("policy_check"),
+            &Value::from("policy_warning")
+        )
+    );
+    // Filled in, the policy checks quietly.
+    env.write(
+        "filled.toml",
+        &text
+            .replace("REPLACE-with-your-audience", "sts.example")
+            .replace("REPLACE-repository-id", "2002")
+            .replace("REPLACE-owner-id", "1001"),
+    );
+    let out = env.run_bare(&["policy", "check", "filled.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("REPLACE-"), "{}", stdout(&out));
+    assert_eq!(stderr(&out), "");
+}

@@ -207,9 +207,8 @@ fn weak_secrets_are_refused_unless_allowed_and_then_logged() {
         let out = env.run_bare(&[op, &["--key-file", "weak.key", &weak]].concat());
         assert_refused(&env, &out, 2, "key_error");
     }
+    // At the default level (error) too: a loosening is recorded whatever the level, and said.
     let out = env.run_bare(&[
-        "--log-level",
-        "warn",
         "verify",
         "--allow-weak-secret",
         "--key-file",
@@ -217,10 +216,21 @@ fn weak_secrets_are_refused_unless_allowed_and_then_logged() {
         &weak,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("jwtctl: warning: the HMAC secret is shorter")
+            && stderr(&out).contains("--allow-weak-secret")
+            && stderr(&out).lines().count() == 1,
+        "{}",
+        stderr(&out)
+    );
     let record = env.log().pop().unwrap();
     assert_eq!(
-        (&record["level"], &record["event"]),
-        (&json!("WARN"), &json!("weak_secret_allowed"))
+        (&record["level"], &record["event"], &record["op"]),
+        (
+            &json!("WARN"),
+            &json!("weak_secret_allowed"),
+            &json!("verify")
+        )
     );
 }
 

@@ -331,17 +331,25 @@ fn runs_opening_the_log_while_batches_write_add_no_blank_lines() {
 fn control_characters_in_every_recorded_input_stay_on_one_line() {
     let env = Env::new();
     let evil = "a\nb\rc\u{1b}[31md\"e\\f\u{7f}";
-    // Through flags: sub, kid and peer.
-    let out = env.run(&[
+    // Through a flag (peer), a claims file (sub) and a key ring (kid: the test secret under
+    // that kid). Typed ids with control characters are refused (operator_values).
+    env.write("claims.json", &serde_json::json!({"sub": evil}).to_string());
+    let k = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        SECRET.as_bytes(),
+    );
+    let ring = serde_json::json!({"keys": [{"kty": "oct", "k": k, "kid": evil, "alg": "HS256"}]});
+    env.write("ring.json", &ring.to_string());
+    let out = env.run_bare(&[
         "--log-level",
         "info",
         "--peer",
         evil,
         "issue",
-        "--sub",
-        evil,
-        "--kid",
-        evil,
+        "--claims",
+        "claims.json",
+        "--jwks",
+        "ring.json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let token = stdout(&out).trim().to_string();
@@ -371,14 +379,17 @@ fn control_characters_in_every_recorded_input_stay_on_one_line() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let text = env.log_text();
-    assert_eq!(text.lines().count(), 4, "one line per record");
-    for record in env.log() {
+    assert_eq!(text.lines().count(), 5, "one line per record");
+    let log = env.log();
+    assert_eq!(log[3]["event"], "no_ledger_allowed");
+    assert_eq!(log[3]["peer"], evil);
+    for record in log.iter().filter(|r| r["event"].is_null()) {
         assert_eq!(record["peer"], evil);
         assert_eq!(record["sub"], evil);
         assert_eq!(record["kid"], evil);
     }
     assert_eq!(env.log()[2]["jti"], evil);
-    assert_eq!(env.log()[3]["parent_jti"], evil);
+    assert_eq!(env.log()[4]["parent_jti"], evil);
     assert!(
         !text.contains('\u{1b}') && !text.contains('\r'),
         "escaped, not raw"

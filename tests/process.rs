@@ -282,7 +282,12 @@ fn help_version_and_completions_that_cannot_be_written_are_exit_2() {
             .unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err, "jwtctl: cannot write to stdout\n", "{args:?}");
+        assert_eq!(
+            err,
+            "jwtctl: stdout cannot be written (closed, full, or its reader has gone), so the \
+             result could not be delivered; nothing was done\n",
+            "{args:?}"
+        );
     }
 }
 
@@ -325,4 +330,106 @@ fn commands_without_a_log_ignore_log_settings_in_the_environment() {
         assert_eq!(out.status.code(), Some(2), "{var}: {}", stderr(&out));
         assert!(stderr(&out).contains(var), "{}", stderr(&out));
     }
+}
+
+/// Run `jwtctl WORDS TOKEN` with stdout appended to a file already past the file size limit
+/// (`ulimit -f`, SIGXFSZ ignored): the check before the command passes (a write of nothing
+/// succeeds there), and the final write of the result fails (EFBIG). The log and the ledger
+/// stay far below the limit.
+fn with_final_write_failing(env: &Env, words: &str, token: &str) -> std::process::Output {
+    let big = std::fs::File::create(env.path("out.big")).unwrap();
+    big.set_len(8 << 20).unwrap();
+    Command::new("sh")
+        .scrubbed()
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .env("JWTCTL_LEDGER", "ledger.db")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 2048 && exec '{}' {words} \"$0\" >> out.big",
+            assert_cmd::cargo::cargo_bin("jwtctl").display()
+        ))
+        .arg(token)
+        .output()
+        .unwrap()
+}
+
+/// The same message and an ERROR io_error record whether the check before the command or the
+/// final write finds stdout unwritable; a refresh whose ledger consumed the presented token says
+/// that token is used up and the new one lost.
+#[test]
+fn a_result_the_final_write_cannot_deliver_is_said_and_recorded() {
+    const SAID: &str = "jwtctl: stdout cannot be written (closed, full, or its reader has gone), \
+        so the result could not be delivered; ";
+    let env = Env::new();
+    let token = env.issue(&["--sub", "alice", "--aud", "api"]);
+    crate::common::stores::init(&env, "ledger.db");
+    for (words, op, done, event) in [
+        (
+            "verify --aud api",
+            "verify",
+            "nothing was done",
+            Value::Null,
+        ),
+        (
+            "verify --output json --aud api",
+            "verify",
+            "nothing was done",
+            Value::Null,
+        ),
+        (
+            "--log-level info issue --sub",
+            "issue",
+            "the token was signed",
+            "output_lost".into(),
+        ),
+        (
+            "refresh --aud api",
+            "refresh",
+            "the presented token was used up",
+            "token_used_up".into(),
+        ),
+    ] {
+        let out = with_final_write_failing(&env, words, &token);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{words}: {err}");
+        assert_eq!(err.lines().count(), 1, "{words}: {err}");
+        assert!(err.starts_with(&format!("{SAID}{done}")), "{words}: {err}");
+        assert_eq!(
+            std::fs::metadata(env.path("out.big")).unwrap().len(),
+            8 << 20
+        );
+        let last = env.log().pop().unwrap();
+        assert_eq!(
+            (
+                &last["level"],
+                &last["outcome"],
+                &last["reason"],
+                &last["event"]
+            ),
+            (
+                &"ERROR".into(),
+                &"failure".into(),
+                &"io_error".into(),
+                &event
+            ),
+            "{words}: {last}"
+        );
+        assert_eq!(last["op"], op, "{words}");
+        if op == "refresh" {
+            // The record names what was lost: the new token (its jti and hash) and its parent.
+            let parent = crate::common::parts(&token).1["jti"].clone();
+            assert_eq!(last["parent_jti"], parent, "{last}");
+            assert!(last["jti"].is_string() && last["jti"] != parent, "{last}");
+            assert!(last["token_sha256"].is_string(), "{last}");
+        }
+    }
+    // The ledger did consume the presented token, as the message says.
+    let again = env
+        .jwtctl()
+        .env("JWTCTL_LEDGER", "ledger.db")
+        .args(["refresh", "--aud", "api", &token])
+        .output()
+        .unwrap();
+    crate::common::assert_rejected(&env, &again, "reused");
 }

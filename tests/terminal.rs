@@ -52,12 +52,22 @@ fn revoke_prints_the_id_escaped_as_ledger_list_shows_it() {
     let by_token = run(&["revoke", &token]);
     assert_clean(&by_token, "revoke TOKEN");
     assert!(stdout(&by_token).contains("\\u009b2J\\u009d0;owned\\u0007\\u001b[31m"));
-    let jti = "a\nb\u{1b}[2J\u{85}\u{202e}";
+    // An id with control characters is refused (operator_values); the stderr line says so
+    // without repeating them.
+    let refused = run(&["revoke", "--jti", "a\nb\u{1b}[2J\u{85}"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        raw_on_screen(&stderr(&refused)),
+        [],
+        "{:?}",
+        stderr(&refused)
+    );
+    let jti = "a b\u{202e}\u{2028}";
     let by_id = run(&["--log-level", "info", "revoke", "--jti", jti]);
     assert_clean(&by_id, "revoke --jti");
     assert_eq!(
         stdout(&by_id),
-        "any-iss+jti:a\\u000ab\\u001b[2J\\u0085\\u202e\n",
+        "any-iss+jti:a b\\u202e\\u2028\n",
         "one line, the id escaped"
     );
     // The record keeps the real id (the log is JSON, which escapes it itself).
@@ -122,7 +132,34 @@ fn json_answers_escape_c1_and_bidi_and_read_back_the_same() {
     assert_clean(&out, "refresh --dry-run");
     assert_eq!(json_lines(&out)[0]["sub"], evil);
 
-    let out = env.run(&["issue", "--kid", evil, "--sub", evil, "--output", "json"]);
+    // Typed flags with control characters are refused (operator_values); from a claims file
+    // and a ring's kid, hostile values are issued, and printed escaped.
+    let refused = env.run(&["issue", "--kid", evil, "--sub", evil, "--output", "json"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        raw_on_screen(&stderr(&refused)),
+        [],
+        "{:?}",
+        stderr(&refused)
+    );
+    env.write("claims.json", &json!({"sub": evil}).to_string());
+    let made = env.run_bare(&[
+        "key", "gen", "--type", "hmac", "--format", "jwk", "--out", "k.jwk",
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let mut jwk: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("k.jwk")).unwrap()).unwrap();
+    jwk["kid"] = json!(evil);
+    env.write("ring.json", &json!({"keys": [jwk]}).to_string());
+    let out = env.run_bare(&[
+        "issue",
+        "--jwks",
+        "ring.json",
+        "--claims",
+        "claims.json",
+        "--output",
+        "json",
+    ]);
     assert_clean(&out, "issue --output json");
     let issued = &json_lines(&out)[0];
     assert_eq!(issued["kid"], evil);

@@ -24,6 +24,8 @@ mod log_chain;
 mod log_options;
 mod log_safety;
 mod log_search;
+mod loosening;
+mod operator_values;
 mod pkcs11;
 mod plan;
 mod policy;

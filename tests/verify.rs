@@ -383,3 +383,117 @@ fn typ_jwt_and_application_jwt_are_one_media_type_both_ways() {
         }
     }
 }
+
+/// Who a rejected token is, as its record names it: (iss, sub, jti, kid).
+fn named(record: &Value) -> [&Value; 4] {
+    [
+        &record["iss"],
+        &record["sub"],
+        &record["jti"],
+        &record["kid"],
+    ]
+}
+
+#[test]
+fn a_rejection_after_the_signature_checked_out_names_the_token_and_one_before_never_does() {
+    let env = Env::new();
+    let ledger = |args: &[&str]| {
+        env.jwtctl()
+            .env("JWTCTL_LEDGER", "ledger.db")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(ledger(&["ledger", "init"]).status.success());
+    let header = r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#;
+    let claims = |exp: i64, jti: &str| {
+        json!({"iss": "https://auth.example", "sub": "alice", "jti": jti, "aud": "api", "exp": exp})
+            .to_string()
+    };
+    let who = |jti: &str| {
+        [
+            json!("https://auth.example"),
+            json!("alice"),
+            json!(jti),
+            json!("k1"),
+        ]
+    };
+    // Signed with the right key, refused after: expired, a claim that does not match, revoked.
+    let expired = mint_raw(header, &claims(now() - 60, "j-expired"));
+    let other_aud = mint_raw(header, &claims(now() + 600, "j-aud"));
+    let revoked = mint_raw(header, &claims(now() + 600, "j-revoked"));
+    assert!(ledger(&["revoke", &revoked]).status.success());
+    for (args, token, reason, jti) in [
+        (
+            vec!["verify", "--aud", "api"],
+            &expired,
+            "expired",
+            "j-expired",
+        ),
+        (
+            vec!["verify", "--aud", "web"],
+            &other_aud,
+            "claim_mismatch",
+            "j-aud",
+        ),
+        (
+            vec!["verify", "--aud", "api"],
+            &revoked,
+            "revoked",
+            "j-revoked",
+        ),
+        (
+            vec!["refresh", "--aud", "api"],
+            &expired,
+            "expired",
+            "j-expired",
+        ),
+    ] {
+        let out = ledger(&[&args[..], &[token.as_str()]].concat());
+        assert_rejected(&env, &out, reason);
+        let last = env.log().pop().unwrap();
+        assert_eq!(named(&last), who(jti).each_ref(), "{args:?}: {last}");
+    }
+    // The README's promise: the id read in the log revokes the token, at the default level.
+    let out = ledger(&["revoke", "--jti", "j-aud", "--iss", "https://auth.example"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_rejected(
+        &env,
+        &ledger(&["verify", "--aud", "api", &other_aud]),
+        "revoked",
+    );
+    // Refused before the signature checked out: the claims are an attacker's, never recorded.
+    let parts: Vec<&str> = expired.split('.').collect();
+    let tampered_payload = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        claims(now() + 600, "j-forged"),
+    );
+    let forged = format!("{}.{tampered_payload}.{}", parts[0], parts[2]);
+    let wrong_key = crate::common::sign_raw(
+        header,
+        &claims(now() + 600, "j-forged"),
+        &jsonwebtoken::EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+        Algorithm::HS256,
+    );
+    let none_alg = format!(
+        "{}.{}.",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            r#"{"alg":"none","kid":"k1"}"#
+        ),
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            claims(now() + 600, "j-none")
+        )
+    );
+    for (token, reason) in [
+        (&forged, "bad_signature"),
+        (&wrong_key, "bad_signature"),
+        (&none_alg, "alg_not_allowed"),
+    ] {
+        let out = ledger(&["verify", "--aud", "api", token]);
+        assert_rejected(&env, &out, reason);
+        let last = env.log().pop().unwrap();
+        assert_eq!(named(&last), [&Value::Null; 4], "{reason}: {last}");
+    }
+}

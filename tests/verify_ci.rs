@@ -381,12 +381,16 @@ fn batch_answers_each_line_in_order_with_its_number() {
         (&log[1]["sub"], &log[1]["outcome"]),
         (&json!("a"), &json!("success"))
     );
+    // The expired token's signature checked out: its record names it (its own sub, not the
+    // line before's); the malformed line's names nothing.
+    assert_eq!(log[2]["sub"], json!("b"), "{}", log[2]);
     for failed in &log[2..4] {
         assert_eq!(failed["outcome"], "failure", "{failed}");
-        for field in ["sub", "jti", "kid", "exp"] {
+        for field in ["jti", "kid", "exp"] {
             assert!(failed.get(field).is_none(), "{field} in {failed}");
         }
     }
+    assert!(log[3].get("sub").is_none(), "{}", log[3]);
     assert_eq!(log[2]["token_sha256"], sha256sum(&expired));
     assert_eq!(log[3]["token_sha256"], sha256sum("garbage"));
     assert_eq!(log[4]["token_sha256"], sha256sum(&good));
@@ -526,10 +530,16 @@ fn claim_rules_decide_on_an_identity_provider_token() {
         assert_rejected(&env, &out, reason);
         let name = rule.split('=').next().unwrap();
         assert!(stderr(&out).contains(name), "{}", stderr(&out));
-        let record = env.log().pop().unwrap();
+        // The record names the (authenticated) token by iss, sub, jti and kid; of the rule,
+        // only the claim's name, never its value.
+        let mut record = env.log().pop().unwrap();
+        assert_eq!(record["claim"], name, "{record}");
+        for field in ["iss", "sub", "jti", "kid"] {
+            record.as_object_mut().unwrap().remove(field);
+        }
         assert!(
             !record.to_string().contains("acme"),
-            "no claim value in the record"
+            "no claim value in the record: {record}"
         );
     }
     let bad = env.verify(&["--claim-match", "no-equals-sign"], &github);

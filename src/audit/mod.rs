@@ -274,8 +274,16 @@ impl Record {
         self.fail(error.reason())
     }
 
-    /// Make this the failure record of a rejected token: its reason, and the claim it is about.
+    /// Make this the failure record of a rejected token: its reason, the claim it is about, and,
+    /// when it was rejected after its signature checked out, who it is (`iss`, `sub`, `jti`,
+    /// `kid`: authenticated claims, never an unverified token's).
     pub fn reject(&mut self, rejection: &Rejection) -> Level {
+        if let Some(signed) = rejection.signed() {
+            self.iss.clone_from(&signed.iss);
+            self.sub.clone_from(&signed.sub);
+            self.jti.clone_from(&signed.jti);
+            self.kid.clone_from(&signed.kid);
+        }
         self.claim = rejection.claim().map(str::to_owned);
         self.policy_rule = rejection.rule().map(|rule| rule.path.clone());
         self.fail(rejection.reason())
@@ -551,6 +559,11 @@ impl Audit {
         if !self.keeps(level) {
             return Ok(());
         }
+        self.emit_always(level, r)
+    }
+
+    /// [`Audit::emit`] past the level policy: for a record every level keeps.
+    fn emit_always(&self, level: Level, r: &Record) -> Result<()> {
         let mut fields = self.emitting.lock().unwrap_or_else(PoisonError::into_inner);
         match self.send(level, r, &mut fields) {
             None => Ok(()),
@@ -661,6 +674,12 @@ impl Audit {
         self.success_kept(r).map(drop)
     }
 
+    /// [`Audit::success`] of a record the caller keeps (made a success record in place).
+    pub fn success_of(&self, r: &mut Record) -> Result<()> {
+        let level = r.succeed();
+        self.emit(level, r)
+    }
+
     /// [`Audit::success`], saying whether the record was written (the level policy may drop it).
     pub fn success_kept(&self, mut r: Record) -> Result<bool> {
         let level = r.succeed();
@@ -709,6 +728,36 @@ impl Audit {
             ..Record::default()
         };
         self.emit(Level::WARN, &r)
+    }
+
+    /// A loosening record: a WARN side record (`outcome` `warning`) that every level keeps,
+    /// whatever `--log-level` says, for a flag that loosened a security default
+    /// (`weak_secret_allowed`, `leeway_allowed`, `grace_allowed`, `no_ledger_allowed`,
+    /// `verify_at_allowed`).
+    ///
+    /// Invariant: a loosening is a security event, so the level policy never drops its record;
+    /// it stays at WARN (its severity), and `--log-level` filters by severity for every other
+    /// record only. `about`: the record of the operation whose verified token the loosening let
+    /// through, whose `iss`, `sub`, `jti` and `kid` it names (authenticated claims).
+    pub fn loosening(
+        &self,
+        op: &'static str,
+        event: &'static str,
+        about: Option<&Record>,
+    ) -> Result<()> {
+        let mut r = Record {
+            op,
+            event: Some(event),
+            outcome: "warning",
+            ..Record::default()
+        };
+        if let Some(about) = about {
+            r.iss.clone_from(&about.iss);
+            r.sub.clone_from(&about.sub);
+            r.jti.clone_from(&about.jti);
+            r.kid.clone_from(&about.kid);
+        }
+        self.emit_always(Level::WARN, &r)
     }
 
     /// A side record every level keeps (written at ERROR, though not a failure): for what the

@@ -127,7 +127,7 @@ pub enum Command {
         "jwtctl cache clear --cache-dir /var/cache/jwtctl"
     ))]
     Cache(CacheCmd),
-    /// List, count or prune the ledger's consumed and revoked ids.
+    /// Create the ledger, and list, count or prune its consumed and revoked ids.
     #[command(after_long_help = long_help!(
         "jwtctl ledger init --ledger ledger.db",
         "jwtctl ledger list --ledger ledger.db --state revoked",
@@ -363,15 +363,15 @@ pub enum Alg {
 #[derive(Debug, Args)]
 pub struct IssueArgs {
     /// Subject (`sub`)
-    #[arg(long, value_name = "SUB")]
+    #[arg(long, value_name = "SUB", value_parser = id(SUB))]
     pub sub: Option<String>,
 
     /// Issuer (`iss`)
-    #[arg(long, value_name = "ISS")]
+    #[arg(long, value_name = "ISS", value_parser = id(ISS))]
     pub iss: Option<String>,
 
     /// Audience (`aud`); repeat for several (then `aud` is an array)
-    #[arg(long, value_name = "AUD")]
+    #[arg(long, value_name = "AUD", value_parser = id(AUD))]
     pub aud: Vec<String>,
 
     /// Lifetime: `exp` = now + TTL
@@ -388,7 +388,7 @@ pub struct IssueArgs {
 
     /// Key id for the header (`kid`); default: the JWK's kid, else an asymmetric key's RFC 7638
     /// thumbprint. With --jwks, the ring's key to sign with. A kid may begin with `-`
-    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "KID", allow_hyphen_values = true, value_parser = id(KID))]
     pub kid: Option<String>,
 
     /// Not valid before TIME (`nbf`): RFC 3339, Unix seconds, or a duration from now (5m) or ago
@@ -407,7 +407,7 @@ pub struct IssueArgs {
     pub exp: Option<When>,
 
     /// The token's id (`jti`) instead of 128 random bits; it must be unique per issuer
-    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true, value_parser = id(NEW_JTI))]
     pub jti: Option<String>,
 
     /// The header `typ` (RFC 7515 §4.1.9), e.g. `at+jwt` for an access token (RFC 9068)
@@ -437,15 +437,15 @@ pub struct CheckArgs {
     pub token: Option<std::ffi::OsString>,
 
     /// Required issuer
-    #[arg(long, value_name = "ISS")]
+    #[arg(long, value_name = "ISS", value_parser = id(ISS))]
     pub iss: Option<String>,
 
     /// Required subject
-    #[arg(long, value_name = "SUB")]
+    #[arg(long, value_name = "SUB", value_parser = id(SUB))]
     pub sub: Option<String>,
 
     /// Accepted audience; repeat for several (the token must carry one of them)
-    #[arg(long, value_name = "AUD")]
+    #[arg(long, value_name = "AUD", value_parser = id(AUD))]
     pub aud: Vec<String>,
 
     /// Clock skew tolerated for `exp`, `nbf` and `iat`
@@ -464,7 +464,7 @@ pub struct CheckArgs {
     pub remote: RemoteArgs,
 
     /// A claim that must be present; repeatable
-    #[arg(long, value_name = "CLAIM")]
+    #[arg(long, value_name = "CLAIM", value_parser = id(CLAIM))]
     pub require: Vec<String>,
 
     /// A claim that must equal VALUE exactly (JSON when it parses as JSON, else a string);
@@ -654,7 +654,7 @@ pub enum LedgerAction {
         "JWTCTL_LEDGER=postgres://jwtctl@db.internal/jwtctl jwtctl ledger init"
     ))]
     Init(LedgerArgs),
-    /// List the ids: state, id, exp, when recorded
+    /// List the ids: state, id, exp, when recorded (RFC 3339; --output json: Unix seconds)
     #[command(after_long_help = long_help!(
         "jwtctl ledger list --ledger ledger.db",
         "jwtctl ledger list --ledger ledger.db --state revoked --output json | jq -r .id"
@@ -684,7 +684,8 @@ pub struct LedgerListArgs {
     #[arg(long, value_name = "STATE", value_parser = ["consumed", "revoked"])]
     pub state: Option<String>,
 
-    /// `text`: one tab-separated line per id; `json`: one JSON object per line
+    /// `text`: one tab-separated line per id, times RFC 3339; `json`: one JSON object per line,
+    /// times in Unix seconds
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
 
@@ -724,7 +725,7 @@ pub struct LogFilterArgs {
     pub until: Option<When>,
 
     /// Records of this operation (`issue`, `verify`, `refresh`, `revoke`, `key_gen`, ...)
-    #[arg(long, value_name = "OP")]
+    #[arg(long, value_name = "OP", value_parser = id(OP))]
     pub op: Option<String>,
 
     /// Records with this outcome
@@ -732,23 +733,23 @@ pub struct LogFilterArgs {
     pub outcome: Option<String>,
 
     /// Records with this reason code (`expired`, `reused`, `bad_signature`, ...)
-    #[arg(long, value_name = "REASON")]
+    #[arg(long, value_name = "REASON", value_parser = id(REASON))]
     pub reason: Option<String>,
 
     /// Records of tokens with this subject
-    #[arg(long, value_name = "SUB", allow_hyphen_values = true)]
+    #[arg(long, value_name = "SUB", allow_hyphen_values = true, value_parser = id(SUB))]
     pub sub: Option<String>,
 
     /// Records of tokens from this issuer
-    #[arg(long, value_name = "ISS")]
+    #[arg(long, value_name = "ISS", value_parser = id(ISS))]
     pub iss: Option<String>,
 
     /// Records of the token with this id (not of its refreshed children: their parent_jti)
-    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true, value_parser = id(JTI))]
     pub jti: Option<String>,
 
     /// Records of tokens signed with this key id
-    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "KID", allow_hyphen_values = true, value_parser = id(KID))]
     pub kid: Option<String>,
 
     /// Records of this token (its rejections; at --log-level info also its issue, verifications
@@ -868,15 +869,15 @@ pub struct PolicyNewArgs {
     pub preset: String,
 
     /// A repository (GitHub) or project (GitLab) allowed to deploy, as OWNER/NAME; repeatable
-    #[arg(long, value_name = "OWNER/NAME")]
+    #[arg(long, value_name = "OWNER/NAME", value_parser = id(REPOSITORY))]
     pub repository: Vec<String>,
 
     /// The issuer URL, for a self-hosted server or a test [default: the provider's]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = id(ISS))]
     pub issuer: Option<String>,
 
     /// The audience the tokens are minted for [default: a placeholder to replace]
-    #[arg(long, value_name = "AUD")]
+    #[arg(long, value_name = "AUD", value_parser = id(AUD))]
     pub aud: Option<String>,
 
     #[command(flatten)]
@@ -1031,7 +1032,13 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Args)]
 pub struct KeyRingArgs {
     /// The key's kid
-    #[arg(long, value_name = "KID", allow_hyphen_values = true, required = true)]
+    #[arg(
+        long,
+        value_name = "KID",
+        allow_hyphen_values = true,
+        required = true,
+        value_parser = id(RING_KID)
+    )]
     pub kid: String,
 
     /// The key ring (a JWK Set file)
@@ -1119,7 +1126,7 @@ pub struct KeyGenArgs {
     pub format: KeyFormat,
 
     /// Key id for a JWK (default: the RFC 7638 thumbprint; none for an HMAC key)
-    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "KID", allow_hyphen_values = true, value_parser = id(NEW_KID))]
     pub kid: Option<String>,
 
     /// Replace an existing file (atomically: it is never half-written)
@@ -1251,11 +1258,11 @@ pub struct RevokeArgs {
     pub token: Option<std::ffi::OsString>,
 
     /// Revoke by id, as the log records it, without the token (an id may begin with `-`)
-    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true, value_parser = id(JTI))]
     pub jti: Option<String>,
 
     /// With --jti: the issuer the id belongs to; without it, the id is revoked for every issuer
-    #[arg(long, value_name = "ISS", requires = "jti")]
+    #[arg(long, value_name = "ISS", requires = "jti", value_parser = id(ISS))]
     pub iss: Option<String>,
 
     /// With --jti: keep the revocation until TIME (RFC 3339, Unix seconds, or a duration from
@@ -1280,6 +1287,67 @@ pub struct RevokeArgs {
 
     #[command(flatten)]
     pub log: LogOpts,
+}
+
+/// What to give for an id or identity flag, as its refusal says (`--jti is empty; give …`).
+const JTI: &str = "the token's jti (jwtctl inspect or log search --token - shows it)";
+const NEW_JTI: &str = "an id unique for this issuer, or leave --jti out for 128 random bits";
+const ISS: &str = "the issuer's URL or name, as the token's iss claim holds it";
+const SUB: &str = "the subject, as the token's sub claim holds it";
+const AUD: &str = "the audience, as the token's aud claim holds it";
+const KID: &str = "the key id, as the token's header kid holds it (jwtctl inspect shows it)";
+const NEW_KID: &str = "a key id, or leave --kid out for the key's RFC 7638 thumbprint";
+const RING_KID: &str = "the kid of a key in the ring (jwtctl key public --jwks RING shows them)";
+const OP: &str = "an operation as records name it: issue, verify, refresh, revoke, key_gen, …";
+const REASON: &str = "a reason code as records name it: expired, reused, bad_signature, …";
+const REPOSITORY: &str = "a repository as OWNER/NAME";
+const CLAIM: &str = "a claim's name, such as email or jti";
+
+/// Why an id or identity value typed on the command line is refused, and what to give instead.
+/// [`usage::clap_message`] words it as `--FLAG is empty; give …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadId {
+    /// What is wrong: `is empty`, `is blank`, `holds a control character`.
+    pub problem: &'static str,
+    /// What to give.
+    pub hint: &'static str,
+}
+
+impl std::fmt::Display for BadId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; give {}", self.problem, self.hint)
+    }
+}
+
+impl std::error::Error for BadId {}
+
+/// What is wrong with an id or identity value, if anything.
+///
+/// Invariant: an id, issuer, subject, audience, key id or filter value an operator types is never
+/// empty, blank or holding a control character (a newline, tab, escape, DEL, C1). Such a value is
+/// a mistake (an unset shell variable, a newline pasted from a file, an escape from a terminal):
+/// a revocation stored under it would match no token the operator meant, a filter would find
+/// nothing, a token issued with it would carry a value no one can type back. So it is a usage
+/// error before anything is read, opened or written. (A logged token whose own claim holds a
+/// control character is still found by `log search --token` or another field.)
+pub fn id_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("is empty")
+    } else if value.chars().any(char::is_control) {
+        Some("holds a control character (a newline, tab or escape)")
+    } else if value.trim().is_empty() {
+        Some("is blank")
+    } else {
+        None
+    }
+}
+
+/// The value parser of an id or identity flag: refuses what [`id_problem`] finds, saying `hint`.
+fn id(hint: &'static str) -> impl Fn(&str) -> Result<String, BadId> + Clone + Send + Sync {
+    move |value: &str| match id_problem(value) {
+        Some(problem) => Err(BadId { problem, hint }),
+        None => Ok(value.to_owned()),
+    }
 }
 
 /// A header `typ`: a media type name (RFC 7515 §4.1.9), so printable ASCII without spaces, and
@@ -1496,6 +1564,33 @@ mod tests {
                 .to_string();
             assert!(help.starts_with(about), "{cmd}: {help}");
         }
+    }
+
+    #[test]
+    fn ids_no_token_could_carry_are_refused_and_odd_ones_kept() {
+        for (value, problem) in [
+            ("", Some("is empty")),
+            (" \u{a0}\u{3000}", Some("is blank")),
+            (
+                "a\nb",
+                Some("holds a control character (a newline, tab or escape)"),
+            ),
+            (
+                "a\u{7f}",
+                Some("holds a control character (a newline, tab or escape)"),
+            ),
+            (
+                "a\u{9b}31m",
+                Some("holds a control character (a newline, tab or escape)"),
+            ),
+            ("-odd id", None),
+            ("a\u{202e}b", None),
+            ("repo:acme/deploy:ref:refs/heads/main", None),
+        ] {
+            assert_eq!(id_problem(value), problem, "{value:?}");
+        }
+        let refused = Cli::try_parse_from(["jwtctl", "revoke", "--jti", "\t"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

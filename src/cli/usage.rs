@@ -199,6 +199,11 @@ pub fn clap_message(
     if let Some(message) = variable_at_fault(err, args) {
         return message;
     }
+    if err.kind() == ErrorKind::UnknownArgument
+        && let Some(message) = one(err, Kind::InvalidArg).and_then(|a| misplaced(a, args))
+    {
+        return message;
+    }
     let arg = one(err, Kind::InvalidArg).unwrap_or("an argument");
     let mut line = match err.kind() {
         ErrorKind::InvalidValue if one(err, Kind::InvalidValue) == Some("") => {
@@ -206,6 +211,10 @@ pub fn clap_message(
         }
         ErrorKind::InvalidValue => format!("invalid value for '{arg}'"),
         ErrorKind::ValueValidation => match std::error::Error::source(err) {
+            // An id flag's refusal names the flag and what to give: `--jti is empty; give …`.
+            Some(why) if why.downcast_ref::<super::BadId>().is_some() => {
+                format!("{} {why}", arg.split(' ').next().unwrap_or(arg))
+            }
             Some(why) => format!("invalid value for '{arg}': {why}"),
             None => format!("invalid value for '{arg}'"),
         },
@@ -272,6 +281,34 @@ pub fn clap_message(
         }
     }
     line
+}
+
+/// For an option typed before the subcommand it belongs to (`jwtctl --ledger l.db revoke …`):
+/// where it goes (`--ledger goes after the subcommand: jwtctl revoke --ledger …`). Only the
+/// flag's name is shown, never its value.
+fn misplaced(typed: &str, args: &[OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    let flag = flag_name(typed);
+    let long = flag.strip_prefix("--")?;
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let at = words
+        .iter()
+        .position(|w| *w == flag || w.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut path = String::from("jwtctl");
+    for (i, word) in words.iter().enumerate() {
+        let Some(sub) = cmd.find_subcommand(word).cloned() else {
+            continue;
+        };
+        path.push(' ');
+        path.push_str(word);
+        cmd = sub;
+        if i > at && cmd.get_arguments().any(|a| a.get_long() == Some(long)) {
+            return Some(format!("{flag} goes after the subcommand: {path} {flag} …"));
+        }
+    }
+    None
 }
 
 /// A context value clap gives as one string.
@@ -344,6 +381,23 @@ mod tests {
             message(&["jwtctl", "issue", "--log-level", "inf"]),
             "invalid value for '--log-level <LEVEL>' [possible values: error, warn, info, \
              debug] (a similar value exists: 'info')"
+        );
+        assert_eq!(
+            message(&["jwtctl", "revoke", "--jti", " "]),
+            "--jti is blank; give the token's jti (jwtctl inspect or log search --token - shows \
+             it)"
+        );
+        assert_eq!(
+            message(&["jwtctl", "--ledger", "ledgr.db", "revoke", "a.b.c"]),
+            "--ledger goes after the subcommand: jwtctl revoke --ledger …"
+        );
+        assert_eq!(
+            message(&["jwtctl", "--kid=old", "key", "retire", "ring.json"]),
+            "--kid goes after the subcommand: jwtctl key retire --kid …"
+        );
+        assert_eq!(
+            message(&["jwtctl", "ledger", "--ledger", "l.db", "list"]),
+            "--ledger goes after the subcommand: jwtctl ledger list --ledger …"
         );
         assert_eq!(
             message(&["jwtctl", "man"]),

@@ -71,6 +71,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         }),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
+        loosening_noted: Cell::new(false),
         ledger: RefCell::new(ledger),
         now: args
             .at
@@ -132,6 +133,8 @@ struct Batch<'a> {
     /// The remote set the keys came from, if any: one refetch per batch for a rotated key.
     remote: Option<Remote>,
     refetched: Cell<bool>,
+    /// Whether the loosening flags were said and recorded: once, at the first valid token.
+    loosening_noted: Cell<bool>,
     /// A cell: a store's reads need `&mut` (one connection).
     ledger: RefCell<Option<Ledger>>,
     now: f64,
@@ -328,6 +331,12 @@ impl Batch<'_> {
         cut: Option<Sha256Hex>,
         verdict: &Verdict,
     ) -> Result<()> {
+        if verdict.is_valid() && !self.loosening_noted.replace(true) {
+            let at = self.args.at.map(|at| at.resolve(self.ctx.now));
+            // Once per batch, so naming no token.
+            let op = self.scratch.borrow().op;
+            super::note_check_loosening(&self.args.check, at, self.ctx, op, None)?;
+        }
         if verdict.is_valid() && !self.ctx.audit.keeps(Level::INFO) {
             return Ok(());
         }

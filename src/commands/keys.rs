@@ -440,10 +440,14 @@ pub fn signing_key(
     };
     rec.alg = Some(crate::token::alg_name(alg));
     if key.check_strength(alg, args.allow_weak_secret)? {
-        ctx.audit.warning(rec.op, "weak_secret_allowed")?;
+        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID, None)?;
     }
     Ok((key, alg))
 }
+
+/// What `--allow-weak-secret` letting a short HMAC secret through says on stderr.
+const WEAK_SAID: &str = "the HMAC secret is shorter than its algorithm's hash (RFC 7518 §3.2), \
+    accepted because of --allow-weak-secret (recorded); replace it with a longer one";
 
 /// Where verification takes its keys from: a key source, or a remote JWK Set.
 pub enum KeySet<'a> {
@@ -474,7 +478,7 @@ pub fn verifying_keys(
         rec.alg = Some(crate::token::alg_name(*one));
     }
     if ring.check_strength(&algs, args.allow_weak_secret)? {
-        ctx.audit.warning(rec.op, "weak_secret_allowed")?;
+        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID, None)?;
     }
     Ok((ring, algs))
 }

@@ -40,18 +40,28 @@ fn list(args: &LedgerListArgs, ctx: &Ctx) -> Result<Done> {
     let text: String = entries
         .iter()
         .map(|e| match args.output {
-            // Ids come from tokens: escaped so a hostile jti cannot forge a line.
+            // Ids come from tokens: escaped so a hostile jti cannot forge a line. Times are RFC
+            // 3339 UTC, as everywhere else jwtctl prints one; `--output json` keeps Unix seconds.
             Output::Text => format!(
                 "{}\t{}\t{}\t{}\n",
                 e.state,
                 crate::escape::json_escaped(&e.id),
-                e.exp,
-                e.at
+                rfc3339(e.exp),
+                rfc3339(e.at)
             ),
             Output::Json => format!("{}\n", json!(e)),
         })
         .collect();
     Ok(Done::Print(text))
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-26T09:00:00Z`); the seconds as they are when out of
+/// chrono's range.
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map_or_else(
+        || secs.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
 }
 
 fn stats(args: &LedgerArgs, ctx: &Ctx) -> Result<Done> {

@@ -304,6 +304,57 @@ pub fn warn_if_exposed(ledger: &Ledger, ctx: &Ctx, op: &'static str) -> Result<(
     ctx.audit.warning(op, "ledger_exposed")
 }
 
+/// A flag that loosened a security default: said on stderr (`jwtctl: warning: …`) and recorded
+/// with a loosening record every log level keeps ([`Audit::loosening`]), naming the verified
+/// token of `about` (the operation's record, once [`note_verified`] filled it) if given.
+pub fn loosened(
+    ctx: &Ctx,
+    op: &'static str,
+    event: &'static str,
+    said: &str,
+    about: Option<&Record>,
+) -> Result<()> {
+    crate::sys::eprint_line(&format!("jwtctl: warning: {said}"));
+    ctx.audit.loosening(op, event, about)
+}
+
+/// The loosening flags every verifying command takes (`--leeway`, `verify --at`), each said and
+/// recorded once per command ([`loosened`]) when a token was accepted (`about`: its record).
+pub fn note_check_loosening(
+    check: &CheckArgs,
+    at: Option<i64>,
+    ctx: &Ctx,
+    op: &'static str,
+    about: Option<&Record>,
+) -> Result<()> {
+    if !check.leeway.is_zero() {
+        loosened(
+            ctx,
+            op,
+            "leeway_allowed",
+            &format!(
+                "--leeway {}s accepts a token that far past its exp or before its nbf/iat \
+                 (recorded)",
+                check.leeway.as_secs()
+            ),
+            about,
+        )?;
+    }
+    if let Some(at) = at {
+        let when = chrono::DateTime::from_timestamp(at, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        loosened(
+            ctx,
+            op,
+            "verify_at_allowed",
+            &format!("--at checks the token's times as of {when}, not now (recorded)"),
+            about,
+        )?;
+    }
+    Ok(())
+}
+
 /// A new token as `issue` and `refresh` print it: the token and a newline, or with
 /// `--output json` one object a script needs no decoding for.
 pub fn token_output(token: &str, rec: &Record, output: crate::cli::Output) -> String {

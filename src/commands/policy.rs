@@ -196,7 +196,9 @@ pub fn judge_with(
                 let passed = passed(loaded, issuer, &verified.claims);
                 Verdict::Valid((verified, passed))
             }
-            Err(refusal) => Verdict::Rejected(refused(loaded, refusal)?),
+            Err(refusal) => {
+                Verdict::Rejected(refused(loaded, refusal)?.signed_by(verified.signed()))
+            }
         },
     })
 }
@@ -312,7 +314,19 @@ fn check(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ));
         ctx.audit.warning(rec.op, "policy_warning")?;
     }
-    Ok(Done::Print(policy::normalised(&loaded.file)))
+    let normalised = policy::normalised(&loaded.file);
+    // `policy new` leaves REPLACE-… values for what only a real token can tell.
+    let placeholders = normalised.matches("REPLACE-").count();
+    if placeholders > 0 {
+        crate::sys::eprint_line(&format!(
+            "jwtctl: warning: the policy file {}: {placeholders} placeholder{} left (REPLACE-…): \
+             run jwtctl policy pin TOKEN with a sample token and put its rules in place of them",
+            loaded.shown,
+            if placeholders == 1 { "" } else { "s" }
+        ));
+        ctx.audit.warning(rec.op, "policy_warning")?;
+    }
+    Ok(Done::Print(normalised))
 }
 
 /// `policy new --preset P`: a starting policy with comments, for the provider's issuer.

@@ -11,6 +11,73 @@ use crate::error::{Error, Exit, Reason, Rejection};
 use crate::escape::json_escaped;
 use crate::token::{Verdict, Verified};
 
+/// The one message for a result stdout cannot take (closed, full, its reader gone), whether the
+/// check before the command finds it or the final write does; what follows it says what was
+/// done ([`lost`]).
+pub const UNDELIVERED: &str = "stdout cannot be written (closed, full, or its reader has gone), \
+     so the result could not be delivered";
+
+/// What a command that succeeded had done when its result then could not be written (the final
+/// write failed after the check before the command passed: a reader that left in between, a
+/// disk that filled): the end of the stderr line, and the `event` of its ERROR `io_error`
+/// record (none: nothing was done, as when the check fails).
+pub fn lost(command: &Command) -> (&'static str, Option<&'static str>) {
+    use crate::cli::{CacheAction, KeyAction, LedgerAction, LogAction};
+    match command {
+        // Invariant: the ledger consumed the presented token inside the transaction that wrote
+        // the refresh's record, before the new token was printed (the record and the state
+        // change happen together); so the presented token is used up and the new one is lost,
+        // and both the message and the record say so.
+        Command::Refresh(args) if args.dry_run => ("nothing was done", None),
+        Command::Refresh(args) if args.check.ledger.is_some() => (
+            "the presented token was used up (the ledger consumed it) and the new token is \
+             lost: the presented token cannot be refreshed again; get a new one by signing in",
+            Some("token_used_up"),
+        ),
+        Command::Refresh(_) => (
+            "the new token is lost (nothing was consumed: refresh again)",
+            Some("output_lost"),
+        ),
+        Command::Issue(_) => (
+            "the token was signed (its record stands) but is lost: issue another",
+            Some("output_lost"),
+        ),
+        Command::Revoke(_) => (
+            "the revocation was done and stands; only its id was not printed",
+            Some("output_lost"),
+        ),
+        Command::Key(key)
+            if !matches!(key.action, KeyAction::Public(_) | KeyAction::Thumbprint(_)) =>
+        {
+            (
+                "what it did stands (see its record); only its output was lost",
+                Some("output_lost"),
+            )
+        }
+        Command::Ledger(ledger)
+            if matches!(
+                ledger.action,
+                LedgerAction::Init(_) | LedgerAction::Prune(_)
+            ) =>
+        {
+            (
+                "what it did stands (see its record); only its output was lost",
+                Some("output_lost"),
+            )
+        }
+        Command::Cache(cache) if matches!(cache.action, CacheAction::Clear(_)) => (
+            "what it did stands (see its record); only its output was lost",
+            Some("output_lost"),
+        ),
+        Command::Log(log) if matches!(log.action, LogAction::Seal(_)) => (
+            "the sealing is set up but its verify key is lost; the log cannot be sealed again: \
+             keep it with --verify-key-out FILE next time",
+            Some("output_lost"),
+        ),
+        _ => ("nothing was done", None),
+    }
+}
+
 /// How a token's verdict is shown: only a single `verify` has a choice, every other command
 /// (and a batch's failures) shows [`Style::Text`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -128,6 +128,36 @@ fn policy_issuer(
     Ok(loaded)
 }
 
+/// Refresh's loosening flags (`--leeway`, `--grace`, `--no-ledger`), each said on stderr and
+/// recorded whatever the log level. (A refresh granted through them is recorded at WARN too,
+/// with `grace_used` or `no_ledger`, at `--log-level warn`.)
+fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
+    let (op, about) = (rec.op, Some(rec));
+    super::note_check_loosening(&args.check, None, ctx, op, about)?;
+    if !args.grace.is_zero() {
+        super::loosened(
+            ctx,
+            op,
+            "grace_allowed",
+            &format!(
+                "--grace {}s refreshes a token that far past its exp (recorded)",
+                args.grace.as_secs()
+            ),
+            about,
+        )?;
+    }
+    if args.no_ledger {
+        super::loosened(
+            ctx,
+            op,
+            "no_ledger_allowed",
+            "--no-ledger: nothing stops this token being refreshed again (recorded)",
+            about,
+        )?;
+    }
+    Ok(())
+}
+
 /// Refresh the token, or say why it is refused: a rejection on the way (the token, its lifetime,
 /// the ledger's "already refreshed") is the command's verdict, not an error.
 pub fn run(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
@@ -194,6 +224,8 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         renewal.claims.insert("iss".into(), iss.as_str().into());
     }
     let (id, exp) = ledger_entry(&verified, &text, ctx.now);
+    // A loosening flag is said and recorded when it may have let the token through.
+    note_loosening(args, ctx, rec)?;
     if args.dry_run {
         rec.dry_run = Some(true);
         if let Some(ledger) = &mut ledger {

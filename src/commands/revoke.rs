@@ -27,6 +27,14 @@ fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             }
         }
     }
+    // An id in the printed form (`any-iss+jti:ID`) is checked as a bare one is, before the
+    // ledger opens.
+    let by_id = args.jti.as_deref().map(printed_id).transpose()?;
+    if by_id.as_ref().is_some_and(|(_, iss)| iss.is_some()) && args.iss.is_some() {
+        return Err(Error::usage(
+            "--jti gives an id as jwtctl prints it, with its issuer: drop --iss",
+        ));
+    }
     let Some(mut ledger) = open_ledger(
         args.ledger.as_deref(),
         std::time::Duration::ZERO,
@@ -40,8 +48,8 @@ fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
              (and give verify and refresh the same one)",
         ));
     };
-    if let Some(jti) = &args.jti {
-        return revoke_by_id(args, jti, ledger, ctx, rec);
+    if let Some(by_id) = by_id {
+        return revoke_by_id(args, by_id, ledger, ctx, rec);
     }
     let loaded = match args.policy.as_deref() {
         Some(path) => Some(super::policy::load(path, ctx, rec)?),
@@ -92,11 +100,16 @@ fn revoke(args: &RevokeArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
 
 /// `--jti` as given: a bare id, or an id as revoke and ledger list print it:
 /// `iss+jti:["ISS","ID"]` (that issuer's), `any-iss+jti:ID` (every issuer's) or `jti:ID`. Returns
-/// the jti and the issuer the printed form names.
+/// the jti and the issuer the printed form names, each refused as the command line's own are
+/// when empty, blank or holding a control character (`cli::id_problem`).
 fn printed_id(given: &str) -> Result<(String, Option<String>)> {
     if let Some(pair) = given.strip_prefix("iss+jti:") {
         return match serde_json::from_str::<[String; 2]>(pair) {
-            Ok([iss, jti]) => Ok((jti, Some(iss))),
+            Ok([iss, jti]) => {
+                usable("the issuer in --jti iss+jti:[…]", &iss)?;
+                usable("the id in --jti iss+jti:[…]", &jti)?;
+                Ok((jti, Some(iss)))
+            }
             Err(_) => Err(Error::usage(
                 "--jti iss+jti:… must be as jwtctl prints it: iss+jti:[\"ISSUER\",\"ID\"]",
             )),
@@ -106,7 +119,19 @@ fn printed_id(given: &str) -> Result<(String, Option<String>)> {
         .strip_prefix("any-iss+jti:")
         .or_else(|| given.strip_prefix("jti:"))
         .unwrap_or(given);
+    usable("the id in --jti", bare)?;
     Ok((bare.to_owned(), None))
+}
+
+/// Refuse an id no token can carry (see `cli::id_problem`), naming `what` and what to give.
+fn usable(what: &str, value: &str) -> Result<()> {
+    match crate::cli::id_problem(value) {
+        Some(problem) => Err(Error::usage(format!(
+            "{what} {problem}; give the id and issuer as jwtctl ledger list or log search \
+             prints them"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `revoke --jti ID [--iss ISS] [--until TIME]`: the id (and issuer) an operator read in the
@@ -114,18 +139,13 @@ fn printed_id(given: &str) -> Result<(String, Option<String>)> {
 /// family lives by default).
 fn revoke_by_id(
     args: &RevokeArgs,
-    jti: &str,
+    (jti, printed_iss): (String, Option<String>),
     mut ledger: crate::ledger::Ledger,
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<Done> {
-    // An id as revoke and ledger list print it is taken as it stands (its issuer with it).
-    let (jti, printed_iss) = printed_id(jti)?;
-    if printed_iss.is_some() && args.iss.is_some() {
-        return Err(Error::usage(
-            "--jti gives an id as jwtctl prints it, with its issuer: drop --iss",
-        ));
-    }
+    // An id as revoke and ledger list print it is taken as it stands (its issuer with it; with
+    // --iss too, refused before the ledger opened).
     let iss = printed_iss.or(args.iss.clone());
     // Without --iss, the jti is revoked under every issuer (and without one): an operator
     // reading the log may not know the issuer, and a revocation must never miss its token.

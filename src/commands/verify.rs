@@ -48,6 +48,8 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     Ok(match verdict {
         Verdict::Valid((verified, passed)) => {
             note_verified(rec, &verified);
+            // A loosening flag is said and recorded when it may have let a token through.
+            super::note_check_loosening(check, at, ctx, rec.op, Some(rec))?;
             Done::Valid(verified, passed.map(Box::new))
         }
         Verdict::Rejected(rejection) => Done::Rejected(decoded_secret_hint(check, rejection)),
@@ -95,7 +97,7 @@ pub fn not_revoked(
     if let Some(ledger) = ledger {
         let (id, _) = ledger_entry(&verified, text, now.floor() as i64);
         if ledger.state(&id)? == Some(State::Revoked) {
-            return Verdict::of(Err(revoked()));
+            return Verdict::of(Err(revoked().signed_by(verified.signed())));
         }
     }
     Ok(Verdict::Valid(verified))

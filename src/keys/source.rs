@@ -198,7 +198,8 @@ pub fn create_default_key(path: &Path) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(Error::key(format!(
-            "cannot create key file {}: {}",
+            "cannot create key file {}: {}; choose another path with --key-file / \
+             JWTCTL_KEY_FILE, or cd to a writable directory",
             path.display(),
             io_words(&e)
         ))),

@@ -49,7 +49,8 @@ impl State {
 ///
 /// Invariant: the id depends only on what the signature covers, never on the signature itself,
 /// so nobody without the key can make a second text of a token with another id (an ECDSA twin
-/// `(r, n - s)`, another valid RSA-PSS signature, a re-encoded signature segment). See README.
+/// `(r, n - s)`, another valid RSA-PSS signature, a re-encoded signature segment). See
+/// docs/ledger.md#ids.
 ///
 /// Stores key each entry by the SHA-256 of its id ([`TokenId::key`]), with the id beside it: an
 /// id is as long as the token's `jti` and `iss` (an 8,000-character `jti` passes `verify`), and a

@@ -34,6 +34,24 @@ impl Authenticated {
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.header.get(name).and_then(Value::as_str)
     }
+
+    /// What the token says about itself (string `iss`, `sub`, `jti`, header `kid`), for the
+    /// record of a rejection reached after its signature checked out: authenticated claims, so
+    /// they may be recorded (unlike an unverified token's).
+    pub fn signed(&self) -> crate::error::Signed {
+        let claim = |name: &str| {
+            self.claims
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        crate::error::Signed {
+            iss: claim("iss"),
+            sub: claim("sub"),
+            jti: claim("jti"),
+            kid: self.header_str("kid").map(str::to_owned),
+        }
+    }
 }
 
 /// A token that passed every check: its signature, its header and its claims.
@@ -144,9 +162,13 @@ pub fn verify_precise(
     now: f64,
 ) -> Result<Verified> {
     let token = authenticate(token, keys, &policy.algs, policy.max_size)?;
-    check_header(&token.header, policy.typ.as_deref())?;
-    check_claims(&token.claims, policy, now)?;
-    Ok(Verified(token))
+    // From here the signature has checked out: a rejection names the token (Signed).
+    let checked = check_header(&token.header, policy.typ.as_deref())
+        .and_then(|()| check_claims(&token.claims, policy, now));
+    match checked {
+        Ok(()) => Ok(Verified(token)),
+        Err(e) => Err(e.signed_by(token.signed())),
+    }
 }
 
 /// Verify only the form and signature of a token (for `revoke`, which accepts expired tokens).
@@ -225,7 +247,8 @@ fn pinned_alg(
             Reason::AlgNotAllowed,
             format!(
                 "the token says alg {} but no configured key can verify it; the keys accept \
-                 {allowed}",
+                 {allowed}: pass the key the token was signed with (--key-file, --secret-env, \
+                 --jwks)",
                 shown(alg)
             ),
         )),

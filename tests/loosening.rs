@@ -1,0 +1,102 @@
+//! Every loosening flag is said on stderr and recorded at the default log level (error): a
+//! loosening is a security event the level policy never drops.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+use serde_json::{Value, json};
+
+use crate::common::{Env, mint, now, stderr, stdout};
+
+/// The run succeeded, printed its result, said one warning per loosening (naming its flag), and
+/// left a WARN loosening record of `op` for each (`events`, in order) although the level is the
+/// default, and no other record.
+fn assert_loosened(
+    env: &Env,
+    out: &std::process::Output,
+    flags: &[&str],
+    op: &str,
+    events: &[&str],
+) {
+    assert!(out.status.success(), "{flags:?}: {}", stderr(out));
+    assert_ne!(stdout(out), "", "{flags:?}: the result is printed");
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), flags.len(), "{flags:?}: {err}");
+    for (line, flag) in lines.iter().zip(flags) {
+        assert!(
+            line.starts_with("jwtctl: warning: ") && line.contains(flag),
+            "{flag}: {err}"
+        );
+    }
+    let records: Vec<Value> = env.log();
+    assert_eq!(records.len(), events.len(), "{flags:?}: {records:?}");
+    for (r, event) in records.iter().zip(events) {
+        assert_eq!(
+            (&r["level"], &r["op"], &r["outcome"], &r["event"]),
+            (&json!("WARN"), &json!(op), &json!("warning"), &json!(event)),
+            "{flags:?}: {r}"
+        );
+        // It names the token it let through (authenticated claims).
+        assert_eq!(r["sub"], "alice", "{flags:?}: {r}");
+    }
+}
+
+/// A command line, the flags it loosens with, its op, and the loosening events it records.
+type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a str, &'a [&'a str]);
+
+#[test]
+fn leeway_at_grace_and_no_ledger_are_recorded_at_the_default_level() {
+    let cases: [Case; 4] = [
+        (
+            &["verify", "--leeway", "120s"],
+            &["--leeway"],
+            "verify",
+            &["leeway_allowed"],
+        ),
+        (
+            &["verify", "--at", "5m ago"],
+            &["--at"],
+            "verify",
+            &["verify_at_allowed"],
+        ),
+        (
+            &["refresh", "--no-ledger", "--grace", "1h"],
+            &["--grace", "--no-ledger"],
+            "refresh",
+            &["grace_allowed", "no_ledger_allowed"],
+        ),
+        (
+            &["refresh", "--no-ledger", "--leeway", "120s"],
+            &["--leeway", "--no-ledger"],
+            "refresh",
+            &["leeway_allowed", "no_ledger_allowed"],
+        ),
+    ];
+    for (args, flags, op, events) in cases {
+        let env = Env::new();
+        // Expired a minute ago: accepted only thanks to the flag (--at, --leeway, --grace).
+        let token =
+            mint(json!({"sub": "alice", "jti": "j1", "exp": now() - 60, "iat": now() - 600}));
+        let out = env.jwtctl().args(args).arg(&token).output().unwrap();
+        assert_loosened(&env, &out, flags, op, events);
+    }
+    // --no-ledger alone, on a token still valid.
+    let env = Env::new();
+    let token = mint(json!({"sub": "alice", "exp": now() + 600}));
+    let out = env.run(&["refresh", "--no-ledger", &token]);
+    assert_loosened(
+        &env,
+        &out,
+        &["--no-ledger"],
+        "refresh",
+        &["no_ledger_allowed"],
+    );
+}
+
+#[test]
+fn a_loosening_that_lets_nothing_through_says_nothing_beyond_the_refusal() {
+    let env = Env::new();
+    let token = mint(json!({"sub": "alice", "exp": now() - 3600}));
+    let out = env.run(&["verify", "--leeway", "60s", &token]);
+    crate::common::assert_rejected(&env, &out, "expired");
+    assert_eq!(env.log().len(), 1, "{:?}", env.log());
+}
