@@ -100,8 +100,21 @@ bash -c "source '$work/$name/completions/jwtctl.bash' && complete -p jwtctl" >/d
   die "the bash completion does not register for jwtctl"
 
 # The dependency list cargo auditable embeds (what `cargo audit bin` reads): the .dep-v0
-# section, zlib-compressed JSON, naming every crate built in, and kept by the strip.
-objcopy --dump-section .dep-v0="$work/dep-v0" "$work/$name/jwtctl" 2>/dev/null ||
+# section, zlib-compressed JSON, naming every crate built in, and kept by the strip. Read by its
+# offset and size as readelf gives them (any architecture; this machine's objcopy reads x86 only).
+dep_section() {
+  local at
+  at=$(readelf -SW "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == ".dep-v0") print $(i + 3), $(i + 4) }')
+  [ -n "$at" ] || return 1
+  python3 - "$1" "$2" $at <<'PY'
+import sys
+binary, out, offset, size = sys.argv[1], sys.argv[2], int(sys.argv[3], 16), int(sys.argv[4], 16)
+with open(binary, "rb") as f:
+    f.seek(offset)
+    open(out, "wb").write(f.read(size))
+PY
+}
+dep_section "$work/$name/jwtctl" "$work/dep-v0" ||
   die "the archived jwtctl has no .dep-v0 section: not built with cargo auditable"
 python3 - "$work/dep-v0" <<'PY' || die "the embedded dependency list does not name jwtctl's crates"
 import json, sys, zlib
@@ -134,7 +147,7 @@ readelf -hW "$arm_bin" | grep -q 'Machine: *AArch64' || die "$arm_name's jwtctl 
 if readelf -lW "$arm_bin" | grep -q INTERP || readelf -SW "$arm_bin" | grep -q '\.symtab'; then
   die "$arm_name's jwtctl is not static and stripped"
 fi
-objcopy --dump-section .dep-v0="$work/arm-dep-v0" "$arm_bin" 2>/dev/null ||
+dep_section "$arm_bin" "$work/arm-dep-v0" ||
   die "$arm_name's jwtctl has no .dep-v0 section: not built with cargo auditable"
 mkdir "$work/arm-run"
 # A bash of its own: set -e does not hold in a subshell on the left of ||.
