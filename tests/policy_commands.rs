@@ -212,3 +212,35 @@ fn revoke_under_a_policy_checks_the_signature_with_the_issuers_keys() {
         assert_refused(ci.env(), &out, 2, "usage");
     }
 }
+
+#[test]
+fn refresh_under_a_policy_refuses_a_blank_or_hidden_iss_before_anything_is_read() {
+    let ci = ci_with_ledger();
+    let parent = ci.token(github_claims());
+    // Each would be minted into the new token's iss while the provider's token is used up.
+    for iss in [
+        "",
+        "   ",
+        "\t",
+        "https://jwtctl.acme.example\n",
+        "https://jwtctl.acme.example\nX-Evil: 1",
+        " https://jwtctl.acme.example",
+        "https://jwtctl.acme.example ",
+        "https://jwtctl\u{7}.acme.example",
+        "https://jwtctl\u{200b}.acme.example",
+        "\u{202e}https://jwtctl.acme.example",
+    ] {
+        let out = run_bare(&ci, "refresh", &["--ledger", "l.db", "--iss", iss], &parent);
+        assert_refused(ci.env(), &out, 2, "usage");
+        let err = stderr(&out);
+        assert!(err.starts_with("jwtctl: --iss "), "{iss:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{iss:?}: {err}");
+        assert!(stdout(&out).is_empty());
+        let record = ci.env().log().pop().unwrap();
+        assert!(record.get("policy").is_none(), "no policy read: {record}");
+    }
+    // Nothing was consumed: the token still refreshes once, under jwtctl's issuer.
+    let out = run(&ci, "refresh", &["--ledger", "l.db"], &parent);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim_end()).1["iss"], OURS);
+}

@@ -108,6 +108,12 @@ fn policy_issuer(
              jwtctl's tokens)",
         ));
     };
+    if let Some(why) = unfit_issuer(iss) {
+        return Err(Error::usage(format!(
+            "--iss {why}, so the new token would name an issuer no one can check or read \
+             correctly; pass jwtctl's own issuer, as in --iss https://jwtctl.example"
+        )));
+    }
     let loaded = super::policy::load(path, ctx, rec)?;
     // Loosely, though a policy matches `iss` exactly: a verifier that ignores case or a trailing
     // slash would take `https://Token.actions.githubusercontent.com/` for GitHub.
@@ -126,6 +132,28 @@ fn policy_issuer(
         )));
     }
     Ok(loaded)
+}
+
+/// Why `iss` cannot be the issuer a new token names, if it cannot: empty or blank, a control
+/// character (a newline splits a log line or header a tool builds from it), an invisible one
+/// (zero-width, bidi) or whitespace at either end (it would look like another issuer's name).
+/// The value itself is never repeated: a usage error does not echo the command line.
+fn unfit_issuer(iss: &str) -> Option<&'static str> {
+    let invisible = |c: char| {
+        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}')
+    };
+    if iss.trim().is_empty() {
+        Some("is empty or blank")
+    } else if iss.chars().any(char::is_control) {
+        Some("holds a control character (a newline, a tab, ...)")
+    } else if iss.chars().any(invisible) {
+        Some("holds an invisible character (zero-width or bidi)")
+    } else if iss.trim() != iss {
+        Some("starts or ends with whitespace")
+    } else {
+        None
+    }
 }
 
 /// Refresh the token, or say why it is refused: a rejection on the way (the token, its lifetime,
