@@ -115,16 +115,10 @@ fn policy_issuer(
         )));
     }
     let loaded = super::policy::load(path, ctx, rec)?;
-    // Loosely, though a policy matches `iss` exactly: a verifier that ignores case or a trailing
-    // slash would take `https://Token.actions.githubusercontent.com/` for GitHub.
-    let loose = |name: &str| name.trim_end_matches('/').to_lowercase();
-    let ours = loose(iss);
-    if let Some(issuer) = loaded
-        .file
-        .issuers
-        .iter()
-        .find(|i| i.issuer_names().any(|name| loose(name) == ours))
-    {
+    // Loosely, though a policy matches `iss` exactly: a verifier that ignores case, the scheme,
+    // a default port or a trailing slash would take `http://Token.actions.githubusercontent.com:443/`
+    // for GitHub.
+    if let Some(issuer) = loaded.file.issuer_like(iss) {
         return Err(Error::usage(format!(
             "--iss names {} of the policy {}, but the new token is signed with jwtctl's key, not \
              that issuer's; pass jwtctl's own issuer",

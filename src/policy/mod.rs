@@ -7,6 +7,7 @@
 //! matcher `--claim-eq` and `--claim-match` use.
 
 mod check;
+mod lookalike;
 mod parse;
 pub mod presets;
 mod show;
@@ -102,6 +103,17 @@ impl PolicyFile {
     pub fn issuer_for(&self, claims: &Claims) -> Option<&Issuer> {
         let iss = claim(claims, "iss")?.as_str()?;
         self.issuers.iter().find(|issuer| issuer.names(iss))
+    }
+
+    /// The issuer whose url or an alias `iss` could be taken for by a lax verifier (one that
+    /// ignores the scheme, a default port, userinfo, query, fragment, a trailing dot or slashes,
+    /// case or percent-encoding, or adds a missing scheme): see `lookalike`.
+    pub fn issuer_like(&self, iss: &str) -> Option<&Issuer> {
+        let wanted = lookalike::loose(iss);
+        self.issuers.iter().find(|i| {
+            i.issuer_names()
+                .any(|name| lookalike::loose(name) == wanted)
+        })
     }
 
     /// The issuers' URLs and aliases, for a refusal naming the ones the policy trusts.
