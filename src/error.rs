@@ -265,7 +265,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// The stable reason code's reason: always one with exit 1 ([`Reason::is_rejection`]).
+    /// The stable reason code's reason: one with exit 1 ([`Reason::is_rejection`]), but for a
+    /// batch line's configuration failure ([`Error::into_line_refusal`]).
     pub fn reason(&self) -> Reason {
         self.reason
     }
@@ -339,6 +340,20 @@ impl Error {
             claim: self.claim,
             rule: self.rule,
         })
+    }
+}
+
+impl Error {
+    /// A failure confined to one token of a batch (under a policy, the keys of the issuer one
+    /// line names could not be loaded): that line is refused with the failure's own reason
+    /// (`key_error`, `jwks_unavailable`: exit 2), and the batch judges the other lines.
+    pub fn into_line_refusal(self) -> Rejection {
+        Rejection {
+            reason: self.reason,
+            message: self.message,
+            claim: self.claim,
+            rule: self.rule,
+        }
     }
 }
 

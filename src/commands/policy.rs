@@ -103,7 +103,7 @@ pub fn issuer_keys(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
-    match &issuer.keys {
+    let keys = match &issuer.keys {
         KeySource::JwksFile(path) => {
             let path = loaded.dir.join(path);
             verifying_keys(key, KeySet::Local(Some(&path)), ctx, rec)
@@ -116,7 +116,53 @@ pub fn issuer_keys(
             let remote = super::remote_at(Location::JwksUrl(url.clone()), remote);
             verifying_keys(key, KeySet::Remote(&remote, kid), ctx, rec)
         }
+    };
+    keys.map_err(|e| in_policy_words(loaded, issuer, e))
+}
+
+/// The setting an issuer's keys come from, as the policy writes it (`issuer[1].jwks_file`).
+pub fn key_setting(issuer: &Issuer) -> String {
+    let setting = match issuer.keys {
+        KeySource::Oidc(_) => "oidc",
+        KeySource::JwksUrl(_) => "jwks_url",
+        KeySource::JwksFile(_) => "jwks_file",
+    };
+    format!("{}.{setting}", issuer.path)
+}
+
+/// Where an issuer's keys come from as the policy says it (`jwks_file = "k.json"`), for what
+/// a line refused because they could not be loaded "expected".
+pub fn key_source_shown(issuer: &Issuer) -> String {
+    let q = |s: &str| Value::from(s).to_string();
+    match &issuer.keys {
+        KeySource::Oidc(url) if *url == issuer.url => "oidc = true".to_owned(),
+        KeySource::Oidc(url) => format!("oidc = {}", q(url)),
+        KeySource::JwksUrl(url) => format!("jwks_url = {}", q(url)),
+        KeySource::JwksFile(path) => format!("jwks_file = {}", q(&path.to_string_lossy())),
     }
+}
+
+/// A failure to load an issuer's keys, naming the policy setting they come from instead of the
+/// flags the key loaders name (`--jwks`, `--key-file`, `--oidc`), which do not apply under a
+/// policy. A log failure stays as it is.
+fn in_policy_words(loaded: &Loaded, issuer: &Issuer, e: Error) -> Error {
+    if e.reason() == Reason::LogError {
+        return e;
+    }
+    let mut message = e.message().to_owned();
+    for (flag, words) in [
+        ("; check --jwks", ""),
+        ("the --jwks file", "the JWK Set file"),
+        ("; give it with --key-file", ""),
+        ("; a single JWK goes to --key-file", ""),
+        ("as --oidc gives", "as the policy's url gives"),
+    ] {
+        message = message.replace(flag, words);
+    }
+    Error::new(
+        e.reason(),
+        format!("policy {} {}: {message}", loaded.shown, key_setting(issuer)),
+    )
 }
 
 /// The verification policy for `issuer`: the flags' (leeway, typ, sizes) with the issuer's
