@@ -385,3 +385,71 @@ fn an_id_written_as_a_number_where_the_provider_writes_a_string_is_a_policy_erro
         );
     }
 }
+
+#[test]
+fn issuer_and_audience_lists_in_a_refusal_are_quoted_escaped_and_bounded() {
+    let ci = Ci::new("gh");
+    // An audience holding a quote and a comma is one entry, and must read as one.
+    ci.policy(&GITHUB_POLICY.replace(
+        "audiences = [\"https://github.com/acme\"]",
+        r#"audiences = ["https://github.com/acme", "a\", \"b", "x, y"]"#,
+    ));
+    let token = ci.token(with(&github_claims(), json!({"aud": "other"})));
+    let out = ci.verify(&["--output", "json"], &token);
+    assert_eq!(out.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+    let expected = r#"one of ["https://github.com/acme", "a\", \"b", "x, y"]"#;
+    assert_eq!(verdict["expected"], expected, "{verdict}");
+    assert!(
+        verdict["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("'aud' must be {expected}")),
+        "{verdict}"
+    );
+    // The issuers the policy trusts, each quoted.
+    let other = ci.token(with(&github_claims(), json!({"iss": "https://x.example"})));
+    let out = ci.verify(&["--output", "json"], &other);
+    let verdict: serde_json::Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+    assert_eq!(
+        verdict["expected"],
+        format!("one of [\"{}\"]", ci.issuer),
+        "{verdict}"
+    );
+    // A list of 2000 audiences shows a few and counts the rest.
+    let many: Vec<String> = (0..2000).map(|i| format!("\"aud-{i}\"")).collect();
+    ci.policy(&GITHUB_POLICY.replace(
+        "audiences = [\"https://github.com/acme\"]",
+        &format!("audiences = [{}]", many.join(", ")),
+    ));
+    let out = ci.verify(&[], &token);
+    let err = stderr(&out);
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(err.contains("\"aud-7\", … 1992 more]"), "{err}");
+}
+
+#[test]
+fn an_issuer_url_or_alias_holding_a_comma_whitespace_or_control_is_a_policy_error() {
+    let ci = Ci::new("gh");
+    for (alias, what) in [
+        ("https://x.example, https://k8s.example", "a comma"),
+        ("https://x.example https://k8s.example", "whitespace"),
+        ("x.example\\n", "a control character"),
+    ] {
+        ci.policy(&GITHUB_POLICY.replace(
+            "oidc = true",
+            &format!("aliases = [\"{alias}\"]\noidc = true"),
+        ));
+        let out = ci.env().run(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert!(
+            stderr(&out).contains("issuer[0].aliases: ") && stderr(&out).contains(what),
+            "{alias}: {}",
+            stderr(&out)
+        );
+    }
+    ci.policy(&GITHUB_POLICY.replace("url = \"ISSUER\"", "url = \"ISSUER \""));
+    let out = ci.env().run(&["policy", "check", "policy.toml"]);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    assert!(stderr(&out).contains("issuer[0].url: "), "{}", stderr(&out));
+}

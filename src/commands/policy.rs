@@ -188,7 +188,7 @@ pub fn issuer_policy(issuer: &Issuer, base: &Policy, algs: Vec<Algorithm>) -> Po
 /// the token's `iss` to be that issuer's URL); a token naming none the policy lists is refused.
 pub fn issuer_of<'a>(loaded: &'a Loaded, claims: &Claims) -> Result<&'a Issuer> {
     loaded.file.issuer_for(claims).ok_or_else(|| {
-        let expected = format!("one of [{}]", loaded.file.issuer_urls());
+        let expected = loaded.file.issuer_urls();
         let (reason, what) = match token::claim(claims, "iss") {
             None => (Reason::MissingClaim, "the token has no 'iss'; it must be"),
             Some(_) => (Reason::ClaimMismatch, "'iss' must be"),
@@ -274,14 +274,15 @@ fn refused(loaded: &Loaded, refusal: Refusal) -> Result<Rejection> {
 /// A rejection of the token core about a setting the policy gave (audiences, algorithms,
 /// max_age, require), said in the policy's words and naming the setting; others stand.
 fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
-    let list = |items: Vec<String>| format!("one of [{}]", items.join(", "));
-    let quoted = |items: &[String]| list(items.iter().map(|s| format!("\"{s}\"")).collect());
     let (setting, expected) = match (r.reason(), r.claim()) {
-        (_, Some("aud")) => ("audiences", quoted(&issuer.audiences)),
-        (_, Some("iss")) if issuer.aliases.is_empty() => ("url", format!("\"{}\"", issuer.url)),
+        (_, Some("aud")) => (
+            "audiences",
+            token::one_of(issuer.audiences.iter().map(|a| token::quoted(a))),
+        ),
+        (_, Some("iss")) if issuer.aliases.is_empty() => ("url", token::quoted(&issuer.url)),
         (_, Some("iss")) => (
             "url",
-            list(issuer.issuer_names().map(|n| format!("\"{n}\"")).collect()),
+            token::one_of(issuer.issuer_names().map(token::quoted)),
         ),
         (Reason::TooOld, _) | (Reason::MissingClaim, Some("iat"))
             if issuer.max_age_secs.is_some() =>
@@ -301,12 +302,11 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
         }
         (Reason::AlgNotAllowed, _) if !issuer.algorithms.is_empty() => (
             "algorithms",
-            list(
+            token::one_of(
                 issuer
                     .algorithms
                     .iter()
-                    .map(|a| token::alg_name(*a).to_owned())
-                    .collect(),
+                    .map(|a| token::alg_name(*a).to_owned()),
             ),
         ),
         _ => return r,

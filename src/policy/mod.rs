@@ -116,13 +116,15 @@ impl PolicyFile {
         })
     }
 
-    /// The issuers' URLs and aliases, for a refusal naming the ones the policy trusts.
+    /// The issuers' URLs and aliases, for a refusal naming the ones the policy trusts: `one of
+    /// ["https://a.example", "b.example"]`, each quoted and escaped, the list bounded.
     pub fn issuer_urls(&self) -> String {
-        self.issuers
-            .iter()
-            .flat_map(Issuer::issuer_names)
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::token::one_of(
+            self.issuers
+                .iter()
+                .flat_map(Issuer::issuer_names)
+                .map(crate::token::quoted),
+        )
     }
 }
 

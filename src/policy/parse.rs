@@ -434,6 +434,7 @@ fn issuer(node: Node, index: usize) -> Result<Issuer> {
     if !url.starts_with("https://") && !url.starts_with("http://") {
         return fail(url_line, format!("{path}.url must be an https:// URL"));
     }
+    issuer_name(&url, &format!("{path}.url"), url_line)?;
     let preset = match t.string("preset")? {
         None => None,
         Some((name, line)) => Some(Preset::from_name(&name).ok_or_else(|| ParseError {
@@ -597,6 +598,9 @@ fn aliases(t: &mut Entries, path: &str, url: &str, preset: Option<Preset>) -> Re
             return fail(line, format!("{path}.aliases is empty"));
         }
         Some((list, line)) => {
+            for alias in &list {
+                issuer_name(alias, &format!("{path}.aliases"), line)?;
+            }
             if let Some(same) = list.iter().find(|a| *a == url) {
                 return fail(
                     line,
@@ -618,6 +622,31 @@ fn aliases(t: &mut Entries, path: &str, url: &str, preset: Option<Preset>) -> Re
         }
     }
     Ok(unique)
+}
+
+/// An issuer's url or alias is one name, as a token's `iss` writes it: whitespace, a comma or
+/// a control character in it is a mistake (`aliases = ["https://a.example, https://b.example"]`
+/// is one alias that no token names, and reads as two in a message) or a disguise.
+fn issuer_name(name: &str, what: &str, line: usize) -> Result<()> {
+    let bad = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == ',');
+    match bad {
+        None => Ok(()),
+        Some(c) => fail(
+            line,
+            format!(
+                "{what}: \"{}\" holds {}; an issuer name is one URL or host, so list each in \
+                 its own string",
+                shown(name),
+                match c {
+                    ',' => "a comma",
+                    c if c.is_control() => "a control character",
+                    _ => "whitespace",
+                }
+            ),
+        ),
+    }
 }
 
 /// A claim a rule or `require` names: a string is one top-level claim, whatever it holds
