@@ -302,6 +302,16 @@ impl Rejection {
     }
 }
 
+impl Rejection {
+    /// The same rejection about `claim` (its name), when it names one.
+    pub fn about(mut self, claim: Option<String>) -> Rejection {
+        if claim.is_some() {
+            self.claim = claim;
+        }
+        self
+    }
+}
+
 /// A rejection carried on as an error, for a command whose verdict is reached by `?`
 /// (`refresh`, `revoke`); [`Error::into_rejection`] gives it back unchanged.
 impl From<Rejection> for Error {

@@ -748,6 +748,32 @@ fn a_batch_line_whose_issuers_keys_fail_to_load_is_refused_alone() {
     );
 }
 
+#[test]
+fn a_token_older_than_max_age_is_refused_about_its_iat() {
+    let ci = Ci::new("gh");
+    ci.policy(GITHUB_POLICY);
+    let t = now();
+    let mut claims = github_claims();
+    let obj = claims.as_object_mut().unwrap();
+    obj.insert("iss".into(), json!(ci.issuer));
+    obj.insert("iat".into(), json!(t - 3600));
+    obj.insert("exp".into(), json!(t + 300));
+    let out = ci.verify(&[], &ci.raw_token(&claims.to_string()));
+    assert_rejected(ci.env(), &out, "too_old");
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: token rejected: too_old: policy policy.toml issuer[0].max_age: 'iat' must be at \
+         most 600s ago\n"
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["claim"], "iat", "{record}");
+    assert_eq!(record["policy_rule"], "issuer[0].max_age", "{record}");
+    let out = ci.verify(&["--output", "json"], &ci.raw_token(&claims.to_string()));
+    let verdict: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(verdict["claim"], "iat", "{verdict}");
+    assert_eq!(verdict["expected"], "at most 600s ago", "{verdict}");
+}
+
 /// Twenty broken policies, each with the one-line error `policy check` gives (its line number).
 const BROKEN: [(&str, &str); 20] = [
     ("[[issuer]\n", "line 1: not valid TOML"),

@@ -289,10 +289,7 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
         {
             (
                 "max_age",
-                format!(
-                    "issued at most {}s ago",
-                    issuer.max_age_secs.unwrap_or_default()
-                ),
+                format!("at most {}s ago", issuer.max_age_secs.unwrap_or_default()),
             )
         }
         (Reason::MissingClaim, Some(claim))
@@ -320,15 +317,22 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
             .find(|c| c.record() == claim)
             .map_or_else(|| token::ClaimPath::name(claim).shown(), |c| c.shown())
     };
-    let subject = match (r.reason(), r.claim()) {
+    // A token too old is about its `iat` (the core names no claim for it).
+    let claim = match r.reason() {
+        Reason::TooOld => Some("iat"),
+        _ => r.claim(),
+    };
+    let subject = match (r.reason(), claim) {
         (Reason::MissingClaim, Some(claim)) => {
             format!("the token has no {}; it must be", shown(claim))
         }
         (_, Some(claim)) => format!("{} must be", shown(claim)),
-        (_, None) => "the token's alg must be".to_owned(),
+        (Reason::AlgNotAllowed, None) => "the token's alg must be".to_owned(),
+        (_, None) => "the token must be".to_owned(),
     };
     let message = format!("policy {} {path}: {subject} {expected}", loaded.shown);
-    r.under_policy(path, expected, message)
+    let claim = claim.map(str::to_owned);
+    r.under_policy(path, expected, message).about(claim)
 }
 
 /// `jwtctl policy check|new|pin`.
