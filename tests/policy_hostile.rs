@@ -453,3 +453,39 @@ fn an_issuer_url_or_alias_holding_a_comma_whitespace_or_control_is_a_policy_erro
     assert_refused(ci.env(), &out, 2, "policy_error");
     assert!(stderr(&out).contains("issuer[0].url: "), "{}", stderr(&out));
 }
+
+#[test]
+fn gitlab_runner_id_is_an_integer_and_a_rule_on_it_says_so() {
+    let ci = Ci::new("gl");
+    let policy = |value: &str| {
+        format!(
+            "[[issuer]]\nurl = \"ISSUER\"\npreset = \"gitlab\"\noidc = true\naudiences = [\"a\"]\n\
+             require = [\"user_identities\"]\n\n[[issuer.rule]]\nclaim = \"project_id\"\n\
+             eq = \"42\"\n\n[[issuer.rule]]\nclaim = \"runner_id\"\n{value}\n"
+        )
+    };
+    // GitLab writes "runner_id": 12270835: a number in the rule is right.
+    ci.policy(&policy("eq = 12"));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims = json!({"sub": "project_path:acme/deploy:ref_type:branch:ref:main", "aud": "a",
+        "project_id": "42", "runner_id": 12,
+        "user_identities": [{"provider": "gitlab", "extern_uid": "1"}]});
+    let out = ci.verify(&[], &ci.token(claims.clone()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ci.verify(&[], &ci.token(with(&claims, json!({"runner_id": 13}))));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // A quoted one never equals it: an error naming the line, as for a quoted id on GitHub.
+    for value in ["eq = \"12\"", "one_of = [12, \"13\"]"] {
+        ci.policy(&policy(value));
+        let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert!(
+            stderr(&out).contains(
+                "line 12: issuer[0].rule[1]: gitlab tokens carry 'runner_id' as an integer"
+            ),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
