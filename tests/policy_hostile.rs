@@ -489,3 +489,50 @@ fn gitlab_runner_id_is_an_integer_and_a_rule_on_it_says_so() {
         );
     }
 }
+
+#[test]
+fn a_refusal_of_a_long_any_or_one_of_stays_short() {
+    let ci = Ci::new("gh");
+    let alternatives: Vec<String> = (0..2000)
+        .map(|i| format!("{{ claim = \"environment\", eq = \"env-{i}\" }}"))
+        .collect();
+    let values: Vec<String> = (0..2000).map(|i| format!("\"push-{i}\"")).collect();
+    let text = GITHUB_POLICY
+        .replace(
+            "claim = \"environment\"\neq = \"production\"",
+            &format!("any = [{}]", alternatives.join(", ")),
+        )
+        .replace(
+            "one_of = [\"push\", \"workflow_dispatch\"]",
+            &format!("one_of = [\"push\", {}]", values.join(", ")),
+        );
+    ci.policy(&text);
+    let staging = ci.token(with(&github_claims(), json!({"environment": "staging"})));
+    let out = ci.verify(&["--output", "json"], &staging);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let line = crate::common::stdout(&out);
+    assert!(line.len() < 1500, "{} bytes", line.len());
+    let verdict: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let expected = verdict["expected"].as_str().unwrap();
+    assert!(
+        expected.starts_with("\"env-0\" or \"env-1\" or ")
+            && expected.ends_with(" more alternatives"),
+        "{expected}"
+    );
+    let record = ci.env().log().pop().unwrap().to_string();
+    assert!(record.len() < 1500, "{} bytes", record.len());
+    let pr = ci.token(with(
+        &github_claims(),
+        json!({"event_name": "pull_request"}),
+    ));
+    let out = ci.verify(&[], &pr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).ends_with(
+            "one of [\"push\", \"push-0\", \"push-1\", \"push-2\", \"push-3\", \
+             \"push-4\", \"push-5\", \"push-6\", … 1993 more]\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
