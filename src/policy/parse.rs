@@ -50,6 +50,10 @@ struct Node {
 enum Val {
     Str(String),
     Int(i64),
+    /// A whole number beyond i64 that fits u64 (JSON numbers a token carries can be one).
+    Uint(u64),
+    /// A whole number beyond 64 bits, which no setting takes and no claim compares with exactly.
+    Huge,
     Float(f64),
     Bool(bool),
     Array(Vec<Node>),
@@ -65,7 +69,9 @@ impl Val {
     fn kind(&self) -> &'static str {
         match self {
             Val::Str(_) => "a string",
-            Val::Int(_) => "an integer",
+            Val::Int(_) | Val::Uint(_) => "an integer",
+            Val::Huge => "an integer beyond 64 bits",
+            Val::Float(f) if !f.is_finite() => "a number that is not finite (inf, nan)",
             Val::Float(_) => "a number",
             Val::Bool(_) => "a boolean",
             Val::Array(_) => "an array",
@@ -115,8 +121,14 @@ fn toml_node(value: Spanned<DeValue<'_>>, lines: &LineIndex) -> Node {
     let line = lines.line(value.span().start);
     let value = match value.into_inner() {
         DeValue::String(s) => Val::Str(s.into_owned()),
-        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-            .map_or_else(|_| Val::Float(f64::INFINITY), Val::Int),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            match i64::from_str_radix(&digits, i.radix()) {
+                Ok(n) => Val::Int(n),
+                Err(_) => u64::from_str_radix(digits.trim_start_matches('+'), i.radix())
+                    .map_or(Val::Huge, Val::Uint),
+            }
+        }
         DeValue::Float(f) => Val::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => Val::Bool(b),
         DeValue::Datetime(_) => Val::Datetime,
@@ -196,9 +208,7 @@ impl<'de> serde::de::Visitor<'de> for JsonVisitor {
 
     fn visit_u64<E>(self, u: u64) -> std::result::Result<JsonNode, E> {
         // Beyond i64, as TOML: a number no setting takes.
-        Ok(json_leaf(
-            i64::try_from(u).map_or(Val::Float(f64::INFINITY), Val::Int),
-        ))
+        Ok(json_leaf(i64::try_from(u).map_or(Val::Uint(u), Val::Int)))
     }
 
     fn visit_f64<E>(self, f: f64) -> std::result::Result<JsonNode, E> {
@@ -819,10 +829,27 @@ fn rule(node: Node, path: String, depth: usize) -> Result<Rule> {
 }
 
 /// A value an `eq` or `one_of` compares with: a string, number, boolean, or an array of them.
+/// A number is taken only when it is the number written: an integer up to 64 bits (one beyond
+/// is an error saying so), a float below 2^53 or with a fraction.
 fn json_value(node: Node, what: &str) -> Result<Value> {
     Ok(match node.value {
         Val::Str(s) => Value::String(s),
         Val::Int(i) => Value::from(i),
+        Val::Uint(u) => Value::from(u),
+        // Beyond 2^53 a float holds only some whole numbers: 9007199254740993.0 is read as
+        // ...992, so the rule would pin another number than the one written.
+        Val::Float(f)
+            if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9_007_199_254_740_992.0 =>
+        {
+            return fail(
+                node.line,
+                format!(
+                    "{what}: {f:.1} is a whole number beyond 2^53 written as a float, which may \
+                     not be the number written (9007199254740993.0 reads as 9007199254740992); \
+                     write it as an integer, without the .0"
+                ),
+            );
+        }
         Val::Float(f) if f.is_finite() => Value::from(f),
         Val::Bool(b) => Value::Bool(b),
         Val::Array(items) => Value::Array(
@@ -1047,6 +1074,54 @@ mod tests {
         );
         assert_eq!(policy.issuers[0].aliases.len(), 50_000);
         assert_eq!(policy.issuers.len(), 5_001);
+    }
+
+    #[test]
+    fn a_number_is_taken_only_as_written() {
+        let rule = |value: &str| format!("{HEAD}[[issuer.rule]]\nclaim = \"n\"\neq = {value}\n");
+        let eq = |text: &str| match &parse(text).unwrap().issuers[0].rule.leaves()[0].1 {
+            ClaimRule::Equals(_, v) => v.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            eq(&rule("9007199254740993")),
+            serde_json::json!(9007199254740993_i64)
+        );
+        assert_eq!(
+            eq(&rule("18446744073709551615")),
+            serde_json::json!(u64::MAX)
+        );
+        assert_eq!(eq(&rule("1.5")), serde_json::json!(1.5));
+        assert_eq!(
+            eq(&rule("9007199254740991.0")),
+            serde_json::json!(9007199254740991.0)
+        );
+        assert!(
+            error(&rule("9007199254740993.0")).starts_with(
+                "line 7: issuer[0].rule[0].eq: 9007199254740992.0 is a whole number beyond 2^53 \
+                 written as a float"
+            ),
+            "{}",
+            error(&rule("9007199254740993.0"))
+        );
+        assert_eq!(
+            error(&rule("18446744073709551616")),
+            "line 7: issuer[0].rule[0].eq must be a string, number, boolean or array, not an \
+             integer beyond 64 bits"
+        );
+        assert!(error(&rule("inf")).ends_with("not a number that is not finite (inf, nan)"));
+        let json = |n: &str| {
+            format!(
+                "{{\"issuer\":[{{\"url\":\"https://ci.example\",\"jwks_file\":\"k.json\",\
+                 \"audiences\":[\"api\"],\"rule\":[{{\"claim\":\"n\",\"eq\":{n}}}]}}]}}"
+            )
+        };
+        assert_eq!(
+            eq(&json("18446744073709551615")),
+            serde_json::json!(u64::MAX)
+        );
+        assert!(error(&json("9007199254740993.0")).contains("beyond 2^53"));
+        assert!(error(&json("18446744073709551616")).contains("beyond 2^53"));
     }
 
     #[test]
