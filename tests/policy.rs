@@ -681,6 +681,12 @@ fn a_batch_line_whose_issuers_keys_fail_to_load_is_refused_alone() {
     // The lines are judged one by one; the worst decides the exit: 2, as `verify` alone would
     // exit for a token whose issuer's keys cannot be loaded.
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("jwtctl: 3 line(s) were refused because the keys of the issuer")
+            && stderr(&out).lines().count() == 1,
+        "{}",
+        stderr(&out)
+    );
     let lines: Vec<Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

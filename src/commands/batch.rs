@@ -72,6 +72,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         }),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
+        unloaded: Cell::new(0),
         ledger: RefCell::new(ledger),
         now: args
             .at
@@ -96,6 +97,15 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     if stopped {
         // The reader went away (`| head -1`): stop quietly, as ripgrep does, and say so.
         ctx.audit.notice(rec.op, "stopped_early")?;
+    }
+    if batch.unloaded.get() > 0 {
+        // The exit status is 2: say why on stderr, in one line, as any exit 2 does.
+        crate::sys::eprint_line(&format!(
+            "jwtctl: {} line(s) were refused because the keys of the issuer they name could not \
+             be loaded (key_error or jwks_unavailable: their results say which setting of the \
+             policy); the other lines were judged",
+            batch.unloaded.get()
+        ));
     }
     Ok(Done::Streamed(exit))
 }
@@ -129,6 +139,8 @@ struct Batch<'a> {
     /// The remote set the keys came from, if any: one refetch per batch for a rotated key.
     remote: Option<Remote>,
     refetched: Cell<bool>,
+    /// How many lines were refused because their issuer's keys could not be loaded.
+    unloaded: Cell<u64>,
     /// A cell: a store's reads need `&mut` (one connection).
     ledger: RefCell<Option<Ledger>>,
     now: f64,
@@ -335,6 +347,7 @@ impl Batch<'_> {
             Slot::Failed { error, source, .. } => {
                 scratch.key_source.clone_from(source);
                 scratch.key_fetch = None;
+                self.unloaded.set(self.unloaded.get() + 1);
                 let setting = super::policy::key_setting(issuer);
                 let expected = super::policy::key_source_shown(issuer);
                 return Ok(Verdict::Rejected(
