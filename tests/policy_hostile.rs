@@ -536,3 +536,36 @@ fn a_refusal_of_a_long_any_or_one_of_stays_short() {
         stderr(&out)
     );
 }
+
+#[test]
+fn policy_check_warns_of_an_algorithm_no_key_of_the_jwks_file_verifies() {
+    let ci = Ci::new("gh");
+    ci.env().write("k.json", &ci.idp.set_of(&["rsa_pkcs8.pem"]));
+    let text = GITHUB_POLICY
+        .replace("oidc = true", "jwks_file = \"k.json\"")
+        .replace(
+            "algorithms = [\"RS256\"]",
+            "algorithms = [\"RS256\", \"ES256\"]",
+        );
+    ci.policy(&text);
+    let out = ci
+        .env()
+        .run_bare(&["--log-level", "warn", "policy", "check", "policy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: warning: the policy file policy.toml, line 3: issuer[0].algorithms names ES256 \
+         but no key of its jwks_file \"k.json\" verifies with it, so every token signed so is \
+         refused (no_matching_key); drop it or add the key\n"
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["event"], "policy_warning", "{record}");
+    // Every algorithm served (the key's JWK says RS256): no warning.
+    ci.policy(&text.replace(", \"ES256\"", ""));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert!(
+        out.status.success() && stderr(&out).is_empty(),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -355,7 +355,12 @@ fn check(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             format!("the policy file {}, {error}", loaded.shown),
         ));
     }
-    for warning in &findings {
+    let unserved = loaded
+        .file
+        .issuers
+        .iter()
+        .filter_map(|issuer| unserved_algorithms(&loaded, issuer));
+    for warning in findings.iter().cloned().chain(unserved) {
         crate::sys::eprint_line(&format!(
             "jwtctl: warning: the policy file {}, line {}: {}",
             loaded.shown, warning.line, warning.message
@@ -363,6 +368,43 @@ fn check(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx.audit.warning(rec.op, "policy_warning")?;
     }
     Ok(Done::Print(policy::normalised(&loaded.file)))
+}
+
+/// A warning for `algorithms` naming one that no key of the issuer's `jwks_file` verifies with
+/// (every token signed so would be refused `no_matching_key`). A file that cannot be read or
+/// parsed is left to `verify`, which says why; a fetched set is not fetched by `policy check`.
+fn unserved_algorithms(loaded: &Loaded, issuer: &Issuer) -> Option<policy::Finding> {
+    let KeySource::JwksFile(path) = &issuer.keys else {
+        return None;
+    };
+    if issuer.algorithms.is_empty() {
+        return None;
+    }
+    let contents = crate::trusted::read(&loaded.dir.join(path)).ok()?;
+    let set = crate::keys::JwkSet::parse(&crate::keys::Secret::new(contents.bytes)).ok()?;
+    let ring = Keyring::Set(set);
+    let unserved: Vec<&str> = issuer
+        .algorithms
+        .iter()
+        .filter(|alg| {
+            !ring
+                .keys()
+                .iter()
+                .any(|key| key.verifies && key.fits(**alg, false))
+        })
+        .map(|alg| token::alg_name(*alg))
+        .collect();
+    (!unserved.is_empty()).then(|| policy::Finding {
+        error: false,
+        line: issuer.line,
+        message: format!(
+            "{}.algorithms names {} but no key of its jwks_file {} verifies with it, so every \
+             token signed so is refused (no_matching_key); drop it or add the key",
+            issuer.path,
+            unserved.join(", "),
+            token::quoted(&path.to_string_lossy())
+        ),
+    })
 }
 
 /// `policy new --preset P`: a starting policy with comments, for the provider's issuer.
