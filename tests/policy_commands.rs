@@ -227,6 +227,8 @@ fn refresh_under_a_policy_refuses_a_blank_or_hidden_iss_before_anything_is_read(
         " https://jwtctl.acme.example",
         "https://jwtctl.acme.example ",
         "https://jwtctl\u{7}.acme.example",
+        "https://jwtctl\u{2028}.acme.example",
+        "https://jwtctl\u{85}.acme.example",
         "https://jwtctl\u{200b}.acme.example",
         "\u{202e}https://jwtctl.acme.example",
     ] {

@@ -139,8 +139,11 @@ fn unfit_issuer(iss: &str) -> Option<&'static str> {
     };
     if iss.trim().is_empty() {
         Some("is empty or blank")
-    } else if iss.chars().any(char::is_control) {
-        Some("holds a control character (a newline, a tab, ...)")
+    } else if iss
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        Some("holds a control character or line break (a newline, a tab, ...)")
     } else if iss.chars().any(invisible) {
         Some("holds an invisible character (zero-width or bidi)")
     } else if iss.trim() != iss {
