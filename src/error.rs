@@ -295,7 +295,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// The stable reason code's reason: always one with exit 1 ([`Reason::is_rejection`]).
+    /// The stable reason code's reason: one with exit 1 ([`Reason::is_rejection`]), but for a
+    /// batch line's configuration failure ([`Error::into_line_refusal`]).
     pub fn reason(&self) -> Reason {
         self.reason
     }
@@ -342,6 +343,16 @@ impl Rejection {
     }
 }
 
+impl Rejection {
+    /// The same rejection about `claim` (its name), when it names one.
+    pub fn about(mut self, claim: Option<String>) -> Rejection {
+        if claim.is_some() {
+            self.claim = claim;
+        }
+        self
+    }
+}
+
 /// A rejection carried on as an error, for a command whose verdict is reached by `?`
 /// (`refresh`, `revoke`); [`Error::into_rejection`] gives it back unchanged.
 impl From<Rejection> for Error {
@@ -382,6 +393,22 @@ impl Error {
             rule: self.rule,
             signed: self.signed,
         })
+    }
+}
+
+impl Error {
+    /// A failure confined to one token of a batch (under a policy, the keys of the issuer one
+    /// line names could not be loaded): that line is refused with the failure's own reason
+    /// (`key_error`, `jwks_unavailable`: exit 2), and the batch judges the other lines.
+    pub fn into_line_refusal(self) -> Rejection {
+        Rejection {
+            reason: self.reason,
+            message: self.message,
+            claim: self.claim,
+            rule: self.rule,
+            // No key checked the token: its claims are the sender's word, never recorded.
+            signed: None,
+        }
     }
 }
 

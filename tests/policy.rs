@@ -650,6 +650,136 @@ fn a_batch_is_judged_by_the_policy_line_by_line() {
     assert!(records.iter().all(|r| r["policy"] == "policy.toml"));
 }
 
+#[test]
+fn a_batch_line_whose_issuers_keys_fail_to_load_is_refused_alone() {
+    let ci = Ci::new("gh");
+    let down = ci.idp.server.url("/down/keys");
+    ci.idp.server.set("/down/keys", Reply::status(500));
+    let others = format!(
+        "\n[[issuer]]\nurl = \"https://missing.example\"\njwks_file = \"missing.json\"\n\
+         audiences = [\"a\"]\n[[issuer.rule]]\nclaim = \"sub\"\nglob = \"*\"\n\n\
+         [[issuer]]\nurl = \"https://down.example\"\njwks_url = \"{down}\"\n\
+         audiences = [\"a\"]\n[[issuer.rule]]\nclaim = \"sub\"\nglob = \"*\"\n"
+    );
+    ci.policy(&format!("{GITHUB_POLICY}{others}"));
+    let good = ci.token(github_claims());
+    let fork = ci.token(with(&github_claims(), json!({"repository_id": "4004"})));
+    let missing = ci.token(json!({"iss": "https://missing.example", "sub": "x", "aud": "a"}));
+    let down_token = ci.token(json!({"iss": "https://down.example", "sub": "x", "aud": "a"}));
+    let batch = |input: String| {
+        ci.env()
+            .bare()
+            .args(["--log-level", "info", "verify", "--batch", "--policy"])
+            .args(["policy.toml", "--ca-file", "ca.pem", "--cache-dir", "cache"])
+            .write_stdin(input)
+            .output()
+            .unwrap()
+    };
+    let out = batch(format!(
+        "{good}\n{missing}\n{good}\n{down_token}\n{missing}\n{fork}\n"
+    ));
+    // The lines are judged one by one; the worst decides the exit: 2, as `verify` alone would
+    // exit for a token whose issuer's keys cannot be loaded.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("jwtctl: 3 line(s) were refused because the keys of the issuer")
+            && stderr(&out).lines().count() == 1,
+        "{}",
+        stderr(&out)
+    );
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{}", stdout(&out));
+    for (i, valid) in [true, false, true, false, false, false]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(lines[i]["valid"], valid, "{}", lines[i]);
+        assert_eq!(lines[i]["line"], i + 1);
+    }
+    for i in [1, 4] {
+        assert_eq!(lines[i]["reason"], "key_error", "{}", lines[i]);
+        assert_eq!(lines[i]["rule"], "issuer[1].jwks_file");
+        assert_eq!(lines[i]["expected"], "jwks_file = \"missing.json\"");
+    }
+    assert_eq!(lines[3]["reason"], "jwks_unavailable", "{}", lines[3]);
+    assert_eq!(lines[3]["rule"], "issuer[2].jwks_url");
+    assert_eq!(lines[5]["reason"], "claim_mismatch");
+    // The remote set was asked once, not once per line naming it (and not again in a minute).
+    assert_eq!(ci.idp.server.hits("/down/keys"), 1);
+    for line in &lines {
+        let message = line["message"].as_str().unwrap_or_default();
+        assert!(!message.contains("--jwks"), "{message}");
+    }
+    let records: Vec<Value> = ci
+        .env()
+        .log()
+        .into_iter()
+        .filter(|r| r["op"] == "verify" && r.get("line").is_some())
+        .collect();
+    assert_eq!(records.len(), 6);
+    assert_eq!(records[1]["reason"], "key_error", "{}", records[1]);
+    assert_eq!(records[1]["policy_rule"], "issuer[1].jwks_file");
+    assert_eq!(records[1]["key_source"], "file");
+    assert_eq!(records[3]["reason"], "jwks_unavailable");
+    assert_eq!(records[3]["policy_rule"], "issuer[2].jwks_url");
+    assert_eq!(records[3]["key_source"], down.as_str(), "{}", records[3]);
+    assert_eq!(
+        records[0]["key_source"],
+        ci.idp.server.url("/gh/keys"),
+        "{}",
+        records[0]
+    );
+    // Without a failing line, the batch exits as before: 1 for a rejected token.
+    let out = batch(format!("{good}\n{fork}\n"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // A single verify says which setting of the policy failed, never a flag it replaced.
+    ci.env().write(
+        "pem.json",
+        &crate::common::fixture_text("keys/rsa_pkcs8.pem"),
+    );
+    let text = std::fs::read_to_string(ci.env().path("policy.toml")).unwrap();
+    ci.env()
+        .write("policy.toml", &text.replace("missing.json", "pem.json"));
+    let out = ci.verify(&[], &missing);
+    assert_refused(ci.env(), &out, 2, "key_error");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("jwtctl: policy policy.toml issuer[1].jwks_file: ")
+            && !err.contains("--jwks")
+            && !err.contains("--key-file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_token_older_than_max_age_is_refused_about_its_iat() {
+    let ci = Ci::new("gh");
+    ci.policy(GITHUB_POLICY);
+    let t = now();
+    let mut claims = github_claims();
+    let obj = claims.as_object_mut().unwrap();
+    obj.insert("iss".into(), json!(ci.issuer));
+    obj.insert("iat".into(), json!(t - 3600));
+    obj.insert("exp".into(), json!(t + 300));
+    let out = ci.verify(&[], &ci.raw_token(&claims.to_string()));
+    assert_rejected(ci.env(), &out, "too_old");
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: token rejected: too_old: policy policy.toml issuer[0].max_age: 'iat' must be at \
+         most 600s ago\n"
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["claim"], "iat", "{record}");
+    assert_eq!(record["policy_rule"], "issuer[0].max_age", "{record}");
+    let out = ci.verify(&["--output", "json"], &ci.raw_token(&claims.to_string()));
+    let verdict: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(verdict["claim"], "iat", "{verdict}");
+    assert_eq!(verdict["expected"], "at most 600s ago", "{verdict}");
+}
+
 /// Twenty broken policies, each with the one-line error `policy check` gives (its line number).
 const BROKEN: [(&str, &str); 20] = [
     ("[[issuer]\n", "line 1: not valid TOML"),

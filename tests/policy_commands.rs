@@ -212,3 +212,90 @@ fn revoke_under_a_policy_checks_the_signature_with_the_issuers_keys() {
         assert_refused(ci.env(), &out, 2, "usage");
     }
 }
+
+#[test]
+fn refresh_under_a_policy_refuses_a_blank_or_hidden_iss_before_anything_is_read() {
+    let ci = ci_with_ledger();
+    let parent = ci.token(github_claims());
+    // Each would be minted into the new token's iss while the provider's token is used up.
+    for iss in [
+        "",
+        "   ",
+        "\t",
+        "https://jwtctl.acme.example\n",
+        "https://jwtctl.acme.example\nX-Evil: 1",
+        " https://jwtctl.acme.example",
+        "https://jwtctl.acme.example ",
+        "https://jwtctl\u{7}.acme.example",
+        "https://jwtctl\u{2028}.acme.example",
+        "https://jwtctl\u{85}.acme.example",
+        "https://jwtctl\u{200b}.acme.example",
+        "\u{202e}https://jwtctl.acme.example",
+    ] {
+        let out = run_bare(&ci, "refresh", &["--ledger", "l.db", "--iss", iss], &parent);
+        assert_refused(ci.env(), &out, 2, "usage");
+        let err = stderr(&out);
+        assert!(err.starts_with("jwtctl: --iss "), "{iss:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{iss:?}: {err}");
+        assert!(stdout(&out).is_empty());
+        let record = ci.env().log().pop().unwrap();
+        assert!(record.get("policy").is_none(), "no policy read: {record}");
+    }
+    // Nothing was consumed: the token still refreshes once, under jwtctl's issuer.
+    let out = run(&ci, "refresh", &["--ledger", "l.db"], &parent);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim_end()).1["iss"], OURS);
+}
+
+#[test]
+fn refresh_under_a_policy_refuses_an_iss_a_lax_verifier_takes_for_a_policy_issuer() {
+    let ci = ci_with_ledger();
+    // Two more issuers, never fetched: the --iss is judged before any key is read.
+    let extra = "\n[[issuer]]\nurl = \"https://accounts.google.com\"\npreset = \"google\"\n\
+        jwks_file = \"google.json\"\naudiences = [\"a\"]\n[[issuer.rule]]\nclaim = \"sub\"\n\
+        eq = \"1\"\n\n[[issuer]]\nurl = \"https://token.actions.githubusercontent.com\"\n\
+        jwks_file = \"gh.json\"\naudiences = [\"a\"]\n[[issuer.rule]]\nclaim = \"sub\"\n\
+        eq = \"1\"\n";
+    ci.policy(&format!("{GITHUB_POLICY}{extra}"));
+    let parent = ci.token(github_claims());
+    let local = ci.issuer.replace("https://", "http://user@") + "/?#";
+    let cases = [
+        ("http://accounts.google.com", "issuer[1]"),
+        ("https://accounts.google.com:443", "issuer[1]"),
+        ("https://accounts.google.com.", "issuer[1]"),
+        ("https://accounts.google.com/#", "issuer[1]"),
+        ("https://accounts.google.com?", "issuer[1]"),
+        ("https://user@accounts.google.com", "issuer[1]"),
+        ("https://accounts.google%2Ecom", "issuer[1]"),
+        ("https://%61ccounts.google.com", "issuer[1]"),
+        ("//accounts.google.com", "issuer[1]"),
+        ("accounts.google.com.", "issuer[1]"),
+        ("token.actions.githubusercontent.com", "issuer[2]"),
+        ("HTTPS://Token.Actions.GithubUserContent.com//", "issuer[2]"),
+        (local.as_str(), "issuer[0]"),
+    ];
+    for (iss, path) in cases {
+        let out = run_bare(
+            &ci,
+            "refresh",
+            &["--ledger", "l.db", "--dry-run", "--iss", iss],
+            &parent,
+        );
+        assert_refused(ci.env(), &out, 2, "usage");
+        assert!(
+            stderr(&out).contains(&format!("--iss names {path} of the policy policy.toml")),
+            "{iss}: {}",
+            stderr(&out)
+        );
+    }
+    // jwtctl's own issuer, and names that are only near one, still refresh.
+    for iss in [OURS, "https://accounts.google.com.evil.example"] {
+        let out = run_bare(
+            &ci,
+            "refresh",
+            &["--no-ledger", "--dry-run", "--iss", iss],
+            &parent,
+        );
+        assert!(out.status.success(), "{iss}: {}", stderr(&out));
+    }
+}

@@ -385,3 +385,187 @@ fn an_id_written_as_a_number_where_the_provider_writes_a_string_is_a_policy_erro
         );
     }
 }
+
+#[test]
+fn issuer_and_audience_lists_in_a_refusal_are_quoted_escaped_and_bounded() {
+    let ci = Ci::new("gh");
+    // An audience holding a quote and a comma is one entry, and must read as one.
+    ci.policy(&GITHUB_POLICY.replace(
+        "audiences = [\"https://github.com/acme\"]",
+        r#"audiences = ["https://github.com/acme", "a\", \"b", "x, y"]"#,
+    ));
+    let token = ci.token(with(&github_claims(), json!({"aud": "other"})));
+    let out = ci.verify(&["--output", "json"], &token);
+    assert_eq!(out.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+    let expected = r#"one of ["https://github.com/acme", "a\", \"b", "x, y"]"#;
+    assert_eq!(verdict["expected"], expected, "{verdict}");
+    assert!(
+        verdict["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("'aud' must be {expected}")),
+        "{verdict}"
+    );
+    // The issuers the policy trusts, each quoted.
+    let other = ci.token(with(&github_claims(), json!({"iss": "https://x.example"})));
+    let out = ci.verify(&["--output", "json"], &other);
+    let verdict: serde_json::Value = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+    assert_eq!(
+        verdict["expected"],
+        format!("one of [\"{}\"]", ci.issuer),
+        "{verdict}"
+    );
+    // A list of 2000 audiences shows a few and counts the rest.
+    let many: Vec<String> = (0..2000).map(|i| format!("\"aud-{i}\"")).collect();
+    ci.policy(&GITHUB_POLICY.replace(
+        "audiences = [\"https://github.com/acme\"]",
+        &format!("audiences = [{}]", many.join(", ")),
+    ));
+    let out = ci.verify(&[], &token);
+    let err = stderr(&out);
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(err.contains("\"aud-7\", … 1992 more]"), "{err}");
+}
+
+#[test]
+fn an_issuer_url_or_alias_holding_a_comma_whitespace_or_control_is_a_policy_error() {
+    let ci = Ci::new("gh");
+    for (alias, what) in [
+        ("https://x.example, https://k8s.example", "a comma"),
+        ("https://x.example https://k8s.example", "whitespace"),
+        ("x.example\\n", "a control character"),
+    ] {
+        ci.policy(&GITHUB_POLICY.replace(
+            "oidc = true",
+            &format!("aliases = [\"{alias}\"]\noidc = true"),
+        ));
+        let out = ci.env().run(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert!(
+            stderr(&out).contains("issuer[0].aliases: ") && stderr(&out).contains(what),
+            "{alias}: {}",
+            stderr(&out)
+        );
+    }
+    ci.policy(&GITHUB_POLICY.replace("url = \"ISSUER\"", "url = \"ISSUER \""));
+    let out = ci.env().run(&["policy", "check", "policy.toml"]);
+    assert_refused(ci.env(), &out, 2, "policy_error");
+    assert!(stderr(&out).contains("issuer[0].url: "), "{}", stderr(&out));
+}
+
+#[test]
+fn gitlab_runner_id_is_an_integer_and_a_rule_on_it_says_so() {
+    let ci = Ci::new("gl");
+    let policy = |value: &str| {
+        format!(
+            "[[issuer]]\nurl = \"ISSUER\"\npreset = \"gitlab\"\noidc = true\naudiences = [\"a\"]\n\
+             require = [\"user_identities\"]\n\n[[issuer.rule]]\nclaim = \"project_id\"\n\
+             eq = \"42\"\n\n[[issuer.rule]]\nclaim = \"runner_id\"\n{value}\n"
+        )
+    };
+    // GitLab writes "runner_id": 12270835: a number in the rule is right.
+    ci.policy(&policy("eq = 12"));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims = json!({"sub": "project_path:acme/deploy:ref_type:branch:ref:main", "aud": "a",
+        "project_id": "42", "runner_id": 12,
+        "user_identities": [{"provider": "gitlab", "extern_uid": "1"}]});
+    let out = ci.verify(&[], &ci.token(claims.clone()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ci.verify(&[], &ci.token(with(&claims, json!({"runner_id": 13}))));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // A quoted one never equals it: an error naming the line, as for a quoted id on GitHub.
+    for value in ["eq = \"12\"", "one_of = [12, \"13\"]"] {
+        ci.policy(&policy(value));
+        let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+        assert_refused(ci.env(), &out, 2, "policy_error");
+        assert!(
+            stderr(&out).contains(
+                "line 12: issuer[0].rule[1]: gitlab tokens carry 'runner_id' as an integer"
+            ),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_refusal_of_a_long_any_or_one_of_stays_short() {
+    let ci = Ci::new("gh");
+    let alternatives: Vec<String> = (0..2000)
+        .map(|i| format!("{{ claim = \"environment\", eq = \"env-{i}\" }}"))
+        .collect();
+    let values: Vec<String> = (0..2000).map(|i| format!("\"push-{i}\"")).collect();
+    let text = GITHUB_POLICY
+        .replace(
+            "claim = \"environment\"\neq = \"production\"",
+            &format!("any = [{}]", alternatives.join(", ")),
+        )
+        .replace(
+            "one_of = [\"push\", \"workflow_dispatch\"]",
+            &format!("one_of = [\"push\", {}]", values.join(", ")),
+        );
+    ci.policy(&text);
+    let staging = ci.token(with(&github_claims(), json!({"environment": "staging"})));
+    let out = ci.verify(&["--output", "json"], &staging);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let line = crate::common::stdout(&out);
+    assert!(line.len() < 1500, "{} bytes", line.len());
+    let verdict: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let expected = verdict["expected"].as_str().unwrap();
+    assert!(
+        expected.starts_with("\"env-0\" or \"env-1\" or ")
+            && expected.ends_with(" more alternatives"),
+        "{expected}"
+    );
+    let record = ci.env().log().pop().unwrap().to_string();
+    assert!(record.len() < 1500, "{} bytes", record.len());
+    let pr = ci.token(with(
+        &github_claims(),
+        json!({"event_name": "pull_request"}),
+    ));
+    let out = ci.verify(&[], &pr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).ends_with(
+            "one of [\"push\", \"push-0\", \"push-1\", \"push-2\", \"push-3\", \
+             \"push-4\", \"push-5\", \"push-6\", … 1993 more]\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn policy_check_warns_of_an_algorithm_no_key_of_the_jwks_file_verifies() {
+    let ci = Ci::new("gh");
+    ci.env().write("k.json", &ci.idp.set_of(&["rsa_pkcs8.pem"]));
+    let text = GITHUB_POLICY
+        .replace("oidc = true", "jwks_file = \"k.json\"")
+        .replace(
+            "algorithms = [\"RS256\"]",
+            "algorithms = [\"RS256\", \"ES256\"]",
+        );
+    ci.policy(&text);
+    let out = ci
+        .env()
+        .run_bare(&["--log-level", "warn", "policy", "check", "policy.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "jwtctl: warning: the policy file policy.toml, line 3: issuer[0].algorithms names ES256 \
+         but no key of its jwks_file \"k.json\" verifies with it, so every token signed so is \
+         refused (no_matching_key); drop it or add the key\n"
+    );
+    let record = ci.env().log().pop().unwrap();
+    assert_eq!(record["event"], "policy_warning", "{record}");
+    // Every algorithm served (the key's JWK says RS256): no warning.
+    ci.policy(&text.replace(", \"ES256\"", ""));
+    let out = ci.env().run_bare(&["policy", "check", "policy.toml"]);
+    assert!(
+        out.status.success() && stderr(&out).is_empty(),
+        "{}",
+        stderr(&out)
+    );
+}

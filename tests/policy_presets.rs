@@ -560,7 +560,7 @@ fn google_tokens_naming_either_form_of_the_issuer_pass_and_nothing_else_does() {
         assert_eq!(out.status.code(), Some(1), "{iss}: {}", stderr(&out));
         assert!(
             stderr(&out).contains(&format!(
-                "policy policy.toml issuer: 'iss' must be one of [{}, accounts.google.com]",
+                "policy policy.toml issuer: 'iss' must be one of [\"{}\", \"accounts.google.com\"]",
                 ci.issuer
             )),
             "{iss}: {}",

@@ -2,6 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 use tracing::Level;
 
@@ -65,13 +66,14 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         policy,
         keys: RefCell::new(keys),
         rules: rules.map(|loaded| Rules {
-            issuers: RefCell::new(loaded.file.issuers.iter().map(|_| None).collect()),
+            issuers: RefCell::new(loaded.file.issuers.iter().map(|_| Slot::Unloaded).collect()),
             loaded,
             passed: RefCell::new(None),
         }),
         remote: super::remote(&check.remote),
         refetched: Cell::new(false),
         loosening_noted: Cell::new(false),
+        unloaded: Cell::new(0),
         ledger: RefCell::new(ledger),
         now: args
             .at
@@ -89,7 +91,7 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
     };
     let stdin = io::stdin();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let (rejected, stopped) = batch
+    let (exit, stopped) = batch
         .stream(&mut stdin.lock(), &mut out)
         .map_err(|e| after_printed(e, &mut out))?;
     let stopped = stopped || reader_gone(out.flush())?;
@@ -97,11 +99,16 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         // The reader went away (`| head -1`): stop quietly, as ripgrep does, and say so.
         ctx.audit.notice(rec.op, "stopped_early")?;
     }
-    Ok(Done::Streamed(if rejected {
-        Exit::Rejected
-    } else {
-        Exit::Success
-    }))
+    if batch.unloaded.get() > 0 {
+        // The exit status is 2: say why on stderr, in one line, as any exit 2 does.
+        crate::sys::eprint_line(&format!(
+            "jwtctl: {} line(s) were refused because the keys of the issuer they name could not \
+             be loaded (key_error or jwks_unavailable: their results say which setting of the \
+             policy); the other lines were judged",
+            batch.unloaded.get()
+        ));
+    }
+    Ok(Done::Streamed(exit))
 }
 
 /// A log failure in the middle of a batch: the verdicts printed before it stand (each had its
@@ -135,6 +142,8 @@ struct Batch<'a> {
     refetched: Cell<bool>,
     /// Whether the loosening flags were said and recorded: once, at the first valid token.
     loosening_noted: Cell<bool>,
+    /// How many lines were refused because their issuer's keys could not be loaded.
+    unloaded: Cell<u64>,
     /// A cell: a store's reads need `&mut` (one connection).
     ledger: RefCell<Option<Ledger>>,
     now: f64,
@@ -145,9 +154,34 @@ struct Batch<'a> {
 /// A batch's policy: the file, and each issuer's keys and verification policy once loaded.
 struct Rules {
     loaded: Loaded,
-    issuers: RefCell<Vec<Option<(Keyring, Policy)>>>,
+    issuers: RefCell<Vec<Slot>>,
     /// What the token just judged passed as, for its line.
     passed: RefCell<Option<Passed>>,
+}
+
+/// How long a failure to load an issuer's keys is given again to the lines naming it before
+/// the keys are tried again: a missing file or a provider that is down is not asked once per
+/// line (a remote set's failures are also remembered for this long, see `keys::remote`), and
+/// is not given up on for the rest of a long batch either.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// An issuer's keys in a batch: not yet needed, loaded (with the verification policy and where
+/// they came from, for each line's record), or failed to load (and when).
+enum Slot {
+    Unloaded,
+    Loaded(Box<IssuerKeys>),
+    Failed {
+        error: Error,
+        at: Instant,
+        source: Option<String>,
+    },
+}
+
+struct IssuerKeys {
+    keys: Keyring,
+    policy: Policy,
+    source: Option<String>,
+    fetch: Option<&'static str>,
 }
 
 impl Batch<'_> {
@@ -157,18 +191,18 @@ impl Batch<'_> {
     /// Records are written in groups of up to [`GROUP`] (one `write(2)` each), and a group's
     /// verdicts are printed only after the group is written: a printed result always has its
     /// record on disk, even after a SIGKILL.
-    fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<(bool, bool)> {
+    fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<(Exit, bool)> {
         let audit = self.ctx.audit;
         audit.hold(self.scratch.borrow().op);
         let mut pending = Vec::new();
         let result = audit.in_scope(|| self.stream_held(input, out, &mut pending));
         // Whatever happened, what was recorded is written before anything more is printed.
         audit.release(false)?;
-        let (rejected, stopped) = result?;
+        let (exit, stopped) = result?;
         if stopped || reader_gone(out.write_all(&pending))? {
-            return Ok((rejected, true));
+            return Ok((exit, true));
         }
-        Ok((rejected, false))
+        Ok((exit, false))
     }
 
     fn stream_held(
@@ -176,9 +210,9 @@ impl Batch<'_> {
         input: &mut impl BufRead,
         out: &mut impl Write,
         pending: &mut Vec<u8>,
-    ) -> Result<(bool, bool)> {
+    ) -> Result<(Exit, bool)> {
         let mut line = Vec::new();
-        let (mut number, mut rejected, mut held) = (0u64, false, 0usize);
+        let (mut number, mut exit, mut held) = (0u64, Exit::Success, 0usize);
         let limit = self.policy.max_size.saturating_add(LINE_SLACK);
         while let Some(end) = read_line_bounded(input, &mut line, limit)
             .map_err(|e| Error::io(format!("cannot read stdin: {}", io_words(&e))))?
@@ -196,7 +230,11 @@ impl Batch<'_> {
             }
             // A failure (a ledger that cannot be read, a log) ends the batch.
             let verdict = self.check(text, utf8.is_some(), overflow)?;
-            rejected |= !verdict.is_valid();
+            // The worst line decides: 1 for a rejected token, 2 for a line whose issuer's keys
+            // could not be loaded (as `verify` alone would exit for it).
+            if let Verdict::Rejected(r) = &verdict {
+                exit = worse(exit, r.reason().exit_status());
+            }
             self.record(number, text, cut, &verdict)?;
             held += 1;
             let passed = self.rules.as_ref().and_then(|r| r.passed.take());
@@ -210,11 +248,11 @@ impl Batch<'_> {
                 let written = out.write_all(pending);
                 pending.clear();
                 if reader_gone(written)? {
-                    return Ok((rejected, true));
+                    return Ok((exit, true));
                 }
             }
         }
-        Ok((rejected, false))
+        Ok((exit, false))
     }
 
     fn check(&self, text: &str, utf8: bool, overflow: bool) -> Result<Verdict> {
@@ -274,6 +312,13 @@ impl Batch<'_> {
     /// one: verification then requires its `iss`), that issuer's keys (loaded once), its rules.
     fn judge(&self, rules: &Rules, text: &str) -> Result<Verdict> {
         let issuers = &rules.loaded.file.issuers;
+        {
+            // Each line's record names where its issuer's keys came from, or nothing when the
+            // line names no issuer.
+            let mut scratch = self.scratch.borrow_mut();
+            scratch.key_source = None;
+            scratch.key_fetch = None;
+        }
         let index = match issuers.len() {
             1 => 0,
             _ => {
@@ -289,24 +334,35 @@ impl Batch<'_> {
             }
         };
         let issuer = &issuers[index];
-        let mut loaded = rules.issuers.borrow_mut();
-        if loaded[index].is_none() {
-            let mut rec = Record::new(self.scratch.borrow().op);
-            let (keys, algs) = super::policy::issuer_keys(
-                &rules.loaded,
-                issuer,
-                &self.args.check.key,
-                &self.args.check.remote,
-                None,
-                self.ctx,
-                &mut rec,
-            )?;
-            let policy = super::policy::issuer_policy(issuer, &self.policy, algs);
-            loaded[index] = Some((keys, policy));
+        let mut slots = rules.issuers.borrow_mut();
+        let slot = &mut slots[index];
+        let retry = matches!(slot, Slot::Failed { at, .. } if at.elapsed() >= RETRY_AFTER);
+        if matches!(slot, Slot::Unloaded) || retry {
+            *slot = self.load_issuer(rules, issuer)?;
         }
-        let Some((keys, policy)) = loaded[index].as_ref() else {
-            return Err(Error::key("no keys to verify with"));
+        let mut scratch = self.scratch.borrow_mut();
+        let (keys, policy) = match slot {
+            Slot::Loaded(loaded) => {
+                scratch.key_source.clone_from(&loaded.source);
+                scratch.key_fetch = loaded.fetch;
+                (&loaded.keys, &loaded.policy)
+            }
+            Slot::Failed { error, source, .. } => {
+                scratch.key_source.clone_from(source);
+                scratch.key_fetch = None;
+                self.unloaded.set(self.unloaded.get() + 1);
+                let setting = super::policy::key_setting(issuer);
+                let expected = super::policy::key_source_shown(issuer);
+                return Ok(Verdict::Rejected(
+                    error
+                        .clone()
+                        .with_rule(setting, expected)
+                        .into_line_refusal(),
+                ));
+            }
+            Slot::Unloaded => return Err(Error::key("no keys to verify with")),
         };
+        drop(scratch);
         let verdict =
             super::policy::judge_with(&rules.loaded, issuer, text, keys, policy, self.now)?;
         verdict.and_then(|(verified, passed)| {
@@ -320,6 +376,35 @@ impl Batch<'_> {
                 *rules.passed.borrow_mut() = Some(passed);
             }
             Ok(verdict)
+        })
+    }
+
+    /// Load an issuer's keys for the batch: a failure (but the log's) is kept for the lines
+    /// that name the issuer, each refused with it, until [`RETRY_AFTER`] has passed.
+    fn load_issuer(&self, rules: &Rules, issuer: &crate::policy::Issuer) -> Result<Slot> {
+        let mut rec = Record::new(self.scratch.borrow().op);
+        let loaded = super::policy::issuer_keys(
+            &rules.loaded,
+            issuer,
+            &self.args.check.key,
+            &self.args.check.remote,
+            None,
+            self.ctx,
+            &mut rec,
+        );
+        Ok(match loaded {
+            Ok((keys, algs)) => Slot::Loaded(Box::new(IssuerKeys {
+                keys,
+                policy: super::policy::issuer_policy(issuer, &self.policy, algs),
+                source: rec.key_source,
+                fetch: rec.key_fetch,
+            })),
+            Err(e) if e.reason() == Reason::LogError => return Err(e),
+            Err(error) => Slot::Failed {
+                error,
+                at: Instant::now(),
+                source: rec.key_source,
+            },
         })
     }
 
@@ -364,6 +449,14 @@ impl Batch<'_> {
             }
         };
         self.ctx.audit.emit(level, &r)
+    }
+}
+
+/// The exit status of the worse of two outcomes (a configuration failure over a rejection).
+fn worse(a: Exit, b: Exit) -> Exit {
+    match b.code() > a.code() {
+        true => b,
+        false => a,
     }
 }
 

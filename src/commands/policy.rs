@@ -103,7 +103,7 @@ pub fn issuer_keys(
     ctx: &Ctx,
     rec: &mut Record,
 ) -> Result<(Keyring, Vec<Algorithm>)> {
-    match &issuer.keys {
+    let keys = match &issuer.keys {
         KeySource::JwksFile(path) => {
             let path = loaded.dir.join(path);
             verifying_keys(key, KeySet::Local(Some(&path)), ctx, rec)
@@ -116,7 +116,53 @@ pub fn issuer_keys(
             let remote = super::remote_at(Location::JwksUrl(url.clone()), remote);
             verifying_keys(key, KeySet::Remote(&remote, kid), ctx, rec)
         }
+    };
+    keys.map_err(|e| in_policy_words(loaded, issuer, e))
+}
+
+/// The setting an issuer's keys come from, as the policy writes it (`issuer[1].jwks_file`).
+pub fn key_setting(issuer: &Issuer) -> String {
+    let setting = match issuer.keys {
+        KeySource::Oidc(_) => "oidc",
+        KeySource::JwksUrl(_) => "jwks_url",
+        KeySource::JwksFile(_) => "jwks_file",
+    };
+    format!("{}.{setting}", issuer.path)
+}
+
+/// Where an issuer's keys come from as the policy says it (`jwks_file = "k.json"`), for what
+/// a line refused because they could not be loaded "expected".
+pub fn key_source_shown(issuer: &Issuer) -> String {
+    let q = |s: &str| Value::from(s).to_string();
+    match &issuer.keys {
+        KeySource::Oidc(url) if *url == issuer.url => "oidc = true".to_owned(),
+        KeySource::Oidc(url) => format!("oidc = {}", q(url)),
+        KeySource::JwksUrl(url) => format!("jwks_url = {}", q(url)),
+        KeySource::JwksFile(path) => format!("jwks_file = {}", q(&path.to_string_lossy())),
     }
+}
+
+/// A failure to load an issuer's keys, naming the policy setting they come from instead of the
+/// flags the key loaders name (`--jwks`, `--key-file`, `--oidc`), which do not apply under a
+/// policy. A log failure stays as it is.
+fn in_policy_words(loaded: &Loaded, issuer: &Issuer, e: Error) -> Error {
+    if e.reason() == Reason::LogError {
+        return e;
+    }
+    let mut message = e.message().to_owned();
+    for (flag, words) in [
+        ("; check --jwks", ""),
+        ("the --jwks file", "the JWK Set file"),
+        ("; give it with --key-file", ""),
+        ("; a single JWK goes to --key-file", ""),
+        ("as --oidc gives", "as the policy's url gives"),
+    ] {
+        message = message.replace(flag, words);
+    }
+    Error::new(
+        e.reason(),
+        format!("policy {} {}: {message}", loaded.shown, key_setting(issuer)),
+    )
 }
 
 /// The verification policy for `issuer`: the flags' (leeway, typ, sizes) with the issuer's
@@ -142,7 +188,7 @@ pub fn issuer_policy(issuer: &Issuer, base: &Policy, algs: Vec<Algorithm>) -> Po
 /// the token's `iss` to be that issuer's URL); a token naming none the policy lists is refused.
 pub fn issuer_of<'a>(loaded: &'a Loaded, claims: &Claims) -> Result<&'a Issuer> {
     loaded.file.issuer_for(claims).ok_or_else(|| {
-        let expected = format!("one of [{}]", loaded.file.issuer_urls());
+        let expected = loaded.file.issuer_urls();
         let (reason, what) = match token::claim(claims, "iss") {
             None => (Reason::MissingClaim, "the token has no 'iss'; it must be"),
             Some(_) => (Reason::ClaimMismatch, "'iss' must be"),
@@ -230,24 +276,22 @@ fn refused(loaded: &Loaded, refusal: Refusal) -> Result<Rejection> {
 /// A rejection of the token core about a setting the policy gave (audiences, algorithms,
 /// max_age, require), said in the policy's words and naming the setting; others stand.
 fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
-    let list = |items: Vec<String>| format!("one of [{}]", items.join(", "));
-    let quoted = |items: &[String]| list(items.iter().map(|s| format!("\"{s}\"")).collect());
     let (setting, expected) = match (r.reason(), r.claim()) {
-        (_, Some("aud")) => ("audiences", quoted(&issuer.audiences)),
-        (_, Some("iss")) if issuer.aliases.is_empty() => ("url", format!("\"{}\"", issuer.url)),
+        (_, Some("aud")) => (
+            "audiences",
+            token::one_of(issuer.audiences.iter().map(|a| token::quoted(a))),
+        ),
+        (_, Some("iss")) if issuer.aliases.is_empty() => ("url", token::quoted(&issuer.url)),
         (_, Some("iss")) => (
             "url",
-            list(issuer.issuer_names().map(|n| format!("\"{n}\"")).collect()),
+            token::one_of(issuer.issuer_names().map(token::quoted)),
         ),
         (Reason::TooOld, _) | (Reason::MissingClaim, Some("iat"))
             if issuer.max_age_secs.is_some() =>
         {
             (
                 "max_age",
-                format!(
-                    "issued at most {}s ago",
-                    issuer.max_age_secs.unwrap_or_default()
-                ),
+                format!("at most {}s ago", issuer.max_age_secs.unwrap_or_default()),
             )
         }
         (Reason::MissingClaim, Some(claim))
@@ -257,12 +301,11 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
         }
         (Reason::AlgNotAllowed, _) if !issuer.algorithms.is_empty() => (
             "algorithms",
-            list(
+            token::one_of(
                 issuer
                     .algorithms
                     .iter()
-                    .map(|a| token::alg_name(*a).to_owned())
-                    .collect(),
+                    .map(|a| token::alg_name(*a).to_owned()),
             ),
         ),
         _ => return r,
@@ -276,15 +319,22 @@ fn explained(loaded: &Loaded, issuer: &Issuer, r: Rejection) -> Rejection {
             .find(|c| c.record() == claim)
             .map_or_else(|| token::ClaimPath::name(claim).shown(), |c| c.shown())
     };
-    let subject = match (r.reason(), r.claim()) {
+    // A token too old is about its `iat` (the core names no claim for it).
+    let claim = match r.reason() {
+        Reason::TooOld => Some("iat"),
+        _ => r.claim(),
+    };
+    let subject = match (r.reason(), claim) {
         (Reason::MissingClaim, Some(claim)) => {
             format!("the token has no {}; it must be", shown(claim))
         }
         (_, Some(claim)) => format!("{} must be", shown(claim)),
-        (_, None) => "the token's alg must be".to_owned(),
+        (Reason::AlgNotAllowed, None) => "the token's alg must be".to_owned(),
+        (_, None) => "the token must be".to_owned(),
     };
     let message = format!("policy {} {path}: {subject} {expected}", loaded.shown);
-    r.under_policy(path, expected, message)
+    let claim = claim.map(str::to_owned);
+    r.under_policy(path, expected, message).about(claim)
 }
 
 /// `jwtctl policy check|new|pin`.
@@ -307,7 +357,12 @@ fn check(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             format!("the policy file {}, {error}", loaded.shown),
         ));
     }
-    for warning in &findings {
+    let unserved = loaded
+        .file
+        .issuers
+        .iter()
+        .filter_map(|issuer| unserved_algorithms(&loaded, issuer));
+    for warning in findings.iter().cloned().chain(unserved) {
         crate::sys::eprint_line(&format!(
             "jwtctl: warning: the policy file {}, line {}: {}",
             loaded.shown, warning.line, warning.message
@@ -327,6 +382,43 @@ fn check(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
         ctx.audit.warning(rec.op, "policy_warning")?;
     }
     Ok(Done::Print(normalised))
+}
+
+/// A warning for `algorithms` naming one that no key of the issuer's `jwks_file` verifies with
+/// (every token signed so would be refused `no_matching_key`). A file that cannot be read or
+/// parsed is left to `verify`, which says why; a fetched set is not fetched by `policy check`.
+fn unserved_algorithms(loaded: &Loaded, issuer: &Issuer) -> Option<policy::Finding> {
+    let KeySource::JwksFile(path) = &issuer.keys else {
+        return None;
+    };
+    if issuer.algorithms.is_empty() {
+        return None;
+    }
+    let contents = crate::trusted::read(&loaded.dir.join(path)).ok()?;
+    let set = crate::keys::JwkSet::parse(&crate::keys::Secret::new(contents.bytes)).ok()?;
+    let ring = Keyring::Set(set);
+    let unserved: Vec<&str> = issuer
+        .algorithms
+        .iter()
+        .filter(|alg| {
+            !ring
+                .keys()
+                .iter()
+                .any(|key| key.verifies && key.fits(**alg, false))
+        })
+        .map(|alg| token::alg_name(*alg))
+        .collect();
+    (!unserved.is_empty()).then(|| policy::Finding {
+        error: false,
+        line: issuer.line,
+        message: format!(
+            "{}.algorithms names {} but no key of its jwks_file {} verifies with it, so every \
+             token signed so is refused (no_matching_key); drop it or add the key",
+            issuer.path,
+            unserved.join(", "),
+            token::quoted(&path.to_string_lossy())
+        ),
+    })
 }
 
 /// `policy new --preset P`: a starting policy with comments, for the provider's issuer.

@@ -108,17 +108,17 @@ fn policy_issuer(
              jwtctl's tokens)",
         ));
     };
+    if let Some(why) = unfit_issuer(iss) {
+        return Err(Error::usage(format!(
+            "--iss {why}, so the new token would name an issuer no one can check or read \
+             correctly; pass jwtctl's own issuer, as in --iss https://jwtctl.example"
+        )));
+    }
     let loaded = super::policy::load(path, ctx, rec)?;
-    // Loosely, though a policy matches `iss` exactly: a verifier that ignores case or a trailing
-    // slash would take `https://Token.actions.githubusercontent.com/` for GitHub.
-    let loose = |name: &str| name.trim_end_matches('/').to_lowercase();
-    let ours = loose(iss);
-    if let Some(issuer) = loaded
-        .file
-        .issuers
-        .iter()
-        .find(|i| i.issuer_names().any(|name| loose(name) == ours))
-    {
+    // Loosely, though a policy matches `iss` exactly: a verifier that ignores case, the scheme,
+    // a default port or a trailing slash would take `http://Token.actions.githubusercontent.com:443/`
+    // for GitHub.
+    if let Some(issuer) = loaded.file.issuer_like(iss) {
         return Err(Error::usage(format!(
             "--iss names {} of the policy {}, but the new token is signed with jwtctl's key, not \
              that issuer's; pass jwtctl's own issuer",
@@ -156,6 +156,29 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Why `iss` cannot be the issuer a new token names, if it cannot: what no operator id may hold
+/// ([`crate::cli::id_problem`]: empty, blank, a control character), and, since this one names
+/// jwtctl's issuer beside a provider's, a line separator, an invisible character (zero-width,
+/// bidi) or whitespace at either end (it would look like another issuer's name). The value
+/// itself is never repeated: a usage error does not echo the command line.
+fn unfit_issuer(iss: &str) -> Option<&'static str> {
+    let invisible = |c: char| {
+        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}')
+    };
+    if let Some(problem) = crate::cli::id_problem(iss) {
+        Some(problem)
+    } else if iss.chars().any(|c| matches!(c, '\u{2028}' | '\u{2029}')) {
+        Some("holds a line break (U+2028 or U+2029)")
+    } else if iss.chars().any(invisible) {
+        Some("holds an invisible character (zero-width or bidi)")
+    } else if iss.trim() != iss {
+        Some("starts or ends with whitespace")
+    } else {
+        None
+    }
 }
 
 /// Refresh the token, or say why it is refused: a rejection on the way (the token, its lifetime,

@@ -77,6 +77,20 @@ fn never_held(issuer: &Issuer, preset: Preset, leaves: &[(&Rule, &ClaimRule)]) -
             ));
         }
     }
+    for (rule, claim) in leaves {
+        if let Some(value) = never_an_integer(preset, claim) {
+            out.push(error(
+                rule.line,
+                format!(
+                    "{}: {} tokens carry {} as an integer, so {value} never equals it; write \
+                     the number unquoted",
+                    rule.path,
+                    preset.name(),
+                    claim.claim().shown(),
+                ),
+            ));
+        }
+    }
     for claim in &issuer.require {
         if !preset.knows(claim) {
             out.push(error(
@@ -162,6 +176,20 @@ fn never_a_string(preset: Preset, claim: &ClaimRule) -> Option<serde_json::Value
     match claim {
         ClaimRule::Equals(_, want) => (!stringy(want)).then(|| want.clone()),
         ClaimRule::OneOf(_, wants) => wants.iter().find(|w| !stringy(w)).cloned(),
+        _ => None,
+    }
+}
+
+/// The first value an `eq` or `one_of` compares an integer-only claim with that is not an
+/// integer: a rule that can never hold, such as GitLab's `runner_id` `eq = "12"`.
+fn never_an_integer(preset: Preset, claim: &ClaimRule) -> Option<serde_json::Value> {
+    if !preset.writes_integers(claim.claim()) {
+        return None;
+    }
+    let whole = |v: &serde_json::Value| v.as_i64().is_some() || v.as_u64().is_some();
+    match claim {
+        ClaimRule::Equals(_, want) => (!whole(want)).then(|| want.clone()),
+        ClaimRule::OneOf(_, wants) => wants.iter().find(|w| !whole(w)).cloned(),
         _ => None,
     }
 }

@@ -7,6 +7,7 @@
 //! matcher `--claim-eq` and `--claim-match` use.
 
 mod check;
+mod lookalike;
 mod parse;
 pub mod presets;
 mod show;
@@ -15,12 +16,17 @@ pub use check::{Finding, first_error, warnings};
 pub use parse::{ParseError, parse};
 pub use show::normalised;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::token::Algorithm;
 use serde_json::Value;
 
 use crate::token::{ClaimPath, ClaimRule, Claims, Outcome, claim};
+
+/// How long an `any`'s list of what its rules expected grows before the rest are counted (an
+/// alternative that starts before this is shown whole, itself bounded the same way).
+const MAX_EXPECTED: usize = 400;
 
 /// A parsed policy file: the issuers it trusts, in the file's order.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,13 +110,26 @@ impl PolicyFile {
         self.issuers.iter().find(|issuer| issuer.names(iss))
     }
 
-    /// The issuers' URLs and aliases, for a refusal naming the ones the policy trusts.
+    /// The issuer whose url or an alias `iss` could be taken for by a lax verifier (one that
+    /// ignores the scheme, a default port, userinfo, query, fragment, a trailing dot or slashes,
+    /// case or percent-encoding, or adds a missing scheme): see `lookalike`.
+    pub fn issuer_like(&self, iss: &str) -> Option<&Issuer> {
+        let wanted = lookalike::loose(iss);
+        self.issuers.iter().find(|i| {
+            i.issuer_names()
+                .any(|name| lookalike::loose(name) == wanted)
+        })
+    }
+
+    /// The issuers' URLs and aliases, for a refusal naming the ones the policy trusts: `one of
+    /// ["https://a.example", "b.example"]`, each quoted and escaped, the list bounded.
     pub fn issuer_urls(&self) -> String {
-        self.issuers
-            .iter()
-            .flat_map(Issuer::issuer_names)
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::token::one_of(
+            self.issuers
+                .iter()
+                .flat_map(Issuer::issuer_names)
+                .map(crate::token::quoted),
+        )
     }
 }
 
@@ -131,10 +150,11 @@ impl Issuer {
         self.rule.judge(claims)
     }
 
-    /// The claims the issuer's rules look at, each once, in the file's order.
+    /// The claims the issuer's rules look at, each once, in the file's order (linear in the
+    /// rules: it runs for every token let through).
     pub fn claims_looked_at(&self) -> Vec<&ClaimPath> {
         let mut names = Vec::new();
-        self.rule.claim_names(&mut names);
+        self.rule.claim_names(&mut names, &mut HashSet::new());
         names
     }
 }
@@ -169,18 +189,28 @@ impl Rule {
     }
 
     /// The refusal of an `any` none of whose rules held: about its first rule's claim; when
-    /// its rules are about several claims, `expected` names each.
+    /// its rules are about several claims, `expected` names each. It names alternatives until
+    /// it is [`MAX_EXPECTED`] long, then counts the rest: a 2000-rule `any` (or `any`s nested
+    /// in it) makes a short refusal, not a 75 KB line on stderr, in the record and the JSON.
     fn none_held(&self, refusals: Vec<Refusal>) -> Refusal {
         let first = refusals.first().and_then(|r| r.claim.clone());
         let one_claim = refusals.iter().all(|r| r.claim == first);
-        let expected = refusals
-            .iter()
-            .map(|r| match (&r.claim, one_claim) {
-                (Some(claim), false) => format!("{} must be {}", claim.shown(), r.expected),
-                _ => r.expected.clone(),
-            })
-            .collect::<Vec<_>>()
-            .join(" or ");
+        let mut expected = String::new();
+        for (i, r) in refusals.iter().enumerate() {
+            if expected.len() >= MAX_EXPECTED {
+                expected.push_str(&format!(" or … {} more alternatives", refusals.len() - i));
+                break;
+            }
+            if i > 0 {
+                expected.push_str(" or ");
+            }
+            match (&r.claim, one_claim) {
+                (Some(claim), false) => {
+                    expected.push_str(&format!("{} must be {}", claim.shown(), r.expected));
+                }
+                _ => expected.push_str(&r.expected),
+            }
+        }
         Refusal {
             rule: self.path.clone(),
             claim: first,
@@ -190,15 +220,19 @@ impl Rule {
         }
     }
 
-    fn claim_names<'a>(&'a self, names: &mut Vec<&'a ClaimPath>) {
+    fn claim_names<'a>(
+        &'a self,
+        names: &mut Vec<&'a ClaimPath>,
+        seen: &mut HashSet<&'a ClaimPath>,
+    ) {
         match &self.kind {
             RuleKind::Claim(rule) => {
-                if !names.contains(&rule.claim()) {
+                if seen.insert(rule.claim()) {
                     names.push(rule.claim());
                 }
             }
             RuleKind::All(rules) | RuleKind::Any(rules) => {
-                rules.iter().for_each(|rule| rule.claim_names(names));
+                rules.iter().for_each(|rule| rule.claim_names(names, seen));
             }
         }
     }

@@ -204,12 +204,30 @@ impl Preset {
     }
 
     /// Whether the provider writes `claim` as a string (or an array of strings) only: every
-    /// claim of its own in GitHub's and GitLab's tokens, ids and booleans included
+    /// claim of its own in GitHub's tokens, and GitLab's but `runner_id` (an integer) and
+    /// `user_identities` (an array of objects), ids and booleans included
     /// (`"repository_id": "2002"`, `"ref_protected": "true"`).
     pub fn writes_strings(self, claim: &ClaimPath) -> bool {
         matches!(self, Preset::GithubActions | Preset::Gitlab)
             && claim.is_top()
             && self.claims().contains(&claim.top())
+            && !self.not_strings().contains(&claim.top())
+    }
+
+    /// Whether the provider writes `claim` as an integer only: GitLab's `runner_id` (its docs'
+    /// example and its tokens: `"runner_id": 12270835`).
+    pub fn writes_integers(self, claim: &ClaimPath) -> bool {
+        self == Preset::Gitlab && claim.is_top() && claim.top() == "runner_id"
+    }
+
+    /// The provider's own claims that are not strings, among those `claims` lists.
+    fn not_strings(self) -> &'static [&'static str] {
+        match self {
+            // docs.gitlab.com, "ID token authentication": runner_id is an integer and
+            // user_identities an array of {"provider", "extern_uid"} objects.
+            Preset::Gitlab => &["runner_id", "user_identities"],
+            _ => &[],
+        }
     }
 
     /// Whether the provider's tokens can carry `claim`: a top-level claim it names, or a path

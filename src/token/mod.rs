@@ -20,7 +20,7 @@ pub use issue::{IssueRequest, Signer, issue_claims, parse_claim_flag, sign};
 pub use path::{ClaimPath, MAX_PATH_KEYS};
 pub use renew::{Lifetime, Renewal, renew};
 pub use rules::{ClaimRule, MAX_PATTERN_LEN, Outcome, Pattern, glob_matches};
-pub use text::{Claims, alg_name, claim, seconds, whole_seconds};
+pub use text::{Claims, alg_name, claim, one_of, quoted, seconds, whole_seconds};
 pub use verdict::{Verdict, judge};
 pub use verify::{
     Authenticated, Decoded, KeySource, Verified, authenticate, decode_unverified, grace_used,

@@ -15,7 +15,7 @@ use super::text::{Claims, claim, shown};
 pub const MAX_PATH_KEYS: usize = 16;
 
 /// The claim a rule is about: one key, or several naming nested objects' members. Never empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClaimPath(Vec<String>);
 
 impl ClaimPath {

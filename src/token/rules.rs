@@ -91,10 +91,7 @@ impl ClaimRule {
     pub fn expected(&self) -> String {
         match self {
             ClaimRule::Equals(_, want) => shown_value(want),
-            ClaimRule::OneOf(_, wants) => format!(
-                "one of [{}]",
-                wants.iter().map(shown_value).collect::<Vec<_>>().join(", ")
-            ),
+            ClaimRule::OneOf(_, wants) => super::text::one_of(wants.iter().map(shown_value)),
             ClaimRule::Matches(_, glob) => format!("a match for glob \"{}\"", shown(glob)),
             ClaimRule::Regex(_, pattern) => {
                 format!("a match for regex \"{}\"", shown(&pattern.text))

@@ -15,6 +15,38 @@ pub(crate) fn shown(s: &str) -> String {
     out
 }
 
+/// A name from a policy or the command line (an issuer, an audience) as one item of a message:
+/// quoted, escaped (a quote, comma or control character in it cannot pass for the end of the
+/// item, another item or another line) and cut at 100 characters.
+pub fn quoted(s: &str) -> String {
+    let mut out: String = s.chars().take(100).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 100 {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
+/// The most items a list in a message shows; the rest are counted, so that a policy's long
+/// list cannot make a refusal (its stderr line, record and JSON) grow without bound.
+pub const SHOWN_ITEMS: usize = 8;
+
+/// `one of [A, B, ...]` of items already shown (quoted), at most [`SHOWN_ITEMS`] of them, then
+/// how many more.
+pub fn one_of(items: impl IntoIterator<Item = String>) -> String {
+    let mut shown = Vec::new();
+    let mut more = 0usize;
+    for item in items {
+        match shown.len() < SHOWN_ITEMS {
+            true => shown.push(item),
+            false => more += 1,
+        }
+    }
+    if more > 0 {
+        shown.push(format!("… {more} more"));
+    }
+    format!("one of [{}]", shown.join(", "))
+}
+
 pub(crate) fn reject(reason: Reason, message: impl Into<String>) -> Error {
     Error::rejected(reason, message)
 }
