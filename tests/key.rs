@@ -454,3 +454,59 @@ fn a_ring_with_a_duplicate_kid_retires_every_copy_and_signs_nothing() {
     }
     refused(&["issue", "--jwks", "ring.json"]);
 }
+
+/// Invariant: a ring member signs only with an algorithm its strength was judged for. Refresh
+/// of a token a retired ring key (64 bytes, HS512) signed is re-signed by the current key: a
+/// 40-byte HS512 secret is refused, or let through by `--allow-weak-secret` and recorded, as
+/// for any other use (the ring as a whole passed, its retired key being strong enough).
+#[test]
+fn refresh_judges_the_current_ring_key_it_signs_with() {
+    let env = Env::new();
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let (retired, current) = ([b'a'; 64], [b'b'; 40]);
+    env.write(
+        "ring.json",
+        &serde_json::json!({"keys": [
+            {"kty": "oct", "k": b64(&retired), "alg": "HS512", "kid": "a", "key_ops": ["verify"]},
+            {"kty": "oct", "k": b64(&current), "alg": "HS512", "kid": "b",
+             "key_ops": ["sign", "verify"]}
+        ]})
+        .to_string(),
+    );
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
+    header.kid = Some("a".into());
+    let claims = serde_json::json!({"sub": "old", "exp": crate::common::now() + 600});
+    let old = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&retired),
+    )
+    .unwrap();
+    let out = env.run_bare(&["refresh", "--no-ledger", "--jwks", "ring.json", &old]);
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(
+        stderr(&out).contains("40 bytes; HS512 needs at least 64"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(env.path("security.log")).unwrap();
+    let out = env.run_bare(&[
+        "refresh",
+        "--no-ledger",
+        "--allow-weak-secret",
+        "--jwks",
+        "ring.json",
+        &old,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim()).0["kid"], "b");
+    let events: Vec<Value> = env.log().iter().map(|r| r["event"].clone()).collect();
+    assert_eq!(
+        events,
+        [
+            serde_json::json!("weak_secret_allowed"),
+            serde_json::json!("no_ledger_allowed")
+        ]
+    );
+}

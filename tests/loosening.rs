@@ -100,3 +100,72 @@ fn a_loosening_that_lets_nothing_through_says_nothing_beyond_the_refusal() {
     crate::common::assert_rejected(&env, &out, "expired");
     assert_eq!(env.log().len(), 1, "{:?}", env.log());
 }
+
+/// `refresh --policy`: a token of an issuer whose keys are HMAC (HS384, from a JWK Set file
+/// beside the policy), to be re-signed with `key` (refresh's own key, 40 bytes).
+fn hs384_issuer(env: &Env) -> String {
+    let secret = [b'k'; 64];
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    env.write(
+        "ci.json",
+        &json!({"keys": [{"kty": "oct", "k": b64(&secret), "alg": "HS384", "kid": "ci"}]})
+            .to_string(),
+    );
+    env.write(
+        "policy.toml",
+        "[[issuer]]\nurl = \"https://ci.example\"\njwks_file = \"ci.json\"\naudiences = \
+         [\"deploy\"]\nalgorithms = [\"HS384\"]\n\n[[issuer.rule]]\nclaim = \"sub\"\neq = \
+         \"deploy\"\n",
+    );
+    env.write("own.key", &"w".repeat(40));
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384);
+    header.kid = Some("ci".into());
+    let t = now();
+    let claims = json!({"iss": "https://ci.example", "sub": "deploy", "aud": "deploy",
+        "iat": t, "exp": t + 300});
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&secret),
+    )
+    .unwrap()
+}
+
+/// Invariant: a key's strength is judged for the algorithm it signs with. Under a policy,
+/// refresh signs with the parent's algorithm when its own key serves it: a 40-byte secret
+/// (enough for HS256, its own) does not sign HS384 (48 bytes needed), and `--allow-weak-secret`
+/// does not make it: the key's own algorithm serves, with nothing loosened.
+#[test]
+fn refresh_under_a_policy_signs_only_with_an_algorithm_its_key_is_strong_enough_for() {
+    let env = Env::new();
+    let parent = hs384_issuer(&env);
+    for extra in [&[][..], &["--allow-weak-secret"]] {
+        let out = env
+            .bare()
+            .args([
+                "refresh",
+                "--policy",
+                "policy.toml",
+                "--iss",
+                "https://jwtctl.example",
+            ])
+            .args(["--no-ledger", "--key-file", "own.key"])
+            .args(extra)
+            .arg(&parent)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        let (header, _) = crate::common::parts(stdout(&out).trim_end());
+        assert_eq!(header["alg"], "HS256", "{extra:?}");
+        let err = stderr(&out);
+        assert!(!err.contains("HMAC secret is shorter"), "{extra:?}: {err}");
+        let events: Vec<Value> = env.log().iter().map(|r| r["event"].clone()).collect();
+        assert_eq!(
+            events,
+            [json!("no_ledger_allowed")],
+            "{extra:?}: {events:?}"
+        );
+        std::fs::remove_file(env.path("security.log")).unwrap();
+    }
+}

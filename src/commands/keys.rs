@@ -439,10 +439,25 @@ pub fn signing_key(
         }
     };
     rec.alg = Some(crate::token::alg_name(alg));
-    if key.check_strength(alg, args.allow_weak_secret)? {
-        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID, None)?;
-    }
+    judge_signing_strength(&key, alg, args.allow_weak_secret, ctx, rec.op)?;
     Ok((key, alg))
+}
+
+/// Invariant: a key signs only with an algorithm its strength was judged for. An HMAC secret
+/// too short for `alg` (the algorithm it is about to sign with, not the one it was loaded or
+/// verified for) is refused, or let through by `--allow-weak-secret` and that loosening said
+/// and recorded (`weak_secret_allowed`).
+pub fn judge_signing_strength(
+    key: &Key,
+    alg: Algorithm,
+    allow_weak: bool,
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<()> {
+    if key.check_strength(alg, allow_weak)? {
+        super::loosened(ctx, op, "weak_secret_allowed", WEAK_SAID, None)?;
+    }
+    Ok(())
 }
 
 /// What `--allow-weak-secret` letting a short HMAC secret through says on stderr.

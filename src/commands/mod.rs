@@ -20,7 +20,9 @@ pub mod revoke;
 pub mod verify;
 
 pub use input::{read_stdin, read_token};
-pub use keys::{KeySet, algorithm, any_keys, password, signing_key, verifying_keys};
+pub use keys::{
+    KeySet, algorithm, any_keys, judge_signing_strength, password, signing_key, verifying_keys,
+};
 
 use std::path::Path;
 use std::time::Duration;

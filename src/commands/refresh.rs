@@ -9,13 +9,20 @@ use crate::cli::RefreshArgs;
 use crate::error::{Error, Result};
 use crate::keys::{KeySigner, Keyring};
 use crate::ledger::Ledger;
-use crate::token::{self, Lifetime, Policy, Signer as _, Verdict};
+use crate::token::{self, Algorithm, Lifetime, Policy, Signer as _, Verdict};
 
 /// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
 /// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint). A key ring's
 /// retired key never signs: a token it signed is re-signed by the ring's current key, under that
-/// key's kid and (when it cannot serve the parent's algorithm) its own algorithm.
-fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner<'k>> {
+/// key's kid and (when it cannot serve the parent's algorithm) its own algorithm, whose strength
+/// is judged then (the ring was judged for the algorithms that verify, not this one).
+fn signer<'k>(
+    keys: &'k Keyring,
+    verified: &token::Verified,
+    (allow_weak, judged): (bool, &[Algorithm]),
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<KeySigner<'k>> {
     if let Keyring::Set(set) = keys {
         set.check_unique_kids()?;
     }
@@ -25,7 +32,9 @@ fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner
         let alg = if current.fits(verified.alg, false) {
             verified.alg
         } else {
-            current.pick_alg(None)?
+            let alg = current.pick_alg(None)?;
+            judge(current, alg, (allow_weak, judged), (ctx, op))?;
+            alg
         };
         return current.signer("refresh", alg, current.default_kid());
     }
@@ -36,22 +45,44 @@ fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner
     key.signer("refresh", verified.alg, kid)
 }
 
+/// The strength of `key` for `alg`, the algorithm it is about to sign with: too short is
+/// refused unless `--allow-weak-secret`. When the keys were judged for `alg` already
+/// ([`super::verifying_keys`]: a ring as a whole, where one fit key lets weaker ones in), that
+/// loosening was recorded then; for another algorithm it is recorded here.
+fn judge(
+    key: &crate::keys::Key,
+    alg: Algorithm,
+    (allow_weak, judged): (bool, &[Algorithm]),
+    (ctx, op): (&Ctx, &'static str),
+) -> Result<()> {
+    if judged.contains(&alg) {
+        return key.check_strength(alg, allow_weak).map(drop);
+    }
+    super::judge_signing_strength(key, alg, allow_weak, ctx, op)
+}
+
 /// Under a policy, refresh's own key signs (a key ring: its current key), with the parent's
-/// algorithm when the key serves it, else the key's own; under the key's own kid (the parent's
-/// names a key of its issuer).
+/// algorithm when the key serves it (an HMAC secret: long enough for it), else the key's own; under the key's own kid (the parent's
+/// names a key of its issuer). The key was judged for the algorithms `judged` only: signing
+/// with another (the parent's) has its strength judged for that one, a loosening recorded.
 fn own_signer<'k>(
     keys: &'k Keyring,
     verified: &token::Verified,
-    args: &crate::cli::KeyArgs,
+    (args, judged): (&crate::cli::KeyArgs, &[Algorithm]),
+    ctx: &Ctx,
+    op: &'static str,
 ) -> Result<KeySigner<'k>> {
     let key = match keys {
         Keyring::Set(set) => set.current_signer()?,
         Keyring::One(key) => key,
     };
-    let alg = match key.fits(verified.alg, args.allow_weak_secret) {
+    // The parent's algorithm only when the key is strong enough for it: `--allow-weak-secret`
+    // lets a legacy secret through, it is no reason to sign with an algorithm it is too short for.
+    let alg = match key.fits(verified.alg, false) {
         true => verified.alg,
         false => key.pick_alg(None)?,
     };
+    judge(key, alg, (args.allow_weak_secret, judged), (ctx, op))?;
     key.signer("refresh", alg, key.default_kid())
 }
 
@@ -228,14 +259,15 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             }
         }
         None => {
-            policy.algs = algs;
+            policy.algs.clone_from(&algs);
             token::verify_precise(&text, &keys, &policy, ctx.now_precise)?
         }
     };
     note_verified(rec, &verified);
+    let weak = check.key.allow_weak_secret;
     let signer = match loaded {
-        Some(_) => own_signer(&keys, &verified, &check.key)?,
-        None => signer(&keys, &verified)?,
+        Some(_) => own_signer(&keys, &verified, (&check.key, &algs), ctx, rec.op)?,
+        None => signer(&keys, &verified, (weak, &algs), ctx, rec.op)?,
     };
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = lifetime(args, &policy);
