@@ -92,6 +92,66 @@ fn leeway_at_grace_and_no_ledger_are_recorded_at_the_default_level() {
     );
 }
 
+/// Invariant: a limit raised above its default is a loosening like any other: `--max-lifetime`
+/// (or `JWTCTL_MAX_LIFETIME`) above 24h and `--max-token-size` above 64 KiB are said and recorded
+/// at every level; at or below the default they loosen nothing and say nothing.
+#[test]
+fn limits_raised_above_their_defaults_are_recorded_at_the_default_level() {
+    let cases: [Case; 4] = [
+        (
+            &["refresh", "--no-ledger", "--max-lifetime", "30d"],
+            &["--max-lifetime", "--no-ledger"],
+            "refresh",
+            &["max_lifetime_allowed", "no_ledger_allowed"],
+        ),
+        (
+            &["verify", "--max-token-size", "1000000"],
+            &["--max-token-size"],
+            "verify",
+            &["max_token_size_allowed"],
+        ),
+        (
+            &["refresh", "--no-ledger", "--max-token-size", "65537"],
+            &["--max-token-size", "--no-ledger"],
+            "refresh",
+            &["max_token_size_allowed", "no_ledger_allowed"],
+        ),
+        (
+            &[
+                "refresh",
+                "--no-ledger",
+                "--max-lifetime",
+                "24h",
+                "--max-token-size",
+                "65536",
+            ],
+            &["--no-ledger"],
+            "refresh",
+            &["no_ledger_allowed"],
+        ),
+    ];
+    let token = mint(json!({"sub": "alice", "exp": now() + 600}));
+    for (args, flags, op, events) in cases {
+        let env = Env::new();
+        let out = env.jwtctl().args(args).arg(&token).output().unwrap();
+        assert_loosened(&env, &out, flags, op, events);
+    }
+    let env = Env::new();
+    let out = env
+        .jwtctl()
+        .env("JWTCTL_MAX_LIFETIME", "25h")
+        .args(["refresh", "--no-ledger", &token])
+        .output()
+        .unwrap();
+    assert_loosened(
+        &env,
+        &out,
+        &["JWTCTL_MAX_LIFETIME", "--no-ledger"],
+        "refresh",
+        &["max_lifetime_allowed", "no_ledger_allowed"],
+    );
+}
+
 #[test]
 fn a_loosening_that_lets_nothing_through_says_nothing_beyond_the_refusal() {
     let env = Env::new();

@@ -488,7 +488,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_leeway)]
     pub max_age: Option<Duration>,
 
-    /// Reject tokens longer than this many bytes, before decoding them
+    /// Reject tokens longer than this many bytes, before decoding them (above the default:
+    /// recorded at WARN)
     #[arg(long, value_name = "BYTES", default_value_t = crate::token::DEFAULT_MAX_TOKEN_SIZE)]
     pub max_token_size: usize,
 
@@ -1214,12 +1215,12 @@ pub struct RefreshArgs {
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_ttl)]
     pub ttl: Duration,
 
-    /// Cap on a token family's whole life, counted from `orig_iat`
+    /// Cap on a token family's whole life, counted from `orig_iat` (above 24h: recorded at WARN)
     #[arg(
         long,
         env = "JWTCTL_MAX_LIFETIME",
         value_name = "DURATION",
-        default_value = "24h",
+        default_value = MAX_LIFETIME,
         value_parser = parse_ttl
     )]
     pub max_lifetime: Duration,
@@ -1322,6 +1323,10 @@ impl std::fmt::Display for BadId {
 impl std::error::Error for BadId {}
 
 pub use crate::id::problem as id_problem;
+
+/// The default cap on a token family's life (`refresh --max-lifetime`); a longer one is a
+/// loosening, said and recorded.
+pub const MAX_LIFETIME: &str = "24h";
 
 /// The value parser of an id or identity flag: refuses what [`id_problem`] finds, saying `hint`.
 fn id(hint: &'static str) -> impl Fn(&str) -> Result<String, BadId> + Clone + Send + Sync {
@@ -1572,6 +1577,11 @@ mod tests {
         }
         let refused = Cli::try_parse_from(["jwtctl", "revoke", "--jti", "\t"]).unwrap_err();
         assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn the_default_family_cap_parses_as_24h() {
+        assert_eq!(parse_ttl(MAX_LIFETIME), Ok(Duration::from_secs(86400)));
     }
 
     #[test]

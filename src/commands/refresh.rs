@@ -159,7 +159,8 @@ fn policy_issuer(
     Ok(loaded)
 }
 
-/// Refresh's loosening flags (`--leeway`, `--grace`, `--no-ledger`), each said on stderr and
+/// Refresh's loosening flags (`--leeway`, `--max-token-size` and `--max-lifetime` above their
+/// defaults, `--grace`, `--no-ledger`), each said on stderr and
 /// recorded whatever the log level. (A refresh granted through them is recorded at WARN too,
 /// with `grace_used` or `no_ledger`, at `--log-level warn`.)
 fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
@@ -173,6 +174,21 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
             &format!(
                 "--grace {}s refreshes a token that far past its exp (recorded)",
                 args.grace.as_secs()
+            ),
+            about,
+        )?;
+    }
+    let default_cap = crate::cli::parse_ttl(crate::cli::MAX_LIFETIME).unwrap_or_default();
+    if args.max_lifetime > default_cap {
+        super::loosened(
+            ctx,
+            op,
+            "max_lifetime_allowed",
+            &format!(
+                "--max-lifetime {}s (or JWTCTL_MAX_LIFETIME) lets a token family live past the \
+                 default {} (recorded)",
+                args.max_lifetime.as_secs(),
+                crate::cli::MAX_LIFETIME
             ),
             about,
         )?;
