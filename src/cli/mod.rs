@@ -1553,30 +1553,14 @@ mod tests {
     }
 
     #[test]
-    fn ids_no_token_could_carry_are_refused_and_odd_ones_kept() {
-        for (value, problem) in [
-            ("", Some("is empty")),
-            (" \u{a0}\u{3000}", Some("is blank")),
-            (
-                "a\nb",
-                Some("holds a control character (a newline, tab or escape)"),
-            ),
-            (
-                "a\u{7f}",
-                Some("holds a control character (a newline, tab or escape)"),
-            ),
-            (
-                "a\u{9b}31m",
-                Some("holds a control character (a newline, tab or escape)"),
-            ),
-            ("-odd id", None),
-            ("a\u{202e}b", None),
-            ("repo:acme/deploy:ref:refs/heads/main", None),
-        ] {
-            assert_eq!(id_problem(value), problem, "{value:?}");
+    fn id_flags_refuse_what_id_problem_finds() {
+        // The rule itself is tested in crate::id; here, that the flags apply it, bidi controls
+        // included (a spoofing risk, SECURITY.md).
+        for value in ["\t", "\u{202e}gpj.exe", "\u{200b}"] {
+            let refused = Cli::try_parse_from(["jwtctl", "revoke", "--jti", value]).unwrap_err();
+            assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
         }
-        let refused = Cli::try_parse_from(["jwtctl", "revoke", "--jti", "\t"]).unwrap_err();
-        assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(Cli::try_parse_from(["jwtctl", "revoke", "--jti", "-odd id"]).is_ok());
     }
 
     #[test]

@@ -206,21 +206,13 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
 }
 
 /// Why `iss` cannot be the issuer a new token names, if it cannot: what no operator id may hold
-/// ([`crate::cli::id_problem`]: empty, blank, a control character), and, since this one names
-/// jwtctl's issuer beside a provider's, a line separator, an invisible character (zero-width,
-/// bidi) or whitespace at either end (it would look like another issuer's name). The value
-/// itself is never repeated: a usage error does not echo the command line.
+/// ([`crate::id::problem`]: empty, blank, a control, invisible or line-separator character),
+/// and, since this one names jwtctl's issuer beside a provider's, whitespace at either end (it
+/// would look like another issuer's name). The value itself is never repeated: a usage error
+/// does not echo the command line.
 fn unfit_issuer(iss: &str) -> Option<&'static str> {
-    let invisible = |c: char| {
-        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}')
-    };
-    if let Some(problem) = crate::cli::id_problem(iss) {
+    if let Some(problem) = crate::id::problem(iss) {
         Some(problem)
-    } else if iss.chars().any(|c| matches!(c, '\u{2028}' | '\u{2029}')) {
-        Some("holds a line break (U+2028 or U+2029)")
-    } else if iss.chars().any(invisible) {
-        Some("holds an invisible character (zero-width or bidi)")
     } else if iss.trim() != iss {
         Some("starts or ends with whitespace")
     } else {
