@@ -510,3 +510,43 @@ fn refresh_judges_the_current_ring_key_it_signs_with() {
         ]
     );
 }
+
+/// Invariant: a key ring's member has a kid an operator can type back. One whose kid is blank,
+/// holds a control or an invisible character would sign under a kid `key retire --kid` refuses,
+/// so it could never be retired: the ring is refused at load, on every command, naming the
+/// member by its place (never by its kid).
+#[test]
+fn a_ring_member_with_a_kid_no_one_can_name_is_refused_at_load() {
+    let env = Env::new();
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let token =
+        crate::common::mint(serde_json::json!({"sub": "a", "exp": crate::common::now() + 60}));
+    for kid in [" ", "", "a\u{1b}[31m", "\u{200b}", "k\u{202e}1"] {
+        env.write(
+            "ring.json",
+            &serde_json::json!({"keys": [
+                {"kty": "oct", "k": b64(&[b'a'; 32]), "alg": "HS256", "kid": "good"},
+                {"kty": "oct", "k": b64(&[b'b'; 32]), "alg": "HS256", "kid": kid}
+            ]})
+            .to_string(),
+        );
+        for args in [
+            &["issue", "--jwks", "ring.json"][..],
+            &["verify", "--jwks", "ring.json", &token],
+            &["key", "public", "--jwks", "ring.json"],
+        ] {
+            let out = env.run_bare(args);
+            assert_refused(&env, &out, 2, "key_error");
+            let err = stderr(&out);
+            assert!(
+                err.contains("key #2 (keys[1]) has a kid that") && err.contains("printable kid"),
+                "{kid:?} {args:?}: {err}"
+            );
+            assert!(!err.contains(['\u{1b}', '\u{200b}', '\u{202e}']), "{err:?}");
+        }
+    }
+    // The refusal is the ring's, not retire's: retiring names a kid no such member could have.
+    let out = env.run_bare(&["key", "retire", "--kid", " ", "ring.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
