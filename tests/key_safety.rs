@@ -512,6 +512,22 @@ fn a_token_or_secret_given_for_a_path_is_never_echoed() {
             );
         }
     }
+    // A password given for --password-file is not echoed either.
+    let out = env.run_bare(&[
+        "verify",
+        "--key-file",
+        "test.key",
+        "--password-file",
+        "hunter2-Pass",
+        &token,
+    ]);
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--password-file value names no readable file") && !err.contains("hunter2"),
+        "{err}"
+    );
+    assert!(!env.log_text().contains("hunter2"));
     // A plain missing path is still named, as a typo should be.
     let out = env.run_bare(&["verify", "--key-file", "keys/missing.pem", &token]);
     assert!(

@@ -292,6 +292,19 @@ pub fn password(
     };
     if let Some(path) = file {
         let contents = crate::trusted::read(path).map_err(|e| match e {
+            // A password typed where its file's path belongs is not echoed: one that opens no
+            // file and has no directory part may be the password itself.
+            ReadError::Io(_)
+                if crate::escape::looks_like_material(path)
+                    || !path.to_string_lossy().contains('/') =>
+            {
+                Error::key(
+                    "the --password-file value names no readable file (not shown: it may be \
+                     the password itself); give the path of a file holding the password, or \
+                     use --password-env NAME"
+                        .to_owned(),
+                )
+            }
             ReadError::Io(e) => Error::key(format!(
                 "cannot read the password file {}: {}",
                 path.display(),
