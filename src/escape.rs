@@ -88,9 +88,65 @@ fn escaped(text: &str, lines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Whether a value given where a file's path belongs looks like key material or a token pasted
+/// by mistake (`--key-file "$TOKEN"`): a JWT or JWS (`eyJ…`), a PEM block, a JWK, or a long run of
+/// base64/base64url with no path structure. Such a value is never echoed.
+///
+/// Invariant: key material given by mistake for a path never reaches stderr or the log. Judged
+/// only once the value failed to open as a file, so a false positive costs a vaguer message
+/// about a file that does not exist, never a refusal.
+pub fn looks_like_material(path: &std::path::Path) -> bool {
+    let text = path.to_string_lossy();
+    let s = text.trim();
+    let b64url = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=');
+    let mixed = s.chars().any(|c| c.is_ascii_digit())
+        && s.chars().any(|c| c.is_ascii_uppercase())
+        && s.chars().any(|c| c.is_ascii_lowercase());
+    s.starts_with("eyJ")
+        || s.contains("-----BEGIN")
+        || s.starts_with('{')
+        || (s.len() >= 32 && !s.contains('/') && s.chars().all(b64url))
+        || (s.len() >= 40
+            && mixed
+            && !s.starts_with(['/', '.'])
+            && s.chars().all(|c| b64url(c) || matches!(c, '+' | '/')))
+}
+
+/// The one stderr line for a path flag whose value [`looks_like_material`]: it names the flag,
+/// never the value, and says what to give.
+pub fn not_a_file(flag: &str, give: &str) -> String {
+    format!("the {flag} value is not a file (it looks like a token or a secret: not shown); {give}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_and_secrets_given_for_a_path_are_told_from_paths() {
+        use std::path::Path;
+        for material in [
+            "eyJhbGciOiJIUzI1NiJ9.e30.x",
+            "q8Zr2LkVbN4xT7wYp1cF9sJ3mH6dA0eGuRiOlKzX",
+            "q8Zr2LkVbN4xT7wYp1cF9sJ3mH6dA0eG/RiOlKzXyW5+AbC=",
+            "-----BEGIN PRIVATE KEY-----",
+            "{\"kty\":\"oct\"}",
+        ] {
+            assert!(
+                super::looks_like_material(Path::new(material)),
+                "{material}"
+            );
+        }
+        for path in [
+            "jwtctl.key",
+            "keys/missing.pem",
+            "/etc/jwtctl/production-signing-key-2026/key.pem",
+            "ci-keys-production-2026-11-30.json",
+            "./ring.json",
+        ] {
+            assert!(!super::looks_like_material(Path::new(path)), "{path}");
+        }
+    }
 
     #[test]
     fn controls_separators_and_bidi_become_json_escapes() {

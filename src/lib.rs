@@ -16,6 +16,7 @@ pub mod commands;
 pub mod error;
 pub mod escape;
 pub mod hash;
+pub mod id;
 pub mod keys;
 pub mod ledger;
 pub mod net;

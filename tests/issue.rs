@@ -148,7 +148,7 @@ fn reserved_claims_are_a_usage_error_naming_the_flag() {
     for (args, flag) in [
         (vec!["--claim", "exp=1"], "--ttl"),
         (vec!["--claim", "iat=1"], "iat"),
-        (vec!["--claim", "jti=x"], "jti"),
+        (vec!["--claim", "jti=x"], "use --jti ID"),
         (vec!["--claim", "nbf=1"], "nbf"),
     ] {
         let out = env.jwtctl().arg("issue").args(&args).output().unwrap();
@@ -159,6 +159,63 @@ fn reserved_claims_are_a_usage_error_naming_the_flag() {
     let out = env.run(&["issue", "--claims", "c.json"]);
     assert_refused(&env, &out, 2, "usage");
     assert!(stderr(&out).contains("--ttl"));
+}
+
+/// Invariant: `iss`, `sub` and each `aud` of a token hold what `--iss`, `--sub` and `--aud`
+/// take, however they are given: `--claim` and `--claims` cannot set one empty, blank or with a
+/// control character. The refusal names the claim and the flag, and never echoes the value.
+#[test]
+fn identifying_claims_from_claim_and_claims_hold_what_the_flags_take() {
+    let env = Env::new();
+    for (claim, named) in [
+        ("sub=\"\"", "the claim 'sub' given with --claim is empty"),
+        (
+            "iss=\"a\nb\"",
+            "the claim 'iss' given with --claim holds a control character",
+        ),
+        ("aud=\"\"", "the claim 'aud' given with --claim is empty"),
+        (
+            "aud=[\"ok\",\" \"]",
+            "an element of the claim 'aud' given with --claim is blank",
+        ),
+    ] {
+        let out = env.run(&["issue", "--claim", claim]);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(stderr(&out).contains(named), "{claim}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("give a printable"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    for (file, named) in [
+        (
+            r#"{"sub":""}"#,
+            "the claim 'sub' given with --claims is empty",
+        ),
+        (
+            r#"{"iss":" "}"#,
+            "the claim 'iss' given with --claims is blank",
+        ),
+        (
+            r#"{"aud":["","\u001b[31m"]}"#,
+            "an element of the claim 'aud' given with --claims is empty",
+        ),
+        (
+            r#"{"aud":["x","\u001b[31m"]}"#,
+            "an element of the claim 'aud' given with --claims holds a control character",
+        ),
+    ] {
+        env.write("c.json", file);
+        let out = env.run(&["issue", "--claims", "c.json"]);
+        assert_refused(&env, &out, 2, "usage");
+        assert!(stderr(&out).contains(named), "{file}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("[31m"), "{}", stderr(&out));
+    }
+    // A flag given beside a bad claim still does not launder it: --claims is judged as given.
+    env.write("c.json", r#"{"sub":""}"#);
+    let out = env.run(&["issue", "--claims", "c.json", "--sub", "alice"]);
+    assert_refused(&env, &out, 2, "usage");
 }
 
 #[test]

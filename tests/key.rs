@@ -454,3 +454,99 @@ fn a_ring_with_a_duplicate_kid_retires_every_copy_and_signs_nothing() {
     }
     refused(&["issue", "--jwks", "ring.json"]);
 }
+
+/// Invariant: a ring member signs only with an algorithm its strength was judged for. Refresh
+/// of a token a retired ring key (64 bytes, HS512) signed is re-signed by the current key: a
+/// 40-byte HS512 secret is refused, or let through by `--allow-weak-secret` and recorded, as
+/// for any other use (the ring as a whole passed, its retired key being strong enough).
+#[test]
+fn refresh_judges_the_current_ring_key_it_signs_with() {
+    let env = Env::new();
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let (retired, current) = ([b'a'; 64], [b'b'; 40]);
+    env.write(
+        "ring.json",
+        &serde_json::json!({"keys": [
+            {"kty": "oct", "k": b64(&retired), "alg": "HS512", "kid": "a", "key_ops": ["verify"]},
+            {"kty": "oct", "k": b64(&current), "alg": "HS512", "kid": "b",
+             "key_ops": ["sign", "verify"]}
+        ]})
+        .to_string(),
+    );
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
+    header.kid = Some("a".into());
+    let claims = serde_json::json!({"sub": "old", "exp": crate::common::now() + 600});
+    let old = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&retired),
+    )
+    .unwrap();
+    let out = env.run_bare(&["refresh", "--no-ledger", "--jwks", "ring.json", &old]);
+    assert_refused(&env, &out, 2, "key_error");
+    assert!(
+        stderr(&out).contains("40 bytes; HS512 needs at least 64"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(env.path("security.log")).unwrap();
+    let out = env.run_bare(&[
+        "refresh",
+        "--no-ledger",
+        "--allow-weak-secret",
+        "--jwks",
+        "ring.json",
+        &old,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(parts(stdout(&out).trim()).0["kid"], "b");
+    let events: Vec<Value> = env.log().iter().map(|r| r["event"].clone()).collect();
+    assert_eq!(
+        events,
+        [
+            serde_json::json!("weak_secret_allowed"),
+            serde_json::json!("no_ledger_allowed")
+        ]
+    );
+}
+
+/// Invariant: a key ring's member has a kid an operator can type back. One whose kid is blank,
+/// holds a control or an invisible character would sign under a kid `key retire --kid` refuses,
+/// so it could never be retired: the ring is refused at load, on every command, naming the
+/// member by its place (never by its kid).
+#[test]
+fn a_ring_member_with_a_kid_no_one_can_name_is_refused_at_load() {
+    let env = Env::new();
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let token =
+        crate::common::mint(serde_json::json!({"sub": "a", "exp": crate::common::now() + 60}));
+    for kid in [" ", "", "a\u{1b}[31m", "\u{200b}", "k\u{202e}1"] {
+        env.write(
+            "ring.json",
+            &serde_json::json!({"keys": [
+                {"kty": "oct", "k": b64(&[b'a'; 32]), "alg": "HS256", "kid": "good"},
+                {"kty": "oct", "k": b64(&[b'b'; 32]), "alg": "HS256", "kid": kid}
+            ]})
+            .to_string(),
+        );
+        for args in [
+            &["issue", "--jwks", "ring.json"][..],
+            &["verify", "--jwks", "ring.json", &token],
+            &["key", "public", "--jwks", "ring.json"],
+        ] {
+            let out = env.run_bare(args);
+            assert_refused(&env, &out, 2, "key_error");
+            let err = stderr(&out);
+            assert!(
+                err.contains("key #2 (keys[1]) has a kid that") && err.contains("printable kid"),
+                "{kid:?} {args:?}: {err}"
+            );
+            assert!(!err.contains(['\u{1b}', '\u{200b}', '\u{202e}']), "{err:?}");
+        }
+    }
+    // The refusal is the ring's, not retire's: retiring names a kid no such member could have.
+    let out = env.run_bare(&["key", "retire", "--kid", " ", "ring.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -447,3 +447,92 @@ fn a_key_file_in_a_directory_another_user_owns_is_refused_even_as_a_link_to_root
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The flag named, the command line, and an environment variable to set.
+type PathCase<'a> = (&'a str, Vec<&'a str>, Option<(&'a str, &'a str)>);
+
+/// Invariant: a token or secret given where a file's path belongs (`--key-file "$TOKEN"`) is
+/// never echoed on stderr nor written to the log: the refusal names the flag only, on every
+/// path flag that reads a file (`--key-file`, `JWTCTL_KEY_FILE`, `--jwks`, `--ca-file`,
+/// `--policy`, `--ledger`, `--claims`).
+#[test]
+fn a_token_or_secret_given_for_a_path_is_never_echoed() {
+    let env = crate::common::Env::new();
+    let token =
+        crate::common::mint(serde_json::json!({"sub": "alice", "exp": crate::common::now() + 600}));
+    let secret = "q8Zr2LkVbN4xT7wYp1cF9sJ3mH6dA0eGuRiOlKzXyW5=";
+    let said = "value is not a file (it looks like a token or a secret: not shown)";
+    for value in [token.as_str(), secret] {
+        let cases: [PathCase; 7] = [
+            ("--key-file", vec!["verify", "--key-file", value], None),
+            (
+                "--key-file",
+                vec!["verify"],
+                Some(("JWTCTL_KEY_FILE", value)),
+            ),
+            ("--jwks", vec!["verify", "--jwks", value], None),
+            (
+                "--ca-file",
+                vec![
+                    "verify",
+                    "--jwks-url",
+                    "https://127.0.0.1:9/k",
+                    "--ca-file",
+                    value,
+                ],
+                None,
+            ),
+            ("--policy", vec!["verify", "--policy", value], None),
+            ("--ledger", vec!["refresh", "--ledger", value], None),
+            ("--claims", vec!["issue", "--claims", value], None),
+        ];
+        for (flag, args, var) in cases {
+            let mut cmd = env.jwtctl();
+            if let Some((name, v)) = var {
+                cmd.env(name, v);
+            }
+            cmd.args(&args);
+            if args[0] != "issue" {
+                cmd.arg(&token);
+            }
+            let out = cmd.output().unwrap();
+            let err = crate::common::stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+            assert!(
+                err.starts_with(&format!("jwtctl: the {flag} {said}")),
+                "{flag}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{flag}: {err}");
+            assert!(crate::common::stdout(&out).is_empty());
+            assert!(!err.contains(&value[..20]), "{flag} echoed: {err}");
+            assert!(
+                !env.log_text().contains(&value[..20]),
+                "{flag} logged: {}",
+                env.log_text()
+            );
+        }
+    }
+    // A password given for --password-file is not echoed either.
+    let out = env.run_bare(&[
+        "verify",
+        "--key-file",
+        "test.key",
+        "--password-file",
+        "hunter2-Pass",
+        &token,
+    ]);
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--password-file value names no readable file") && !err.contains("hunter2"),
+        "{err}"
+    );
+    assert!(!env.log_text().contains("hunter2"));
+    // A plain missing path is still named, as a typo should be.
+    let out = env.run_bare(&["verify", "--key-file", "keys/missing.pem", &token]);
+    assert!(
+        crate::common::stderr(&out).contains("keys/missing.pem"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}

@@ -1,5 +1,5 @@
 //! Ids and identities an operator types (`revoke --jti`, `--iss`, `--sub`, `--aud`, `--kid`, the
-//! log filters): an empty, blank or control-character value is a usage error naming the flag and
+//! log filters): an empty, blank, control-character or invisible-character value is a usage error naming the flag and
 //! what to give, with an ERROR record, nothing on stdout and nothing stored.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
@@ -24,6 +24,12 @@ fn assert_refused_id(env: &Env, args: &[&str], flag: &str, give: &str) {
         "{args:?}: {err}"
     );
     assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        !err.contains([
+            '\u{200b}', '\u{feff}', '\u{2060}', '\u{3164}', '\u{2028}', '\u{202e}'
+        ]),
+        "the value is not echoed: {err:?}"
+    );
 }
 
 #[test]
@@ -76,6 +82,18 @@ fn revoke_refuses_an_empty_blank_or_control_character_id_and_stores_nothing() {
     assert_eq!(stdout(&ok), "any-iss+jti:-odd id\n");
 }
 
+/// Values that look blank or like another id: zero-width, BOM, word joiner, a Hangul filler, a
+/// line separator, a bidi override (a spoof: SECURITY.md).
+const INVISIBLE: [&str; 7] = [
+    "\u{200b}",
+    "\u{feff}",
+    "a\u{2060}",
+    "\u{3164}",
+    "a\u{2028}b",
+    "gpj\u{202e}.exe",
+    "x\u{2066}y\u{2069}",
+];
+
 #[test]
 fn every_id_and_identity_flag_refuses_what_no_token_carries() {
     let env = Env::new();
@@ -99,7 +117,7 @@ fn every_id_and_identity_flag_refuses_what_no_token_carries() {
         ),
     ];
     for (args, flag, give) in cases {
-        for bad in ["", " ", "a\nb"] {
+        for bad in ["", " ", "a\nb"].iter().chain(&INVISIBLE) {
             let argv = [args, &[bad]].concat();
             assert_refused_id(&env, &argv, flag, give);
         }

@@ -485,18 +485,43 @@ fn log_level_debug_adds_a_record_of_each_key_set_load_and_info_does_not() {
         .filter(|r| r["event"] == "key_set_loaded")
         .collect();
     assert_eq!(loads.len(), 2, "{log:?}");
-    // The first load comes before any token is read; the refetch names the kid it was for.
-    let b_kid = parts(&b).0["kid"].clone();
-    for (load, fetch, kid) in [
-        (loads[0], "cache", Value::Null),
-        (loads[1], "network", b_kid),
-    ] {
+    // The first load comes before any token is read; the refetch (for b's new kid) names no
+    // kid: it happens before b's signature is checked.
+    for (load, fetch) in [(loads[0], "cache"), (loads[1], "network")] {
         assert_eq!(load["level"], "DEBUG");
         assert_eq!(load["outcome"], "detail");
         assert_eq!(load["op"], "verify");
         assert_eq!(load["key_source"], url.as_str());
         assert_eq!(load["key_fetch"], fetch);
-        assert_eq!(load["kid"], kid);
+        assert_eq!(load["kid"], Value::Null, "{load}");
     }
     assert_eq!(log.iter().filter(|r| r["level"] == "INFO").count(), 2);
+}
+
+/// Invariant: no record names a token refused before its signature checked out, at any level:
+/// a forged token whose kid the set lacks makes the set load again, and the `key_set_loaded`
+/// record of that load does not carry the forger's kid.
+#[test]
+fn a_forged_tokens_kid_reaches_no_record_even_at_debug() {
+    let idp = Idp::new();
+    let (url, a) = idp.warm();
+    let forged_kid = "forged-kid-7f3a";
+    let (header, claims) = parts(&a);
+    let mut header = header;
+    header["kid"] = json!(forged_kid);
+    let forged = crate::common::mint_raw(&header.to_string(), &claims.to_string());
+    let out = idp
+        .env
+        .bare()
+        .args(["--log-level", "debug", "verify", "--ca-file", "ca.pem"])
+        .args(["--cache-dir", "cache", "--jwks-url", &url, &forged])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let log = idp.env.log();
+    assert!(
+        log.iter().any(|r| r["event"] == "key_set_loaded"),
+        "{log:?}"
+    );
+    assert!(!idp.env.log_text().contains(forged_kid), "{log:?}");
 }

@@ -733,7 +733,7 @@ impl Audit {
     /// A loosening record: a WARN side record (`outcome` `warning`) that every level keeps,
     /// whatever `--log-level` says, for a flag that loosened a security default
     /// (`weak_secret_allowed`, `leeway_allowed`, `grace_allowed`, `no_ledger_allowed`,
-    /// `verify_at_allowed`).
+    /// `verify_at_allowed`, `max_token_size_allowed`, `max_lifetime_allowed`).
     ///
     /// Invariant: a loosening is a security event, so the level policy never drops its record;
     /// it stays at WARN (its severity), and `--log-level` filters by severity for every other

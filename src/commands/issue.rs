@@ -89,6 +89,12 @@ fn read_claims_file(args: &IssueArgs) -> Result<Claims> {
         read_stdin("a JSON object of claims", Error::usage)?
     } else {
         let bytes = crate::sys::read_file_bounded(path).map_err(|e| {
+            if crate::escape::looks_like_material(path) {
+                return Error::usage(crate::escape::not_a_file(
+                    "--claims",
+                    "give the path of a JSON file of claims, or - for stdin",
+                ));
+            }
             Error::io(format!(
                 "cannot read claims file {}: {}",
                 path.display(),

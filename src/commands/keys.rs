@@ -54,7 +54,7 @@ fn remote_keys(remote: &Remote, kid: Option<&str>, ctx: &Ctx, rec: &mut Record) 
     record_notes(remote, &notes, ctx, rec.op, loaded.is_ok())?;
     let fetched = loaded?;
     rec.key_fetch = Some(fetched.freshness.word());
-    record_load(ctx, rec.op, &notes, fetched.freshness, kid)?;
+    record_load(ctx, rec.op, &notes, fetched.freshness)?;
     Ok(Keyring::Set(fetched.set))
 }
 
@@ -69,21 +69,25 @@ pub fn reload_remote(
     let loaded = keys::remote::load(remote, ctx.now, kid, &mut notes);
     record_notes(remote, &notes, ctx, op, loaded.is_ok())?;
     let fetched = loaded?;
-    record_load(ctx, op, &notes, fetched.freshness, kid)?;
+    record_load(ctx, op, &notes, fetched.freshness)?;
     Ok(Keyring::Set(fetched.set))
 }
 
 /// What `--log-level debug` adds: a DEBUG record `key_set_loaded` for each load of a remote
-/// key set, with its URL (`key_source`), how it was had (`key_fetch`: `cache`, `network`,
-/// `revalidated` or `stale`) and the token's `kid` it was loaded for (a kid the cached set lacks
-/// makes it fetch again). A batch that meets a rotated key loads the set again mid-stream; only
-/// these records show when, and why.
+/// key set, with its URL (`key_source`) and how it was had (`key_fetch`: `cache`, `network`,
+/// `revalidated` or `stale`). A batch that meets a rotated key loads the set again mid-stream;
+/// only these records show when.
+///
+/// Invariant: no record names a token refused before its signature checked out (SECURITY.md).
+/// The set is loaded before the token is verified, so the record never names the token's `kid`
+/// (a kid the cached set lacks makes it fetch again): a forged token's kid, chosen by whoever
+/// sent it, would otherwise reach the log. The operation's own record names the kid once the
+/// token is verified.
 fn record_load(
     ctx: &Ctx,
     op: &'static str,
     notes: &keys::remote::Notes,
     freshness: keys::remote::Freshness,
-    kid: Option<&str>,
 ) -> Result<()> {
     if !ctx.audit.keeps(tracing::Level::DEBUG) {
         return Ok(());
@@ -94,7 +98,6 @@ fn record_load(
         outcome: "detail",
         key_source: notes.url.clone(),
         key_fetch: Some(freshness.word()),
-        kid: kid.map(str::to_owned),
         ..Record::default()
     };
     ctx.audit.emit(tracing::Level::DEBUG, &r)
@@ -289,6 +292,19 @@ pub fn password(
     };
     if let Some(path) = file {
         let contents = crate::trusted::read(path).map_err(|e| match e {
+            // A password typed where its file's path belongs is not echoed: one that opens no
+            // file and has no directory part may be the password itself.
+            ReadError::Io(_)
+                if crate::escape::looks_like_material(path)
+                    || !path.to_string_lossy().contains('/') =>
+            {
+                Error::key(
+                    "the --password-file value names no readable file (not shown: it may be \
+                     the password itself); give the path of a file holding the password, or \
+                     use --password-env NAME"
+                        .to_owned(),
+                )
+            }
             ReadError::Io(e) => Error::key(format!(
                 "cannot read the password file {}: {}",
                 path.display(),
@@ -439,10 +455,25 @@ pub fn signing_key(
         }
     };
     rec.alg = Some(crate::token::alg_name(alg));
-    if key.check_strength(alg, args.allow_weak_secret)? {
-        super::loosened(ctx, rec.op, "weak_secret_allowed", WEAK_SAID, None)?;
-    }
+    judge_signing_strength(&key, alg, args.allow_weak_secret, ctx, rec.op)?;
     Ok((key, alg))
+}
+
+/// Invariant: a key signs only with an algorithm its strength was judged for. An HMAC secret
+/// too short for `alg` (the algorithm it is about to sign with, not the one it was loaded or
+/// verified for) is refused, or let through by `--allow-weak-secret` and that loosening said
+/// and recorded (`weak_secret_allowed`).
+pub fn judge_signing_strength(
+    key: &Key,
+    alg: Algorithm,
+    allow_weak: bool,
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<()> {
+    if key.check_strength(alg, allow_weak)? {
+        super::loosened(ctx, op, "weak_secret_allowed", WEAK_SAID, None)?;
+    }
+    Ok(())
 }
 
 /// What `--allow-weak-secret` letting a short HMAC secret through says on stderr.

@@ -20,7 +20,9 @@ pub mod revoke;
 pub mod verify;
 
 pub use input::{read_stdin, read_token};
-pub use keys::{KeySet, algorithm, any_keys, password, signing_key, verifying_keys};
+pub use keys::{
+    KeySet, algorithm, any_keys, judge_signing_strength, password, signing_key, verifying_keys,
+};
 
 use std::path::Path;
 use std::time::Duration;
@@ -318,7 +320,8 @@ pub fn loosened(
     ctx.audit.loosening(op, event, about)
 }
 
-/// The loosening flags every verifying command takes (`--leeway`, `verify --at`), each said and
+/// The loosening flags every verifying command takes (`--leeway`, `--max-token-size` above its
+/// default, `verify --at`), each said and
 /// recorded once per command ([`loosened`]) when a token was accepted (`about`: its record).
 pub fn note_check_loosening(
     check: &CheckArgs,
@@ -336,6 +339,19 @@ pub fn note_check_loosening(
                 "--leeway {}s accepts a token that far past its exp or before its nbf/iat \
                  (recorded)",
                 check.leeway.as_secs()
+            ),
+            about,
+        )?;
+    }
+    if check.max_token_size > token::DEFAULT_MAX_TOKEN_SIZE {
+        loosened(
+            ctx,
+            op,
+            "max_token_size_allowed",
+            &format!(
+                "--max-token-size {} accepts tokens longer than the default {} bytes (recorded)",
+                check.max_token_size,
+                token::DEFAULT_MAX_TOKEN_SIZE
             ),
             about,
         )?;

@@ -44,8 +44,15 @@ pub struct Passed {
 /// review), noting it and its SHA-256 in the record.
 pub fn load(path: &Path, ctx: &Ctx, rec: &mut Record) -> Result<Loaded> {
     let shown = path.display().to_string();
-    rec.policy = Some(shown.clone());
+    // A token or secret given for the path is not recorded either (see escape::looks_like_material).
+    if !crate::escape::looks_like_material(path) {
+        rec.policy = Some(shown.clone());
+    }
     let contents = crate::trusted::read_regular(path).map_err(|e| match e {
+        ReadError::Io(_) if crate::escape::looks_like_material(path) => Error::new(
+            Reason::PolicyError,
+            crate::escape::not_a_file("--policy", "give the path of a policy file (TOML)"),
+        ),
         ReadError::Io(e) => Error::new(
             Reason::PolicyError,
             format!(

@@ -9,13 +9,20 @@ use crate::cli::RefreshArgs;
 use crate::error::{Error, Result};
 use crate::keys::{KeySigner, Keyring};
 use crate::ledger::Ledger;
-use crate::token::{self, Lifetime, Policy, Signer as _, Verdict};
+use crate::token::{self, Algorithm, Lifetime, Policy, Signer as _, Verdict};
 
 /// The key that verified the token re-signs it (from a JWK Set: the one its kid chose), under
 /// the parent's kid, else the key's own (its JWK kid or RFC 7638 thumbprint). A key ring's
 /// retired key never signs: a token it signed is re-signed by the ring's current key, under that
-/// key's kid and (when it cannot serve the parent's algorithm) its own algorithm.
-fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner<'k>> {
+/// key's kid and (when it cannot serve the parent's algorithm) its own algorithm, whose strength
+/// is judged then (the ring was judged for the algorithms that verify, not this one).
+fn signer<'k>(
+    keys: &'k Keyring,
+    verified: &token::Verified,
+    (allow_weak, judged): (bool, &[Algorithm]),
+    ctx: &Ctx,
+    op: &'static str,
+) -> Result<KeySigner<'k>> {
     if let Keyring::Set(set) = keys {
         set.check_unique_kids()?;
     }
@@ -25,7 +32,9 @@ fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner
         let alg = if current.fits(verified.alg, false) {
             verified.alg
         } else {
-            current.pick_alg(None)?
+            let alg = current.pick_alg(None)?;
+            judge(current, alg, (allow_weak, judged), (ctx, op))?;
+            alg
         };
         return current.signer("refresh", alg, current.default_kid());
     }
@@ -36,22 +45,44 @@ fn signer<'k>(keys: &'k Keyring, verified: &token::Verified) -> Result<KeySigner
     key.signer("refresh", verified.alg, kid)
 }
 
+/// The strength of `key` for `alg`, the algorithm it is about to sign with: too short is
+/// refused unless `--allow-weak-secret`. When the keys were judged for `alg` already
+/// ([`super::verifying_keys`]: a ring as a whole, where one fit key lets weaker ones in), that
+/// loosening was recorded then; for another algorithm it is recorded here.
+fn judge(
+    key: &crate::keys::Key,
+    alg: Algorithm,
+    (allow_weak, judged): (bool, &[Algorithm]),
+    (ctx, op): (&Ctx, &'static str),
+) -> Result<()> {
+    if judged.contains(&alg) {
+        return key.check_strength(alg, allow_weak).map(drop);
+    }
+    super::judge_signing_strength(key, alg, allow_weak, ctx, op)
+}
+
 /// Under a policy, refresh's own key signs (a key ring: its current key), with the parent's
-/// algorithm when the key serves it, else the key's own; under the key's own kid (the parent's
-/// names a key of its issuer).
+/// algorithm when the key serves it (an HMAC secret: long enough for it), else the key's own; under the key's own kid (the parent's
+/// names a key of its issuer). The key was judged for the algorithms `judged` only: signing
+/// with another (the parent's) has its strength judged for that one, a loosening recorded.
 fn own_signer<'k>(
     keys: &'k Keyring,
     verified: &token::Verified,
-    args: &crate::cli::KeyArgs,
+    (args, judged): (&crate::cli::KeyArgs, &[Algorithm]),
+    ctx: &Ctx,
+    op: &'static str,
 ) -> Result<KeySigner<'k>> {
     let key = match keys {
         Keyring::Set(set) => set.current_signer()?,
         Keyring::One(key) => key,
     };
-    let alg = match key.fits(verified.alg, args.allow_weak_secret) {
+    // The parent's algorithm only when the key is strong enough for it: `--allow-weak-secret`
+    // lets a legacy secret through, it is no reason to sign with an algorithm it is too short for.
+    let alg = match key.fits(verified.alg, false) {
         true => verified.alg,
         false => key.pick_alg(None)?,
     };
+    judge(key, alg, (args.allow_weak_secret, judged), (ctx, op))?;
     key.signer("refresh", alg, key.default_kid())
 }
 
@@ -128,7 +159,8 @@ fn policy_issuer(
     Ok(loaded)
 }
 
-/// Refresh's loosening flags (`--leeway`, `--grace`, `--no-ledger`), each said on stderr and
+/// Refresh's loosening flags (`--leeway`, `--max-token-size` and `--max-lifetime` above their
+/// defaults, `--grace`, `--no-ledger`), each said on stderr and
 /// recorded whatever the log level. (A refresh granted through them is recorded at WARN too,
 /// with `grace_used` or `no_ledger`, at `--log-level warn`.)
 fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
@@ -146,6 +178,21 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
             about,
         )?;
     }
+    let default_cap = crate::cli::parse_ttl(crate::cli::MAX_LIFETIME).unwrap_or_default();
+    if args.max_lifetime > default_cap {
+        super::loosened(
+            ctx,
+            op,
+            "max_lifetime_allowed",
+            &format!(
+                "--max-lifetime {}s (or JWTCTL_MAX_LIFETIME) lets a token family live past the \
+                 default {} (recorded)",
+                args.max_lifetime.as_secs(),
+                crate::cli::MAX_LIFETIME
+            ),
+            about,
+        )?;
+    }
     if args.no_ledger {
         super::loosened(
             ctx,
@@ -159,21 +206,13 @@ fn note_loosening(args: &RefreshArgs, ctx: &Ctx, rec: &Record) -> Result<()> {
 }
 
 /// Why `iss` cannot be the issuer a new token names, if it cannot: what no operator id may hold
-/// ([`crate::cli::id_problem`]: empty, blank, a control character), and, since this one names
-/// jwtctl's issuer beside a provider's, a line separator, an invisible character (zero-width,
-/// bidi) or whitespace at either end (it would look like another issuer's name). The value
-/// itself is never repeated: a usage error does not echo the command line.
+/// ([`crate::id::problem`]: empty, blank, a control, invisible or line-separator character),
+/// and, since this one names jwtctl's issuer beside a provider's, whitespace at either end (it
+/// would look like another issuer's name). The value itself is never repeated: a usage error
+/// does not echo the command line.
 fn unfit_issuer(iss: &str) -> Option<&'static str> {
-    let invisible = |c: char| {
-        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}')
-    };
-    if let Some(problem) = crate::cli::id_problem(iss) {
+    if let Some(problem) = crate::id::problem(iss) {
         Some(problem)
-    } else if iss.chars().any(|c| matches!(c, '\u{2028}' | '\u{2029}')) {
-        Some("holds a line break (U+2028 or U+2029)")
-    } else if iss.chars().any(invisible) {
-        Some("holds an invisible character (zero-width or bidi)")
     } else if iss.trim() != iss {
         Some("starts or ends with whitespace")
     } else {
@@ -228,14 +267,15 @@ fn refresh(args: &RefreshArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             }
         }
         None => {
-            policy.algs = algs;
+            policy.algs.clone_from(&algs);
             token::verify_precise(&text, &keys, &policy, ctx.now_precise)?
         }
     };
     note_verified(rec, &verified);
+    let weak = check.key.allow_weak_secret;
     let signer = match loaded {
-        Some(_) => own_signer(&keys, &verified, &check.key)?,
-        None => signer(&keys, &verified)?,
+        Some(_) => own_signer(&keys, &verified, (&check.key, &algs), ctx, rec.op)?,
+        None => signer(&keys, &verified, (weak, &algs), ctx, rec.op)?,
     };
     rec.grace_used = token::grace_used(&verified, &policy, ctx.now);
     let life = lifetime(args, &policy);

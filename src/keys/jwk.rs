@@ -309,6 +309,22 @@ pub struct JwkSet {
     pub(super) allow_weak: bool,
 }
 
+/// Invariant: every kid in a JWK Set file of the operator's own (a key ring) is one an operator
+/// can type back ([`crate::id::problem`]): a member with a blank, control or invisible kid would
+/// sign tokens under a kid `key retire --kid`/`key remove --kid` refuse, so it could never be
+/// retired. Such a ring is refused at load, naming the member by its place, never by its kid.
+/// (A fetched set is the provider's: its kids are only escaped where shown.)
+fn unnameable_kid(index: usize, kid: Option<&str>) -> Result<()> {
+    match kid.and_then(crate::id::problem) {
+        None => Ok(()),
+        Some(problem) => Err(Error::key(format!(
+            "the --jwks file's key #{} (keys[{index}]) has a kid that {problem}, so no --kid \
+             could name it to retire or remove it; give it a printable kid, or none",
+            index + 1
+        ))),
+    }
+}
+
 impl JwkSet {
     /// Parse a JWK Set file of the operator's own (see [`JwkSet::parse_from`]).
     pub fn parse(material: &Secret) -> Result<JwkSet> {
@@ -346,8 +362,14 @@ impl JwkSet {
             }));
         };
         let (mut keys, mut refused, mut ignored) = (Vec::new(), Vec::new(), Vec::new());
-        for entry in entries.iter().filter_map(Value::as_object) {
+        for (i, entry) in entries.iter().enumerate() {
+            let Some(entry) = entry.as_object() else {
+                continue;
+            };
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            if origin == SetOrigin::Local {
+                unnameable_kid(i, kid.as_deref())?;
+            }
             if let Some(event) = (origin == SetOrigin::Remote)
                 .then(|| remote_refusal(entry))
                 .flatten()

@@ -162,6 +162,17 @@ pub fn read_source(
         {
             Ok(None)
         }
+        Err(ReadError::Io(_)) if crate::escape::looks_like_material(path) => {
+            Err(Error::key(crate::escape::not_a_file(
+                if what == "key file" {
+                    "--key-file"
+                } else {
+                    "--jwks"
+                },
+                "give the path of a key file; a secret goes in the environment (--secret-env \
+                 NAME or JWTCTL_SECRET), never on the command line",
+            )))
+        }
         Err(ReadError::Io(e)) => Err(Error::key(format!(
             "cannot read {} {}: {}{check}",
             if what == "key file" {

@@ -120,6 +120,9 @@ fn check_dir(path: &Path) -> Result<()> {
 /// The message for a ledger that is missing or not set up: a mistyped path must never turn
 /// revocation off, so only `ledger init` creates one.
 pub fn not_set_up(path: &Path, what: &str) -> Error {
+    if crate::escape::looks_like_material(path) {
+        return not_a_ledger();
+    }
     Error::new(
         Reason::LedgerError,
         format!(
@@ -141,7 +144,21 @@ fn refused(path: &Path, why: &str) -> Error {
     )
 }
 
+/// A ledger "path" that looks like a token or a secret: never echoed.
+fn not_a_ledger() -> Error {
+    Error::new(
+        Reason::LedgerError,
+        crate::escape::not_a_file(
+            "--ledger",
+            "give the path of a ledger file (jwtctl ledger init creates one) or a postgres:// URL",
+        ),
+    )
+}
+
 fn open_error(path: &Path, why: impl std::fmt::Display) -> Error {
+    if crate::escape::looks_like_material(path) {
+        return not_a_ledger();
+    }
     Error::new(
         Reason::LedgerError,
         format!(

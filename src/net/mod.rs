@@ -313,6 +313,12 @@ pub fn check_ca_file(policy: &FetchPolicy) -> Result<Option<u32>> {
 /// The certificates in `--ca-file` and the file's mode.
 fn ca_certs(path: &Path) -> Result<(Vec<ureq::tls::Certificate<'static>>, u32)> {
     let contents = crate::trusted::read(path).map_err(|e| match e {
+        crate::trusted::ReadError::Io(_) if crate::escape::looks_like_material(path) => {
+            Error::usage(crate::escape::not_a_file(
+                "--ca-file",
+                "give the path of a PEM file of CA certificates",
+            ))
+        }
         crate::trusted::ReadError::Io(e) => Error::usage(format!(
             "cannot read --ca-file {}: {}",
             path.display(),

@@ -10,7 +10,7 @@ const RESERVED: [(&str, &str); 5] = [
     ("exp", "--ttl or --exp sets it"),
     ("iat", "it is the time of issue, or --iat"),
     ("nbf", "--nbf sets it"),
-    ("jti", "it is always 128 random bits"),
+    ("jti", "it is 128 random bits unless --jti gives it"),
     (
         "orig_iat",
         "refresh sets it to the first token's iat (the --max-lifetime cap counts from it)",
@@ -43,11 +43,13 @@ pub fn issue_claims(req: &IssueRequest, now: i64, jti: &str) -> Result<Claims> {
     let mut claims = Claims::new();
     for (name, value) in &req.base {
         reject_reserved(name, "--claims")?;
+        check_ids(name, value, "--claims")?;
         claims.insert(name.clone(), value.clone());
     }
     for flag in &req.claim_flags {
         let (name, value) = parse_claim_flag(flag)?;
         reject_reserved(&name, "--claim")?;
+        check_ids(&name, &value, "--claim")?;
         claims.insert(name, value);
     }
     if let Some(sub) = &req.sub {
@@ -113,6 +115,36 @@ fn check_registered_types(claims: &Claims) -> Result<()> {
     }
 }
 
+/// The registered claims that identify (`iss`, `sub`, each `aud`) hold what the `--iss`,
+/// `--sub` and `--aud` flags may ([`crate::id::problem`]), whichever way they are given: a token
+/// never carries an issuer, subject or audience no one can type back or tell apart. (A value of
+/// the wrong type is refused by [`check_registered_types`].) The value is never echoed.
+fn check_ids(name: &str, value: &Value, flag: &str) -> Result<()> {
+    let items = match (name, value) {
+        ("iss" | "sub", Value::String(_)) => std::slice::from_ref(value),
+        ("aud", Value::String(_)) => std::slice::from_ref(value),
+        ("aud", Value::Array(items)) => items.as_slice(),
+        _ => return Ok(()),
+    };
+    let problem = items
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(crate::id::problem);
+    match problem {
+        None => Ok(()),
+        Some(problem) => {
+            let what = match (name, value) {
+                ("aud", Value::Array(_)) => "an element of the claim 'aud'".to_owned(),
+                _ => format!("the claim '{name}'"),
+            };
+            Err(Error::usage(format!(
+                "{what} given with {flag} {problem}; give a printable {name} (as --{name} \
+                 takes it), or leave it out"
+            )))
+        }
+    }
+}
+
 pub(super) fn set_lifetime(claims: &mut Claims, now: i64, ttl_secs: i64, jti: &str) {
     claims.insert("iat".into(), Value::from(now));
     claims.insert("exp".into(), Value::from(now.saturating_add(ttl_secs)));
@@ -127,6 +159,7 @@ fn reject_reserved(name: &str, flag: &str) -> Result<()> {
                 "exp" => "; use --ttl or --exp",
                 "iat" => "; use --iat",
                 "nbf" => "; use --nbf",
+                "jti" => "; use --jti ID",
                 _ => "",
             }
         ))),
