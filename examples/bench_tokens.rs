@@ -4,6 +4,13 @@
 //! private PEM). `bench_tokens verify ALG KEY` reads one token per line and checks each with
 //! `jsonwebtoken::decode` (a public PEM for RSA), printing how many were valid: the baseline
 //! `scripts/bench-batch.sh` measures `jwtctl verify --batch` against.
+//!
+//! `bench_tokens floor BYTES LOG` reads one token per line and does only what the chained log
+//! format itself asks of each record (the token's SHA-256 in hex; a line of BYTES bytes holding
+//! it and the previous line's hash; that line's SHA-256; the lines appended to LOG 256 at a time,
+//! one `write(2)` each): the floor under `verify --batch --log-level info`'s extra cost.
+//! `bench_tokens floor BYTES -` does the same without the file (the hashing alone), and
+//! `bench_tokens floor 0 -` only reads the tokens.
 
 use std::io::{BufRead, Write};
 
@@ -18,6 +25,10 @@ fn main() {
         eprintln!("{usage}");
         std::process::exit(2);
     };
+    if mode == "floor" {
+        floor(alg, key);
+        return;
+    }
     let alg: Algorithm = alg.parse().expect("an algorithm such as HS256 or RS256");
     let material = std::fs::read(key).expect("a readable key file");
     let secret = || material.strip_suffix(b"\n").unwrap_or(&material).to_vec();
@@ -75,4 +86,55 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// See the module's header: the mandated per-record work, with nothing else.
+fn floor(bytes: &str, log: &str) {
+    use jwtctl::hash::Sha256Hex;
+    let bytes: usize = bytes.parse().expect("a line length in bytes");
+    let mut file = (log != "-").then(|| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("a writable log")
+    });
+    let mut prev = Sha256Hex::of(b"genesis");
+    let (mut group, mut held, mut count) = (Vec::with_capacity(256 << 10), 0, 0u64);
+    let mut token = Vec::new();
+    let mut input = std::io::stdin().lock();
+    loop {
+        token.clear();
+        if input.read_until(b'\n', &mut token).expect("stdin") == 0 {
+            break;
+        }
+        count += 1;
+        if bytes == 0 {
+            continue;
+        }
+        let token = token.strip_suffix(b"\n").unwrap_or(&token);
+        let token_hash = Sha256Hex::of(token);
+        let start = group.len();
+        group.extend_from_slice(b"{\"prev\":\"");
+        group.extend_from_slice(prev.as_str().as_bytes());
+        group.extend_from_slice(b"\",\"token_sha256\":\"");
+        group.extend_from_slice(token_hash.as_str().as_bytes());
+        group.extend_from_slice(b"\",\"pad\":\"");
+        let used = group.len() - start + 3;
+        group.resize(start + bytes.max(used) - 3, b'x');
+        group.extend_from_slice(b"\"}\n");
+        prev = Sha256Hex::of(&group[start..group.len() - 1]);
+        held += 1;
+        if held == 256 {
+            if let Some(file) = &mut file {
+                file.write_all(&group).expect("the log");
+            }
+            group.clear();
+            held = 0;
+        }
+    }
+    if let Some(file) = &mut file {
+        file.write_all(&group).expect("the log");
+    }
+    println!("{count} {}", prev.as_str());
 }

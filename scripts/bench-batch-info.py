@@ -9,7 +9,16 @@ time is measured around the wait. The info log and its state file are removed be
 runs' pages). Prints per build the medians at each level and the ratio info/default, both of the
 medians and the median of each round's own ratio. Compare ratios, not times.
 
-Usage: scripts/bench-batch-info.py [--n 5000] [--rounds 25] [--alg HS256] JWTCTL [JWTCTL...]
+With --floor, each round also times `bench_tokens floor` over the same tokens: only the work the
+chained format itself asks of a record (the token's SHA-256, a line as long as the info log's
+lines holding it and the previous line's hash, that line's SHA-256, one write(2) per 256 lines),
+less the same program only reading the tokens. It prints that floor per record, the ratio it
+alone would give, and what is left under the bar for everything else (formatting, dispatch,
+the clock). With --issued, the batch is N copies of one token `jwtctl issue` made (as
+scripts/bench-log.sh part 2 has it) instead of N distinct minted ones.
+
+Usage: scripts/bench-batch-info.py [--n 5000] [--rounds 25] [--alg HS256] [--floor] [--issued]
+                                   JWTCTL [JWTCTL...]
   e.g. scripts/bench-batch-info.py target/release/jwtctl /path/to/baseline/jwtctl
 Needs target/release/examples/bench_tokens (cargo build --release --example bench_tokens) or
 BENCH_TOKENS=path; openssl for RS256.
@@ -46,6 +55,8 @@ def main():
     p.add_argument("--n", type=int, default=5000, help="tokens per batch")
     p.add_argument("--rounds", type=int, default=25)
     p.add_argument("--alg", default="HS256", choices=["HS256", "RS256"])
+    p.add_argument("--floor", action="store_true", help="also time the format's own work")
+    p.add_argument("--issued", action="store_true", help="N copies of one jwtctl-issued token")
     p.add_argument("builds", nargs="+", help="jwtctl binaries to compare")
     args = p.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,7 +79,14 @@ def main():
             subprocess.run(["openssl", "rsa", "-in", sign_key, "-pubout", "-out", verify_key], check=True, capture_output=True)
         tokens = os.path.join(work, "tokens")
         with open(tokens, "wb") as f:
-            subprocess.run([bench, "mint", args.alg, sign_key, str(args.n)], stdout=f, check=True)
+            if args.issued:
+                issued = subprocess.run(
+                    [builds[0][1], "--log-file", os.path.join(work, "issue.log"), "issue",
+                     "--sub", "bench", "--key-file", sign_key],
+                    check=True, capture_output=True).stdout
+                f.write((issued.strip() + b"\n") * args.n)
+            else:
+                subprocess.run([bench, "mint", args.alg, sign_key, str(args.n)], stdout=f, check=True)
         log = os.path.join(work, "info.log")
 
         def cmd(binary, info):
@@ -90,11 +108,28 @@ def main():
         runs = [(b, info) for b in range(len(builds)) for info in (False, True)]
         for b, info in runs:  # warm-up: page cache, CPU frequency
             once(builds[b][1], info)
+        floor_log = os.path.join(work, "floor.log")
+        if args.floor:
+            # The info log of the first build, just written by the warm-up: its mean line.
+            with open(log, "rb") as f:
+                data = f.read()
+            line_bytes = round(len(data) / max(1, data.count(b"\n"))) - 1
+            runs += [("read", None), ("floor", None)]
+
+        def floor(kind):
+            if os.path.exists(floor_log):
+                os.remove(floor_log)
+            mode = ["0", "-"] if kind == "read" else [str(line_bytes), floor_log]
+            return run([bench, "floor", *mode], tokens, work)
+
         times = {r: [] for r in runs}
         for round_ in range(args.rounds):
             order = runs if round_ % 2 == 0 else runs[::-1]
             for b, info in order:
-                times[(b, info)].append(once(builds[b][1], info))
+                if info is None:
+                    times[(b, info)].append(floor(b))
+                else:
+                    times[(b, info)].append(once(builds[b][1], info))
         med = lambda xs: statistics.median(xs)
         print(f"{args.alg}, {args.n} tokens, {args.rounds} interleaved rounds (medians)")
         for b, (name, _) in enumerate(builds):
@@ -110,6 +145,14 @@ def main():
                   f"wall {med(iw)/med(dw):.3f}x (paired {paired_w:.3f}x)   bar: <= 1.3")
             per = (med(ic) - med(dc)) / args.n * 1e6
             print(f"    info costs {per:.2f} us of cpu per record")
+            if args.floor:
+                fl = med([t[0] for t in times[("floor", None)]]) - med(
+                    [t[0] for t in times[("read", None)]])
+                left = 0.3 * med(dc) - fl
+                print(f"    the format's own work ({line_bytes}-byte lines): {fl / args.n * 1e6:.2f} us "
+                      f"a record, {(med(dc) + fl) / med(dc):.3f}x alone; left for everything else "
+                      f"under 1.3x: {left / args.n * 1e6:.2f} us a record (used: "
+                      f"{per - fl / args.n * 1e6:.2f} us)")
     finally:
         shutil.rmtree(work)
 
