@@ -729,3 +729,131 @@ fn a_record_torn_by_a_crash_is_named_by_the_next_writer_and_verifies() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(report(&out)["break"]["kind"], "unparsable");
 }
+
+/// An intruder with the state file's current key rewrites a record that a seal made before
+/// they came covers: they cut the live log back to an earlier seal, edit what follows, and roll
+/// the state's epoch back below the log's last seal (at that seal's own epoch the state would
+/// need that epoch's key, which is gone). Every epoch a writer leaves in the state is one where a
+/// seal of the log ends, with that epoch's key: a state anywhere else was rolled back or forged.
+#[test]
+fn a_state_rolled_back_below_the_logs_last_seal_is_caught() {
+    let env = Env::new();
+    sealed(&env, 3);
+    let state_path = env.path("security.log.state");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let words: Vec<&str> = state.split_whitespace().collect();
+    let parts: Vec<&str> = words[3].strip_prefix("seal=").unwrap().split(':').collect();
+    let orig = lines(&env);
+    let seals: Vec<usize> = (0..orig.len())
+        .filter(|&i| orig[i].contains("\"op\":\"log_seal\""))
+        .collect();
+    assert!(seals.len() >= 3, "{orig:?}");
+    // The log up to its second seal, then the record the third seal covered, edited.
+    let at = seals[1] + 1;
+    let cut = rechain(&orig[..=at], at, |r| r["sub"] = "admin".into());
+    let last: Value = serde_json::from_str(&cut[at]).unwrap();
+    let second: Value = serde_json::from_str(&orig[seals[1]]).unwrap();
+    for epoch in [0, second["epoch"].as_u64().unwrap()] {
+        write_lines(&env, "security.log", &cut);
+        let mut text = format!(
+            "{} seq={:020} hash={} seal={}:{}:{}:{epoch:020}:{}",
+            words[0],
+            last["seq"].as_u64().unwrap(),
+            sha256sum(&cut[at]),
+            parts[0],
+            parts[1],
+            parts[2],
+            parts[4]
+        );
+        text.push_str(&" ".repeat(255 - text.len()));
+        std::fs::write(&state_path, text + "\n").unwrap();
+        let out = log_verify(&env, &["--verify-key", "seal.key"]);
+        let r = assert_tampered(&env, &out, "bad_seal");
+        assert!(
+            r["break"]["detail"].as_str().unwrap().contains("forged"),
+            "epoch {epoch}: {r}"
+        );
+    }
+}
+
+/// The first break is named at its own place: an edited last record of a rotated file in that
+/// file (not on the next file's first line), a deletion at the deletion even when a line
+/// without seq follows it, and the first of two lines in a row that are no records.
+#[test]
+fn each_break_is_named_where_it_first_shows() {
+    let env = Env::new();
+    records(&env, 6);
+    let all = lines(&env);
+    let mut a = all[..3].to_vec();
+    a[2] = a[2].replace("\"sub\":\"u2\"", "\"sub\":\"admin\"");
+    write_lines(&env, "a.log", &a);
+    write_lines(&env, "b.log", &all[3..]);
+    let r = assert_tampered(&env, &log_verify(&env, &["a.log", "b.log"]), "edited");
+    assert!(
+        r["break"]["file"].as_str().unwrap().ends_with("a.log"),
+        "{r}"
+    );
+    assert_eq!(
+        (r["break"]["line"].as_u64(), r["break"]["seq"].as_u64()),
+        (Some(3), Some(3))
+    );
+
+    let mut d = all.clone();
+    d.remove(2);
+    d.insert(3, r#"{"op":"issue","outcome":"success"}"#.to_owned());
+    write_lines(&env, "d.log", &d);
+    let r = assert_tampered(&env, &log_verify(&env, &["d.log"]), "deleted");
+    assert_eq!(
+        (r["break"]["line"].as_u64(), r["break"]["seq"].as_u64()),
+        (Some(3), Some(4))
+    );
+    assert!(
+        r["break"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("record 3 is missing"),
+        "{r}"
+    );
+
+    env.write(
+        "t.log",
+        &(all[..3].join("\n") + "\nnot a record\nno newline either"),
+    );
+    let r = assert_tampered(&env, &log_verify(&env, &["t.log"]), "unparsable");
+    assert_eq!(r["break"]["line"], 4, "{r}");
+}
+
+/// A record whose JSON says another seq or prev than its chain prefix (a member given twice, or
+/// its name written with an escape) is no record jwtctl wrote: jq and log search would read
+/// other values than the chain did. A line longer than any record is named as such.
+#[test]
+fn a_record_naming_seq_or_prev_twice_is_not_a_record() {
+    let env = Env::new();
+    records(&env, 3);
+    let all = lines(&env);
+    let with = |extra: &str| {
+        let mut copy = all.clone();
+        copy[1] = format!("{}{extra}}}", copy[1].strip_suffix('}').unwrap());
+        copy
+    };
+    for extra in [r#","seq":7"#, r#","\u0073eq":7"#, r#","prev":"00""#] {
+        write_lines(&env, "copy.log", &with(extra));
+        let r = assert_tampered(&env, &log_verify(&env, &["copy.log"]), "unparsable");
+        assert_eq!(r["break"]["line"], 2, "{extra}: {r}");
+    }
+    write_lines(&env, "copy.log", &with(r#","seq":2"#));
+    let out = log_verify(&env, &["copy.log"]);
+    assert_tampered(&env, &out, "edited");
+
+    let pad = format!(",\"pad\":\"{}\"", "x".repeat(1 << 20));
+    write_lines(&env, "copy.log", &with(&pad));
+    let r = assert_tampered(&env, &log_verify(&env, &["copy.log"]), "unparsable");
+    assert_eq!(r["break"]["line"], 2, "{r}");
+    assert!(
+        r["break"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 1 MiB"),
+        "{r}"
+    );
+}
