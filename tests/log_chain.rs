@@ -857,3 +857,24 @@ fn a_record_naming_seq_or_prev_twice_is_not_a_record() {
         "{r}"
     );
 }
+
+/// A state file whose head is at the largest seq a line can hold is damaged (the next seq
+/// would not fit): a log failure, never a panic or a record numbered 0.
+#[test]
+fn a_state_at_the_last_seq_is_damaged() {
+    let env = Env::new();
+    records(&env, 1);
+    let before = env.log_text();
+    let mut text = format!(
+        "jwtctl-log-state-v1 seq={} hash={} seal=none",
+        u64::MAX,
+        "0".repeat(64)
+    );
+    text.push_str(&" ".repeat(255 - text.len()));
+    std::fs::write(env.path("security.log.state"), text + "\n").unwrap();
+    let out = env.run(&["--log-level", "info", "issue", "--sub", "x"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
+    assert_eq!(env.log_text(), before);
+}
