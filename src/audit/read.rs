@@ -253,6 +253,9 @@ pub(crate) struct Followed {
     at: u64,
     /// A last line not ended yet (its writer is mid-record, or a torn line).
     partial: Vec<u8>,
+    /// Inside a line longer than [`MAX_LINE`]: the rest of it, to its newline, is dropped (not
+    /// read as a line of its own).
+    skipping: bool,
 }
 
 impl Followed {
@@ -266,6 +269,7 @@ impl Followed {
             id: (meta.dev(), meta.ino()),
             at,
             partial: Vec::new(),
+            skipping: false,
         })
     }
 
@@ -281,6 +285,7 @@ impl Followed {
         if len < self.at {
             self.at = 0;
             self.partial.clear();
+            self.skipping = false;
         }
         buf.resize(CHUNK, 0);
         while self.at < len {
@@ -291,6 +296,11 @@ impl Followed {
             self.at += n as u64;
             let mut rest = &buf[..n];
             while let Some(at) = memchr::memchr(b'\n', rest) {
+                if self.skipping {
+                    self.skipping = false;
+                    rest = &rest[at + 1..];
+                    continue;
+                }
                 let keep_going = if self.partial.is_empty() {
                     each(&rest[..=at])?
                 } else {
@@ -303,10 +313,11 @@ impl Followed {
                 }
                 rest = &rest[at + 1..];
             }
-            if self.partial.len() + rest.len() <= MAX_LINE {
+            if !self.skipping && self.partial.len() + rest.len() <= MAX_LINE {
                 self.partial.extend_from_slice(rest);
             } else {
                 self.partial.clear();
+                self.skipping = true;
             }
         }
         Ok(true)
