@@ -878,3 +878,28 @@ fn a_state_at_the_last_seq_is_damaged() {
     assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
     assert_eq!(env.log_text(), before);
 }
+
+/// A rotated gzip file that is corrupt or cut short is named, as `log search` names it: exit 2,
+/// one line, nothing on stdout.
+#[test]
+fn a_corrupt_gzip_file_of_the_log_is_named() {
+    let env = Env::new();
+    records(&env, 4);
+    let all = lines(&env);
+    let gz = crate::common::pipe_through("gzip", &["-c"], (all[..2].join("\n") + "\n").as_bytes());
+    write_lines(&env, "copy.log", &all[2..]);
+    for bad in [
+        [&gz[..], b"trailing junk"].concat(),
+        gz[..gz.len() / 2].to_vec(),
+    ] {
+        std::fs::write(env.path("copy.log.1.gz"), bad).unwrap();
+        let out = log_verify(&env, &["copy.log.1.gz", "copy.log"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            stderr(&out),
+            "jwtctl: cannot read the log copy.log.1.gz: it is not valid gzip (corrupt or cut \
+             short); name readable log files, oldest first\n"
+        );
+    }
+}

@@ -139,6 +139,16 @@ impl LogFile {
     }
 }
 
+/// Our words for a failure to read a log file: a gzip file's decoder fails with these kinds.
+pub(crate) fn read_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            "it is not valid gzip (corrupt or cut short)".to_string()
+        }
+        _ => crate::error::io_words(e),
+    }
+}
+
 /// One log file (gzip or not) as a buffered reader of its bytes as they were when it was
 /// opened: what `log verify` walks line by line.
 pub(crate) fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {

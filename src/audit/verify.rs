@@ -186,11 +186,15 @@ struct Walk {
     last_at: (usize, u64),
 }
 
-/// Walk `files` in order (oldest first).
-pub fn verify(files: &[PathBuf], options: Options) -> io::Result<Report> {
+/// Walk `files` in order (oldest first). A file that cannot be opened or read to its end (a
+/// corrupt gzip file) is an error naming it.
+pub fn verify(files: &[PathBuf], options: Options) -> Result<Report, (PathBuf, io::Error)> {
     let mut walk = Walk::new(options);
     for path in files {
-        if !walk.read(path, super::read::open(path)?)? {
+        let go_on = super::read::open(path)
+            .and_then(|reader| walk.read(path, reader))
+            .map_err(|e| (path.clone(), e))?;
+        if !go_on {
             break;
         }
     }

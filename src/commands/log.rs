@@ -119,10 +119,11 @@ pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
         state_seal,
         now: Some(ctx.now),
     };
-    let report = verify::verify(&plan.files, options).map_err(|e| {
+    let report = verify::verify(&plan.files, options).map_err(|(file, e)| {
         Error::io(format!(
-            "cannot read the log: {}; name readable log files, oldest first",
-            crate::error::io_words(&e)
+            "cannot read the log {}: {}; name readable log files, oldest first",
+            file.display(),
+            crate::audit::read::read_words(&e)
         ))
     })?;
     let json_out = args.output == Output::Json;
