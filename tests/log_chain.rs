@@ -903,3 +903,20 @@ fn a_corrupt_gzip_file_of_the_log_is_named() {
         );
     }
 }
+
+/// The head `log head` prints for a log with no record yet (`0:` and the genesis hash) is taken
+/// back by `--expect-head`; seq 0 with any other hash is a usage error.
+#[test]
+fn the_head_of_an_empty_log_is_a_head_verify_takes() {
+    let env = Env::new();
+    let head = stdout(&env.run(&["log", "head"])).trim().to_owned();
+    assert!(head.starts_with("0:"), "{head}");
+    let out = log_verify(&env, &["--expect-head", &head]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["intact"], true);
+    let other = format!("0:{}", "0".repeat(64));
+    let out = log_verify(&env, &["--expect-head", &other]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("the log's start"), "{}", stderr(&out));
+}
