@@ -920,3 +920,27 @@ fn the_head_of_an_empty_log_is_a_head_verify_takes() {
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("the log's start"), "{}", stderr(&out));
 }
+
+/// A record torn by a crash, then rotated away before the next write (logrotate renamed the log;
+/// jwtctl's own rotation at the hour is the same): the first writer of the new file names it, so
+/// the log verifies again, as after a crash without rotation.
+#[test]
+fn a_torn_record_rotated_away_is_named_by_the_first_writer_of_the_next_file() {
+    use std::io::Write as _;
+    let env = Env::new();
+    records(&env, 2);
+    let fragment = r#"{"seq":3,"prev":"00","timestamp":"2026-12-07T17:0"#;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.path("security.log"))
+        .unwrap();
+    log.write_all(fragment.as_bytes()).unwrap();
+    std::fs::rename(env.path("security.log"), env.path("security.log.1")).unwrap();
+    records(&env, 1);
+    let first: Value = env.log()[0].clone();
+    assert_eq!(first["op"], "log_torn_line", "{first}");
+    assert_eq!(first["torn_sha256"], sha256sum(fragment));
+    let out = log_verify(&env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["torn"], 1);
+}
