@@ -944,3 +944,33 @@ fn a_torn_record_rotated_away_is_named_by_the_first_writer_of_the_next_file() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(report(&out)["torn"], 1);
 }
+
+/// A log given as a pipe (`log verify <(zcat security.log.1.gz)`, `/dev/stdin`) is read to its
+/// end: it has no length to stop at, and is never taken for an empty, intact log.
+#[test]
+fn a_log_read_from_a_pipe_is_read_to_its_end() {
+    let env = Env::new();
+    records(&env, 3);
+    let text = env.log_text();
+    let verify_stdin = |input: String| {
+        env.jwtctl()
+            .args([
+                "--log-file",
+                "other.log",
+                "log",
+                "verify",
+                "--output",
+                "json",
+            ])
+            .arg("/dev/stdin")
+            .write_stdin(input)
+            .output()
+            .unwrap()
+    };
+    let out = verify_stdin(text.clone());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["records"], 3);
+    let out = verify_stdin(text.replacen("\"sub\":\"u1\"", "\"sub\":\"admin\"", 1));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(report(&out)["break"]["kind"], "edited");
+}

@@ -111,7 +111,9 @@ impl LogFile {
             path: path.to_path_buf(),
             file,
             gzip,
-            len: meta.len(),
+            // A pipe or device (`log verify <(zcat …)`) has no length: it is read to its end,
+            // never taken for an empty file.
+            len: if meta.is_file() { meta.len() } else { u64::MAX },
             id: (meta.dev(), meta.ino()),
         })
     }
