@@ -974,3 +974,29 @@ fn a_log_read_from_a_pipe_is_read_to_its_end() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(report(&out)["break"]["kind"], "edited");
 }
+
+/// Another user who can write the log (a mode jwtctl only warns about) appends a record chained
+/// to the last one: the next writer continues from the state, not from that record, so the chain
+/// breaks there instead of adopting it (and the next seal covering it).
+#[test]
+fn a_record_appended_to_a_log_others_can_write_is_not_adopted() {
+    use std::io::Write as _;
+    let env = Env::new();
+    records(&env, 2);
+    let path = env.path("security.log");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let last = lines(&env).pop().unwrap();
+    let forged = format!(
+        "{{\"seq\":3,\"prev\":\"{}\",\"op\":\"issue\",\"outcome\":\"success\",\"sub\":\"x\"}}\n",
+        sha256sum(&last)
+    );
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    log.write_all(forged.as_bytes()).unwrap();
+    records(&env, 1);
+    let out = log_verify(&env, &[]);
+    let r = assert_tampered(&env, &out, "inserted");
+    assert_eq!(r["break"]["seq"], 3, "{r}");
+}

@@ -91,8 +91,16 @@ impl Sink for FileSink {
         let _chain = crate::sys::FileLock::exclusive(state_file);
         let _lock = crate::sys::FileLock::exclusive(file);
         let state = self.read_state(state_file)?;
-        let tail =
-            chain::tail_head(file, state.head.as_ref()).map_err(|e| self.cannot_write(path, &e))?;
+        // The file's last record wins over the state (a writer died between its append and
+        // the state's update) only when no other user could have written it: a log others can
+        // write (warned about) could otherwise be handed a chained record of theirs, which the
+        // chain would adopt and the next seal cover. Continued from the state, it is a break.
+        let others_write = file.metadata().is_ok_and(|m| m.mode() & 0o022 != 0);
+        let tail = match others_write {
+            true => None,
+            false => chain::tail_head(file, state.head.as_ref())
+                .map_err(|e| self.cannot_write(path, &e))?,
+        };
         let state = State {
             head: chain::choose(state.head, tail),
             ..state
