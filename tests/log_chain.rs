@@ -729,3 +729,274 @@ fn a_record_torn_by_a_crash_is_named_by_the_next_writer_and_verifies() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(report(&out)["break"]["kind"], "unparsable");
 }
+
+/// An intruder with the state file's current key rewrites a record that a seal made before
+/// they came covers: they cut the live log back to an earlier seal, edit what follows, and roll
+/// the state's epoch back below the log's last seal (at that seal's own epoch the state would
+/// need that epoch's key, which is gone). Every epoch a writer leaves in the state is one where a
+/// seal of the log ends, with that epoch's key: a state anywhere else was rolled back or forged.
+#[test]
+fn a_state_rolled_back_below_the_logs_last_seal_is_caught() {
+    let env = Env::new();
+    sealed(&env, 3);
+    let state_path = env.path("security.log.state");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let words: Vec<&str> = state.split_whitespace().collect();
+    let parts: Vec<&str> = words[3].strip_prefix("seal=").unwrap().split(':').collect();
+    let orig = lines(&env);
+    let seals: Vec<usize> = (0..orig.len())
+        .filter(|&i| orig[i].contains("\"op\":\"log_seal\""))
+        .collect();
+    assert!(seals.len() >= 3, "{orig:?}");
+    // The log up to its second seal, then the record the third seal covered, edited.
+    let at = seals[1] + 1;
+    let cut = rechain(&orig[..=at], at, |r| r["sub"] = "admin".into());
+    let last: Value = serde_json::from_str(&cut[at]).unwrap();
+    let second: Value = serde_json::from_str(&orig[seals[1]]).unwrap();
+    for epoch in [0, second["epoch"].as_u64().unwrap()] {
+        write_lines(&env, "security.log", &cut);
+        let mut text = format!(
+            "{} seq={:020} hash={} seal={}:{}:{}:{epoch:020}:{}",
+            words[0],
+            last["seq"].as_u64().unwrap(),
+            sha256sum(&cut[at]),
+            parts[0],
+            parts[1],
+            parts[2],
+            parts[4]
+        );
+        text.push_str(&" ".repeat(255 - text.len()));
+        std::fs::write(&state_path, text + "\n").unwrap();
+        let out = log_verify(&env, &["--verify-key", "seal.key"]);
+        let r = assert_tampered(&env, &out, "bad_seal");
+        assert!(
+            r["break"]["detail"].as_str().unwrap().contains("forged"),
+            "epoch {epoch}: {r}"
+        );
+    }
+}
+
+/// The first break is named at its own place: an edited last record of a rotated file in that
+/// file (not on the next file's first line), a deletion at the deletion even when a line
+/// without seq follows it, and the first of two lines in a row that are no records.
+#[test]
+fn each_break_is_named_where_it_first_shows() {
+    let env = Env::new();
+    records(&env, 6);
+    let all = lines(&env);
+    let mut a = all[..3].to_vec();
+    a[2] = a[2].replace("\"sub\":\"u2\"", "\"sub\":\"admin\"");
+    write_lines(&env, "a.log", &a);
+    write_lines(&env, "b.log", &all[3..]);
+    let r = assert_tampered(&env, &log_verify(&env, &["a.log", "b.log"]), "edited");
+    assert!(
+        r["break"]["file"].as_str().unwrap().ends_with("a.log"),
+        "{r}"
+    );
+    assert_eq!(
+        (r["break"]["line"].as_u64(), r["break"]["seq"].as_u64()),
+        (Some(3), Some(3))
+    );
+
+    let mut d = all.clone();
+    d.remove(2);
+    d.insert(3, r#"{"op":"issue","outcome":"success"}"#.to_owned());
+    write_lines(&env, "d.log", &d);
+    let r = assert_tampered(&env, &log_verify(&env, &["d.log"]), "deleted");
+    assert_eq!(
+        (r["break"]["line"].as_u64(), r["break"]["seq"].as_u64()),
+        (Some(3), Some(4))
+    );
+    assert!(
+        r["break"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("record 3 is missing"),
+        "{r}"
+    );
+
+    env.write(
+        "t.log",
+        &(all[..3].join("\n") + "\nnot a record\nno newline either"),
+    );
+    let r = assert_tampered(&env, &log_verify(&env, &["t.log"]), "unparsable");
+    assert_eq!(r["break"]["line"], 4, "{r}");
+}
+
+/// A record whose JSON says another seq or prev than its chain prefix (a member given twice, or
+/// its name written with an escape) is no record jwtctl wrote: jq and log search would read
+/// other values than the chain did. A line longer than any record is named as such.
+#[test]
+fn a_record_naming_seq_or_prev_twice_is_not_a_record() {
+    let env = Env::new();
+    records(&env, 3);
+    let all = lines(&env);
+    let with = |extra: &str| {
+        let mut copy = all.clone();
+        copy[1] = format!("{}{extra}}}", copy[1].strip_suffix('}').unwrap());
+        copy
+    };
+    for extra in [r#","seq":7"#, r#","\u0073eq":7"#, r#","prev":"00""#] {
+        write_lines(&env, "copy.log", &with(extra));
+        let r = assert_tampered(&env, &log_verify(&env, &["copy.log"]), "unparsable");
+        assert_eq!(r["break"]["line"], 2, "{extra}: {r}");
+    }
+    write_lines(&env, "copy.log", &with(r#","seq":2"#));
+    let out = log_verify(&env, &["copy.log"]);
+    assert_tampered(&env, &out, "edited");
+
+    let pad = format!(",\"pad\":\"{}\"", "x".repeat(1 << 20));
+    write_lines(&env, "copy.log", &with(&pad));
+    let r = assert_tampered(&env, &log_verify(&env, &["copy.log"]), "unparsable");
+    assert_eq!(r["break"]["line"], 2, "{r}");
+    assert!(
+        r["break"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 1 MiB"),
+        "{r}"
+    );
+}
+
+/// A state file whose head is at the largest seq a line can hold is damaged (the next seq
+/// would not fit): a log failure, never a panic or a record numbered 0.
+#[test]
+fn a_state_at_the_last_seq_is_damaged() {
+    let env = Env::new();
+    records(&env, 1);
+    let before = env.log_text();
+    let mut text = format!(
+        "jwtctl-log-state-v1 seq={} hash={} seal=none",
+        u64::MAX,
+        "0".repeat(64)
+    );
+    text.push_str(&" ".repeat(255 - text.len()));
+    std::fs::write(env.path("security.log.state"), text + "\n").unwrap();
+    let out = env.run(&["--log-level", "info", "issue", "--sub", "x"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
+    assert_eq!(env.log_text(), before);
+}
+
+/// A rotated gzip file that is corrupt or cut short is named, as `log search` names it: exit 2,
+/// one line, nothing on stdout.
+#[test]
+fn a_corrupt_gzip_file_of_the_log_is_named() {
+    let env = Env::new();
+    records(&env, 4);
+    let all = lines(&env);
+    let gz = crate::common::pipe_through("gzip", &["-c"], (all[..2].join("\n") + "\n").as_bytes());
+    write_lines(&env, "copy.log", &all[2..]);
+    for bad in [
+        [&gz[..], b"trailing junk"].concat(),
+        gz[..gz.len() / 2].to_vec(),
+    ] {
+        std::fs::write(env.path("copy.log.1.gz"), bad).unwrap();
+        let out = log_verify(&env, &["copy.log.1.gz", "copy.log"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            stderr(&out),
+            "jwtctl: cannot read the log copy.log.1.gz: it is not valid gzip (corrupt or cut \
+             short); name readable log files, oldest first\n"
+        );
+    }
+}
+
+/// The head `log head` prints for a log with no record yet (`0:` and the genesis hash) is taken
+/// back by `--expect-head`; seq 0 with any other hash is a usage error.
+#[test]
+fn the_head_of_an_empty_log_is_a_head_verify_takes() {
+    let env = Env::new();
+    let head = stdout(&env.run(&["log", "head"])).trim().to_owned();
+    assert!(head.starts_with("0:"), "{head}");
+    let out = log_verify(&env, &["--expect-head", &head]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["intact"], true);
+    let other = format!("0:{}", "0".repeat(64));
+    let out = log_verify(&env, &["--expect-head", &other]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("the log's start"), "{}", stderr(&out));
+}
+
+/// A record torn by a crash, then rotated away before the next write (logrotate renamed the log;
+/// jwtctl's own rotation at the hour is the same): the first writer of the new file names it, so
+/// the log verifies again, as after a crash without rotation.
+#[test]
+fn a_torn_record_rotated_away_is_named_by_the_first_writer_of_the_next_file() {
+    use std::io::Write as _;
+    let env = Env::new();
+    records(&env, 2);
+    let fragment = r#"{"seq":3,"prev":"00","timestamp":"2026-12-07T17:0"#;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.path("security.log"))
+        .unwrap();
+    log.write_all(fragment.as_bytes()).unwrap();
+    std::fs::rename(env.path("security.log"), env.path("security.log.1")).unwrap();
+    records(&env, 1);
+    let first: Value = env.log()[0].clone();
+    assert_eq!(first["op"], "log_torn_line", "{first}");
+    assert_eq!(first["torn_sha256"], sha256sum(fragment));
+    let out = log_verify(&env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["torn"], 1);
+}
+
+/// A log given as a pipe (`log verify <(zcat security.log.1.gz)`, `/dev/stdin`) is read to its
+/// end: it has no length to stop at, and is never taken for an empty, intact log.
+#[test]
+fn a_log_read_from_a_pipe_is_read_to_its_end() {
+    let env = Env::new();
+    records(&env, 3);
+    let text = env.log_text();
+    let verify_stdin = |input: String| {
+        env.jwtctl()
+            .args([
+                "--log-file",
+                "other.log",
+                "log",
+                "verify",
+                "--output",
+                "json",
+            ])
+            .arg("/dev/stdin")
+            .write_stdin(input)
+            .output()
+            .unwrap()
+    };
+    let out = verify_stdin(text.clone());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report(&out)["records"], 3);
+    let out = verify_stdin(text.replacen("\"sub\":\"u1\"", "\"sub\":\"admin\"", 1));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(report(&out)["break"]["kind"], "edited");
+}
+
+/// Another user who can write the log (a mode jwtctl only warns about) appends a record chained
+/// to the last one: the next writer continues from the state, not from that record, so the chain
+/// breaks there instead of adopting it (and the next seal covering it).
+#[test]
+fn a_record_appended_to_a_log_others_can_write_is_not_adopted() {
+    use std::io::Write as _;
+    let env = Env::new();
+    records(&env, 2);
+    let path = env.path("security.log");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let last = lines(&env).pop().unwrap();
+    let forged = format!(
+        "{{\"seq\":3,\"prev\":\"{}\",\"op\":\"issue\",\"outcome\":\"success\",\"sub\":\"x\"}}\n",
+        sha256sum(&last)
+    );
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    log.write_all(forged.as_bytes()).unwrap();
+    records(&env, 1);
+    let out = log_verify(&env, &[]);
+    let r = assert_tampered(&env, &out, "inserted");
+    assert_eq!(r["break"]["seq"], 3, "{r}");
+}

@@ -540,3 +540,37 @@ fn tail_follow_moves_to_the_next_file_of_jwtctls_own_rotation() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A line longer than any record (16 MiB) is dropped whole by `tail -f`, as by `log search`:
+/// its end is never printed as a record of its own.
+#[test]
+fn tail_follow_drops_an_overlong_line_to_its_end() {
+    let env = Env::new();
+    let log = sample();
+    env.write("audit.log", &log[0]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .scrubbed()
+        .current_dir(env.dir.path())
+        .args(["log", "tail", "-f", "audit.log", "--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    assert_eq!(read_lines(&mut out, 1), log[..1]);
+    let overlong = format!("{}{}", "x".repeat(17 << 20), log[5]);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.path("audit.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, overlong.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    std::io::Write::write_all(&mut f, log[1].as_bytes()).unwrap();
+    assert_eq!(
+        read_lines(&mut out, 1),
+        log[1..2],
+        "the overlong line's end"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

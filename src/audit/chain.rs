@@ -33,6 +33,8 @@ const EVOLVE: &[u8] = b"jwtctl-seal-evolve";
 /// The state file's size: always written whole, in one `pwrite`.
 const STATE_LEN: usize = 256;
 const STATE_MAGIC: &str = "jwtctl-log-state-v1";
+/// The largest `seq` a chained line can hold (19 digits, as [`prefix`] reads it).
+const MAX_SEQ: u64 = 9_999_999_999_999_999_999;
 /// Interval bounds of `log seal init --interval`.
 pub(crate) const MIN_INTERVAL: u64 = 1;
 pub(crate) const MAX_INTERVAL: u64 = 24 * 3600;
@@ -231,7 +233,9 @@ impl State {
         let seq: u64 = words.next()?.strip_prefix("seq=")?.parse().ok()?;
         let hash = words.next()?.strip_prefix("hash=")?;
         let seal = words.next()?.strip_prefix("seal=")?;
-        if words.next().is_some() || !is_hex(hash, 64) {
+        // The next seq must still be one `prefix` reads (19 digits): a head further on would
+        // make the next record's seq overflow.
+        if words.next().is_some() || !is_hex(hash, 64) || seq >= MAX_SEQ {
             return None;
         }
         let head = (seq > 0).then(|| Head {

@@ -91,8 +91,16 @@ impl Sink for FileSink {
         let _chain = crate::sys::FileLock::exclusive(state_file);
         let _lock = crate::sys::FileLock::exclusive(file);
         let state = self.read_state(state_file)?;
-        let tail =
-            chain::tail_head(file, state.head.as_ref()).map_err(|e| self.cannot_write(path, &e))?;
+        // The file's last record wins over the state (a writer died between its append and
+        // the state's update) only when no other user could have written it: a log others can
+        // write (warned about) could otherwise be handed a chained record of theirs, which the
+        // chain would adopt and the next seal cover. Continued from the state, it is a break.
+        let others_write = file.metadata().is_ok_and(|m| m.mode() & 0o022 != 0);
+        let tail = match others_write {
+            true => None,
+            false => chain::tail_head(file, state.head.as_ref())
+                .map_err(|e| self.cannot_write(path, &e))?,
+        };
         let state = State {
             head: chain::choose(state.head, tail),
             ..state
@@ -100,9 +108,15 @@ impl Sink for FileSink {
         let epoch = state.seal.as_ref().map(|s| s.epoch);
         let now = Utc::now();
         // A record a crash elsewhere left torn at the end: named by a record of its own, so the
-        // chain (which skips it) says what it was, and log verify tells it from an edit.
+        // chain (which skips it) says what it was, and log verify tells it from an edit. In a
+        // file a rotation just began, it ends the file before, which no later writer reads.
         let torn = match *first_write {
-            true => chain::torn_tail(file).map_err(|e| self.cannot_write(path, &e))?,
+            true => match chain::torn_tail(file).map_err(|e| self.cannot_write(path, &e))? {
+                None if state.head.is_some() && file.metadata().is_ok_and(|m| m.len() == 0) => {
+                    self.torn_before(path)
+                }
+                torn => torn,
+            },
             false => None,
         };
         let noticed;
@@ -183,6 +197,26 @@ impl FileSink {
             path.display(),
             io_words(e)
         ))
+    }
+
+    /// The record a crash left torn at the end of the log's newest file other than `current`
+    /// (uncompressed, read without following a link), for the first record of a new file: a
+    /// rotation (jwtctl's, or logrotate renaming the log) began it after the crash. Best
+    /// effort: a file that cannot be read is left as it is (log verify still names it).
+    fn torn_before(&self, current: &Path) -> Option<(crate::hash::Sha256Hex, u64)> {
+        let files = super::read::files_of(&self.dir.join(&self.name)).ok()?;
+        let before = files.iter().rev().find(|p| p.as_path() != current)?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(crate::sys::OPEN_NOFOLLOW_NONBLOCK)
+            .open(before)
+            .ok()?;
+        let mut magic = [0u8; 2];
+        let gzip = file.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1f, 0x8b];
+        if gzip || !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        chain::torn_tail(&file).ok()?
     }
 
     /// The state file, opened (created 0600) and checked as the log is, at its first use.

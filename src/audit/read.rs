@@ -111,7 +111,9 @@ impl LogFile {
             path: path.to_path_buf(),
             file,
             gzip,
-            len: meta.len(),
+            // A pipe or device (`log verify <(zcat …)`) has no length: it is read to its end,
+            // never taken for an empty file.
+            len: if meta.is_file() { meta.len() } else { u64::MAX },
             id: (meta.dev(), meta.ino()),
         })
     }
@@ -136,6 +138,16 @@ impl LogFile {
         } else {
             Box::new(self.file.take(self.len))
         }
+    }
+}
+
+/// Our words for a failure to read a log file: a gzip file's decoder fails with these kinds.
+pub(crate) fn read_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+            "it is not valid gzip (corrupt or cut short)".to_string()
+        }
+        _ => crate::error::io_words(e),
     }
 }
 
@@ -253,6 +265,9 @@ pub(crate) struct Followed {
     at: u64,
     /// A last line not ended yet (its writer is mid-record, or a torn line).
     partial: Vec<u8>,
+    /// Inside a line longer than [`MAX_LINE`]: the rest of it, to its newline, is dropped (not
+    /// read as a line of its own).
+    skipping: bool,
 }
 
 impl Followed {
@@ -266,6 +281,7 @@ impl Followed {
             id: (meta.dev(), meta.ino()),
             at,
             partial: Vec::new(),
+            skipping: false,
         })
     }
 
@@ -281,6 +297,7 @@ impl Followed {
         if len < self.at {
             self.at = 0;
             self.partial.clear();
+            self.skipping = false;
         }
         buf.resize(CHUNK, 0);
         while self.at < len {
@@ -291,6 +308,11 @@ impl Followed {
             self.at += n as u64;
             let mut rest = &buf[..n];
             while let Some(at) = memchr::memchr(b'\n', rest) {
+                if self.skipping {
+                    self.skipping = false;
+                    rest = &rest[at + 1..];
+                    continue;
+                }
                 let keep_going = if self.partial.is_empty() {
                     each(&rest[..=at])?
                 } else {
@@ -303,10 +325,11 @@ impl Followed {
                 }
                 rest = &rest[at + 1..];
             }
-            if self.partial.len() + rest.len() <= MAX_LINE {
+            if !self.skipping && self.partial.len() + rest.len() <= MAX_LINE {
                 self.partial.extend_from_slice(rest);
             } else {
                 self.partial.clear();
+                self.skipping = true;
             }
         }
         Ok(true)

@@ -96,8 +96,16 @@ struct Track {
 
 /// Whether the live state's sealing is the one the log's seals lead to: the same sealing, not
 /// further on than the log's seals (a record written meanwhile only makes the log further on),
-/// and, with the verify key and at the same epoch, the same key.
-fn state_matches(state: Option<&Seal>, track: &Track, end: &Place<'_>) -> Option<Break> {
+/// at an epoch the log's seals pass through (`met`: the walk reached it, and with the verify
+/// key, the state's key is that epoch's). Every epoch a state ever held is where a seal ended
+/// (or 0), so a state at another epoch was rolled back or made up: one rolled back below the
+/// log's last seal would otherwise hide a log cut back to before seals made since.
+fn state_matches(
+    state: Option<&Seal>,
+    track: &Track,
+    met: Option<bool>,
+    end: &Place<'_>,
+) -> Option<Break> {
     let Some(state) = state else {
         return end.broke(
             None,
@@ -125,18 +133,26 @@ fn state_matches(state: Option<&Seal>, track: &Track, end: &Place<'_>) -> Option
             ),
         );
     }
-    if state.epoch == track.next_epoch && track.key.as_ref().is_some_and(|key| key.key != state.key)
-    {
-        return end.broke(
+    match met {
+        Some(true) => None,
+        Some(false) => end.broke(
             None,
             "bad_seal",
             format!(
                 "the state file's key is not the verify key's for epoch {}: the state was forged",
                 state.epoch
             ),
-        );
+        ),
+        None => end.broke(
+            None,
+            "bad_seal",
+            format!(
+                "the state file says epoch {}, where none of the log's seals ends: the state was \
+                 rolled back or forged (and the log perhaps cut back to before seals made since)",
+                state.epoch
+            ),
+        ),
     }
-    None
 }
 
 /// A sealing's epoch arithmetic, without a key.
@@ -161,13 +177,24 @@ struct Walk {
     /// writer's `log_torn_line` naming its hash (a record a crash cut short).
     torn: Option<(Break, crate::hash::Sha256Hex)>,
     expect_seen: bool,
+    /// Whether the seals reached the live state's epoch (and with the verify key, whether the
+    /// state's key is that epoch's): see [`state_matches`].
+    state_met: Option<bool>,
+    /// The files walked so far, and where the last record stands in them (index, line): a
+    /// record found changed by the one after it is named at its own place, in its own file.
+    files: Vec<PathBuf>,
+    last_at: (usize, u64),
 }
 
-/// Walk `files` in order (oldest first).
-pub fn verify(files: &[PathBuf], options: Options) -> io::Result<Report> {
+/// Walk `files` in order (oldest first). A file that cannot be opened or read to its end (a
+/// corrupt gzip file) is an error naming it.
+pub fn verify(files: &[PathBuf], options: Options) -> Result<Report, (PathBuf, io::Error)> {
     let mut walk = Walk::new(options);
     for path in files {
-        if !walk.read(path, super::read::open(path)?)? {
+        let go_on = super::read::open(path)
+            .and_then(|reader| walk.read(path, reader))
+            .map_err(|e| (path.clone(), e))?;
+        if !go_on {
             break;
         }
     }
@@ -210,6 +237,20 @@ impl Walk {
             gap: None,
             torn: None,
             expect_seen: false,
+            state_met: None,
+            files: Vec::new(),
+            last_at: (0, 0),
+        }
+    }
+
+    /// Note whether the seals just reached the live state's epoch, and with the verify key,
+    /// whether the state's key is the one derived for it.
+    fn reached(&mut self) {
+        let (Some(Some(state)), Some(track)) = (&self.options.state_seal, &self.track) else {
+            return;
+        };
+        if state.epoch == track.next_epoch {
+            self.state_met = Some(track.key.as_ref().is_none_or(|key| key.key == state.key));
         }
     }
 
@@ -217,6 +258,7 @@ impl Walk {
     fn read(&mut self, path: &Path, mut reader: impl BufRead) -> io::Result<bool> {
         let mut buf = Vec::with_capacity(4096);
         let mut line_no = 0u64;
+        self.files.push(path.to_path_buf());
         loop {
             buf.clear();
             let n = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf)?;
@@ -229,6 +271,11 @@ impl Walk {
                 line: line_no,
             };
             if let Some(b) = self.line(&buf, &at) {
+                // After a gap, the line that decides its kind may break the chain too: the
+                // gap, further back, stays the first break.
+                if self.report.broken.is_some() {
+                    return Ok(false);
+                }
                 self.report.broken = Some(b);
                 // A gap waits for one more line: a swap shows as the missing seq right after.
                 if self.gap.is_none() {
@@ -243,6 +290,16 @@ impl Walk {
     /// Check one line; the break it shows, if any.
     fn line(&mut self, raw: &[u8], at: &Place<'_>) -> Option<Break> {
         let Some(body) = raw.strip_suffix(b"\n") else {
+            if raw.len() as u64 == MAX_LINE {
+                if let Some((held, _)) = self.torn.take() {
+                    return Some(held);
+                }
+                return at.broke(
+                    None,
+                    "unparsable",
+                    "the line is longer than 1 MiB, which no record is".into(),
+                );
+            }
             let b = at.broke(
                 None,
                 "unparsable",
@@ -290,6 +347,21 @@ impl Walk {
                 return self.maybe_torn(b, body);
             }
         };
+        // A member given twice (or its name written with escapes, `\u0073eq`) makes the JSON say
+        // another seq or prev than the chain read: jq, log search and the chain would disagree.
+        if record.as_ref().is_some_and(|r| {
+            r.get("seq").and_then(Value::as_u64) != Some(seq)
+                || r.get("prev").and_then(Value::as_str) != Some(prev)
+        }) {
+            if let Some(b) = self.torn.take() {
+                return Some(b.0);
+            }
+            return at.broke(
+                Some(seq),
+                "unparsable",
+                "the record names seq or prev twice: its JSON says another than its chain".into(),
+            );
+        }
         if let Some((b, torn)) = self.torn.take() {
             let named = record.as_ref().is_some_and(|r| {
                 r.get("op").and_then(Value::as_str) == Some("log_torn_line")
@@ -309,6 +381,7 @@ impl Walk {
             return Some(b);
         }
         self.last = Some(here);
+        self.last_at = (self.files.len().saturating_sub(1), at.line);
         self.report.records += 1;
         self.report.first_seq.get_or_insert(seq);
         if let Some(expect) = &self.options.expect_head
@@ -332,7 +405,11 @@ impl Walk {
     /// says whether the writer named it as torn. Before the chain began, a break at once.
     fn maybe_torn(&mut self, b: Option<Break>, body: &[u8]) -> Option<Break> {
         let b = b?;
-        if self.last.is_none() || self.torn.is_some() {
+        // Two lines that are no records in a row: the first is the break.
+        if let Some((held, _)) = self.torn.take() {
+            return Some(held);
+        }
+        if self.last.is_none() {
             return Some(b);
         }
         self.torn = Some((b, crate::hash::Sha256Hex::of(body)));
@@ -377,9 +454,19 @@ impl Walk {
             );
         }
         if seq == expected {
-            let place = Place {
-                file: at.file,
-                line: at.line.saturating_sub(1).max(1),
+            // The record before, where it stands (maybe the last line of the file before).
+            let place = match self.last {
+                Some(_) => Place {
+                    file: self
+                        .files
+                        .get(self.last_at.0)
+                        .map_or(at.file, PathBuf::as_path),
+                    line: self.last_at.1,
+                },
+                None => Place {
+                    file: at.file,
+                    line: at.line,
+                },
             };
             let detail = if self.last.is_none() {
                 "the first record's prev is not the genesis hash".to_owned()
@@ -465,6 +552,7 @@ impl Walk {
             next_epoch: 0,
             key,
         });
+        self.reached();
         None
     }
 
@@ -545,6 +633,7 @@ impl Walk {
             0,
         );
         self.report.unsealed = 0;
+        self.reached();
         None
     }
 
@@ -631,7 +720,7 @@ impl Walk {
             }
         }
         if let (Some(state), Some(track)) = (&self.options.state_seal, &self.track)
-            && let Some(b) = state_matches(state.as_ref(), track, &end)
+            && let Some(b) = state_matches(state.as_ref(), track, self.state_met, &end)
         {
             self.report.broken = Some(b);
             return;

@@ -1008,13 +1008,13 @@ impl LogAction {
     }
 }
 
-/// `SEQ:HASH` as `log head` prints it.
+/// `SEQ:HASH` as `log head` prints it (`0:HASH` for an empty log).
 pub fn parse_head(s: &str) -> Result<(u64, String), String> {
     let bad = || "expected SEQ:HASH as jwtctl log head prints it (1042:9f86d0…, 64 hex digits)";
     let (seq, hash) = s.trim().split_once(':').ok_or_else(bad)?;
     let seq: u64 = seq.parse().map_err(|_| bad())?;
     let hash = hash.to_ascii_lowercase();
-    if seq == 0 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad().into());
     }
     Ok((seq, hash))

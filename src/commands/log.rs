@@ -25,10 +25,21 @@ struct VerifyPlan {
 }
 
 fn verify_plan(args: &LogVerifyArgs, ctx: &Ctx) -> Result<VerifyPlan> {
-    let expect_head = args.expect_head.as_ref().map(|(seq, hash)| Head {
-        seq: *seq,
-        hash: Sha256Hex::from_hex(hash).unwrap_or_else(crate::audit::genesis),
-    });
+    let expect_head = match &args.expect_head {
+        // The head `log head` prints for an empty log: every log holds its start.
+        Some((0, hash)) if hash.as_str() == crate::audit::genesis().as_str() => None,
+        Some((0, _)) => {
+            return Err(Error::usage(format!(
+                "--expect-head 0:HASH names the log's start, whose hash is always {}",
+                crate::audit::genesis().as_str()
+            )));
+        }
+        Some((seq, hash)) => Some(Head {
+            seq: *seq,
+            hash: Sha256Hex::from_hex(hash).unwrap_or_else(crate::audit::genesis),
+        }),
+        None => None,
+    };
     let key = args
         .verify_key
         .as_deref()
@@ -119,10 +130,11 @@ pub fn verify(args: &LogVerifyArgs, ctx: &Ctx) -> Result<Done> {
         state_seal,
         now: Some(ctx.now),
     };
-    let report = verify::verify(&plan.files, options).map_err(|e| {
+    let report = verify::verify(&plan.files, options).map_err(|(file, e)| {
         Error::io(format!(
-            "cannot read the log: {}; name readable log files, oldest first",
-            crate::error::io_words(&e)
+            "cannot read the log {}: {}; name readable log files, oldest first",
+            file.display(),
+            crate::audit::read::read_words(&e)
         ))
     })?;
     let json_out = args.output == Output::Json;

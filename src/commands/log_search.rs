@@ -123,13 +123,11 @@ fn unreadable(path: &Path, e: &io::Error) -> Error {
 }
 
 fn read_error(path: &Path, e: &io::Error) -> Error {
-    let what = match e.kind() {
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            "it is not valid gzip (corrupt or cut short)".to_string()
-        }
-        _ => io_words(e),
-    };
-    Error::io(format!("cannot read the log {}: {what}", path.display()))
+    Error::io(format!(
+        "cannot read the log {}: {}",
+        path.display(),
+        read::read_words(e)
+    ))
 }
 
 /// Where matching records go: the table or the log's lines, escaped for a terminal.
