@@ -247,9 +247,11 @@ impl FileSink {
     fn read_state(&self, file: &File) -> Result<State, SinkError> {
         match State::read(file) {
             Ok(Some(state)) => Ok(state),
+            // Not "move the state away": the same file would then hold a second chain (and a
+            // second sealing), a break `log verify` reports for good.
             Ok(None) => Err(SinkError(format!(
-                "the log state {} is damaged; restore it from a backup, or move it away to \
-                 start a new chain (and sealing) after a verified log",
+                "the log state {} is damaged; restore it from a backup, or run jwtctl log \
+                 verify, then move the log and its state aside together and start a new log",
                 self.state_path.display()
             ))),
             Err(e) => Err(SinkError(format!(
