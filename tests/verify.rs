@@ -366,6 +366,38 @@ fn an_overlong_batch_line_is_recorded_with_the_hash_of_the_whole_token() {
 }
 
 #[test]
+fn an_overlong_batch_line_is_trimmed_as_a_short_one_before_it_is_hashed() {
+    let env = Env::new();
+    let token = mint(json!({"sub": "x".repeat(300_000), "exp": now() + 600}));
+    // What `verify` and `log search --token -` drop around a token: Unicode whitespace, a
+    // vertical tab, `Bearer ` after more leading whitespace than a cut line keeps.
+    let lines = [
+        format!("\u{3000}{token}\u{a0}"),
+        format!("\u{b}{token}\u{b}"),
+        format!("{}Bearer {token}", " ".repeat(200)),
+    ];
+    let out = env
+        .jwtctl()
+        .args(["verify", "--batch", "--max-token-size", "100"])
+        .write_stdin(lines.join("\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let records = env.log();
+    assert_eq!(records.len(), 3, "{records:?}");
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record["reason"], "too_large", "{record}");
+        assert_eq!(record["line"], i + 1, "{record}");
+        assert_eq!(
+            record["token_sha256"],
+            crate::common::sha256sum(&token),
+            "line {}",
+            i + 1
+        );
+    }
+}
+
+#[test]
 fn typ_jwt_and_application_jwt_are_one_media_type_both_ways() {
     let env = Env::new();
     let plain = mint_raw(

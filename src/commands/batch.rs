@@ -519,57 +519,138 @@ pub fn read_line_bounded(
 }
 
 /// The hash of an overlong line's token text, computed as the line streams past: the line less
-/// surrounding ASCII whitespace and a leading `Bearer ` (as `token::token_text`). Trailing
-/// whitespace is held back until more text follows; past [`MAX_HELD`] it is hashed as text (the
-/// hash of an absurd line may then differ from its trimmed token's; memory stays bounded).
+/// surrounding whitespace and a leading `Bearer ` (exactly as `token::token_text` trims a whole
+/// line: Unicode whitespace, and the scheme after any amount of it). Trailing whitespace is held
+/// back until more text follows; past [`MAX_HELD`] it is hashed as text (the hash of an absurd
+/// line may then differ from its trimmed token's; memory stays bounded).
 struct CutDigest {
     hash: crate::hash::Sha256Stream,
-    /// Whether the token text has started (leading whitespace is skipped until it does).
-    started: bool,
+    phase: Phase,
+    /// The start of the text while it may still be the scheme `Bearer ` (at most 7 bytes).
+    scheme: Vec<u8>,
+    /// The bytes of a UTF-8 character not yet complete (at most 4).
+    partial: Vec<u8>,
     held: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Leading whitespace, skipped.
+    Lead,
+    /// The text's first bytes, while they are a start of `Bearer ` (any case).
+    Scheme,
+    /// Whitespace after `Bearer `, skipped; the text is `Bearer` if nothing follows.
+    AfterScheme,
+    /// The token text.
+    Body,
 }
 
 /// The most trailing whitespace held back from the hash.
 const MAX_HELD: usize = 1 << 16;
 
 impl CutDigest {
-    /// Start with the kept `prefix` of the line (`limit` bytes, where a `Bearer ` scheme is).
+    /// Start with the kept `prefix` of the line.
     fn starting(prefix: &[u8]) -> CutDigest {
-        let text = prefix.trim_ascii_start();
-        let text = match text.get(..7) {
-            Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => text[7..].trim_ascii_start(),
-            _ => text,
-        };
         let mut digest = CutDigest {
             hash: Sha256Hex::stream(),
-            started: false,
+            phase: Phase::Lead,
+            scheme: Vec::new(),
+            partial: Vec::new(),
             held: Vec::new(),
         };
-        digest.feed(text);
+        digest.feed(prefix);
         digest
     }
 
-    fn feed(&mut self, mut bytes: &[u8]) {
-        if !self.started {
-            bytes = bytes.trim_ascii_start();
-            self.started = !bytes.is_empty();
-        }
-        match bytes.iter().rposition(|b| !b.is_ascii_whitespace()) {
-            Some(last) => {
-                self.hash.update(&self.held);
-                self.held.clear();
-                self.hash.update(&bytes[..=last]);
-                self.held.extend_from_slice(&bytes[last + 1..]);
+    /// Take the next bytes of the line, one character (or one byte that is not UTF-8) at a time.
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if !self.partial.is_empty() && (b & 0xC0 != 0x80) {
+                // A character cut short: its bytes are text, not whitespace.
+                let unit = std::mem::take(&mut self.partial);
+                self.unit(&unit, false);
             }
-            None => self.held.extend_from_slice(bytes),
-        }
-        if self.held.len() > MAX_HELD {
-            self.hash.update(&self.held);
-            self.held.clear();
+            if self.partial.is_empty() && b < 0x80 {
+                self.unit(&[b], (b as char).is_whitespace());
+                continue;
+            }
+            self.partial.push(b);
+            let want = match self.partial[0] {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            if self.partial.len() >= want {
+                let unit = std::mem::take(&mut self.partial);
+                let space = std::str::from_utf8(&unit)
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                    .is_some_and(char::is_whitespace);
+                self.unit(&unit, space);
+            }
         }
     }
 
-    fn finish(self) -> Sha256Hex {
+    /// One character of the line (its bytes), and whether it is whitespace.
+    fn unit(&mut self, unit: &[u8], space: bool) {
+        const SCHEME: &[u8] = b"bearer ";
+        match self.phase {
+            Phase::Lead if space => {}
+            Phase::Lead => {
+                self.phase = Phase::Scheme;
+                self.unit(unit, space);
+            }
+            Phase::Scheme => {
+                let at = self.scheme.len();
+                if unit.len() == 1 && unit[0].eq_ignore_ascii_case(&SCHEME[at]) {
+                    self.scheme.push(unit[0]);
+                    if self.scheme.len() == SCHEME.len() {
+                        self.phase = Phase::AfterScheme;
+                    }
+                    return;
+                }
+                // Not the scheme: what was kept of it is text.
+                self.phase = Phase::Body;
+                let kept = std::mem::take(&mut self.scheme);
+                self.hash.update(&kept);
+                self.unit(unit, space);
+            }
+            Phase::AfterScheme if space => {}
+            Phase::AfterScheme => {
+                self.scheme.clear();
+                self.phase = Phase::Body;
+                self.unit(unit, space);
+            }
+            Phase::Body if space => {
+                self.held.extend_from_slice(unit);
+                if self.held.len() > MAX_HELD {
+                    self.hash.update(&self.held);
+                    self.held.clear();
+                }
+            }
+            Phase::Body => {
+                self.hash.update(&self.held);
+                self.held.clear();
+                self.hash.update(unit);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Sha256Hex {
+        if !self.partial.is_empty() {
+            let unit = std::mem::take(&mut self.partial);
+            self.unit(&unit, false);
+        }
+        match self.phase {
+            // The line's text is a start of the scheme, or `Bearer` and whitespace only: the
+            // trimmed text is what was kept, less its final space.
+            Phase::Scheme | Phase::AfterScheme => {
+                let text = self.scheme.trim_ascii_end();
+                self.hash.update(text);
+            }
+            Phase::Lead | Phase::Body => {}
+        }
         self.hash.finish()
     }
 }
@@ -600,6 +681,44 @@ mod tests {
             Some(Line::Whole)
         ));
         assert_eq!(buf, b"next");
+    }
+
+    /// Whatever surrounds the token (Unicode whitespace, a vertical tab, `Bearer ` after more
+    /// leading whitespace than is kept), a cut line's hash is that of its text as
+    /// `token::token_text` trims it, read in pieces of any size.
+    #[test]
+    fn a_cut_line_is_trimmed_as_a_whole_line_is() {
+        let token = "eyJ.".repeat(100);
+        let lines = [
+            format!("\u{3000}{token}\u{3000}"),
+            format!("\u{a0}\u{2028} {token}\u{85}"),
+            format!("\u{b}{token}\u{b}\r"),
+            format!("{}Bearer {token}", " ".repeat(150)),
+            format!("{}bEARER \u{3000}{token} \u{2029}", "\t".repeat(97)),
+            format!("Bearer{token}"),
+            format!("Bea {token}"),
+            format!("{token}\u{a0}x\u{a0}"),
+            format!("Bearer{}", " ".repeat(300)),
+            format!("{}bear", " ".repeat(300)),
+            format!("\u{e9}{token}\u{1f600}"),
+        ];
+        for line in &lines {
+            for capacity in [1, 2, 3, 7, 64] {
+                let mut input =
+                    io::BufReader::with_capacity(capacity, io::Cursor::new(line.as_bytes()));
+                let mut buf = Vec::new();
+                let Some(Line::Cut(hash)) = read_line_bounded(&mut input, &mut buf, 100).unwrap()
+                else {
+                    panic!("{line:?} is cut");
+                };
+                let text = token::token_text(line);
+                assert_eq!(
+                    hash.as_str(),
+                    Sha256Hex::of(text.as_bytes()).as_str(),
+                    "{line:?} read {capacity} bytes at a time"
+                );
+            }
+        }
     }
 
     #[test]
