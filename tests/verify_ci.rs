@@ -570,6 +570,50 @@ fn a_batch_whose_reader_goes_away_stops_quietly_with_the_verdicts_status() {
     assert_eq!(record["level"], "ERROR", "{record}");
 }
 
+/// A writer that sends a line and waits for its verdict before the next (a coprocess) gets it
+/// at once, recorded, not when 256 lines or the end of input have come.
+#[test]
+fn a_batch_answers_a_line_before_waiting_for_the_next() {
+    use crate::common::Scrub as _;
+    use std::io::{BufRead as _, Write as _};
+    let env = Env::new();
+    let token = env.issue(&["--sub", "one"]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("jwtctl"))
+        .scrubbed()
+        .current_dir(env.dir.path())
+        .env("JWTCTL_KEY_FILE", "test.key")
+        .args(["--log-level", "info", "verify", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    writeln!(stdin, "{token}").unwrap();
+    let first = rx.recv_timeout(std::time::Duration::from_secs(10));
+    // The line's record is in the log before its verdict was printed.
+    let records = env.log();
+    writeln!(stdin, "garbage").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let first = first.expect("the first verdict, while stdin is still open");
+    assert!(first.starts_with("{\"line\":1,\"valid\":true"), "{first}");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["line"], 1);
+    assert_eq!(rx.recv().unwrap().get(..9), Some("{\"line\":2"));
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(env.log().len(), 2);
+}
+
 #[test]
 fn with_output_json_configuration_and_usage_errors_are_verdicts_on_stdout_too() {
     let env = Env::new();

@@ -89,10 +89,11 @@ pub fn run(args: &VerifyArgs, ctx: &Ctx, rec: &mut Record) -> Result<Done> {
             ..Record::new(rec.op)
         }),
     };
-    let stdin = io::stdin();
+    // A buffer of our own, so that a batch knows when its next read may wait for the writer.
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let (exit, stopped) = batch
-        .stream(&mut stdin.lock(), &mut out)
+        .stream(&mut input, &mut out)
         .map_err(|e| after_printed(e, &mut out))?;
     let stopped = stopped || reader_gone(out.flush())?;
     if stopped {
@@ -191,7 +192,11 @@ impl Batch<'_> {
     /// Records are written in groups of up to [`GROUP`] (one `write(2)` each), and a group's
     /// verdicts are printed only after the group is written: a printed result always has its
     /// record on disk, even after a SIGKILL.
-    fn stream(&self, input: &mut impl BufRead, out: &mut impl Write) -> Result<(Exit, bool)> {
+    fn stream(
+        &self,
+        input: &mut io::BufReader<impl io::Read>,
+        out: &mut impl Write,
+    ) -> Result<(Exit, bool)> {
         let audit = self.ctx.audit;
         audit.hold(self.scratch.borrow().op);
         let mut pending = Vec::new();
@@ -207,16 +212,30 @@ impl Batch<'_> {
 
     fn stream_held(
         &self,
-        input: &mut impl BufRead,
+        input: &mut io::BufReader<impl io::Read>,
         out: &mut impl Write,
         pending: &mut Vec<u8>,
     ) -> Result<(Exit, bool)> {
         let mut line = Vec::new();
         let (mut number, mut exit, mut held) = (0u64, Exit::Success, 0usize);
         let limit = self.policy.max_size.saturating_add(LINE_SLACK);
-        while let Some(end) = read_line_bounded(input, &mut line, limit)
-            .map_err(|e| Error::io(format!("cannot read stdin: {}", io_words(&e))))?
-        {
+        loop {
+            if held > 0 && input.buffer().is_empty() {
+                // The next read may wait for the writer (a coprocess that sends a line, then
+                // waits for its verdict): write the records held and print their verdicts first.
+                self.ctx.audit.release(true)?;
+                held = 0;
+                let written = out.write_all(pending).and_then(|()| out.flush());
+                pending.clear();
+                if reader_gone(written)? {
+                    return Ok((exit, true));
+                }
+            }
+            let Some(end) = read_line_bounded(input, &mut line, limit)
+                .map_err(|e| Error::io(format!("cannot read stdin: {}", io_words(&e))))?
+            else {
+                break;
+            };
             number += 1;
             let cut = match end {
                 Line::Whole => None,
