@@ -581,9 +581,26 @@ impl CutDigest {
         digest
     }
 
-    /// Take the next bytes of the line, one character (or one byte that is not UTF-8) at a time.
-    fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+    /// Take the next bytes of the line, one character (or one byte that is not UTF-8) at a time;
+    /// a run of ASCII text in the token's body (the whole of a token, in practice) is hashed in
+    /// one update, not byte by byte (a line of many MiB is hashed at SHA-256's own speed).
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some((&b, rest)) = bytes.split_first() {
+            if self.phase == Phase::Body && self.partial.is_empty() {
+                let run = bytes
+                    .iter()
+                    .position(|&b| b >= 0x80 || (b as char).is_whitespace())
+                    .unwrap_or(bytes.len());
+                if run > 0 {
+                    // As `unit` takes text: the whitespace held before it first.
+                    self.hash.update(&self.held);
+                    self.held.clear();
+                    self.hash.update(&bytes[..run]);
+                    bytes = &bytes[run..];
+                    continue;
+                }
+            }
+            bytes = rest;
             if !self.partial.is_empty() && (b & 0xC0 != 0x80) {
                 // A character cut short: its bytes are text, not whitespace.
                 let unit = std::mem::take(&mut self.partial);
